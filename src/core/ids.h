@@ -1,0 +1,19 @@
+#pragma once
+/// Time-ordered ids: 26 lower-case Crockford base32 characters, 48 bits of milliseconds then 80
+/// random bits, monotonic within one process (like ULID). Lexical order is creation order, so
+/// ids double as pagination cursors. Attempt ids are "<run id>-<number>" (DNS-safe, readable).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+
+namespace tug {
+
+/// Thread-safe.
+std::string NewId(const Clock& clock);
+std::string AttemptId(std::string_view run_id, int number);
+/// True for strings NewId could have produced.
+bool IsValidId(std::string_view id);
+
+}  // namespace tug

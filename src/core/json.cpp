@@ -1,0 +1,456 @@
+#include "core/json.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "core/quantity.h"
+
+namespace json = boost::json;
+
+namespace tug {
+namespace {
+
+json::value Time(Micros t) {
+  if (t == 0) return nullptr;
+  return json::string(FormatTimestamp(t));
+}
+
+json::object StringMap(const std::map<std::string, std::string>& m) {
+  json::object o;
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+
+// Field readers: each returns an error naming the field.
+class Reader {
+ public:
+  Reader(const json::value& v, std::string what) : what_(std::move(what)) {
+    if (v.is_object()) obj_ = &v.get_object();
+  }
+  bool is_object() const { return obj_ != nullptr; }
+  Status NotObject() const {
+    return InvalidArgument(fmt::format("{} must be a JSON object", what_));
+  }
+  const json::value* Get(std::string_view key) const {
+    if (obj_ == nullptr) return nullptr;
+    const json::value* v = obj_->if_contains(key);
+    if (v != nullptr && v->is_null()) return nullptr;
+    return v;
+  }
+  Status OnlyKeys(std::initializer_list<std::string_view> keys) const {
+    if (obj_ == nullptr) return OkStatus();
+    for (const auto& kv : *obj_) {
+      bool known = false;
+      for (auto k : keys) known = known || kv.key() == k;
+      if (!known) {
+        std::string list;
+        for (auto k : keys) {
+          if (!list.empty()) list += ", ";
+          list += k;
+        }
+        return InvalidArgument(fmt::format("{}: unknown field '{}'; known fields are {}", what_,
+                                           std::string_view(kv.key()), list));
+      }
+    }
+    return OkStatus();
+  }
+  Status String(std::string_view key, std::string& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_string()) {
+      return InvalidArgument(fmt::format("{}: '{}' must be a string", what_, key));
+    }
+    out = std::string(v->get_string());
+    return OkStatus();
+  }
+  Status Int(std::string_view key, int64_t& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (v->is_int64()) {
+      out = v->get_int64();
+    } else if (v->is_uint64() && v->get_uint64() <= INT64_MAX) {
+      out = static_cast<int64_t>(v->get_uint64());
+    } else {
+      return InvalidArgument(fmt::format("{}: '{}' must be an integer", what_, key));
+    }
+    return OkStatus();
+  }
+  Status Int(std::string_view key, int& out) const {
+    int64_t wide = out;
+    RETURN_IF_ERROR(Int(key, wide));
+    if (wide < INT32_MIN || wide > INT32_MAX) {
+      return InvalidArgument(fmt::format("{}: '{}' is out of range", what_, key));
+    }
+    out = static_cast<int>(wide);
+    return OkStatus();
+  }
+  Status Bool(std::string_view key, bool& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_bool()) return InvalidArgument(fmt::format("{}: '{}' must be true or false", what_, key));
+    out = v->get_bool();
+    return OkStatus();
+  }
+  Status Time(std::string_view key, Micros& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_string()) {
+      return InvalidArgument(fmt::format("{}: '{}' must be an RFC 3339 time", what_, key));
+    }
+    ASSIGN_OR_RETURN(out, ParseTimestamp(std::string(v->get_string())));
+    return OkStatus();
+  }
+  Status Map(std::string_view key, std::map<std::string, std::string>& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_object()) {
+      return InvalidArgument(
+          fmt::format("{}: '{}' must be a map of names to strings, e.g. {{\"K\": \"v\"}}", what_, key));
+    }
+    for (const auto& kv : v->get_object()) {
+      const json::value& x = kv.value();
+      if (x.is_string()) {
+        out[std::string(kv.key())] = std::string(x.get_string());
+      } else if (x.is_int64() || x.is_uint64() || x.is_double() || x.is_bool()) {
+        // YAML users write FOO: 1; keep its text.
+        out[std::string(kv.key())] = json::serialize(x);
+      } else {
+        return InvalidArgument(fmt::format("{}: {}.{} must be a string", what_, key,
+                                           std::string_view(kv.key())));
+      }
+    }
+    return OkStatus();
+  }
+  // A size given as a number or a human string.
+  Status Quantity(std::string_view key, int64_t& out, Result<int64_t> (*parse)(std::string_view),
+                  double number_scale) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (v->is_string()) {
+      auto r = parse(v->get_string());
+      if (!r.ok()) return InvalidArgument(fmt::format("{}: {}", what_, r.error().message()));
+      out = *r;
+      return OkStatus();
+    }
+    double d = 0;
+    if (v->is_int64()) d = static_cast<double>(v->get_int64());
+    else if (v->is_uint64()) d = static_cast<double>(v->get_uint64());
+    else if (v->is_double()) d = v->get_double();
+    else return InvalidArgument(fmt::format("{}: '{}' must be a number or a string like \"512Mi\"", what_, key));
+    if (d <= 0) {
+      return InvalidArgument(fmt::format("{}: '{}' must be positive (got {})", what_, key, d));
+    }
+    if (d * number_scale > 9e18) return InvalidArgument(fmt::format("{}: '{}' is too large", what_, key));
+    out = static_cast<int64_t>(d * number_scale);
+    return OkStatus();
+  }
+  const std::string& what() const { return what_; }
+
+ private:
+  const json::object* obj_ = nullptr;
+  std::string what_;
+};
+
+}  // namespace
+
+json::value ToJson(const Resources& r) {
+  json::object o;
+  if (r.cpu_millis > 0) o["cpu"] = FormatCpu(r.cpu_millis);
+  if (r.memory_bytes > 0) o["memory"] = r.memory_bytes;
+  return o;
+}
+
+Result<Resources> ResourcesFromJson(const json::value& v) {
+  Reader r(v, "resources");
+  if (!r.is_object()) return r.NotObject().take_error();
+  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory"}));
+  Resources out;
+  RETURN_IF_ERROR(r.Quantity("memory", out.memory_bytes, &ParseMemory, 1.0));
+  RETURN_IF_ERROR(r.Quantity("cpu", out.cpu_millis, &ParseCpu, 1000.0));
+  return out;
+}
+
+json::value ToJson(const Definition& d) {
+  json::object o;
+  o["name"] = d.name;
+  if (d.version > 0) o["version"] = d.version;
+  o["kind"] = d.kind;
+  if (!d.description.empty()) o["description"] = d.description;
+  if (!d.image.empty()) o["image"] = d.image;
+  if (!d.args.empty()) {
+    json::array a;
+    for (const auto& s : d.args) a.emplace_back(s);
+    o["command"] = std::move(a);
+  } else {
+    o["command"] = d.command;
+  }
+  if (!d.env.empty()) o["env"] = StringMap(d.env);
+  if (!d.working_dir.empty()) o["working_dir"] = d.working_dir;
+  o["resources"] = ToJson(d.resources);
+  if (d.timeout_seconds > 0) o["timeout"] = FormatDuration(d.timeout_seconds);
+  o["retry"] = json::object{{"max_attempts", d.retry.max_attempts}};
+  if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
+  if (d.created_at != 0) o["created_at"] = Time(d.created_at);
+  return o;
+}
+
+Result<Definition> DefinitionFromJson(const json::value& v) {
+  Reader r(v, "definition");
+  if (!r.is_object()) return r.NotObject().take_error();
+  RETURN_IF_ERROR(r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
+                              "working_dir", "resources", "timeout", "retry", "labels",
+                              "created_at"}));
+  Definition d;
+  RETURN_IF_ERROR(r.String("name", d.name));
+  Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
+  RETURN_IF_ERROR(named.Int("version", d.version));
+  RETURN_IF_ERROR(named.String("kind", d.kind));
+  RETURN_IF_ERROR(named.String("description", d.description));
+  RETURN_IF_ERROR(named.String("image", d.image));
+  if (const json::value* c = named.Get("command")) {
+    if (c->is_string()) {
+      d.command = std::string(c->get_string());
+    } else if (c->is_array()) {
+      for (const auto& x : c->get_array()) {
+        if (!x.is_string()) {
+          return InvalidArgument(fmt::format("{}: command list items must be strings", named.what()));
+        }
+        d.args.emplace_back(x.get_string());
+      }
+      if (d.args.empty()) {
+        return InvalidArgument(fmt::format("{}: command list is empty", named.what()));
+      }
+    } else {
+      return InvalidArgument(fmt::format(
+          "{}: command must be a string (run by /bin/sh -c) or a list of strings", named.what()));
+    }
+  }
+  RETURN_IF_ERROR(named.Map("env", d.env));
+  RETURN_IF_ERROR(named.String("working_dir", d.working_dir));
+  if (const json::value* res = named.Get("resources")) {
+    auto parsed = ResourcesFromJson(*res);
+    if (!parsed.ok()) {
+      return InvalidArgument(fmt::format("{}: {}", named.what(), parsed.error().message()));
+    }
+    d.resources = *parsed;
+  }
+  if (const json::value* t = named.Get("timeout")) {
+    if (t->is_string()) {
+      auto secs = ParseDuration(t->get_string());
+      if (!secs.ok()) {
+        return InvalidArgument(fmt::format("{}: timeout: {}", named.what(), secs.error().message()));
+      }
+      d.timeout_seconds = *secs;
+    } else {
+      RETURN_IF_ERROR(named.Int("timeout", d.timeout_seconds));
+      if (d.timeout_seconds <= 0) {
+        return InvalidArgument(fmt::format("{}: timeout must be positive, e.g. 10m", named.what()));
+      }
+    }
+  }
+  if (const json::value* rt = named.Get("retry")) {
+    Reader rr(*rt, named.what() + ": retry");
+    if (!rr.is_object()) return rr.NotObject().take_error();
+    RETURN_IF_ERROR(rr.OnlyKeys({"max_attempts"}));
+    RETURN_IF_ERROR(rr.Int("max_attempts", d.retry.max_attempts));
+  }
+  RETURN_IF_ERROR(named.Map("labels", d.labels));
+  RETURN_IF_ERROR(named.Time("created_at", d.created_at));
+  return d;
+}
+
+json::value ToJson(const RunOverrides& o) {
+  json::object out;
+  if (!o.env.empty()) out["env"] = StringMap(o.env);
+  if (o.resources.memory_bytes > 0 || o.resources.cpu_millis > 0) {
+    out["resources"] = ToJson(o.resources);
+  }
+  if (o.timeout_seconds > 0) out["timeout"] = FormatDuration(o.timeout_seconds);
+  return out;
+}
+
+Result<RunOverrides> OverridesFromJson(const json::value& v) {
+  Reader r(v, "run");
+  if (!r.is_object()) return r.NotObject().take_error();
+  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout"}));
+  RunOverrides o;
+  RETURN_IF_ERROR(r.Map("env", o.env));
+  if (const json::value* res = r.Get("resources")) {
+    ASSIGN_OR_RETURN(o.resources, ResourcesFromJson(*res));
+  }
+  if (const json::value* t = r.Get("timeout")) {
+    if (t->is_string()) {
+      ASSIGN_OR_RETURN(o.timeout_seconds, ParseDuration(t->get_string()));
+    } else {
+      RETURN_IF_ERROR(r.Int("timeout", o.timeout_seconds));
+      if (o.timeout_seconds <= 0) return InvalidArgument("run: timeout must be positive");
+    }
+  }
+  return o;
+}
+
+json::value ToJson(const Outcome& o) {
+  json::object out;
+  out["exit_code"] = o.exit_code ? json::value(*o.exit_code) : json::value(nullptr);
+  out["reason"] = o.reason;
+  out["message"] = o.message;
+  return out;
+}
+
+Result<Outcome> OutcomeFromJson(const json::value& v) {
+  Reader r(v, "outcome");
+  if (!r.is_object()) return r.NotObject().take_error();
+  Outcome o;
+  if (r.Get("exit_code") != nullptr) {
+    int code = 0;
+    RETURN_IF_ERROR(r.Int("exit_code", code));
+    o.exit_code = code;
+  }
+  RETURN_IF_ERROR(r.String("reason", o.reason));
+  RETURN_IF_ERROR(r.String("message", o.message));
+  return o;
+}
+
+json::value ToJson(const Attempt& a) {
+  json::object o;
+  o["id"] = a.id;
+  o["run_id"] = a.run_id;
+  o["number"] = a.number;
+  o["status"] = ToString(a.status);
+  o["resources"] = ToJson(a.resources);
+  o["engine"] = a.engine;
+  if (!a.claimed_by.empty()) o["claimed_by"] = a.claimed_by;
+  o["created_at"] = Time(a.created_at);
+  o["due_at"] = Time(a.due_at);
+  o["launched_at"] = Time(a.launched_at);
+  o["started_at"] = Time(a.started_at);
+  o["ended_at"] = Time(a.ended_at);
+  o["outcome"] = a.outcome ? ToJson(*a.outcome) : json::value(nullptr);
+  o["peak_memory"] = a.peak_memory_bytes;
+  o["cpu_seconds"] = static_cast<double>(a.cpu_micros) / 1e6;
+  return o;
+}
+
+Result<Attempt> AttemptFromJson(const json::value& v) {
+  Reader r(v, "attempt");
+  if (!r.is_object()) return r.NotObject().take_error();
+  Attempt a;
+  RETURN_IF_ERROR(r.String("id", a.id));
+  RETURN_IF_ERROR(r.String("run_id", a.run_id));
+  RETURN_IF_ERROR(r.Int("number", a.number));
+  std::string status;
+  RETURN_IF_ERROR(r.String("status", status));
+  ASSIGN_OR_RETURN(a.status, ParseAttemptStatus(status));
+  if (const json::value* res = r.Get("resources")) {
+    ASSIGN_OR_RETURN(a.resources, ResourcesFromJson(*res));
+  }
+  RETURN_IF_ERROR(r.String("engine", a.engine));
+  RETURN_IF_ERROR(r.String("claimed_by", a.claimed_by));
+  RETURN_IF_ERROR(r.Time("created_at", a.created_at));
+  RETURN_IF_ERROR(r.Time("due_at", a.due_at));
+  RETURN_IF_ERROR(r.Time("launched_at", a.launched_at));
+  RETURN_IF_ERROR(r.Time("started_at", a.started_at));
+  RETURN_IF_ERROR(r.Time("ended_at", a.ended_at));
+  if (const json::value* oc = r.Get("outcome")) {
+    ASSIGN_OR_RETURN(a.outcome, OutcomeFromJson(*oc));
+  }
+  RETURN_IF_ERROR(r.Int("peak_memory", a.peak_memory_bytes));
+  if (const json::value* cpu = r.Get("cpu_seconds")) {
+    if (!cpu->is_number()) return InvalidArgument("attempt: cpu_seconds must be a number");
+    a.cpu_micros = static_cast<int64_t>(std::llround(cpu->to_number<double>() * 1e6));
+  }
+  return a;
+}
+
+json::value ToJson(const Run& r) {
+  json::object o;
+  o["id"] = r.id;
+  o["definition"] = r.definition;
+  o["definition_version"] = r.definition_version;
+  o["status"] = ToString(r.status);
+  o["created_at"] = Time(r.created_at);
+  o["updated_at"] = Time(r.updated_at);
+  o["started_at"] = Time(r.started_at);
+  o["ended_at"] = Time(r.ended_at);
+  o["stop_requested"] = r.stop_requested;
+  o["outcome"] = r.outcome ? ToJson(*r.outcome) : json::value(nullptr);
+  o["overrides"] = ToJson(r.overrides);
+  o["spec"] = ToJson(r.spec);
+  json::array attempts;
+  for (const auto& a : r.attempts) attempts.push_back(ToJson(a));
+  o["attempts"] = std::move(attempts);
+  return o;
+}
+
+Result<Run> RunFromJson(const json::value& v) {
+  Reader r(v, "run");
+  if (!r.is_object()) return r.NotObject().take_error();
+  Run run;
+  RETURN_IF_ERROR(r.String("id", run.id));
+  RETURN_IF_ERROR(r.String("definition", run.definition));
+  RETURN_IF_ERROR(r.Int("definition_version", run.definition_version));
+  std::string status;
+  RETURN_IF_ERROR(r.String("status", status));
+  ASSIGN_OR_RETURN(run.status, ParseRunStatus(status));
+  RETURN_IF_ERROR(r.Time("created_at", run.created_at));
+  RETURN_IF_ERROR(r.Time("updated_at", run.updated_at));
+  RETURN_IF_ERROR(r.Time("started_at", run.started_at));
+  RETURN_IF_ERROR(r.Time("ended_at", run.ended_at));
+  RETURN_IF_ERROR(r.Bool("stop_requested", run.stop_requested));
+  if (const json::value* oc = r.Get("outcome")) {
+    ASSIGN_OR_RETURN(run.outcome, OutcomeFromJson(*oc));
+  }
+  if (const json::value* ov = r.Get("overrides")) {
+    ASSIGN_OR_RETURN(run.overrides, OverridesFromJson(*ov));
+  }
+  if (const json::value* spec = r.Get("spec")) {
+    ASSIGN_OR_RETURN(run.spec, DefinitionFromJson(*spec));
+  }
+  if (const json::value* attempts = r.Get("attempts")) {
+    if (!attempts->is_array()) return InvalidArgument("run: attempts must be a list");
+    for (const auto& a : attempts->get_array()) {
+      ASSIGN_OR_RETURN(auto attempt, AttemptFromJson(a));
+      run.attempts.push_back(std::move(attempt));
+    }
+  }
+  return run;
+}
+
+json::value ToJson(const Event& e) {
+  json::object o;
+  o["seq"] = e.seq;
+  o["run_id"] = e.run_id;
+  if (!e.attempt_id.empty()) o["attempt_id"] = e.attempt_id;
+  o["at"] = Time(e.at);
+  o["type"] = e.type;
+  o["message"] = e.message;
+  return o;
+}
+
+Result<Event> EventFromJson(const json::value& v) {
+  Reader r(v, "event");
+  if (!r.is_object()) return r.NotObject().take_error();
+  Event e;
+  RETURN_IF_ERROR(r.Int("seq", e.seq));
+  RETURN_IF_ERROR(r.String("run_id", e.run_id));
+  RETURN_IF_ERROR(r.String("attempt_id", e.attempt_id));
+  RETURN_IF_ERROR(r.Time("at", e.at));
+  RETURN_IF_ERROR(r.String("type", e.type));
+  RETURN_IF_ERROR(r.String("message", e.message));
+  return e;
+}
+
+Result<json::value> ParseJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 64;
+  json::value v = json::parse(text, ec, {}, opts);
+  if (ec) {
+    return InvalidArgument(fmt::format("request body is not valid JSON: {}", ec.message()));
+  }
+  return v;
+}
+
+std::string Serialize(const json::value& v) { return json::serialize(v); }
+
+}  // namespace tug

@@ -1,0 +1,109 @@
+#include "core/json.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace tug {
+namespace {
+
+Definition SampleDefinition() {
+  Definition d;
+  d.name = "hello";
+  d.version = 3;
+  d.command = "echo hello from tugboat";
+  d.env = {{"GREETING", "hi"}};
+  d.resources = {64LL << 20, 500};
+  d.timeout_seconds = 600;
+  d.labels = {{"team", "ds"}};
+  d.created_at = 1'700'000'000'123'456;
+  return d;
+}
+
+TEST(JsonTest, DefinitionRoundTrip) {
+  Definition d = SampleDefinition();
+  auto back = DefinitionFromJson(ToJson(d));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, d);
+  d.command.clear();
+  d.args = {"python3", "-c", "print(1)"};
+  EXPECT_EQ(*DefinitionFromJson(ToJson(d)), d);
+}
+
+TEST(JsonTest, DefinitionAcceptsHumanSizes) {
+  auto v = ParseJson(
+      R"({"name":"hello","command":"echo hi","env":{"N":1},"resources":{"cpu":"500m","memory":"64Mi"},"timeout":"10m"})");
+  ASSERT_TRUE(v.ok());
+  auto d = DefinitionFromJson(*v);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_EQ(d->resources.memory_bytes, 64 << 20);
+  EXPECT_EQ(d->resources.cpu_millis, 500);
+  EXPECT_EQ(d->timeout_seconds, 600);
+  EXPECT_EQ(d->env.at("N"), "1");
+}
+
+TEST(JsonTest, DefinitionErrorsNameTheField) {
+  struct Case {
+    const char* json;
+    const char* fragment;
+  };
+  for (auto c : {Case{R"({"name":"x","command":"y","resources":{"memory":"-1Gi"}})", "positive"},
+                 Case{R"({"name":"x","command":"y","resources":{"memory":-5}})", "positive"},
+                 Case{R"({"name":"x","command":"y","colour":"red"})", "unknown field 'colour'"},
+                 Case{R"({"name":"x","command":7})", "command must be"},
+                 Case{R"({"name":"x","command":"y","timeout":"soon"})", "timeout"},
+                 Case{R"([1,2])", "must be a JSON object"}}) {
+    auto v = ParseJson(c.json);
+    ASSERT_TRUE(v.ok());
+    auto d = DefinitionFromJson(*v);
+    ASSERT_FALSE(d.ok()) << c.json;
+    EXPECT_NE(d.error().message().find(c.fragment), std::string::npos) << d.error().message();
+  }
+}
+
+TEST(JsonTest, RunRoundTrip) {
+  tug::Run r;
+  r.id = "01jd0000000000000000000000";
+  r.definition = "hello";
+  r.definition_version = 3;
+  r.status = RunStatus::kFailed;
+  r.spec = SampleDefinition();
+  r.overrides.env = {{"A", "b"}};
+  r.overrides.resources.memory_bytes = 1 << 30;
+  r.created_at = 1'700'000'000'000'001;
+  r.ended_at = 1'700'000'001'000'000;
+  r.outcome = Outcome{137, "OOMKilled", "memory limit reached"};
+  Attempt a;
+  a.id = r.id + "-1";
+  a.run_id = r.id;
+  a.status = AttemptStatus::kFailed;
+  a.resources = {64 << 20, 0};
+  a.outcome = r.outcome;
+  a.peak_memory_bytes = 67108864;
+  a.cpu_micros = 1'250'000;
+  a.created_at = r.created_at;
+  a.due_at = r.created_at;
+  r.attempts.push_back(a);
+  auto back = RunFromJson(ToJson(r));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, r);
+  auto j = ToJson(r).as_object();
+  EXPECT_EQ(j["attempts"].as_array()[0].as_object()["resources"].as_object()["memory"].as_int64(),
+            64 << 20);
+  EXPECT_EQ(j["attempts"].as_array()[0].as_object()["outcome"].as_object()["exit_code"].as_int64(),
+            137);
+}
+
+TEST(JsonTest, EventRoundTrip) {
+  Event e{7, "r", "r-1", 1'700'000'000'000'000, "ended", "OOMKilled"};
+  EXPECT_EQ(*EventFromJson(ToJson(e)), e);
+}
+
+TEST(JsonTest, MalformedJson) {
+  auto v = ParseJson("{\"name\": ");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message().find("not valid JSON"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tug

@@ -1,0 +1,42 @@
+#pragma once
+/// Log store: one file per (run, attempt, component), each line
+///   "<RFC 3339 time> <stream> <text>\n"   (stream: "stdout", "stderr" or "tugboat")
+/// Writers (the local engine's shim) append to PathFor(); readers page through by byte offset
+/// and follow by polling. Filesystem today; an object-store archive later keeps this surface.
+///
+/// Threading: all methods are thread-safe (files are opened per call).
+/// Errors: kNotFound (no such log yet), kInvalidArgument (bad component name), kInternal (I/O).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace tug::logs {
+
+struct Chunk {
+  std::string data;          // whole lines only (a partial last line waits for its newline)
+  int64_t next_offset = 0;   // where the next read starts
+};
+
+class LogStore {
+ public:
+  virtual ~LogStore() = default;
+  /// Absolute path a local writer appends to; creates the directories.
+  [[nodiscard]] virtual Result<std::string> PathFor(const std::string& run_id,
+                                                    const std::string& attempt_id,
+                                                    const std::string& component) = 0;
+  /// Components with a log for this attempt, sorted ("main", "driver", "executor-1", ...).
+  [[nodiscard]] virtual Result<std::vector<std::string>> Components(
+      const std::string& run_id, const std::string& attempt_id) = 0;
+  /// Up to max_bytes of whole lines from offset. kNotFound if the log does not exist.
+  [[nodiscard]] virtual Result<Chunk> Read(const std::string& run_id,
+                                           const std::string& attempt_id,
+                                           const std::string& component, int64_t offset,
+                                           size_t max_bytes) = 0;
+};
+
+/// Component names are path segments: [a-z0-9-] only.
+[[nodiscard]] Status ValidateComponent(const std::string& component);
+
+}  // namespace tug::logs

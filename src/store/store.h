@@ -1,0 +1,112 @@
+#pragma once
+/// The Store is the truth: every run, attempt, outcome and timeline event lives here, and
+/// nothing the control loops know is kept only in memory.
+///
+/// Threading: implementations are safe to call from any thread concurrently.
+/// Errors: kNotFound (unknown name/id), kAlreadyExists, kFailedPrecondition (illegal state
+/// transition), kAborted (lost a race: lease taken, row changed), kInvalidArgument (bad cursor),
+/// kUnavailable (database down/busy past the timeout), kInternal.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/model.h"
+
+namespace tug::store {
+
+struct RunFilter {
+  std::optional<RunStatus> status;
+  std::string definition;  // empty: all
+  /// Opaque cursor from a previous page's next_cursor; empty: first page (newest first).
+  std::string cursor;
+  int limit = 50;  // 1..500
+};
+
+struct RunPage {
+  std::vector<Run> runs;  // newest first; attempts not filled
+  std::string next_cursor;  // empty when there is no further page
+};
+
+/// What an engine reported when an attempt ended (or a reconcile concluded).
+struct AttemptEnd {
+  AttemptStatus status = AttemptStatus::kFailed;  // terminal
+  Outcome outcome;
+  Micros ended_at = 0;
+  int64_t peak_memory_bytes = 0;
+  int64_t cpu_micros = 0;
+};
+
+struct StatusCount {
+  RunStatus status;
+  int64_t count;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- definitions (versioned; a PUT of a changed spec makes version N+1) ---
+
+  /// Stores `def` as the newest version of its name. An unchanged spec keeps the current version
+  /// (idempotent apply). Returns the stored definition with version and created_at set.
+  [[nodiscard]] virtual Result<Definition> PutDefinition(const Definition& def, Micros now) = 0;
+  /// The newest live version; kNotFound if never created or deleted.
+  [[nodiscard]] virtual Result<Definition> GetDefinition(const std::string& name) = 0;
+  [[nodiscard]] virtual Result<std::vector<Definition>> ListDefinitions() = 0;
+  /// Hides the definition (runs keep their snapshot); kNotFound if absent.
+  [[nodiscard]] virtual Status DeleteDefinition(const std::string& name, Micros now) = 0;
+
+  // --- runs and attempts ---
+
+  /// Creates the run, its first attempt (QUEUED, due at attempt.due_at) and a "submitted" event
+  /// in one transaction. kAlreadyExists if the id is taken.
+  [[nodiscard]] virtual Status CreateRun(const Run& run, const Attempt& first) = 0;
+  /// The run with its attempts (oldest first); kNotFound.
+  [[nodiscard]] virtual Result<Run> GetRun(const std::string& id) = 0;
+  [[nodiscard]] virtual Result<RunPage> ListRuns(const RunFilter& filter) = 0;
+  [[nodiscard]] virtual Result<Attempt> GetAttempt(const std::string& attempt_id) = 0;
+
+  /// Claims the oldest due attempt for `owner` with a lease until now + lease: a QUEUED attempt
+  /// with due_at <= now (moved to LAUNCHING), or a LAUNCHING attempt whose lease expired (a dead
+  /// server's claim, taken over). Returns nullopt when nothing is due.
+  [[nodiscard]] virtual Result<std::optional<Attempt>> ClaimAttempt(const std::string& owner,
+                                                                    Micros now, Micros lease) = 0;
+  /// Extends every lease `owner` holds on non-terminal attempts to now + lease; returns how many.
+  [[nodiscard]] virtual Result<int> RenewLeases(const std::string& owner, Micros now,
+                                                Micros lease) = 0;
+  /// Records a launch: sets engine_ref and launched_at (attempt stays LAUNCHING until started).
+  /// kAborted if `owner` no longer holds the lease.
+  [[nodiscard]] virtual Status MarkLaunched(const std::string& attempt_id, const std::string& owner,
+                                            const std::string& engine_ref, Micros now) = 0;
+  /// LAUNCHING -> RUNNING; the run becomes RUNNING too. Idempotent when already RUNNING.
+  [[nodiscard]] virtual Status MarkRunning(const std::string& attempt_id, Micros started_at) = 0;
+  /// Ends the attempt and (with no retry planned) its run, in one transaction, with an "ended"
+  /// event. kFailedPrecondition if the attempt already ended (the first end wins).
+  [[nodiscard]] virtual Status EndAttempt(const std::string& attempt_id, const AttemptEnd& end) = 0;
+  /// Sets stop_requested. A QUEUED run is stopped at once (returns true); a running one is left
+  /// for the engine (returns false). kFailedPrecondition if the run already ended.
+  [[nodiscard]] virtual Result<bool> RequestStop(const std::string& run_id, Micros now) = 0;
+  /// Attempts in LAUNCHING or RUNNING (for the monitor and reconcile after restart).
+  [[nodiscard]] virtual Result<std::vector<Attempt>> ListActiveAttempts() = 0;
+  /// When the next QUEUED attempt becomes due (for the dispatcher's sleep); nullopt if none.
+  [[nodiscard]] virtual Result<std::optional<Micros>> NextDueAt() = 0;
+
+  // --- timeline ---
+
+  [[nodiscard]] virtual Status AppendEvent(const Event& event) = 0;
+  /// Events of a run with seq > after_seq, oldest first, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<Event>> ListEvents(const std::string& run_id,
+                                                             int64_t after_seq, int limit) = 0;
+
+  // --- metrics ---
+
+  [[nodiscard]] virtual Result<std::vector<StatusCount>> CountRunsByStatus() = 0;
+  /// QUEUED attempts that are due (the queue depth).
+  [[nodiscard]] virtual Result<int64_t> QueueDepth(Micros now) = 0;
+};
+
+}  // namespace tug::store
