@@ -1,1 +1,14 @@
-int main() { return 0; }
+#include <string_view>
+
+#include "cli/cli.h"
+#include "engine/local/shim.h"
+#include "serve.h"
+
+int main(int argc, char** argv) {
+  // The local engine starts each attempt under `tug __shim DIR` (a supervisor that outlives
+  // the server); it is not a user command.
+  if (argc >= 2 && std::string_view(argv[1]) == "__shim") {
+    return tug::engine::local::RunShim(argc, argv);
+  }
+  return tug::cli::Main(argc, argv, &tug::Serve);
+}

@@ -108,11 +108,13 @@ inline Status OkStatus() { return {}; }
 #define TUG_CONCAT_INNER(a, b) a##b
 #define TUG_CONCAT(a, b) TUG_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                                    \
-  do {                                                           \
-    auto tug_status_ = (expr);                                   \
-    if (!tug_status_.ok()) return std::move(tug_status_).take_error(); \
+#define TUG_RETURN_IF_ERROR_IMPL(tmp, expr)             \
+  do {                                                  \
+    auto tmp = (expr);                                  \
+    if (!tmp.ok()) return std::move(tmp).take_error(); \
   } while (0)
+// Line-unique temporaries, so the macros nest (e.g. inside a lambda) under -Wshadow.
+#define RETURN_IF_ERROR(expr) TUG_RETURN_IF_ERROR_IMPL(TUG_CONCAT(tug_status_, __LINE__), expr)
 
 #define TUG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                              \

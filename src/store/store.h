@@ -75,6 +75,12 @@ class Store {
   /// server's claim, taken over). Returns nullopt when nothing is due.
   [[nodiscard]] virtual Result<std::optional<Attempt>> ClaimAttempt(const std::string& owner,
                                                                     Micros now, Micros lease) = 0;
+  /// Takes over a LAUNCHING or RUNNING attempt for `owner` (lease until now + lease), whoever
+  /// held it: the reconcile of a restarted server on the same host adopting what its previous
+  /// process left. Writes an "adopted" event naming the previous owner. kFailedPrecondition if
+  /// the attempt is not active, kNotFound.
+  [[nodiscard]] virtual Status TakeOver(const std::string& attempt_id, const std::string& owner,
+                                        Micros now, Micros lease) = 0;
   /// Extends every lease `owner` holds on non-terminal attempts to now + lease; returns how many.
   [[nodiscard]] virtual Result<int> RenewLeases(const std::string& owner, Micros now,
                                                 Micros lease) = 0;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything Tugboat needs on Debian bookworm. Idempotent: packages already present
+# are not fetched again, and apt's lists are refreshed only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential g++ cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev sqlite3 libpq-dev libssl-dev libyaml-cpp-dev libcli11-dev
+  libspdlog-dev libfmt-dev libvectorscan-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  perl procps wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present"
+fi

@@ -1,0 +1,523 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "cli/output.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/model.h"
+#include "core/quantity.h"
+#include "core/yaml.h"
+#include "net/http_client.h"
+
+namespace json = boost::json;
+
+namespace tug::cli {
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+struct Globals {
+  std::string server;
+  std::string output = "table";
+};
+
+int Fail(const std::string& message) {
+  std::cerr << "error: " << message << "\n";
+  return kExitError;
+}
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+class Client {
+ public:
+  static Result<Client> Connect(const Globals& g) {
+    ASSIGN_OR_RETURN(auto http, net::HttpClient::Create(g.server, std::chrono::seconds(60)));
+    return Client(std::move(http));
+  }
+
+  /// Sends and parses a JSON reply; HTTP errors become Errors carrying the server's message.
+  Result<json::value> Call(const std::string& method, const std::string& target,
+                           const std::string& body = "") {
+    ASSIGN_OR_RETURN(auto resp, http_.Send(method, target, body));
+    json::value v;
+    if (!resp.body.empty()) {
+      auto parsed = ParseJson(resp.body);
+      if (parsed.ok()) v = std::move(*parsed);
+    }
+    if (resp.status >= 400) {
+      std::string message = fmt::format("server answered {}", resp.status);
+      if (v.is_object()) {
+        if (const json::value* e = v.as_object().if_contains("error"); e && e->is_object()) {
+          if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
+            message = std::string(m->as_string());
+          }
+        }
+      }
+      return Error(resp.status == 404 ? Code::kNotFound : Code::kInvalidArgument, message);
+    }
+    return v;
+  }
+
+  Status Stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) {
+    int status = 0;
+    std::string error_body;
+    auto st = http_.Stream(
+        "GET", target,
+        [&](std::string_view chunk) {
+          if (status >= 400) {
+            error_body.append(chunk);
+            return true;
+          }
+          return on_data(chunk);
+        },
+        &status);
+    if (!st.ok()) return st;
+    if (status >= 400) {
+      auto v = ParseJson(error_body);
+      std::string message = fmt::format("server answered {}", status);
+      if (v.ok() && v->is_object()) {
+        if (auto* e = v->as_object().if_contains("error"); e && e->is_object()) {
+          if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
+            message = std::string(m->as_string());
+          }
+        }
+      }
+      return InvalidArgument(message);
+    }
+    return OkStatus();
+  }
+
+ private:
+  explicit Client(net::HttpClient http) : http_(std::move(http)) {}
+  net::HttpClient http_;
+};
+
+void Print(const Globals& g, const json::value& v, const std::function<std::string()>& table) {
+  if (g.output == "json") {
+    std::cout << ToPrettyJson(v);
+  } else if (g.output == "yaml") {
+    std::cout << ToYaml(v);
+  } else {
+    std::cout << table();
+  }
+  std::cout.flush();
+}
+
+Result<std::string> ReadInput(const std::string& path) {
+  if (path == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  std::ifstream in(path);
+  if (!in) return InvalidArgument(fmt::format("cannot read '{}'; check the path", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Definitions from a YAML or JSON file: one object, a list, or several YAML documents.
+Result<std::vector<json::value>> LoadDefinitions(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  std::vector<json::value> docs;
+  bool is_json = path.size() > 5 && path.substr(path.size() - 5) == ".json";
+  if (is_json) {
+    ASSIGN_OR_RETURN(json::value v, ParseJson(text));
+    docs.push_back(std::move(v));
+  } else {
+    auto parsed = YamlToJson(text);
+    if (!parsed.ok()) return InvalidArgument(fmt::format("{}: {}", path, parsed.error().message()));
+    docs = std::move(*parsed);
+  }
+  std::vector<json::value> out;
+  for (auto& d : docs) {
+    if (d.is_array()) {
+      for (auto& x : d.as_array()) out.push_back(x);
+    } else {
+      out.push_back(std::move(d));
+    }
+  }
+  if (out.empty()) return InvalidArgument(fmt::format("'{}' holds no definitions", path));
+  return out;
+}
+
+int Apply(const Globals& g, const std::vector<std::string>& files) {
+  auto client = Client::Connect(g);
+  if (!client.ok()) return Fail(client.error().message());
+  int rc = 0;
+  for (const auto& file : files) {
+    auto defs = LoadDefinitions(file);
+    if (!defs.ok()) return Fail(defs.error().message());
+    for (const auto& d : *defs) {
+      std::string name;
+      if (d.is_object()) {
+        if (const json::value* n = d.as_object().if_contains("name"); n && n->is_string()) {
+          name = std::string(n->as_string());
+        }
+      }
+      if (name.empty()) {
+        rc = Fail(fmt::format("{}: a definition has no name; add e.g. name: hello", file));
+        continue;
+      }
+      auto r = client->Call("PUT", "/api/v1/definitions/" + UrlEncode(name), json::serialize(d));
+      if (!r.ok()) {
+        rc = Fail(fmt::format("{}: {}", file, r.error().message()));
+        continue;
+      }
+      if (g.output == "table") {
+        const auto& o = r->as_object();
+        std::cout << fmt::format("definition/{} {} (version {})\n", name,
+                                 o.contains("change") ? std::string(o.at("change").as_string()) : "applied",
+                                 json::serialize(o.at("version")));
+      } else {
+        Print(g, *r, [] { return std::string(); });
+      }
+    }
+  }
+  return rc;
+}
+
+// The exit code `tug run --wait` reports for a finished run.
+int ExitCodeOf(const json::value& run) {
+  const auto& o = run.as_object();
+  if (o.at("status").as_string() == "SUCCEEDED") return 0;
+  if (const json::value* oc = o.if_contains("outcome"); oc && oc->is_object()) {
+    if (const json::value* code = oc->as_object().if_contains("exit_code"); code && code->is_int64()) {
+      int c = static_cast<int>(code->as_int64());
+      return c == 0 ? 1 : c;
+    }
+  }
+  return 1;
+}
+
+bool IsFinal(const json::value& run) {
+  auto status = ParseRunStatus(run.as_object().at("status").as_string());
+  return status.ok() && IsTerminal(*status);
+}
+
+Result<json::value> WaitForEnd(Client& client, const std::string& id) {
+  auto delay = std::chrono::milliseconds(50);
+  while (true) {
+    ASSIGN_OR_RETURN(json::value run, client.Call("GET", "/api/v1/runs/" + id));
+    if (IsFinal(run)) return run;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+Status FollowLogs(Client& client, const std::string& id, const std::string& query) {
+  return client.Stream("/api/v1/runs/" + id + "/logs?follow=true" + query,
+                       [](std::string_view chunk) {
+                         std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+                         std::cout.flush();
+                         return true;
+                       });
+}
+
+void PrintFinal(const json::value& run) {
+  const auto& o = run.as_object();
+  std::string reason;
+  std::string code;
+  if (const json::value* oc = o.if_contains("outcome"); oc && oc->is_object()) {
+    reason = std::string(oc->as_object().at("reason").as_string());
+    if (oc->as_object().at("exit_code").is_int64()) {
+      code = fmt::format(", exit {}", oc->as_object().at("exit_code").as_int64());
+    }
+    std::string message(oc->as_object().at("message").as_string());
+    std::cerr << fmt::format("run {} {} ({}{}){}\n", std::string(o.at("id").as_string()),
+                             std::string(o.at("status").as_string()), reason, code,
+                             message.empty() ? "" : ": " + message);
+  }
+}
+
+struct RunArgs {
+  std::string name;
+  std::vector<std::string> env;
+  std::string memory;
+  std::string cpu;
+  std::string timeout;
+  bool wait = false;
+  bool follow = false;
+};
+
+int RunCmd(const Globals& g, const RunArgs& a) {
+  json::object body{{"definition", a.name}};
+  json::object env;
+  for (const auto& kv : a.env) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << fmt::format("error: --env '{}' must be KEY=VALUE\n", kv);
+      return kExitUsage;
+    }
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (!env.empty()) body["env"] = env;
+  json::object res;
+  if (!a.memory.empty()) {
+    auto m = ParseMemory(a.memory);
+    if (!m.ok()) return Fail("--memory: " + m.error().message());
+    res["memory"] = *m;
+  }
+  if (!a.cpu.empty()) {
+    auto c = ParseCpu(a.cpu);
+    if (!c.ok()) return Fail("--cpu: " + c.error().message());
+    res["cpu"] = FormatCpu(*c);
+  }
+  if (!res.empty()) body["resources"] = res;
+  if (!a.timeout.empty()) body["timeout"] = a.timeout;
+
+  auto client = Client::Connect(g);
+  if (!client.ok()) return Fail(client.error().message());
+  auto run = client->Call("POST", "/api/v1/runs", json::serialize(body));
+  if (!run.ok()) return Fail(run.error().message());
+  std::string id(run->as_object().at("id").as_string());
+  if (!a.wait && !a.follow) {
+    if (g.output == "table") {
+      std::cout << id << "\n";
+    } else {
+      Print(g, *run, [] { return std::string(); });
+    }
+    return 0;
+  }
+  if (g.output == "table") std::cerr << fmt::format("run {} submitted\n", id);
+  if (a.follow) {
+    // Follow the newest attempt until the run ends (later attempts, once retries exist, too).
+    while (true) {
+      if (auto st = FollowLogs(*client, id, ""); !st.ok()) return Fail(st.error().message());
+      auto now = client->Call("GET", "/api/v1/runs/" + id);
+      if (!now.ok()) return Fail(now.error().message());
+      if (IsFinal(*now)) break;
+    }
+  }
+  auto final_run = WaitForEnd(*client, id);
+  if (!final_run.ok()) return Fail(final_run.error().message());
+  if (g.output == "table") {
+    PrintFinal(*final_run);
+  } else {
+    Print(g, *final_run, [] { return std::string(); });
+  }
+  return ExitCodeOf(*final_run);
+}
+
+struct GetArgs {
+  std::string what;
+  std::string id;
+  std::string status;
+  std::string definition;
+  std::string cursor;
+  int limit = 0;
+};
+
+int GetCmd(const Globals& g, const GetArgs& a) {
+  auto client = Client::Connect(g);
+  if (!client.ok()) return Fail(client.error().message());
+  Micros now = SystemClock::Instance().Now();
+  if (a.what == "runs") {
+    std::string q;
+    if (!a.status.empty()) q += "&status=" + UrlEncode(a.status);
+    if (!a.definition.empty()) q += "&definition=" + UrlEncode(a.definition);
+    if (!a.cursor.empty()) q += "&cursor=" + UrlEncode(a.cursor);
+    if (a.limit > 0) q += "&limit=" + std::to_string(a.limit);
+    if (!q.empty()) q[0] = '?';
+    auto r = client->Call("GET", "/api/v1/runs" + q);
+    if (!r.ok()) return Fail(r.error().message());
+    Print(g, *r, [&] {
+      std::string out = RunsTable(r->as_object().at("runs"), now);
+      const json::value& next = r->as_object().at("next_cursor");
+      if (next.is_string()) out += "(more: --cursor " + std::string(next.as_string()) + ")\n";
+      return out;
+    });
+    return 0;
+  }
+  if (a.what == "run") {
+    if (a.id.empty()) return Fail("tug get run needs a run id: tug get run ID");
+    auto r = client->Call("GET", "/api/v1/runs/" + UrlEncode(a.id));
+    if (!r.ok()) return Fail(r.error().message());
+    Print(g, *r, [&] { return RunDetail(*r, now); });
+    return 0;
+  }
+  if (a.what == "definitions") {
+    auto r = client->Call("GET", "/api/v1/definitions");
+    if (!r.ok()) return Fail(r.error().message());
+    Print(g, *r, [&] { return DefinitionsTable(r->as_object().at("definitions")); });
+    return 0;
+  }
+  if (a.what == "definition") {
+    if (a.id.empty()) return Fail("tug get definition needs a name: tug get definition NAME");
+    auto r = client->Call("GET", "/api/v1/definitions/" + UrlEncode(a.id));
+    if (!r.ok()) return Fail(r.error().message());
+    Print(g, *r, [&] { return ToYaml(*r); });
+    return 0;
+  }
+  std::cerr << fmt::format(
+      "error: unknown resource '{}'; use runs, run ID, definitions or definition NAME\n", a.what);
+  return kExitUsage;
+}
+
+struct LogsArgs {
+  std::string id;
+  bool follow = false;
+  std::string attempt;
+  std::string component;
+  bool timestamps = false;
+};
+
+int LogsCmd(const Globals& g, const LogsArgs& a) {
+  auto client = Client::Connect(g);
+  if (!client.ok()) return Fail(client.error().message());
+  std::string q = fmt::format("?follow={}", a.follow ? "true" : "false");
+  if (!a.attempt.empty()) q += "&attempt=" + UrlEncode(a.attempt);
+  if (!a.component.empty()) q += "&component=" + UrlEncode(a.component);
+  if (a.timestamps) q += "&timestamps=true";
+  auto st = client->Stream("/api/v1/runs/" + UrlEncode(a.id) + "/logs" + q,
+                           [](std::string_view chunk) {
+                             std::cout.write(chunk.data(),
+                                             static_cast<std::streamsize>(chunk.size()));
+                             std::cout.flush();
+                             return true;
+                           });
+  if (!st.ok()) return Fail(st.error().message());
+  return 0;
+}
+
+int StopCmd(const Globals& g, const std::string& id) {
+  auto client = Client::Connect(g);
+  if (!client.ok()) return Fail(client.error().message());
+  auto r = client->Call("POST", "/api/v1/runs/" + UrlEncode(id) + "/stop");
+  if (!r.ok()) return Fail(r.error().message());
+  Print(g, *r, [&] {
+    std::string status(r->as_object().at("status").as_string());
+    return fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
+  });
+  return 0;
+}
+
+int EventsCmd(const Globals& g, const std::string& id) {
+  auto client = Client::Connect(g);
+  if (!client.ok()) return Fail(client.error().message());
+  auto r = client->Call("GET", "/api/v1/runs/" + UrlEncode(id) + "/events");
+  if (!r.ok()) return Fail(r.error().message());
+  Print(g, *r, [&] {
+    std::vector<std::vector<std::string>> rows{{"TIME", "TYPE", "ATTEMPT", "MESSAGE"}};
+    for (const auto& e : r->as_object().at("events").as_array()) {
+      const auto& o = e.as_object();
+      std::string attempt;
+      if (const json::value* a = o.if_contains("attempt_id"); a && a->is_string()) {
+        attempt = std::string(a->as_string());
+        attempt = attempt.substr(attempt.rfind('-') + 1);
+      }
+      rows.push_back({std::string(o.at("at").as_string()), std::string(o.at("type").as_string()),
+                      attempt, std::string(o.at("message").as_string())});
+    }
+    return Table(rows);
+  });
+  return 0;
+}
+
+std::string DefaultServer() {
+  const char* env = std::getenv("TUG_SERVER");
+  return env != nullptr && *env != '\0' ? env : "http://127.0.0.1:8080";
+}
+
+}  // namespace
+
+int Main(int argc, char** argv, const ServeFn& serve) {
+  CLI::App app{"tug: run containerized batch jobs and Spark jobs, and get them to finish"};
+  app.require_subcommand(1);
+  Globals g;
+  g.server = DefaultServer();
+  app.add_option("--server", g.server, "Server URL (env TUG_SERVER)")->capture_default_str();
+  app.add_option("-o,--output", g.output, "Output format: table, json or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
+      ->capture_default_str();
+
+  ServerFlags sf;
+  auto* server = app.add_subcommand("server", "Run the Tugboat server (API, control loops)");
+  server->add_option("--listen", sf.listen, "Address to listen on (default 127.0.0.1:8080)");
+  server->add_option("--data-dir", sf.data_dir, "Where the database and logs live (default ./.tug)");
+  server->add_option("--config", sf.config_file, "YAML config file (env TUG_CONFIG)");
+  server->add_option("--log-level", sf.log_level, "debug, info, warn or error");
+  server->add_option("--cgroup", sf.cgroup, "Local engine cgroup mode: auto, v2, v1 or none");
+
+  std::vector<std::string> files;
+  auto* apply = app.add_subcommand("apply", "Create or update definitions from YAML or JSON");
+  apply->add_option("-f,--filename", files, "File with one or more definitions ('-' for stdin)")
+      ->required();
+
+  RunArgs ra;
+  auto* run = app.add_subcommand("run", "Submit a run of a definition");
+  run->add_option("name", ra.name, "Definition name")->required();
+  run->add_option("-e,--env", ra.env, "Environment override KEY=VALUE (repeatable)");
+  run->add_option("--memory", ra.memory, "Memory limit, e.g. 512Mi or 2Gi");
+  run->add_option("--cpu", ra.cpu, "CPU, e.g. 500m or 2");
+  run->add_option("--timeout", ra.timeout, "Deadline, e.g. 30s, 10m, 1h");
+  run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
+  run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
+
+  GetArgs ga;
+  auto* get = app.add_subcommand("get", "Show runs, a run, or definitions");
+  get->add_option("what", ga.what, "runs | run | definitions | definition")->required();
+  get->add_option("id", ga.id, "Run id or definition name");
+  get->add_option("--status", ga.status, "Filter runs by status");
+  get->add_option("--definition", ga.definition, "Filter runs by definition");
+  get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
+  get->add_option("--limit", ga.limit, "Runs per page (1-500)");
+
+  LogsArgs la;
+  auto* logs = app.add_subcommand("logs", "Print a run's logs");
+  logs->add_option("id", la.id, "Run id")->required();
+  logs->add_flag("-f,--follow", la.follow, "Keep streaming until the attempt ends");
+  logs->add_option("--attempt", la.attempt, "Attempt number (default: the latest)");
+  logs->add_option("--component", la.component, "Component (default: main)");
+  logs->add_flag("--timestamps", la.timestamps, "Show each line's time and stream");
+
+  std::string stop_id;
+  auto* stop = app.add_subcommand("stop", "Stop a run");
+  stop->add_option("id", stop_id, "Run id")->required();
+
+  std::string events_id;
+  auto* events = app.add_subcommand("events", "Show a run's timeline");
+  events->add_option("id", events_id, "Run id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  if (g.server.find("://") == std::string::npos) g.server = "http://" + g.server;
+
+  if (*server) return serve(sf);
+  if (*apply) return Apply(g, files);
+  if (*run) return RunCmd(g, ra);
+  if (*get) return GetCmd(g, ga);
+  if (*logs) return LogsCmd(g, la);
+  if (*stop) return StopCmd(g, stop_id);
+  if (*events) return EventsCmd(g, events_id);
+  return kExitUsage;
+}
+
+}  // namespace tug::cli

@@ -1,0 +1,249 @@
+#include "cli/output.h"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "core/clock.h"
+#include "core/quantity.h"
+
+namespace json = boost::json;
+
+namespace tug::cli {
+namespace {
+
+void Emit(YAML::Emitter& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::object:
+      out << YAML::BeginMap;
+      for (const auto& kv : v.get_object()) {
+        out << YAML::Key << std::string(kv.key()) << YAML::Value;
+        Emit(out, kv.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case json::kind::array:
+      out << YAML::BeginSeq;
+      for (const auto& x : v.get_array()) Emit(out, x);
+      out << YAML::EndSeq;
+      break;
+    case json::kind::string: {
+      std::string s(v.get_string());
+      // Quote strings YAML would read back as another type.
+      bool plain_other = s.empty() || s == "true" || s == "false" || s == "null" || s == "~" ||
+                         s.find_first_not_of("0123456789.-+eE") == std::string::npos;
+      if (plain_other) out << YAML::DoubleQuoted;
+      out << s;
+      break;
+    }
+    case json::kind::null:
+      out << YAML::Null;
+      break;
+    default:
+      out << json::serialize(v);
+  }
+}
+
+void Pretty(std::string& out, const json::value& v, int indent) {
+  std::string pad(static_cast<size_t>(indent) * 2, ' ');
+  std::string pad_in(static_cast<size_t>(indent + 1) * 2, ' ');
+  if (v.is_object()) {
+    const auto& o = v.get_object();
+    if (o.empty()) {
+      out += "{}";
+      return;
+    }
+    out += "{\n";
+    size_t i = 0;
+    for (const auto& kv : o) {
+      out += pad_in + json::serialize(json::string(kv.key())) + ": ";
+      Pretty(out, kv.value(), indent + 1);
+      out += ++i < o.size() ? ",\n" : "\n";
+    }
+    out += pad + "}";
+  } else if (v.is_array()) {
+    const auto& a = v.get_array();
+    if (a.empty()) {
+      out += "[]";
+      return;
+    }
+    out += "[\n";
+    for (size_t i = 0; i < a.size(); ++i) {
+      out += pad_in;
+      Pretty(out, a[i], indent + 1);
+      out += i + 1 < a.size() ? ",\n" : "\n";
+    }
+    out += pad + "]";
+  } else {
+    out += json::serialize(v);
+  }
+}
+
+std::string Str(const json::value* v) {
+  if (v == nullptr || v->is_null()) return "";
+  if (v->is_string()) return std::string(v->get_string());
+  return json::serialize(*v);
+}
+
+const json::value* At(const json::value& v, std::initializer_list<const char*> path) {
+  const json::value* cur = &v;
+  for (const char* key : path) {
+    if (cur == nullptr || !cur->is_object()) return nullptr;
+    cur = cur->get_object().if_contains(key);
+  }
+  return cur;
+}
+
+std::string HumanSpan(int64_t micros) {
+  int64_t s = micros / kMicrosPerSecond;
+  if (s < 0) s = 0;
+  if (s < 60) {
+    if (micros < 10 * kMicrosPerSecond) {
+      return fmt::format("{:.1f}s", static_cast<double>(micros) / 1e6);
+    }
+    return fmt::format("{}s", s);
+  }
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}d{}h", s / 86400, (s % 86400) / 3600);
+}
+
+std::string Memory(const json::value* v) {
+  if (v == nullptr || !v->is_number()) return "-";
+  auto bytes = v->to_number<int64_t>();
+  return bytes > 0 ? FormatMemory(bytes) : "-";
+}
+
+}  // namespace
+
+std::string ToYaml(const json::value& v) {
+  YAML::Emitter out;
+  Emit(out, v);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string ToPrettyJson(const json::value& v) {
+  std::string out;
+  Pretty(out, v, 0);
+  return out + "\n";
+}
+
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& r : rows) {
+    if (widths.size() < r.size()) widths.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(widths[i] - r[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string Age(const json::value& v, int64_t now) {
+  if (!v.is_string()) return "";
+  auto t = ParseTimestamp(std::string(v.get_string()));
+  if (!t.ok()) return "";
+  return HumanSpan(now - *t);
+}
+
+std::string Duration(const json::value& from, const json::value& to) {
+  if (!from.is_string() || !to.is_string()) return "";
+  auto a = ParseTimestamp(std::string(from.get_string()));
+  auto b = ParseTimestamp(std::string(to.get_string()));
+  if (!a.ok() || !b.ok()) return "";
+  return HumanSpan(*b - *a);
+}
+
+std::string RunsTable(const json::value& runs, int64_t now) {
+  std::vector<std::vector<std::string>> rows{{"ID", "DEFINITION", "STATUS", "REASON", "EXIT", "AGE"}};
+  if (runs.is_array()) {
+    for (const auto& r : runs.get_array()) {
+      const json::value* created = At(r, {"created_at"});
+      rows.push_back({Str(At(r, {"id"})), Str(At(r, {"definition"})), Str(At(r, {"status"})),
+                      Str(At(r, {"outcome", "reason"})), Str(At(r, {"outcome", "exit_code"})),
+                      created != nullptr ? Age(*created, now) : ""});
+    }
+  }
+  return Table(rows);
+}
+
+std::string RunDetail(const json::value& run, int64_t now) {
+  std::string out;
+  auto line = [&](const char* k, const std::string& v) {
+    if (!v.empty()) out += fmt::format("{:<12}{}\n", k, v);
+  };
+  line("Run:", Str(At(run, {"id"})));
+  line("Definition:",
+       fmt::format("{} (version {})", Str(At(run, {"definition"})),
+                   Str(At(run, {"definition_version"}))));
+  line("Status:", Str(At(run, {"status"})));
+  if (const json::value* c = At(run, {"created_at"})) line("Created:", Age(*c, now) + " ago");
+  if (const json::value* oc = At(run, {"outcome"}); oc != nullptr && oc->is_object()) {
+    std::string code = Str(At(*oc, {"exit_code"}));
+    line("Outcome:", fmt::format("{}{}", Str(At(*oc, {"reason"})),
+                                 code.empty() ? "" : " (exit " + code + ")"));
+    line("Message:", Str(At(*oc, {"message"})));
+  }
+  const json::value* attempts = At(run, {"attempts"});
+  if (attempts != nullptr && attempts->is_array() && !attempts->get_array().empty()) {
+    out += "\nAttempts:\n";
+    std::vector<std::vector<std::string>> rows{
+        {"#", "STATUS", "MEMORY", "PEAK", "CPU", "EXIT", "REASON", "DURATION"}};
+    for (const auto& a : attempts->get_array()) {
+      const json::value* started = At(a, {"started_at"});
+      const json::value* ended = At(a, {"ended_at"});
+      std::string dur;
+      if (started != nullptr && ended != nullptr) dur = Duration(*started, *ended);
+      const json::value* cpu = At(a, {"cpu_seconds"});
+      rows.push_back({Str(At(a, {"number"})), Str(At(a, {"status"})),
+                      Memory(At(a, {"resources", "memory"})), Memory(At(a, {"peak_memory"})),
+                      cpu != nullptr && cpu->is_number()
+                          ? fmt::format("{:.2f}s", cpu->to_number<double>())
+                          : "",
+                      Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})),
+                      dur});
+    }
+    std::string table = Table(rows);
+    size_t pos = 0;
+    while (pos < table.size()) {
+      size_t nl = table.find('\n', pos);
+      out += "  " + table.substr(pos, nl - pos + 1);
+      pos = nl + 1;
+    }
+  }
+  return out;
+}
+
+std::string DefinitionsTable(const json::value& defs) {
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "VERSION", "MEMORY", "CPU", "TIMEOUT", "COMMAND"}};
+  if (defs.is_array()) {
+    for (const auto& d : defs.get_array()) {
+      std::string cmd;
+      if (const json::value* c = At(d, {"command"}); c != nullptr) {
+        if (c->is_string()) {
+          cmd = std::string(c->get_string());
+        } else if (c->is_array()) {
+          for (const auto& x : c->get_array()) cmd += (cmd.empty() ? "" : " ") + Str(&x);
+        }
+      }
+      if (cmd.size() > 50) cmd = cmd.substr(0, 47) + "...";
+      rows.push_back({Str(At(d, {"name"})), Str(At(d, {"version"})),
+                      Memory(At(d, {"resources", "memory"})), Str(At(d, {"resources", "cpu"})),
+                      Str(At(d, {"timeout"})), cmd});
+    }
+  }
+  return Table(rows);
+}
+
+}  // namespace tug::cli

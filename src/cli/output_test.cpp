@@ -1,0 +1,37 @@
+#include "cli/output.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace tug::cli {
+namespace {
+
+TEST(OutputTest, TableAligns) {
+  EXPECT_EQ(Table({{"A", "BB"}, {"ccc", "d"}}), "A     BB\nccc   d\n");
+}
+
+TEST(OutputTest, YamlQuotesAmbiguousStrings) {
+  auto v = boost::json::parse(R"({"a":"true","b":"123","c":"hello","d":null,"e":[1,2]})");
+  std::string y = ToYaml(v);
+  EXPECT_NE(y.find("a: \"true\""), std::string::npos) << y;
+  EXPECT_NE(y.find("b: \"123\""), std::string::npos) << y;
+  EXPECT_NE(y.find("c: hello"), std::string::npos) << y;
+}
+
+TEST(OutputTest, RunDetailShowsAttempts) {
+  auto v = boost::json::parse(R"({"id":"r1","definition":"hog","definition_version":1,
+    "status":"FAILED","created_at":"2026-11-24T08:00:00.000000Z",
+    "outcome":{"exit_code":137,"reason":"OOMKilled","message":"memory limit 64Mi reached"},
+    "attempts":[{"number":1,"status":"FAILED","resources":{"memory":67108864},
+      "peak_memory":67108864,"cpu_seconds":0.5,"started_at":"2026-11-24T08:00:00.000000Z",
+      "ended_at":"2026-11-24T08:00:02.000000Z",
+      "outcome":{"exit_code":137,"reason":"OOMKilled","message":""}}]})");
+  std::string out = RunDetail(v, 0);
+  EXPECT_NE(out.find("OOMKilled (exit 137)"), std::string::npos) << out;
+  EXPECT_NE(out.find("64Mi"), std::string::npos) << out;
+  EXPECT_NE(out.find("2.0s"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace tug::cli

@@ -1,0 +1,288 @@
+#include "control/controller.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "core/quantity.h"
+
+namespace tug::control {
+
+std::string MakeOwner(const std::string& host) {
+  std::random_device rd;
+  return fmt::format("{}/{}/{:08x}", host, ::getpid(), rd());
+}
+
+std::string OwnerHost(const std::string& owner) { return owner.substr(0, owner.find('/')); }
+
+Controller::Controller(ControlOptions options, store::Store& store, engine::Engine& engine,
+                       metrics::Registry& registry, const Clock& clock)
+    : options_(std::move(options)),
+      store_(store),
+      engine_(engine),
+      clock_(clock),
+      launched_(registry.AddCounter("tug_attempts_launched_total",
+                                    "Attempts launched on an engine")),
+      ended_(registry.AddCounter("tug_attempts_ended_total", "Attempts ended, by outcome reason")),
+      submit_to_launch_(registry.AddHistogram(
+          "tug_submit_to_launch_seconds",
+          "Time from an attempt becoming due to its process being started",
+          {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})) {}
+
+Controller::~Controller() { Stop(); }
+
+Status Controller::Start() {
+  engine_.SetSink([this](const engine::Update& u) { OnUpdate(u); });
+  Reconcile();
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+    stopping_ = false;
+  }
+  if (options_.dispatch) dispatcher_ = std::thread([this] { DispatchLoop(); });
+  lease_keeper_ = std::thread([this] { LeaseLoop(); });
+  return OkStatus();
+}
+
+void Controller::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!started_) return;
+    started_ = false;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  if (lease_keeper_.joinable()) lease_keeper_.join();
+}
+
+void Controller::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Controller::Event(const std::string& run_id, const std::string& attempt_id,
+                       const std::string& type, const std::string& message) {
+  tug::Event e;
+  e.run_id = run_id;
+  e.attempt_id = attempt_id;
+  e.at = clock_.Now();
+  e.type = type;
+  e.message = message;
+  if (auto st = store_.AppendEvent(e); !st.ok()) {
+    log::Warn("appending event failed", {{"run", run_id}, {"error", st.error().ToString()}});
+  }
+}
+
+void Controller::Reconcile() {
+  auto active = store_.ListActiveAttempts();
+  if (!active.ok()) {
+    log::Error("reconcile: listing active attempts failed", {{"error", active.error().ToString()}});
+    return;
+  }
+  int adopted = 0;
+  int lost = 0;
+  int relaunched = 0;
+  for (const Attempt& a : *active) {
+    if (a.engine != engine_.Name()) continue;
+    // Only attempts claimed on this host can be ours to adopt; other hosts' attempts are taken
+    // over through lease expiry by the dispatcher of a server that can reach them.
+    if (!a.claimed_by.empty() && OwnerHost(a.claimed_by) != options_.host) continue;
+    if (a.claimed_by == options_.owner) continue;
+    if (auto st = store_.TakeOver(a.id, options_.owner, clock_.Now(), options_.lease); !st.ok()) {
+      log::Warn("reconcile: taking over attempt failed",
+                {{"attempt", a.id}, {"error", st.error().ToString()}});
+      continue;
+    }
+    if (a.engine_ref.empty()) {
+      // Claimed but the launch was never recorded: the previous process died somewhere around
+      // engine.Launch. Launch is idempotent by attempt id, so calling it again either finds the
+      // process that did start, or starts it for the first (and only) time.
+      Launch(a);
+      ++relaunched;
+      continue;
+    }
+    auto st = engine_.Adopt(a.id, a.engine_ref);
+    if (st.ok()) {
+      ++adopted;
+      Event(a.run_id, a.id, "adopted",
+            fmt::format("server restarted; re-attached to attempt {} (owner {})", a.number,
+                        options_.owner));
+      continue;
+    }
+    ++lost;
+    store::AttemptEnd end;
+    end.status = AttemptStatus::kLost;
+    end.outcome.reason = std::string(reason::kLost);
+    end.outcome.message = fmt::format(
+        "the server restarted and could not re-attach to this attempt: {}", st.error().message());
+    end.ended_at = clock_.Now();
+    if (auto e = store_.EndAttempt(a.id, end); !e.ok()) {
+      log::Warn("reconcile: marking attempt lost failed",
+                {{"attempt", a.id}, {"error", e.error().ToString()}});
+    }
+    ended_.With({{"reason", end.outcome.reason}}).Inc();
+  }
+  log::Info("reconcile finished", {{"adopted", std::to_string(adopted)},
+                                   {"lost", std::to_string(lost)},
+                                   {"relaunched", std::to_string(relaunched)}});
+}
+
+void Controller::DispatchLoop() {
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      wake_ = false;
+    }
+    auto claimed = store_.ClaimAttempt(options_.owner, clock_.Now(), options_.lease);
+    if (!claimed.ok()) {
+      log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
+    } else if (claimed->has_value()) {
+      Launch(**claimed);
+      continue;  // there may be more due work
+    }
+    // Sleep until woken, until the next attempt is due, or a slow poll (expired leases).
+    Micros wait = options_.idle_poll;
+    if (auto next = store_.NextDueAt(); next.ok() && next->has_value()) {
+      wait = std::min(wait, std::max<Micros>(**next - clock_.Now(), 0));
+    }
+    std::unique_lock lock(mu_);
+    if (!claimed.ok()) wait = std::max<Micros>(wait, 200 * kMicrosPerMilli);  // don't spin
+    cv_.wait_for(lock, std::chrono::microseconds(wait), [this] { return wake_ || stopping_; });
+  }
+}
+
+void Controller::LeaseLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::microseconds(options_.renew_every),
+                       [this] { return stopping_; })) {
+        return;
+      }
+    }
+    if (auto n = store_.RenewLeases(options_.owner, clock_.Now(), options_.lease); !n.ok()) {
+      log::Warn("renewing leases failed", {{"error", n.error().ToString()}});
+    }
+  }
+}
+
+void Controller::Launch(const Attempt& attempt) {
+  auto run = store_.GetRun(attempt.run_id);
+  if (!run.ok()) {
+    log::Error("dispatcher: run of claimed attempt unreadable",
+               {{"attempt", attempt.id}, {"error", run.error().ToString()}});
+    return;
+  }
+  engine::LaunchSpec spec;
+  spec.run_id = attempt.run_id;
+  spec.attempt_id = attempt.id;
+  spec.attempt_number = attempt.number;
+  spec.definition = run->definition;
+  spec.argv = run->spec.Argv();
+  spec.env = run->spec.env;
+  spec.working_dir = run->spec.working_dir;
+  spec.image = run->spec.image;
+  spec.resources = attempt.resources;
+  spec.timeout_seconds = run->spec.timeout_seconds;
+
+  auto ref = engine_.Launch(spec);
+  Micros now = clock_.Now();
+  if (!ref.ok()) {
+    store::AttemptEnd end;
+    end.status = AttemptStatus::kFailed;
+    end.outcome.reason = std::string(reason::kLaunchFailed);
+    end.outcome.message = ref.error().message();
+    end.ended_at = now;
+    if (auto st = store_.EndAttempt(attempt.id, end); !st.ok()) {
+      log::Warn("recording launch failure failed",
+                {{"attempt", attempt.id}, {"error", st.error().ToString()}});
+    }
+    ended_.With({{"reason", end.outcome.reason}}).Inc();
+    log::Warn("launch failed", {{"attempt", attempt.id}, {"error", ref.error().ToString()}});
+    return;
+  }
+  launched_.With({{"engine", engine_.Name()}}).Inc();
+  if (attempt.due_at > 0 && attempt.launched_at == 0) {
+    submit_to_launch_.With({}).Observe(static_cast<double>(now - attempt.due_at) / 1e6);
+  }
+  if (auto st = store_.MarkLaunched(attempt.id, options_.owner, *ref, now); !st.ok()) {
+    // The attempt may already have ended (fast jobs report before this line), or another server
+    // took the lease over; either way the engine's record is the truth and nothing runs twice.
+    log::Debug("mark launched skipped", {{"attempt", attempt.id}, {"why", st.error().ToString()}});
+  }
+  log::Info("attempt launched", {{"run", attempt.run_id}, {"attempt", attempt.id},
+                                 {"memory", FormatMemory(attempt.resources.memory_bytes)}});
+  // A stop requested while we were launching must still reach the process.
+  if (run->stop_requested) {
+    (void)engine_.Stop(attempt.id);
+  } else if (auto again = store_.GetRun(attempt.run_id); again.ok() && again->stop_requested) {
+    (void)engine_.Stop(attempt.id);
+  }
+}
+
+void Controller::OnUpdate(const engine::Update& u) {
+  auto attempt = store_.GetAttempt(u.attempt_id);
+  if (!attempt.ok()) {
+    log::Warn("engine update for unknown attempt", {{"attempt", u.attempt_id}});
+    return;
+  }
+  switch (u.kind) {
+    case engine::Update::Kind::kStarted:
+      if (auto st = store_.MarkRunning(u.attempt_id, u.at); !st.ok()) {
+        log::Debug("mark running skipped",
+                   {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
+      }
+      break;
+    case engine::Update::Kind::kEnded: {
+      store::AttemptEnd end;
+      end.status = u.status;
+      end.outcome = u.outcome;
+      end.ended_at = u.at;
+      end.peak_memory_bytes = u.peak_memory_bytes;
+      end.cpu_micros = u.cpu_micros;
+      auto st = store_.EndAttempt(u.attempt_id, end);
+      if (st.ok()) {
+        ended_.With({{"reason", u.outcome.reason}}).Inc();
+        log::Info("attempt ended", {{"run", attempt->run_id},
+                                    {"attempt", u.attempt_id},
+                                    {"reason", u.outcome.reason},
+                                    {"exit_code", u.outcome.exit_code
+                                                      ? std::to_string(*u.outcome.exit_code)
+                                                      : std::string("none")}});
+      } else {
+        log::Debug("end attempt skipped",
+                   {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
+      }
+      if (auto c = engine_.Cleanup(u.attempt_id); !c.ok()) {
+        log::Warn("engine cleanup failed", {{"attempt", u.attempt_id}, {"error", c.error().ToString()}});
+      }
+      break;
+    }
+    case engine::Update::Kind::kEvent:
+      Event(attempt->run_id, u.attempt_id, "engine", u.message);
+      break;
+  }
+}
+
+Status Controller::StopRun(const std::string& run_id) {
+  ASSIGN_OR_RETURN(bool stopped_now, store_.RequestStop(run_id, clock_.Now()));
+  if (stopped_now) return OkStatus();
+  ASSIGN_OR_RETURN(Run run, store_.GetRun(run_id));
+  for (const Attempt& a : run.attempts) {
+    if (IsTerminal(a.status)) continue;
+    auto st = engine_.Stop(a.id);
+    if (!st.ok() && st.error().code() != Code::kNotFound) return st;
+    // kNotFound: not launched yet; the dispatcher sees stop_requested right after launching.
+  }
+  return OkStatus();
+}
+
+}  // namespace tug::control

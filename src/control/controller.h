@@ -1,0 +1,89 @@
+#pragma once
+/// The control loops of one server process:
+///  - dispatcher: claims due attempts from the store (with a lease) and launches them on the
+///    engine; woken at once by Wake() on submit, otherwise by the next due time or a slow poll
+///    (to take over expired leases of dead servers);
+///  - monitor: turns engine updates into store transitions and timeline events;
+///  - lease keeper: renews this owner's leases;
+///  - reconcile (in Start): re-attaches to attempts a previous server process left running on
+///    this host, or marks them LOST with a reason.
+/// Nothing is kept only in memory: a crash at any point is recovered from the store by the next
+/// process, and the engine's idempotent Launch makes sure no attempt starts twice.
+///
+/// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns two threads.
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "engine/engine.h"
+#include "logs/log_store.h"
+#include "metrics/registry.h"
+#include "store/store.h"
+
+namespace tug::control {
+
+struct ControlOptions {
+  std::string owner;  // unique per server process: "<host>/<pid>/<random>"
+  std::string host;   // this machine's name: attempts claimed by owners on this host are ours to adopt
+  Micros lease = 30 * kMicrosPerSecond;
+  Micros renew_every = 10 * kMicrosPerSecond;
+  Micros idle_poll = 1 * kMicrosPerSecond;
+  /// false: accept and store runs but launch nothing (maintenance, API benchmarks).
+  bool dispatch = true;
+};
+
+/// "<host>/<pid>/<random>" for this process.
+std::string MakeOwner(const std::string& host);
+/// The host part of an owner string.
+std::string OwnerHost(const std::string& owner);
+
+class Controller {
+ public:
+  Controller(ControlOptions options, store::Store& store, engine::Engine& engine,
+             metrics::Registry& registry, const Clock& clock);
+  ~Controller();
+
+  /// Reconciles what a previous process left, then starts the loops.
+  [[nodiscard]] Status Start();
+  /// Stops the loops (jobs keep running; the next process adopts them). Idempotent.
+  void Stop();
+  /// Something changed (a run was submitted): look for due work now.
+  void Wake();
+  /// Stops a run: at once if it is queued, through the engine if it runs.
+  /// kNotFound, kFailedPrecondition (already ended).
+  [[nodiscard]] Status StopRun(const std::string& run_id);
+
+  const std::string& owner() const { return options_.owner; }
+
+ private:
+  void DispatchLoop();
+  void LeaseLoop();
+  void Launch(const Attempt& attempt);
+  void OnUpdate(const engine::Update& update);
+  void Reconcile();
+  void Event(const std::string& run_id, const std::string& attempt_id, const std::string& type,
+             const std::string& message);
+
+  ControlOptions options_;
+  store::Store& store_;
+  engine::Engine& engine_;
+  const Clock& clock_;
+
+  metrics::Family<metrics::Counter>& launched_;
+  metrics::Family<metrics::Counter>& ended_;
+  metrics::Family<metrics::Histogram>& submit_to_launch_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread dispatcher_;
+  std::thread lease_keeper_;
+};
+
+}  // namespace tug::control

@@ -1,0 +1,120 @@
+#pragma once
+/// LocalEngine: runs attempts as processes on this host. Each attempt runs under its own shim
+/// process (shim.h) that outlives the server, so a restarted server adopts running attempts and
+/// learns the true outcome of those that ended meanwhile. Limits come from cgroups (v2, else v1);
+/// without a writable cgroup a watchdog in the shim enforces memory and GetHealth() says so.
+///
+/// Lifecycle: Create, SetSink, then Launch/Adopt/Stop/Cleanup from any thread; Shutdown (or the
+/// destructor) stops the monitor thread but never the jobs.
+/// Threading: all methods are thread-safe. One monitor thread waits on a pidfd per shim and
+/// calls the sink, never while holding the engine's mutex.
+///
+/// Launch errors that the spec causes (missing working directory, command not found or not
+/// executable) come back from Launch as kInvalidArgument and leave nothing behind; the attempt
+/// is not reported as ended. See README.md.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "engine/engine.h"
+#include "engine/local/cgroup.h"
+#include "engine/local/proc.h"
+#include "engine/local/state_files.h"
+#include "logs/log_store.h"
+
+namespace tug::engine::local {
+
+struct LocalEngineOptions {
+  /// Attempt state directories live here (<state_dir>/<attempt id>/); created if missing.
+  std::string state_dir;
+  /// The shim is started as shim_command + [attempt dir]; the server binary serves as shim.
+  std::vector<std::string> shim_command = {"/proc/self/exe", "__shim"};
+  /// auto | v2 | v1 | none (none: memory watchdog, no cpu limits).
+  std::string cgroup_mode = "auto";
+  /// SIGTERM to SIGKILL on stop and deadline.
+  int64_t stop_grace_ms = 5000;
+  /// Working directory for specs without one; empty: a "work" directory in the attempt's state.
+  std::string default_working_dir;
+  /// How long Launch waits for the shim to report the job started.
+  int64_t handshake_timeout_ms = 10000;
+};
+
+class LocalEngine final : public Engine {
+ public:
+  /// Errors: kInvalidArgument (options), kFailedPrecondition (explicit cgroup mode unusable),
+  /// kInternal (state directory, eventfd).
+  [[nodiscard]] static Result<std::unique_ptr<LocalEngine>> Create(LocalEngineOptions options,
+                                                                   logs::LogStore& logs,
+                                                                   const Clock& clock);
+  ~LocalEngine() override;
+  LocalEngine(const LocalEngine&) = delete;
+  LocalEngine& operator=(const LocalEngine&) = delete;
+
+  std::string Name() const override { return "local"; }
+  void SetSink(UpdateSink sink) override;
+  [[nodiscard]] Result<std::string> Launch(const LaunchSpec& spec) override;
+  [[nodiscard]] Status Adopt(const std::string& attempt_id,
+                             const std::string& engine_ref) override;
+  [[nodiscard]] Status Stop(const std::string& attempt_id) override;
+  std::vector<std::string> Active() const override;
+  [[nodiscard]] Status Cleanup(const std::string& attempt_id) override;
+  Health GetHealth() const override;
+  void Shutdown() override;
+
+  /// The cgroup layout chosen at Create (tests, diagnostics).
+  const CgroupLayout& cgroup_layout() const { return layout_; }
+  /// <state_dir>/<attempt id>.
+  std::string AttemptDir(const std::string& attempt_id) const;
+
+ private:
+  struct Watch {
+    int shim_pid = 0;
+    UniqueFd pidfd;
+    std::string dir;
+  };
+
+  LocalEngine(LocalEngineOptions options, logs::LogStore& logs, const Clock& clock,
+              CgroupLayout layout, UniqueFd wake_fd);
+
+  [[nodiscard]] Result<std::string> LaunchFresh(const LaunchSpec& spec, const std::string& dir);
+  [[nodiscard]] Result<std::string> LaunchExisting(const std::string& attempt_id,
+                                                   const std::string& dir);
+  [[nodiscard]] Status CheckRunnable(const LaunchSpec& spec, const std::string& working_dir) const;
+  /// Reports an ended attempt (status.json) or starts watching a live shim. kNotFound if the
+  /// shim is gone without a status.
+  [[nodiscard]] Status AttachExisting(const std::string& attempt_id, const std::string& dir);
+  /// Starts watching a live shim and queues kStarted. kNotFound if it is gone (pid reuse).
+  [[nodiscard]] Status StartWatching(const std::string& attempt_id, const std::string& dir,
+                                     const ShimPid& shim);
+  void QueueEnded(const std::string& attempt_id, const ShimStatus& status);
+  void Queue(Update update);
+  void Wake();
+  void MonitorLoop();
+  Update EndOf(const std::string& attempt_id, const std::string& dir, int shim_pid) const;
+
+  const LocalEngineOptions options_;
+  logs::LogStore& logs_;
+  const Clock& clock_;
+  const CgroupLayout layout_;
+  UniqueFd wake_fd_;  // eventfd: wakes the monitor when watches or updates are added
+
+  std::mutex launch_mu_;    // serialises Launch (with a flock across processes)
+  std::mutex shutdown_mu_;  // serialises Shutdown (joins monitor_)
+
+  mutable std::mutex mu_;
+  UpdateSink sink_;                               // guarded by mu_
+  std::map<std::string, Watch> watches_;          // guarded by mu_
+  std::vector<Update> pending_;                   // guarded by mu_; sent by the monitor thread
+  std::set<std::string> ended_;                   // guarded by mu_; kEnded already sent
+  bool shutdown_ = false;                         // guarded by mu_
+  std::thread monitor_;
+};
+
+}  // namespace tug::engine::local

@@ -1,0 +1,84 @@
+#pragma once
+/// Small Linux helpers shared by the local engine and its shim: /proc parsing, whole-file I/O,
+/// atomic writes, pidfds and an owning fd. No state; thread-safe; nothing here throws.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace tug::engine::local {
+
+/// The fields of /proc/<pid>/stat the engine uses.
+struct ProcStat {
+  int pid = 0;
+  std::string comm;         // without the parentheses; may contain spaces and ')'
+  char state = '?';         // 'R', 'S', 'Z', ...
+  int ppid = 0;
+  int pgrp = 0;
+  uint64_t start_ticks = 0;  // field 22: start time in clock ticks after boot
+  int64_t rss_pages = 0;     // field 24
+};
+
+/// Parses the text of /proc/<pid>/stat. The comm field is delimited by the first '(' and the
+/// LAST ')', since a process may name itself "a) b". kInvalidArgument on malformed text.
+[[nodiscard]] Result<ProcStat> ParseProcStat(std::string_view text);
+/// Reads and parses /proc/<pid>/stat; kNotFound if the process does not exist.
+[[nodiscard]] Result<ProcStat> ReadProcStat(int pid);
+/// True if `pid` exists, is not a zombie, and started at `start_ticks` (guards against pid reuse).
+bool IsAliveWithStart(int pid, uint64_t start_ticks);
+
+/// Whole file; kNotFound if it does not exist, kInternal (errno detail) otherwise.
+[[nodiscard]] Result<std::string> ReadFile(const std::string& path);
+/// Writes `content` to a temporary file beside `path`, fsyncs it and renames it over `path`, so
+/// readers see the old content or the new, never a partial file.
+[[nodiscard]] Status WriteFileAtomic(const std::string& path, std::string_view content);
+/// One write(2) to an existing file (cgroup control files): the kernel's errno is the answer.
+[[nodiscard]] Status WriteControlFile(const std::string& path, std::string_view content);
+/// write(2) until done or a real error (EINTR retried). Returns false on error.
+bool WriteAll(int fd, std::string_view data);
+bool FileExists(const std::string& path);
+
+/// pidfd_open(2)/pidfd_send_signal(2) through syscall(2); -1 with errno on failure.
+int PidfdOpen(pid_t pid);
+int PidfdSendSignal(int pidfd, int sig);
+
+/// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+/// PATH for jobs whose environment does not set one.
+inline constexpr const char* kDefaultJobPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Finds `name` on `path` as execvp would (a name containing '/' is returned as is, unchecked):
+/// the first regular, executable file. nullopt if none.
+std::optional<std::string> FindExecutable(const std::string& name, const std::string& path);
+
+/// Splits on whitespace; used for the small text files (shim.pid, cgroup.procs).
+std::vector<std::string> SplitWords(std::string_view text);
+
+}  // namespace tug::engine::local

@@ -1,0 +1,118 @@
+#include "net/http.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace tug::net {
+
+std::string Request::Query(const std::string& key, const std::string& fallback) const {
+  auto it = query.find(key);
+  return it == query.end() ? fallback : it->second;
+}
+
+std::string Request::Header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Response ErrorResponse(const Error& error) {
+  Response r;
+  r.status = HttpStatus(error.code());
+  boost::json::object inner;
+  inner["code"] = CodeName(error.code());
+  inner["message"] = error.message();
+  boost::json::object outer;
+  outer["error"] = std::move(inner);
+  r.body = boost::json::serialize(outer);
+  return r;
+}
+
+Response JsonResponse(int status, std::string json_body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(json_body);
+  return r;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  constexpr uint64_t kKi = 1024;
+  if (bytes >= kKi * kKi * kKi && bytes % (kKi * kKi * kKi) == 0) {
+    return std::to_string(bytes / (kKi * kKi * kKi)) + " GiB";
+  }
+  if (bytes >= kKi * kKi && bytes % (kKi * kKi) == 0) {
+    return std::to_string(bytes / (kKi * kKi)) + " MiB";
+  }
+  if (bytes >= kKi && bytes % kKi == 0) return std::to_string(bytes / kKi) + " KiB";
+  return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool PercentDecode(std::string_view in, bool plus_as_space, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+Status ParseTarget(std::string_view target, std::string& path,
+                   std::map<std::string, std::string>& query) {
+  query.clear();
+  if (target.empty() || target.front() != '/') {
+    return InvalidArgument("request target must be a path starting with '/'; send origin-form");
+  }
+  size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  if (size_t hash = raw_path.find('#'); hash != std::string_view::npos) {
+    raw_path = raw_path.substr(0, hash);
+  }
+  if (!PercentDecode(raw_path, false, path)) {
+    return InvalidArgument("malformed percent-encoding in the request path; escape '%' as %25");
+  }
+  if (q == std::string_view::npos) return OkStatus();
+  std::string_view rest = target.substr(q + 1);
+  if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  std::string key;
+  std::string value;
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view raw_key = pair.substr(0, eq);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (!PercentDecode(raw_key, true, key) || !PercentDecode(raw_value, true, value)) {
+      return InvalidArgument(
+          "malformed percent-encoding in the query string; escape '%' as %25");
+    }
+    query[key] = value;
+  }
+  return OkStatus();
+}
+
+}  // namespace tug::net

@@ -1,0 +1,107 @@
+#pragma once
+/// The HTTP vocabulary the rest of Tugboat programs against: Request, Response, streamed bodies
+/// and the Router. Plain values, no Asio/Beast here (those live in the .cpp files of src/net).
+///
+/// Threading: Request/Response are values owned by one connection at a time. A Router is filled
+/// before the server starts and is then read-only, so Find() may run on many threads at once.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace tug::net {
+
+struct Request {
+  std::string method;                        // "GET", "POST", ...
+  std::string target;                        // raw target incl. query
+  std::string path;                          // percent-decoded path, no query
+  std::map<std::string, std::string> query;  // decoded ('+' is a space); last value wins
+  std::map<std::string, std::string> headers;  // names lower-cased; repeated ones joined by ", "
+  std::map<std::string, std::string> params;   // from the route pattern, e.g. {id}
+  std::string body;
+  std::string remote;  // "127.0.0.1:53122"
+
+  std::string Query(const std::string& key, const std::string& fallback = "") const;
+  /// "" when absent.
+  std::string Header(const std::string& lower_name) const;
+};
+
+struct StreamPoll {
+  std::string data;
+  bool done = false;
+};
+
+/// A streamed (chunked) response body. Poll() is called on a server thread right away, again
+/// right after a chunk it returned has been written, and every ServerOptions::stream_poll_interval
+/// while it returns no data, until it returns done (or the client goes away). It must not block
+/// for long. Destroyed when the stream ends or the connection closes (possibly on another thread
+/// than the one that created it; never concurrently with Poll()).
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  virtual StreamPoll Poll() = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  /// Extra headers. Content-Length, Transfer-Encoding and Connection are set by the server and
+  /// ignored here; headers containing CR or LF are dropped.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<StreamSource> stream;  // set → chunked transfer encoding, body ignored
+};
+
+/// {"error":{"code":"<code>","message":"<message>"}} with HttpStatus(code); JSON-escaped properly.
+Response ErrorResponse(const Error& error);
+Response JsonResponse(int status, std::string json_body);
+
+/// "1 MiB", "64 KiB", "1000 bytes": for messages about limits.
+std::string HumanBytes(uint64_t bytes);
+
+/// Decodes %XX escapes (and '+' as a space when plus_as_space). False on a malformed escape.
+bool PercentDecode(std::string_view in, bool plus_as_space, std::string& out);
+/// Splits a request target into its decoded path and query parameters (last value wins).
+/// kInvalidArgument when the target is not origin-form ("/...") or has a malformed escape.
+[[nodiscard]] Status ParseTarget(std::string_view target, std::string& path,
+                                 std::map<std::string, std::string>& query);
+
+using Handler = std::function<Response(Request&)>;
+
+/// Maps (method, path) to a handler. Patterns are matched against the decoded path, segment by
+/// segment: "/api/v1/runs/{id}/logs" ({name} matches one non-empty segment). Exact segments beat
+/// params. A HEAD request uses the GET handler when no HEAD handler is registered.
+/// Add() before the server starts; Find() is const and thread-safe.
+class Router {
+ public:
+  Router();
+  ~Router();
+  Router(Router&&) noexcept;
+  Router& operator=(Router&&) noexcept;
+
+  /// Aborts with a message on a malformed pattern or a duplicate (method, pattern): both are
+  /// programming errors found at startup.
+  void Add(std::string method, std::string pattern, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    std::string pattern;
+    bool method_mismatch = false;
+    std::string allow;  // with method_mismatch: the methods the path accepts, "GET, HEAD, POST"
+  };
+  /// Fills request.params on a match.
+  Match Find(Request& request) const;
+
+ private:
+  struct Node;
+  std::unique_ptr<Node> root_;
+};
+
+}  // namespace tug::net

@@ -1,0 +1,114 @@
+#pragma once
+/// Internal to src/net: one server connection. Includes Asio/Beast; never include it outside
+/// src/net.
+///
+/// A Session is one async chain: read a request → run the handler → write the response (or the
+/// stream's chunks) → read the next one. Only that chain touches the socket, the parser and the
+/// buffers, so no strand is needed. A second, lazy chain (the watchdog timer) enforces the
+/// timeouts: the main chain only stores a deadline (an atomic), and the watchdog shuts the
+/// socket down at the OS level when the deadline passes, which makes the pending operation of
+/// the main chain fail. close_mu_ orders that shutdown against the main chain closing the fd.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "net/http_server.h"
+
+namespace tug::net::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+/// What every session of one server shares; read-only while the server runs.
+struct ServerContext {
+  ServerOptions options;
+  Router router;
+  CompletionHook hook;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const ServerContext& context);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void Start();
+
+ private:
+  // Reading.
+  void ReadHeader();
+  void OnHeader(beast::error_code ec);
+  void ReadBody();
+  void OnBody(beast::error_code ec);
+  void OnReadError(beast::error_code ec);
+
+  // Handling and writing.
+  void Dispatch();
+  void FillRequest();
+  void ReplyError(const Error& error, int status);
+  void WriteResponse();
+  void OnWritten(beast::error_code ec);
+  void Finish(bool ok);
+
+  // Streaming (http_stream.cpp).
+  void PollStream();
+  void WriteChunk(std::string data, bool done);
+  void OnChunkWritten(beast::error_code ec);
+  bool PeerAlive() const;
+  void EndStream(bool ok);
+
+  // Closing and timeouts.
+  void Close();
+  void LingerClose();
+  void Linger();
+  void SetDeadline(Clock::duration timeout);
+  void ClearDeadline();
+  void ArmWatchdog(Clock::time_point at);
+  void OnWatchdog();
+
+  tcp::socket socket_;
+  const ServerContext& context_;
+  const int fd_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+
+  Request request_;
+  Response response_;
+  std::string route_;
+  std::string head_;        // status line and headers of the response being written
+  std::string chunk_head_;  // "<hex size>\r\n" of the chunk being written
+  std::string chunk_;
+  std::string chunk_tail_;
+  Clock::time_point started_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_only_ = false;
+  bool stream_done_ = false;
+  size_t linger_bytes_ = 0;
+
+  std::shared_ptr<StreamSource> stream_;
+  asio::steady_timer stream_timer_;
+
+  asio::steady_timer watchdog_;
+  Clock::duration watchdog_tick_;
+  std::atomic<int64_t> deadline_ns_;  // Clock epoch nanoseconds; INT64_MAX = none
+  std::mutex close_mu_;               // guards closed_ and the fd against the watchdog
+  bool closed_ = false;
+  std::atomic<bool> timed_out_{false};
+};
+
+}  // namespace tug::net::detail

@@ -1,0 +1,88 @@
+// The streaming half of Session: polls a StreamSource and writes what it returns as chunks.
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "net/http_session.h"
+
+namespace tug::net::detail {
+
+// One poll per turn of the chain: poll → (write a chunk | wait the interval) → poll ...
+// The chain never has two operations pending, so it needs no strand either.
+void Session::PollStream() {
+  if (!PeerAlive()) return EndStream(false);
+  StreamPoll poll;
+  try {
+    poll = stream_->Poll();
+  } catch (...) {
+    // A root like the dispatcher. The status line is already out, so the only honest signal
+    // left is to end the connection without the last chunk.
+    log::Error("http stream source threw", {{"route", route_}});
+    return EndStream(false);
+  }
+  if (poll.data.empty() && !poll.done) {
+    ClearDeadline();
+    stream_timer_.expires_after(context_.options.stream_poll_interval);
+    stream_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->EndStream(false);
+      self->PollStream();
+    });
+    return;
+  }
+  WriteChunk(std::move(poll.data), poll.done);
+}
+
+void Session::WriteChunk(std::string data, bool done) {
+  chunk_ = std::move(data);
+  stream_done_ = done;
+  chunk_head_.clear();
+  chunk_tail_.clear();
+  if (version_ >= 11) {
+    // Chunked framing: "<hex size>\r\n<data>\r\n", and "0\r\n\r\n" at the end.
+    if (!chunk_.empty()) {
+      chunk_head_ = fmt::format("{:x}\r\n", chunk_.size());
+      chunk_tail_ = "\r\n";
+    }
+    if (done) chunk_tail_ += "0\r\n\r\n";
+  }
+  SetDeadline(context_.options.request_timeout);
+  std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_head_), asio::buffer(chunk_),
+                                            asio::buffer(chunk_tail_)};
+  asio::async_write(socket_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->OnChunkWritten(ec);
+  });
+}
+
+void Session::OnChunkWritten(beast::error_code ec) {
+  if (ec) return EndStream(false);
+  if (stream_done_) return EndStream(true);
+  // The source had data: it may have more right away (a log being paged through), so ask again
+  // now instead of after the interval. Backpressure comes from the write completing.
+  PollStream();
+}
+
+// While the chain waits between polls nothing reads the socket, so a client that went away is
+// noticed here: a peek that returns 0 (orderly close) or a hard error (reset).
+bool Session::PeerAlive() const {
+  char byte = 0;
+  ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return false;
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  return true;
+}
+
+void Session::EndStream(bool ok) {
+  // Destroying the source here (not when the session dies) releases what it holds (files, store
+  // cursors) as soon as the stream ends.
+  stream_.reset();
+  chunk_.clear();
+  chunk_.shrink_to_fit();
+  if (!ok || version_ < 11) keep_alive_ = false;
+  Finish(ok);
+}
+
+}  // namespace tug::net::detail

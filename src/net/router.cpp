@@ -1,0 +1,168 @@
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+
+#include "net/http.h"
+
+namespace tug::net {
+namespace {
+
+constexpr size_t kMaxParams = 16;
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> param_names;  // in the order the {params} appear
+  Handler handler;
+};
+
+[[noreturn]] void FatalPattern(const std::string& method, const std::string& pattern,
+                               const char* why) {
+  std::fprintf(stderr, "fatal: route %s %s: %s\n", method.c_str(), pattern.c_str(), why);
+  std::abort();
+}
+
+/// "/" → {}, "/a/{id}" → {"a", "{id}"}, "/a/" → {"a", ""}.
+std::vector<std::string_view> SplitPattern(std::string_view pattern) {
+  std::vector<std::string_view> out;
+  if (pattern == "/") return out;
+  std::string_view rest = pattern.substr(1);
+  while (true) {
+    size_t slash = rest.find('/');
+    out.push_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(slash + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Router::Node {
+  std::vector<std::pair<std::string, std::unique_ptr<Node>>> exact;
+  std::unique_ptr<Node> param;
+  std::vector<Route> routes;  // non-empty only where a pattern ends
+  std::string allow;
+
+  struct Walk {
+    std::string_view method;
+    std::array<std::string_view, kMaxParams> captures{};
+    size_t count = 0;
+    const Node* first_path_match = nullptr;  // where the path matched, for 405
+  };
+
+  // Depth-first with backtracking: an exact child is tried before the param child, so
+  // "/runs/stats" beats "/runs/{id}" but "/runs/x/logs" still reaches "/runs/{id}/logs".
+  const Route* Visit(std::string_view rest, Walk& walk) const {
+    if (rest.empty()) {
+      if (routes.empty()) return nullptr;
+      if (walk.first_path_match == nullptr) walk.first_path_match = this;
+      return ForMethod(walk.method);
+    }
+    rest.remove_prefix(1);  // the '/'
+    size_t slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    std::string_view next =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    for (const auto& [name, child] : exact) {
+      if (name == seg) {
+        if (const Route* r = child->Visit(next, walk)) return r;
+        break;
+      }
+    }
+    if (param && !seg.empty()) {
+      walk.captures[walk.count++] = seg;
+      if (const Route* r = param->Visit(next, walk)) return r;
+      --walk.count;
+    }
+    return nullptr;
+  }
+
+  const Route* ForMethod(std::string_view method) const {
+    for (const auto& r : routes) {
+      if (r.method == method) return &r;
+    }
+    if (method == "HEAD") return ForMethod("GET");
+    return nullptr;
+  }
+};
+
+Router::Router() : root_(std::make_unique<Node>()) {}
+Router::~Router() = default;
+Router::Router(Router&&) noexcept = default;
+Router& Router::operator=(Router&&) noexcept = default;
+
+void Router::Add(std::string method, std::string pattern, Handler handler) {
+  if (pattern.empty() || pattern.front() != '/') {
+    FatalPattern(method, pattern, "a pattern starts with '/'");
+  }
+  if (method.empty() || !handler) FatalPattern(method, pattern, "method and handler are required");
+  Node* node = root_.get();
+  std::vector<std::string> names;
+  for (std::string_view seg : SplitPattern(pattern)) {
+    bool is_param = !seg.empty() && seg.front() == '{';
+    if (is_param) {
+      if (seg.size() < 3 || seg.back() != '}') {
+        FatalPattern(method, pattern, "a parameter segment is {name}");
+      }
+      names.emplace_back(seg.substr(1, seg.size() - 2));
+      if (names.size() > kMaxParams) FatalPattern(method, pattern, "more than 16 parameters");
+      if (!node->param) node->param = std::make_unique<Node>();
+      node = node->param.get();
+      continue;
+    }
+    if (seg.find_first_of("{}") != std::string_view::npos) {
+      FatalPattern(method, pattern, "braces only enclose a whole segment");
+    }
+    auto it = std::find_if(node->exact.begin(), node->exact.end(),
+                           [&](const auto& e) { return e.first == seg; });
+    if (it == node->exact.end()) {
+      node->exact.emplace_back(std::string(seg), std::make_unique<Node>());
+      it = std::prev(node->exact.end());
+    }
+    node = it->second.get();
+  }
+  for (const auto& r : node->routes) {
+    if (r.method == method) FatalPattern(method, pattern, "registered twice");
+  }
+  node->routes.push_back(Route{std::move(method), std::move(pattern), std::move(names),
+                               std::move(handler)});
+  std::vector<std::string> methods;
+  for (const auto& r : node->routes) methods.push_back(r.method);
+  if (node->ForMethod("GET") != nullptr) methods.emplace_back("HEAD");  // served by GET
+  std::sort(methods.begin(), methods.end());
+  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
+  node->allow.clear();
+  for (const auto& m : methods) {
+    if (!node->allow.empty()) node->allow += ", ";
+    node->allow += m;
+  }
+}
+
+Router::Match Router::Find(Request& request) const {
+  Match match;
+  const std::string& path = request.path;
+  if (path.empty() || path.front() != '/') return match;
+  Node::Walk walk;
+  walk.method = request.method;
+  const Route* route = root_->Visit(path == "/" ? std::string_view() : path, walk);
+  if (route != nullptr) {
+    match.handler = &route->handler;
+    match.pattern = route->pattern;
+    request.params.clear();
+    for (size_t i = 0; i < walk.count; ++i) {
+      request.params[route->param_names[i]] = std::string(walk.captures[i]);
+    }
+    return match;
+  }
+  if (walk.first_path_match != nullptr) {
+    const Node* node = walk.first_path_match;
+    match.method_mismatch = true;
+    match.pattern = node->routes.front().pattern;
+    match.allow = node->allow;
+  }
+  return match;
+}
+
+}  // namespace tug::net

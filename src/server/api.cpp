@@ -1,0 +1,352 @@
+#include "server/api.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "server/log_stream.h"
+
+namespace json = boost::json;
+
+namespace tug::server {
+namespace {
+
+net::Response Json(int status, const json::value& v) {
+  return net::JsonResponse(status, json::serialize(v));
+}
+
+net::Response Err(const Error& e) { return net::ErrorResponse(e); }
+
+Result<int> ParseIntParam(const net::Request& req, const std::string& key, int fallback, int lo,
+                          int hi) {
+  std::string raw = req.Query(key);
+  if (raw.empty()) return fallback;
+  int value = 0;
+  bool ok = raw.size() <= 9 && raw.find_first_not_of("0123456789") == std::string::npos;
+  if (ok) value = std::stoi(raw);
+  if (!ok || value < lo || value > hi) {
+    return InvalidArgument(
+        fmt::format("query parameter {}='{}' must be a whole number from {} to {}", key, raw, lo,
+                    hi));
+  }
+  return value;
+}
+
+}  // namespace
+
+Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
+         control::Controller& controller, engine::Engine& engine, metrics::Registry& registry,
+         const Clock& clock)
+    : options_(options),
+      store_(store),
+      logs_(logs),
+      controller_(controller),
+      engine_(engine),
+      registry_(registry),
+      clock_(clock),
+      requests_(registry.AddCounter("tug_http_requests_total", "HTTP requests by route and code")),
+      request_seconds_(registry.AddHistogram(
+          "tug_http_request_seconds", "HTTP request latency by route",
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
+      runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")) {
+  registry.AddCollector([this](std::string& out) {
+    out += "# HELP tug_runs Runs in the store by status\n# TYPE tug_runs gauge\n";
+    if (auto counts = store_.CountRunsByStatus(); counts.ok()) {
+      for (auto s : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded,
+                     RunStatus::kFailed, RunStatus::kStopped, RunStatus::kLost}) {
+        int64_t n = 0;
+        for (const auto& c : *counts) {
+          if (c.status == s) n = c.count;
+        }
+        metrics::AppendSample(out, "tug_runs", {{"status", std::string(ToString(s))}},
+                              static_cast<double>(n));
+      }
+    }
+    out += "# HELP tug_queue_depth Attempts due and waiting for launch\n";
+    out += "# TYPE tug_queue_depth gauge\n";
+    if (auto depth = store_.QueueDepth(clock_.Now()); depth.ok()) {
+      metrics::AppendSample(out, "tug_queue_depth", {}, static_cast<double>(*depth));
+    }
+    engine::Health h = engine_.GetHealth();
+    out += "# HELP tug_engine_degraded 1 when the engine runs degraded (see /readyz)\n";
+    out += "# TYPE tug_engine_degraded gauge\n";
+    metrics::AppendSample(out, "tug_engine_degraded", {{"engine", engine_.Name()}},
+                          h.degraded ? 1 : 0);
+  });
+}
+
+void Api::Register(net::Router& router) {
+  auto bind = [this](net::Response (Api::*fn)(net::Request&)) {
+    return [this, fn](net::Request& req) { return (this->*fn)(req); };
+  };
+  router.Add("POST", "/api/v1/definitions", bind(&Api::CreateDefinition));
+  router.Add("GET", "/api/v1/definitions", bind(&Api::ListDefinitions));
+  router.Add("GET", "/api/v1/definitions/{name}", bind(&Api::GetDefinition));
+  router.Add("PUT", "/api/v1/definitions/{name}", bind(&Api::PutDefinition));
+  router.Add("DELETE", "/api/v1/definitions/{name}", bind(&Api::DeleteDefinition));
+  router.Add("POST", "/api/v1/runs", bind(&Api::CreateRun));
+  router.Add("GET", "/api/v1/runs", bind(&Api::ListRuns));
+  router.Add("GET", "/api/v1/runs/{id}", bind(&Api::GetRun));
+  router.Add("POST", "/api/v1/runs/{id}/stop", bind(&Api::StopRun));
+  router.Add("GET", "/api/v1/runs/{id}/logs", bind(&Api::RunLogs));
+  router.Add("GET", "/api/v1/runs/{id}/events", bind(&Api::RunEvents));
+  router.Add("GET", "/healthz", bind(&Api::Healthz));
+  router.Add("GET", "/readyz", bind(&Api::Readyz));
+  router.Add("GET", "/metrics", bind(&Api::Metrics));
+}
+
+void Api::Observe(const std::string& route, int status, double seconds) {
+  const std::string& r = route.empty() ? std::string("unmatched") : route;
+  requests_.With({{"route", r}, {"code", std::to_string(status)}}).Inc();
+  request_seconds_.With({{"route", r}}).Observe(seconds);
+}
+
+Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
+  if (req.body.empty()) {
+    return InvalidArgument("request body is empty; send a definition as JSON, e.g. "
+                           "{\"name\":\"hello\",\"command\":\"echo hi\"}");
+  }
+  ASSIGN_OR_RETURN(json::value v, ParseJson(req.body));
+  ASSIGN_OR_RETURN(Definition def, DefinitionFromJson(v));
+  RETURN_IF_ERROR(Validate(def, options_.limits));
+  return def;
+}
+
+net::Response Api::CreateDefinition(net::Request& req) {
+  auto def = ParseDefinitionBody(req);
+  if (!def.ok()) return Err(def.error());
+  if (store_.GetDefinition(def->name).ok()) {
+    return Err(AlreadyExists(fmt::format(
+        "definition '{}' already exists; update it with PUT /api/v1/definitions/{} (tug apply)",
+        def->name, def->name)));
+  }
+  auto stored = store_.PutDefinition(*def, clock_.Now());
+  if (!stored.ok()) return Err(stored.error());
+  return Json(201, ToJson(*stored));
+}
+
+net::Response Api::PutDefinition(net::Request& req) {
+  auto def = ParseDefinitionBody(req);
+  if (!def.ok()) return Err(def.error());
+  const std::string& name = req.params["name"];
+  if (def->name != name) {
+    return Err(InvalidArgument(fmt::format(
+        "definition name '{}' in the body does not match '{}' in the path; make them equal",
+        def->name, name)));
+  }
+  auto before = store_.GetDefinition(name);
+  auto stored = store_.PutDefinition(*def, clock_.Now());
+  if (!stored.ok()) return Err(stored.error());
+  json::object out = ToJson(*stored).as_object();
+  std::string change = !before.ok()                             ? "created"
+                       : before->version == stored->version ? "unchanged"
+                                                                : "updated";
+  out["change"] = change;
+  return Json(before.ok() ? 200 : 201, out);
+}
+
+net::Response Api::ListDefinitions(net::Request&) {
+  auto defs = store_.ListDefinitions();
+  if (!defs.ok()) return Err(defs.error());
+  json::array a;
+  for (const auto& d : *defs) a.push_back(ToJson(d));
+  return Json(200, json::object{{"definitions", std::move(a)}});
+}
+
+net::Response Api::GetDefinition(net::Request& req) {
+  auto def = store_.GetDefinition(req.params["name"]);
+  if (!def.ok()) return Err(def.error());
+  return Json(200, ToJson(*def));
+}
+
+net::Response Api::DeleteDefinition(net::Request& req) {
+  const std::string& name = req.params["name"];
+  if (auto st = store_.DeleteDefinition(name, clock_.Now()); !st.ok()) return Err(st.error());
+  return Json(200, json::object{{"deleted", name}});
+}
+
+net::Response Api::CreateRun(net::Request& req) {
+  if (req.body.empty()) {
+    return Err(InvalidArgument(
+        "request body is empty; send e.g. {\"definition\":\"hello\",\"env\":{\"K\":\"v\"}}"));
+  }
+  auto body = ParseJson(req.body);
+  if (!body.ok()) return Err(body.error());
+  if (!body->is_object()) {
+    return Err(InvalidArgument("request body must be a JSON object, e.g. {\"definition\":\"hello\"}"));
+  }
+  json::object fields = body->as_object();
+  const json::value* def_name = fields.if_contains("definition");
+  if (def_name == nullptr || !def_name->is_string() || def_name->as_string().empty()) {
+    return Err(InvalidArgument(
+        "field 'definition' is required: the name of a definition, e.g. {\"definition\":\"hello\"}"));
+  }
+  std::string name(def_name->as_string());
+  fields.erase("definition");
+  auto overrides = OverridesFromJson(fields);
+  if (!overrides.ok()) return Err(overrides.error());
+  auto def = store_.GetDefinition(name);
+  if (!def.ok()) {
+    if (def.error().code() == Code::kNotFound) {
+      return Err(NotFound(fmt::format(
+          "definition '{}' not found; create it with `tug apply -f FILE` or list them with "
+          "`tug get definitions`",
+          name)));
+    }
+    return Err(def.error());
+  }
+  Definition spec = ApplyOverrides(*def, *overrides);
+  if (auto st = Validate(spec, options_.limits); !st.ok()) return Err(st.error());
+
+  Micros now = clock_.Now();
+  tug::Run run;
+  run.id = NewId(clock_);
+  run.definition = def->name;
+  run.definition_version = def->version;
+  run.status = RunStatus::kQueued;
+  run.spec = spec;
+  run.overrides = *overrides;
+  run.created_at = now;
+  run.updated_at = now;
+  Attempt first;
+  first.id = AttemptId(run.id, 1);
+  first.run_id = run.id;
+  first.number = 1;
+  first.status = AttemptStatus::kQueued;
+  first.resources = spec.resources;
+  first.engine = engine_.Name();
+  first.created_at = now;
+  first.due_at = now;
+  if (auto st = store_.CreateRun(run, first); !st.ok()) return Err(st.error());
+  controller_.Wake();
+  runs_submitted_.With({}).Inc();
+  run.attempts.push_back(first);
+  return Json(201, ToJson(run));
+}
+
+net::Response Api::ListRuns(net::Request& req) {
+  store::RunFilter filter;
+  if (std::string s = req.Query("status"); !s.empty()) {
+    auto status = ParseRunStatus(s);
+    if (!status.ok()) return Err(status.error());
+    filter.status = *status;
+  }
+  filter.definition = req.Query("definition");
+  filter.cursor = req.Query("cursor");
+  auto limit = ParseIntParam(req, "limit", 50, 1, 500);
+  if (!limit.ok()) return Err(limit.error());
+  filter.limit = *limit;
+  auto page = store_.ListRuns(filter);
+  if (!page.ok()) return Err(page.error());
+  json::array runs;
+  for (const auto& r : page->runs) {
+    json::object o = ToJson(r).as_object();
+    o.erase("attempts");
+    o.erase("spec");
+    runs.push_back(std::move(o));
+  }
+  json::object out{{"runs", std::move(runs)}};
+  out["next_cursor"] = page->next_cursor.empty() ? json::value(nullptr)
+                                                 : json::value(page->next_cursor);
+  return Json(200, out);
+}
+
+net::Response Api::GetRun(net::Request& req) {
+  auto run = store_.GetRun(req.params["id"]);
+  if (!run.ok()) return Err(run.error());
+  return Json(200, ToJson(*run));
+}
+
+net::Response Api::StopRun(net::Request& req) {
+  const std::string& id = req.params["id"];
+  if (auto st = controller_.StopRun(id); !st.ok()) return Err(st.error());
+  auto run = store_.GetRun(id);
+  if (!run.ok()) return Err(run.error());
+  return Json(202, ToJson(*run));
+}
+
+net::Response Api::RunLogs(net::Request& req) {
+  auto run = store_.GetRun(req.params["id"]);
+  if (!run.ok()) return Err(run.error());
+  if (run->attempts.empty()) return Err(NotFound("run has no attempts yet"));
+  const Attempt* attempt = &run->attempts.back();
+  if (std::string want = req.Query("attempt"); !want.empty()) {
+    attempt = nullptr;
+    for (const auto& a : run->attempts) {
+      if (a.id == want || std::to_string(a.number) == want) attempt = &a;
+    }
+    if (attempt == nullptr) {
+      return Err(NotFound(fmt::format("run '{}' has no attempt '{}'; it has attempts 1 to {}",
+                                      run->id, want, run->attempts.size())));
+    }
+  }
+  std::string component = req.Query("component", "main");
+  if (auto st = logs::ValidateComponent(component); !st.ok()) return Err(st.error());
+  std::string follow = req.Query("follow");
+  std::string timestamps = req.Query("timestamps");
+  LogStreamOptions o;
+  o.run_id = run->id;
+  o.attempt_id = attempt->id;
+  o.component = component;
+  o.follow = follow == "true" || follow == "1";
+  o.timestamps = timestamps == "true" || timestamps == "1";
+  o.deadline = clock_.Now() + options_.max_follow;
+  net::Response resp;
+  resp.content_type = "text/plain; charset=utf-8";
+  resp.headers.emplace_back("X-Tug-Attempt", attempt->id);
+  resp.stream = std::make_shared<LogStream>(o, store_, logs_, clock_);
+  return resp;
+}
+
+net::Response Api::RunEvents(net::Request& req) {
+  const std::string& id = req.params["id"];
+  if (auto run = store_.GetRun(id); !run.ok()) return Err(run.error());
+  std::string after_raw = req.Query("after", "0");
+  if (after_raw.empty() || after_raw.size() > 18 ||
+      after_raw.find_first_not_of("0123456789") != std::string::npos) {
+    return Err(InvalidArgument(fmt::format(
+        "query parameter after='{}' must be an event seq (a whole number) from a previous page",
+        after_raw)));
+  }
+  auto limit = ParseIntParam(req, "limit", 500, 1, 5000);
+  if (!limit.ok()) return Err(limit.error());
+  auto events = store_.ListEvents(id, std::stoll(after_raw), *limit);
+  if (!events.ok()) return Err(events.error());
+  json::array a;
+  for (const auto& e : *events) a.push_back(ToJson(e));
+  return Json(200, json::object{{"events", std::move(a)}});
+}
+
+net::Response Api::Healthz(net::Request&) {
+  return Json(200, json::object{{"status", "ok"}});
+}
+
+net::Response Api::Readyz(net::Request&) {
+  json::object out;
+  bool ready = true;
+  if (auto depth = store_.QueueDepth(clock_.Now()); depth.ok()) {
+    out["store"] = "ok";
+  } else {
+    ready = false;
+    out["store"] = depth.error().message();
+  }
+  engine::Health h = engine_.GetHealth();
+  out["engine"] = json::object{{"name", engine_.Name()},
+                               {"ready", h.ready},
+                               {"degraded", h.degraded},
+                               {"message", h.message}};
+  ready = ready && h.ready;
+  out["status"] = !ready ? "unavailable" : (h.degraded ? "degraded" : "ready");
+  return Json(ready ? 200 : 503, out);
+}
+
+net::Response Api::Metrics(net::Request&) {
+  net::Response resp;
+  resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  resp.body = registry_.Render();
+  return resp;
+}
+
+}  // namespace tug::server

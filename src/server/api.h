@@ -1,0 +1,68 @@
+#pragma once
+/// API v1: definitions, runs, logs, events, health and metrics, as HTTP handlers on a Router.
+/// Every error is {"error":{"code","message"}} with a message that says what to fix; nothing is
+/// written before the whole request has been validated.
+///
+/// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
+#include <functional>
+#include <string>
+
+#include "control/controller.h"
+#include "core/clock.h"
+#include "core/model.h"
+#include "engine/engine.h"
+#include "logs/log_store.h"
+#include "metrics/registry.h"
+#include "net/http.h"
+#include "store/store.h"
+
+namespace tug::server {
+
+struct ApiOptions {
+  Limits limits;
+  /// How long a follow=true log stream stays open at most.
+  Micros max_follow = 24 * 3600 * kMicrosPerSecond;
+};
+
+class Api {
+ public:
+  Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
+      control::Controller& controller, engine::Engine& engine, metrics::Registry& registry,
+      const Clock& clock);
+
+  /// Adds every route to the router.
+  void Register(net::Router& router);
+  /// For the server's completion hook: counts requests by route and code.
+  void Observe(const std::string& route, int status, double seconds);
+
+ private:
+  net::Response CreateDefinition(net::Request& req);
+  net::Response PutDefinition(net::Request& req);
+  net::Response ListDefinitions(net::Request& req);
+  net::Response GetDefinition(net::Request& req);
+  net::Response DeleteDefinition(net::Request& req);
+  net::Response CreateRun(net::Request& req);
+  net::Response ListRuns(net::Request& req);
+  net::Response GetRun(net::Request& req);
+  net::Response StopRun(net::Request& req);
+  net::Response RunLogs(net::Request& req);
+  net::Response RunEvents(net::Request& req);
+  net::Response Healthz(net::Request& req);
+  net::Response Readyz(net::Request& req);
+  net::Response Metrics(net::Request& req);
+
+  Result<Definition> ParseDefinitionBody(const net::Request& req);
+
+  ApiOptions options_;
+  store::Store& store_;
+  logs::LogStore& logs_;
+  control::Controller& controller_;
+  engine::Engine& engine_;
+  metrics::Registry& registry_;
+  const Clock& clock_;
+  metrics::Family<metrics::Counter>& requests_;
+  metrics::Family<metrics::Histogram>& request_seconds_;
+  metrics::Family<metrics::Counter>& runs_submitted_;
+};
+
+}  // namespace tug::server

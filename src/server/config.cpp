@@ -1,0 +1,236 @@
+#include "server/config.h"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "core/quantity.h"
+#include "core/yaml.h"
+
+extern char** environ;  // NOLINT(readability-redundant-declaration)
+
+namespace json = boost::json;
+
+namespace tug::server {
+namespace {
+
+std::string Text(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  return json::serialize(v);
+}
+
+// One setter per key, shared by YAML and environment variables.
+struct Key {
+  const char* yaml_path;  // "engine.cgroup"
+  const char* env;        // "TUG_CGROUP"
+  Status (*set)(Config&, const std::string&);
+};
+
+Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, int64_t hi) {
+  bool ok = !v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos;
+  int64_t n = ok ? std::stoll(v) : 0;
+  if (!ok || n < lo || n > hi) {
+    return InvalidArgument(fmt::format("{} '{}' must be a whole number from {} to {}", what, v, lo, hi));
+  }
+  out = n;
+  return OkStatus();
+}
+
+const Key kKeys[] = {
+    {"listen", "TUG_LISTEN", [](Config& c, const std::string& v) { c.listen = v; return OkStatus(); }},
+    {"data_dir", "TUG_DATA_DIR",
+     [](Config& c, const std::string& v) { c.data_dir = v; return OkStatus(); }},
+    {"log_level", "TUG_LOG_LEVEL",
+     [](Config& c, const std::string& v) {
+       if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+         return Status(InvalidArgument(
+             fmt::format("log_level '{}' is unknown; use debug, info, warn or error", v)));
+       }
+       c.log_level = v;
+       return OkStatus();
+     }},
+    {"store.driver", "TUG_STORE",
+     [](Config& c, const std::string& v) {
+       if (v != "sqlite") {
+         return Status(InvalidArgument(
+             fmt::format("store driver '{}' is not available; use sqlite", v)));
+       }
+       c.store_driver = v;
+       return OkStatus();
+     }},
+    {"store.path", "TUG_DATABASE_PATH",
+     [](Config& c, const std::string& v) { c.database_path = v; return OkStatus(); }},
+    {"store.synchronous", "TUG_SQLITE_SYNCHRONOUS",
+     [](Config& c, const std::string& v) {
+       if (v != "normal" && v != "full") {
+         return Status(InvalidArgument(
+             fmt::format("store.synchronous '{}' is unknown; use normal or full", v)));
+       }
+       c.sqlite_synchronous_full = v == "full";
+       return OkStatus();
+     }},
+    {"engine.driver", "TUG_ENGINE",
+     [](Config& c, const std::string& v) {
+       if (v != "local") {
+         return Status(InvalidArgument(fmt::format("engine '{}' is not available; use local", v)));
+       }
+       c.engine = v;
+       return OkStatus();
+     }},
+    {"engine.cgroup", "TUG_CGROUP",
+     [](Config& c, const std::string& v) {
+       if (v != "auto" && v != "v1" && v != "v2" && v != "none") {
+         return Status(InvalidArgument(
+             fmt::format("engine.cgroup '{}' is unknown; use auto, v2, v1 or none", v)));
+       }
+       c.cgroup_mode = v;
+       return OkStatus();
+     }},
+    {"engine.stop_grace", "TUG_STOP_GRACE",
+     [](Config& c, const std::string& v) {
+       ASSIGN_OR_RETURN(c.stop_grace_seconds, ParseDuration(v));
+       return OkStatus();
+     }},
+    {"limits.max_memory", "TUG_MAX_MEMORY",
+     [](Config& c, const std::string& v) {
+       ASSIGN_OR_RETURN(c.limits.max_memory_bytes, ParseMemory(v));
+       return OkStatus();
+     }},
+    {"limits.max_cpu", "TUG_MAX_CPU",
+     [](Config& c, const std::string& v) {
+       ASSIGN_OR_RETURN(c.limits.max_cpu_millis, ParseCpu(v));
+       return OkStatus();
+     }},
+    {"limits.max_timeout", "TUG_MAX_TIMEOUT",
+     [](Config& c, const std::string& v) {
+       ASSIGN_OR_RETURN(c.limits.max_timeout_seconds, ParseDuration(v));
+       return OkStatus();
+     }},
+    {"limits.max_body", "TUG_MAX_BODY",
+     [](Config& c, const std::string& v) {
+       ASSIGN_OR_RETURN(c.max_body_bytes, ParseMemory(v));
+       return OkStatus();
+     }},
+    {"http.threads", "TUG_HTTP_THREADS",
+     [](Config& c, const std::string& v) {
+       int64_t n = 0;
+       RETURN_IF_ERROR(SetInt(n, v, "http.threads", 1, 64));
+       c.http_threads = static_cast<int>(n);
+       return OkStatus();
+     }},
+    {"dispatcher.enabled", "TUG_DISPATCH",
+     [](Config& c, const std::string& v) {
+       if (v != "true" && v != "false") {
+         return Status(InvalidArgument(
+             fmt::format("dispatcher.enabled '{}' must be true or false", v)));
+       }
+       c.dispatch = v == "true";
+       return OkStatus();
+     }},
+    {"dispatcher.lease", "TUG_LEASE",
+     [](Config& c, const std::string& v) {
+       ASSIGN_OR_RETURN(c.lease_seconds, ParseDuration(v));
+       return OkStatus();
+     }},
+};
+
+Status Walk(Config& config, const json::object& obj, const std::string& prefix,
+            const std::string& source) {
+  for (const auto& kv : obj) {
+    std::string path = prefix.empty() ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
+    if (kv.value().is_object()) {
+      RETURN_IF_ERROR(Walk(config, kv.value().as_object(), path, source));
+      continue;
+    }
+    const Key* key = nullptr;
+    for (const auto& k : kKeys) {
+      if (path == k.yaml_path) key = &k;
+    }
+    if (key == nullptr) {
+      std::string known;
+      for (const auto& k : kKeys) known += std::string(known.empty() ? "" : ", ") + k.yaml_path;
+      return InvalidArgument(
+          fmt::format("{}: unknown key '{}'; known keys: {}", source, path, known));
+    }
+    if (auto st = key->set(config, Text(kv.value())); !st.ok()) {
+      return InvalidArgument(fmt::format("{}: {}: {}", source, path, st.error().message()));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+std::string Config::host() const { return listen.substr(0, listen.rfind(':')); }
+
+uint16_t Config::port() const {
+  return static_cast<uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+}
+
+Config DefaultConfig() {
+  Config c;
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0) {
+    c.limits.max_memory_bytes = static_cast<int64_t>(pages) * page_size;
+  }
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus > 0) c.limits.max_cpu_millis = static_cast<int64_t>(cpus) * 1000;
+  return c;
+}
+
+Status ApplyYaml(Config& config, const std::string& yaml_text, const std::string& source_name) {
+  ASSIGN_OR_RETURN(auto docs, YamlToJson(yaml_text));
+  if (docs.empty()) return OkStatus();
+  if (docs.size() > 1 || !docs[0].is_object()) {
+    return InvalidArgument(fmt::format("{}: the config must be one YAML map", source_name));
+  }
+  return Walk(config, docs[0].as_object(), "", source_name);
+}
+
+Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
+  for (const auto& k : kKeys) {
+    auto it = env.find(k.env);
+    if (it == env.end() || it->second.empty()) continue;
+    if (auto st = k.set(config, it->second); !st.ok()) {
+      return InvalidArgument(fmt::format("{}: {}", k.env, st.error().message()));
+    }
+  }
+  return OkStatus();
+}
+
+Status ValidateConfig(Config& config) {
+  size_t colon = config.listen.rfind(':');
+  bool port_ok = colon != std::string::npos && colon + 1 < config.listen.size() &&
+                 config.listen.size() - colon - 1 <= 5 &&
+                 config.listen.find_first_not_of("0123456789", colon + 1) == std::string::npos;
+  if (!port_ok || std::stoi(config.listen.substr(colon + 1)) > 65535) {
+    return InvalidArgument(fmt::format(
+        "listen '{}' must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)",
+        config.listen));
+  }
+  std::string host = config.host();
+  if (host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]") {
+    return InvalidArgument(fmt::format(
+        "listen '{}' is not a loopback address; authentication is not available yet, so the "
+        "server only listens on 127.0.0.1",
+        config.listen));
+  }
+  if (host == "localhost") config.listen = "127.0.0.1:" + config.listen.substr(colon + 1);
+  if (config.data_dir.empty()) return InvalidArgument("data_dir must not be empty");
+  if (config.database_path.empty()) config.database_path = config.data_dir + "/tug.db";
+  return OkStatus();
+}
+
+std::map<std::string, std::string> ProcessEnv() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace tug::server

@@ -1,0 +1,51 @@
+#pragma once
+/// Server configuration: defaults < YAML file < TUG_* environment < command-line flags.
+/// Every key is documented in docs/configuration.md.
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/error.h"
+#include "core/model.h"
+
+namespace tug::server {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = ".tug";
+  std::string log_level = "info";
+  // store
+  std::string store_driver = "sqlite";
+  std::string database_path;  // default <data_dir>/tug.db
+  bool sqlite_synchronous_full = false;
+  // engine
+  std::string engine = "local";
+  std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
+  int64_t stop_grace_seconds = 10;
+  // limits
+  Limits limits;
+  int64_t max_body_bytes = 1 << 20;
+  // http
+  int http_threads = 2;
+  // dispatcher
+  int64_t lease_seconds = 30;
+  bool dispatch = true;
+
+  /// Host and port of `listen`.
+  std::string host() const;
+  uint16_t port() const;
+};
+
+/// Defaults that depend on the machine: max memory = physical memory, max cpu = cores.
+Config DefaultConfig();
+/// Applies a YAML file's contents (unknown keys are errors that name the key).
+[[nodiscard]] Status ApplyYaml(Config& config, const std::string& yaml_text,
+                               const std::string& source_name);
+/// Applies TUG_* variables from env (e.g. the process environment).
+[[nodiscard]] Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env);
+/// Checks the final config (listen address, loopback-only while auth is off, paths...).
+[[nodiscard]] Status ValidateConfig(Config& config);
+/// The process environment as a map.
+std::map<std::string, std::string> ProcessEnv();
+
+}  // namespace tug::server

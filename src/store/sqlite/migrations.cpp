@@ -1,0 +1,141 @@
+#include "store/sqlite/migrations.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace tug::store::sqlite {
+namespace {
+
+// Timestamps are int64 microseconds since the epoch; 0 means "not yet". Statuses are stored by
+// name (QUEUED, RUNNING...) so the file reads well in the sqlite3 shell. An outcome is present
+// iff its reason column is not NULL.
+constexpr std::array kMigrations = {
+    Migration{1, R"sql(
+CREATE TABLE definitions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  spec TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER,
+  PRIMARY KEY (name, version)
+);
+
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  definition TEXT NOT NULL,
+  definition_version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  overrides TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  ended_at INTEGER NOT NULL DEFAULT 0,
+  stop_requested INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  reason TEXT,
+  message TEXT
+);
+CREATE INDEX runs_status_id ON runs (status, id);
+CREATE INDEX runs_definition_id ON runs (definition, id);
+
+CREATE TABLE attempts (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  number INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  memory_bytes INTEGER NOT NULL DEFAULT 0,
+  cpu_millis INTEGER NOT NULL DEFAULT 0,
+  engine TEXT NOT NULL,
+  engine_ref TEXT NOT NULL DEFAULT '',
+  claimed_by TEXT NOT NULL DEFAULT '',
+  lease_expires_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  due_at INTEGER NOT NULL,
+  launched_at INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  ended_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  reason TEXT,
+  message TEXT,
+  peak_memory_bytes INTEGER NOT NULL DEFAULT 0,
+  cpu_micros INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (run_id, number)
+);
+CREATE INDEX attempts_status_due ON attempts (status, due_at);
+
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  attempt_id TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX events_run_seq ON events (run_id, seq);
+)sql"},
+};
+
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)";
+
+Result<int> CurrentVersion(Connection& db) {
+  ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? static_cast<int>(s.Int(0)) : 0;
+}
+
+Status Rollback(Connection& db, Status failed) {
+  if (!db.InAutocommit()) (void)db.Exec("ROLLBACK");
+  return failed;
+}
+
+// Applies one migration unless another process got there first.
+Status ApplyOne(Connection& db, const Migration& m, const Clock& clock) {
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto current = CurrentVersion(db);
+  if (!current.ok()) return Rollback(db, std::move(current).take_error());
+  if (*current >= m.version) return Rollback(db, OkStatus());
+  if (*current != m.version - 1) {
+    return Rollback(db, FailedPrecondition(fmt::format(
+                            "database schema is at version {} but migration {} comes next; the "
+                            "file was changed by hand or by another tool, restore it from a backup",
+                            *current, m.version)));
+  }
+  if (auto st = db.Exec(m.sql); !st.ok()) {
+    return Rollback(db, std::move(st).take_error().WithContext(
+                            fmt::format("applying schema migration {}", m.version)));
+  }
+  auto record = [&]() -> Status {
+    ASSIGN_OR_RETURN(
+        Stmt s, db.Prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"));
+    return s.Bind(1, m.version).Bind(2, clock.Now()).Run();
+  }();
+  if (!record.ok()) return Rollback(db, std::move(record));
+  return db.Exec("COMMIT");
+}
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+Status Migrate(Connection& db, const Clock& clock) {
+  RETURN_IF_ERROR(db.Exec(kCreateMigrationsTable));
+  ASSIGN_OR_RETURN(int current, CurrentVersion(db));
+  int latest = Migrations().back().version;
+  if (current > latest) {
+    return FailedPrecondition(fmt::format(
+        "database schema version {} is newer than this binary knows ({}); run a newer tug, or "
+        "point it at another database file",
+        current, latest));
+  }
+  for (const Migration& m : Migrations()) {
+    if (m.version <= current) continue;
+    RETURN_IF_ERROR(ApplyOne(db, m, clock));
+  }
+  return OkStatus();
+}
+
+}  // namespace tug::store::sqlite

@@ -1,0 +1,256 @@
+#include "store/sqlite/rows.h"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+namespace tug::store::sqlite {
+namespace json = boost::json;
+namespace {
+
+Error Corrupt(std::string_view what, std::string_view why) {
+  return Internal(
+      fmt::format("stored {} is unreadable ({}); restore the database from a backup "
+                  "or report a bug",
+                  what, why));
+}
+
+// Typed readers over a stored JSON object: a missing key keeps the default, a wrong type is an
+// error (the file was damaged or written by something else).
+class Fields {
+ public:
+  Fields(const json::object& o, std::string_view what) : o_(o), what_(what) {}
+
+  Status Str(std::string_view key, std::string& out) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_string()) return Corrupt(what_, fmt::format("'{}' is not a string", key));
+    out.assign(v->get_string().data(), v->get_string().size());
+    return OkStatus();
+  }
+  Status Int(std::string_view key, int64_t& out) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_int64()) return Corrupt(what_, fmt::format("'{}' is not an integer", key));
+    out = v->get_int64();
+    return OkStatus();
+  }
+  Status Int(std::string_view key, int& out) const {
+    int64_t wide = out;
+    RETURN_IF_ERROR(Int(key, wide));
+    if (wide < INT32_MIN || wide > INT32_MAX) {
+      return Corrupt(what_, fmt::format("'{}' is out of range", key));
+    }
+    out = static_cast<int>(wide);
+    return OkStatus();
+  }
+  Status Map(std::string_view key, std::map<std::string, std::string>& out) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_object()) return Corrupt(what_, fmt::format("'{}' is not an object", key));
+    for (const auto& kv : v->get_object()) {
+      if (!kv.value().is_string()) {
+        return Corrupt(what_,
+                       fmt::format("'{}.{}' is not a string", key, std::string_view(kv.key())));
+      }
+      out.emplace(std::string(kv.key()), std::string(kv.value().get_string()));
+    }
+    return OkStatus();
+  }
+  Status List(std::string_view key, std::vector<std::string>& out) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_array()) return Corrupt(what_, fmt::format("'{}' is not a list", key));
+    for (const auto& x : v->get_array()) {
+      if (!x.is_string()) return Corrupt(what_, fmt::format("'{}' has a non-string item", key));
+      out.emplace_back(x.get_string());
+    }
+    return OkStatus();
+  }
+
+ private:
+  const json::object& o_;
+  std::string_view what_;
+};
+
+json::object StringMap(const std::map<std::string, std::string>& m) {
+  json::object o;
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+
+Result<json::object> ParseObject(std::string_view text, std::string_view what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return Corrupt(what, ec.message());
+  if (!v.is_object()) return Corrupt(what, "not a JSON object");
+  return std::move(v.get_object());
+}
+
+std::optional<Outcome> ReadOutcome(const Stmt& row, int first) {
+  // The reason column is NULL exactly when there is no outcome ('' is an outcome without reason).
+  if (row.IsNull(first + 1)) return std::nullopt;
+  Outcome o;
+  o.exit_code = row.OptionalInt(first);
+  o.reason = row.Text(first + 1);
+  o.message = row.Text(first + 2);
+  return o;
+}
+
+}  // namespace
+
+std::string EncodeSpec(const Definition& d) {
+  json::object o;
+  o["name"] = d.name;
+  o["version"] = d.version;
+  o["kind"] = d.kind;
+  o["description"] = d.description;
+  o["image"] = d.image;
+  o["command"] = d.command;
+  json::array args;
+  for (const auto& a : d.args) args.emplace_back(a);
+  o["args"] = std::move(args);
+  o["env"] = StringMap(d.env);
+  o["working_dir"] = d.working_dir;
+  o["memory_bytes"] = d.resources.memory_bytes;
+  o["cpu_millis"] = d.resources.cpu_millis;
+  o["timeout_seconds"] = d.timeout_seconds;
+  o["max_attempts"] = d.retry.max_attempts;
+  o["labels"] = StringMap(d.labels);
+  o["created_at"] = d.created_at;
+  return json::serialize(o);
+}
+
+Result<Definition> DecodeSpec(std::string_view text) {
+  ASSIGN_OR_RETURN(json::object o, ParseObject(text, "definition spec"));
+  Fields f(o, "definition spec");
+  Definition d;
+  RETURN_IF_ERROR(f.Str("name", d.name));
+  RETURN_IF_ERROR(f.Int("version", d.version));
+  RETURN_IF_ERROR(f.Str("kind", d.kind));
+  RETURN_IF_ERROR(f.Str("description", d.description));
+  RETURN_IF_ERROR(f.Str("image", d.image));
+  RETURN_IF_ERROR(f.Str("command", d.command));
+  RETURN_IF_ERROR(f.List("args", d.args));
+  RETURN_IF_ERROR(f.Map("env", d.env));
+  RETURN_IF_ERROR(f.Str("working_dir", d.working_dir));
+  RETURN_IF_ERROR(f.Int("memory_bytes", d.resources.memory_bytes));
+  RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
+  RETURN_IF_ERROR(f.Int("timeout_seconds", d.timeout_seconds));
+  RETURN_IF_ERROR(f.Int("max_attempts", d.retry.max_attempts));
+  RETURN_IF_ERROR(f.Map("labels", d.labels));
+  RETURN_IF_ERROR(f.Int("created_at", d.created_at));
+  return d;
+}
+
+std::string EncodeOverrides(const RunOverrides& ov) {
+  json::object o;
+  o["env"] = StringMap(ov.env);
+  o["memory_bytes"] = ov.resources.memory_bytes;
+  o["cpu_millis"] = ov.resources.cpu_millis;
+  o["timeout_seconds"] = ov.timeout_seconds;
+  return json::serialize(o);
+}
+
+Result<RunOverrides> DecodeOverrides(std::string_view text) {
+  ASSIGN_OR_RETURN(json::object o, ParseObject(text, "run overrides"));
+  Fields f(o, "run overrides");
+  RunOverrides ov;
+  RETURN_IF_ERROR(f.Map("env", ov.env));
+  RETURN_IF_ERROR(f.Int("memory_bytes", ov.resources.memory_bytes));
+  RETURN_IF_ERROR(f.Int("cpu_millis", ov.resources.cpu_millis));
+  RETURN_IF_ERROR(f.Int("timeout_seconds", ov.timeout_seconds));
+  return ov;
+}
+
+Result<Run> ReadRun(const Stmt& row) {
+  Run r;
+  r.id = row.Text(0);
+  auto context = [&r](Error e) { return std::move(e).WithContext(fmt::format("run '{}'", r.id)); };
+  r.definition = row.Text(1);
+  r.definition_version = row.Int(2);
+  auto status = ParseRunStatus(row.TextView(3));
+  if (!status.ok()) return context(Corrupt("run status", row.TextView(3)));
+  r.status = *status;
+  auto spec = DecodeSpec(row.TextView(4));
+  if (!spec.ok()) return context(std::move(spec).take_error());
+  r.spec = std::move(*spec);
+  auto overrides = DecodeOverrides(row.TextView(5));
+  if (!overrides.ok()) return context(std::move(overrides).take_error());
+  r.overrides = std::move(*overrides);
+  r.created_at = row.Int(6);
+  r.updated_at = row.Int(7);
+  r.started_at = row.Int(8);
+  r.ended_at = row.Int(9);
+  r.stop_requested = row.Int(10) != 0;
+  r.outcome = ReadOutcome(row, 11);
+  return r;
+}
+
+Result<Attempt> ReadAttempt(const Stmt& row) {
+  Attempt a;
+  a.id = row.Text(0);
+  a.run_id = row.Text(1);
+  a.number = static_cast<int>(row.Int(2));
+  auto status = ParseAttemptStatus(row.TextView(3));
+  if (!status.ok()) {
+    return Corrupt("attempt status", row.TextView(3))
+        .WithContext(fmt::format("attempt '{}'", a.id));
+  }
+  a.status = *status;
+  a.resources.memory_bytes = row.Int(4);
+  a.resources.cpu_millis = row.Int(5);
+  a.engine = row.Text(6);
+  a.engine_ref = row.Text(7);
+  a.claimed_by = row.Text(8);
+  a.lease_expires_at = row.Int(9);
+  a.created_at = row.Int(10);
+  a.due_at = row.Int(11);
+  a.launched_at = row.Int(12);
+  a.started_at = row.Int(13);
+  a.ended_at = row.Int(14);
+  a.outcome = ReadOutcome(row, 15);
+  a.peak_memory_bytes = row.Int(18);
+  a.cpu_micros = row.Int(19);
+  return a;
+}
+
+Event ReadEvent(const Stmt& row) {
+  Event e;
+  e.seq = row.Int(0);
+  e.run_id = row.Text(1);
+  e.attempt_id = row.Text(2);
+  e.at = row.Int(3);
+  e.type = row.Text(4);
+  e.message = row.Text(5);
+  return e;
+}
+
+void BindOutcome(Stmt& stmt, int first_index, const std::optional<Outcome>& outcome) {
+  if (!outcome) {
+    stmt.BindNull(first_index).BindNull(first_index + 1).BindNull(first_index + 2);
+    return;
+  }
+  stmt.Bind(first_index, outcome->exit_code)
+      .Bind(first_index + 1, outcome->reason)
+      .Bind(first_index + 2, outcome->message);
+}
+
+Status InsertEvent(Connection& db, const Event& e) {
+  ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO events (run_id, attempt_id, at, type, message) "
+                                      "VALUES (?, ?, ?, ?, ?)"));
+  return s.Bind(1, e.run_id)
+      .Bind(2, e.attempt_id)
+      .Bind(3, e.at)
+      .Bind(4, e.type)
+      .Bind(5, e.message)
+      .Run();
+}
+
+std::string DescribeEnd(AttemptStatus status, const Outcome& outcome) {
+  std::string text = outcome.reason.empty() ? std::string(ToString(status)) : outcome.reason;
+  if (outcome.exit_code) text += fmt::format(" (exit {})", *outcome.exit_code);
+  if (!outcome.message.empty()) text += ": " + outcome.message;
+  return text;
+}
+
+}  // namespace tug::store::sqlite

@@ -1,0 +1,555 @@
+// SqliteStore: runs, attempts, claims and leases. Every state change checks CanTransition and
+// writes its timeline event in the same transaction as the change.
+#include <array>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "store/sqlite/rows.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace tug::store {
+
+using sqlite::Connection;
+using sqlite::Stmt;
+
+namespace {
+
+constexpr int kMaxRunsPerPage = 500;
+constexpr std::string_view kCursorPrefix = "v1.";
+constexpr size_t kMaxCursorIdBytes = 128;
+
+// --- cursors: "v1." + lower-case hex of the last id of the page ---
+
+std::string EncodeCursor(std::string_view id) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out(kCursorPrefix);
+  for (unsigned char c : id) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
+}
+
+Result<std::string> DecodeCursor(std::string_view cursor) {
+  auto bad = [&] {
+    std::string_view shown = cursor.substr(0, 48);
+    return InvalidArgument(fmt::format(
+        "cursor '{}{}' is not valid; pass next_cursor from the previous page unchanged, or leave "
+        "it empty for the first page",
+        shown, cursor.size() > shown.size() ? "..." : ""));
+  };
+  if (!cursor.starts_with(kCursorPrefix)) return bad();
+  std::string_view hex = cursor.substr(kCursorPrefix.size());
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 2 * kMaxCursorIdBytes) return bad();
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;  // upper case is rejected too: we never write it
+  };
+  std::string id;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]);
+    int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return bad();
+    char c = static_cast<char>(hi * 16 + lo);
+    if (c < '!' || c > '~') return bad();  // ids are printable ASCII without spaces
+    id += c;
+  }
+  return id;
+}
+
+// The eight shapes of the ListRuns query. Filters change the SQL structure only; every value is
+// bound (?1 status, ?2 definition, ?3 cursor id, ?4 limit).
+const std::string& ListRunsSql(bool by_status, bool by_definition, bool after) {
+  static const std::array<std::string, 8> sql_by_shape = [] {
+    std::array<std::string, 8> sql;
+    for (int i = 0; i < 8; ++i) {
+      std::string s = "SELECT " TUG_RUN_COLUMNS " FROM runs WHERE 1 = 1";
+      if ((i & 1) != 0) s += " AND status = ?1";
+      if ((i & 2) != 0) s += " AND definition = ?2";
+      if ((i & 4) != 0) s += " AND id < ?3";
+      s += " ORDER BY id DESC LIMIT ?4";
+      sql[static_cast<size_t>(i)] = std::move(s);
+    }
+    return sql;
+  }();
+  return sql_by_shape[(by_status ? 1 : 0) | (by_definition ? 2 : 0) | (after ? 4 : 0)];
+}
+
+Error TransitionError(const std::string& attempt_id, AttemptStatus from, AttemptStatus to) {
+  return FailedPrecondition(fmt::format(
+      "attempt '{}' cannot go from {} to {}; {}", attempt_id, ToString(from), ToString(to),
+      IsTerminal(from) ? "it already ended and the first end wins"
+                       : "re-read the attempt and act on its current status"));
+}
+
+Error RunTransitionError(const std::string& run_id, RunStatus from, RunStatus to) {
+  return FailedPrecondition(fmt::format(
+      "run '{}' cannot go from {} to {}; {}", run_id, ToString(from), ToString(to),
+      IsTerminal(from) ? "it already ended" : "re-read the run and act on its current status"));
+}
+
+Result<Attempt> LoadAttempt(Connection& db, const std::string& id) {
+  ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts WHERE id = ?"));
+  s.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return NotFound(fmt::format("attempt '{}' not found; attempt ids look like '<run id>-1'", id));
+  }
+  return sqlite::ReadAttempt(s);
+}
+
+Error RunNotFound(const std::string& id) {
+  return NotFound(
+      fmt::format("run '{}' not found; check the id or list runs with `tug get runs`", id));
+}
+
+struct RunState {
+  RunStatus status;
+  bool stop_requested;
+};
+
+Result<RunState> LoadRunState(Connection& db, const std::string& id) {
+  ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT status, stop_requested FROM runs WHERE id = ?"));
+  s.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return RunNotFound(id);
+  ASSIGN_OR_RETURN(RunStatus status, ParseRunStatus(s.TextView(0)));
+  return RunState{status, s.Int(1) != 0};
+}
+
+Status AddEvent(Connection& db, const std::string& run_id, const std::string& attempt_id, Micros at,
+                std::string_view type, std::string message) {
+  Event e;
+  e.run_id = run_id;
+  e.attempt_id = attempt_id;
+  e.at = at;
+  e.type = type;
+  e.message = std::move(message);
+  return sqlite::InsertEvent(db, e);
+}
+
+// Reads every row of an attempts query.
+Status ReadAttempts(Stmt& s, std::vector<Attempt>& out) {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return OkStatus();
+    ASSIGN_OR_RETURN(Attempt a, sqlite::ReadAttempt(s));
+    out.push_back(std::move(a));
+  }
+}
+
+// The oldest claimable attempt for one query shape, if any.
+Result<std::optional<Attempt>> FirstAttempt(Connection& db, std::string_view sql, Micros now) {
+  ASSIGN_OR_RETURN(Stmt s, db.Prepare(sql));
+  s.Bind(1, now);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<Attempt>();
+  ASSIGN_OR_RETURN(Attempt a, sqlite::ReadAttempt(s));
+  return std::optional<Attempt>(std::move(a));
+}
+
+}  // namespace
+
+Status SqliteStore::CreateRun(const Run& run, const Attempt& first) {
+  if (run.id.empty() || first.id.empty()) {
+    return InvalidArgument("a run and its first attempt need ids; generate them with NewId");
+  }
+  if (first.run_id != run.id) {
+    return InvalidArgument(fmt::format(
+        "attempt '{}' names run '{}' but is created with run '{}'; set its run_id to the new run",
+        first.id, first.run_id, run.id));
+  }
+  if (run.status != RunStatus::kQueued || first.status != AttemptStatus::kQueued) {
+    return InvalidArgument(
+        fmt::format("run '{}' must be created QUEUED with a QUEUED first attempt (got {} and {})",
+                    run.id, ToString(run.status), ToString(first.status)));
+  }
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ") "
+                                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    r.Bind(1, run.id)
+        .Bind(2, run.definition)
+        .Bind(3, run.definition_version)
+        .Bind(4, ToString(run.status))
+        .Bind(5, sqlite::EncodeSpec(run.spec))
+        .Bind(6, sqlite::EncodeOverrides(run.overrides))
+        .Bind(7, run.created_at)
+        .Bind(8, run.updated_at)
+        .Bind(9, run.started_at)
+        .Bind(10, run.ended_at)
+        .Bind(11, run.stop_requested);
+    sqlite::BindOutcome(r, 12, run.outcome);
+    if (auto st = r.Run(); !st.ok()) {
+      if (st.error().code() != Code::kAlreadyExists) return st;
+      return AlreadyExists(
+          fmt::format("run '{}' already exists; submit again to get a new id", run.id));
+    }
+    ASSIGN_OR_RETURN(Stmt a,
+                     db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS ") VALUES (?, ?, ?, "
+                                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    a.Bind(1, first.id)
+        .Bind(2, first.run_id)
+        .Bind(3, first.number)
+        .Bind(4, ToString(first.status))
+        .Bind(5, first.resources.memory_bytes)
+        .Bind(6, first.resources.cpu_millis)
+        .Bind(7, first.engine)
+        .Bind(8, first.engine_ref)
+        .Bind(9, first.claimed_by)
+        .Bind(10, first.lease_expires_at)
+        .Bind(11, first.created_at)
+        .Bind(12, first.due_at)
+        .Bind(13, first.launched_at)
+        .Bind(14, first.started_at)
+        .Bind(15, first.ended_at);
+    sqlite::BindOutcome(a, 16, first.outcome);
+    a.Bind(19, first.peak_memory_bytes).Bind(20, first.cpu_micros);
+    if (auto st = a.Run(); !st.ok()) {
+      if (st.error().code() != Code::kAlreadyExists) return st;
+      return AlreadyExists(
+          fmt::format("attempt '{}' already exists; submit again to get a new run id", first.id));
+    }
+    return AddEvent(db, run.id, first.id, run.created_at, "submitted",
+                    fmt::format("submitted: definition '{}' version {}", run.definition,
+                                run.definition_version));
+  });
+}
+
+Result<Run> SqliteStore::GetRun(const std::string& id) {
+  Run run;
+  // One read transaction: the run and its attempts come from the same snapshot.
+  return sqlite::ValueIfOk(
+      Read(
+          [&](Connection& db) -> Status {
+            {
+              ASSIGN_OR_RETURN(Stmt s,
+                               db.Prepare("SELECT " TUG_RUN_COLUMNS " FROM runs WHERE id = ?"));
+              s.Bind(1, id);
+              ASSIGN_OR_RETURN(bool row, s.Step());
+              if (!row) return RunNotFound(id);
+              ASSIGN_OR_RETURN(run, sqlite::ReadRun(s));
+            }
+            ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT " TUG_ATTEMPT_COLUMNS
+                                                " FROM attempts WHERE run_id = ? ORDER BY number"));
+            s.Bind(1, id);
+            return ReadAttempts(s, run.attempts);
+          },
+          /*snapshot=*/true),
+      run);
+}
+
+Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
+  if (filter.limit < 1 || filter.limit > kMaxRunsPerPage) {
+    return InvalidArgument(fmt::format("limit {} is out of range; ask for 1 to {} runs per page",
+                                       filter.limit, kMaxRunsPerPage));
+  }
+  std::string after;
+  if (!filter.cursor.empty()) {
+    ASSIGN_OR_RETURN(after, DecodeCursor(filter.cursor));
+  }
+  RunPage page;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(
+            Stmt s, db.Prepare(ListRunsSql(filter.status.has_value(), !filter.definition.empty(),
+                                           !after.empty())));
+        if (filter.status) s.Bind(1, ToString(*filter.status));
+        if (!filter.definition.empty()) s.Bind(2, filter.definition);
+        if (!after.empty()) s.Bind(3, after);
+        s.Bind(4, filter.limit + 1);  // one more than asked tells whether another page exists
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, s.Step());
+          if (!row) return OkStatus();
+          if (static_cast<int>(page.runs.size()) == filter.limit) {
+            page.next_cursor = EncodeCursor(page.runs.back().id);
+            return OkStatus();
+          }
+          ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
+          page.runs.push_back(std::move(r));
+        }
+      }),
+      page);
+}
+
+Result<Attempt> SqliteStore::GetAttempt(const std::string& attempt_id) {
+  Attempt out;
+  return sqlite::ValueIfOk(Read([&](Connection& db) -> Status {
+                             ASSIGN_OR_RETURN(out, LoadAttempt(db, attempt_id));
+                             return OkStatus();
+                           }),
+                           out);
+}
+
+Result<std::optional<Attempt>> SqliteStore::ClaimAttempt(const std::string& owner, Micros now,
+                                                         Micros lease) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
+  }
+  std::optional<Attempt> claimed;
+  return sqlite::ValueIfOk(
+      Write([&](Connection& db) -> Status {
+        // Two index range scans on (status, due_at) rather than one OR query, which SQLite would
+        // answer with a full scan.
+        ASSIGN_OR_RETURN(auto queued, FirstAttempt(db,
+                                                   "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts "
+                                                   "WHERE status = 'QUEUED' AND due_at <= ?1 "
+                                                   "ORDER BY due_at, id LIMIT 1",
+                                                   now));
+        ASSIGN_OR_RETURN(auto expired,
+                         FirstAttempt(db,
+                                      "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts "
+                                      "WHERE status = 'LAUNCHING' AND "
+                                      "lease_expires_at <= ?1 ORDER BY due_at, id LIMIT 1",
+                                      now));
+        if (queued && expired) {
+          bool expired_first =
+              std::tie(expired->due_at, expired->id) < std::tie(queued->due_at, queued->id);
+          (expired_first ? queued : expired).reset();
+        }
+        std::optional<Attempt>& pick = queued ? queued : expired;
+        if (!pick) return OkStatus();
+        Attempt& a = *pick;
+        std::string message;
+        if (a.status == AttemptStatus::kQueued) {
+          if (!CanTransition(a.status, AttemptStatus::kLaunching)) {
+            return TransitionError(a.id, a.status, AttemptStatus::kLaunching);
+          }
+          message = fmt::format("claimed by '{}'", owner);
+        } else {
+          // A LAUNCHING attempt whose lease ran out: its owner died between claim and start. The
+          // state stays LAUNCHING; only the owner and lease change.
+          message =
+              fmt::format("claimed by '{}'; took over expired lease of '{}'", owner, a.claimed_by);
+        }
+        a.status = AttemptStatus::kLaunching;
+        a.claimed_by = owner;
+        a.lease_expires_at = now + lease;
+        ASSIGN_OR_RETURN(Stmt u, db.Prepare("UPDATE attempts SET status = ?, claimed_by = ?, "
+                                            "lease_expires_at = ? WHERE id = ?"));
+        RETURN_IF_ERROR(u.Bind(1, ToString(a.status))
+                            .Bind(2, owner)
+                            .Bind(3, a.lease_expires_at)
+                            .Bind(4, a.id)
+                            .Run());
+        RETURN_IF_ERROR(AddEvent(db, a.run_id, a.id, now, "claimed", std::move(message)));
+        claimed = std::move(a);
+        return OkStatus();
+      }),
+      claimed);
+}
+
+Result<int> SqliteStore::RenewLeases(const std::string& owner, Micros now, Micros lease) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument("renewing leases needs an owner name and a positive lease; set both");
+  }
+  int renewed = 0;
+  return sqlite::ValueIfOk(
+      Write([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(Stmt s,
+                         db.Prepare("UPDATE attempts SET lease_expires_at = ? WHERE "
+                                    "status IN ('LAUNCHING', 'RUNNING') AND claimed_by = ?"));
+        RETURN_IF_ERROR(s.Bind(1, now + lease).Bind(2, owner).Run());
+        renewed = static_cast<int>(db.Changes());
+        return OkStatus();
+      }),
+      renewed);
+}
+
+Status SqliteStore::TakeOver(const std::string& attempt_id, const std::string& owner, Micros now,
+                             Micros lease) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument("taking over an attempt needs an owner name and a positive lease");
+  }
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
+    if (a.status != AttemptStatus::kLaunching && a.status != AttemptStatus::kRunning) {
+      return FailedPrecondition(fmt::format(
+          "attempt '{}' is {}, not launching or running; there is nothing to take over", a.id,
+          ToString(a.status)));
+    }
+    ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE attempts SET claimed_by = ?, lease_expires_at = ? "
+                                        "WHERE id = ?"));
+    RETURN_IF_ERROR(s.Bind(1, owner).Bind(2, now + lease).Bind(3, a.id).Run());
+    return AddEvent(db, a.run_id, a.id, now, "adopted",
+                    fmt::format("taken over by '{}' from '{}'", owner, a.claimed_by));
+  });
+}
+
+Status SqliteStore::MarkLaunched(const std::string& attempt_id, const std::string& owner,
+                                 const std::string& engine_ref, Micros now) {
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
+    if (IsTerminal(a.status)) {
+      return FailedPrecondition(
+          fmt::format("attempt '{}' already ended as {}; there is no launch to record", a.id,
+                      ToString(a.status)));
+    }
+    // RUNNING is accepted: a fast engine can report the start before the launcher records it.
+    if (a.status == AttemptStatus::kQueued || a.claimed_by != owner) {
+      return Aborted(fmt::format(
+          "attempt '{}' is held by '{}', not '{}'; another server took it over, so leave it alone",
+          a.id, a.claimed_by, owner));
+    }
+    ASSIGN_OR_RETURN(
+        Stmt s, db.Prepare("UPDATE attempts SET engine_ref = ?, launched_at = ? WHERE id = ?"));
+    RETURN_IF_ERROR(s.Bind(1, engine_ref).Bind(2, now).Bind(3, a.id).Run());
+    return AddEvent(db, a.run_id, a.id, now, "launched",
+                    fmt::format("launched on engine '{}' by '{}'", a.engine, owner));
+  });
+}
+
+Status SqliteStore::MarkRunning(const std::string& attempt_id, Micros started_at) {
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
+    if (a.status == AttemptStatus::kRunning) return OkStatus();  // repeated report
+    if (!CanTransition(a.status, AttemptStatus::kRunning)) {
+      return TransitionError(a.id, a.status, AttemptStatus::kRunning);
+    }
+    ASSIGN_OR_RETURN(RunState run, LoadRunState(db, a.run_id));
+    if (run.status != RunStatus::kRunning) {
+      if (!CanTransition(run.status, RunStatus::kRunning)) {
+        return RunTransitionError(a.run_id, run.status, RunStatus::kRunning);
+      }
+      // started_at is the first start: a retried run keeps the time it first ran.
+      ASSIGN_OR_RETURN(Stmt r,
+                       db.Prepare("UPDATE runs SET status = 'RUNNING', updated_at = ?1, "
+                                  "started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at "
+                                  "END WHERE id = ?2"));
+      RETURN_IF_ERROR(r.Bind(1, started_at).Bind(2, a.run_id).Run());
+    }
+    ASSIGN_OR_RETURN(
+        Stmt s, db.Prepare("UPDATE attempts SET status = 'RUNNING', started_at = ? WHERE id = ?"));
+    RETURN_IF_ERROR(s.Bind(1, started_at).Bind(2, a.id).Run());
+    return AddEvent(db, a.run_id, a.id, started_at, "started",
+                    fmt::format("attempt {} started", a.number));
+  });
+}
+
+Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& end) {
+  if (!IsTerminal(end.status)) {
+    return InvalidArgument(
+        fmt::format("attempt '{}' cannot end as {}; use SUCCEEDED, FAILED, STOPPED or LOST",
+                    attempt_id, ToString(end.status)));
+  }
+  const Micros ended_at = end.ended_at != 0 ? end.ended_at : clock_.Now();
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
+    if (IsTerminal(a.status)) {
+      return FailedPrecondition(fmt::format(
+          "attempt '{}' already ended as {}; the first end wins, so this {} report is dropped",
+          a.id, ToString(a.status), ToString(end.status)));
+    }
+    if (!CanTransition(a.status, end.status)) return TransitionError(a.id, a.status, end.status);
+    // No retry is planned here (the planner creates attempt N+1 itself), so the run ends too.
+    const RunStatus run_status = RunStatusForFinalAttempt(end.status);
+    ASSIGN_OR_RETURN(RunState run, LoadRunState(db, a.run_id));
+    if (!CanTransition(run.status, run_status)) {
+      return RunTransitionError(a.run_id, run.status, run_status);
+    }
+    ASSIGN_OR_RETURN(Stmt s,
+                     db.Prepare("UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, "
+                                "reason = ?, message = ?, peak_memory_bytes = ?, cpu_micros = ?, "
+                                "lease_expires_at = 0 WHERE id = ?"));
+    s.Bind(1, ToString(end.status)).Bind(2, ended_at);
+    sqlite::BindOutcome(s, 3, end.outcome);
+    RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes).Bind(7, end.cpu_micros).Bind(8, a.id).Run());
+    ASSIGN_OR_RETURN(Stmt r, db.Prepare("UPDATE runs SET status = ?, ended_at = ?, updated_at = ?, "
+                                        "exit_code = ?, reason = ?, message = ? WHERE id = ?"));
+    r.Bind(1, ToString(run_status)).Bind(2, ended_at).Bind(3, ended_at);
+    sqlite::BindOutcome(r, 4, end.outcome);
+    RETURN_IF_ERROR(r.Bind(7, a.run_id).Run());
+    return AddEvent(db, a.run_id, a.id, ended_at, "ended",
+                    sqlite::DescribeEnd(end.status, end.outcome));
+  });
+}
+
+Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now) {
+  bool stopped_now = false;
+  return sqlite::ValueIfOk(
+      Write([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(RunState run, LoadRunState(db, run_id));
+        if (IsTerminal(run.status)) {
+          return FailedPrecondition(
+              fmt::format("run '{}' already ended as {}; there is nothing to stop", run_id,
+                          ToString(run.status)));
+        }
+        {
+          ASSIGN_OR_RETURN(
+              Stmt s,
+              db.Prepare("UPDATE runs SET stop_requested = 1, updated_at = ? WHERE id = ?"));
+          RETURN_IF_ERROR(s.Bind(1, now).Bind(2, run_id).Run());
+        }
+        if (!run.stop_requested) {
+          RETURN_IF_ERROR(AddEvent(db, run_id, "", now, "stop_requested", "stop requested"));
+        }
+        if (run.status != RunStatus::kQueued) return OkStatus();
+        // A queued run stops at once only if none of its attempts was claimed: a LAUNCHING attempt
+        // may have a process starting, which only the engine can stop.
+        std::vector<Attempt> live;
+        {
+          ASSIGN_OR_RETURN(
+              Stmt s, db.Prepare("SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts WHERE run_id = ? "
+                                 "AND status IN ('QUEUED', 'LAUNCHING', 'RUNNING')"));
+          s.Bind(1, run_id);
+          RETURN_IF_ERROR(ReadAttempts(s, live));
+        }
+        for (const Attempt& a : live) {
+          if (a.status != AttemptStatus::kQueued) return OkStatus();
+        }
+        Outcome outcome{std::nullopt, std::string(reason::kStopped), "stopped before it started"};
+        for (const Attempt& a : live) {
+          if (!CanTransition(a.status, AttemptStatus::kStopped)) {
+            return TransitionError(a.id, a.status, AttemptStatus::kStopped);
+          }
+          ASSIGN_OR_RETURN(Stmt s,
+                           db.Prepare("UPDATE attempts SET status = 'STOPPED', ended_at = ?, "
+                                      "exit_code = ?, reason = ?, message = ? WHERE id = ?"));
+          s.Bind(1, now);
+          sqlite::BindOutcome(s, 2, outcome);
+          RETURN_IF_ERROR(s.Bind(5, a.id).Run());
+        }
+        if (!CanTransition(run.status, RunStatus::kStopped)) {
+          return RunTransitionError(run_id, run.status, RunStatus::kStopped);
+        }
+        ASSIGN_OR_RETURN(
+            Stmt r, db.Prepare("UPDATE runs SET status = 'STOPPED', ended_at = ?, exit_code = ?, "
+                               "reason = ?, message = ? WHERE id = ?"));
+        r.Bind(1, now);
+        sqlite::BindOutcome(r, 2, outcome);
+        RETURN_IF_ERROR(r.Bind(5, run_id).Run());
+        RETURN_IF_ERROR(AddEvent(db, run_id, live.empty() ? std::string() : live.front().id, now,
+                                 "stopped", "stopped while queued; it never started"));
+        stopped_now = true;
+        return OkStatus();
+      }),
+      stopped_now);
+}
+
+Result<std::vector<Attempt>> SqliteStore::ListActiveAttempts() {
+  std::vector<Attempt> out;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(Stmt s,
+                         db.Prepare("SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts WHERE "
+                                    "status IN ('LAUNCHING', 'RUNNING') ORDER BY due_at, id"));
+        return ReadAttempts(s, out);
+      }),
+      out);
+}
+
+Result<std::optional<Micros>> SqliteStore::NextDueAt() {
+  std::optional<Micros> next;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(Stmt s,
+                         db.Prepare("SELECT MIN(due_at) FROM attempts WHERE status = 'QUEUED'"));
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (row && !s.IsNull(0)) next = s.Int(0);
+        return OkStatus();
+      }),
+      next);
+}
+
+}  // namespace tug::store

@@ -1,0 +1,352 @@
+// SqliteStore: opening, the transaction helpers, definitions, events and metrics. Runs and
+// attempts are in sqlite_runs.cpp.
+#include "store/sqlite/sqlite_store.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/rows.h"
+
+namespace tug::store {
+
+using sqlite::Connection;
+using sqlite::Stmt;
+
+namespace {
+
+constexpr int kMaxReadConnections = 64;
+constexpr int kMaxEventsPerPage = 10'000;
+
+Status ApplyPragmas(Connection& db, const SqliteOptions& opts, bool memory) {
+  // PRAGMA values cannot be bound; both texts are constants chosen from a bool.
+  RETURN_IF_ERROR(
+      db.Exec(opts.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
+  if (memory) return OkStatus();
+  ASSIGN_OR_RETURN(Stmt wal, db.Prepare("PRAGMA journal_mode=WAL"));
+  ASSIGN_OR_RETURN(bool row, wal.Step());
+  std::string mode = row ? wal.Text(0) : std::string();
+  if (mode != "wal") {
+    return FailedPrecondition(fmt::format(
+        "database '{}' cannot use WAL journaling (got '{}'); put it on a local filesystem (not NFS "
+        "or a read-only mount)",
+        opts.path, mode));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opts,
+                                                       const Clock& clock) {
+  if (opts.path.empty()) {
+    return InvalidArgument("sqlite database path is empty; set it to a file such as data/tug.db");
+  }
+  if (opts.busy_timeout_ms < 0) {
+    return InvalidArgument(fmt::format(
+        "busy_timeout_ms {} is negative; use 0 or more milliseconds (5000 is a good default)",
+        opts.busy_timeout_ms));
+  }
+  if (opts.read_connections < 0 || opts.read_connections > kMaxReadConnections) {
+    return InvalidArgument(fmt::format("read_connections {} is out of range; use 0 to {}",
+                                       opts.read_connections, kMaxReadConnections));
+  }
+  try {
+    const bool memory = opts.path == ":memory:";
+    if (!memory) {
+      std::filesystem::path dir = std::filesystem::path(opts.path).parent_path();
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return ErrnoError(fmt::format("cannot create directory '{}' for the database; check "
+                                      "its permissions or choose another path",
+                                      dir.string()),
+                          ec.value());
+      }
+    }
+    ASSIGN_OR_RETURN(auto writer, Connection::Open(opts.path, Connection::Mode::kReadWrite,
+                                                   opts.busy_timeout_ms));
+    RETURN_IF_ERROR(ApplyPragmas(*writer, opts, memory));
+    if (auto st = sqlite::Migrate(*writer, clock); !st.ok()) {
+      return std::move(st).take_error().WithContext(
+          fmt::format("migrating database '{}'", opts.path));
+    }
+    std::vector<std::unique_ptr<Connection>> readers;
+    // An in-memory database is private to its connection, so it has no readers.
+    const int n = memory ? 0 : opts.read_connections;
+    for (int i = 0; i < n; ++i) {
+      ASSIGN_OR_RETURN(auto reader, Connection::Open(opts.path, Connection::Mode::kReadOnly,
+                                                     opts.busy_timeout_ms));
+      readers.push_back(std::move(reader));
+    }
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(clock, std::move(writer), std::move(readers)));
+  } catch (const std::exception& e) {
+    return Internal(fmt::format("opening database '{}' failed unexpectedly", opts.path), e.what());
+  }
+}
+
+SqliteStore::SqliteStore(const Clock& clock, std::unique_ptr<Connection> writer,
+                         std::vector<std::unique_ptr<Connection>> readers)
+    : clock_(clock), writer_(std::move(writer)), readers_(std::move(readers)) {
+  for (auto& r : readers_) idle_readers_.push_back(r.get());
+}
+
+// Readers close before the writer: the last connection to close checkpoints the WAL.
+SqliteStore::~SqliteStore() {
+  idle_readers_.clear();
+  readers_.clear();
+  writer_.reset();
+}
+
+namespace {
+
+// Runs the body, turning exceptions (std::bad_alloc, a throwing callee) into kInternal so none
+// escapes the store.
+Status Guarded(sqlite::FunctionRef<Status(Connection&)> body, Connection& db) {
+  try {
+    return body(db);
+  } catch (const std::exception& e) {
+    return Internal("the store failed unexpectedly; retry, and report a bug if it persists",
+                    e.what());
+  } catch (...) {
+    return Internal("the store failed unexpectedly; retry, and report a bug if it persists");
+  }
+}
+
+// Ends a transaction after `st`: COMMIT on success, ROLLBACK otherwise (unless SQLite already
+// rolled back by itself, which it does on some I/O and busy errors).
+Status Finish(Connection& db, Status st) {
+  if (st.ok()) {
+    st = db.Run("COMMIT");
+    if (st.ok()) return st;
+  }
+  if (!db.InAutocommit()) (void)db.Run("ROLLBACK");
+  return st;
+}
+
+}  // namespace
+
+Status SqliteStore::Write(Body body) {
+  std::lock_guard lock(write_mu_);
+  Connection& db = *writer_;
+  // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades later can fail
+  // with SQLITE_BUSY at once instead of waiting (SQLite's deadlock avoidance).
+  RETURN_IF_ERROR(db.Run("BEGIN IMMEDIATE"));
+  return Finish(db, Guarded(body, db));
+}
+
+Status SqliteStore::Read(Body body, bool snapshot) {
+  if (readers_.empty()) {
+    std::lock_guard lock(write_mu_);
+    if (!snapshot) return Guarded(body, *writer_);
+    RETURN_IF_ERROR(writer_->Run("BEGIN"));
+    return Finish(*writer_, Guarded(body, *writer_));
+  }
+  Connection* db = nullptr;
+  {
+    std::unique_lock lock(pool_mu_);
+    pool_cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+    db = idle_readers_.back();
+    idle_readers_.pop_back();
+  }
+  Status st;
+  if (!snapshot) {
+    st = Guarded(body, *db);
+  } else if (st = db->Run("BEGIN"); st.ok()) {
+    st = Finish(*db, Guarded(body, *db));
+  }
+  {
+    std::lock_guard lock(pool_mu_);
+    idle_readers_.push_back(db);
+  }
+  pool_cv_.notify_one();
+  return st;
+}
+
+// --- definitions ---
+
+Result<Definition> SqliteStore::PutDefinition(const Definition& def, Micros now) {
+  if (def.name.empty()) {
+    return InvalidArgument("definition name is empty; set a name, e.g. name: hello");
+  }
+  // The stored spec carries neither version nor created_at: those are columns.
+  Definition spec = def;
+  spec.version = 0;
+  spec.created_at = 0;
+  Definition out;
+  return sqlite::ValueIfOk(
+      Write([&](Connection& db) -> Status {
+        int64_t next = 1;
+        {
+          ASSIGN_OR_RETURN(
+              Stmt s, db.Prepare("SELECT version, spec, created_at, deleted_at FROM definitions "
+                                 "WHERE name = ? ORDER BY version DESC LIMIT 1"));
+          s.Bind(1, def.name);
+          ASSIGN_OR_RETURN(bool row, s.Step());
+          if (row) {
+            next = s.Int(0) + 1;
+            if (s.IsNull(3)) {
+              ASSIGN_OR_RETURN(Definition current, sqlite::DecodeSpec(s.TextView(1)));
+              if (current == spec) {  // an unchanged apply keeps the version (idempotent)
+                out = std::move(current);
+                out.version = s.Int(0);
+                out.created_at = s.Int(2);
+                return OkStatus();
+              }
+            }
+          }
+        }
+        ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO definitions (name, version, spec, "
+                                              "created_at) VALUES (?, ?, ?, ?)"));
+        RETURN_IF_ERROR(ins.Bind(1, def.name)
+                            .Bind(2, next)
+                            .Bind(3, sqlite::EncodeSpec(spec))
+                            .Bind(4, now)
+                            .Run());
+        out = spec;
+        out.version = next;
+        out.created_at = now;
+        return OkStatus();
+      }),
+      out);
+}
+
+Result<Definition> SqliteStore::GetDefinition(const std::string& name) {
+  Definition out;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT version, spec, created_at FROM definitions "
+                                            "WHERE name = ? AND deleted_at IS NULL "
+                                            "ORDER BY version DESC LIMIT 1"));
+        s.Bind(1, name);
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) {
+          return NotFound(fmt::format(
+              "definition '{}' not found; check the name or list definitions with `tug get "
+              "definitions`",
+              name));
+        }
+        ASSIGN_OR_RETURN(out, sqlite::DecodeSpec(s.TextView(1)));
+        out.version = s.Int(0);
+        out.created_at = s.Int(2);
+        return OkStatus();
+      }),
+      out);
+}
+
+Result<std::vector<Definition>> SqliteStore::ListDefinitions() {
+  std::vector<Definition> out;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        // Deleting hides every version of a name, so the newest live row is the newest row.
+        ASSIGN_OR_RETURN(Stmt s,
+                         db.Prepare("SELECT version, spec, created_at FROM definitions AS d "
+                                    "WHERE deleted_at IS NULL AND version = "
+                                    "(SELECT MAX(version) FROM definitions WHERE name = d.name) "
+                                    "ORDER BY name"));
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, s.Step());
+          if (!row) return OkStatus();
+          ASSIGN_OR_RETURN(Definition d, sqlite::DecodeSpec(s.TextView(1)));
+          d.version = s.Int(0);
+          d.created_at = s.Int(2);
+          out.push_back(std::move(d));
+        }
+      }),
+      out);
+}
+
+Status SqliteStore::DeleteDefinition(const std::string& name, Micros now) {
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE definitions SET deleted_at = ? "
+                                        "WHERE name = ? AND deleted_at IS NULL"));
+    RETURN_IF_ERROR(s.Bind(1, now).Bind(2, name).Run());
+    if (db.Changes() == 0) {
+      return NotFound(
+          fmt::format("definition '{}' not found; check the name or list definitions with `tug get "
+                      "definitions`",
+                      name));
+    }
+    return OkStatus();
+  });
+}
+
+// --- timeline ---
+
+Status SqliteStore::AppendEvent(const Event& event) {
+  if (event.run_id.empty() || event.type.empty()) {
+    return InvalidArgument("an event needs a run_id and a type; set both");
+  }
+  Status st = Write([&](Connection& db) { return sqlite::InsertEvent(db, event); });
+  if (!st.ok() && st.error().code() == Code::kNotFound) {
+    return NotFound(
+        fmt::format("run '{}' not found; events can only be added to existing runs", event.run_id));
+  }
+  return st;
+}
+
+Result<std::vector<Event>> SqliteStore::ListEvents(const std::string& run_id, int64_t after_seq,
+                                                   int limit) {
+  if (limit < 1 || limit > kMaxEventsPerPage) {
+    return InvalidArgument(fmt::format("event limit {} is out of range; ask for 1 to {} events",
+                                       limit, kMaxEventsPerPage));
+  }
+  std::vector<Event> out;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT " TUG_EVENT_COLUMNS " FROM events "
+                                            "WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
+        s.Bind(1, run_id).Bind(2, after_seq).Bind(3, limit);
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, s.Step());
+          if (!row) return OkStatus();
+          out.push_back(sqlite::ReadEvent(s));
+        }
+      }),
+      out);
+}
+
+// --- metrics ---
+
+Result<std::vector<StatusCount>> SqliteStore::CountRunsByStatus() {
+  // Every status is reported, zeros included, so gauges fall back to 0 instead of going stale.
+  std::vector<StatusCount> out;
+  for (auto s : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed,
+                 RunStatus::kStopped, RunStatus::kLost}) {
+    out.push_back({s, 0});
+  }
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT status, COUNT(*) FROM runs GROUP BY status"));
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, s.Step());
+          if (!row) return OkStatus();
+          auto status = ParseRunStatus(s.TextView(0));
+          if (!status.ok()) continue;  // unreadable rows are reported by GetRun, not here
+          for (auto& c : out) {
+            if (c.status == *status) c.count += s.Int(1);
+          }
+        }
+      }),
+      out);
+}
+
+Result<int64_t> SqliteStore::QueueDepth(Micros now) {
+  int64_t depth = 0;
+  return sqlite::ValueIfOk(Read([&](Connection& db) -> Status {
+                             ASSIGN_OR_RETURN(
+                                 Stmt s, db.Prepare("SELECT COUNT(*) FROM attempts "
+                                                    "WHERE status = 'QUEUED' AND due_at <= ?"));
+                             s.Bind(1, now);
+                             ASSIGN_OR_RETURN(bool row, s.Step());
+                             if (row) depth = s.Int(0);
+                             return OkStatus();
+                           }),
+                           depth);
+}
+
+}  // namespace tug::store

@@ -1,0 +1,102 @@
+#pragma once
+/// SqliteStore: the embedded Store, one database file in WAL mode.
+///
+/// Lifecycle: Open() creates the file's directory if missing, opens one writer connection and a
+/// pool of reader connections, applies PRAGMAs (WAL, synchronous, busy timeout, foreign keys) and
+/// runs the versioned migrations. The store closes its connections when destroyed; destroy it after
+/// every thread using it has stopped.
+///
+/// Threading: safe from any number of threads. Writes are serialised on one connection behind a
+/// mutex and run as BEGIN IMMEDIATE transactions (other processes on the same file wait up to
+/// busy_timeout_ms, then get kUnavailable). Reads (GetRun, ListRuns, GetAttempt, ListEvents,
+/// List*, Count*...) take a connection from the reader pool and run in parallel with each other
+/// and with the writer, each seeing one consistent snapshot.
+///
+/// Errors: as documented on Store; Open returns kInvalidArgument for bad options,
+/// kFailedPrecondition for a database written by a newer binary, kUnavailable/kInternal when the
+/// file cannot be opened.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/sqlite/connection.h"
+#include "store/store.h"
+
+namespace tug::store {
+
+struct SqliteOptions {
+  /// Database file; its directory is created if missing. ":memory:" gives a private in-memory
+  /// database (no WAL, no reader pool: reads share the writer connection), for tests.
+  std::string path;
+  /// synchronous=FULL (fsync on every commit) instead of NORMAL (fsync at checkpoints; a power
+  /// loss may drop the last commits but never corrupts the file).
+  bool synchronous_full = false;
+  int busy_timeout_ms = 5000;
+  /// Reader connections; 0 sends reads through the writer connection.
+  int read_connections = 4;
+};
+
+class SqliteStore final : public Store {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& opts,
+                                                                 const Clock& clock);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<Definition> PutDefinition(const Definition& def, Micros now) override;
+  Result<Definition> GetDefinition(const std::string& name) override;
+  Result<std::vector<Definition>> ListDefinitions() override;
+  Status DeleteDefinition(const std::string& name, Micros now) override;
+
+  Status CreateRun(const Run& run, const Attempt& first) override;
+  Result<Run> GetRun(const std::string& id) override;
+  Result<RunPage> ListRuns(const RunFilter& filter) override;
+  Result<Attempt> GetAttempt(const std::string& attempt_id) override;
+
+  Result<std::optional<Attempt>> ClaimAttempt(const std::string& owner, Micros now,
+                                              Micros lease) override;
+  Result<int> RenewLeases(const std::string& owner, Micros now, Micros lease) override;
+  Status TakeOver(const std::string& attempt_id, const std::string& owner, Micros now,
+                  Micros lease) override;
+  Status MarkLaunched(const std::string& attempt_id, const std::string& owner,
+                      const std::string& engine_ref, Micros now) override;
+  Status MarkRunning(const std::string& attempt_id, Micros started_at) override;
+  Status EndAttempt(const std::string& attempt_id, const AttemptEnd& end) override;
+  Result<bool> RequestStop(const std::string& run_id, Micros now) override;
+  Result<std::vector<Attempt>> ListActiveAttempts() override;
+  Result<std::optional<Micros>> NextDueAt() override;
+
+  Status AppendEvent(const Event& event) override;
+  Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,
+                                        int limit) override;
+
+  Result<std::vector<StatusCount>> CountRunsByStatus() override;
+  Result<int64_t> QueueDepth(Micros now) override;
+
+ private:
+  using Body = sqlite::FunctionRef<Status(sqlite::Connection&)>;
+
+  SqliteStore(const Clock& clock, std::unique_ptr<sqlite::Connection> writer,
+              std::vector<std::unique_ptr<sqlite::Connection>> readers);
+
+  /// Runs `body` in a BEGIN IMMEDIATE transaction on the writer connection; commits when it
+  /// returns OK, rolls back otherwise. Exceptions are caught and become kInternal.
+  [[nodiscard]] Status Write(Body body);
+  /// Runs `body` on a reader connection (the writer when there are none). With `snapshot`, inside
+  /// one read transaction so several statements see the same state.
+  [[nodiscard]] Status Read(Body body, bool snapshot = false);
+
+  const Clock& clock_;
+  std::mutex write_mu_;
+  std::unique_ptr<sqlite::Connection> writer_;  // guarded by write_mu_
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<sqlite::Connection>> readers_;  // owned; fixed after Open
+  std::vector<sqlite::Connection*> idle_readers_;             // guarded by pool_mu_
+};
+
+}  // namespace tug::store

@@ -1,0 +1,227 @@
+// End to end: a real `tug server` (SQLite + local engine with real cgroup limits) on a free
+// loopback port with a temporary data dir, driven through the real `tug` CLI.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "test_util.h"
+
+namespace json = boost::json;
+
+namespace tug::testing {
+namespace {
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(dir_.path() + "/data");
+    std::string error;
+    ASSERT_TRUE(server_->Start(&error)) << error;
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "server log:\n" << server_->Log() << "\n";
+    server_.reset();
+  }
+
+  void Apply(const std::string& yaml) {
+    std::string file = dir_.Write("def.yaml", yaml);
+    auto r = server_->Tug({"apply", "-f", file});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+
+  // `tug get run ID -o json` parsed.
+  json::object GetRun(const std::string& id) {
+    auto r = server_->Tug({"get", "run", id, "-o", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.out, ec);
+    if (ec || !v.is_object()) return {};
+    return v.as_object();
+  }
+
+  std::string Submit(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"run", name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = server_->Tug(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string id = r.out;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return id;
+  }
+
+  bool WaitStatus(const std::string& id, const std::string& status) {
+    return WaitFor([&] { return GetRun(id)["status"] == json::value(status); },
+                   std::chrono::seconds(60));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+const json::object& FirstAttempt(const json::object& run) {
+  return run.at("attempts").as_array().at(0).as_object();
+}
+
+TEST_F(E2eTest, HelloRunsAndLogsAreKept) {
+  Apply(R"(name: hello
+command: echo hello from tugboat; echo "greeting=$GREETING"; echo to stderr >&2
+env: {GREETING: hi}
+resources: {cpu: 500m, memory: 64Mi}
+timeout: 10m
+)");
+  auto r = server_->Tug({"run", "hello", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json::object run = json::parse(r.out).as_object();
+  std::string id(run.at("id").as_string());
+  EXPECT_EQ(run.at("status"), "SUCCEEDED");
+  const auto& a = FirstAttempt(run);
+  EXPECT_EQ(a.at("resources").at("memory").as_int64(), 64 << 20);
+  EXPECT_EQ(a.at("outcome").at("exit_code").as_int64(), 0);
+  EXPECT_EQ(a.at("outcome").at("reason"), "Completed");
+  EXPECT_GT(a.at("peak_memory").as_int64(), 0);
+
+  auto logs = server_->Tug({"logs", id});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_NE(logs.out.find("hello from tugboat\n"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("greeting=hi\n"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("to stderr\n"), std::string::npos) << logs.out;
+  auto stamped = server_->Tug({"logs", id, "--timestamps"});
+  EXPECT_NE(stamped.out.find(" stdout hello from tugboat\n"), std::string::npos) << stamped.out;
+  EXPECT_NE(stamped.out.find(" stderr to stderr\n"), std::string::npos) << stamped.out;
+
+  auto events = server_->Tug({"events", id});
+  EXPECT_NE(events.out.find("submitted"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("ended"), std::string::npos) << events.out;
+
+  auto table = server_->Tug({"get", "runs"});
+  EXPECT_NE(table.out.find(id), std::string::npos);
+  EXPECT_NE(table.out.find("SUCCEEDED"), std::string::npos);
+}
+
+TEST_F(E2eTest, FollowStreamsOutputAndExitCode) {
+  Apply(R"(name: counter
+command: for i in 1 2 3; do echo "line $i"; sleep 0.2; done; exit 3
+)");
+  auto r = server_->Tug({"run", "counter", "--follow"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("line 1\nline 2\nline 3\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("FAILED"), std::string::npos) << r.err;
+}
+
+TEST_F(E2eTest, MemoryHogIsOomKilledByTheKernel) {
+  Apply(R"(name: hog
+command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
+resources: {memory: 64Mi}
+)");
+  auto r = server_->Tug({"run", "hog", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 137) << r.out << r.err;
+  json::object run = json::parse(r.out).as_object();
+  EXPECT_EQ(run.at("status"), "FAILED");
+  const auto& a = FirstAttempt(run);
+  EXPECT_EQ(a.at("outcome").at("reason"), "OOMKilled");
+  EXPECT_EQ(a.at("outcome").at("exit_code").as_int64(), 137);
+  int64_t peak = a.at("peak_memory").as_int64();
+  EXPECT_GE(peak, 48LL << 20) << "peak " << peak;
+  EXPECT_LE(peak, 72LL << 20) << "peak " << peak;
+}
+
+TEST_F(E2eTest, TimeoutEndsInDeadlineExceeded) {
+  Apply("name: slow\ncommand: sleep 60\ntimeout: 2s\n");
+  auto r = server_->Tug({"run", "slow", "--wait", "-o", "json"});
+  EXPECT_NE(r.exit_code, 0);
+  json::object run = json::parse(r.out).as_object();
+  EXPECT_EQ(run.at("status"), "FAILED");
+  EXPECT_EQ(FirstAttempt(run).at("outcome").at("reason"), "DeadlineExceeded");
+}
+
+TEST_F(E2eTest, StopEndsARunningJob) {
+  Apply("name: sleeper\ncommand: echo sleeping; sleep 120\n");
+  std::string id = Submit("sleeper");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING")) << id;
+  auto stop = server_->Tug({"stop", id});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  ASSERT_TRUE(WaitStatus(id, "STOPPED"));
+  json::object run = GetRun(id);
+  EXPECT_EQ(FirstAttempt(run).at("outcome").at("reason"), "Stopped");
+  auto again = server_->Tug({"stop", id});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already"), std::string::npos) << again.err;
+}
+
+TEST_F(E2eTest, RunOverridesApply) {
+  Apply("name: env\ncommand: echo \"v=$V\"\nenv: {V: one}\nresources: {memory: 64Mi}\n");
+  auto r = server_->Tug({"run", "env", "--env", "V=two", "--memory", "96Mi", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json::object run = json::parse(r.out).as_object();
+  EXPECT_EQ(FirstAttempt(run).at("resources").at("memory").as_int64(), 96 << 20);
+  auto logs = server_->Tug({"logs", std::string(run.at("id").as_string())});
+  EXPECT_NE(logs.out.find("v=two"), std::string::npos) << logs.out;
+}
+
+TEST_F(E2eTest, ServerKilledWhileJobRunsThenRestarted) {
+  std::string marker = dir_.path() + "/started.txt";
+  Apply("name: survivor\ncommand: echo started >> " + marker + "; sleep 3; echo finished\n");
+  std::string id = Submit("survivor");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING"));
+  server_->Kill();
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] { return GetRun(id)["status"] == "SUCCEEDED"; },
+                      std::chrono::seconds(60)))
+      << json::serialize(GetRun(id));
+  json::object run = GetRun(id);
+  EXPECT_EQ(FirstAttempt(run).at("outcome").at("exit_code").as_int64(), 0);
+  EXPECT_EQ(run.at("attempts").as_array().size(), 1u);
+  std::ifstream in(marker);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "started\n") << "the attempt must have been launched exactly once";
+  auto logs = server_->Tug({"logs", id});
+  EXPECT_NE(logs.out.find("finished"), std::string::npos) << logs.out;
+  auto events = server_->Tug({"events", id});
+  EXPECT_NE(events.out.find("adopted"), std::string::npos) << events.out;
+}
+
+TEST_F(E2eTest, JobThatEndsWhileServerIsDownKeepsItsTrueOutcome) {
+  Apply("name: quick-fail\ncommand: sleep 1; exit 7\n");
+  std::string id = Submit("quick-fail");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING"));
+  server_->Kill();
+  // The job ends (exit 7) while no server watches it; the shim records the outcome.
+  std::string state = dir_.path() + "/data/engine/" + id + "-1/status.json";
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(state); }, std::chrono::seconds(30)));
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(WaitStatus(id, "FAILED")) << json::serialize(GetRun(id));
+  json::object run = GetRun(id);
+  EXPECT_EQ(FirstAttempt(run).at("outcome").at("exit_code").as_int64(), 7);
+  EXPECT_EQ(FirstAttempt(run).at("outcome").at("reason"), "Error");
+}
+
+TEST_F(E2eTest, RunWhoseProcessDiedWithTheServerIsLostWithAReason) {
+  Apply("name: doomed\ncommand: sleep 119\n");
+  std::string id = Submit("doomed");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING"));
+  server_->Kill();
+  // Kill the attempt's supervisor and job too, as a host reboot would.
+  std::string pid_file = dir_.path() + "/data/engine/" + id + "-1/shim.pid";
+  std::ifstream in(pid_file);
+  long shim_pid = 0;
+  in >> shim_pid;
+  ASSERT_GT(shim_pid, 1) << "no shim pid in " << pid_file;
+  ::kill(-static_cast<pid_t>(shim_pid), SIGKILL);  // the shim leads its own session/group
+  ::kill(static_cast<pid_t>(shim_pid), SIGKILL);
+  RunCommand({"pkill", "-KILL", "-f", "sleep 119"});
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(WaitStatus(id, "LOST")) << json::serialize(GetRun(id));
+  json::object run = GetRun(id);
+  std::string message(FirstAttempt(run).at("outcome").at("message").as_string());
+  EXPECT_FALSE(message.empty());
+}
+
+}  // namespace
+}  // namespace tug::testing
