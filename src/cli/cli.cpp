@@ -447,6 +447,7 @@ std::string DefaultServer() {
 int Main(int argc, char** argv, const ServeFn& serve) {
   CLI::App app{"tug: run containerized batch jobs and Spark jobs, and get them to finish"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (-o, --server) may follow the subcommand
   Globals g;
   g.server = DefaultServer();
   app.add_option("--server", g.server, "Server URL (env TUG_SERVER)")->capture_default_str();

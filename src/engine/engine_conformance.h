@@ -8,15 +8,16 @@
 /// Each parameter names an engine factory. A test may call the factory more than once with the
 /// same Env (a "new server process" adopting the first one's attempts). Jobs are /bin/sh
 /// commands that coordinate with the test through files in Env::root, so the engine must run
-/// them where that directory is visible. Tests wait for the engine's updates (30 s at most) and
+/// them where that directory is visible. Logs are read through an FsLogStore under Env::root, so
+/// the test binary links tug_logs. Tests wait for the engine's updates (30 s at most) and
 /// never sleep for a fixed time.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

@@ -107,8 +107,7 @@ Status ParseTarget(std::string_view target, std::string& path,
     std::string_view raw_value =
         eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     if (!PercentDecode(raw_key, true, key) || !PercentDecode(raw_value, true, value)) {
-      return InvalidArgument(
-          "malformed percent-encoding in the query string; escape '%' as %25");
+      return InvalidArgument("malformed percent-encoding in the query string; escape '%' as %25");
     }
     query[key] = value;
   }

@@ -19,10 +19,10 @@
 namespace tug::net {
 
 struct Request {
-  std::string method;                        // "GET", "POST", ...
-  std::string target;                        // raw target incl. query
-  std::string path;                          // percent-decoded path, no query
-  std::map<std::string, std::string> query;  // decoded ('+' is a space); last value wins
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // raw target incl. query
+  std::string path;                            // percent-decoded path, no query
+  std::map<std::string, std::string> query;    // decoded ('+' is a space); last value wins
   std::map<std::string, std::string> headers;  // names lower-cased; repeated ones joined by ", "
   std::map<std::string, std::string> params;   // from the route pattern, e.g. {id}
   std::string body;

@@ -30,8 +30,7 @@ class HttpClient {
   /// base: "http://127.0.0.1:8080" (a path prefix is allowed and prepended to every target).
   /// https → kInvalidArgument "https is not supported yet".
   [[nodiscard]] static Result<HttpClient> Create(
-      const std::string& base_url,
-      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+      const std::string& base_url, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   HttpClient(HttpClient&&) noexcept;
   HttpClient& operator=(HttpClient&&) noexcept;

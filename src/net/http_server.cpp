@@ -5,11 +5,11 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 #include "core/log.h"
 #include "net/http_session.h"
@@ -37,10 +37,14 @@ namespace {
 
 std::string ListenReason(const boost::system::error_code& ec) {
   switch (ec.value()) {
-    case EADDRINUSE: return "address in use";
-    case EACCES: return "permission denied";
-    case EADDRNOTAVAIL: return "address not available on this machine";
-    default: break;
+    case EADDRINUSE:
+      return "address in use";
+    case EACCES:
+      return "permission denied";
+    case EADDRNOTAVAIL:
+      return "address not available on this machine";
+    default:
+      break;
   }
   std::string m = ec.message();
   if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));

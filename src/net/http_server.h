@@ -35,8 +35,11 @@ struct ServerOptions {
   std::chrono::seconds request_timeout{30};
 };
 
-/// Called after every response (for metrics/access logs): route pattern ("" when unmatched),
-/// status, seconds from the complete request to the last byte written. Runs on an io thread.
+/// Called once per response (for metrics/access logs): route pattern ("" when unmatched),
+/// status, seconds since the request was read. Runs on an io thread just before the response
+/// (or a stream's last chunk) is written, so a client that saw the response can rely on it
+/// having run. A stream reports when it ends, also when the client went away; exchanges cut by
+/// Stop() are not reported.
 using CompletionHook =
     std::function<void(const Request&, const std::string& route, int status, double seconds)>;
 
@@ -53,7 +56,8 @@ class HttpServer {
   [[nodiscard]] Status Start();
   /// The bound port (after Start), 0 before.
   uint16_t port() const;
-  /// Stops accepting, closes connections, joins the threads; idempotent.
+  /// Stops accepting, closes connections, joins the threads; idempotent. Not from a handler or
+  /// the hook (it joins the thread they run on). Start() may be called again afterwards.
   void Stop();
 
  private:

@@ -6,10 +6,10 @@
 #include <cctype>
 #include <limits>
 
+#include <fmt/format.h>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
-#include <fmt/format.h>
 
 #include "core/log.h"
 
@@ -43,16 +43,21 @@ std::string RemoteString(const tcp::socket& socket) {
 
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
+bool IEquals(std::string_view name, std::string_view lower) {
+  return name.size() == lower.size() &&
+         std::equal(name.begin(), name.end(), lower.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
 // Headers whose framing meaning the server owns.
 bool IsReservedHeader(std::string_view name) {
-  auto eq = [&](std::string_view want) {
-    return name.size() == want.size() &&
-           std::equal(name.begin(), name.end(), want.begin(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) == b;
-           });
-  };
-  return eq("content-length") || eq("transfer-encoding") || eq("connection") || eq("server");
+  return IEquals(name, "content-length") || IEquals(name, "transfer-encoding") ||
+         IEquals(name, "connection") || IEquals(name, "server");
 }
+
+// RFC 9110: these never carry content, not even a Content-Length of 0 for 1xx and 204.
+bool StatusHasNoBody(int status) { return status < 200 || status == 204 || status == 304; }
 
 }  // namespace
 
@@ -63,8 +68,8 @@ Session::Session(tcp::socket socket, const ServerContext& context)
       stream_timer_(socket_.get_executor()),
       watchdog_(socket_.get_executor()),
       deadline_ns_(kNoDeadline) {
-  auto shortest = std::min<Clock::duration>(context_.options.idle_timeout,
-                                            context_.options.request_timeout);
+  auto shortest =
+      std::min<Clock::duration>(context_.options.idle_timeout, context_.options.request_timeout);
   watchdog_tick_ = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(50),
                                                std::chrono::seconds(5));
 }
@@ -84,14 +89,14 @@ void Session::Start() {
 
 void Session::ReadHeader() {
   if (buffer_.size() == 0 && buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+  completed_ = false;
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(static_cast<uint64_t>(context_.options.max_body_bytes));
   SetDeadline(context_.options.idle_timeout);
-  http::async_read_header(socket_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnHeader(ec);
-                          });
+  http::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Session::OnHeader(beast::error_code ec) {
@@ -145,8 +150,8 @@ void Session::OnReadError(beast::error_code ec) {
     return Close();
   }
   FillRequest();
-  ReplyError(InvalidArgument(fmt::format("malformed HTTP request ({}); send valid HTTP/1.1",
-                                         ec.message())),
+  ReplyError(InvalidArgument(
+                 fmt::format("malformed HTTP request ({}); send valid HTTP/1.1", ec.message())),
              400);
 }
 
@@ -211,9 +216,8 @@ void Session::Dispatch() {
     response_.status = 405;
     response_.headers.emplace_back("Allow", std::move(match.allow));
   } else {
-    response_ = ErrorResponse(NotFound(
-        fmt::format("no route for {} {}; see /api/v1 routes in docs/api.md", request_.method,
-                    request_.path)));
+    response_ = ErrorResponse(NotFound(fmt::format(
+        "no route for {} {}; see /api/v1 routes in docs/api.md", request_.method, request_.path)));
   }
   WriteResponse();
 }
@@ -234,6 +238,11 @@ void Session::WriteResponse() {
                {{"route", route_}, {"status", std::to_string(r.status)}});
     r = ErrorResponse(Internal("internal error: the handler returned an invalid status"));
   }
+  bool no_body = StatusHasNoBody(r.status);
+  if (no_body) {
+    r.stream.reset();
+    r.body.clear();
+  }
   bool streaming = r.stream != nullptr && !head_only_;
   if (streaming && version_ < 11) keep_alive_ = false;  // HTTP/1.0: no chunks, body ends at close
   head_.clear();
@@ -241,9 +250,16 @@ void Session::WriteResponse() {
   head_ += std::to_string(r.status);
   head_ += ' ';
   auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(r.status)));
-  head_.append(reason == "<unknown-status>" ? std::string_view("Status") : reason);
+  if (reason == "<unknown-status>") {
+    head_ += "Status";
+  } else {
+    head_.append(reason.data(), reason.size());
+  }
   head_ += "\r\nServer: tugboat\r\n";
-  if (!r.content_type.empty() && !HasCrLf(r.content_type)) {
+  bool own_content_type = std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) {
+    return IEquals(h.first, "content-type");
+  });
+  if (!own_content_type && !r.content_type.empty() && !HasCrLf(r.content_type)) {
     head_ += "Content-Type: ";
     head_ += r.content_type;
     head_ += "\r\n";
@@ -260,7 +276,7 @@ void Session::WriteResponse() {
   }
   if (r.stream != nullptr) {
     if (version_ >= 11) head_ += "Transfer-Encoding: chunked\r\n";
-  } else {
+  } else if (!no_body) {
     head_ += "Content-Length: ";
     head_ += std::to_string(r.body.size());
     head_ += "\r\n";
@@ -283,6 +299,7 @@ void Session::WriteResponse() {
     return;
   }
   r.stream.reset();
+  Complete();
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::const_buffer()};
   if (!head_only_) buffers[1] = asio::buffer(r.body);
   asio::async_write(socket_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -292,15 +309,20 @@ void Session::WriteResponse() {
 
 void Session::OnWritten(beast::error_code ec) { Finish(!ec); }
 
-void Session::Finish(bool ok) {
-  if (context_.hook) {
-    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-    try {
-      context_.hook(request_, route_, response_.status, seconds);
-    } catch (...) {
-      log::Error("http completion hook threw", {{"route", route_}});
-    }
+// Runs before the last byte is handed to the socket, so a client that saw the response can
+// rely on the hook having run (a test reading /metrics right after a request, for instance).
+void Session::Complete() {
+  if (completed_ || !context_.hook) return;
+  completed_ = true;
+  double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  try {
+    context_.hook(request_, route_, response_.status, seconds);
+  } catch (...) {
+    log::Error("http completion hook threw", {{"route", route_}});
   }
+}
+
+void Session::Finish(bool ok) {
   response_.body.clear();
   response_.headers.clear();
   if (!ok) return Close();

@@ -62,6 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReplyError(const Error& error, int status);
   void WriteResponse();
   void OnWritten(beast::error_code ec);
+  void Complete();
   void Finish(bool ok);
 
   // Streaming (http_stream.cpp).
@@ -98,6 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
   bool head_only_ = false;
   bool stream_done_ = false;
+  bool completed_ = false;  // the hook ran for the current request
   size_t linger_bytes_ = 0;
 
   std::shared_ptr<StreamSource> stream_;

@@ -3,8 +3,8 @@
 
 #include <cerrno>
 
-#include <boost/asio/write.hpp>
 #include <fmt/format.h>
+#include <boost/asio/write.hpp>
 
 #include "core/log.h"
 #include "net/http_session.h"
@@ -49,6 +49,7 @@ void Session::WriteChunk(std::string data, bool done) {
     }
     if (done) chunk_tail_ += "0\r\n\r\n";
   }
+  if (done) Complete();
   SetDeadline(context_.options.request_timeout);
   std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_head_), asio::buffer(chunk_),
                                             asio::buffer(chunk_tail_)};
@@ -82,6 +83,7 @@ void Session::EndStream(bool ok) {
   chunk_.clear();
   chunk_.shrink_to_fit();
   if (!ok || version_ < 11) keep_alive_ = false;
+  Complete();
   Finish(ok);
 }
 

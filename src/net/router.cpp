@@ -126,8 +126,8 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   for (const auto& r : node->routes) {
     if (r.method == method) FatalPattern(method, pattern, "registered twice");
   }
-  node->routes.push_back(Route{std::move(method), std::move(pattern), std::move(names),
-                               std::move(handler)});
+  node->routes.push_back(
+      Route{std::move(method), std::move(pattern), std::move(names), std::move(handler)});
   std::vector<std::string> methods;
   for (const auto& r : node->routes) methods.push_back(r.method);
   if (node->ForMethod("GET") != nullptr) methods.emplace_back("HEAD");  // served by GET

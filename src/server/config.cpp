@@ -38,11 +38,11 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
 }
 
 const Key kKeys[] = {
-    {"listen", "TUG_LISTEN", [](Config& c, const std::string& v) { c.listen = v; return OkStatus(); }},
+    {"listen", "TUG_LISTEN", [](Config& c, const std::string& v) -> Status { c.listen = v; return OkStatus(); }},
     {"data_dir", "TUG_DATA_DIR",
-     [](Config& c, const std::string& v) { c.data_dir = v; return OkStatus(); }},
+     [](Config& c, const std::string& v) -> Status { c.data_dir = v; return OkStatus(); }},
     {"log_level", "TUG_LOG_LEVEL",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        if (v != "debug" && v != "info" && v != "warn" && v != "error") {
          return Status(InvalidArgument(
              fmt::format("log_level '{}' is unknown; use debug, info, warn or error", v)));
@@ -51,7 +51,7 @@ const Key kKeys[] = {
        return OkStatus();
      }},
     {"store.driver", "TUG_STORE",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        if (v != "sqlite") {
          return Status(InvalidArgument(
              fmt::format("store driver '{}' is not available; use sqlite", v)));
@@ -60,9 +60,9 @@ const Key kKeys[] = {
        return OkStatus();
      }},
     {"store.path", "TUG_DATABASE_PATH",
-     [](Config& c, const std::string& v) { c.database_path = v; return OkStatus(); }},
+     [](Config& c, const std::string& v) -> Status { c.database_path = v; return OkStatus(); }},
     {"store.synchronous", "TUG_SQLITE_SYNCHRONOUS",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        if (v != "normal" && v != "full") {
          return Status(InvalidArgument(
              fmt::format("store.synchronous '{}' is unknown; use normal or full", v)));
@@ -71,7 +71,7 @@ const Key kKeys[] = {
        return OkStatus();
      }},
     {"engine.driver", "TUG_ENGINE",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        if (v != "local") {
          return Status(InvalidArgument(fmt::format("engine '{}' is not available; use local", v)));
        }
@@ -79,7 +79,7 @@ const Key kKeys[] = {
        return OkStatus();
      }},
     {"engine.cgroup", "TUG_CGROUP",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        if (v != "auto" && v != "v1" && v != "v2" && v != "none") {
          return Status(InvalidArgument(
              fmt::format("engine.cgroup '{}' is unknown; use auto, v2, v1 or none", v)));
@@ -88,39 +88,39 @@ const Key kKeys[] = {
        return OkStatus();
      }},
     {"engine.stop_grace", "TUG_STOP_GRACE",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.stop_grace_seconds, ParseDuration(v));
        return OkStatus();
      }},
     {"limits.max_memory", "TUG_MAX_MEMORY",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.limits.max_memory_bytes, ParseMemory(v));
        return OkStatus();
      }},
     {"limits.max_cpu", "TUG_MAX_CPU",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.limits.max_cpu_millis, ParseCpu(v));
        return OkStatus();
      }},
     {"limits.max_timeout", "TUG_MAX_TIMEOUT",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.limits.max_timeout_seconds, ParseDuration(v));
        return OkStatus();
      }},
     {"limits.max_body", "TUG_MAX_BODY",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.max_body_bytes, ParseMemory(v));
        return OkStatus();
      }},
     {"http.threads", "TUG_HTTP_THREADS",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        int64_t n = 0;
        RETURN_IF_ERROR(SetInt(n, v, "http.threads", 1, 64));
        c.http_threads = static_cast<int>(n);
        return OkStatus();
      }},
     {"dispatcher.enabled", "TUG_DISPATCH",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        if (v != "true" && v != "false") {
          return Status(InvalidArgument(
              fmt::format("dispatcher.enabled '{}' must be true or false", v)));
@@ -129,7 +129,7 @@ const Key kKeys[] = {
        return OkStatus();
      }},
     {"dispatcher.lease", "TUG_LEASE",
-     [](Config& c, const std::string& v) {
+     [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.lease_seconds, ParseDuration(v));
        return OkStatus();
      }},

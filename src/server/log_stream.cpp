@@ -13,6 +13,8 @@ std::string LogStream::StripPrefixes(const std::string& data) {
     size_t second = first == std::string::npos || first >= end ? std::string::npos
                                                                 : data.find(' ', first + 1);
     if (second != std::string::npos && second < end) {
+      // The platform's own lines (stream "tugboat") stay recognisable without timestamps.
+      if (data.compare(first + 1, second - first - 1, "tugboat") == 0) out += "[tugboat] ";
       out.append(data, second + 1, end - second - 1);
     } else {
       out.append(data, pos, end - pos);

@@ -120,9 +120,9 @@ Result<CgroupLayout> DetectV2(const Found& f) {
     RETURN_IF_ERROR(WriteControlFile(leaf + "/cgroup.procs", fmt::format("{}", ::getpid())));
     st = WriteControlFile(own + "/cgroup.subtree_control", enable);
     if (!st.ok()) {
-      return FailedPrecondition(fmt::format(
-          "cannot delegate the memory controller below cgroup v2 group '{}': {}", own,
-          st.error().detail()));
+      return FailedPrecondition(
+          fmt::format("cannot delegate the memory controller below cgroup v2 group '{}': {}", own,
+                      st.error().detail()));
     }
   }
   CgroupLayout layout;
@@ -236,7 +236,8 @@ std::string CgroupDir(const CgroupMount& mount, const std::string& path) {
     rel = path;
   } else if (path == mount.root) {
     rel = "/";
-  } else if (path.size() > mount.root.size() && path.compare(0, mount.root.size(), mount.root) == 0 &&
+  } else if (path.size() > mount.root.size() &&
+             path.compare(0, mount.root.size(), mount.root) == 0 &&
              path[mount.root.size()] == '/') {
     rel = path.substr(mount.root.size());
   } else {
@@ -312,24 +313,25 @@ Result<AttemptCgroups> CreateAttemptCgroups(const CgroupLayout& layout,
     return e;
   };
   auto limit_error = [&](const Status& st, std::string_view what) {
-    return FailedPrecondition(fmt::format("the kernel rejected the {} of attempt '{}' ({}); lower "
-                                          "the request or check the cgroup setup",
-                                          what, attempt_id, st.error().detail()));
+    return FailedPrecondition(
+        fmt::format("the kernel rejected the {} of attempt '{}' ({}); lower "
+                    "the request or check the cgroup setup",
+                    what, attempt_id, st.error().detail()));
   };
   if (layout.version == CgroupVersion::kV2) {
     g.unified = layout.unified_base + "/" + attempt_id;
     if (Status st = MakeDir(g.unified); !st.ok()) return fail(std::move(st).take_error());
     if (resources.memory_bytes > 0) {
-      Status st = WriteControlFile(g.unified + "/memory.max",
-                                   fmt::format("{}", resources.memory_bytes));
+      Status st =
+          WriteControlFile(g.unified + "/memory.max", fmt::format("{}", resources.memory_bytes));
       if (!st.ok()) return fail(limit_error(st, "memory limit"));
       // Without swap accounting the file is absent; the limit still holds for RAM.
       (void)WriteControlFile(g.unified + "/memory.swap.max", "0");
     }
     if (resources.cpu_millis > 0 && layout.cpu_limits) {
       int64_t quota = std::max<int64_t>(1000, resources.cpu_millis * 100);
-      Status st = WriteControlFile(g.unified + "/cpu.max",
-                                   fmt::format("{} {}", quota, kCpuPeriodMicros));
+      Status st =
+          WriteControlFile(g.unified + "/cpu.max", fmt::format("{} {}", quota, kCpuPeriodMicros));
       if (!st.ok()) return fail(limit_error(st, "cpu limit"));
     }
     return g;
@@ -349,8 +351,8 @@ Result<AttemptCgroups> CreateAttemptCgroups(const CgroupLayout& layout,
     if (Status st = MakeDir(g.cpu); !st.ok()) return fail(std::move(st).take_error());
     if (resources.cpu_millis > 0 && layout.cpu_limits) {
       int64_t quota = std::max<int64_t>(1000, resources.cpu_millis * 100);
-      Status st = WriteControlFile(g.cpu + "/cpu.cfs_period_us",
-                                   fmt::format("{}", kCpuPeriodMicros));
+      Status st =
+          WriteControlFile(g.cpu + "/cpu.cfs_period_us", fmt::format("{}", kCpuPeriodMicros));
       if (st.ok()) st = WriteControlFile(g.cpu + "/cpu.cfs_quota_us", fmt::format("{}", quota));
       if (!st.ok()) return fail(limit_error(st, "cpu limit"));
     }

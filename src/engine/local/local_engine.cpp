@@ -33,8 +33,8 @@ Status ValidateAttemptId(const std::string& id) {
                 c == '-' || c == '_' || c == '.');
   }
   if (!ok) {
-    return InvalidArgument(fmt::format(
-        "attempt id '{}' is not valid; use letters, digits, '-', '_' and '.'", id));
+    return InvalidArgument(
+        fmt::format("attempt id '{}' is not valid; use letters, digits, '-', '_' and '.'", id));
   }
   return OkStatus();
 }
@@ -75,8 +75,8 @@ Update Ended(const std::string& attempt_id, const ShimStatus& st) {
 }
 
 Error Gone(const std::string& attempt_id) {
-  return NotFound(fmt::format("process of attempt '{}' is gone and left no exit status",
-                              attempt_id));
+  return NotFound(
+      fmt::format("process of attempt '{}' is gone and left no exit status", attempt_id));
 }
 
 Result<ShimStatus> ReadStatus(const std::string& dir) {
@@ -108,8 +108,7 @@ UniqueFd OpenLiveShim(const ShimPid& shim) {
 }  // namespace
 
 Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(LocalEngineOptions options,
-                                                         logs::LogStore& logs,
-                                                         const Clock& clock) {
+                                                         logs::LogStore& logs, const Clock& clock) {
   if (options.state_dir.empty()) {
     return InvalidArgument("local engine: state_dir is empty; set a directory for attempt state");
   }
@@ -123,9 +122,9 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(LocalEngineOptions opti
   }
   fs::create_directories(options.state_dir, ec);
   if (ec) {
-    return Internal(fmt::format("creating the local engine state directory '{}'",
-                                options.state_dir),
-                    ec.message());
+    return Internal(
+        fmt::format("creating the local engine state directory '{}'", options.state_dir),
+        ec.message());
   }
   ASSIGN_OR_RETURN(CgroupLayout layout, DetectCgroups(options.cgroup_mode));
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -343,8 +342,8 @@ Status LocalEngine::AttachExisting(const std::string& attempt_id, const std::str
   }
   auto status = ReadStatus(dir);
   if (status.ok()) {
-    Queue(Started(attempt_id, status->started_at != 0 ? status->started_at : status->ended_at,
-                  shim));
+    Queue(
+        Started(attempt_id, status->started_at != 0 ? status->started_at : status->ended_at, shim));
     QueueEnded(attempt_id, *status);
     return OkStatus();
   }
@@ -456,14 +455,16 @@ Health LocalEngine::GetHealth() const {
   }
   if (layout_.version == CgroupVersion::kNone) {
     h.degraded = true;
-    h.message = "memory limits enforced by a watchdog: no writable cgroup; cpu limits not "
-                "enforced";
+    h.message =
+        "memory limits enforced by a watchdog: no writable cgroup; cpu limits not "
+        "enforced";
     if (!layout_.note.empty()) h.message += " (" + layout_.note + ")";
   } else if (!layout_.cpu_limits) {
     h.degraded = true;
-    h.message = fmt::format("memory limits by cgroup {}; cpu limits not enforced: no writable "
-                            "cpu controller",
-                            ToString(layout_.version));
+    h.message = fmt::format(
+        "memory limits by cgroup {}; cpu limits not enforced: no writable "
+        "cpu controller",
+        ToString(layout_.version));
   } else {
     h.message = fmt::format("limits by cgroup {}", ToString(layout_.version));
   }

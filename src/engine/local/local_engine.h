@@ -60,8 +60,7 @@ class LocalEngine final : public Engine {
   std::string Name() const override { return "local"; }
   void SetSink(UpdateSink sink) override;
   [[nodiscard]] Result<std::string> Launch(const LaunchSpec& spec) override;
-  [[nodiscard]] Status Adopt(const std::string& attempt_id,
-                             const std::string& engine_ref) override;
+  [[nodiscard]] Status Adopt(const std::string& attempt_id, const std::string& engine_ref) override;
   [[nodiscard]] Status Stop(const std::string& attempt_id) override;
   std::vector<std::string> Active() const override;
   [[nodiscard]] Status Cleanup(const std::string& attempt_id) override;
@@ -109,11 +108,11 @@ class LocalEngine final : public Engine {
   std::mutex shutdown_mu_;  // serialises Shutdown (joins monitor_)
 
   mutable std::mutex mu_;
-  UpdateSink sink_;                               // guarded by mu_
-  std::map<std::string, Watch> watches_;          // guarded by mu_
-  std::vector<Update> pending_;                   // guarded by mu_; sent by the monitor thread
-  std::set<std::string> ended_;                   // guarded by mu_; kEnded already sent
-  bool shutdown_ = false;                         // guarded by mu_
+  UpdateSink sink_;                       // guarded by mu_
+  std::map<std::string, Watch> watches_;  // guarded by mu_
+  std::vector<Update> pending_;           // guarded by mu_; sent by the monitor thread
+  std::set<std::string> ended_;           // guarded by mu_; kEnded already sent
+  bool shutdown_ = false;                 // guarded by mu_
   std::thread monitor_;
 };
 

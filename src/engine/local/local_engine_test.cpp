@@ -3,8 +3,8 @@
 // kills with SIGKILL; see main() at the bottom.
 #include "engine/local/local_engine.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,14 +16,14 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <sstream>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -41,7 +41,7 @@ namespace {
 using conformance::Recorder;
 using std::chrono::milliseconds;
 constexpr milliseconds kWait = std::chrono::seconds(30);
-constexpr int64_t kMi = 1024 * 1024;
+constexpr int64_t kMi = int64_t{1024} * 1024;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<milliseconds>(
@@ -186,9 +186,9 @@ class LocalEngineTest : public ::testing::Test {
   std::vector<std::string> attempts_;
 };
 
-#define SKIP_WITHOUT_CGROUP(e)                                                        \
-  if (engine(e).cgroup_layout().version == CgroupVersion::kNone) {                    \
-    GTEST_SKIP() << "no writable cgroup here: " << engine(e).cgroup_layout().note;    \
+#define SKIP_WITHOUT_CGROUP(e)                                                     \
+  if (engine(e).cgroup_layout().version == CgroupVersion::kNone) {                 \
+    GTEST_SKIP() << "no writable cgroup here: " << engine(e).cgroup_layout().note; \
   }
 
 TEST_F(LocalEngineTest, RealOomIsKilledByTheKernelAndReported) {
@@ -332,7 +332,7 @@ TEST_F(LocalEngineTest, EnvironmentAndWorkingDirectoryAreHonoured) {
   size_t e = Make();
   std::string wd = root_ + "/wd";
   std::filesystem::create_directories(wd);
-  LaunchSpec spec = Shell("echo \"foo=$FOO\"; echo \"home=$HOME\"; echo \"path=$PATH\"; pwd");
+  LaunchSpec spec = Shell(R"(echo "foo=$FOO"; echo "home=$HOME"; echo "path=$PATH"; pwd)");
   spec.env = {{"FOO", "bar baz"}};
   spec.working_dir = wd;
   auto ended = RunToEnd(e, spec);
@@ -502,6 +502,7 @@ TEST_F(LocalEngineTest, AttemptSurvivesSigkillOfTheServerAndIsAdopted) {
   std::vector<std::string> args = {"/proc/self/exe", "__test_server", root_ + "/state",
                                    root_ + "/logs", go};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t server = 0;
@@ -572,13 +573,12 @@ namespace tug::engine::conformance {
 
 INSTANTIATE_TEST_SUITE_P(
     LocalEngine, EngineConformanceTest,
-    ::testing::Values(
-        Param{"CgroupAuto",
-              [](const Env& env) { return local::MakeLocal(env, "auto"); },
-              local::WaitEndedUnwatched},
-        Param{"Watchdog",
-              [](const Env& env) { return local::MakeLocal(env, "none"); },
-              local::WaitEndedUnwatched}),
+    ::testing::Values(Param{"CgroupAuto",
+                            [](const Env& env) { return local::MakeLocal(env, "auto"); },
+                            local::WaitEndedUnwatched},
+                      Param{"Watchdog",
+                            [](const Env& env) { return local::MakeLocal(env, "none"); },
+                            local::WaitEndedUnwatched}),
     ParamName);
 
 }  // namespace tug::engine::conformance

@@ -1,9 +1,11 @@
 // Table tests for the local engine's parsers and file formats (no processes, no cgroups).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/local/cgroup.h"
 #include "engine/local/log_writer.h"
+#include "engine/local/outcome.h"
 #include "engine/local/proc.h"
 #include "engine/local/state_files.h"
 
@@ -31,7 +33,8 @@ TEST(ProcStatTest, RejectsMalformedText) {
   EXPECT_FALSE(ParseProcStat("").ok());
   EXPECT_FALSE(ParseProcStat("12 (x S 1").ok());
   EXPECT_FALSE(ParseProcStat("12 (x) S 1 2 3").ok());
-  EXPECT_FALSE(ParseProcStat("abc (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21").ok());
+  EXPECT_FALSE(
+      ParseProcStat("abc (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21").ok());
 }
 
 TEST(ProcStatTest, ReadsOwnProcess) {
@@ -66,7 +69,8 @@ TEST(ProcCgroupTest, UnifiedOnlyHost) {
 TEST(MountInfoTest, FindsV1ControllersAndUnifiedMount) {
   CgroupMounts m = ParseMountInfo(
       "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup "
+      "rw,cpu,cpuacct\n"
       "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
       "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n"
       "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n");
@@ -102,8 +106,7 @@ TEST(CgroupCounterTest, ReadsOomKillFromV2MemoryEvents) {
   EXPECT_EQ(*ParseKeyedCounter(events, "oom_group_kill"), 0);
   EXPECT_EQ(*ParseKeyedCounter(events, "max"), 17);
   EXPECT_EQ(ParseKeyedCounter("oom 1\n", "oom_kill").error().code(), Code::kNotFound);
-  EXPECT_EQ(ParseKeyedCounter("oom_kill x\n", "oom_kill").error().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(ParseKeyedCounter("oom_kill x\n", "oom_kill").error().code(), Code::kInvalidArgument);
   EXPECT_EQ(*ParseKeyedCounter("usage_usec 123456\nuser_usec 100\n", "usage_usec"), 123456);
 }
 
@@ -158,6 +161,94 @@ TEST(LineSplitterTest, CutsLongLines) {
 TEST(LineSplitterTest, LinesCarryRfc3339Time) {
   EXPECT_EQ(FormatLogLine(1'700'000'000'123'456, "tugboat", "exited with code 0"),
             "2023-11-14T22:13:20.123456Z tugboat exited with code 0\n");
+}
+
+// wait statuses as the kernel encodes them
+constexpr int Exited(int code) { return code << 8; }
+constexpr int Killed(int sig) { return sig; }
+
+TEST(DecideOutcomeTest, Table) {
+  struct Case {
+    const char* name;
+    JobEnd end;
+    std::optional<int> exit_code;
+    std::string_view reason;
+    std::string message_part;
+  };
+  JobEnd base;
+  base.memory_limit_bytes = 64 << 20;
+  base.stop_grace_ms = 5000;
+  base.watchdog_interval_ms = 50;
+  auto with = [&](auto f) {
+    JobEnd e = base;
+    f(e);
+    return e;
+  };
+  std::vector<Case> cases = {
+      {"exit 0", with([](JobEnd& e) { e.wait_status = Exited(0); }), 0, reason::kCompleted,
+       "exited with code 0"},
+      {"exit 3", with([](JobEnd& e) { e.wait_status = Exited(3); }), 3, reason::kError,
+       "exited with code 3"},
+      {"sigkill", with([](JobEnd& e) { e.wait_status = Killed(SIGKILL); }), 137, reason::kSignaled,
+       "killed by signal 9 (SIGKILL)"},
+      {"kernel oom", with([](JobEnd& e) {
+         e.wait_status = Killed(SIGKILL);
+         e.oom_kills = 1;
+       }),
+       137, reason::kOomKilled, "killed by the kernel: memory limit 64Mi reached (oom_kill 1)"},
+      {"wrapper survived its child's oom", with([](JobEnd& e) {
+         e.wait_status = Exited(0);
+         e.oom_kills = 1;
+       }),
+       137, reason::kOomKilled, "memory limit 64Mi"},
+      {"oom without a limit", with([](JobEnd& e) {
+         e.wait_status = Killed(SIGKILL);
+         e.oom_kills = 2;
+         e.memory_limit_bytes = 0;
+       }),
+       137, reason::kOomKilled, "out of memory (oom_kill 2)"},
+      {"watchdog", with([](JobEnd& e) {
+         e.wait_status = Killed(SIGKILL);
+         e.watchdog_killed = true;
+         e.watchdog_resident_bytes = 70 << 20;
+       }),
+       137, reason::kOomKilled,
+       "killed by the watchdog: memory limit 64Mi reached (resident 70Mi)"},
+      {"oom beats stop", with([](JobEnd& e) {
+         e.wait_status = Killed(SIGKILL);
+         e.oom_kills = 1;
+         e.stop_reason = reason::kStopped;
+         e.stop_why = "stopped on request";
+       }),
+       137, reason::kOomKilled, "killed by the kernel"},
+      {"stopped by SIGTERM", with([](JobEnd& e) {
+         e.wait_status = Killed(SIGTERM);
+         e.stop_reason = reason::kStopped;
+         e.stop_why = "stopped on request";
+       }),
+       143, reason::kStopped, "stopped on request; killed by signal 15 (SIGTERM)"},
+      {"stopped, exited cleanly on SIGTERM", with([](JobEnd& e) {
+         e.wait_status = Exited(0);
+         e.stop_reason = reason::kStopped;
+         e.stop_why = "stopped on request";
+       }),
+       0, reason::kStopped, "stopped on request; exited with code 0"},
+      {"deadline escalated", with([](JobEnd& e) {
+         e.wait_status = Killed(SIGKILL);
+         e.stop_reason = reason::kDeadlineExceeded;
+         e.stop_why = "deadline of 10s exceeded";
+         e.escalated = true;
+       }),
+       137, reason::kDeadlineExceeded,
+       "deadline of 10s exceeded; killed with SIGKILL after the 5000 ms grace period"},
+      {"never reaped", base, std::nullopt, reason::kSignaled, "without an exit status"},
+  };
+  for (const Case& c : cases) {
+    Outcome o = DecideOutcome(c.end);
+    EXPECT_EQ(o.exit_code, c.exit_code) << c.name;
+    EXPECT_EQ(o.reason, c.reason) << c.name;
+    EXPECT_NE(o.message.find(c.message_part), std::string::npos) << c.name << ": " << o.message;
+  }
 }
 
 TEST(StateFilesTest, SpecRoundTrips) {
@@ -228,7 +319,8 @@ TEST(StateFilesTest, StatusFollowsReason) {
 }
 
 TEST(FindExecutableTest, SearchesPathLikeExecvp) {
-  EXPECT_EQ(FindExecutable("sh", "/nonexistent:/bin:/usr/bin"), std::optional<std::string>("/bin/sh"));
+  EXPECT_EQ(FindExecutable("sh", "/nonexistent:/bin:/usr/bin"),
+            std::optional<std::string>("/bin/sh"));
   EXPECT_FALSE(FindExecutable("no-such-command-tug", "/bin:/usr/bin").has_value());
   EXPECT_EQ(FindExecutable("./x", "/bin"), std::optional<std::string>("./x"));
 }

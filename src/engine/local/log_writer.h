@@ -12,7 +12,7 @@
 
 namespace tug::engine::local {
 
-inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr size_t kMaxLineBytes = size_t{64} * 1024;
 
 /// "<time> <stream> <text>\n"; `text` must not contain '\n'.
 std::string FormatLogLine(Micros at, std::string_view stream, std::string_view text);

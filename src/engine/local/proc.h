@@ -16,8 +16,8 @@ namespace tug::engine::local {
 /// The fields of /proc/<pid>/stat the engine uses.
 struct ProcStat {
   int pid = 0;
-  std::string comm;         // without the parentheses; may contain spaces and ')'
-  char state = '?';         // 'R', 'S', 'Z', ...
+  std::string comm;  // without the parentheses; may contain spaces and ')'
+  char state = '?';  // 'R', 'S', 'Z', ...
   int ppid = 0;
   int pgrp = 0;
   uint64_t start_ticks = 0;  // field 22: start time in clock ticks after boot

@@ -26,6 +26,7 @@
 #include "core/quantity.h"
 #include "engine/local/cgroup.h"
 #include "engine/local/log_writer.h"
+#include "engine/local/outcome.h"
 #include "engine/local/proc.h"
 #include "engine/local/state_files.h"
 #include "engine/local/watchdog.h"
@@ -45,11 +46,6 @@ int64_t MonotonicMs() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-std::string SignalName(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return abbrev != nullptr ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
 }
 
 // What the child reports on the exec-error pipe when setup fails between fork and exec.
@@ -118,7 +114,7 @@ class Shim {
 
   std::string stop_reason_;  // "", Stopped or DeadlineExceeded
   std::string stop_why_;
-  int64_t kill_at_mono_ = 0;   // SIGKILL escalation, 0: none pending
+  int64_t kill_at_mono_ = 0;  // SIGKILL escalation, 0: none pending
   bool escalated_ = false;
   std::optional<Watchdog> watchdog_;
   bool watchdog_killed_ = false;
@@ -166,8 +162,7 @@ std::optional<Shim::Launch> Shim::Prepare() {
   spec_ = std::move(*spec);
   int fd = ::open(spec_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Launch{"internal",
-                  fmt::format("opening log '{}': {}", spec_.log_path, strerror(errno))};
+    return Launch{"internal", fmt::format("opening log '{}': {}", spec_.log_path, strerror(errno))};
   }
   log_fd_.Reset(fd);
   if (spec_.watchdog) watchdog_.emplace(spec_.memory_bytes);
@@ -187,12 +182,15 @@ std::optional<Shim::Launch> Shim::StartJob() {
                               spec_.argv[0], env["PATH"])};
   }
   std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  env_strings.reserve(env.size());
+  for (const auto& [k, v] : env) env_strings.push_back(fmt::format("{}={}", k, v));
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_strings = spec_.argv;
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
   std::vector<std::string> procs;
@@ -227,8 +225,7 @@ std::optional<Shim::Launch> Shim::StartJob() {
       if (fd < 0 || ::write(fd, "0", 1) != 1) ChildFail(fw, kStepCgroup, static_cast<int>(i));
       ::close(fd);
     }
-    if (::dup2(devnull.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 ||
-        ::dup2(err_w.get(), 2) < 0) {
+    if (::dup2(devnull.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0) {
       ChildFail(fw, kStepSetup, 0);
     }
     if (::chdir(workdir.c_str()) != 0) ChildFail(fw, kStepChdir, 0);
@@ -409,8 +406,8 @@ void Shim::BeginStop(std::string_view reason, std::string why) {
   stop_why_ = std::move(why);
   KillJob(SIGTERM);
   kill_at_mono_ = MonotonicMs() + std::max<int64_t>(spec_.stop_grace_ms, 0);
-  LogTugboat(fmt::format("{}: sent SIGTERM, SIGKILL follows in {} ms", stop_why_,
-                         spec_.stop_grace_ms));
+  LogTugboat(
+      fmt::format("{}: sent SIGTERM, SIGKILL follows in {} ms", stop_why_, spec_.stop_grace_ms));
 }
 
 void Shim::KillJob(int sig) {
@@ -531,54 +528,32 @@ void Shim::ReapAll() {
 int Shim::Finish() {
   ReapAll();
   CgroupUsage usage = ReadCgroupUsage(spec_.cgroups);
-  int status = wait_status_.value_or(0);
   ShimStatus st;
   st.started_at = started_at_;
   st.ended_at = Now();
-  std::string ended;
-  if (WIFEXITED(status)) {
-    st.exit_code = WEXITSTATUS(status);
-    ended = fmt::format("exited with code {}", *st.exit_code);
-  } else if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    st.exit_code = 128 + sig;
-    ended = fmt::format("killed by signal {} ({})", sig, SignalName(sig));
-  }
-  std::string limit = FormatMemory(spec_.memory_bytes);
-  if (usage.oom_kills > 0) {
-    st.exit_code = 137;
-    st.reason = std::string(reason::kOomKilled);
-    st.message = spec_.memory_bytes > 0
-                     ? fmt::format("killed by the kernel: memory limit {} reached (oom_kill {})",
-                                   limit, usage.oom_kills)
-                     : fmt::format("killed by the kernel: out of memory (oom_kill {})",
-                                   usage.oom_kills);
-  } else if (watchdog_killed_) {
-    st.exit_code = 137;
-    st.reason = std::string(reason::kOomKilled);
-    st.message = fmt::format(
-        "killed by the watchdog: memory limit {} reached (resident {}); no writable cgroup, "
-        "so memory is sampled every {} ms",
-        limit, FormatMemory(watchdog_->last_bytes()), kWatchdogIntervalMs);
-  } else if (!stop_reason_.empty()) {
-    st.reason = stop_reason_;
-    st.message = escalated_ ? fmt::format("{}; killed with SIGKILL after the {} ms grace period",
-                                          stop_why_, spec_.stop_grace_ms)
-                            : fmt::format("{}; {}", stop_why_, ended);
-  } else if (WIFEXITED(status)) {
-    st.reason = std::string(*st.exit_code == 0 ? reason::kCompleted : reason::kError);
-    st.message = ended;
-  } else {
-    st.reason = std::string(reason::kSignaled);
-    st.message = ended;
-  }
+  JobEnd end;
+  end.wait_status = wait_status_;
+  end.oom_kills = usage.oom_kills;
+  end.watchdog_killed = watchdog_killed_;
+  end.watchdog_resident_bytes = watchdog_ ? watchdog_->last_bytes() : 0;
+  end.watchdog_interval_ms = kWatchdogIntervalMs;
+  end.stop_reason = stop_reason_;
+  end.stop_why = stop_why_;
+  end.escalated = escalated_;
+  end.stop_grace_ms = spec_.stop_grace_ms;
+  end.memory_limit_bytes = spec_.memory_bytes;
+  Outcome outcome = DecideOutcome(end);
+  st.exit_code = outcome.exit_code;
+  st.reason = outcome.reason;
+  st.message = outcome.message;
   // ru_maxrss also counts what a process held before exec (a copy of the shim), so it only
   // serves as a hint that a job may have gone over between two samples.
   if (watchdog_ && !watchdog_killed_ && spec_.memory_bytes > 0 &&
       ru_maxrss_bytes_ > spec_.memory_bytes) {
-    LogTugboat(fmt::format("warning: a process of the job may have gone over the memory limit "
-                           "{} between watchdog samples (max resident {})",
-                           limit, FormatMemory(ru_maxrss_bytes_)));
+    LogTugboat(
+        fmt::format("warning: a process of the job may have gone over the memory limit "
+                    "{} between watchdog samples (max resident {})",
+                    FormatMemory(spec_.memory_bytes), FormatMemory(ru_maxrss_bytes_)));
   }
   if (usage.peak_bytes) {
     st.peak_memory_bytes = *usage.peak_bytes;

@@ -91,6 +91,7 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
   std::vector<std::string> args = command;
   args.push_back(dir);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::string hs_env = fmt::format("{}={}", kHandshakeFdEnv, kHandshakeFd);

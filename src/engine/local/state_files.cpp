@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/json.h"
 #include "engine/local/proc.h"
@@ -214,8 +214,8 @@ std::string SerializeShimPid(const ShimPid& p) {
 Result<ShimPid> ParseShimPid(std::string_view text) {
   std::vector<std::string> w = SplitWords(text);
   ShimPid p;
-  bool ok = (w.size() == 2 || w.size() == 4) && ParseNum(w[0], p.pid) &&
-            ParseNum(w[1], p.start_ticks);
+  bool ok =
+      (w.size() == 2 || w.size() == 4) && ParseNum(w[0], p.pid) && ParseNum(w[1], p.start_ticks);
   if (ok && w.size() == 4) ok = ParseNum(w[2], p.job_pid) && ParseNum(w[3], p.started_at);
   if (!ok || p.pid <= 0) {
     return InvalidArgument(fmt::format("shim.pid '{}' is malformed", text));

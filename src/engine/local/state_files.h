@@ -65,8 +65,8 @@ std::string SerializeStatus(const ShimStatus& status);
 struct ShimPid {
   int pid = 0;
   uint64_t start_ticks = 0;
-  int job_pid = 0;          // 0 until the job exists
-  Micros started_at = 0;    // 0 until the job exists
+  int job_pid = 0;        // 0 until the job exists
+  Micros started_at = 0;  // 0 until the job exists
 };
 std::string SerializeShimPid(const ShimPid& p);
 [[nodiscard]] Result<ShimPid> ParseShimPid(std::string_view text);
