@@ -82,7 +82,8 @@ int Serve(const cli::ServerFlags& flags) {
 
   std::error_code ec;
   std::filesystem::create_directories(config->data_dir, ec);
-  if (ec) return Die(fmt::format("cannot create data dir '{}': {}", config->data_dir, ec.message()));
+  if (ec)
+    return Die(fmt::format("cannot create data dir '{}': {}", config->data_dir, ec.message()));
 
   store::SqliteOptions so;
   so.path = config->database_path;

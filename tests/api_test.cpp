@@ -74,17 +74,16 @@ TEST_F(ApiTest, BadInputIs4xxWithAClearMessageAndWritesNothing) {
 
   auto unknown = Call("POST", "/api/v1/runs", R"({"definition":"nope"})");
   EXPECT_EQ(unknown.status, 404);
-  EXPECT_NE(Message(unknown).find("definition 'nope' not found"), std::string::npos)
-      << unknown.raw;
+  EXPECT_NE(Message(unknown).find("definition 'nope' not found"), std::string::npos) << unknown.raw;
   EXPECT_NE(Message(unknown).find("tug apply"), std::string::npos);
 
-  auto negative = Call("POST", "/api/v1/runs",
-                       R"({"definition":"hello","resources":{"memory":"-64Mi"}})");
+  auto negative =
+      Call("POST", "/api/v1/runs", R"({"definition":"hello","resources":{"memory":"-64Mi"}})");
   EXPECT_EQ(negative.status, 400);
   EXPECT_NE(Message(negative).find("positive"), std::string::npos) << negative.raw;
 
-  auto absurd = Call("POST", "/api/v1/runs",
-                     R"({"definition":"hello","resources":{"memory":"900Ti"}})");
+  auto absurd =
+      Call("POST", "/api/v1/runs", R"({"definition":"hello","resources":{"memory":"900Ti"}})");
   EXPECT_EQ(absurd.status, 422);
   EXPECT_NE(Message(absurd).find("lower it"), std::string::npos) << absurd.raw;
 
@@ -154,9 +153,9 @@ TEST_F(ApiTest, HealthReadinessAndMetrics) {
   EXPECT_TRUE(ready.body.at("engine").is_object());
   auto metrics = client_->Send("GET", "/metrics");
   ASSERT_TRUE(metrics.ok());
-  for (const char* name : {"tug_http_requests_total", "tug_runs{status=\"QUEUED\"}",
-                           "tug_queue_depth", "tug_submit_to_launch_seconds",
-                           "tug_attempts_launched_total"}) {
+  for (const char* name :
+       {"tug_http_requests_total", "tug_runs{status=\"QUEUED\"}", "tug_queue_depth",
+        "tug_submit_to_launch_seconds", "tug_attempts_launched_total"}) {
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name << "\n" << metrics->body;
   }
 }

@@ -153,7 +153,8 @@ TEST_F(E2eTest, StopEndsARunningJob) {
 
 TEST_F(E2eTest, RunOverridesApply) {
   Apply("name: env\ncommand: echo \"v=$V\"\nenv: {V: one}\nresources: {memory: 64Mi}\n");
-  auto r = server_->Tug({"run", "env", "--env", "V=two", "--memory", "96Mi", "--wait", "-o", "json"});
+  auto r =
+      server_->Tug({"run", "env", "--env", "V=two", "--memory", "96Mi", "--wait", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json::object run = json::parse(r.out).as_object();
   EXPECT_EQ(FirstAttempt(run).at("resources").at("memory").as_int64(), 96 << 20);
@@ -169,8 +170,8 @@ TEST_F(E2eTest, ServerKilledWhileJobRunsThenRestarted) {
   server_->Kill();
   std::string error;
   ASSERT_TRUE(server_->Start(&error)) << error;
-  ASSERT_TRUE(WaitFor([&] { return GetRun(id)["status"] == "SUCCEEDED"; },
-                      std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      WaitFor([&] { return GetRun(id)["status"] == "SUCCEEDED"; }, std::chrono::seconds(60)))
       << json::serialize(GetRun(id));
   json::object run = GetRun(id);
   EXPECT_EQ(FirstAttempt(run).at("outcome").at("exit_code").as_int64(), 0);

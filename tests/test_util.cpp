@@ -120,8 +120,8 @@ bool ServerProcess::Start(std::string* error) {
   std::filesystem::create_directories(data_dir_);
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return false;
-  std::vector<std::string> argv = {TugBinary(), "server", "--listen", "127.0.0.1:0",
-                                   "--data-dir", data_dir_};
+  std::vector<std::string> argv = {TugBinary(),   "server",     "--listen",
+                                   "127.0.0.1:0", "--data-dir", data_dir_};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto args = CArgs(argv);
   std::string log = data_dir_ + "/server.log";
@@ -184,7 +184,8 @@ std::string ServerProcess::Log() const {
   return ss.str();
 }
 
-CommandResult ServerProcess::Tug(std::vector<std::string> args, std::chrono::seconds timeout) const {
+CommandResult ServerProcess::Tug(std::vector<std::string> args,
+                                 std::chrono::seconds timeout) const {
   std::vector<std::string> argv = {TugBinary(), "--server", url()};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, timeout);

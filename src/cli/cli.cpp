@@ -9,9 +9,9 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "cli/output.h"
 #include "core/clock.h"
@@ -189,9 +189,10 @@ int Apply(const Globals& g, const std::vector<std::string>& files) {
       }
       if (g.output == "table") {
         const auto& o = r->as_object();
-        std::cout << fmt::format("definition/{} {} (version {})\n", name,
-                                 o.contains("change") ? std::string(o.at("change").as_string()) : "applied",
-                                 json::serialize(o.at("version")));
+        std::cout << fmt::format(
+            "definition/{} {} (version {})\n", name,
+            o.contains("change") ? std::string(o.at("change").as_string()) : "applied",
+            json::serialize(o.at("version")));
       } else {
         Print(g, *r, [] { return std::string(); });
       }
@@ -205,7 +206,8 @@ int ExitCodeOf(const json::value& run) {
   const auto& o = run.as_object();
   if (o.at("status").as_string() == "SUCCEEDED") return 0;
   if (const json::value* oc = o.if_contains("outcome"); oc && oc->is_object()) {
-    if (const json::value* code = oc->as_object().if_contains("exit_code"); code && code->is_int64()) {
+    if (const json::value* code = oc->as_object().if_contains("exit_code");
+        code && code->is_int64()) {
       int c = static_cast<int>(code->as_int64());
       return c == 0 ? 1 : c;
     }
@@ -392,13 +394,12 @@ int LogsCmd(const Globals& g, const LogsArgs& a) {
   if (!a.attempt.empty()) q += "&attempt=" + UrlEncode(a.attempt);
   if (!a.component.empty()) q += "&component=" + UrlEncode(a.component);
   if (a.timestamps) q += "&timestamps=true";
-  auto st = client->Stream("/api/v1/runs/" + UrlEncode(a.id) + "/logs" + q,
-                           [](std::string_view chunk) {
-                             std::cout.write(chunk.data(),
-                                             static_cast<std::streamsize>(chunk.size()));
-                             std::cout.flush();
-                             return true;
-                           });
+  auto st =
+      client->Stream("/api/v1/runs/" + UrlEncode(a.id) + "/logs" + q, [](std::string_view chunk) {
+        std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        std::cout.flush();
+        return true;
+      });
   if (!st.ok()) return Fail(st.error().message());
   return 0;
 }
@@ -458,7 +459,8 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   ServerFlags sf;
   auto* server = app.add_subcommand("server", "Run the Tugboat server (API, control loops)");
   server->add_option("--listen", sf.listen, "Address to listen on (default 127.0.0.1:8080)");
-  server->add_option("--data-dir", sf.data_dir, "Where the database and logs live (default ./.tug)");
+  server->add_option("--data-dir", sf.data_dir,
+                     "Where the database and logs live (default ./.tug)");
   server->add_option("--config", sf.config_file, "YAML config file (env TUG_CONFIG)");
   server->add_option("--log-level", sf.log_level, "debug, info, warn or error");
   server->add_option("--cgroup", sf.cgroup, "Local engine cgroup mode: auto, v2, v1 or none");

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include <boost/json.hpp>
 
 #include "core/clock.h"
 #include "core/quantity.h"
@@ -165,7 +165,8 @@ std::string Duration(const json::value& from, const json::value& to) {
 }
 
 std::string RunsTable(const json::value& runs, int64_t now) {
-  std::vector<std::vector<std::string>> rows{{"ID", "DEFINITION", "STATUS", "REASON", "EXIT", "AGE"}};
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "DEFINITION", "STATUS", "REASON", "EXIT", "AGE"}};
   if (runs.is_array()) {
     for (const auto& r : runs.get_array()) {
       const json::value* created = At(r, {"created_at"});
@@ -183,15 +184,14 @@ std::string RunDetail(const json::value& run, int64_t now) {
     if (!v.empty()) out += fmt::format("{:<12}{}\n", k, v);
   };
   line("Run:", Str(At(run, {"id"})));
-  line("Definition:",
-       fmt::format("{} (version {})", Str(At(run, {"definition"})),
-                   Str(At(run, {"definition_version"}))));
+  line("Definition:", fmt::format("{} (version {})", Str(At(run, {"definition"})),
+                                  Str(At(run, {"definition_version"}))));
   line("Status:", Str(At(run, {"status"})));
   if (const json::value* c = At(run, {"created_at"})) line("Created:", Age(*c, now) + " ago");
   if (const json::value* oc = At(run, {"outcome"}); oc != nullptr && oc->is_object()) {
     std::string code = Str(At(*oc, {"exit_code"}));
-    line("Outcome:", fmt::format("{}{}", Str(At(*oc, {"reason"})),
-                                 code.empty() ? "" : " (exit " + code + ")"));
+    line("Outcome:",
+         fmt::format("{}{}", Str(At(*oc, {"reason"})), code.empty() ? "" : " (exit " + code + ")"));
     line("Message:", Str(At(*oc, {"message"})));
   }
   const json::value* attempts = At(run, {"attempts"});
@@ -205,13 +205,12 @@ std::string RunDetail(const json::value& run, int64_t now) {
       std::string dur;
       if (started != nullptr && ended != nullptr) dur = Duration(*started, *ended);
       const json::value* cpu = At(a, {"cpu_seconds"});
-      rows.push_back({Str(At(a, {"number"})), Str(At(a, {"status"})),
-                      Memory(At(a, {"resources", "memory"})), Memory(At(a, {"peak_memory"})),
-                      cpu != nullptr && cpu->is_number()
-                          ? fmt::format("{:.2f}s", cpu->to_number<double>())
-                          : "",
-                      Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})),
-                      dur});
+      rows.push_back(
+          {Str(At(a, {"number"})), Str(At(a, {"status"})), Memory(At(a, {"resources", "memory"})),
+           Memory(At(a, {"peak_memory"})),
+           cpu != nullptr && cpu->is_number() ? fmt::format("{:.2f}s", cpu->to_number<double>())
+                                              : "",
+           Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})), dur});
     }
     std::string table = Table(rows);
     size_t pos = 0;

@@ -24,8 +24,8 @@ Controller::Controller(ControlOptions options, store::Store& store, engine::Engi
       store_(store),
       engine_(engine),
       clock_(clock),
-      launched_(registry.AddCounter("tug_attempts_launched_total",
-                                    "Attempts launched on an engine")),
+      launched_(
+          registry.AddCounter("tug_attempts_launched_total", "Attempts launched on an engine")),
       ended_(registry.AddCounter("tug_attempts_ended_total", "Attempts ended, by outcome reason")),
       submit_to_launch_(registry.AddHistogram(
           "tug_submit_to_launch_seconds",
@@ -218,7 +218,8 @@ void Controller::Launch(const Attempt& attempt) {
     // took the lease over; either way the engine's record is the truth and nothing runs twice.
     log::Debug("mark launched skipped", {{"attempt", attempt.id}, {"why", st.error().ToString()}});
   }
-  log::Info("attempt launched", {{"run", attempt.run_id}, {"attempt", attempt.id},
+  log::Info("attempt launched", {{"run", attempt.run_id},
+                                 {"attempt", attempt.id},
                                  {"memory", FormatMemory(attempt.resources.memory_bytes)}});
   // A stop requested while we were launching must still reach the process.
   if (run->stop_requested) {
@@ -251,18 +252,19 @@ void Controller::OnUpdate(const engine::Update& u) {
       auto st = store_.EndAttempt(u.attempt_id, end);
       if (st.ok()) {
         ended_.With({{"reason", u.outcome.reason}}).Inc();
-        log::Info("attempt ended", {{"run", attempt->run_id},
-                                    {"attempt", u.attempt_id},
-                                    {"reason", u.outcome.reason},
-                                    {"exit_code", u.outcome.exit_code
-                                                      ? std::to_string(*u.outcome.exit_code)
-                                                      : std::string("none")}});
+        log::Info("attempt ended",
+                  {{"run", attempt->run_id},
+                   {"attempt", u.attempt_id},
+                   {"reason", u.outcome.reason},
+                   {"exit_code", u.outcome.exit_code ? std::to_string(*u.outcome.exit_code)
+                                                     : std::string("none")}});
       } else {
         log::Debug("end attempt skipped",
                    {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
       }
       if (auto c = engine_.Cleanup(u.attempt_id); !c.ok()) {
-        log::Warn("engine cleanup failed", {{"attempt", u.attempt_id}, {"error", c.error().ToString()}});
+        log::Warn("engine cleanup failed",
+                  {{"attempt", u.attempt_id}, {"error", c.error().ToString()}});
       }
       break;
     }

@@ -28,7 +28,8 @@ namespace tug::control {
 
 struct ControlOptions {
   std::string owner;  // unique per server process: "<host>/<pid>/<random>"
-  std::string host;   // this machine's name: attempts claimed by owners on this host are ours to adopt
+  std::string
+      host;  // this machine's name: attempts claimed by owners on this host are ours to adopt
   Micros lease = 30 * kMicrosPerSecond;
   Micros renew_every = 10 * kMicrosPerSecond;
   Micros idle_poll = 1 * kMicrosPerSecond;

@@ -28,8 +28,8 @@ std::string FormatTimestamp(Micros t) {
   }
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 Result<Micros> ParseTimestamp(const std::string& text) {
@@ -37,8 +37,8 @@ Result<Micros> ParseTimestamp(const std::string& text) {
   int consumed = 0;
   if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
-    return InvalidArgument(fmt::format(
-        "timestamp '{}' is not RFC 3339; write e.g. 2026-11-24T08:30:00Z", text));
+    return InvalidArgument(
+        fmt::format("timestamp '{}' is not RFC 3339; write e.g. 2026-11-24T08:30:00Z", text));
   }
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;

@@ -63,8 +63,10 @@ Error ErrnoError(std::string message, int err);
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -108,16 +110,16 @@ inline Status OkStatus() { return {}; }
 #define TUG_CONCAT_INNER(a, b) a##b
 #define TUG_CONCAT(a, b) TUG_CONCAT_INNER(a, b)
 
-#define TUG_RETURN_IF_ERROR_IMPL(tmp, expr)             \
-  do {                                                  \
-    auto tmp = (expr);                                  \
+#define TUG_RETURN_IF_ERROR_IMPL(tmp, expr)            \
+  do {                                                 \
+    auto tmp = (expr);                                 \
     if (!tmp.ok()) return std::move(tmp).take_error(); \
   } while (0)
 // Line-unique temporaries, so the macros nest (e.g. inside a lambda) under -Wshadow.
 #define RETURN_IF_ERROR(expr) TUG_RETURN_IF_ERROR_IMPL(TUG_CONCAT(tug_status_, __LINE__), expr)
 
-#define TUG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
+#define TUG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)    \
+  auto tmp = (expr);                                 \
   if (!tmp.ok()) return std::move(tmp).take_error(); \
   lhs = std::move(tmp).value()
 

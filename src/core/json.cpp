@@ -1,7 +1,7 @@
 #include "core/json.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/quantity.h"
 
@@ -87,7 +87,8 @@ class Reader {
   Status Bool(std::string_view key, bool& out) const {
     const json::value* v = Get(key);
     if (v == nullptr) return OkStatus();
-    if (!v->is_bool()) return InvalidArgument(fmt::format("{}: '{}' must be true or false", what_, key));
+    if (!v->is_bool())
+      return InvalidArgument(fmt::format("{}: '{}' must be true or false", what_, key));
     out = v->get_bool();
     return OkStatus();
   }
@@ -104,8 +105,8 @@ class Reader {
     const json::value* v = Get(key);
     if (v == nullptr) return OkStatus();
     if (!v->is_object()) {
-      return InvalidArgument(
-          fmt::format("{}: '{}' must be a map of names to strings, e.g. {{\"K\": \"v\"}}", what_, key));
+      return InvalidArgument(fmt::format(
+          "{}: '{}' must be a map of names to strings, e.g. {{\"K\": \"v\"}}", what_, key));
     }
     for (const auto& kv : v->get_object()) {
       const json::value& x = kv.value();
@@ -115,8 +116,8 @@ class Reader {
         // YAML users write FOO: 1; keep its text.
         out[std::string(kv.key())] = json::serialize(x);
       } else {
-        return InvalidArgument(fmt::format("{}: {}.{} must be a string", what_, key,
-                                           std::string_view(kv.key())));
+        return InvalidArgument(
+            fmt::format("{}: {}.{} must be a string", what_, key, std::string_view(kv.key())));
       }
     }
     return OkStatus();
@@ -133,14 +134,20 @@ class Reader {
       return OkStatus();
     }
     double d = 0;
-    if (v->is_int64()) d = static_cast<double>(v->get_int64());
-    else if (v->is_uint64()) d = static_cast<double>(v->get_uint64());
-    else if (v->is_double()) d = v->get_double();
-    else return InvalidArgument(fmt::format("{}: '{}' must be a number or a string like \"512Mi\"", what_, key));
+    if (v->is_int64())
+      d = static_cast<double>(v->get_int64());
+    else if (v->is_uint64())
+      d = static_cast<double>(v->get_uint64());
+    else if (v->is_double())
+      d = v->get_double();
+    else
+      return InvalidArgument(
+          fmt::format("{}: '{}' must be a number or a string like \"512Mi\"", what_, key));
     if (d <= 0) {
       return InvalidArgument(fmt::format("{}: '{}' must be positive (got {})", what_, key, d));
     }
-    if (d * number_scale > 9e18) return InvalidArgument(fmt::format("{}: '{}' is too large", what_, key));
+    if (d * number_scale > 9e18)
+      return InvalidArgument(fmt::format("{}: '{}' is too large", what_, key));
     out = static_cast<int64_t>(d * number_scale);
     return OkStatus();
   }
@@ -197,9 +204,9 @@ json::value ToJson(const Definition& d) {
 Result<Definition> DefinitionFromJson(const json::value& v) {
   Reader r(v, "definition");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
-                              "working_dir", "resources", "timeout", "retry", "labels",
-                              "created_at"}));
+  RETURN_IF_ERROR(
+      r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
+                  "working_dir", "resources", "timeout", "retry", "labels", "created_at"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -213,7 +220,8 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
     } else if (c->is_array()) {
       for (const auto& x : c->get_array()) {
         if (!x.is_string()) {
-          return InvalidArgument(fmt::format("{}: command list items must be strings", named.what()));
+          return InvalidArgument(
+              fmt::format("{}: command list items must be strings", named.what()));
         }
         d.args.emplace_back(x.get_string());
       }
@@ -238,7 +246,8 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
     if (t->is_string()) {
       auto secs = ParseDuration(t->get_string());
       if (!secs.ok()) {
-        return InvalidArgument(fmt::format("{}: timeout: {}", named.what(), secs.error().message()));
+        return InvalidArgument(
+            fmt::format("{}: timeout: {}", named.what(), secs.error().message()));
       }
       d.timeout_seconds = *secs;
     } else {

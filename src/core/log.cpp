@@ -1,8 +1,8 @@
 #include "core/log.h"
 
-#include <boost/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include "core/clock.h"
 
@@ -22,20 +22,28 @@ std::shared_ptr<spdlog::logger>& Logger() {
 
 spdlog::level::level_enum ToSpd(Level level) {
   switch (level) {
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
 
 const char* Name(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -43,11 +51,16 @@ const char* Name(Level level) {
 }  // namespace
 
 bool SetLevel(std::string_view level) {
-  if (level == "debug") Logger()->set_level(spdlog::level::debug);
-  else if (level == "info") Logger()->set_level(spdlog::level::info);
-  else if (level == "warn") Logger()->set_level(spdlog::level::warn);
-  else if (level == "error") Logger()->set_level(spdlog::level::err);
-  else return false;
+  if (level == "debug")
+    Logger()->set_level(spdlog::level::debug);
+  else if (level == "info")
+    Logger()->set_level(spdlog::level::info);
+  else if (level == "warn")
+    Logger()->set_level(spdlog::level::warn);
+  else if (level == "error")
+    Logger()->set_level(spdlog::level::err);
+  else
+    return false;
   return true;
 }
 

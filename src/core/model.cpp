@@ -8,36 +8,50 @@ namespace tug {
 
 std::string_view ToString(RunStatus s) {
   switch (s) {
-    case RunStatus::kQueued: return "QUEUED";
-    case RunStatus::kRunning: return "RUNNING";
-    case RunStatus::kSucceeded: return "SUCCEEDED";
-    case RunStatus::kFailed: return "FAILED";
-    case RunStatus::kStopped: return "STOPPED";
-    case RunStatus::kLost: return "LOST";
+    case RunStatus::kQueued:
+      return "QUEUED";
+    case RunStatus::kRunning:
+      return "RUNNING";
+    case RunStatus::kSucceeded:
+      return "SUCCEEDED";
+    case RunStatus::kFailed:
+      return "FAILED";
+    case RunStatus::kStopped:
+      return "STOPPED";
+    case RunStatus::kLost:
+      return "LOST";
   }
   return "UNKNOWN";
 }
 
 std::string_view ToString(AttemptStatus s) {
   switch (s) {
-    case AttemptStatus::kQueued: return "QUEUED";
-    case AttemptStatus::kLaunching: return "LAUNCHING";
-    case AttemptStatus::kRunning: return "RUNNING";
-    case AttemptStatus::kSucceeded: return "SUCCEEDED";
-    case AttemptStatus::kFailed: return "FAILED";
-    case AttemptStatus::kStopped: return "STOPPED";
-    case AttemptStatus::kLost: return "LOST";
+    case AttemptStatus::kQueued:
+      return "QUEUED";
+    case AttemptStatus::kLaunching:
+      return "LAUNCHING";
+    case AttemptStatus::kRunning:
+      return "RUNNING";
+    case AttemptStatus::kSucceeded:
+      return "SUCCEEDED";
+    case AttemptStatus::kFailed:
+      return "FAILED";
+    case AttemptStatus::kStopped:
+      return "STOPPED";
+    case AttemptStatus::kLost:
+      return "LOST";
   }
   return "UNKNOWN";
 }
 
 Result<RunStatus> ParseRunStatus(std::string_view s) {
-  for (auto v : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded,
-                 RunStatus::kFailed, RunStatus::kStopped, RunStatus::kLost}) {
+  for (auto v : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed,
+                 RunStatus::kStopped, RunStatus::kLost}) {
     std::string_view name = ToString(v);
     if (name.size() == s.size() &&
-        std::equal(name.begin(), name.end(), s.begin(),
-                   [](char a, char b) { return a == std::toupper(static_cast<unsigned char>(b)); })) {
+        std::equal(name.begin(), name.end(), s.begin(), [](char a, char b) {
+          return a == std::toupper(static_cast<unsigned char>(b));
+        })) {
       return v;
     }
   }
@@ -72,8 +86,8 @@ bool CanTransition(RunStatus from, RunStatus to) {
              to == RunStatus::kLost || to == RunStatus::kSucceeded;
     case RunStatus::kRunning:
       // Back to QUEUED when a retry attempt is planned.
-      return to == RunStatus::kSucceeded || to == RunStatus::kFailed ||
-             to == RunStatus::kStopped || to == RunStatus::kLost || to == RunStatus::kQueued;
+      return to == RunStatus::kSucceeded || to == RunStatus::kFailed || to == RunStatus::kStopped ||
+             to == RunStatus::kLost || to == RunStatus::kQueued;
     default:
       return false;
   }
@@ -95,10 +109,14 @@ bool CanTransition(AttemptStatus from, AttemptStatus to) {
 
 RunStatus RunStatusForFinalAttempt(AttemptStatus s) {
   switch (s) {
-    case AttemptStatus::kSucceeded: return RunStatus::kSucceeded;
-    case AttemptStatus::kStopped: return RunStatus::kStopped;
-    case AttemptStatus::kLost: return RunStatus::kLost;
-    default: return RunStatus::kFailed;
+    case AttemptStatus::kSucceeded:
+      return RunStatus::kSucceeded;
+    case AttemptStatus::kStopped:
+      return RunStatus::kStopped;
+    case AttemptStatus::kLost:
+      return RunStatus::kLost;
+    default:
+      return RunStatus::kFailed;
   }
 }
 
@@ -127,13 +145,13 @@ Status ValidateName(std::string_view name) {
 Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateName(def.name));
   if (def.kind != "container") {
-    return InvalidArgument(fmt::format(
-        "definition '{}': kind '{}' is not supported here; use kind: container", def.name,
-        def.kind));
+    return InvalidArgument(
+        fmt::format("definition '{}': kind '{}' is not supported here; use kind: container",
+                    def.name, def.kind));
   }
   if (def.command.empty() && def.args.empty()) {
-    return InvalidArgument(fmt::format(
-        "definition '{}' has no command; add e.g. command: echo hello", def.name));
+    return InvalidArgument(
+        fmt::format("definition '{}' has no command; add e.g. command: echo hello", def.name));
   }
   if (!def.command.empty() && !def.args.empty()) {
     return InvalidArgument(fmt::format(
@@ -149,8 +167,8 @@ Status Validate(const Definition& def, const Limits& limits) {
   }
   if (def.resources.memory_bytes > 0 && def.resources.memory_bytes < (int64_t{4} << 20)) {
     return FailedPrecondition(fmt::format(
-        "definition '{}': memory '{}' is below the 4Mi minimum a process needs; raise it",
-        def.name, FormatMemory(def.resources.memory_bytes)));
+        "definition '{}': memory '{}' is below the 4Mi minimum a process needs; raise it", def.name,
+        FormatMemory(def.resources.memory_bytes)));
   }
   if (def.resources.cpu_millis < 0) {
     return InvalidArgument(fmt::format("definition '{}': cpu must be positive", def.name));
@@ -169,8 +187,8 @@ Status Validate(const Definition& def, const Limits& limits) {
         FormatDuration(def.timeout_seconds), FormatDuration(limits.max_timeout_seconds)));
   }
   if (def.retry.max_attempts < 1 || def.retry.max_attempts > 20) {
-    return InvalidArgument(fmt::format(
-        "definition '{}': retry.max_attempts must be between 1 and 20", def.name));
+    return InvalidArgument(
+        fmt::format("definition '{}': retry.max_attempts must be between 1 and 20", def.name));
   }
   for (const auto& [k, v] : def.env) {
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
@@ -183,8 +201,8 @@ Status Validate(const Definition& def, const Limits& limits) {
     }
   }
   if (!def.working_dir.empty() && def.working_dir.front() != '/') {
-    return InvalidArgument(fmt::format(
-        "definition '{}': working_dir '{}' must be an absolute path", def.name, def.working_dir));
+    return InvalidArgument(fmt::format("definition '{}': working_dir '{}' must be an absolute path",
+                                       def.name, def.working_dir));
   }
   return OkStatus();
 }

@@ -5,9 +5,9 @@
 namespace tug {
 namespace {
 
-constexpr AttemptStatus kAll[] = {AttemptStatus::kQueued,    AttemptStatus::kLaunching,
-                                  AttemptStatus::kRunning,   AttemptStatus::kSucceeded,
-                                  AttemptStatus::kFailed,    AttemptStatus::kStopped,
+constexpr AttemptStatus kAll[] = {AttemptStatus::kQueued,  AttemptStatus::kLaunching,
+                                  AttemptStatus::kRunning, AttemptStatus::kSucceeded,
+                                  AttemptStatus::kFailed,  AttemptStatus::kStopped,
                                   AttemptStatus::kLost};
 
 TEST(StateMachineTest, AttemptTransitionsTable) {
@@ -18,13 +18,13 @@ TEST(StateMachineTest, AttemptTransitionsTable) {
     bool ok;
   };
   const Case cases[] = {
-      {S::kQueued, S::kLaunching, true},   {S::kQueued, S::kStopped, true},
-      {S::kQueued, S::kRunning, false},    {S::kQueued, S::kSucceeded, false},
-      {S::kLaunching, S::kRunning, true},  {S::kLaunching, S::kFailed, true},
-      {S::kLaunching, S::kLost, true},     {S::kLaunching, S::kQueued, false},
-      {S::kRunning, S::kSucceeded, true},  {S::kRunning, S::kStopped, true},
-      {S::kRunning, S::kQueued, false},    {S::kRunning, S::kLaunching, false},
-      {S::kSucceeded, S::kFailed, false},  {S::kFailed, S::kRunning, false},
+      {S::kQueued, S::kLaunching, true},  {S::kQueued, S::kStopped, true},
+      {S::kQueued, S::kRunning, false},   {S::kQueued, S::kSucceeded, false},
+      {S::kLaunching, S::kRunning, true}, {S::kLaunching, S::kFailed, true},
+      {S::kLaunching, S::kLost, true},    {S::kLaunching, S::kQueued, false},
+      {S::kRunning, S::kSucceeded, true}, {S::kRunning, S::kStopped, true},
+      {S::kRunning, S::kQueued, false},   {S::kRunning, S::kLaunching, false},
+      {S::kSucceeded, S::kFailed, false}, {S::kFailed, S::kRunning, false},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(CanTransition(c.from, c.to), c.ok) << ToString(c.from) << "->" << ToString(c.to);

@@ -50,17 +50,28 @@ Result<int64_t> ParseMemory(std::string_view raw) {
         fmt::format("memory '{}' is not a size; write e.g. 512Mi, 2Gi or 1G", raw));
   }
   long double mult = 1;
-  if (suffix.empty()) mult = 1;
-  else if (suffix == "Ki") mult = 1024.0L;
-  else if (suffix == "Mi") mult = 1024.0L * 1024;
-  else if (suffix == "Gi") mult = 1024.0L * 1024 * 1024;
-  else if (suffix == "Ti") mult = 1024.0L * 1024 * 1024 * 1024;
-  else if (suffix == "Pi") mult = 1024.0L * 1024 * 1024 * 1024 * 1024;
-  else if (suffix == "k" || suffix == "K") mult = 1e3L;
-  else if (suffix == "M") mult = 1e6L;
-  else if (suffix == "G") mult = 1e9L;
-  else if (suffix == "T") mult = 1e12L;
-  else if (suffix == "P") mult = 1e15L;
+  if (suffix.empty())
+    mult = 1;
+  else if (suffix == "Ki")
+    mult = 1024.0L;
+  else if (suffix == "Mi")
+    mult = 1024.0L * 1024;
+  else if (suffix == "Gi")
+    mult = 1024.0L * 1024 * 1024;
+  else if (suffix == "Ti")
+    mult = 1024.0L * 1024 * 1024 * 1024;
+  else if (suffix == "Pi")
+    mult = 1024.0L * 1024 * 1024 * 1024 * 1024;
+  else if (suffix == "k" || suffix == "K")
+    mult = 1e3L;
+  else if (suffix == "M")
+    mult = 1e6L;
+  else if (suffix == "G")
+    mult = 1e9L;
+  else if (suffix == "T")
+    mult = 1e12L;
+  else if (suffix == "P")
+    mult = 1e15L;
   else {
     return InvalidArgument(fmt::format(
         "memory '{}' has unknown unit '{}'; use Ki, Mi, Gi, Ti (or k, M, G, T)", raw, suffix));
@@ -92,9 +103,8 @@ Result<int64_t> ParseCpu(std::string_view raw) {
   } else if (suffix.empty()) {
     value *= 1000;
   } else {
-    return InvalidArgument(
-        fmt::format("cpu '{}' has unknown unit '{}'; use cores (2) or millicores (500m)", raw,
-                    suffix));
+    return InvalidArgument(fmt::format(
+        "cpu '{}' has unknown unit '{}'; use cores (2) or millicores (500m)", raw, suffix));
   }
   if (value > 1e9L) return InvalidArgument(fmt::format("cpu '{}' is too large", raw));
   auto millis = static_cast<int64_t>(std::llround(value));
@@ -124,7 +134,8 @@ Result<int64_t> ParseDuration(std::string_view raw) {
     int64_t unit = 1;
     if (text.empty()) {
       if (any) {
-        return InvalidArgument(fmt::format("duration '{}' needs a unit after the last number", raw));
+        return InvalidArgument(
+            fmt::format("duration '{}' needs a unit after the last number", raw));
       }
     } else if (text.front() == 's') {
       text.remove_prefix(1);

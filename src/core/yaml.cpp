@@ -3,9 +3,9 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include <boost/json.hpp>
 
 namespace tug {
 namespace {
@@ -52,8 +52,8 @@ Result<boost::json::value> Convert(const YAML::Node& node, int depth) {
       boost::json::object o;
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) {
-          return InvalidArgument(fmt::format("YAML line {}: map keys must be plain names",
-                                             kv.first.Mark().line + 1));
+          return InvalidArgument(
+              fmt::format("YAML line {}: map keys must be plain names", kv.first.Mark().line + 1));
         }
         ASSIGN_OR_RETURN(auto v, Convert(kv.second, depth + 1));
         o[kv.first.Scalar()] = std::move(v);
@@ -75,8 +75,8 @@ Result<std::vector<boost::json::value>> YamlToJson(const std::string& text) {
       out.push_back(std::move(v));
     }
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(fmt::format("YAML line {}, column {}: {}", e.mark.line + 1,
-                                       e.mark.column + 1, e.msg));
+    return InvalidArgument(
+        fmt::format("YAML line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
   }
   return out;
 }

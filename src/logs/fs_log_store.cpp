@@ -17,7 +17,8 @@ namespace tug::logs {
 
 Status ValidateComponent(const std::string& component) {
   bool ok = !component.empty() && component.size() <= 63;
-  for (char c : component) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  for (char c : component)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   if (!ok) {
     return InvalidArgument(fmt::format(
         "component '{}' is not valid; use main, controller, driver or executor-N", component));
@@ -28,8 +29,8 @@ Status ValidateComponent(const std::string& component) {
 Result<std::string> FsLogStore::Dir(const std::string& run_id,
                                     const std::string& attempt_id) const {
   if (!IsValidId(run_id)) return InvalidArgument(fmt::format("run id '{}' is not valid", run_id));
-  bool ok = attempt_id.size() > run_id.size() + 1 && attempt_id.compare(0, run_id.size(), run_id) == 0 &&
-            attempt_id[run_id.size()] == '-';
+  bool ok = attempt_id.size() > run_id.size() + 1 &&
+            attempt_id.compare(0, run_id.size(), run_id) == 0 && attempt_id[run_id.size()] == '-';
   for (size_t i = run_id.size() + 1; ok && i < attempt_id.size(); ++i) {
     ok = attempt_id[i] >= '0' && attempt_id[i] <= '9';
   }

@@ -14,8 +14,8 @@ class FsLogStore final : public LogStore {
   [[nodiscard]] Result<std::string> PathFor(const std::string& run_id,
                                             const std::string& attempt_id,
                                             const std::string& component) override;
-  [[nodiscard]] Result<std::vector<std::string>> Components(
-      const std::string& run_id, const std::string& attempt_id) override;
+  [[nodiscard]] Result<std::vector<std::string>> Components(const std::string& run_id,
+                                                            const std::string& attempt_id) override;
   [[nodiscard]] Result<Chunk> Read(const std::string& run_id, const std::string& attempt_id,
                                    const std::string& component, int64_t offset,
                                    size_t max_bytes) override;

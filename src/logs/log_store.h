@@ -15,8 +15,8 @@
 namespace tug::logs {
 
 struct Chunk {
-  std::string data;          // whole lines only (a partial last line waits for its newline)
-  int64_t next_offset = 0;   // where the next read starts
+  std::string data;         // whole lines only (a partial last line waits for its newline)
+  int64_t next_offset = 0;  // where the next read starts
 };
 
 class LogStore {
@@ -30,8 +30,7 @@ class LogStore {
   [[nodiscard]] virtual Result<std::vector<std::string>> Components(
       const std::string& run_id, const std::string& attempt_id) = 0;
   /// Up to max_bytes of whole lines from offset. kNotFound if the log does not exist.
-  [[nodiscard]] virtual Result<Chunk> Read(const std::string& run_id,
-                                           const std::string& attempt_id,
+  [[nodiscard]] virtual Result<Chunk> Read(const std::string& run_id, const std::string& attempt_id,
                                            const std::string& component, int64_t offset,
                                            size_t max_bytes) = 0;
 };

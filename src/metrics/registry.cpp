@@ -60,10 +60,14 @@ namespace {
 std::string Escape(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -98,8 +102,8 @@ void AppendSample(std::string& out, const std::string& name, const Labels& label
 
 Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help) {
   std::lock_guard lock(mu_);
-  counters_.push_back(std::make_unique<Family<Counter>>(
-      name, help, [] { return std::make_unique<Counter>(); }));
+  counters_.push_back(
+      std::make_unique<Family<Counter>>(name, help, [] { return std::make_unique<Counter>(); }));
   return *counters_.back();
 }
 

@@ -1,5 +1,6 @@
 #include "net/http_client.h"
 
+#include <array>
 #include <cctype>
 #include <optional>
 
@@ -260,11 +261,11 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
   if (status_out != nullptr) *status_out = static_cast<int>(parser->get().result_int());
   // A followed log may stay quiet for a long time; only the header had to arrive in time.
   s.stream->expires_never();
-  char chunk[16 * 1024];
+  std::array<char, 16 * 1024> chunk{};
   while (!parser->is_done()) {
     auto& body = parser->get().body();
-    body.data = chunk;
-    body.size = sizeof(chunk);
+    body.data = chunk.data();
+    body.size = chunk.size();
     error_code ec;
     http::async_read_some(*s.stream, s.buffer, *parser, [&ec](error_code e, size_t) { ec = e; });
     s.Run();
@@ -273,8 +274,8 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
       s.Disconnect();
       return s.Failed(ec);
     }
-    size_t n = sizeof(chunk) - body.size;
-    if (n > 0 && !on_data(std::string_view(chunk, n))) {
+    size_t n = chunk.size() - body.size;
+    if (n > 0 && !on_data(std::string_view(chunk.data(), n))) {
       s.Disconnect();  // the rest of the body is unread: the connection cannot be reused
       return OkStatus();
     }

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <limits>
 
@@ -23,6 +24,9 @@ constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 // reply before the client reads it.
 constexpr size_t kLingerMaxBytes = 4 << 20;
 constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerReadBytes = size_t{16} << 10;
+// A connection keeps its read buffer between requests unless one big body grew it past this.
+constexpr size_t kKeepBufferBytes = size_t{64} << 10;
 
 int64_t ToNanos(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -88,7 +92,7 @@ void Session::Start() {
 // ---- reading ----
 
 void Session::ReadHeader() {
-  if (buffer_.size() == 0 && buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+  if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes) buffer_.shrink_to_fit();
   completed_ = false;
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
@@ -355,7 +359,7 @@ void Session::LingerClose() {
 }
 
 void Session::Linger() {
-  socket_.async_read_some(buffer_.prepare(16 * 1024),
+  socket_.async_read_some(buffer_.prepare(kLingerReadBytes),
                           [self = shared_from_this()](beast::error_code ec, size_t n) {
                             self->buffer_.consume(self->buffer_.size());
                             self->linger_bytes_ += n;

@@ -1,6 +1,7 @@
 // The streaming half of Session: polls a StreamSource and writes what it returns as chunks.
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
 #include "server/api.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/ids.h"
 #include "core/json.h"
@@ -27,9 +27,8 @@ Result<int> ParseIntParam(const net::Request& req, const std::string& key, int f
   bool ok = raw.size() <= 9 && raw.find_first_not_of("0123456789") == std::string::npos;
   if (ok) value = std::stoi(raw);
   if (!ok || value < lo || value > hi) {
-    return InvalidArgument(
-        fmt::format("query parameter {}='{}' must be a whole number from {} to {}", key, raw, lo,
-                    hi));
+    return InvalidArgument(fmt::format(
+        "query parameter {}='{}' must be a whole number from {} to {}", key, raw, lo, hi));
   }
   return value;
 }
@@ -47,9 +46,9 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
       registry_(registry),
       clock_(clock),
       requests_(registry.AddCounter("tug_http_requests_total", "HTTP requests by route and code")),
-      request_seconds_(registry.AddHistogram(
-          "tug_http_request_seconds", "HTTP request latency by route",
-          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
+      request_seconds_(
+          registry.AddHistogram("tug_http_request_seconds", "HTTP request latency by route",
+                                {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
       runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")) {
   registry.AddCollector([this](std::string& out) {
     out += "# HELP tug_runs Runs in the store by status\n# TYPE tug_runs gauge\n";
@@ -105,8 +104,9 @@ void Api::Observe(const std::string& route, int status, double seconds) {
 
 Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
   if (req.body.empty()) {
-    return InvalidArgument("request body is empty; send a definition as JSON, e.g. "
-                           "{\"name\":\"hello\",\"command\":\"echo hi\"}");
+    return InvalidArgument(
+        "request body is empty; send a definition as JSON, e.g. "
+        "{\"name\":\"hello\",\"command\":\"echo hi\"}");
   }
   ASSIGN_OR_RETURN(json::value v, ParseJson(req.body));
   ASSIGN_OR_RETURN(Definition def, DefinitionFromJson(v));
@@ -140,9 +140,9 @@ net::Response Api::PutDefinition(net::Request& req) {
   auto stored = store_.PutDefinition(*def, clock_.Now());
   if (!stored.ok()) return Err(stored.error());
   json::object out = ToJson(*stored).as_object();
-  std::string change = !before.ok()                             ? "created"
+  std::string change = !before.ok()                         ? "created"
                        : before->version == stored->version ? "unchanged"
-                                                                : "updated";
+                                                            : "updated";
   out["change"] = change;
   return Json(before.ok() ? 200 : 201, out);
 }
@@ -175,13 +175,15 @@ net::Response Api::CreateRun(net::Request& req) {
   auto body = ParseJson(req.body);
   if (!body.ok()) return Err(body.error());
   if (!body->is_object()) {
-    return Err(InvalidArgument("request body must be a JSON object, e.g. {\"definition\":\"hello\"}"));
+    return Err(
+        InvalidArgument("request body must be a JSON object, e.g. {\"definition\":\"hello\"}"));
   }
   json::object fields = body->as_object();
   const json::value* def_name = fields.if_contains("definition");
   if (def_name == nullptr || !def_name->is_string() || def_name->as_string().empty()) {
-    return Err(InvalidArgument(
-        "field 'definition' is required: the name of a definition, e.g. {\"definition\":\"hello\"}"));
+    return Err(
+        InvalidArgument("field 'definition' is required: the name of a definition, e.g. "
+                        "{\"definition\":\"hello\"}"));
   }
   std::string name(def_name->as_string());
   fields.erase("definition");
@@ -248,8 +250,8 @@ net::Response Api::ListRuns(net::Request& req) {
     runs.push_back(std::move(o));
   }
   json::object out{{"runs", std::move(runs)}};
-  out["next_cursor"] = page->next_cursor.empty() ? json::value(nullptr)
-                                                 : json::value(page->next_cursor);
+  out["next_cursor"] =
+      page->next_cursor.empty() ? json::value(nullptr) : json::value(page->next_cursor);
   return Json(200, out);
 }
 
@@ -319,9 +321,7 @@ net::Response Api::RunEvents(net::Request& req) {
   return Json(200, json::object{{"events", std::move(a)}});
 }
 
-net::Response Api::Healthz(net::Request&) {
-  return Json(200, json::object{{"status", "ok"}});
-}
+net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"status", "ok"}}); }
 
 net::Response Api::Readyz(net::Request&) {
   json::object out;

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/quantity.h"
 #include "core/yaml.h"
@@ -31,16 +31,24 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
   bool ok = !v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos;
   int64_t n = ok ? std::stoll(v) : 0;
   if (!ok || n < lo || n > hi) {
-    return InvalidArgument(fmt::format("{} '{}' must be a whole number from {} to {}", what, v, lo, hi));
+    return InvalidArgument(
+        fmt::format("{} '{}' must be a whole number from {} to {}", what, v, lo, hi));
   }
   out = n;
   return OkStatus();
 }
 
 const Key kKeys[] = {
-    {"listen", "TUG_LISTEN", [](Config& c, const std::string& v) -> Status { c.listen = v; return OkStatus(); }},
+    {"listen", "TUG_LISTEN",
+     [](Config& c, const std::string& v) -> Status {
+       c.listen = v;
+       return OkStatus();
+     }},
     {"data_dir", "TUG_DATA_DIR",
-     [](Config& c, const std::string& v) -> Status { c.data_dir = v; return OkStatus(); }},
+     [](Config& c, const std::string& v) -> Status {
+       c.data_dir = v;
+       return OkStatus();
+     }},
     {"log_level", "TUG_LOG_LEVEL",
      [](Config& c, const std::string& v) -> Status {
        if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -53,14 +61,17 @@ const Key kKeys[] = {
     {"store.driver", "TUG_STORE",
      [](Config& c, const std::string& v) -> Status {
        if (v != "sqlite") {
-         return Status(InvalidArgument(
-             fmt::format("store driver '{}' is not available; use sqlite", v)));
+         return Status(
+             InvalidArgument(fmt::format("store driver '{}' is not available; use sqlite", v)));
        }
        c.store_driver = v;
        return OkStatus();
      }},
     {"store.path", "TUG_DATABASE_PATH",
-     [](Config& c, const std::string& v) -> Status { c.database_path = v; return OkStatus(); }},
+     [](Config& c, const std::string& v) -> Status {
+       c.database_path = v;
+       return OkStatus();
+     }},
     {"store.synchronous", "TUG_SQLITE_SYNCHRONOUS",
      [](Config& c, const std::string& v) -> Status {
        if (v != "normal" && v != "full") {
@@ -122,8 +133,8 @@ const Key kKeys[] = {
     {"dispatcher.enabled", "TUG_DISPATCH",
      [](Config& c, const std::string& v) -> Status {
        if (v != "true" && v != "false") {
-         return Status(InvalidArgument(
-             fmt::format("dispatcher.enabled '{}' must be true or false", v)));
+         return Status(
+             InvalidArgument(fmt::format("dispatcher.enabled '{}' must be true or false", v)));
        }
        c.dispatch = v == "true";
        return OkStatus();
@@ -138,7 +149,8 @@ const Key kKeys[] = {
 Status Walk(Config& config, const json::object& obj, const std::string& prefix,
             const std::string& source) {
   for (const auto& kv : obj) {
-    std::string path = prefix.empty() ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
+    std::string path =
+        prefix.empty() ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
     if (kv.value().is_object()) {
       RETURN_IF_ERROR(Walk(config, kv.value().as_object(), path, source));
       continue;
@@ -206,9 +218,9 @@ Status ValidateConfig(Config& config) {
                  config.listen.size() - colon - 1 <= 5 &&
                  config.listen.find_first_not_of("0123456789", colon + 1) == std::string::npos;
   if (!port_ok || std::stoi(config.listen.substr(colon + 1)) > 65535) {
-    return InvalidArgument(fmt::format(
-        "listen '{}' must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)",
-        config.listen));
+    return InvalidArgument(
+        fmt::format("listen '{}' must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)",
+                    config.listen));
   }
   std::string host = config.host();
   if (host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]") {

@@ -7,9 +7,10 @@ namespace {
 
 TEST(ConfigTest, PrecedenceFileThenEnv) {
   Config c = DefaultConfig();
-  ASSERT_TRUE(ApplyYaml(c, "listen: 127.0.0.1:9000\nengine: {cgroup: none}\nlimits: {max_memory: 2Gi}\n",
-                        "tug.yaml")
-                  .ok());
+  ASSERT_TRUE(
+      ApplyYaml(c, "listen: 127.0.0.1:9000\nengine: {cgroup: none}\nlimits: {max_memory: 2Gi}\n",
+                "tug.yaml")
+          .ok());
   EXPECT_EQ(c.port(), 9000);
   EXPECT_EQ(c.cgroup_mode, "none");
   EXPECT_EQ(c.limits.max_memory_bytes, 2LL << 30);

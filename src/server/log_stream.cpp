@@ -10,8 +10,8 @@ std::string LogStream::StripPrefixes(const std::string& data) {
     size_t nl = data.find('\n', pos);
     size_t end = nl == std::string::npos ? data.size() : nl + 1;
     size_t first = data.find(' ', pos);
-    size_t second = first == std::string::npos || first >= end ? std::string::npos
-                                                                : data.find(' ', first + 1);
+    size_t second =
+        first == std::string::npos || first >= end ? std::string::npos : data.find(' ', first + 1);
     if (second != std::string::npos && second < end) {
       // The platform's own lines (stream "tugboat") stay recognisable without timestamps.
       if (data.compare(first + 1, second - first - 1, "tugboat") == 0) out += "[tugboat] ";

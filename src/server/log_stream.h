@@ -22,8 +22,7 @@ struct LogStreamOptions {
 
 class LogStream final : public net::StreamSource {
  public:
-  LogStream(LogStreamOptions options, store::Store& store, logs::LogStore& logs,
-            const Clock& clock)
+  LogStream(LogStreamOptions options, store::Store& store, logs::LogStore& logs, const Clock& clock)
       : options_(std::move(options)), store_(store), logs_(logs), clock_(clock) {}
 
   net::StreamPoll Poll() override;

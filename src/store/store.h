@@ -27,7 +27,7 @@ struct RunFilter {
 };
 
 struct RunPage {
-  std::vector<Run> runs;  // newest first; attempts not filled
+  std::vector<Run> runs;    // newest first; attempts not filled
   std::string next_cursor;  // empty when there is no further page
 };
 
@@ -106,7 +106,7 @@ class Store {
   [[nodiscard]] virtual Status AppendEvent(const Event& event) = 0;
   /// Events of a run with seq > after_seq, oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<Event>> ListEvents(const std::string& run_id,
-                                                             int64_t after_seq, int limit) = 0;
+                                                              int64_t after_seq, int limit) = 0;
 
   // --- metrics ---
 

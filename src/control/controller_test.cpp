@@ -1,0 +1,244 @@
+#include "control/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/ids.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace tug::control {
+namespace {
+
+// An engine that records calls; the test plays the engine's updates through the sink.
+class FakeEngine final : public engine::Engine {
+ public:
+  std::string Name() const override { return "local"; }
+  void SetSink(engine::UpdateSink sink) override { sink_ = std::move(sink); }
+  Result<std::string> Launch(const engine::LaunchSpec& spec) override {
+    std::lock_guard lock(mu_);
+    launches_.push_back(spec);
+    cv_.notify_all();
+    if (!launch_error_.empty()) return InvalidArgument(launch_error_);
+    return "ref:" + spec.attempt_id;
+  }
+  Status Adopt(const std::string& attempt_id, const std::string&) override {
+    std::lock_guard lock(mu_);
+    adopted_.push_back(attempt_id);
+    if (adopt_fails_) return NotFound("process of attempt '" + attempt_id + "' is gone");
+    return OkStatus();
+  }
+  Status Stop(const std::string& attempt_id) override {
+    std::lock_guard lock(mu_);
+    stopped_.push_back(attempt_id);
+    return OkStatus();
+  }
+  std::vector<std::string> Active() const override { return {}; }
+  Status Cleanup(const std::string& attempt_id) override {
+    std::lock_guard lock(mu_);
+    cleaned_.push_back(attempt_id);
+    return OkStatus();
+  }
+  engine::Health GetHealth() const override { return {}; }
+  void Shutdown() override {}
+
+  bool WaitLaunches(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return launches_.size() >= n; });
+  }
+  void Send(const engine::Update& u) { sink_(u); }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  engine::UpdateSink sink_;
+  std::vector<engine::LaunchSpec> launches_;
+  std::vector<std::string> adopted_;
+  std::vector<std::string> stopped_;
+  std::vector<std::string> cleaned_;
+  std::string launch_error_;
+  bool adopt_fails_ = false;
+};
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::SqliteOptions o;
+    o.path = ":memory:";
+    auto s = store::SqliteStore::Open(o, clock_);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    store_ = std::move(*s);
+  }
+
+  ControlOptions Options(const std::string& owner = "host-a/100/aaaa") {
+    ControlOptions o;
+    o.owner = owner;
+    o.host = OwnerHost(owner);
+    return o;
+  }
+
+  // A queued run of `echo hi` with 64Mi.
+  tug::Run Submit() {
+    tug::Run r;
+    r.id = NewId(clock_);
+    r.definition = "hello";
+    r.definition_version = 1;
+    r.spec.name = "hello";
+    r.spec.command = "echo hi";
+    r.spec.env = {{"K", "v"}};
+    r.spec.resources = {64 << 20, 500};
+    r.created_at = clock_.Now();
+    r.updated_at = r.created_at;
+    Attempt a;
+    a.id = AttemptId(r.id, 1);
+    a.run_id = r.id;
+    a.resources = r.spec.resources;
+    a.created_at = r.created_at;
+    a.due_at = r.created_at;
+    EXPECT_TRUE(store_->CreateRun(r, a).ok());
+    r.attempts.push_back(a);
+    return r;
+  }
+
+  tug::Run Get(const std::string& id) { return *store_->GetRun(id); }
+
+  // The dispatcher records the launch on its own thread; poll the store for it.
+  bool WaitForLaunched(const std::string& attempt_id) {
+    for (int i = 0; i < 3000; ++i) {
+      auto a = store_->GetAttempt(attempt_id);
+      if (a.ok() && !a->engine_ref.empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  bool WaitForStatus(const std::string& run_id, RunStatus status) {
+    for (int i = 0; i < 3000; ++i) {
+      if (Get(run_id).status == status) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  ManualClock clock_;
+  std::unique_ptr<store::SqliteStore> store_;
+  FakeEngine engine_;
+  metrics::Registry registry_;
+};
+
+TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
+  Controller c(Options(), *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  tug::Run r = Submit();
+  c.Wake();
+  ASSERT_TRUE(engine_.WaitLaunches(1));
+  const engine::LaunchSpec& spec = engine_.launches_[0];
+  EXPECT_EQ(spec.attempt_id, r.attempts[0].id);
+  EXPECT_EQ(spec.argv, (std::vector<std::string>{"/bin/sh", "-c", "echo hi"}));
+  EXPECT_EQ(spec.env.at("K"), "v");
+  EXPECT_EQ(spec.resources.memory_bytes, 64 << 20);
+  ASSERT_TRUE(WaitForLaunched(r.attempts[0].id));
+
+  engine_.Send({engine::Update::Kind::kStarted, r.attempts[0].id, clock_.Now(), "", {}, {}, 0, 0});
+  EXPECT_EQ(Get(r.id).status, RunStatus::kRunning);
+  engine::Update end;
+  end.kind = engine::Update::Kind::kEnded;
+  end.attempt_id = r.attempts[0].id;
+  end.at = clock_.Now();
+  end.status = AttemptStatus::kFailed;
+  end.outcome = {137, "OOMKilled", "memory limit 64Mi reached"};
+  end.peak_memory_bytes = 64 << 20;
+  engine_.Send(end);
+  tug::Run done = Get(r.id);
+  EXPECT_EQ(done.status, RunStatus::kFailed);
+  EXPECT_EQ(done.attempts[0].outcome->reason, "OOMKilled");
+  EXPECT_EQ(done.attempts[0].peak_memory_bytes, 64 << 20);
+  EXPECT_EQ(engine_.cleaned_, std::vector<std::string>{r.attempts[0].id});
+  c.Stop();
+  EXPECT_EQ(engine_.launches_.size(), 1u);
+}
+
+TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
+  engine_.launch_error_ = "working_dir '/nope' does not exist";
+  Controller c(Options(), *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  tug::Run r = Submit();
+  c.Wake();
+  ASSERT_TRUE(engine_.WaitLaunches(1));
+  ASSERT_TRUE(WaitForStatus(r.id, RunStatus::kFailed));
+  tug::Run done = Get(r.id);
+  EXPECT_EQ(done.attempts[0].outcome->reason, "LaunchFailed");
+  EXPECT_NE(done.attempts[0].outcome->message.find("/nope"), std::string::npos);
+  c.Stop();
+}
+
+TEST_F(ControllerTest, ReconcileAdoptsOrMarksLostAndLeavesOtherHostsAlone) {
+  // A previous process on this host left three attempts; another host left one.
+  tug::Run running = Submit();
+  tug::Run gone = Submit();
+  tug::Run unlaunched = Submit();
+  tug::Run elsewhere = Submit();
+  const std::string old_owner = "host-a/99/dead";
+  for (tug::Run* r : {&running, &gone, &unlaunched}) {
+    auto claimed = store_->ClaimAttempt(old_owner, clock_.Now(), 30 * kMicrosPerSecond);
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+    EXPECT_EQ((*claimed)->id, r->attempts[0].id);
+  }
+  ASSERT_TRUE(store_->ClaimAttempt("host-b/1/beef", clock_.Now(), 30 * kMicrosPerSecond).ok());
+  ASSERT_TRUE(store_->MarkLaunched(running.attempts[0].id, old_owner, "ref", clock_.Now()).ok());
+  ASSERT_TRUE(store_->MarkRunning(running.attempts[0].id, clock_.Now()).ok());
+  ASSERT_TRUE(store_->MarkLaunched(gone.attempts[0].id, old_owner, "ref", clock_.Now()).ok());
+
+  // First reconcile: every adopt succeeds.
+  {
+    Controller c(Options(), *store_, engine_, registry_, clock_);
+    ASSERT_TRUE(c.Start().ok());
+    c.Stop();
+  }
+  EXPECT_EQ(engine_.adopted_,
+            (std::vector<std::string>{running.attempts[0].id, gone.attempts[0].id}));
+  // The attempt that was claimed but never recorded as launched goes through the idempotent
+  // Launch path instead of being guessed about.
+  ASSERT_EQ(engine_.launches_.size(), 1u);
+  EXPECT_EQ(engine_.launches_[0].attempt_id, unlaunched.attempts[0].id);
+  EXPECT_EQ(store_->GetAttempt(running.attempts[0].id)->claimed_by, "host-a/100/aaaa");
+  EXPECT_EQ(store_->GetAttempt(elsewhere.attempts[0].id)->claimed_by, "host-b/1/beef");
+
+  // Second restart: the processes are gone now.
+  engine_.adopt_fails_ = true;
+  {
+    Controller c(Options("host-a/101/bbbb"), *store_, engine_, registry_, clock_);
+    ASSERT_TRUE(c.Start().ok());
+    c.Stop();
+  }
+  tug::Run lost = Get(running.id);
+  EXPECT_EQ(lost.status, RunStatus::kLost);
+  EXPECT_EQ(lost.attempts[0].outcome->reason, "Lost");
+  EXPECT_NE(lost.attempts[0].outcome->message.find("is gone"), std::string::npos)
+      << lost.attempts[0].outcome->message;
+  EXPECT_EQ(Get(elsewhere.id).status, RunStatus::kQueued);
+}
+
+TEST_F(ControllerTest, StopQueuedRunAtOnceAndRunningRunThroughTheEngine) {
+  ControlOptions o = Options();
+  o.dispatch = false;  // keep the first run queued
+  Controller c(o, *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  tug::Run queued = Submit();
+  ASSERT_TRUE(c.StopRun(queued.id).ok());
+  EXPECT_EQ(Get(queued.id).status, RunStatus::kStopped);
+  EXPECT_TRUE(engine_.stopped_.empty());
+
+  tug::Run running = Submit();
+  ASSERT_TRUE(store_->ClaimAttempt(o.owner, clock_.Now(), 30 * kMicrosPerSecond).ok());
+  ASSERT_TRUE(store_->MarkRunning(running.attempts[0].id, clock_.Now()).ok());
+  ASSERT_TRUE(c.StopRun(running.id).ok());
+  EXPECT_EQ(engine_.stopped_, std::vector<std::string>{running.attempts[0].id});
+  EXPECT_TRUE(Get(running.id).stop_requested);
+  auto again = c.StopRun(queued.id);
+  EXPECT_FALSE(again.ok());
+  c.Stop();
+}
+
+}  // namespace
+}  // namespace tug::control
