@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 cmake --preset release >/dev/null
-cmake --build --preset release --target tug hello_beast >/dev/null
+cmake --build --preset release --target tug hello_beast hello_tug_net >/dev/null
 BIN=build/release
 WORK=$(mktemp -d /tmp/tug-bench-XXXXXX)
 PIDS=()
@@ -30,10 +30,14 @@ wrk_summary() { # label, wrk args...
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); $(date -u +%F)"
 echo "wrk -t2 -c$CONNS -d${DURATION}s on loopback (wrk shares the 2 cores with the server)"
 
-# 1. Baseline: hello-world Beast server.
-P=$(free_port); $BIN/bench/hello_beast --port "$P" --threads 2 & PIDS+=($!)
+# 1. Baselines: a hello-world Beast server, and the same hello route through our net layer.
+P=$(free_port); $BIN/bench/hello_beast --port "$P" --threads 2 >/dev/null & PIDS+=($!)
+Q=$(free_port); $BIN/bench/hello_tug_net --port "$Q" --threads 2 >/dev/null & PIDS+=($!)
 sleep 0.5
-wrk_summary "baseline hello_beast GET /" "http://127.0.0.1:$P/"
+for round in $(seq "${ROUNDS:-1}"); do
+  wrk_summary "[$round] baseline hello_beast GET /" "http://127.0.0.1:$P/"
+  wrk_summary "[$round] hello via tug net layer" "http://127.0.0.1:$Q/"
+done
 
 # 2. tug server with dispatch off (API only), SQLite in a temp dir.
 P=$(free_port)
@@ -45,8 +49,10 @@ S="--server http://127.0.0.1:$P"
 printf 'name: noop\ncommand: "true"\nresources: {memory: 32Mi}\n' >"$WORK/noop.yaml"
 $BIN/tug $S apply -f "$WORK/noop.yaml" >/dev/null
 ID=$($BIN/tug $S run noop)
-wrk_summary "GET /api/v1/runs/{id}" "http://127.0.0.1:$P/api/v1/runs/$ID"
-wrk_summary "POST /api/v1/runs (durable)" -s bench/post_run.lua "http://127.0.0.1:$P/api/v1/runs"
+for round in $(seq "${ROUNDS:-1}"); do
+  wrk_summary "[$round] GET /api/v1/runs/{id}" "http://127.0.0.1:$P/api/v1/runs/$ID"
+  wrk_summary "[$round] POST /api/v1/runs (durable)" -s bench/post_run.lua "http://127.0.0.1:$P/api/v1/runs"
+done
 echo "tug server RSS after load: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$TUG_PID/status)"
 kill $TUG_PID; wait $TUG_PID 2>/dev/null || true
 

@@ -125,6 +125,7 @@ int Serve(const cli::ServerFlags& flags) {
                        [&api](const net::Request&, const std::string& route, int status,
                               double seconds) { api.Observe(route, status, seconds); });
   if (auto st = http.Start(); !st.ok()) {
+    api.Stop();
     controller.Stop();
     (*engine)->Shutdown();
     return Die(st.error().message());
@@ -142,6 +143,7 @@ int Serve(const cli::ServerFlags& flags) {
   sigwait(&signals, &sig);
   log::Info("shutting down", {{"signal", std::to_string(sig)}});
   http.Stop();
+  api.Stop();
   controller.Stop();
   (*engine)->Shutdown();
   return 0;

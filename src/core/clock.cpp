@@ -19,17 +19,67 @@ SystemClock& SystemClock::Instance() {
   return clock;
 }
 
+namespace {
+
+// Howard Hinnant's days-to-civil: proleptic Gregorian date of a day count since 1970-01-01.
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2 ? 1 : 0;
+}
+
+void Put(char*& p, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  p += width;
+}
+
+}  // namespace
+
+// Hand-rolled: this runs for every time field of every API response.
 std::string FormatTimestamp(Micros t) {
-  time_t secs = static_cast<time_t>(t / kMicrosPerSecond);
+  int64_t secs = t / kMicrosPerSecond;
   Micros frac = t % kMicrosPerSecond;
   if (frac < 0) {
     frac += kMicrosPerSecond;
     --secs;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  int64_t year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  CivilFromDays(days, year, month, day);
+  std::string out(27, '\0');
+  char* p = out.data();
+  Put(p, year, 4);
+  *p++ = '-';
+  Put(p, month, 2);
+  *p++ = '-';
+  Put(p, day, 2);
+  *p++ = 'T';
+  Put(p, rem / 3600, 2);
+  *p++ = ':';
+  Put(p, (rem % 3600) / 60, 2);
+  *p++ = ':';
+  Put(p, rem % 60, 2);
+  *p++ = '.';
+  Put(p, frac, 6);
+  *p++ = 'Z';
+  return out;
 }
 
 Result<Micros> ParseTimestamp(const std::string& text) {

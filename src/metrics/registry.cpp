@@ -13,28 +13,29 @@ void Counter::Inc(double v) {
 }
 
 Histogram::Histogram(const std::vector<double>& bounds)
-    : bounds_(bounds), counts_(bounds.size() + 1, 0) {
+    : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds.size() + 1]) {
   std::sort(bounds_.begin(), bounds_.end());
+  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
 }
 
 void Histogram::Observe(double v) {
   size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
-  std::lock_guard lock(mu_);
-  ++counts_[i];
-  sum_ += v;
-  ++count_;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  double cur = sum_.load(std::memory_order_relaxed);
+  while (!sum_.compare_exchange_weak(cur, cur + v, std::memory_order_relaxed)) {
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 Histogram::Snapshot Histogram::Take() const {
-  std::lock_guard lock(mu_);
   Snapshot s;
   uint64_t acc = 0;
-  for (uint64_t c : counts_) {
-    acc += c;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    acc += counts_[i].load(std::memory_order_relaxed);
     s.cumulative.push_back(acc);
   }
-  s.sum = sum_;
-  s.count = count_;
+  s.sum = sum_.load(std::memory_order_relaxed);
+  s.count = acc;
   return s;
 }
 

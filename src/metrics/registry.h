@@ -38,11 +38,12 @@ class Histogram {
   const std::vector<double>& bounds() const { return bounds_; }
 
  private:
+  // Lock-free: a scrape may see a sample counted in one field before another, which Prometheus
+  // tolerates; the hot path takes no lock.
   std::vector<double> bounds_;
-  mutable std::mutex mu_;
-  std::vector<uint64_t> counts_;  // per bucket (not cumulative), last is +Inf
-  double sum_ = 0;
-  uint64_t count_ = 0;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // per bucket (not cumulative), last is +Inf
+  std::atomic<double> sum_{0};
+  std::atomic<uint64_t> count_{0};
 };
 
 template <class T>

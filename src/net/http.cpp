@@ -114,4 +114,42 @@ Status ParseTarget(std::string_view target, std::string& path,
   return OkStatus();
 }
 
+Deferred::~Deferred() {
+  std::function<void(Response)> deliver;
+  {
+    std::lock_guard lock(mu_);
+    if (replied_ || !deliver_) return;
+    deliver = std::move(deliver_);
+  }
+  deliver(ErrorResponse(Unavailable("the server stopped before this request finished; retry it")));
+}
+
+void Deferred::Reply(Response response) {
+  std::function<void(Response)> deliver;
+  {
+    std::lock_guard lock(mu_);
+    if (replied_) return;
+    replied_ = true;
+    if (!deliver_) {
+      ready_ = std::make_unique<Response>(std::move(response));
+      return;
+    }
+    deliver = std::move(deliver_);
+  }
+  deliver(std::move(response));
+}
+
+void Deferred::OnReply(std::function<void(Response)> deliver) {
+  std::unique_ptr<Response> ready;
+  {
+    std::lock_guard lock(mu_);
+    if (!ready_) {
+      deliver_ = std::move(deliver);
+      return;
+    }
+    ready = std::move(ready_);
+  }
+  deliver(std::move(*ready));
+}
+
 }  // namespace tug::net

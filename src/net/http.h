@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,32 @@ class StreamSource {
   virtual StreamPoll Poll() = 0;
 };
 
+struct Response;
+
+/// A response given later, from any thread: for handlers that hand their work to another thread
+/// (e.g. a batching writer) instead of blocking an I/O thread. The handler returns a Response
+/// whose `deferred` is set (everything else in it is ignored); the connection waits, without
+/// reading further requests, until Reply() is called once. If the Deferred is destroyed without
+/// a reply, the client gets a 503.
+class Deferred {
+ public:
+  Deferred() = default;
+  ~Deferred();
+  Deferred(const Deferred&) = delete;
+  Deferred& operator=(const Deferred&) = delete;
+
+  /// Thread-safe; only the first call counts.
+  void Reply(Response response);
+  /// Used by the server: where the reply goes (called at most once, possibly right away).
+  void OnReply(std::function<void(Response)> deliver);
+
+ private:
+  std::mutex mu_;
+  std::function<void(Response)> deliver_;  // guarded by mu_
+  std::unique_ptr<Response> ready_;        // guarded by mu_: a reply that came before OnReply
+  bool replied_ = false;                   // guarded by mu_
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -57,6 +84,7 @@ struct Response {
   /// ignored here; headers containing CR or LF are dropped.
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<StreamSource> stream;  // set → chunked transfer encoding, body ignored
+  std::shared_ptr<Deferred> deferred;    // set → the real response comes through it later
 };
 
 /// {"error":{"code":"<code>","message":"<message>"}} with HttpStatus(code); JSON-escaped properly.

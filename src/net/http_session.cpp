@@ -8,6 +8,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
@@ -222,6 +223,20 @@ void Session::Dispatch() {
   } else {
     response_ = ErrorResponse(NotFound(fmt::format(
         "no route for {} {}; see /api/v1 routes in docs/api.md", request_.method, request_.path)));
+  }
+  if (response_.deferred) {
+    // The reply comes from another thread; bring it back to this connection's executor. The
+    // session is idle (no read is pending) until then, and the closure keeps it alive.
+    std::shared_ptr<Deferred> deferred = std::move(response_.deferred);
+    deferred->OnReply([self = shared_from_this()](Response r) {
+      auto shared = std::make_shared<Response>(std::move(r));
+      asio::post(self->socket_.get_executor(), [self, shared] {
+        self->response_ = std::move(*shared);
+        self->response_.deferred.reset();
+        self->WriteResponse();
+      });
+    });
+    return;
   }
   WriteResponse();
 }

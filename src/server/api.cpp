@@ -39,6 +39,11 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
          control::Controller& controller, engine::Engine& engine, metrics::Registry& registry,
          const Clock& clock)
     : options_(options),
+      submitter_(store,
+                 [this](size_t n) {
+                   controller_.Wake();
+                   runs_submitted_.With({}).Inc(static_cast<double>(n));
+                 }),
       store_(store),
       logs_(logs),
       controller_(controller),
@@ -50,6 +55,7 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
           registry.AddHistogram("tug_http_request_seconds", "HTTP request latency by route",
                                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
       runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")) {
+  submitter_.Start();
   registry.AddCollector([this](std::string& out) {
     out += "# HELP tug_runs Runs in the store by status\n# TYPE tug_runs gauge\n";
     if (auto counts = store_.CountRunsByStatus(); counts.ok()) {
@@ -97,9 +103,23 @@ void Api::Register(net::Router& router) {
 }
 
 void Api::Observe(const std::string& route, int status, double seconds) {
-  const std::string& r = route.empty() ? std::string("unmatched") : route;
-  requests_.With({{"route", r}, {"code", std::to_string(status)}}).Inc();
-  request_seconds_.With({{"route", r}}).Observe(seconds);
+  std::string key = route;
+  key += '\n';
+  key += std::to_string(status);
+  RouteSeries series{nullptr, nullptr};
+  {
+    std::shared_lock lock(series_mu_);
+    if (auto it = series_.find(key); it != series_.end()) series = it->second;
+  }
+  if (series.requests == nullptr) {
+    const std::string r = route.empty() ? std::string("unmatched") : route;
+    series.requests = &requests_.With({{"route", r}, {"code", std::to_string(status)}});
+    series.seconds = &request_seconds_.With({{"route", r}});
+    std::unique_lock lock(series_mu_);
+    series_.emplace(std::move(key), series);
+  }
+  series.requests->Inc();
+  series.seconds->Observe(seconds);
 }
 
 Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
@@ -221,11 +241,15 @@ net::Response Api::CreateRun(net::Request& req) {
   first.engine = engine_.Name();
   first.created_at = now;
   first.due_at = now;
-  if (auto st = store_.CreateRun(run, first); !st.ok()) return Err(st.error());
-  controller_.Wake();
-  runs_submitted_.With({}).Inc();
-  run.attempts.push_back(first);
-  return Json(201, ToJson(run));
+  tug::Run reply_run = run;
+  reply_run.attempts.push_back(first);
+  net::Response resp;
+  resp.deferred = std::make_shared<net::Deferred>();
+  if (!submitter_.Submit(store::NewRun{std::move(run), std::move(first)}, resp.deferred,
+                         json::serialize(ToJson(reply_run)))) {
+    return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
+  }
+  return resp;
 }
 
 net::Response Api::ListRuns(net::Request& req) {

@@ -5,6 +5,8 @@
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
+#include <shared_mutex>
+#include <unordered_map>
 #include <string>
 
 #include "control/controller.h"
@@ -14,6 +16,7 @@
 #include "logs/log_store.h"
 #include "metrics/registry.h"
 #include "net/http.h"
+#include "server/submitter.h"
 #include "store/store.h"
 
 namespace tug::server {
@@ -32,6 +35,9 @@ class Api {
 
   /// Adds every route to the router.
   void Register(net::Router& router);
+  /// Commits what is still queued and stops the submission writer; call after the HTTP server
+  /// stopped and before it is destroyed.
+  void Stop() { submitter_.Stop(); }
   /// For the server's completion hook: counts requests by route and code.
   void Observe(const std::string& route, int status, double seconds);
 
@@ -54,6 +60,7 @@ class Api {
   Result<Definition> ParseDefinitionBody(const net::Request& req);
 
   ApiOptions options_;
+  Submitter submitter_;
   store::Store& store_;
   logs::LogStore& logs_;
   control::Controller& controller_;
@@ -63,6 +70,13 @@ class Api {
   metrics::Family<metrics::Counter>& requests_;
   metrics::Family<metrics::Histogram>& request_seconds_;
   metrics::Family<metrics::Counter>& runs_submitted_;
+  // Series per (route, code), so a request costs one shared lock instead of label building.
+  struct RouteSeries {
+    metrics::Counter* requests;
+    metrics::Histogram* seconds;
+  };
+  std::shared_mutex series_mu_;
+  std::unordered_map<std::string, RouteSeries> series_;  // guarded by series_mu_
 };
 
 }  // namespace tug::server

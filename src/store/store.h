@@ -40,6 +40,11 @@ struct AttemptEnd {
   int64_t cpu_micros = 0;
 };
 
+struct NewRun {
+  Run run;
+  Attempt first;
+};
+
 struct StatusCount {
   RunStatus status;
   int64_t count;
@@ -62,9 +67,15 @@ class Store {
 
   // --- runs and attempts ---
 
-  /// Creates the run, its first attempt (QUEUED, due at attempt.due_at) and a "submitted" event
-  /// in one transaction. kAlreadyExists if the id is taken.
-  [[nodiscard]] virtual Status CreateRun(const Run& run, const Attempt& first) = 0;
+  /// Creates runs, each with its first attempt (QUEUED, due at first.due_at) and a "submitted"
+  /// event, in as few transactions as the backend allows (a batch shares one commit); each run is
+  /// all-or-nothing on its own. Returns one status per run, in order: kAlreadyExists if an id is
+  /// taken, kInvalidArgument for a malformed run.
+  [[nodiscard]] virtual std::vector<Status> CreateRuns(const std::vector<NewRun>& runs) = 0;
+  /// One run: CreateRuns of one.
+  [[nodiscard]] Status CreateRun(const Run& run, const Attempt& first) {
+    return CreateRuns({NewRun{run, first}}).front();
+  }
   /// The run with its attempts (oldest first); kNotFound.
   [[nodiscard]] virtual Result<Run> GetRun(const std::string& id) = 0;
   [[nodiscard]] virtual Result<RunPage> ListRuns(const RunFilter& filter) = 0;

@@ -73,10 +73,7 @@ inline Definition MakeDefinition(const std::string& name, const std::string& com
   return d;
 }
 
-struct NewRun {
-  Run run;
-  Attempt first;
-};
+using ::tug::store::NewRun;
 
 /// A queued run of `definition` whose first attempt is due at `due_at`. Ids come from NewId, so
 /// runs made later sort later.
@@ -281,6 +278,34 @@ TEST_P(StoreConformanceTest, CreateRunWritesRunFirstAttemptAndSubmittedEvent) {
   EXPECT_EQ(events[0].run_id, n.run.id);
   EXPECT_EQ(events[0].attempt_id, n.first.id);
   EXPECT_GT(events[0].seq, 0);
+}
+
+TEST_P(StoreConformanceTest, CreateRunsBatchKeepsEachRunAllOrNothing) {
+  Run original = Submit("hello");
+  std::vector<NewRun> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(MakeRun("batch", kT0 + i));
+  // The third collides with an existing run, the fourth is malformed.
+  batch[2].run.id = original.id;
+  batch[2].first.run_id = original.id;
+  batch[2].first.id = AttemptId(original.id, 2);
+  batch[3].first.run_id = "someone-else";
+  auto results = store_->CreateRuns(batch);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_TRUE(Ok(results[0]));
+  EXPECT_TRUE(Ok(results[1]));
+  EXPECT_TRUE(Fails(results[2], Code::kAlreadyExists));
+  EXPECT_TRUE(Fails(results[3], Code::kInvalidArgument));
+  EXPECT_TRUE(Ok(results[4]));
+  for (int i : {0, 1, 4}) {
+    auto got = store_->GetRun(batch[static_cast<size_t>(i)].run.id);
+    ASSERT_TRUE(Ok(got));
+    EXPECT_EQ(got->attempts.size(), 1u);
+    EXPECT_EQ(EventTypes(got->id), std::vector<std::string>{"submitted"});
+  }
+  EXPECT_TRUE(Fails(store_->GetRun(batch[3].run.id), Code::kNotFound));
+  EXPECT_TRUE(Fails(store_->GetAttempt(batch[2].first.id), Code::kNotFound));
+  EXPECT_EQ(EventTypes(original.id), std::vector<std::string>{"submitted"});
+  EXPECT_TRUE(store_->CreateRuns({}).empty());
 }
 
 TEST_P(StoreConformanceTest, CreateRunWithTakenIdIsAlreadyExistsAndWritesNothing) {
@@ -548,8 +573,8 @@ TEST_P(StoreConformanceTest, TakeOverMovesAnActiveAttemptToTheNewOwner) {
   end.outcome = {0, "Completed", ""};
   end.ended_at = kT0 + 3 * kSec;
   ASSERT_TRUE(Ok(store_->EndAttempt(id, end)));
-  EXPECT_TRUE(Fails(store_->TakeOver(id, "server-c", kT0 + 4 * kSec, kLease),
-                    Code::kFailedPrecondition));
+  EXPECT_TRUE(
+      Fails(store_->TakeOver(id, "server-c", kT0 + 4 * kSec, kLease), Code::kFailedPrecondition));
   EXPECT_TRUE(Fails(store_->TakeOver("nope-1", "server-c", kT0, kLease), Code::kNotFound));
 }
 

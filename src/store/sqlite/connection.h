@@ -96,6 +96,12 @@ class Connection {
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
 
+ public:
+  /// The raw handle, for the few C APIs without a wrapper here (the WAL hook).
+  sqlite3* handle() const { return db_; }
+
+ private:
+
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

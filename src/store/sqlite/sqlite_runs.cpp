@@ -152,7 +152,9 @@ Result<std::optional<Attempt>> FirstAttempt(Connection& db, std::string_view sql
 
 }  // namespace
 
-Status SqliteStore::CreateRun(const Run& run, const Attempt& first) {
+namespace {
+
+Status CheckNewRun(const Run& run, const Attempt& first) {
   if (run.id.empty() || first.id.empty()) {
     return InvalidArgument("a run and its first attempt need ids; generate them with NewId");
   }
@@ -166,55 +168,88 @@ Status SqliteStore::CreateRun(const Run& run, const Attempt& first) {
         fmt::format("run '{}' must be created QUEUED with a QUEUED first attempt (got {} and {})",
                     run.id, ToString(run.status), ToString(first.status)));
   }
-  return Write([&](Connection& db) -> Status {
-    ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ") "
-                                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    r.Bind(1, run.id)
-        .Bind(2, run.definition)
-        .Bind(3, run.definition_version)
-        .Bind(4, ToString(run.status))
-        .Bind(5, sqlite::EncodeSpec(run.spec))
-        .Bind(6, sqlite::EncodeOverrides(run.overrides))
-        .Bind(7, run.created_at)
-        .Bind(8, run.updated_at)
-        .Bind(9, run.started_at)
-        .Bind(10, run.ended_at)
-        .Bind(11, run.stop_requested);
-    sqlite::BindOutcome(r, 12, run.outcome);
-    if (auto st = r.Run(); !st.ok()) {
-      if (st.error().code() != Code::kAlreadyExists) return st;
-      return AlreadyExists(
-          fmt::format("run '{}' already exists; submit again to get a new id", run.id));
+  return OkStatus();
+}
+
+}  // namespace
+
+// A batch shares one write transaction (one WAL commit, the dominant cost); each run sits in its
+// own savepoint so a failing one (duplicate id) does not undo the others.
+std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
+  std::vector<Status> results(runs.size());
+  bool any = false;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    results[i] = CheckNewRun(runs[i].run, runs[i].first);
+    any = any || results[i].ok();
+  }
+  if (!any) return results;
+  Status st = Write([&](Connection& db) -> Status {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!results[i].ok()) continue;
+      RETURN_IF_ERROR(db.Run("SAVEPOINT create_run"));
+      results[i] = InsertRun(db, runs[i].run, runs[i].first);
+      if (!results[i].ok()) RETURN_IF_ERROR(db.Run("ROLLBACK TO create_run"));
+      RETURN_IF_ERROR(db.Run("RELEASE create_run"));
     }
-    ASSIGN_OR_RETURN(Stmt a,
-                     db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS ") VALUES (?, ?, ?, "
-                                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    a.Bind(1, first.id)
-        .Bind(2, first.run_id)
-        .Bind(3, first.number)
-        .Bind(4, ToString(first.status))
-        .Bind(5, first.resources.memory_bytes)
-        .Bind(6, first.resources.cpu_millis)
-        .Bind(7, first.engine)
-        .Bind(8, first.engine_ref)
-        .Bind(9, first.claimed_by)
-        .Bind(10, first.lease_expires_at)
-        .Bind(11, first.created_at)
-        .Bind(12, first.due_at)
-        .Bind(13, first.launched_at)
-        .Bind(14, first.started_at)
-        .Bind(15, first.ended_at);
-    sqlite::BindOutcome(a, 16, first.outcome);
-    a.Bind(19, first.peak_memory_bytes).Bind(20, first.cpu_micros);
-    if (auto st = a.Run(); !st.ok()) {
-      if (st.error().code() != Code::kAlreadyExists) return st;
-      return AlreadyExists(
-          fmt::format("attempt '{}' already exists; submit again to get a new run id", first.id));
-    }
-    return AddEvent(db, run.id, first.id, run.created_at, "submitted",
-                    fmt::format("submitted: definition '{}' version {}", run.definition,
-                                run.definition_version));
+    return OkStatus();
   });
+  if (!st.ok()) {
+    // The whole transaction was rolled back: nothing of this batch was written.
+    for (auto& r : results) {
+      if (r.ok()) r = st;
+    }
+  }
+  return results;
+}
+
+Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
+  ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ") "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  r.Bind(1, run.id)
+      .Bind(2, run.definition)
+      .Bind(3, run.definition_version)
+      .Bind(4, ToString(run.status))
+      .Bind(5, sqlite::EncodeSpec(run.spec))
+      .Bind(6, sqlite::EncodeOverrides(run.overrides))
+      .Bind(7, run.created_at)
+      .Bind(8, run.updated_at)
+      .Bind(9, run.started_at)
+      .Bind(10, run.ended_at)
+      .Bind(11, run.stop_requested);
+  sqlite::BindOutcome(r, 12, run.outcome);
+  if (auto st = r.Run(); !st.ok()) {
+    if (st.error().code() != Code::kAlreadyExists) return st;
+    return AlreadyExists(
+        fmt::format("run '{}' already exists; submit again to get a new id", run.id));
+  }
+  ASSIGN_OR_RETURN(Stmt a,
+                   db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS ") VALUES (?, ?, ?, "
+                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  a.Bind(1, first.id)
+      .Bind(2, first.run_id)
+      .Bind(3, first.number)
+      .Bind(4, ToString(first.status))
+      .Bind(5, first.resources.memory_bytes)
+      .Bind(6, first.resources.cpu_millis)
+      .Bind(7, first.engine)
+      .Bind(8, first.engine_ref)
+      .Bind(9, first.claimed_by)
+      .Bind(10, first.lease_expires_at)
+      .Bind(11, first.created_at)
+      .Bind(12, first.due_at)
+      .Bind(13, first.launched_at)
+      .Bind(14, first.started_at)
+      .Bind(15, first.ended_at);
+  sqlite::BindOutcome(a, 16, first.outcome);
+  a.Bind(19, first.peak_memory_bytes).Bind(20, first.cpu_micros);
+  if (auto st = a.Run(); !st.ok()) {
+    if (st.error().code() != Code::kAlreadyExists) return st;
+    return AlreadyExists(
+        fmt::format("attempt '{}' already exists; submit again to get a new run id", first.id));
+  }
+  return AddEvent(
+      db, run.id, first.id, run.created_at, "submitted",
+      fmt::format("submitted: definition '{}' version {}", run.definition, run.definition_version));
 }
 
 Result<Run> SqliteStore::GetRun(const std::string& id) {
@@ -365,9 +400,9 @@ Status SqliteStore::TakeOver(const std::string& attempt_id, const std::string& o
   return Write([&](Connection& db) -> Status {
     ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
     if (a.status != AttemptStatus::kLaunching && a.status != AttemptStatus::kRunning) {
-      return FailedPrecondition(fmt::format(
-          "attempt '{}' is {}, not launching or running; there is nothing to take over", a.id,
-          ToString(a.status)));
+      return FailedPrecondition(
+          fmt::format("attempt '{}' is {}, not launching or running; there is nothing to take over",
+                      a.id, ToString(a.status)));
     }
     ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE attempts SET claimed_by = ?, lease_expires_at = ? "
                                         "WHERE id = ?"));

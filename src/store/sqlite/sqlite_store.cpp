@@ -2,6 +2,8 @@
 // attempts are in sqlite_runs.cpp.
 #include "store/sqlite/sqlite_store.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <system_error>
 
@@ -82,21 +84,78 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opts
                                                      opts.busy_timeout_ms));
       readers.push_back(std::move(reader));
     }
-    return std::unique_ptr<SqliteStore>(
-        new SqliteStore(clock, std::move(writer), std::move(readers)));
+    std::unique_ptr<Connection> checkpointer;
+    if (!memory) {
+      // The writer never checkpoints inline; the checkpoint thread does (see CheckpointLoop).
+      RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
+      ASSIGN_OR_RETURN(checkpointer, Connection::Open(opts.path, Connection::Mode::kReadWrite,
+                                                      opts.busy_timeout_ms));
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(clock, std::move(writer),
+                                                        std::move(readers),
+                                                        std::move(checkpointer)));
   } catch (const std::exception& e) {
     return Internal(fmt::format("opening database '{}' failed unexpectedly", opts.path), e.what());
   }
 }
 
 SqliteStore::SqliteStore(const Clock& clock, std::unique_ptr<Connection> writer,
-                         std::vector<std::unique_ptr<Connection>> readers)
-    : clock_(clock), writer_(std::move(writer)), readers_(std::move(readers)) {
+                         std::vector<std::unique_ptr<Connection>> readers,
+                         std::unique_ptr<Connection> checkpointer)
+    : checkpointer_(std::move(checkpointer)),
+      clock_(clock),
+      writer_(std::move(writer)),
+      readers_(std::move(readers)) {
   for (auto& r : readers_) idle_readers_.push_back(r.get());
+  if (checkpointer_) {
+    sqlite3_wal_hook(writer_->handle(), &SqliteStore::OnWalCommit, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  }
+}
+
+// Called by SQLite on the writer's thread after each commit, with the WAL's size in pages.
+int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
+  if (pages >= kCheckpointPages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    {
+      std::lock_guard lock(store->checkpoint_mu_);
+      store->checkpoint_due_ = true;
+    }
+    store->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(checkpoint_mu_);
+      // Also checkpoint now and then while idle, so the WAL does not sit large on disk.
+      checkpoint_cv_.wait_for(lock, std::chrono::seconds(5),
+                              [this] { return checkpoint_due_ || checkpoint_stopping_; });
+      if (checkpoint_stopping_) return;
+      checkpoint_due_ = false;
+    }
+    // PASSIVE: copies what it can without blocking readers or the writer.
+    if (auto st = checkpointer_->Exec("PRAGMA wal_checkpoint(PASSIVE)"); !st.ok()) {
+      continue;  // busy or transient; the next commit or tick tries again
+    }
+  }
 }
 
 // Readers close before the writer: the last connection to close checkpoints the WAL.
 SqliteStore::~SqliteStore() {
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stopping_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    checkpoint_thread_.join();
+    sqlite3_wal_hook(writer_->handle(), nullptr, nullptr);
+  }
+  checkpointer_.reset();
   idle_readers_.clear();
   readers_.clear();
   writer_.reset();

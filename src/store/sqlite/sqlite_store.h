@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite/connection.h"
@@ -51,7 +52,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Definition>> ListDefinitions() override;
   Status DeleteDefinition(const std::string& name, Micros now) override;
 
-  Status CreateRun(const Run& run, const Attempt& first) override;
+  std::vector<Status> CreateRuns(const std::vector<NewRun>& runs) override;
   Result<Run> GetRun(const std::string& id) override;
   Result<RunPage> ListRuns(const RunFilter& filter) override;
   Result<Attempt> GetAttempt(const std::string& attempt_id) override;
@@ -80,7 +81,19 @@ class SqliteStore final : public Store {
   using Body = sqlite::FunctionRef<Status(sqlite::Connection&)>;
 
   SqliteStore(const Clock& clock, std::unique_ptr<sqlite::Connection> writer,
-              std::vector<std::unique_ptr<sqlite::Connection>> readers);
+              std::vector<std::unique_ptr<sqlite::Connection>> readers,
+              std::unique_ptr<sqlite::Connection> checkpointer);
+
+  // WAL checkpoints run on their own connection and thread, so no commit (and no request
+  // waiting on one) pays for copying the WAL back into the database file.
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
+  std::unique_ptr<sqlite::Connection> checkpointer_;  // used by checkpoint_thread_ only
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_due_ = false;      // guarded by checkpoint_mu_
+  bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
+  std::thread checkpoint_thread_;
 
   /// Runs `body` in a BEGIN IMMEDIATE transaction on the writer connection; commits when it
   /// returns OK, rolls back otherwise. Exceptions are caught and become kInternal.
@@ -90,6 +103,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] Status Read(Body body, bool snapshot = false);
 
   const Clock& clock_;
+  [[nodiscard]] Status InsertRun(sqlite::Connection& db, const Run& run, const Attempt& first);
+
   std::mutex write_mu_;
   std::unique_ptr<sqlite::Connection> writer_;  // guarded by write_mu_
 

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/ids.h"
 #include "store/sqlite/migrations.h"
 #include "store/store_conformance.h"
 
@@ -395,6 +396,75 @@ TEST_F(SqliteStoreTest, LogsRoughTimings) {
   std::printf("[ timing   ] CreateRun %.1f us/op (%.0f/s), GetRun %.1f us/op (%.0f/s)\n",
               us(t1 - t0).count() / kCreates, kCreates / (us(t1 - t0).count() / 1e6),
               us(t2 - t1).count() / kReads, kReads / (us(t2 - t1).count() / 1e6));
+}
+
+}  // namespace
+}  // namespace tug::store
+
+namespace tug::store {
+namespace {
+
+// Concurrent submissions are committed in shared batches; a failing one (duplicate id) must not
+// take the others down with it.
+TEST(SqliteGroupCommitTest, ConcurrentCreatesCommitIndependently) {
+  ManualClock clock;
+  SqliteOptions o;
+  o.path = ":memory:";
+  auto opened = SqliteStore::Open(o, clock);
+  ASSERT_TRUE(opened.ok());
+  SqliteStore& store = **opened;
+  auto make = [&](const std::string& id) {
+    tug::Run r;
+    r.id = id;
+    r.definition = "d";
+    r.definition_version = 1;
+    r.spec.name = "d";
+    r.spec.command = "true";
+    r.created_at = clock.Now();
+    Attempt a;
+    a.id = AttemptId(id, 1);
+    a.run_id = id;
+    a.created_at = r.created_at;
+    a.due_at = r.created_at;
+    return std::make_pair(r, a);
+  };
+  auto dup = make(NewId(clock));
+  ASSERT_TRUE(store.CreateRun(dup.first, dup.second).ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::atomic<int> ok{0};
+  std::atomic<int> already{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto [r, a] = (t == 0 && i % 10 == 0) ? dup : make(NewId(clock));
+        Status st = store.CreateRun(r, a);
+        if (st.ok()) {
+          ++ok;
+        } else if (st.error().code() == Code::kAlreadyExists) {
+          ++already;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(already.load(), kPerThread / 10);
+  EXPECT_EQ(ok.load(), kThreads * kPerThread - kPerThread / 10);
+  int64_t queued = 0;
+  auto counts = store.CountRunsByStatus();
+  ASSERT_TRUE(counts.ok());
+  for (const auto& c : *counts) {
+    if (c.status == RunStatus::kQueued) queued = c.count;
+  }
+  EXPECT_EQ(queued, ok.load() + 1);
+  // Every created run has exactly its "submitted" event.
+  auto page =
+      store.ListRuns({.status = std::nullopt, .definition = "", .cursor = "", .limit = 500});
+  ASSERT_TRUE(page.ok());
+  auto events = store.ListEvents(page->runs[0].id, 0, 100);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 1u);
 }
 
 }  // namespace
