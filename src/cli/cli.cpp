@@ -51,6 +51,25 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+// The server's error message from an error body ({"error":{"message"}}), else a generic one.
+std::string ServerMessage(int status, const std::string& body) {
+  auto v = ParseJson(body);
+  if (v.ok() && v->is_object()) {
+    if (const json::value* e = v->as_object().if_contains("error"); e && e->is_object()) {
+      if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
+        return std::string(m->as_string());
+      }
+    }
+  }
+  return fmt::format("server answered {}", status);
+}
+
+bool WriteStdout(std::string_view chunk) {
+  std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  std::cout.flush();
+  return true;
+}
+
 class Client {
  public:
   static Result<Client> Connect(const Globals& g) {
@@ -62,21 +81,14 @@ class Client {
   Result<json::value> Call(const std::string& method, const std::string& target,
                            const std::string& body = "") {
     ASSIGN_OR_RETURN(auto resp, http_.Send(method, target, body));
+    if (resp.status >= 400) {
+      return Error(resp.status == 404 ? Code::kNotFound : Code::kInvalidArgument,
+                   ServerMessage(resp.status, resp.body));
+    }
     json::value v;
     if (!resp.body.empty()) {
       auto parsed = ParseJson(resp.body);
       if (parsed.ok()) v = std::move(*parsed);
-    }
-    if (resp.status >= 400) {
-      std::string message = fmt::format("server answered {}", resp.status);
-      if (v.is_object()) {
-        if (const json::value* e = v.as_object().if_contains("error"); e && e->is_object()) {
-          if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
-            message = std::string(m->as_string());
-          }
-        }
-      }
-      return Error(resp.status == 404 ? Code::kNotFound : Code::kInvalidArgument, message);
     }
     return v;
   }
@@ -95,18 +107,7 @@ class Client {
         },
         &status);
     if (!st.ok()) return st;
-    if (status >= 400) {
-      auto v = ParseJson(error_body);
-      std::string message = fmt::format("server answered {}", status);
-      if (v.ok() && v->is_object()) {
-        if (auto* e = v->as_object().if_contains("error"); e && e->is_object()) {
-          if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
-            message = std::string(m->as_string());
-          }
-        }
-      }
-      return InvalidArgument(message);
-    }
+    if (status >= 400) return InvalidArgument(ServerMessage(status, error_body));
     return OkStatus();
   }
 
@@ -231,12 +232,7 @@ Result<json::value> WaitForEnd(Client& client, const std::string& id) {
 }
 
 Status FollowLogs(Client& client, const std::string& id, const std::string& query) {
-  return client.Stream("/api/v1/runs/" + id + "/logs?follow=true" + query,
-                       [](std::string_view chunk) {
-                         std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-                         std::cout.flush();
-                         return true;
-                       });
+  return client.Stream("/api/v1/runs/" + id + "/logs?follow=true" + query, &WriteStdout);
 }
 
 void PrintFinal(const json::value& run) {

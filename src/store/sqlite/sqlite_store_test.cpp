@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "store/sqlite/migrations.h"
 #include "store/store_conformance.h"
+#include "store/store_conformance_claims.h"
 
 namespace tug::store {
 namespace {
