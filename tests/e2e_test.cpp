@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "net/http_client.h"
 #include "test_util.h"
 
 namespace json = boost::json;
@@ -222,6 +223,41 @@ TEST_F(E2eTest, RunWhoseProcessDiedWithTheServerIsLostWithAReason) {
   json::object run = GetRun(id);
   std::string message(FirstAttempt(run).at("outcome").at("message").as_string());
   EXPECT_FALSE(message.empty());
+}
+
+}  // namespace
+}  // namespace tug::testing
+
+namespace tug::testing {
+namespace {
+
+// Without a writable cgroup (forced here with --cgroup none) a watchdog enforces memory limits,
+// and readiness says the engine runs degraded.
+TEST(E2eWatchdogTest, MemoryLimitByWatchdogAndDegradedReadiness) {
+  TempDir dir;
+  ServerProcess server(dir.path() + "/data", {"--cgroup", "none"});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  std::string file = dir.Write("hog.yaml", R"(name: hog
+command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
+resources: {memory: 64Mi}
+)");
+  ASSERT_EQ(server.Tug({"apply", "-f", file}).exit_code, 0);
+  auto r = server.Tug({"run", "hog", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 137) << r.out << r.err << server.Log();
+  json::object run = json::parse(r.out).as_object();
+  const auto& outcome = run.at("attempts").as_array().at(0).at("outcome").as_object();
+  EXPECT_EQ(outcome.at("reason"), "OOMKilled");
+  EXPECT_NE(std::string(outcome.at("message").as_string()).find("watchdog"), std::string::npos)
+      << outcome.at("message");
+  auto client = net::HttpClient::Create(server.url());
+  ASSERT_TRUE(client.ok());
+  auto ready = client->Send("GET", "/readyz");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 200);
+  json::object body = json::parse(ready->body).as_object();
+  EXPECT_EQ(body.at("status"), "degraded") << ready->body;
+  EXPECT_EQ(body.at("engine").at("degraded"), true) << ready->body;
 }
 
 }  // namespace
