@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -222,11 +224,12 @@ void Controller::Launch(const Attempt& attempt) {
                                  {"attempt", attempt.id},
                                  {"memory", FormatMemory(attempt.resources.memory_bytes)}});
   // A stop requested while we were launching must still reach the process.
-  if (run->stop_requested) {
-    (void)engine_.Stop(attempt.id);
-  } else if (auto again = store_.GetRun(attempt.run_id); again.ok() && again->stop_requested) {
-    (void)engine_.Stop(attempt.id);
+  bool stop = run->stop_requested;
+  if (!stop) {
+    auto again = store_.GetRun(attempt.run_id);
+    stop = again.ok() && again->stop_requested;
   }
+  if (stop) (void)engine_.Stop(attempt.id);
 }
 
 void Controller::OnUpdate(const engine::Update& u) {
@@ -249,7 +252,17 @@ void Controller::OnUpdate(const engine::Update& u) {
       end.ended_at = u.at;
       end.peak_memory_bytes = u.peak_memory_bytes;
       end.cpu_micros = u.cpu_micros;
-      auto st = store_.EndAttempt(u.attempt_id, end);
+      // The engine's record (status.json) is removed by Cleanup, so it may only go once the
+      // store has the outcome; a transient store error is retried, and if the store stays
+      // unreachable the record stays for the next server's reconcile to read.
+      Status st = store_.EndAttempt(u.attempt_id, end);
+      for (int i = 0;
+           i < 5 && !st.ok() &&
+           (st.error().code() == Code::kUnavailable || st.error().code() == Code::kInternal);
+           ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 << i));
+        st = store_.EndAttempt(u.attempt_id, end);
+      }
       if (st.ok()) {
         ended_.With({{"reason", u.outcome.reason}}).Inc();
         log::Info("attempt ended",
@@ -258,9 +271,13 @@ void Controller::OnUpdate(const engine::Update& u) {
                    {"reason", u.outcome.reason},
                    {"exit_code", u.outcome.exit_code ? std::to_string(*u.outcome.exit_code)
                                                      : std::string("none")}});
-      } else {
-        log::Debug("end attempt skipped",
+      } else if (st.error().code() == Code::kFailedPrecondition) {
+        log::Debug("end attempt skipped: already ended",
                    {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
+      } else {
+        log::Error("recording the end of an attempt failed; keeping its engine record",
+                   {{"attempt", u.attempt_id}, {"error", st.error().ToString()}});
+        break;
       }
       if (auto c = engine_.Cleanup(u.attempt_id); !c.ok()) {
         log::Warn("engine cleanup failed",

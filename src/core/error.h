@@ -110,6 +110,7 @@ inline Status OkStatus() { return {}; }
 #define TUG_CONCAT_INNER(a, b) a##b
 #define TUG_CONCAT(a, b) TUG_CONCAT_INNER(a, b)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): arguments are a name and a declaration
 #define TUG_RETURN_IF_ERROR_IMPL(tmp, expr)            \
   do {                                                 \
     auto tmp = (expr);                                 \
@@ -125,3 +126,4 @@ inline Status OkStatus() { return {}; }
 
 #define ASSIGN_OR_RETURN(lhs, expr) \
   TUG_ASSIGN_OR_RETURN_IMPL(TUG_CONCAT(tug_result_, __LINE__), lhs, expr)
+// NOLINTEND(bugprone-macro-parentheses)

@@ -109,7 +109,7 @@ Family<Counter>& Registry::AddCounter(const std::string& name, const std::string
 }
 
 Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::string& help,
-                                          std::vector<double> bounds) {
+                                          const std::vector<double>& bounds) {
   std::lock_guard lock(mu_);
   histograms_.push_back(std::make_unique<Family<Histogram>>(
       name, help, [bounds] { return std::make_unique<Histogram>(bounds); }));

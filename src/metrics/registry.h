@@ -70,7 +70,7 @@ class Registry {
  public:
   Family<Counter>& AddCounter(const std::string& name, const std::string& help);
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
-                                  std::vector<double> bounds);
+                                  const std::vector<double>& bounds);
   /// fn appends complete exposition text (HELP, TYPE and samples) at scrape time.
   void AddCollector(std::function<void(std::string&)> fn);
   /// The Prometheus text format (version 0.0.4).

@@ -17,7 +17,7 @@ struct LogStreamOptions {
   bool follow = false;
   bool timestamps = false;  // false: only the text of each line, as `kubectl logs` prints it
   Micros deadline = 0;      // follow gives up at this time
-  size_t chunk_bytes = 256 * 1024;
+  size_t chunk_bytes = size_t{256} * 1024;
 };
 
 class LogStream final : public net::StreamSource {
