@@ -337,6 +337,12 @@ json::value ToJson(const Attempt& a) {
   o["outcome"] = a.outcome ? ToJson(*a.outcome) : json::value(nullptr);
   o["peak_memory"] = a.peak_memory_bytes;
   o["cpu_seconds"] = static_cast<double>(a.cpu_micros) / 1e6;
+  o["diagnosis"] = nullptr;
+  if (!a.diagnosis.empty()) {
+    boost::system::error_code ec;
+    json::value d = json::parse(a.diagnosis, ec);
+    if (!ec) o["diagnosis"] = std::move(d);
+  }
   return o;
 }
 
@@ -367,6 +373,10 @@ Result<Attempt> AttemptFromJson(const json::value& v) {
   if (const json::value* cpu = r.Get("cpu_seconds")) {
     if (!cpu->is_number()) return InvalidArgument("attempt: cpu_seconds must be a number");
     a.cpu_micros = static_cast<int64_t>(std::llround(cpu->to_number<double>() * 1e6));
+  }
+  if (const json::value* d = r.Get("diagnosis")) {
+    if (!d->is_object()) return InvalidArgument("attempt: diagnosis must be an object");
+    a.diagnosis = json::serialize(*d);
   }
   return a;
 }

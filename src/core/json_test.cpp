@@ -81,6 +81,7 @@ TEST(JsonTest, RunRoundTrip) {
   a.outcome = r.outcome;
   a.peak_memory_bytes = 67108864;
   a.cpu_micros = 1'250'000;
+  a.diagnosis = R"({"class":"batch_container_oom","retryable":true})";
   a.created_at = r.created_at;
   a.due_at = r.created_at;
   r.attempts.push_back(a);

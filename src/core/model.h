@@ -107,6 +107,8 @@ struct Attempt {
   std::optional<Outcome> outcome;
   int64_t peak_memory_bytes = 0;
   int64_t cpu_micros = 0;
+  /// Why it failed, as a JSON object written by the diagnoser ("" when not diagnosed).
+  std::string diagnosis;
   bool operator==(const Attempt&) const = default;
 };
 

@@ -38,6 +38,8 @@ struct AttemptEnd {
   Micros ended_at = 0;
   int64_t peak_memory_bytes = 0;
   int64_t cpu_micros = 0;
+  /// The attempt's diagnosis as a JSON object (see src/diagnose); empty when none.
+  std::string diagnosis;
 };
 
 struct NewRun {

@@ -201,6 +201,7 @@ TEST_P(StoreConformanceTest, EndAttemptEndsTheRunAndTheFirstEndWins) {
     end.ended_at = kT0 + 9 * kSec;
     end.peak_memory_bytes = int64_t{256} << 20;
     end.cpu_micros = 1234;
+    end.diagnosis = R"({"class":"batch_container_oom","retryable":true})";
     ASSERT_TRUE(Ok(store_->EndAttempt(id, end)));
 
     AttemptEnd second;
@@ -223,6 +224,7 @@ TEST_P(StoreConformanceTest, EndAttemptEndsTheRunAndTheFirstEndWins) {
     EXPECT_EQ(a.ended_at, end.ended_at);
     EXPECT_EQ(a.peak_memory_bytes, end.peak_memory_bytes);
     EXPECT_EQ(a.cpu_micros, 1234);
+    EXPECT_EQ(a.diagnosis, end.diagnosis) << "the first end's diagnosis is kept";
     EXPECT_EQ(a.lease_expires_at, 0) << "the lease is released";
 
     auto events = Events(r.id);

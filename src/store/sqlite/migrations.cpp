@@ -75,6 +75,10 @@ CREATE TABLE events (
 );
 CREATE INDEX events_run_seq ON events (run_id, seq);
 )sql"},
+    // Diagnosis of an ended attempt (class, root cause, highlights), as a JSON object.
+    Migration{2, R"sql(
+ALTER TABLE attempts ADD COLUMN diagnosis TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

@@ -211,6 +211,7 @@ Result<Attempt> ReadAttempt(const Stmt& row) {
   a.outcome = ReadOutcome(row, 15);
   a.peak_memory_bytes = row.Int(18);
   a.cpu_micros = row.Int(19);
+  a.diagnosis = row.Text(20);
   return a;
 }
 

@@ -224,7 +224,7 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
   }
   ASSIGN_OR_RETURN(Stmt a,
                    db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS ") VALUES (?, ?, ?, "
-                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   a.Bind(1, first.id)
       .Bind(2, first.run_id)
       .Bind(3, first.number)
@@ -241,7 +241,7 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(14, first.started_at)
       .Bind(15, first.ended_at);
   sqlite::BindOutcome(a, 16, first.outcome);
-  a.Bind(19, first.peak_memory_bytes).Bind(20, first.cpu_micros);
+  a.Bind(19, first.peak_memory_bytes).Bind(20, first.cpu_micros).Bind(21, first.diagnosis);
   if (auto st = a.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -486,10 +486,14 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
     ASSIGN_OR_RETURN(Stmt s,
                      db.Prepare("UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, "
                                 "reason = ?, message = ?, peak_memory_bytes = ?, cpu_micros = ?, "
-                                "lease_expires_at = 0 WHERE id = ?"));
+                                "diagnosis = ?, lease_expires_at = 0 WHERE id = ?"));
     s.Bind(1, ToString(end.status)).Bind(2, ended_at);
     sqlite::BindOutcome(s, 3, end.outcome);
-    RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes).Bind(7, end.cpu_micros).Bind(8, a.id).Run());
+    RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes)
+                        .Bind(7, end.cpu_micros)
+                        .Bind(8, end.diagnosis)
+                        .Bind(9, a.id)
+                        .Run());
     ASSIGN_OR_RETURN(Stmt r, db.Prepare("UPDATE runs SET status = ?, ended_at = ?, updated_at = ?, "
                                         "exit_code = ?, reason = ?, message = ? WHERE id = ?"));
     r.Bind(1, ToString(run_status)).Bind(2, ended_at).Bind(3, ended_at);

@@ -1,0 +1,151 @@
+#pragma once
+/// Streaming log scanner: splits chunks into lines (1-based numbers, lines split across chunks
+/// joined), strips relay prefixes (taxonomy rule 5), tracks exception blocks (JVM header /
+/// `at` frames / `Caused by:` chain / `... N more`, Python tracebacks, Spark job-abort
+/// wrappers) and matches each complete line against the whole catalog, compiled once into one
+/// vectorscan block-mode database. Only matching lines are kept, each capped at kMaxLineBytes,
+/// so memory stays bounded whatever the log size; binary bytes and megabyte lines are fine.
+///
+/// Lifecycle: Diagnoser::Start() -> Feed()* -> Finish() -> read hits(). One LogScan per
+/// stream; not thread-safe, but distinct scans may run on distinct threads (each owns its
+/// vectorscan scratch; the compiled database is shared and immutable).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "diagnose/catalog.h"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace tug::diagnose {
+
+/// Bytes of a line kept for matching and reporting; the rest of a longer line is skipped.
+inline constexpr size_t kMaxLineBytes = 8192;
+/// At most this many matching lines are kept per scan.
+inline constexpr size_t kMaxHits = 4096;
+
+/// The catalog compiled into one vectorscan database. Immutable; shared by scans.
+class CompiledCatalog {
+ public:
+  [[nodiscard]] static Result<std::shared_ptr<const CompiledCatalog>> Compile(Catalog catalog);
+  ~CompiledCatalog();
+  CompiledCatalog(const CompiledCatalog&) = delete;
+  CompiledCatalog& operator=(const CompiledCatalog&) = delete;
+
+  const Catalog& catalog() const { return catalog_; }
+  hs_database* database() const { return db_; }
+
+ private:
+  CompiledCatalog() = default;
+  Catalog catalog_;
+  hs_database* db_ = nullptr;
+};
+
+/// One reason a line matters: a catalog pattern, or the built-in Python exception rule.
+struct Signal {
+  std::string id;
+  std::string cls;
+  int severity = 0;
+  bool retryable = false;
+  std::string remediation;
+  PatternKind kind = PatternKind::kCause;
+  Resolve resolve = Resolve::kNone;
+};
+
+struct Hit {
+  int64_t line = 0;
+  std::string text;  // the line as in the input (without the newline), capped
+  std::vector<Signal> signals;
+  int block = -1;      // exception block index, -1 outside blocks
+  int depth = 0;       // position in the block's `Caused by:` chain (0 = header)
+  bool header = false;  // the line names the thrown exception (JVM header, Caused by, Python)
+  bool noise = false;   // a known-noise line, or inside a block introduced by one
+  bool executor_context = false;  // the line or its block is an executor task failure
+  bool python_final = false;      // last line of a Python traceback
+  bool python_user_frame = false;  // ...and the traceback has a user frame
+};
+
+struct Block {
+  int64_t first_line = 0;
+  bool python = false;
+  bool spark_network = false;  // frames in Spark's block-transfer/shuffle code
+  bool executor_thread = false;
+  bool noise = false;
+  int depth = 0;
+};
+
+class LogScan {
+ public:
+  LogScan(std::shared_ptr<const CompiledCatalog> compiled, std::string component);
+  ~LogScan();
+  LogScan(const LogScan&) = delete;
+  LogScan& operator=(const LogScan&) = delete;
+
+  /// Consumes any number of bytes; lines may span chunks.
+  void Feed(std::string_view chunk);
+  /// Flushes a last line without a newline. Feed after Finish is ignored.
+  void Finish();
+
+  const std::string& component() const { return component_; }
+  const std::vector<Hit>& hits() const { return hits_; }
+  const std::vector<Block>& blocks() const { return blocks_; }
+  int64_t lines() const { return line_no_; }
+  bool spark_seen() const { return spark_seen_; }
+  /// Most failures of one task index in one stage with the same (digit-free) reason.
+  int max_task_repeats() const { return max_task_repeats_; }
+  /// Line of the last "Finished task" seen before `line` (0 if none).
+  int64_t LastSuccessBefore(int64_t line) const;
+  /// The last non-empty line (capped) and its number, for logs where nothing matched.
+  const std::string& last_text() const { return last_text_; }
+  int64_t last_text_line() const { return last_text_line_; }
+
+ private:
+  void ProcessLine(std::string_view raw);
+  void TrackTask(std::string_view text);
+  int NewBlock(bool python);
+
+  std::shared_ptr<const CompiledCatalog> compiled_;
+  std::string component_;
+  hs_scratch* scratch_ = nullptr;
+  std::string partial_;
+  bool finished_ = false;
+  int64_t line_no_ = 0;
+  std::vector<Hit> hits_;
+  std::vector<Block> blocks_;
+  std::vector<int64_t> successes_;
+  int cur_block_ = -1;
+  int last_block_ = -1;
+  int64_t last_block_line_ = 0;
+  bool pending_noise_ = false;
+  int64_t executor_thread_line_ = -100;
+  bool in_traceback_ = false;
+  bool traceback_user_frame_ = false;
+  int traceback_lines_ = 0;
+  bool spark_seen_ = false;
+  std::map<std::string, int> task_failures_;
+  int max_task_repeats_ = 0;
+  std::vector<unsigned> match_ids_;
+  std::string last_text_;
+  int64_t last_text_line_ = 0;
+};
+
+/// Removes relay prefixes: timestamps, [bracketed] tags, {file.py:N} markers, log levels and
+/// the logger name after them, `stderr:`/`From Python:` relays, docker-compose `svc |`,
+/// markdown `**`/`>` and console progress bars. Returns a view into `line`.
+std::string_view StripRelayPrefix(std::string_view line);
+/// `at pkg.Class.method(File.java:1)` or `... 12 more` (after StripRelayPrefix).
+bool IsJvmFrame(std::string_view stripped);
+/// A line naming a thrown JVM exception: `pkg.FooException: msg`, `Caused by: ...`,
+/// `Exception in thread "main" ...`.
+bool IsJvmHeader(std::string_view stripped);
+/// `KeyError: 1`, `requests.exceptions.HTTPError: ...`, `EOFError`.
+bool IsPythonExceptionLine(std::string_view stripped);
+/// A Python frame path not under pyspark/py4j (the user's own code).
+bool IsPythonUserFrame(std::string_view stripped);
+
+}  // namespace tug::diagnose
