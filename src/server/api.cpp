@@ -190,13 +190,13 @@ net::Response Api::DeleteDefinition(net::Request& req) {
 net::Response Api::CreateRun(net::Request& req) {
   if (req.body.empty()) {
     return Err(InvalidArgument(
-        "request body is empty; send e.g. {\"definition\":\"hello\",\"env\":{\"K\":\"v\"}}"));
+        R"(request body is empty; send e.g. {"definition":"hello","env":{"K":"v"}})"));
   }
   auto body = ParseJson(req.body);
   if (!body.ok()) return Err(body.error());
   if (!body->is_object()) {
     return Err(
-        InvalidArgument("request body must be a JSON object, e.g. {\"definition\":\"hello\"}"));
+        InvalidArgument(R"(request body must be a JSON object, e.g. {"definition":"hello"})"));
   }
   json::object fields = body->as_object();
   const json::value* def_name = fields.if_contains("definition");

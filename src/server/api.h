@@ -6,8 +6,8 @@
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
 #include <shared_mutex>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 
 #include "control/controller.h"
 #include "core/clock.h"
@@ -24,7 +24,7 @@ namespace tug::server {
 struct ApiOptions {
   Limits limits;
   /// How long a follow=true log stream stays open at most.
-  Micros max_follow = 24 * 3600 * kMicrosPerSecond;
+  Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
 };
 
 class Api {
