@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "control/attempt_diagnosis.h"
 #include "control/controller.h"
 #include "core/log.h"
 #include "engine/local/local_engine.h"
@@ -108,6 +109,11 @@ int Serve(const cli::ServerFlags& flags) {
   co.lease = config->lease_seconds * kMicrosPerSecond;
   co.renew_every = std::max<Micros>(co.lease / 3, kMicrosPerSecond);
   co.dispatch = config->dispatch;
+  auto diagnoser = diagnose::Diagnoser::CreateBuiltin();
+  if (!diagnoser.ok()) return Die("loading the diagnosis catalog: " + diagnoser.error().ToString());
+  co.diagnose = [&diagnoser, &log_store](const Attempt& a, AttemptStatus s, const Outcome& o) {
+    return control::DiagnoseAttempt(*diagnoser, log_store, a, s, o);
+  };
   control::Controller controller(co, **store, **engine, registry, clock);
   if (auto st = controller.Start(); !st.ok()) return Die(st.error().ToString());
 

@@ -262,3 +262,82 @@ resources: {memory: 64Mi}
 
 }  // namespace
 }  // namespace tug::testing
+
+namespace tug::testing {
+namespace {
+
+class E2eDiagnosisTest : public E2eTest {};
+
+TEST_F(E2eDiagnosisTest, PythonTracebackIsAUserCodeErrorWithItsLastLineAsRootCause) {
+  Apply(R"(name: broken
+command: |
+  echo "loading features"
+  perl -e 'print STDERR "Traceback (most recent call last):\n  File \"/app/train.py\", line 12, in <module>\n    main()\n  File \"/app/train.py\", line 9, in main\n    rows = load(path)\n  File \"/app/train.py\", line 5, in load\n    return json.loads(text)\nValueError: could not parse features at row 17\n"; exit 1'
+)");
+  auto r = server_->Tug({"run", "broken", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  json::object run = json::parse(r.out).as_object();
+  const auto& d = FirstAttempt(run).at("diagnosis");
+  ASSERT_TRUE(d.is_object()) << r.out;
+  EXPECT_EQ(d.at("class"), "user_code_error") << json::serialize(d);
+  EXPECT_EQ(d.at("retryable"), false);
+  EXPECT_EQ(d.at("root_cause").at("text"), "ValueError: could not parse features at row 17")
+      << json::serialize(d);
+  EXPECT_EQ(d.at("root_cause").at("component"), "main");
+  std::string id(run.at("id").as_string());
+  // The root-cause line number points at that line in `tug logs` output.
+  auto logs = server_->Tug({"logs", id});
+  std::istringstream lines(logs.out);
+  std::string line;
+  int64_t n = 0;
+  int64_t found = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    if (line == "ValueError: could not parse features at row 17") found = n;
+  }
+  EXPECT_EQ(d.at("root_cause").at("line").as_int64(), found) << logs.out;
+  auto detail = server_->Tug({"get", "run", id});
+  EXPECT_NE(detail.out.find("user_code_error"), std::string::npos) << detail.out;
+  EXPECT_NE(detail.out.find("ValueError: could not parse features"), std::string::npos);
+  auto errors = server_->Tug({"logs", id, "--errors"});
+  EXPECT_EQ(errors.exit_code, 0) << errors.err;
+  EXPECT_NE(errors.out.find(">>"), std::string::npos) << errors.out;
+  EXPECT_NE(errors.out.find("ValueError"), std::string::npos) << errors.out;
+}
+
+TEST_F(E2eDiagnosisTest, OomKilledJobIsBatchContainerOom) {
+  Apply(R"(name: hog
+command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
+resources: {memory: 64Mi}
+)");
+  auto r = server_->Tug({"run", "hog", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 137) << r.out << r.err;
+  json::object run = json::parse(r.out).as_object();
+  const auto& d = FirstAttempt(run).at("diagnosis");
+  ASSERT_TRUE(d.is_object()) << r.out;
+  EXPECT_EQ(d.at("class"), "batch_container_oom") << json::serialize(d);
+  EXPECT_EQ(d.at("retryable"), true);
+}
+
+TEST(E2eOfflineDiagnoseTest, DiagnosesAFileWithoutAServer) {
+  TempDir dir;
+  std::string file = dir.Write("driver.log",
+                               "INFO starting\n"
+                               "Traceback (most recent call last):\n"
+                               "  File \"job.py\", line 3, in <module>\n"
+                               "    import pandas\n"
+                               "ModuleNotFoundError: No module named 'pandas'\n");
+  auto r = RunCommand({TugBinary(), "diagnose", file, "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json::object d = json::parse(r.out).as_object();
+  EXPECT_FALSE(std::string(d.at("class").as_string()).empty());
+  EXPECT_EQ(d.at("retryable"), false);
+  EXPECT_EQ(d.at("root_cause").at("line").as_int64(), 5);
+  EXPECT_EQ(d.at("root_cause").at("text"), "ModuleNotFoundError: No module named 'pandas'");
+  auto human = RunCommand({TugBinary(), "diagnose", file});
+  EXPECT_EQ(human.exit_code, 0);
+  EXPECT_NE(human.out.find("ModuleNotFoundError"), std::string::npos) << human.out;
+}
+
+}  // namespace
+}  // namespace tug::testing

@@ -195,6 +195,29 @@ std::string RunDetail(const json::value& run, int64_t now) {
     line("Message:", Str(At(*oc, {"message"})));
   }
   const json::value* attempts = At(run, {"attempts"});
+  // Why the last attempt failed: the diagnosis sentence and its root-cause line.
+  if (attempts != nullptr && attempts->is_array() && !attempts->get_array().empty()) {
+    const json::value& last = attempts->get_array().back();
+    if (const json::value* d = At(last, {"diagnosis"}); d != nullptr && d->is_object()) {
+      line("Diagnosis:",
+           fmt::format("{} ({})", Str(At(*d, {"class"})),
+                       At(*d, {"retryable"}) != nullptr && At(*d, {"retryable"})->is_bool() &&
+                               At(*d, {"retryable"})->get_bool()
+                           ? "retryable"
+                           : "not retryable"));
+      line("Why:", Str(At(*d, {"summary"})));
+      std::string text = Str(At(*d, {"root_cause", "text"}));
+      if (!text.empty()) {
+        std::string where = Str(At(*d, {"root_cause", "line"}));
+        line("Root cause:",
+             where.empty() || where == "0"
+                 ? fmt::format("platform: {}", text)
+                 : fmt::format("{} line {}: {}", Str(At(*d, {"root_cause", "component"})), where,
+                               text));
+      }
+      line("Fix:", Str(At(*d, {"remediation"})));
+    }
+  }
   if (attempts != nullptr && attempts->is_array() && !attempts->get_array().empty()) {
     out += "\nAttempts:\n";
     std::vector<std::vector<std::string>> rows{

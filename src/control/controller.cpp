@@ -125,6 +125,7 @@ void Controller::Reconcile() {
     end.outcome.message = fmt::format(
         "the server restarted and could not re-attach to this attempt: {}", st.error().message());
     end.ended_at = clock_.Now();
+    if (options_.diagnose) end.diagnosis = options_.diagnose(a, end.status, end.outcome);
     if (auto e = store_.EndAttempt(a.id, end); !e.ok()) {
       log::Warn("reconcile: marking attempt lost failed",
                 {{"attempt", a.id}, {"error", e.error().ToString()}});
@@ -252,6 +253,7 @@ void Controller::OnUpdate(const engine::Update& u) {
       end.ended_at = u.at;
       end.peak_memory_bytes = u.peak_memory_bytes;
       end.cpu_micros = u.cpu_micros;
+      if (options_.diagnose) end.diagnosis = options_.diagnose(*attempt, u.status, u.outcome);
       // The engine's record (status.json) is removed by Cleanup, so it may only go once the
       // store has the outcome; a transient store error is retried, and if the store stays
       // unreachable the record stays for the next server's reconcile to read.

@@ -35,6 +35,8 @@ struct ControlOptions {
   Micros idle_poll = 1 * kMicrosPerSecond;
   /// false: accept and store runs but launch nothing (maintenance, API benchmarks).
   bool dispatch = true;
+  /// Diagnoses a failed attempt (JSON text for Attempt::diagnosis); empty: no diagnosis.
+  std::function<std::string(const Attempt&, AttemptStatus, const Outcome&)> diagnose;
 };
 
 /// "<host>/<pid>/<random>" for this process.

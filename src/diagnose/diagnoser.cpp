@@ -27,6 +27,7 @@ struct Candidate {
   const Hit* hit = nullptr;
   const Signal* signal = nullptr;
   std::string cls;  // after context rules
+  int severity = 0;
 };
 
 // Context rules the regex alone cannot decide (taxonomy sections 1-3, 6).
@@ -42,15 +43,21 @@ std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s)
   if (s.resolve == Resolve::kContainerOom) {
     bool names_executor = ContainsNoCase(hit.text, "executor") || ContainsNoCase(hit.text, "-exec-");
     bool names_driver = ContainsNoCase(hit.text, "driver");
-    if (comp == "executor") return scan.spark_seen() ? "executor_container_oom" : s.cls;
-    if (comp == "driver" && !names_executor) return "driver_oom";
-    if (names_driver && !names_executor) return "driver_oom";
-    if (!scan.spark_seen() || comp == "batch-container") return "batch_container_oom";
-    if (names_executor || s.cls == "executor_container_oom") return "executor_container_oom";
-    return s.cls;
+    bool spark = scan.spark_seen() || comp == "driver" || comp == "executor";
+    if (comp == "batch-container") return "batch_container_oom";
+    if (s.cls == "executor_container_oom") {
+      // Spark/YARN/Kubernetes container reports: about executors unless they name the driver.
+      if (names_driver && !names_executor) return "driver_oom";
+      return spark ? "executor_container_oom" : "batch_container_oom";
+    }
+    // Kernel/shell OOM kills: whose process died is the stream's own component.
+    if (comp == "executor" || names_executor) return "executor_container_oom";
+    if (comp == "driver" || names_driver) return "driver_oom";
+    return spark ? "executor_container_oom" : "batch_container_oom";
   }
   if (s.cls == "transient_dependency" && hit.block >= 0 &&
-      scan.blocks()[static_cast<size_t>(hit.block)].spark_network) {
+      (scan.blocks()[static_cast<size_t>(hit.block)].spark_network ||
+       scan.blocks()[static_cast<size_t>(hit.block)].shuffle)) {
     // A connection error inside Spark's block transfer is a shuffle fetch, not a dependency.
     return "shuffle_fetch_failure";
   }
@@ -59,7 +66,7 @@ std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s)
 
 // True when `a` should be preferred over `b` as the root cause.
 bool Better(const Candidate& a, const Candidate& b) {
-  if (a.signal->severity != b.signal->severity) return a.signal->severity > b.signal->severity;
+  if (a.severity != b.severity) return a.severity > b.severity;
   if (a.scan == b.scan && a.hit->block >= 0 && a.hit->block == b.hit->block &&
       a.hit->depth != b.hit->depth) {
     return a.hit->depth > b.hit->depth;  // deepest Caused by of the chain
@@ -203,7 +210,13 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
         if ((s.kind != PatternKind::kCause && s.kind != PatternKind::kShutdown) || hit.noise) {
           continue;
         }
-        causes.push_back(Candidate{scan, i, &hit, &s, EffectiveClass(*scan, hit, s)});
+        Candidate c{scan, i, &hit, &s, EffectiveClass(*scan, hit, s), s.severity};
+        // A network error inside Spark's own shuffle/RPC code is a fetch-failure symptom: it
+        // ranks with the fetch failures, below any executor loss that caused it (rule 3).
+        if (s.cls == "transient_dependency" && c.cls == "shuffle_fetch_failure") {
+          c.severity = std::min(c.severity, 50);
+        }
+        causes.push_back(std::move(c));
       }
     }
   }
@@ -274,14 +287,29 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
     notes.push_back("only known noise found");
   } else {
     // Nothing matched: the last line a failing program printed is the best guess.
+    // Nothing matched. An unknown exception is most likely the application's own (deterministic)
+    // error; with no exception at all, the last line a failing program printed is the best guess.
     const LogScan* last = nullptr;
+    const LogScan* thrown = nullptr;
     for (const LogScan* s : scans) {
-      if (s != nullptr && s->last_text_line() > 0) last = s;
+      if (s == nullptr) continue;
+      if (s->last_text_line() > 0) last = s;
+      if (thrown == nullptr && s->first_exception_line() > 0) thrown = s;
     }
-    d.cls = spark ? "executor_lost_ambiguous" : "user_code_error";
-    d.retryable = spark;
-    if (last != nullptr) d.root_cause = {last->component(), last->last_text_line(), last->last_text()};
-    notes.push_back("no known signature");
+    if (thrown != nullptr) {
+      d.cls = "user_code_error";
+      d.retryable = false;
+      d.root_cause = {thrown->component(), thrown->first_exception_line(),
+                      thrown->first_exception_text()};
+      notes.push_back("unrecognised exception");
+    } else {
+      d.cls = spark ? "executor_lost_ambiguous" : "user_code_error";
+      d.retryable = spark;
+      if (last != nullptr) {
+        d.root_cause = {last->component(), last->last_text_line(), last->last_text()};
+      }
+      notes.push_back("no known signature");
+    }
   }
 
   if (best != nullptr) d.root_cause = {best->scan->component(), best->hit->line, best->hit->text};

@@ -1,1 +1,257 @@
+// Reading-order rules of failure-taxonomy.md, each on a synthetic log.
+#include "diagnose/diagnoser.h"
+
 #include <gtest/gtest.h>
+
+namespace tug::diagnose {
+namespace {
+
+class DiagnoserTest : public ::testing::Test {
+ protected:
+  // Compiling the catalog is the expensive part; one diagnoser serves every test.
+  static void SetUpTestSuite() {
+    auto d = Diagnoser::CreateBuiltin();
+    ASSERT_TRUE(d.ok()) << d.error().ToString();
+    diagnoser_ = new Diagnoser(std::move(d).value());
+  }
+  static void TearDownTestSuite() {
+    delete diagnoser_;
+    diagnoser_ = nullptr;
+  }
+
+  Diagnosis Run(std::string_view log, std::string component, Facts facts = {}) {
+    auto scan = diagnoser_->Start(component);
+    for (size_t i = 0; i < log.size(); i += 9) scan->Feed(log.substr(i, 9));
+    scan->Finish();
+    if (facts.component.empty()) facts.component = component;
+    return diagnoser_->Decide({scan.get()}, facts);
+  }
+
+  static Diagnoser* diagnoser_;
+};
+
+Diagnoser* DiagnoserTest::diagnoser_ = nullptr;
+
+TEST_F(DiagnoserTest, Rule1PlatformEvidenceBeatsLogText) {
+  std::string log =
+      "21/01/01 10:00:00 ERROR TaskSchedulerImpl: Lost executor 2 on 10.0.0.1: Executor lost for "
+      "unknown reasons\n";
+  EXPECT_EQ(Run(log, "driver").cls, "executor_lost_ambiguous");
+  Facts facts;
+  facts.reason = "OOMKilled";
+  facts.exit_code = 137;
+  facts.component = "executor";
+  Diagnosis d = Run(log, "driver", facts);
+  EXPECT_EQ(d.cls, "executor_container_oom");
+  EXPECT_TRUE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 0);  // nothing in the log agrees; the pod status is the cause
+}
+
+TEST_F(DiagnoserTest, Rule1SidecarExitZeroIsIgnored) {
+  Facts facts;
+  facts.exit_code = 0;
+  facts.containers = {{"executor", "fluentd", 0, "Completed"},
+                      {"executor", "spark-kubernetes-executor", 52, "Error"}};
+  Diagnosis d = Run("INFO nothing to see\n", "executor", facts);
+  EXPECT_EQ(d.cls, "executor_oom");
+}
+
+TEST_F(DiagnoserTest, Rule1BatchOomKilledAndExitCodes) {
+  Facts oom;
+  oom.reason = "OOMKilled";
+  oom.exit_code = 137;
+  EXPECT_EQ(Run("processing batch 7\n", "batch-container", oom).cls, "batch_container_oom");
+  Facts not_found;
+  not_found.exit_code = 127;
+  Diagnosis d = Run("starting\n", "batch-container", not_found);
+  EXPECT_EQ(d.cls, "config_error");
+  EXPECT_FALSE(d.retryable);
+}
+
+TEST_F(DiagnoserTest, Rule2DeepestCausedByOfTheFirstFailingTask) {
+  std::string log =
+      "org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 2.0 failed "
+      "4 times, most recent failure: Lost task 1.3 in stage 2.0 (TID 9, h, executor 1): "
+      "org.apache.parquet.io.ParquetDecodingException: Can not read value at 0 in block -1 in file f\n"
+      "\tat org.apache.parquet.hadoop.InternalParquetRecordReader.nextKeyValue(I.java:1)\n"
+      "Caused by: org.apache.parquet.io.ParquetDecodingException: could not read page in col a\n"
+      "\tat org.apache.parquet.X.y(X.java:2)\n"
+      "Caused by: org.apache.parquet.io.ParquetDecodingException: could not read bytes at offset 9\n"
+      "\tat org.apache.parquet.X.z(X.java:3)\n";
+  Diagnosis d = Run(log, "driver");
+  EXPECT_EQ(d.cls, "data_error");
+  EXPECT_FALSE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 5);
+}
+
+TEST_F(DiagnoserTest, Rule2PythonTracebackLastLineWithUserFrame) {
+  std::string log =
+      "Caused by: org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
+      "  File \"/opt/spark/python/lib/pyspark.zip/pyspark/worker.py\", line 1, in main\n"
+      "  File \"/app/etl.py\", line 20, in parse\n"
+      "    return int(v)\n"
+      "ValueError: invalid literal for int() with base 10: 'x'\n"
+      "\tat org.apache.spark.api.python.BasePythonRunner.handle(PythonRunner.scala:1)\n";
+  Diagnosis d = Run(log, "executor");
+  EXPECT_EQ(d.cls, "user_code_error");
+  EXPECT_FALSE(d.retryable);
+  EXPECT_EQ(d.root_cause.text, "ValueError: invalid literal for int() with base 10: 'x'");
+}
+
+TEST_F(DiagnoserTest, Rule3CauseOverSymptom) {
+  std::string log =
+      "23/01/01 10:00:00 ERROR TaskSchedulerImpl: Lost executor 4 on 10.0.0.9: The executor with id 4 "
+      "exited with exit code 137 (SIGKILL, possible container OOM).\n"
+      "23/01/01 10:00:05 WARN TaskSetManager: Lost task 3.0 in stage 5.0 (TID 40) (10.0.0.8 "
+      "executor 2): FetchFailed(BlockManagerId(4, 10.0.0.9, 7337, None), shuffleId=1, message=\n"
+      "org.apache.spark.shuffle.MetadataFetchFailedException: Missing an output location for "
+      "shuffle 1 partition 3\n";
+  Diagnosis d = Run(log, "driver");
+  EXPECT_EQ(d.cls, "executor_container_oom");
+  EXPECT_EQ(d.root_cause.line, 1);
+  EXPECT_GE(d.highlights.size(), 2u);
+}
+
+TEST_F(DiagnoserTest, Rule3HeartbeatBeforeOomIsTheSymptom) {
+  std::string log =
+      "WARN HeartbeatReceiver: Removing executor 1 with no recent heartbeats: 160000 ms exceeds "
+      "timeout 120000 ms\n"
+      "ERROR Executor: Exception in task 2.0 in stage 3.0 (TID 7)\n"
+      "java.lang.OutOfMemoryError: GC overhead limit exceeded\n";
+  Diagnosis d = Run(log, "executor");
+  EXPECT_EQ(d.cls, "executor_oom");
+  EXPECT_EQ(d.root_cause.line, 3);
+}
+
+TEST_F(DiagnoserTest, Rule4NoiseIsNeverTheRootCause) {
+  std::string log =
+      "WARN NativeCodeLoader: Unable to load native-hadoop library for your platform...\n"
+      "ERROR ContextCleaner: Error cleaning broadcast 3\n"
+      "org.apache.spark.rpc.RpcTimeoutException: Futures timed out after [120 seconds]. This timeout "
+      "is controlled by spark.rpc.askTimeout\n"
+      "\tat org.apache.spark.rpc.RpcTimeout.x(RpcTimeout.scala:1)\n"
+      "ERROR Executor: Exception in task 0.0 in stage 1.0 (TID 1)\n"
+      "java.io.IOException: No space left on device\n";
+  Diagnosis d = Run(log, "executor");
+  EXPECT_EQ(d.cls, "disk_full");
+  EXPECT_EQ(d.root_cause.line, 6);
+  for (const auto& h : d.highlights) EXPECT_NE(h.line, 1);
+
+  Diagnosis only_noise = Run(
+      "ERROR ContextCleaner: Error cleaning broadcast 3\n"
+      "org.apache.spark.rpc.RpcTimeoutException: Cannot receive any reply in 120 seconds. This "
+      "timeout is controlled by spark.rpc.askTimeout\n",
+      "driver");
+  EXPECT_EQ(only_noise.cls, "benign_noise");
+  EXPECT_FALSE(only_noise.retryable);
+}
+
+TEST_F(DiagnoserTest, Rule4SigtermAfterFinishedTaskIsBenign) {
+  std::string finished =
+      "INFO Executor: Finished task 1.0 in stage 0.0 (TID 1). 1041 bytes result sent to driver\n"
+      "ERROR CoarseGrainedExecutorBackend: RECEIVED SIGNAL TERM\n";
+  EXPECT_EQ(Run(finished, "executor").cls, "benign_noise");
+  EXPECT_EQ(Run("ERROR CoarseGrainedExecutorBackend: RECEIVED SIGNAL 15: SIGTERM\n", "executor").cls,
+            "executor_lost_ambiguous");
+}
+
+TEST_F(DiagnoserTest, Rule5RelayPrefixesAreStripped) {
+  std::string log =
+      "[2024-01-01, 05:08:31 UTC] {pod_manager.py:472} INFO - [spark-kubernetes-driver] "
+      "Exception in thread \"main\" org.apache.spark.sql.AnalysisException: Table or view not "
+      "found: db.t; line 1 pos 14\n"
+      "[2024-01-01, 05:08:31 UTC] {pod_manager.py:472} INFO - [spark-kubernetes-driver] \tat "
+      "org.apache.spark.sql.catalyst.analysis.X.y(X.scala:1)\n";
+  Diagnosis d = Run(log, "controller");
+  EXPECT_EQ(d.cls, "user_code_error");
+  EXPECT_EQ(d.root_cause.line, 1);
+  EXPECT_EQ(d.highlights.size(), 1u);  // the relayed frame is not a second finding
+}
+
+TEST_F(DiagnoserTest, Rule6RepeatedIdenticalLossIsDeterministic) {
+  std::string log;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    log += "WARN TaskSetManager: Lost task 0." + std::to_string(attempt) +
+           " in stage 2.0 (TID " + std::to_string(10 + attempt) + ") (10.0.0.1 executor " +
+           std::to_string(attempt) +
+           "): ExecutorLostFailure (executor " + std::to_string(attempt) +
+           " exited caused by one of the running tasks) Reason: Remote RPC client disassociated.\n";
+  }
+  Diagnosis d = Run(log, "driver");
+  EXPECT_EQ(d.cls, "executor_lost_ambiguous");
+  EXPECT_FALSE(d.retryable);
+  EXPECT_NE(d.summary.find("deterministic"), std::string::npos);
+}
+
+TEST_F(DiagnoserTest, HeapOomDriverVersusExecutor) {
+  EXPECT_EQ(Run("ERROR Utils: uncaught error in thread main\njava.lang.OutOfMemoryError: Java heap "
+                "space\n\tat scala.collection.mutable.ArrayBuffer.x(A.scala:1)\n",
+                "driver")
+                .cls,
+            "driver_oom");
+  EXPECT_EQ(Run("WARN TaskSetManager: Lost task 1.1 in stage 8.0 (TID 14, h, executor 2): "
+                "java.lang.OutOfMemoryError: Java heap space\n",
+                "driver")
+                .cls,
+            "executor_oom");
+  Diagnosis array = Run("java.lang.OutOfMemoryError: Requested array size exceeds VM limit\n", "driver");
+  EXPECT_EQ(array.cls, "driver_oom");
+  EXPECT_FALSE(array.retryable);
+}
+
+TEST_F(DiagnoserTest, BatchJobs) {
+  Diagnosis tb = Run(
+      "Traceback (most recent call last):\n"
+      "  File \"/app/main.py\", line 3, in <module>\n"
+      "    main()\n"
+      "TypeError: unsupported operand type(s) for +: 'int' and 'str'\n",
+      "batch-container");
+  EXPECT_EQ(tb.cls, "user_code_error");
+  EXPECT_FALSE(tb.retryable);
+  EXPECT_EQ(tb.root_cause.line, 4);
+
+  Diagnosis http = Run(
+      "Traceback (most recent call last):\n"
+      "  File \"/app/main.py\", line 3, in <module>\n"
+      "requests.exceptions.HTTPError: 503 Server Error: Service Unavailable for url: http://x\n",
+      "batch-container");
+  EXPECT_EQ(http.cls, "transient_dependency");
+  EXPECT_TRUE(http.retryable);
+
+  EXPECT_EQ(Run("/entrypoint.sh: line 4: etl-run: command not found\n", "batch-container").cls,
+            "config_error");
+  EXPECT_EQ(Run("[ 1234.5] Memory cgroup out of memory: Killed process 4242 (python)\n",
+                "batch-container")
+                .cls,
+            "batch_container_oom");
+}
+
+TEST_F(DiagnoserTest, JsonMapping) {
+  Diagnosis d = Run("java.io.IOException: No space left on device\n", "executor");
+  boost::json::value v = ToJson(d);
+  const auto& o = v.as_object();
+  EXPECT_EQ(o.at("class").as_string(), "disk_full");
+  EXPECT_TRUE(o.at("retryable").as_bool());
+  EXPECT_EQ(o.at("root_cause").as_object().at("line").as_int64(), 1);
+  EXPECT_EQ(o.at("root_cause").as_object().at("component").as_string(), "executor");
+  EXPECT_EQ(o.at("root_cause").as_object().at("text").as_string(),
+            "java.io.IOException: No space left on device");
+  EXPECT_TRUE(o.at("highlights").is_array());
+  EXPECT_FALSE(o.at("remediation").as_string().empty());
+  EXPECT_FALSE(o.at("summary").as_string().empty());
+}
+
+TEST_F(DiagnoserTest, MultipleStreamsEarlierScanWinsTies) {
+  auto a = diagnoser_->Start("executor");
+  a->Feed("java.io.IOException: No space left on device\n");
+  a->Finish();
+  auto b = diagnoser_->Start("driver");
+  b->Feed("x\ny\njava.io.IOException: No space left on device\n");
+  b->Finish();
+  Diagnosis d = diagnoser_->Decide({b.get(), a.get()}, Facts{});
+  EXPECT_EQ(d.root_cause.component, "driver");
+  EXPECT_EQ(d.root_cause.line, 3);
+}
+
+}  // namespace
+}  // namespace tug::diagnose

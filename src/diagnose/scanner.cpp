@@ -101,6 +101,13 @@ size_t LoggerLength(std::string_view s) {
   }
   size_t k = j;
   while (k < s.size() && IsSpace(s[k])) ++k;
+  // "jobserver.python.PythonJob [] [akka://JobServer/user/ctx] - message"
+  for (int groups = 0; groups < 4 && k < s.size() && s[k] == '['; ++groups) {
+    size_t close = s.find(']', k);
+    if (close == std::string_view::npos || close - k > 160) return 0;
+    k = close + 1;
+    while (k < s.size() && IsSpace(s[k])) ++k;
+  }
   if (k < s.size() && s[k] == '-' && k + 1 < s.size() && s[k + 1] == ' ') return k + 2;
   if (j > i && j < s.size() && s[j] == ' ') return j + 1;  // "Logger: msg"
   return 0;
@@ -303,11 +310,11 @@ int64_t LogScan::LastSuccessBefore(int64_t line) const {
   return best;
 }
 
-int LogScan::NewBlock(bool python) {
+int LogScan::NewBlock(bool python, bool inherit_noise) {
   Block b;
   b.first_line = line_no_;
   b.python = python;
-  b.noise = pending_noise_;
+  b.noise = inherit_noise && pending_noise_;
   b.executor_thread = line_no_ - executor_thread_line_ <= 3;
   blocks_.push_back(b);
   cur_block_ = static_cast<int>(blocks_.size()) - 1;
@@ -357,6 +364,7 @@ void LogScan::ProcessLine(std::string_view raw) {
     if (cur_block_ >= 0) {
       Block& b = blocks_[static_cast<size_t>(cur_block_)];
       if (text.find("org.apache.spark.network") != std::string_view::npos ||
+          text.find("org.apache.spark.rpc") != std::string_view::npos ||
           text.find("ShuffleBlockFetcherIterator") != std::string_view::npos ||
           text.find("spark.shuffle.") != std::string_view::npos) {
         b.spark_network = true;
@@ -372,13 +380,13 @@ void LogScan::ProcessLine(std::string_view raw) {
     in_traceback_ = true;
     traceback_user_frame_ = false;
     traceback_lines_ = 0;
-    NewBlock(true);
+    NewBlock(true, true);
   } else if (StartsWith(text, "File \"") && text.find("\", line ") != std::string_view::npos) {
     if (!in_traceback_) {
       in_traceback_ = true;
       traceback_user_frame_ = false;
       traceback_lines_ = 0;
-      NewBlock(true);
+      NewBlock(true, true);
     }
     if (IsPythonUserFrame(text)) traceback_user_frame_ = true;
   } else if (in_traceback_) {
@@ -398,13 +406,21 @@ void LogScan::ProcessLine(std::string_view raw) {
       cur_block_ = last_block_;
       ++blocks_[static_cast<size_t>(cur_block_)].depth;
     } else if (header || wrapper_start) {
-      NewBlock(false);
+      // Only an exception thrown right after a noise line belongs to it; a wrapped
+      // continuation naming the real failure ("most recent failure: ...") does not.
+      NewBlock(false, header);
     } else if (text.find("Traceback (most recent") == std::string_view::npos) {
       cur_block_ = -1;
     }
   }
   pending_noise_ = false;
   if (cur_block_ >= 0) last_block_line_ = line_no_;
+  if (header && !python_final && cur_block_ >= 0 &&
+      (first_exception_block_ < 0 || first_exception_block_ == cur_block_)) {
+    first_exception_block_ = cur_block_;
+    first_exception_line_ = line_no_;
+    first_exception_text_.assign(raw.data(), std::min(raw.size(), kMaxLineBytes));
+  }
 
   TrackTask(text);
 
@@ -446,6 +462,9 @@ void LogScan::ProcessLine(std::string_view raw) {
       pending_noise_ = true;
     }
     if (p.kind == PatternKind::kSuccess) successes_.push_back(line_no_);
+    if (p.cls == "shuffle_fetch_failure" && cur_block_ >= 0) {
+      blocks_[static_cast<size_t>(cur_block_)].shuffle = true;
+    }
     hit.signals.push_back(
         Signal{p.id, p.cls, p.severity, p.retryable, p.remediation, p.kind, p.resolve});
   }

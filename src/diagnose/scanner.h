@@ -73,7 +73,8 @@ struct Hit {
 struct Block {
   int64_t first_line = 0;
   bool python = false;
-  bool spark_network = false;  // frames in Spark's block-transfer/shuffle code
+  bool spark_network = false;  // frames in Spark's block-transfer/shuffle/RPC code
+  bool shuffle = false;        // a fetch-failure signature heads or wraps the block
   bool executor_thread = false;
   bool noise = false;
   int depth = 0;
@@ -102,12 +103,16 @@ class LogScan {
   int64_t LastSuccessBefore(int64_t line) const;
   /// The last non-empty line (capped) and its number, for logs where nothing matched.
   const std::string& last_text() const { return last_text_; }
+  /// The first exception block's deepest cause (JVM header/`Caused by:`), for logs where no
+  /// signature matched; line 0 if there was none.
+  int64_t first_exception_line() const { return first_exception_line_; }
+  const std::string& first_exception_text() const { return first_exception_text_; }
   int64_t last_text_line() const { return last_text_line_; }
 
  private:
   void ProcessLine(std::string_view raw);
   void TrackTask(std::string_view text);
-  int NewBlock(bool python);
+  int NewBlock(bool python, bool inherit_noise);
 
   std::shared_ptr<const CompiledCatalog> compiled_;
   std::string component_;
@@ -132,6 +137,9 @@ class LogScan {
   std::vector<unsigned> match_ids_;
   std::string last_text_;
   int64_t last_text_line_ = 0;
+  int first_exception_block_ = -1;
+  int64_t first_exception_line_ = 0;
+  std::string first_exception_text_;
 };
 
 /// Removes relay prefixes: timestamps, [bracketed] tags, {file.py:N} markers, log levels and

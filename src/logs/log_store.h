@@ -35,6 +35,10 @@ class LogStore {
                                            size_t max_bytes) = 0;
 };
 
+/// "<time> <stream> <text>\n..." -> "<text>\n...", as users read a log; lines of the
+/// platform's own stream ("tugboat") keep a "[tugboat] " marker.
+std::string StripLinePrefixes(const std::string& data);
+
 /// Component names are path segments: [a-z0-9-] only.
 [[nodiscard]] Status ValidateComponent(const std::string& component);
 

@@ -322,6 +322,32 @@ net::Response Api::RunLogs(net::Request& req) {
   net::Response resp;
   resp.content_type = "text/plain; charset=utf-8";
   resp.headers.emplace_back("X-Tug-Attempt", attempt->id);
+  // Highlighted lines of this component from the attempt's diagnosis (1-based line numbers of
+  // the text as served without timestamps), so clients can mark them while streaming.
+  if (!attempt->diagnosis.empty()) {
+    boost::system::error_code ec;
+    json::value d = json::parse(attempt->diagnosis, ec);
+    if (!ec && d.is_object()) {
+      std::string lines;
+      std::string root;
+      if (const json::value* rc = d.as_object().if_contains("root_cause");
+          rc && rc->is_object() && rc->at("component") == json::value(component) &&
+          rc->at("line").is_int64()) {
+        root = std::to_string(rc->at("line").as_int64());
+      }
+      if (const json::value* hs = d.as_object().if_contains("highlights"); hs && hs->is_array()) {
+        for (const auto& h : hs->as_array()) {
+          if (!h.is_object() || h.at("component") != json::value(component) ||
+              !h.at("line").is_int64())
+            continue;
+          if (!lines.empty()) lines += ",";
+          lines += std::to_string(h.at("line").as_int64());
+        }
+      }
+      if (!root.empty()) resp.headers.emplace_back("X-Tug-Root-Cause-Line", root);
+      if (!lines.empty()) resp.headers.emplace_back("X-Tug-Highlight-Lines", lines);
+    }
+  }
   resp.stream = std::make_shared<LogStream>(o, store_, logs_, clock_);
   return resp;
 }

@@ -3,25 +3,7 @@
 namespace tug::server {
 
 std::string LogStream::StripPrefixes(const std::string& data) {
-  std::string out;
-  out.reserve(data.size());
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t nl = data.find('\n', pos);
-    size_t end = nl == std::string::npos ? data.size() : nl + 1;
-    size_t first = data.find(' ', pos);
-    size_t second =
-        first == std::string::npos || first >= end ? std::string::npos : data.find(' ', first + 1);
-    if (second != std::string::npos && second < end) {
-      // The platform's own lines (stream "tugboat") stay recognisable without timestamps.
-      if (data.compare(first + 1, second - first - 1, "tugboat") == 0) out += "[tugboat] ";
-      out.append(data, second + 1, end - second - 1);
-    } else {
-      out.append(data, pos, end - pos);
-    }
-    pos = end;
-  }
-  return out;
+  return logs::StripLinePrefixes(data);
 }
 
 net::StreamPoll LogStream::Poll() {
