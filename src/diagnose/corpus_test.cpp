@@ -74,7 +74,11 @@ TEST(CorpusTest, ClassAndRootCauseAccuracy) {
       ++t.correct;
     }
     if (rc_match) ++rc_ok;
-    if (d.retryable == retryable) ++retry_ok;
+    if (d.retryable == retryable) {
+      ++retry_ok;
+    } else {
+      std::cout << "RETRY-MISS " << id << " label=" << label << " got=" << d.retryable << "\n";
+    }
     if (d.retryable && (d.cls == "user_code_error" || d.cls == "data_error" ||
                         d.cls == "config_error")) {
       violations.push_back(id + ": " + d.cls + " predicted retryable");
