@@ -312,7 +312,23 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
     }
   }
 
-  if (best != nullptr) d.root_cause = {best->scan->component(), best->hit->line, best->hit->text};
+  if (best != nullptr) {
+    d.root_cause = {best->scan->component(), best->hit->line, best->hit->text};
+    // Rule 2: walk the `Caused by:` chain to the innermost cause. A deeper cause that matched
+    // nothing (e.g. a bare ClassCastException under a ParquetDecodingException) is still the
+    // line to show; the class stays the one the chain's best signature gave.
+    if (best->hit->block >= 0 && best->hit->header) {
+      const Block& b = best->scan->blocks()[static_cast<size_t>(best->hit->block)];
+      bool deeper_unmatched = b.deepest_line > best->hit->line && !b.noise;
+      for (const Hit& h : best->scan->hits()) {
+        if (h.line == b.deepest_line) deeper_unmatched = false;
+      }
+      if (deeper_unmatched) {
+        d.root_cause = {best->scan->component(), b.deepest_line, b.deepest_text};
+        notes.push_back("innermost cause of the chain");
+      }
+    }
+  }
   if (d.cls == "python_worker_crash" && native_crash) {
     d.retryable = false;
     notes.push_back("native crash (segfault): deterministic");

@@ -84,6 +84,17 @@ TEST_F(DiagnoserTest, Rule2DeepestCausedByOfTheFirstFailingTask) {
   EXPECT_EQ(d.root_cause.line, 5);
 }
 
+TEST_F(DiagnoserTest, Rule2InnermostCauseEvenWhenUnmatched) {
+  std::string log =
+      "org.apache.parquet.io.ParquetDecodingException: Can not read value at 0 in block -1 in file f\n"
+      "\tat org.apache.parquet.hadoop.InternalParquetRecordReader.nextKeyValue(I.java:1)\n"
+      "Caused by: java.lang.ClassCastException: class A cannot be cast to class B\n"
+      "\tat org.apache.spark.sql.X.y(X.scala:2)\n";
+  Diagnosis d = Run(log, "executor");
+  EXPECT_EQ(d.cls, "data_error");
+  EXPECT_EQ(d.root_cause.line, 3);
+}
+
 TEST_F(DiagnoserTest, Rule2PythonTracebackLastLineWithUserFrame) {
   std::string log =
       "Caused by: org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
@@ -144,6 +155,27 @@ TEST_F(DiagnoserTest, Rule4NoiseIsNeverTheRootCause) {
       "driver");
   EXPECT_EQ(only_noise.cls, "benign_noise");
   EXPECT_FALSE(only_noise.retryable);
+}
+
+TEST_F(DiagnoserTest, Rule4ErrorsOfSpeculativelyKilledTasksAreNoise) {
+  std::string log =
+      "INFO Executor: Executor is trying to kill task 0.1 in stage 1.0 (TID 5), reason: another "
+      "attempt succeeded\n"
+      "ERROR Executor: Exception in task 0.1 in stage 1.0 (TID 5)\n"
+      "org.apache.spark.memory.SparkOutOfMemoryError: Unable to acquire 65536 bytes of memory, "
+      "got 0\n"
+      "\tat org.apache.spark.memory.MemoryConsumer.throwOom(MemoryConsumer.java:157)\n"
+      "INFO Executor: Finished task 0.0 in stage 1.0 (TID 4). 2000 bytes result sent to driver\n";
+  Diagnosis d = Run(log, "executor");
+  EXPECT_EQ(d.cls, "benign_noise");
+  EXPECT_NE(d.root_cause.line, 3);
+  // A different task's real OOM is still found.
+  Diagnosis real = Run(log + "ERROR Executor: Exception in task 2.0 in stage 1.0 (TID 7)\n"
+                             "org.apache.spark.memory.SparkOutOfMemoryError: Unable to acquire "
+                             "100 bytes of memory, got 0\n",
+                       "executor");
+  EXPECT_EQ(real.cls, "spark_memory_acquire_oom");
+  EXPECT_EQ(real.root_cause.line, 7);
 }
 
 TEST_F(DiagnoserTest, Rule4SigtermAfterFinishedTaskIsBenign) {

@@ -113,6 +113,23 @@ size_t LoggerLength(std::string_view s) {
   return 0;
 }
 
+// "task 0.1 in stage 2.0" -> "0.1@2.0" (empty when the line names no task attempt).
+std::string TaskAttemptKey(std::string_view text) {
+  size_t at = text.find("task ");
+  while (at != std::string_view::npos) {
+    std::string_view rest = text.substr(at + 5);
+    size_t sp = rest.find(" in stage ");
+    if (sp != std::string_view::npos && sp > 0 && sp < 16 &&
+        rest.substr(0, sp).find('.') != std::string_view::npos) {
+      std::string_view stage = rest.substr(sp + 10);
+      stage = stage.substr(0, std::min(stage.find(' '), stage.find(')')));
+      return std::string(rest.substr(0, sp)) + "@" + std::string(stage);
+    }
+    at = text.find("task ", at + 5);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view StripRelayPrefix(std::string_view s) {
@@ -311,6 +328,12 @@ int64_t LogScan::LastSuccessBefore(int64_t line) const {
 }
 
 int LogScan::NewBlock(bool python, bool inherit_noise) {
+  if (blocks_.size() >= kMaxBlocks) {
+    // Bounded memory: past the cap lines are still matched, just without block context.
+    cur_block_ = -1;
+    last_block_ = -1;
+    return -1;
+  }
   Block b;
   b.first_line = line_no_;
   b.python = python;
@@ -404,7 +427,10 @@ void LogScan::ProcessLine(std::string_view raw) {
     if (header && StartsWith(text, "Caused by:") && last_block_ >= 0 &&
         line_no_ - last_block_line_ <= 200) {
       cur_block_ = last_block_;
-      ++blocks_[static_cast<size_t>(cur_block_)].depth;
+      Block& b = blocks_[static_cast<size_t>(cur_block_)];
+      ++b.depth;
+      b.deepest_line = line_no_;
+      b.deepest_text.assign(raw.data(), std::min(raw.size(), kMaxCauseBytes));
     } else if (header || wrapper_start) {
       // Only an exception thrown right after a noise line belongs to it; a wrapped
       // continuation naming the real failure ("most recent failure: ...") does not.
@@ -461,7 +487,9 @@ void LogScan::ProcessLine(std::string_view raw) {
       hit.noise = true;
       pending_noise_ = true;
     }
-    if (p.kind == PatternKind::kSuccess) successes_.push_back(line_no_);
+    if (p.kind == PatternKind::kSuccess && successes_.size() < kMaxHits) {
+      successes_.push_back(line_no_);
+    }
     if (p.cls == "shuffle_fetch_failure" && cur_block_ >= 0) {
       blocks_[static_cast<size_t>(cur_block_)].shuffle = true;
     }
@@ -483,6 +511,20 @@ void LogScan::ProcessLine(std::string_view raw) {
                                    traceback_user_frame_ ? 66 : 25, false, "user_code",
                                    PatternKind::kCause, Resolve::kNone});
     }
+  }
+  // Errors of a task attempt that was killed as noise (speculation: "another attempt
+  // succeeded") are noise too, including the false SparkOutOfMemoryError (SPARK-48642).
+  if (!killed_tasks_.empty() && !hit.noise) {
+    std::string key = TaskAttemptKey(text);
+    if (!key.empty() &&
+        std::find(killed_tasks_.begin(), killed_tasks_.end(), key) != killed_tasks_.end()) {
+      hit.noise = true;
+      pending_noise_ = true;
+    }
+  }
+  if (hit.noise && killed_tasks_.size() < 256) {
+    std::string key = TaskAttemptKey(text);
+    if (!key.empty()) killed_tasks_.push_back(std::move(key));
   }
   if (hits_.size() >= kMaxHits) return;
   hit.text.assign(raw.data(), std::min(raw.size(), kMaxLineBytes));

@@ -28,6 +28,10 @@ namespace tug::diagnose {
 inline constexpr size_t kMaxLineBytes = 8192;
 /// At most this many matching lines are kept per scan.
 inline constexpr size_t kMaxHits = 4096;
+/// At most this many exception blocks are tracked per scan, each keeping its innermost
+/// `Caused by:` line capped at kMaxCauseBytes.
+inline constexpr size_t kMaxBlocks = 4096;
+inline constexpr size_t kMaxCauseBytes = 4096;
 
 /// The catalog compiled into one vectorscan database. Immutable; shared by scans.
 class CompiledCatalog {
@@ -78,6 +82,8 @@ struct Block {
   bool executor_thread = false;
   bool noise = false;
   int depth = 0;
+  int64_t deepest_line = 0;  // the last `Caused by:` of the chain (the innermost cause)
+  std::string deepest_text;
 };
 
 class LogScan {
@@ -133,6 +139,7 @@ class LogScan {
   int traceback_lines_ = 0;
   bool spark_seen_ = false;
   std::map<std::string, int> task_failures_;
+  std::vector<std::string> killed_tasks_;  // "1.1@3.0": tasks killed as noise (speculation)
   int max_task_repeats_ = 0;
   std::vector<unsigned> match_ids_;
   std::string last_text_;

@@ -201,6 +201,20 @@ TEST(HostileInputTest, BinaryBytesLongLinesAndNoNewlines) {
   EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(elapsed).count(), 60);
 }
 
+TEST(HostileInputTest, ManyExceptionsStayBounded) {
+  Diagnoser d = Builtin();
+  auto scan = d.Start("driver");
+  for (int i = 0; i < 20000; ++i) {
+    scan->Feed("java.lang.IllegalStateException: boom " + std::to_string(i) +
+               "\nCaused by: java.io.IOException: No space left on device\n");
+  }
+  scan->Finish();
+  EXPECT_LE(scan->hits().size(), kMaxHits);
+  EXPECT_LE(scan->blocks().size(), kMaxBlocks);
+  EXPECT_EQ(scan->lines(), 40000);
+  EXPECT_EQ(d.Decide({scan.get()}, Facts{}).cls, "disk_full");
+}
+
 TEST(HostileInputTest, EmptyInputAndFeedAfterFinish) {
   Diagnoser d = Builtin();
   auto scan = d.Start("driver");
