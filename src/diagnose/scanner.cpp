@@ -6,6 +6,10 @@
 #include <cctype>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace tug::diagnose {
 
 namespace {
@@ -128,6 +132,121 @@ std::string TaskAttemptKey(std::string_view text) {
     at = text.find("task ", at + 5);
   }
   return {};
+}
+
+// A looser copy of a catalog regex for the stream prefilter: the per-line scan matches the
+// stripped line (a substring of the raw line), so anchors and word boundaries, which depend on
+// where the stripped text starts, are dropped. Dropping a zero-width assertion only widens the
+// language, so every line the per-line scan matches is still flagged.
+std::string Loosen(std::string_view re) {
+  std::string out;
+  out.reserve(re.size());
+  bool in_class = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      char n = re[i + 1];
+      ++i;
+      if (!in_class && (n == 'b' || n == 'B' || n == 'A' || n == 'z' || n == 'Z' || n == 'G')) {
+        continue;
+      }
+      out.push_back(c);
+      out.push_back(n);
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out.push_back(c);
+      // "[]...]" and "[^]...]": a leading ']' is a literal.
+      if (i + 1 < re.size() && re[i + 1] == '^') out.push_back(re[++i]);
+      if (i + 1 < re.size() && re[i + 1] == ']') out.push_back(re[++i]);
+      continue;
+    }
+    if (c == '^' || c == '$') continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Literals for every line the per-line logic must see besides catalog matches (ProcessLine):
+// JVM headers and Python exception names end in these words, `most recent failure:` opens a
+// wrapper block, `Traceback` / `File "...", line ` open tracebacks, `Lost task ` feeds rule 6,
+// `Executor task launch worker` marks executor threads. `spark` is last (spark_id).
+constexpr const char* kPrefilterPatterns[] = {
+    "Exception", "Error", "Throwable", "Failure", "most recent failure:",
+    "Traceback \\(most recent", "\", line ", "Lost task ", "Executor task launch worker",
+    "spark"};
+
+hs_database_t* CompileStreamDatabase(const Catalog& catalog, unsigned* spark_id) {
+  std::vector<std::string> storage;
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < catalog.patterns.size(); ++i) {
+    storage.push_back(Loosen(catalog.patterns[i].regex));
+    flags.push_back(0);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  for (const char* p : kPrefilterPatterns) {
+    storage.emplace_back(p);
+    flags.push_back(0);
+    ids.push_back(static_cast<unsigned>(ids.size()));
+  }
+  flags.back() = HS_FLAG_CASELESS;
+  *spark_id = ids.back();
+  std::vector<const char*> exprs;
+  for (const std::string& e : storage) exprs.push_back(e.c_str());
+  // HS_FLAG_PREFILTER (a superset by construction) is the fallback for constructs stream mode
+  // cannot compile exactly; without any database the scan stays on the per-line path.
+  for (unsigned extra : {0u, static_cast<unsigned>(HS_FLAG_PREFILTER)}) {
+    std::vector<unsigned> f = flags;
+    for (size_t i = 0; i < catalog.patterns.size(); ++i) f[i] |= extra;
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), f.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                         HS_MODE_STREAM, nullptr, &db, &err) == HS_SUCCESS) {
+      return db;
+    }
+    hs_free_compile_error(err);
+  }
+  return nullptr;
+}
+
+// Newlines in [p, p + n): 16 bytes at a time with SSE2 (byte counters drained every 255
+// blocks), eight at a time elsewhere (SWAR zero-byte count).
+size_t CountNewlines(const char* p, size_t n) {
+  size_t count = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  while (i + 16 <= n) {
+    __m128i acc = _mm_setzero_si128();
+    size_t blocks = std::min<size_t>((n - i) / 16, 255);
+    for (size_t b = 0; b < blocks; ++b, i += 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, nl));  // +1 per newline byte
+    }
+    __m128i sums = _mm_sad_epu8(acc, _mm_setzero_si128());
+    count += static_cast<size_t>(_mm_cvtsi128_si64(sums)) +
+             static_cast<size_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)));
+  }
+#else
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kNl = kOnes * '\n';
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    uint64_t x = w ^ kNl;
+    // High bit of each byte set iff the byte is zero (exact, no borrow across bytes).
+    uint64_t z = ~(((x & kLow7) + kLow7) | x | kLow7);
+    count += static_cast<size_t>(((z >> 7) * kOnes) >> 56);  // sum of the 0/1 bytes
+  }
+#endif
+  for (; i < n; ++i) count += p[i] == '\n';
+  return count;
 }
 
 }  // namespace
@@ -280,24 +399,148 @@ Result<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(Catalog 
     return InvalidArgument(where + "catalog does not compile: " + why);
   }
   std::shared_ptr<CompiledCatalog> out(new CompiledCatalog());
+  out->stream_db_ = CompileStreamDatabase(catalog, &out->spark_id_);
   out->catalog_ = std::move(catalog);
   out->db_ = db;
   return std::shared_ptr<const CompiledCatalog>(std::move(out));
 }
 
-CompiledCatalog::~CompiledCatalog() { hs_free_database(db_); }
+CompiledCatalog::~CompiledCatalog() {
+  hs_free_database(db_);
+  hs_free_database(stream_db_);
+}
 
 LogScan::LogScan(std::shared_ptr<const CompiledCatalog> compiled, std::string component)
     : compiled_(std::move(compiled)), component_(std::move(component)) {
   // Allocation only fails on memory exhaustion; a scan without scratch matches nothing.
   if (hs_alloc_scratch(compiled_->database(), &scratch_) != HS_SUCCESS) scratch_ = nullptr;
+  if (scratch_ != nullptr && compiled_->stream_database() != nullptr &&
+      hs_alloc_scratch(compiled_->stream_database(), &scratch_) == HS_SUCCESS &&
+      hs_open_stream(compiled_->stream_database(), 0, &stream_) != HS_SUCCESS) {
+    stream_ = nullptr;
+  }
   partial_.reserve(256);
 }
 
-LogScan::~LogScan() { hs_free_scratch(scratch_); }
+LogScan::~LogScan() {
+  if (stream_ != nullptr) hs_close_stream(stream_, scratch_, nullptr, nullptr);
+  hs_free_scratch(scratch_);
+}
 
 void LogScan::Feed(std::string_view chunk) {
   if (finished_) return;
+  if (reference_ || stream_ == nullptr) {
+    // A scan switched to the reference path mid-stream stays consistent: the per-line path
+    // needs no stream state.
+    if (stream_ != nullptr) {
+      hs_close_stream(stream_, scratch_, nullptr, nullptr);
+      stream_ = nullptr;
+    }
+    FeedReference(chunk);
+    return;
+  }
+  // Slices of at most 1 MiB keep the match-offset buffer bounded whatever the caller feeds.
+  constexpr size_t kSlice = size_t{1} << 20;
+  for (size_t i = 0; i < chunk.size(); i += kSlice) FeedFast(chunk.substr(i, kSlice));
+}
+
+void LogScan::FeedFast(std::string_view chunk) {
+  if (chunk.empty()) return;
+  flags_.clear();
+  auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned,
+                     void* ctx) -> int {
+    auto* self = static_cast<LogScan*>(ctx);
+    if (id == self->compiled_->spark_id() && self->spark_seen_) return 0;
+    // Matches of one line arrive together; only a new end offset is worth recording.
+    if (self->flags_.empty() || self->flags_.back() != to - 1) self->flags_.push_back(to - 1);
+    return 0;
+  };
+  if (hs_scan_stream(stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratch_,
+                     on_match, this) != HS_SUCCESS) {
+    // Cannot happen with a valid stream; fall back to the per-line path for good.
+    hs_close_stream(stream_, scratch_, nullptr, nullptr);
+    stream_ = nullptr;
+    stream_offset_ += chunk.size();
+    FeedReference(chunk);
+    return;
+  }
+  const uint64_t base = stream_offset_;
+  stream_offset_ += chunk.size();
+  if (!std::is_sorted(flags_.begin(), flags_.end())) std::sort(flags_.begin(), flags_.end());
+
+  const char* data = chunk.data();
+  const size_t size = chunk.size();
+  const void* first_nl = std::memchr(data, '\n', size);
+  if (first_nl == nullptr) {
+    if (partial_.size() < kMaxLineBytes) {
+      partial_.append(data, std::min(size, kMaxLineBytes - partial_.size()));
+    }
+    return;
+  }
+  // The line completing the partial (or the chunk's first line) always takes the full path.
+  size_t n = static_cast<size_t>(static_cast<const char*>(first_nl) - data);
+  if (partial_.size() < kMaxLineBytes) {
+    partial_.append(data, std::min(n, kMaxLineBytes - partial_.size()));
+  }
+  ProcessLine(partial_);
+  partial_.clear();
+  size_t cur = n + 1;
+  const char* last_nl_p = static_cast<const char*>(memrchr(data, '\n', size));
+  const size_t end = static_cast<size_t>(last_nl_p - data) + 1;  // complete lines: [cur, end)
+  int64_t last_processed = line_no_;
+  size_t fi = 0;
+  auto process_at = [&](size_t start) {
+    const char* e = static_cast<const char*>(std::memchr(data + start, '\n', end - start));
+    size_t len = static_cast<size_t>(e - (data + start));
+    ProcessLine(std::string_view(data + start, std::min(len, kMaxLineBytes)));
+    last_processed = line_no_;
+    return start + len + 1;
+  };
+  while (cur < end) {
+    if (cur_block_ >= 0 || in_traceback_ || pending_noise_) {
+      // Block/traceback continuity and noise inheritance look at every line.
+      cur = process_at(cur);
+      continue;
+    }
+    while (fi < flags_.size() && flags_[fi] < base + cur) ++fi;
+    if (fi == flags_.size() || flags_[fi] >= base + end) {
+      line_no_ += static_cast<int64_t>(CountNewlines(data + cur, end - cur));
+      cur = end;
+      break;
+    }
+    size_t b = static_cast<size_t>(flags_[fi] - base);
+    // A flag on a newline byte (a match spanning lines through `\s`) flags the line it ends.
+    size_t line_start = cur;
+    if (b > cur) {
+      const void* prev = memrchr(data + cur, '\n', b - cur);
+      if (prev != nullptr) line_start = static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
+    }
+    line_no_ += static_cast<int64_t>(CountNewlines(data + cur, line_start - cur));
+    cur = process_at(line_start);
+  }
+  if (line_no_ > last_processed) {
+    // last_text: the last skipped complete line whose stripped text is non-empty.
+    size_t line_end = end - 1;  // index of the '\n' ending the last complete line
+    int64_t no = line_no_;
+    while (no > last_processed) {
+      const void* prev = line_end == 0 ? nullptr : memrchr(data, '\n', line_end);
+      size_t start = prev == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
+      std::string_view raw(data + start, std::min(line_end - start, kMaxLineBytes));
+      if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+      if (!StripRelayPrefix(raw).empty()) {
+        last_text_.assign(raw.data(), raw.size());
+        last_text_line_ = no;
+        break;
+      }
+      if (prev == nullptr) break;
+      line_end = start - 1;
+      --no;
+    }
+  }
+  if (end < size) partial_.append(data + end, std::min(size - end, kMaxLineBytes));
+}
+
+void LogScan::FeedReference(std::string_view chunk) {
   while (!chunk.empty()) {
     const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
     size_t n = nl == nullptr ? chunk.size()

@@ -6,6 +6,14 @@
 /// vectorscan block-mode database. Only matching lines are kept, each capped at kMaxLineBytes,
 /// so memory stays bounded whatever the log size; binary bytes and megabyte lines are fine.
 ///
+/// Fast path: each fed chunk is scanned once as a whole by a second, stream-mode database (the
+/// catalog with anchors and word boundaries dropped, so it matches a superset of lines, plus
+/// prefilter literals for everything the per-line logic inspects: exception words, `Traceback`,
+/// `", line `, `Lost task `, `Executor task launch worker`, `spark`). Newlines are counted in
+/// bulk; the per-line logic runs only on flagged lines, on every line while an exception block
+/// or traceback is open or a noise line awaits its exception, and on each line that completes a
+/// chunk-spanning partial. Results equal the per-line reference path (SetReferenceMode).
+///
 /// Lifecycle: Diagnoser::Start() -> Feed()* -> Finish() -> read hits(). One LogScan per
 /// stream; not thread-safe, but distinct scans may run on distinct threads (each owns its
 /// vectorscan scratch; the compiled database is shared and immutable).
@@ -21,6 +29,7 @@
 
 struct hs_database;
 struct hs_scratch;
+struct hs_stream;
 
 namespace tug::diagnose {
 
@@ -43,11 +52,17 @@ class CompiledCatalog {
 
   const Catalog& catalog() const { return catalog_; }
   hs_database* database() const { return db_; }
+  /// Stream-mode prefilter database (nullptr if it did not compile: scans use the per-line
+  /// path). Ids below catalog().patterns.size() are catalog patterns; see kPrefilter* ids.
+  hs_database* stream_database() const { return stream_db_; }
+  unsigned spark_id() const { return spark_id_; }
 
  private:
   CompiledCatalog() = default;
   Catalog catalog_;
   hs_database* db_ = nullptr;
+  hs_database* stream_db_ = nullptr;
+  unsigned spark_id_ = 0;
 };
 
 /// One reason a line matters: a catalog pattern, or the built-in Python exception rule.
@@ -98,6 +113,10 @@ class LogScan {
   /// Flushes a last line without a newline. Feed after Finish is ignored.
   void Finish();
 
+  /// Reference (pre-fast-path) behaviour: every line goes through the per-line logic and a
+  /// block-mode scan. Same results, much slower; for tests and benchmarks. Call before Feed.
+  void SetReferenceMode(bool on) { reference_ = on; }
+
   const std::string& component() const { return component_; }
   const std::vector<Hit>& hits() const { return hits_; }
   const std::vector<Block>& blocks() const { return blocks_; }
@@ -117,12 +136,18 @@ class LogScan {
 
  private:
   void ProcessLine(std::string_view raw);
+  void FeedReference(std::string_view chunk);
+  void FeedFast(std::string_view chunk);
   void TrackTask(std::string_view text);
   int NewBlock(bool python, bool inherit_noise);
 
   std::shared_ptr<const CompiledCatalog> compiled_;
   std::string component_;
   hs_scratch* scratch_ = nullptr;
+  hs_stream* stream_ = nullptr;
+  bool reference_ = false;
+  uint64_t stream_offset_ = 0;        // bytes fed to stream_ before the current chunk
+  std::vector<uint64_t> flags_;       // stream offsets of the last byte of prefilter matches
   std::string partial_;
   bool finished_ = false;
   int64_t line_no_ = 0;

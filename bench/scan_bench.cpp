@@ -1,0 +1,169 @@
+// Log scanner throughput: `scan_bench gen FILE MB` writes a synthetic log (ordinary INFO lines
+// with JVM/Python/OOM failure excerpts every few thousand lines), `scan_bench patterns FILE`
+// writes the built-in catalog's regexes in grep -E syntax, `scan_bench scan FILE [reference]`
+// feeds FILE to one LogScan in 64 KiB chunks on this thread and prints GB/s, peak RSS and the
+// count of lines that matched a catalog pattern. Run by hand through bench/scan_bench.sh.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "diagnose/diagnoser.h"
+#include "diagnose/scanner.h"
+
+namespace {
+
+using tug::diagnose::Diagnoser;
+
+int Gen(const char* path, long mb) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return 1;
+  std::mt19937_64 rng(42);
+  const char* kInfo[] = {
+      "INFO BlockManagerInfo: Added broadcast_%d_piece0 in memory on 10.0.%d.7:41235 (size: 5.2 KiB, free: 366.3 MiB)",
+      "INFO TaskSchedulerImpl: Adding task set %d.0 with %d tasks resource profile 0",
+      "INFO DAGScheduler: Submitting ResultStage %d (MapPartitionsRDD[%d] at collect at job.py:41), which has no missing parents",
+      "INFO MemoryStore: Block broadcast_%d stored as values in memory (estimated size 12.1 KiB, free %d.0 MiB)",
+      "INFO CodeGenerator: Code generated in %d.512 ms for stage %d",
+      "INFO FileSourceScanExec: Planning scan with bin packing, max size: %d bytes, open cost is considered as scanning %d bytes.",
+      "INFO ShuffleBlockFetcherIterator: Getting %d (%d.0 KiB) non-empty blocks including 4 local blocks",
+      "INFO Executor: Running task %d.0 in stage %d.0 (TID 8812)",
+  };
+  const char* kExcerpts[] = {
+      // JVM OOM with a stack trace
+      "ERROR Executor: Exception in task 3.0 in stage 7.0 (TID 91)\n"
+      "java.lang.OutOfMemoryError: Java heap space\n"
+      "\tat java.util.Arrays.copyOf(Arrays.java:3236)\n"
+      "\tat org.apache.spark.util.collection.PartitionedPairBuffer.growArray(PartitionedPairBuffer.scala:67)\n"
+      "\tat org.apache.spark.scheduler.Task.run(Task.scala:131)\n"
+      "\t... 3 more\n",
+      // Python traceback
+      "Traceback (most recent call last):\n"
+      "  File \"/app/job.py\", line 12, in <module>\n"
+      "    main()\n"
+      "  File \"/app/job.py\", line 9, in main\n"
+      "    raise KeyError(\"user_id\")\n"
+      "KeyError: 'user_id'\n",
+      // Container OOM lines
+      "WARN TaskSetManager: Lost task 1.0 in stage 4.0 (TID 12) (10.0.0.3 executor 2): ExecutorLostFailure (executor 2 exited caused by one of the running tasks) Reason: Container killed by YARN for exceeding physical memory limits. 4.5 GB of 4.5 GB physical memory used.\n",
+      "kernel: Memory cgroup out of memory: Killed process 4412 (java) total-vm:812MB\n",
+      // Chained JVM exception
+      "ERROR SparkContext: Error initializing SparkContext.\n"
+      "org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 1.0 failed 4 times\n"
+      "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(DAGScheduler.scala:2454)\n"
+      "Caused by: java.io.IOException: No space left on device\n"
+      "\tat java.io.FileOutputStream.writeBytes(Native Method)\n"
+      "\t... 12 more\n",
+  };
+  char buf[512];
+  long target = mb * 1024 * 1024, written = 0, line = 0;
+  std::string block;
+  block.reserve(1 << 20);
+  while (written < target) {
+    block.clear();
+    while (block.size() < (1 << 20) - 4096) {
+      ++line;
+      int n = std::snprintf(buf, sizeof buf, "2024-05-0%d 12:%02d:%02d,%03d ",
+                            static_cast<int>(1 + line % 9), static_cast<int>(line / 3600 % 60),
+                            static_cast<int>(line / 60 % 60), static_cast<int>(line % 1000));
+      block.append(buf, static_cast<size_t>(n));
+      if (rng() % 6000 == 0) {
+        block += kExcerpts[rng() % (sizeof kExcerpts / sizeof *kExcerpts)];
+        continue;
+      }
+      n = std::snprintf(buf, sizeof buf, kInfo[rng() % 8], static_cast<int>(rng() % 5000),
+                        static_cast<int>(rng() % 300));
+      block.append(buf, static_cast<size_t>(n));
+      block.push_back('\n');
+    }
+    out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    written += static_cast<long>(block.size());
+  }
+  return out ? 0 : 1;
+}
+
+// grep -E has no \d; everything else the built-in catalog uses (\b, \s, \S, groups,
+// alternation) means the same there.
+std::string ToGrep(const std::string& re) {
+  std::string out;
+  for (size_t i = 0; i < re.size(); ++i) {
+    if (re[i] == '\\' && i + 1 < re.size() && re[i + 1] == 'd') {
+      out += "[0-9]";
+      ++i;
+    } else if (re[i] == '\\' && i + 1 < re.size()) {
+      out += re.substr(i, 2);
+      ++i;
+    } else {
+      out += re[i];
+    }
+  }
+  return out;
+}
+
+int Patterns(const Diagnoser& d, const char* path) {
+  std::ofstream out(path);
+  for (const auto& p : d.catalog().patterns) out << ToGrep(p.regex) << '\n';
+  std::cerr << d.catalog().patterns.size() << " patterns\n";
+  return out ? 0 : 1;
+}
+
+int Scan(const Diagnoser& d, const char* path, bool reference) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) return 1;
+  std::vector<char> buf(64 * 1024);
+  auto scan = d.Start("driver");
+  if (reference) scan->SetReferenceMode(true);
+  size_t total = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n == 0) break;
+    total += n;
+    scan->Feed(std::string_view(buf.data(), n));
+  }
+  scan->Finish();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fclose(f);
+  std::set<std::string> ids;
+  for (const auto& p : d.catalog().patterns) ids.insert(p.id);
+  size_t matching = 0;
+  for (const auto& h : scan->hits()) {
+    for (const auto& s : h.signals) {
+      if (ids.count(s.id) != 0) {
+        ++matching;
+        break;
+      }
+    }
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("bytes=%zu lines=%lld seconds=%.3f GBps=%.3f peak_rss_kb=%ld matching_lines=%zu%s\n",
+              total, static_cast<long long>(scan->lines()), secs, total / secs / 1e9,
+              ru.ru_maxrss, matching,
+              scan->hits().size() >= tug::diagnose::kMaxHits ? " (hit cap reached)" : "");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 4 && std::strcmp(argv[1], "gen") == 0) return Gen(argv[2], std::atol(argv[3]));
+  auto d = Diagnoser::CreateBuiltin();
+  if (!d.ok()) {
+    std::cerr << d.error().ToString() << "\n";
+    return 1;
+  }
+  if (argc >= 3 && std::strcmp(argv[1], "patterns") == 0) return Patterns(d.value(), argv[2]);
+  if (argc >= 3 && std::strcmp(argv[1], "scan") == 0) {
+    return Scan(d.value(), argv[2], argc >= 4 && std::strcmp(argv[3], "reference") == 0);
+  }
+  std::cerr << "usage: scan_bench gen FILE MB | patterns FILE | scan FILE [reference]\n";
+  return 2;
+}
