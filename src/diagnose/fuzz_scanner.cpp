@@ -1,0 +1,33 @@
+// libFuzzer target for the scanner, block extraction and the decision: any bytes, cut into
+// chunks at fuzzer-chosen sizes, must neither crash nor stall. Build with the `fuzz` preset:
+//   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_scanner
+//   ./build/fuzz/src/diagnose/fuzz_scanner -max_len=1048576 -max_total_time=60
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "diagnose/diagnoser.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const auto diagnoser = tug::diagnose::Diagnoser::CreateBuiltin();
+  if (!diagnoser.ok() || size == 0) return 0;
+  // The first byte picks the chunk size (1..256) and the component, so chunk boundaries land
+  // everywhere, including inside multi-byte sequences and CRLF pairs.
+  const size_t chunk = static_cast<size_t>(data[0]) + 1;
+  static constexpr const char* kComponents[] = {"driver", "executor", "controller",
+                                                "batch-container", "k8s-events"};
+  auto scan = diagnoser->Start(kComponents[data[0] % 5]);
+  std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  while (!rest.empty()) {
+    size_t n = rest.size() < chunk ? rest.size() : chunk;
+    scan->Feed(rest.substr(0, n));
+    rest.remove_prefix(n);
+  }
+  scan->Finish();
+  tug::diagnose::Facts facts;
+  if (data[0] & 1) facts.exit_code = data[0] & 2 ? 137 : 1;
+  const tug::diagnose::LogScan* scans[] = {scan.get()};
+  auto d = diagnoser->Decide({scans[0]}, facts);
+  (void)tug::diagnose::ToJson(d);
+  return 0;
+}
