@@ -14,6 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include "cli/client.h"
+#include "cli/log_commands.h"
 #include "cli/output.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -27,107 +29,6 @@ namespace json = boost::json;
 
 namespace tug::cli {
 namespace {
-
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-
-struct Globals {
-  std::string server;
-  std::string output = "table";
-};
-
-int Fail(const std::string& message) {
-  std::cerr << "error: " << message << "\n";
-  return kExitError;
-}
-
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
-// The server's error message from an error body ({"error":{"message"}}), else a generic one.
-std::string ServerMessage(int status, const std::string& body) {
-  auto v = ParseJson(body);
-  if (v.ok() && v->is_object()) {
-    if (const json::value* e = v->as_object().if_contains("error"); e && e->is_object()) {
-      if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
-        return std::string(m->as_string());
-      }
-    }
-  }
-  return fmt::format("server answered {}", status);
-}
-
-bool WriteStdout(std::string_view chunk) {
-  std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  std::cout.flush();
-  return true;
-}
-
-class Client {
- public:
-  static Result<Client> Connect(const Globals& g) {
-    ASSIGN_OR_RETURN(auto http, net::HttpClient::Create(g.server, std::chrono::seconds(60)));
-    return Client(std::move(http));
-  }
-
-  /// Sends and parses a JSON reply; HTTP errors become Errors carrying the server's message.
-  Result<json::value> Call(const std::string& method, const std::string& target,
-                           const std::string& body = "") {
-    ASSIGN_OR_RETURN(auto resp, http_.Send(method, target, body));
-    if (resp.status >= 400) {
-      return Error(resp.status == 404 ? Code::kNotFound : Code::kInvalidArgument,
-                   ServerMessage(resp.status, resp.body));
-    }
-    json::value v;
-    if (!resp.body.empty()) {
-      auto parsed = ParseJson(resp.body);
-      if (parsed.ok()) v = std::move(*parsed);
-    }
-    return v;
-  }
-
-  Status Stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) {
-    int status = 0;
-    std::string error_body;
-    auto st = http_.Stream(
-        "GET", target,
-        [&](std::string_view chunk) {
-          if (status >= 400) {
-            error_body.append(chunk);
-            return true;
-          }
-          return on_data(chunk);
-        },
-        &status);
-    if (!st.ok()) return st;
-    if (status >= 400) return InvalidArgument(ServerMessage(status, error_body));
-    return OkStatus();
-  }
-
- private:
-  explicit Client(net::HttpClient http) : http_(std::move(http)) {}
-  net::HttpClient http_;
-};
-
-void Print(const Globals& g, const json::value& v, const std::function<std::string()>& table) {
-  if (g.output == "json") {
-    std::cout << ToPrettyJson(v);
-  } else if (g.output == "yaml") {
-    std::cout << ToYaml(v);
-  } else {
-    std::cout << table();
-  }
-  std::cout.flush();
-}
 
 Result<std::string> ReadInput(const std::string& path) {
   if (path == "-") {
@@ -375,97 +276,6 @@ int GetCmd(const Globals& g, const GetArgs& a) {
   std::cerr << fmt::format(
       "error: unknown resource '{}'; use runs, run ID, definitions or definition NAME\n", a.what);
   return kExitUsage;
-}
-
-struct LogsArgs {
-  std::string id;
-  bool follow = false;
-  bool errors = false;
-  std::string attempt;
-  std::string component;
-  bool timestamps = false;
-};
-
-// `tug logs --errors`: the highlighted lines of the attempt's diagnosis with context, the root
-// cause marked ">>", everything else elided.
-int ErrorsCmd(Client& client, const LogsArgs& a) {
-  auto run = client.Call("GET", "/api/v1/runs/" + UrlEncode(a.id));
-  if (!run.ok()) return Fail(run.error().message());
-  const auto& attempts = run->as_object().at("attempts").as_array();
-  if (attempts.empty()) return Fail("the run has no attempts yet");
-  const json::value* attempt = &attempts.back();
-  for (const auto& at : attempts) {
-    if (!a.attempt.empty() && json::serialize(at.at("number")) == a.attempt) attempt = &at;
-  }
-  const json::value& d = attempt->at("diagnosis");
-  if (!d.is_object()) {
-    std::cerr << "no diagnosis for this attempt (it did not fail, or has not ended yet)\n";
-    return 0;
-  }
-  std::string component = a.component.empty() ? "main" : a.component;
-  std::set<int64_t> marked;
-  int64_t root = 0;
-  if (const auto& rc = d.at("root_cause");
-      rc.is_object() && rc.at("component") == json::value(component)) {
-    root = rc.at("line").to_number<int64_t>();
-    if (root > 0) marked.insert(root);
-  }
-  if (const json::value* hs = d.as_object().if_contains("highlights"); hs && hs->is_array()) {
-    for (const auto& h : hs->as_array()) {
-      if (h.at("component") == json::value(component))
-        marked.insert(h.at("line").to_number<int64_t>());
-    }
-  }
-  std::cout << fmt::format("{}: {}\n", std::string(d.at("class").as_string()),
-                           std::string(d.at("summary").as_string()));
-  if (marked.empty()) return 0;
-  std::string text;
-  auto st = client.Stream("/api/v1/runs/" + UrlEncode(a.id) +
-                              "/logs?attempt=" + json::serialize(attempt->at("number")) +
-                              "&component=" + UrlEncode(component),
-                          [&](std::string_view chunk) {
-                            text.append(chunk);
-                            return true;
-                          });
-  if (!st.ok()) return Fail(st.error().message());
-  constexpr int64_t kContext = 3;
-  int64_t line_no = 0;
-  int64_t last_printed = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    size_t end = nl == std::string::npos ? text.size() : nl;
-    ++line_no;
-    auto near = marked.lower_bound(line_no - kContext);
-    if (near != marked.end() && *near <= line_no + kContext) {
-      if (last_printed != 0 && line_no > last_printed + 1) std::cout << "   ...\n";
-      std::string_view line(text.data() + pos, end - pos);
-      std::cout << fmt::format("{}{:>6}  {}\n",
-                               line_no == root ? ">>" : (marked.count(line_no) > 0 ? " *" : "  "),
-                               line_no, line);
-      last_printed = line_no;
-    }
-    pos = end + 1;
-  }
-  return 0;
-}
-
-int LogsCmd(const Globals& g, const LogsArgs& a) {
-  auto client = Client::Connect(g);
-  if (!client.ok()) return Fail(client.error().message());
-  if (a.errors) return ErrorsCmd(*client, a);
-  std::string q = fmt::format("?follow={}", a.follow ? "true" : "false");
-  if (!a.attempt.empty()) q += "&attempt=" + UrlEncode(a.attempt);
-  if (!a.component.empty()) q += "&component=" + UrlEncode(a.component);
-  if (a.timestamps) q += "&timestamps=true";
-  auto st =
-      client->Stream("/api/v1/runs/" + UrlEncode(a.id) + "/logs" + q, [](std::string_view chunk) {
-        std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-        std::cout.flush();
-        return true;
-      });
-  if (!st.ok()) return Fail(st.error().message());
-  return 0;
 }
 
 int StopCmd(const Globals& g, const std::string& id) {
