@@ -14,107 +14,14 @@ namespace tug::diagnose {
 
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsIdent(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$' || c == '.';
-}
-
-std::string_view LTrim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  return s;
-}
-
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
   });
   return it != hay.end();
-}
-
-// A leading timestamp: digits with separators, at least one ':' and six digits
-// ("2020-09-04 11:43:51,536", "22/06/30 00:34:32", "02:13:07.175", "2021-11-23T14:17:12Z").
-size_t TimestampLength(std::string_view s) {
-  size_t i = 0, digits = 0, colons = 0;
-  while (i < s.size()) {
-    char c = s[i];
-    if (IsDigit(c)) {
-      ++digits;
-    } else if (c == ':') {
-      ++colons;
-    } else if (c == '-' || c == '/' || c == '.' || c == ',' || c == 'T' || c == 'Z' ||
-               c == '+') {
-    } else if (c == ' ' && i + 1 < s.size() && IsDigit(s[i + 1]) && colons == 0) {
-      // "2020-09-04 11:43" keeps going through the date/time space.
-    } else {
-      break;
-    }
-    ++i;
-  }
-  if (colons == 0 || digits < 6) return 0;
-  while (i < s.size() && (s[i] == ':' || IsSpace(s[i]))) ++i;
-  return i;
-}
-
-// "Apr 28 09:35:34.104: " (syslog-style month-name timestamps).
-size_t MonthTimestampLength(std::string_view s) {
-  if (s.size() < 8 || !std::isupper(static_cast<unsigned char>(s[0])) ||
-      !std::islower(static_cast<unsigned char>(s[1])) ||
-      !std::islower(static_cast<unsigned char>(s[2])) || s[3] != ' ') {
-    return 0;
-  }
-  size_t i = 4;
-  while (i < s.size() && (IsDigit(s[i]) || s[i] == ' ')) ++i;
-  size_t t = TimestampLength(s.substr(i));
-  return t == 0 ? 0 : i + t;
-}
-
-size_t LevelLength(std::string_view s) {
-  static constexpr std::string_view kLevels[] = {"SPARK:WARN", "SPARK:ERROR", "SPARK:INFO",
-                                                 "WARNING",    "ERROR",       "FATAL",
-                                                 "SEVERE",     "CRITICAL",    "DEBUG",
-                                                 "TRACE",      "INFO",        "WARN"};
-  for (std::string_view lv : kLevels) {
-    if (StartsWith(s, lv) && (s.size() == lv.size() || s[lv.size()] == ' ' ||
-                              s[lv.size()] == ':' || s[lv.size()] == '\t')) {
-      size_t i = lv.size();
-      while (i < s.size() && (s[i] == ':' || IsSpace(s[i]) || s[i] == '-')) ++i;
-      return i;
-    }
-  }
-  return 0;
-}
-
-// After a log level: "TaskSchedulerImpl: ", "Executor:54 - ", "jobserver.python.PythonJob [] ".
-size_t LoggerLength(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && IsIdent(s[i])) ++i;
-  if (i == 0) return 0;
-  std::string_view name = s.substr(0, i);
-  // An exception class is content, not a logger name.
-  if (name.find("Exception") != std::string_view::npos ||
-      name.find("Error") != std::string_view::npos) {
-    return 0;
-  }
-  size_t j = i;
-  if (j < s.size() && s[j] == ':') {
-    ++j;
-    while (j < s.size() && IsDigit(s[j])) ++j;
-  }
-  size_t k = j;
-  while (k < s.size() && IsSpace(s[k])) ++k;
-  // "jobserver.python.PythonJob [] [akka://JobServer/user/ctx] - message"
-  for (int groups = 0; groups < 4 && k < s.size() && s[k] == '['; ++groups) {
-    size_t close = s.find(']', k);
-    if (close == std::string_view::npos || close - k > 160) return 0;
-    k = close + 1;
-    while (k < s.size() && IsSpace(s[k])) ++k;
-  }
-  if (k < s.size() && s[k] == '-' && k + 1 < s.size() && s[k + 1] == ' ') return k + 2;
-  if (j > i && j < s.size() && s[j] == ' ') return j + 1;  // "Logger: msg"
-  return 0;
 }
 
 // "task 0.1 in stage 2.0" -> "0.1@2.0" (empty when the line names no task attempt).
@@ -132,88 +39,6 @@ std::string TaskAttemptKey(std::string_view text) {
     at = text.find("task ", at + 5);
   }
   return {};
-}
-
-// A looser copy of a catalog regex for the stream prefilter: the per-line scan matches the
-// stripped line (a substring of the raw line), so anchors and word boundaries, which depend on
-// where the stripped text starts, are dropped. Dropping a zero-width assertion only widens the
-// language, so every line the per-line scan matches is still flagged.
-std::string Loosen(std::string_view re) {
-  std::string out;
-  out.reserve(re.size());
-  bool in_class = false;
-  for (size_t i = 0; i < re.size(); ++i) {
-    char c = re[i];
-    if (c == '\\' && i + 1 < re.size()) {
-      char n = re[i + 1];
-      ++i;
-      if (!in_class && (n == 'b' || n == 'B' || n == 'A' || n == 'z' || n == 'Z' || n == 'G')) {
-        continue;
-      }
-      out.push_back(c);
-      out.push_back(n);
-      continue;
-    }
-    if (in_class) {
-      if (c == ']') in_class = false;
-      out.push_back(c);
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      out.push_back(c);
-      // "[]...]" and "[^]...]": a leading ']' is a literal.
-      if (i + 1 < re.size() && re[i + 1] == '^') out.push_back(re[++i]);
-      if (i + 1 < re.size() && re[i + 1] == ']') out.push_back(re[++i]);
-      continue;
-    }
-    if (c == '^' || c == '$') continue;
-    out.push_back(c);
-  }
-  return out;
-}
-
-// Literals for every line the per-line logic must see besides catalog matches (ProcessLine):
-// JVM headers and Python exception names end in these words, `most recent failure:` opens a
-// wrapper block, `Traceback` / `File "...", line ` open tracebacks, `Lost task ` feeds rule 6,
-// `Executor task launch worker` marks executor threads. `spark` is last (spark_id).
-constexpr const char* kPrefilterPatterns[] = {
-    "Exception", "Error", "Throwable", "Failure", "most recent failure:",
-    "Traceback \\(most recent", "\", line ", "Lost task ", "Executor task launch worker",
-    "spark"};
-
-hs_database_t* CompileStreamDatabase(const Catalog& catalog, unsigned* spark_id) {
-  std::vector<std::string> storage;
-  std::vector<unsigned> flags;
-  std::vector<unsigned> ids;
-  for (size_t i = 0; i < catalog.patterns.size(); ++i) {
-    storage.push_back(Loosen(catalog.patterns[i].regex));
-    flags.push_back(0);
-    ids.push_back(static_cast<unsigned>(i));
-  }
-  for (const char* p : kPrefilterPatterns) {
-    storage.emplace_back(p);
-    flags.push_back(0);
-    ids.push_back(static_cast<unsigned>(ids.size()));
-  }
-  flags.back() = HS_FLAG_CASELESS;
-  *spark_id = ids.back();
-  std::vector<const char*> exprs;
-  for (const std::string& e : storage) exprs.push_back(e.c_str());
-  // HS_FLAG_PREFILTER (a superset by construction) is the fallback for constructs stream mode
-  // cannot compile exactly; without any database the scan stays on the per-line path.
-  for (unsigned extra : {0u, static_cast<unsigned>(HS_FLAG_PREFILTER)}) {
-    std::vector<unsigned> f = flags;
-    for (size_t i = 0; i < catalog.patterns.size(); ++i) f[i] |= extra;
-    hs_database_t* db = nullptr;
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(exprs.data(), f.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                         HS_MODE_STREAM, nullptr, &db, &err) == HS_SUCCESS) {
-      return db;
-    }
-    hs_free_compile_error(err);
-  }
-  return nullptr;
 }
 
 // Newlines in [p, p + n): 16 bytes at a time with SSE2 (byte counters drained every 255
@@ -251,164 +76,7 @@ size_t CountNewlines(const char* p, size_t n) {
 
 }  // namespace
 
-std::string_view StripRelayPrefix(std::string_view s) {
-  // Progress bars and other carriage-return overwrites: the text after the last '\r' is what a
-  // terminal shows.
-  if (size_t cr = s.rfind('\r'); cr != std::string_view::npos) s = s.substr(cr + 1);
-  for (int guard = 0; guard < 12; ++guard) {
-    std::string_view before = s;
-    s = LTrim(s);
-    if (StartsWith(s, "**")) s.remove_prefix(2);
-    if (StartsWith(s, "> ") || StartsWith(s, "`")) s.remove_prefix(1);
-    if (!s.empty() && s.front() == '[') {
-      size_t close = s.find(']');
-      if (close != std::string_view::npos && close < 160) {
-        std::string_view inner = s.substr(1, close - 1);
-        // "[MALFORMED_RECORD...]" error classes are content; timestamps, levels, thread and
-        // container tags, progress bars are relays.
-        bool error_class = !inner.empty() && std::all_of(inner.begin(), inner.end(), [](char c) {
-          return std::isupper(static_cast<unsigned char>(c)) || c == '_' || c == '.';
-        }) && inner.find('_') != std::string_view::npos;
-        if (!error_class) s.remove_prefix(close + 1);
-      }
-    } else if (!s.empty() && s.front() == '{') {
-      size_t close = s.find('}');
-      if (close != std::string_view::npos && close < 80 &&
-          s.substr(0, close).find('"') == std::string_view::npos) {
-        s.remove_prefix(close + 1);
-      }
-    }
-    s = LTrim(s);
-    if (size_t n = TimestampLength(s)) s.remove_prefix(n);
-    if (size_t n = MonthTimestampLength(s)) s.remove_prefix(n);
-    if (size_t n = LevelLength(s)) {
-      s.remove_prefix(n);
-      s = LTrim(s);
-      if (!s.empty() && s.front() == '[') {  // "[Thread-6] ExecuteScript:58 - "
-        size_t close = s.find(']');
-        if (close != std::string_view::npos && close < 80) s = LTrim(s.substr(close + 1));
-      }
-      if (size_t m = LoggerLength(s)) s.remove_prefix(m);
-    }
-    for (std::string_view relay : {"From Python:", "stderr:", "stdout:", "STDERR:", "STDOUT:"}) {
-      if (StartsWith(s, relay)) s.remove_prefix(relay.size());
-    }
-    // docker-compose "service-1  | message"
-    if (size_t bar = s.find(" | "); bar != std::string_view::npos && bar < 64 &&
-                                     std::all_of(s.begin(), s.begin() + bar, [](char c) {
-                                       return IsIdent(c) || c == '-' || c == ' ';
-                                     })) {
-      s.remove_prefix(bar + 3);
-    }
-    if (s.size() == before.size()) break;
-  }
-  s = LTrim(s);
-  if (StartsWith(s, "**")) s.remove_prefix(2);
-  if (s.size() >= 2 && s.substr(s.size() - 2) == "**") s.remove_suffix(2);
-  return s;
-}
-
-bool IsJvmFrame(std::string_view s) {
-  if (StartsWith(s, "at ") && s.size() > 3 && s[3] != ' ') {
-    return s.find('(') != std::string_view::npos || s.find('.') != std::string_view::npos;
-  }
-  if (StartsWith(s, "... ") && s.size() > 4 && IsDigit(s[4])) return true;
-  return false;
-}
-
-bool IsJvmHeader(std::string_view s) {
-  for (std::string_view p : {"Caused by: ", "Suppressed: ", ": ", "Error : ", "Error: "}) {
-    if (StartsWith(s, p)) {
-      s.remove_prefix(p.size());
-      break;
-    }
-  }
-  if (StartsWith(s, "Exception in thread \"")) {
-    size_t q = s.find('"', 21);
-    if (q == std::string_view::npos) return false;
-    s = LTrim(s.substr(q + 1));
-  }
-  size_t i = 0;
-  while (i < s.size() && IsIdent(s[i])) ++i;
-  std::string_view name = s.substr(0, i);
-  if (name.find('.') == std::string_view::npos) return false;
-  if (i < s.size() && s[i] != ':') return false;
-  size_t last = name.rfind('.');
-  std::string_view simple = name.substr(last + 1);
-  for (std::string_view suffix : {"Exception", "Error", "Throwable", "Failure"}) {
-    if (simple.size() >= suffix.size() &&
-        simple.substr(simple.size() - suffix.size()) == suffix) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool IsPythonExceptionLine(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && (IsIdent(s[i]) && s[i] != '$')) ++i;
-  if (i == 0 || (i < s.size() && s[i] != ':')) return false;
-  std::string_view name = s.substr(0, i);
-  size_t last = name.rfind('.');
-  std::string_view simple = last == std::string_view::npos ? name : name.substr(last + 1);
-  if (simple.empty() || !std::isupper(static_cast<unsigned char>(simple.front()))) return false;
-  for (std::string_view suffix :
-       {"Error", "Exception", "Exit", "Interrupt", "Warning", "Failure", "StopIteration"}) {
-    if (simple.size() >= suffix.size() &&
-        simple.substr(simple.size() - suffix.size()) == suffix) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool IsPythonUserFrame(std::string_view s) {
-  if (!StartsWith(s, "File \"")) return false;
-  size_t q = s.find('"', 6);
-  std::string_view path = s.substr(6, q == std::string_view::npos ? std::string_view::npos : q - 6);
-  for (std::string_view lib : {"pyspark.zip", "/pyspark/", "py4j", "site-packages/pyspark"}) {
-    if (path.find(lib) != std::string_view::npos) return false;
-  }
-  return true;
-}
-
 // ------------------------------------------------------------------------------------------
-
-Result<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(Catalog catalog) {
-  if (catalog.patterns.empty()) return InvalidArgument("catalog has no patterns");
-  std::vector<const char*> exprs;
-  std::vector<unsigned> flags;
-  std::vector<unsigned> ids;
-  for (size_t i = 0; i < catalog.patterns.size(); ++i) {
-    exprs.push_back(catalog.patterns[i].regex.c_str());
-    flags.push_back(HS_FLAG_SINGLEMATCH);
-    ids.push_back(static_cast<unsigned>(i));
-  }
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
-                       &err) != HS_SUCCESS) {
-    std::string why = err != nullptr && err->message != nullptr ? err->message : "unknown";
-    int at = err != nullptr ? err->expression : -1;
-    hs_free_compile_error(err);
-    std::string where = at >= 0 && static_cast<size_t>(at) < catalog.patterns.size()
-                            ? catalog.patterns[static_cast<size_t>(at)].origin + ": pattern '" +
-                                  catalog.patterns[static_cast<size_t>(at)].id + "': "
-                            : std::string();
-    return InvalidArgument(where + "catalog does not compile: " + why);
-  }
-  std::shared_ptr<CompiledCatalog> out(new CompiledCatalog());
-  out->stream_db_ = CompileStreamDatabase(catalog, &out->spark_id_);
-  out->catalog_ = std::move(catalog);
-  out->db_ = db;
-  return std::shared_ptr<const CompiledCatalog>(std::move(out));
-}
-
-CompiledCatalog::~CompiledCatalog() {
-  hs_free_database(db_);
-  hs_free_database(stream_db_);
-}
 
 LogScan::LogScan(std::shared_ptr<const CompiledCatalog> compiled, std::string component)
     : compiled_(std::move(compiled)), component_(std::move(component)) {
@@ -513,7 +181,8 @@ void LogScan::FeedFast(std::string_view chunk) {
     size_t line_start = cur;
     if (b > cur) {
       const void* prev = memrchr(data + cur, '\n', b - cur);
-      if (prev != nullptr) line_start = static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
+      if (prev != nullptr)
+        line_start = static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
     }
     line_no_ += static_cast<int64_t>(CountNewlines(data + cur, line_start - cur));
     cur = process_at(line_start);
@@ -524,7 +193,8 @@ void LogScan::FeedFast(std::string_view chunk) {
     int64_t no = line_no_;
     while (no > last_processed) {
       const void* prev = line_end == 0 ? nullptr : memrchr(data, '\n', line_end);
-      size_t start = prev == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
+      size_t start =
+          prev == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
       std::string_view raw(data + start, std::min(line_end - start, kMaxLineBytes));
       if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
       if (!StripRelayPrefix(raw).empty()) {
@@ -741,12 +411,11 @@ void LogScan::ProcessLine(std::string_view raw) {
   }
   if (python_final) {
     bool wrapper = text.find("Py4JJavaError") != std::string_view::npos;
-    bool matched_cause = std::any_of(hit.signals.begin(), hit.signals.end(), [](const Signal& s) {
-      return s.kind == PatternKind::kCause;
-    });
+    bool matched_cause = std::any_of(hit.signals.begin(), hit.signals.end(),
+                                     [](const Signal& s) { return s.kind == PatternKind::kCause; });
     if (wrapper) {
-      hit.signals.push_back(Signal{"python.py4j_wrapper", "", 10, false, "",
-                                   PatternKind::kWrapper, Resolve::kNone});
+      hit.signals.push_back(
+          Signal{"python.py4j_wrapper", "", 10, false, "", PatternKind::kWrapper, Resolve::kNone});
     } else if (!matched_cause) {
       // The last traceback line is the exception (rule 2). With a user frame it is the user's
       // bug; inside pyspark's own worker only (EOFError on the pipe) it is a symptom.

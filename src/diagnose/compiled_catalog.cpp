@@ -1,0 +1,141 @@
+#include "diagnose/scanner.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace tug::diagnose {
+namespace {
+
+// Literals for every line the per-line logic must see besides catalog matches (ProcessLine):
+// JVM headers and Python exception names end in these words, `most recent failure:` opens a
+// wrapper block, `Traceback` / `File "...", line ` open tracebacks, `Lost task ` feeds rule 6,
+// `Executor task launch worker` marks executor threads. `spark` is last (spark_id).
+constexpr const char* kPrefilterPatterns[] = {"Exception",
+                                              "Error",
+                                              "Throwable",
+                                              "Failure",
+                                              "most recent failure:",
+                                              "Traceback \\(most recent",
+                                              "\", line ",
+                                              "Lost task ",
+                                              "Executor task launch worker",
+                                              "spark"};
+
+// A looser copy of a catalog regex for the stream prefilter: the per-line scan matches the
+// stripped line (a substring of the raw line), so anchors and word boundaries, which depend on
+// where the stripped text starts, are dropped. Dropping a zero-width assertion only widens the
+// language, so every line the per-line scan matches is still flagged.
+std::string Loosen(std::string_view re) {
+  std::string out;
+  out.reserve(re.size());
+  bool in_class = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      char n = re[i + 1];
+      ++i;
+      if (!in_class && (n == 'b' || n == 'B' || n == 'A' || n == 'z' || n == 'Z' || n == 'G')) {
+        continue;
+      }
+      out.push_back(c);
+      out.push_back(n);
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out.push_back(c);
+      // "[]...]" and "[^]...]": a leading ']' is a literal.
+      if (i + 1 < re.size() && re[i + 1] == '^') out.push_back(re[++i]);
+      if (i + 1 < re.size() && re[i + 1] == ']') out.push_back(re[++i]);
+      continue;
+    }
+    if (c == '^' || c == '$') continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+hs_database_t* CompileStreamDatabase(const Catalog& catalog, unsigned* spark_id) {
+  std::vector<std::string> storage;
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < catalog.patterns.size(); ++i) {
+    storage.push_back(Loosen(catalog.patterns[i].regex));
+    flags.push_back(0);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  for (const char* p : kPrefilterPatterns) {
+    storage.emplace_back(p);
+    flags.push_back(0);
+    ids.push_back(static_cast<unsigned>(ids.size()));
+  }
+  flags.back() = HS_FLAG_CASELESS;
+  *spark_id = ids.back();
+  std::vector<const char*> exprs;
+  for (const std::string& e : storage) exprs.push_back(e.c_str());
+  // HS_FLAG_PREFILTER (a superset by construction) is the fallback for constructs stream mode
+  // cannot compile exactly; without any database the scan stays on the per-line path.
+  for (unsigned extra : {0u, static_cast<unsigned>(HS_FLAG_PREFILTER)}) {
+    std::vector<unsigned> f = flags;
+    for (size_t i = 0; i < catalog.patterns.size(); ++i) f[i] |= extra;
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), f.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                         HS_MODE_STREAM, nullptr, &db, &err) == HS_SUCCESS) {
+      return db;
+    }
+    hs_free_compile_error(err);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(Catalog catalog) {
+  if (catalog.patterns.empty()) return InvalidArgument("catalog has no patterns");
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < catalog.patterns.size(); ++i) {
+    exprs.push_back(catalog.patterns[i].regex.c_str());
+    flags.push_back(HS_FLAG_SINGLEMATCH);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    std::string why = err != nullptr && err->message != nullptr ? err->message : "unknown";
+    int at = err != nullptr ? err->expression : -1;
+    hs_free_compile_error(err);
+    std::string where = at >= 0 && static_cast<size_t>(at) < catalog.patterns.size()
+                            ? catalog.patterns[static_cast<size_t>(at)].origin + ": pattern '" +
+                                  catalog.patterns[static_cast<size_t>(at)].id + "': "
+                            : std::string();
+    return InvalidArgument(where + "catalog does not compile: " + why);
+  }
+  std::shared_ptr<CompiledCatalog> out(new CompiledCatalog());
+  out->stream_db_ = CompileStreamDatabase(catalog, &out->spark_id_);
+  out->catalog_ = std::move(catalog);
+  out->db_ = db;
+  return std::shared_ptr<const CompiledCatalog>(std::move(out));
+}
+
+CompiledCatalog::~CompiledCatalog() {
+  hs_free_database(db_);
+  hs_free_database(stream_db_);
+}
+
+}  // namespace tug::diagnose
