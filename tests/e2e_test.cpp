@@ -62,6 +62,12 @@ class E2eTest : public ::testing::Test {
   std::unique_ptr<ServerProcess> server_;
 };
 
+// Allocates 256 MiB under a 64Mi limit.
+constexpr const char* kHogYaml = R"(name: hog
+command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
+resources: {memory: 64Mi}
+)";
+
 const json::object& FirstAttempt(const json::object& run) {
   return run.at("attempts").as_array().at(0).as_object();
 }
@@ -113,10 +119,7 @@ command: for i in 1 2 3; do echo "line $i"; sleep 0.2; done; exit 3
 }
 
 TEST_F(E2eTest, MemoryHogIsOomKilledByTheKernel) {
-  Apply(R"(name: hog
-command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
-resources: {memory: 64Mi}
-)");
+  Apply(kHogYaml);
   auto r = server_->Tug({"run", "hog", "--wait", "-o", "json"});
   ASSERT_EQ(r.exit_code, 137) << r.out << r.err;
   json::object run = json::parse(r.out).as_object();
@@ -127,6 +130,10 @@ resources: {memory: 64Mi}
   int64_t peak = a.at("peak_memory").as_int64();
   EXPECT_GE(peak, 48LL << 20) << "peak " << peak;
   EXPECT_LE(peak, 72LL << 20) << "peak " << peak;
+  const auto& d = a.at("diagnosis");
+  ASSERT_TRUE(d.is_object()) << r.out;
+  EXPECT_EQ(d.at("class"), "batch_container_oom") << json::serialize(d);
+  EXPECT_EQ(d.at("retryable"), true);
 }
 
 TEST_F(E2eTest, TimeoutEndsInDeadlineExceeded) {
@@ -238,10 +245,7 @@ TEST(E2eWatchdogTest, MemoryLimitByWatchdogAndDegradedReadiness) {
   ServerProcess server(dir.path() + "/data", {"--cgroup", "none"});
   std::string error;
   ASSERT_TRUE(server.Start(&error)) << error;
-  std::string file = dir.Write("hog.yaml", R"(name: hog
-command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
-resources: {memory: 64Mi}
-)");
+  std::string file = dir.Write("hog.yaml", kHogYaml);
   ASSERT_EQ(server.Tug({"apply", "-f", file}).exit_code, 0);
   auto r = server.Tug({"run", "hog", "--wait", "-o", "json"});
   ASSERT_EQ(r.exit_code, 137) << r.out << r.err << server.Log();
@@ -303,20 +307,6 @@ command: |
   EXPECT_EQ(errors.exit_code, 0) << errors.err;
   EXPECT_NE(errors.out.find(">>"), std::string::npos) << errors.out;
   EXPECT_NE(errors.out.find("ValueError"), std::string::npos) << errors.out;
-}
-
-TEST_F(E2eDiagnosisTest, OomKilledJobIsBatchContainerOom) {
-  Apply(R"(name: hog
-command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
-resources: {memory: 64Mi}
-)");
-  auto r = server_->Tug({"run", "hog", "--wait", "-o", "json"});
-  ASSERT_EQ(r.exit_code, 137) << r.out << r.err;
-  json::object run = json::parse(r.out).as_object();
-  const auto& d = FirstAttempt(run).at("diagnosis");
-  ASSERT_TRUE(d.is_object()) << r.out;
-  EXPECT_EQ(d.at("class"), "batch_container_oom") << json::serialize(d);
-  EXPECT_EQ(d.at("retryable"), true);
 }
 
 TEST(E2eOfflineDiagnoseTest, DiagnosesAFileWithoutAServer) {
