@@ -381,7 +381,7 @@ Result<Attempt> AttemptFromJson(const json::value& v) {
   return a;
 }
 
-json::value ToJson(const Run& r) {
+json::object ToJsonSummary(const Run& r) {
   json::object o;
   o["id"] = r.id;
   o["definition"] = r.definition;
@@ -394,6 +394,11 @@ json::value ToJson(const Run& r) {
   o["stop_requested"] = r.stop_requested;
   o["outcome"] = r.outcome ? ToJson(*r.outcome) : json::value(nullptr);
   o["overrides"] = ToJson(r.overrides);
+  return o;
+}
+
+json::value ToJson(const Run& r) {
+  json::object o = ToJsonSummary(r);
   o["spec"] = ToJson(r.spec);
   json::array attempts;
   for (const auto& a : r.attempts) attempts.push_back(ToJson(a));

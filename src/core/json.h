@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/error.h"
@@ -18,6 +19,8 @@ boost::json::value ToJson(const RunOverrides& o);
 boost::json::value ToJson(const Outcome& o);
 boost::json::value ToJson(const Attempt& a);
 boost::json::value ToJson(const Run& r);
+/// A run for listings: everything but its spec and attempts.
+boost::json::object ToJsonSummary(const Run& r);
 boost::json::value ToJson(const Event& e);
 
 Result<Resources> ResourcesFromJson(const boost::json::value& v);

@@ -58,5 +58,14 @@ TEST_F(FsLogStoreTest, RejectsPathsOutsideTheRoot) {
   EXPECT_EQ(store.Read(run, run + "-1", "main", 0, 10).error().code(), Code::kNotFound);
 }
 
+TEST(StripLinePrefixesTest, StripsTimeAndStream) {
+  EXPECT_EQ(StripLinePrefixes("2026-11-24T08:00:00.000001Z stdout hello world\n"
+                              "2026-11-24T08:00:00.000002Z stderr oops\n"
+                              "2026-11-24T08:00:00.000003Z stdout \n"
+                              "2026-11-24T08:00:00.000004Z tugboat exited with code 0\n"),
+            "hello world\noops\n\n[tugboat] exited with code 0\n");
+  EXPECT_EQ(StripLinePrefixes("garbage\n"), "garbage\n");
+}
+
 }  // namespace
 }  // namespace tug::logs

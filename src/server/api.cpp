@@ -267,12 +267,7 @@ net::Response Api::ListRuns(net::Request& req) {
   auto page = store_.ListRuns(filter);
   if (!page.ok()) return Err(page.error());
   json::array runs;
-  for (const auto& r : page->runs) {
-    json::object o = ToJson(r).as_object();
-    o.erase("attempts");
-    o.erase("spec");
-    runs.push_back(std::move(o));
-  }
+  for (const auto& r : page->runs) runs.push_back(ToJsonSummary(r));
   json::object out{{"runs", std::move(runs)}};
   out["next_cursor"] =
       page->next_cursor.empty() ? json::value(nullptr) : json::value(page->next_cursor);

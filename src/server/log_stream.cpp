@@ -2,16 +2,13 @@
 
 namespace tug::server {
 
-std::string LogStream::StripPrefixes(const std::string& data) {
-  return logs::StripLinePrefixes(data);
-}
-
 net::StreamPoll LogStream::Poll() {
   auto chunk = logs_.Read(options_.run_id, options_.attempt_id, options_.component, offset_,
                           options_.chunk_bytes);
   if (chunk.ok() && !chunk->data.empty()) {
     offset_ = chunk->next_offset;
-    return {options_.timestamps ? std::move(chunk->data) : StripPrefixes(chunk->data), false};
+    return {options_.timestamps ? std::move(chunk->data) : logs::StripLinePrefixes(chunk->data),
+            false};
   }
   if (!chunk.ok() && chunk.error().code() != Code::kNotFound) {
     return {"tugboat: reading the log failed: " + chunk.error().message() + "\n", true};

@@ -27,9 +27,6 @@ class LogStream final : public net::StreamSource {
 
   net::StreamPoll Poll() override;
 
-  /// "<time> <stream> <text>\n..." -> "<text>\n..."
-  static std::string StripPrefixes(const std::string& data);
-
  private:
   LogStreamOptions options_;
   store::Store& store_;
