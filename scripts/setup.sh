@@ -9,7 +9,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libpq-dev libssl-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libvectorscan-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  perl procps wrk bc
+  perl python3 procps wrk bc
 )
 
 missing=()

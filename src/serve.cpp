@@ -114,11 +114,16 @@ int Serve(const cli::ServerFlags& flags) {
   co.diagnose = [&diagnoser, &log_store](const Attempt& a, AttemptStatus s, const Outcome& o) {
     return control::DiagnoseAttempt(*diagnoser, log_store, a, s, o);
   };
+  control::ClimateSource climate(**store);
+  co.platform.limits = config->limits;
+  co.climate = &climate;
   control::Controller controller(co, **store, **engine, registry, clock);
   if (auto st = controller.Start(); !st.ok()) return Die(st.error().ToString());
 
   server::ApiOptions ao;
   ao.limits = config->limits;
+  ao.platform = co.platform;
+  ao.climate = &climate;
   server::Api api(ao, **store, log_store, controller, **engine, registry, clock);
   net::Router router;
   api.Register(router);

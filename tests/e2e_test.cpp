@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "e2e_fixture.h"
 #include "net/http_client.h"
 #include "test_util.h"
 
@@ -15,57 +16,11 @@ namespace json = boost::json;
 namespace tug::testing {
 namespace {
 
-class E2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(dir_.path() + "/data");
-    std::string error;
-    ASSERT_TRUE(server_->Start(&error)) << error;
-  }
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "server log:\n" << server_->Log() << "\n";
-    server_.reset();
-  }
-
-  void Apply(const std::string& yaml) {
-    std::string file = dir_.Write("def.yaml", yaml);
-    auto r = server_->Tug({"apply", "-f", file});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-
-  // `tug get run ID -o json` parsed.
-  json::object GetRun(const std::string& id) {
-    auto r = server_->Tug({"get", "run", id, "-o", "json"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    boost::system::error_code ec;
-    json::value v = json::parse(r.out, ec);
-    if (ec || !v.is_object()) return {};
-    return v.as_object();
-  }
-
-  std::string Submit(const std::string& name, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"run", name};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto r = server_->Tug(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::string id = r.out;
-    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
-    return id;
-  }
-
-  bool WaitStatus(const std::string& id, const std::string& status) {
-    return WaitFor([&] { return GetRun(id)["status"] == json::value(status); },
-                   std::chrono::seconds(60));
-  }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-};
-
 // Allocates 256 MiB under a 64Mi limit.
 constexpr const char* kHogYaml = R"(name: hog
 command: perl -e '$x = "x" x (256*1024*1024); print length($x), "\n"'
 resources: {memory: 64Mi}
+retry: {max_attempts: 1}
 )";
 
 const json::object& FirstAttempt(const json::object& run) {
@@ -211,7 +166,8 @@ TEST_F(E2eTest, JobThatEndsWhileServerIsDownKeepsItsTrueOutcome) {
 }
 
 TEST_F(E2eTest, RunWhoseProcessDiedWithTheServerIsLostWithAReason) {
-  Apply("name: doomed\ncommand: sleep 119\n");
+  // No infrastructure retries, so the run ends LOST (retries of lost attempts: retry_test).
+  Apply("name: doomed\ncommand: sleep 119\nretry: {max_infra_retries: 0}\n");
   std::string id = Submit("doomed");
   ASSERT_TRUE(WaitStatus(id, "RUNNING"));
   server_->Kill();

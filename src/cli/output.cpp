@@ -116,6 +116,20 @@ std::string Memory(const json::value* v) {
   return bytes > 0 ? FormatMemory(bytes) : "-";
 }
 
+// "driver 2Gi+384Mi, 3 x 4Gi+1Gi" from an attempt's resources.spark (overhead omitted when
+// Spark's default applies).
+std::string SparkSizes(const json::value& sp) {
+  auto role = [&sp](const char* name) {
+    std::string mem = Str(At(sp, {name, "memory"}));
+    std::string over = Str(At(sp, {name, "memoryOverhead"}));
+    if (mem.empty()) mem = "default";
+    return over.empty() ? mem : mem + "+" + over;
+  };
+  std::string instances = Str(At(sp, {"executor", "instances"}));
+  return fmt::format("driver {}, {}{}", role("driver"), instances.empty() ? "" : instances + " x ",
+                     role("executor"));
+}
+
 }  // namespace
 
 std::string ToYaml(const json::value& v) {
@@ -154,6 +168,13 @@ std::string Age(const json::value& v, int64_t now) {
   auto t = ParseTimestamp(std::string(v.get_string()));
   if (!t.ok()) return "";
   return HumanSpan(now - *t);
+}
+
+std::string Until(const json::value& v, int64_t now) {
+  if (!v.is_string()) return "";
+  auto t = ParseTimestamp(std::string(v.get_string()));
+  if (!t.ok()) return "";
+  return *t <= now ? "now" : HumanSpan(*t - now);
 }
 
 std::string Duration(const json::value& from, const json::value& to) {
@@ -218,22 +239,45 @@ std::string RunDetail(const json::value& run, int64_t now) {
       line("Fix:", Str(At(*d, {"remediation"})));
     }
   }
+  if (const json::value* plan = At(run, {"plan", "sentence"}); plan != nullptr) {
+    line("Plan:", Str(plan));
+  }
   if (attempts != nullptr && attempts->is_array() && !attempts->get_array().empty()) {
+    const json::value& last = attempts->get_array().back();
+    if (Str(At(last, {"status"})) == "QUEUED" && Str(At(run, {"status"})) == "RETRYING") {
+      if (const json::value* due = At(last, {"due_at"})) {
+        line("Next:",
+             fmt::format("attempt {} starts in {}", Str(At(last, {"number"})), Until(*due, now)));
+      }
+    }
     out += "\nAttempts:\n";
-    std::vector<std::vector<std::string>> rows{
-        {"#", "STATUS", "MEMORY", "PEAK", "CPU", "EXIT", "REASON", "DURATION"}};
+    std::vector<std::vector<std::string>> rows{{"#", "STATUS", "MEMORY", "PEAK", "PLACEMENT", "CPU",
+                                                "EXIT", "REASON", "CLASS", "DURATION"}};
+    std::vector<std::string> decisions;
     for (const auto& a : attempts->get_array()) {
       const json::value* started = At(a, {"started_at"});
       const json::value* ended = At(a, {"ended_at"});
       std::string dur;
       if (started != nullptr && ended != nullptr) dur = Duration(*started, *ended);
       const json::value* cpu = At(a, {"cpu_seconds"});
-      rows.push_back(
-          {Str(At(a, {"number"})), Str(At(a, {"status"})), Memory(At(a, {"resources", "memory"})),
-           Memory(At(a, {"peak_memory"})),
-           cpu != nullptr && cpu->is_number() ? fmt::format("{:.2f}s", cpu->to_number<double>())
-                                              : "",
-           Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})), dur});
+      std::string memory = Memory(At(a, {"resources", "memory"}));
+      if (const json::value* sp = At(a, {"resources", "spark"}); sp != nullptr) {
+        memory = SparkSizes(*sp);
+      }
+      std::string placement = Str(At(a, {"placement", "capacity"}));
+      if (std::string ex = Str(At(a, {"placement", "executor_capacity"})); !ex.empty()) {
+        placement = "driver " + placement + ", executors " + ex;
+      }
+      rows.push_back({Str(At(a, {"number"})), Str(At(a, {"status"})), memory,
+                      Memory(At(a, {"peak_memory"})), placement,
+                      cpu != nullptr && cpu->is_number()
+                          ? fmt::format("{:.2f}s", cpu->to_number<double>())
+                          : "",
+                      Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})),
+                      Str(At(a, {"diagnosis", "class"})), dur});
+      if (std::string sentence = Str(At(a, {"decision", "sentence"})); !sentence.empty()) {
+        decisions.push_back(fmt::format("  after {}: {}", Str(At(a, {"number"})), sentence));
+      }
     }
     std::string table = Table(rows);
     size_t pos = 0;
@@ -241,6 +285,10 @@ std::string RunDetail(const json::value& run, int64_t now) {
       size_t nl = table.find('\n', pos);
       out += "  " + table.substr(pos, nl - pos + 1);
       pos = nl + 1;
+    }
+    if (!decisions.empty()) {
+      out += "\nDecisions:\n";
+      for (const auto& d : decisions) out += d + "\n";
     }
   }
   return out;

@@ -15,6 +15,8 @@ std::string Table(const std::vector<std::vector<std::string>>& rows);
 std::string Age(const boost::json::value& rfc3339, int64_t now_micros);
 /// Wall time between two RFC 3339 values, e.g. "1m05s" ("" if either is null).
 std::string Duration(const boost::json::value& from, const boost::json::value& to);
+/// "42s" until an RFC 3339 time, or "now" when it passed.
+std::string Until(const boost::json::value& rfc3339, int64_t now_micros);
 
 std::string RunsTable(const boost::json::value& runs, int64_t now);
 std::string RunDetail(const boost::json::value& run, int64_t now);

@@ -12,7 +12,9 @@ std::string TaxonomyComponent(const std::string& component) {
 
 std::string DiagnoseAttempt(const diagnose::Diagnoser& diagnoser, logs::LogStore& logs,
                             const Attempt& attempt, AttemptStatus status, const Outcome& outcome) {
-  if (status != AttemptStatus::kFailed && status != AttemptStatus::kLost) return "";
+  // A LOST attempt's process died with its host or supervisor: its logs stop mid-way and
+  // would be read as the job's own failure. The outcome message says what happened.
+  if (status != AttemptStatus::kFailed) return "";
   std::vector<std::unique_ptr<diagnose::LogScan>> scans;
   auto components = logs.Components(attempt.run_id, attempt.id);
   if (components.ok()) {

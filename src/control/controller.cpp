@@ -125,12 +125,10 @@ void Controller::Reconcile() {
     end.outcome.message = fmt::format(
         "the server restarted and could not re-attach to this attempt: {}", st.error().message());
     end.ended_at = clock_.Now();
-    if (options_.diagnose) end.diagnosis = options_.diagnose(a, end.status, end.outcome);
-    if (auto e = store_.EndAttempt(a.id, end); !e.ok()) {
+    if (auto e = EndAttempt(a, end); !e.ok()) {
       log::Warn("reconcile: marking attempt lost failed",
                 {{"attempt", a.id}, {"error", e.error().ToString()}});
     }
-    ended_.With({{"reason", end.outcome.reason}}).Inc();
   }
   log::Info("reconcile finished", {{"adopted", std::to_string(adopted)},
                                    {"lost", std::to_string(lost)},
@@ -204,11 +202,10 @@ void Controller::Launch(const Attempt& attempt) {
     end.outcome.reason = std::string(reason::kLaunchFailed);
     end.outcome.message = ref.error().message();
     end.ended_at = now;
-    if (auto st = store_.EndAttempt(attempt.id, end); !st.ok()) {
+    if (auto st = EndAttempt(attempt, end); !st.ok()) {
       log::Warn("recording launch failure failed",
                 {{"attempt", attempt.id}, {"error", st.error().ToString()}});
     }
-    ended_.With({{"reason", end.outcome.reason}}).Inc();
     log::Warn("launch failed", {{"attempt", attempt.id}, {"error", ref.error().ToString()}});
     return;
   }
@@ -253,30 +250,11 @@ void Controller::OnUpdate(const engine::Update& u) {
       end.ended_at = u.at;
       end.peak_memory_bytes = u.peak_memory_bytes;
       end.cpu_micros = u.cpu_micros;
-      if (options_.diagnose) end.diagnosis = options_.diagnose(*attempt, u.status, u.outcome);
       // The engine's record (status.json) is removed by Cleanup, so it may only go once the
-      // store has the outcome; a transient store error is retried, and if the store stays
-      // unreachable the record stays for the next server's reconcile to read.
-      Status st = store_.EndAttempt(u.attempt_id, end);
-      for (int i = 0;
-           i < 5 && !st.ok() &&
-           (st.error().code() == Code::kUnavailable || st.error().code() == Code::kInternal);
-           ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 << i));
-        st = store_.EndAttempt(u.attempt_id, end);
-      }
-      if (st.ok()) {
-        ended_.With({{"reason", u.outcome.reason}}).Inc();
-        log::Info("attempt ended",
-                  {{"run", attempt->run_id},
-                   {"attempt", u.attempt_id},
-                   {"reason", u.outcome.reason},
-                   {"exit_code", u.outcome.exit_code ? std::to_string(*u.outcome.exit_code)
-                                                     : std::string("none")}});
-      } else if (st.error().code() == Code::kFailedPrecondition) {
-        log::Debug("end attempt skipped: already ended",
-                   {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
-      } else {
+      // store has the outcome; if the store stays unreachable the record stays for the next
+      // server's reconcile to read.
+      Status st = EndAttempt(*attempt, end);
+      if (!st.ok() && st.error().code() != Code::kFailedPrecondition) {
         log::Error("recording the end of an attempt failed; keeping its engine record",
                    {{"attempt", u.attempt_id}, {"error", st.error().ToString()}});
         break;
@@ -291,6 +269,48 @@ void Controller::OnUpdate(const engine::Update& u) {
       Event(attempt->run_id, u.attempt_id, "engine", u.message);
       break;
   }
+}
+
+Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
+  if (options_.diagnose && end.diagnosis.empty()) {
+    end.diagnosis = options_.diagnose(attempt, end.status, end.outcome);
+  }
+  bool planned = false;
+  if (end.status == AttemptStatus::kFailed || end.status == AttemptStatus::kLost) {
+    auto run = store_.GetRun(attempt.run_id);
+    if (run.ok()) {
+      Micros now = clock_.Now();
+      adapt::Climate climate = options_.climate ? options_.climate->Get(now) : adapt::Climate{};
+      PlanRetryInto(*run, attempt, end, climate, options_.platform, engine_.Name(), now);
+      planned = end.next.has_value();
+    } else {
+      // Without the run the planner cannot decide; the run ends with this attempt.
+      log::Warn("planning a retry: run unreadable",
+                {{"attempt", attempt.id}, {"error", run.error().ToString()}});
+    }
+  }
+  Status st = store_.EndAttempt(attempt.id, end);
+  for (int i = 0; i < 5 && !st.ok() &&
+                  (st.error().code() == Code::kUnavailable || st.error().code() == Code::kInternal);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 << i));
+    st = store_.EndAttempt(attempt.id, end);
+  }
+  if (st.ok()) {
+    ended_.With({{"reason", end.outcome.reason}}).Inc();
+    log::Info("attempt ended",
+              {{"run", attempt.run_id},
+               {"attempt", attempt.id},
+               {"reason", end.outcome.reason},
+               {"exit_code", end.outcome.exit_code ? std::to_string(*end.outcome.exit_code)
+                                                   : std::string("none")},
+               {"retry", planned ? end.next->id : std::string("none")}});
+    if (planned) Wake();
+  } else if (st.error().code() == Code::kFailedPrecondition) {
+    log::Debug("end attempt skipped: already ended",
+               {{"attempt", attempt.id}, {"why", st.error().ToString()}});
+  }
+  return st;
 }
 
 Status Controller::StopRun(const std::string& run_id) {

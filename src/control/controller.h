@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "adapt/adapt.h"
+#include "control/planning.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "engine/engine.h"
@@ -37,6 +39,10 @@ struct ControlOptions {
   bool dispatch = true;
   /// Diagnoses a failed attempt (JSON text for Attempt::diagnosis); empty: no diagnosis.
   std::function<std::string(const Attempt&, AttemptStatus, const Outcome&)> diagnose;
+  /// Limits and constants for the retry planner.
+  adapt::Platform platform;
+  /// Spot climate for placement decisions; nullptr: no spot losses known.
+  ClimateSource* climate = nullptr;
 };
 
 /// "<host>/<pid>/<random>" for this process.
@@ -67,6 +73,9 @@ class Controller {
   void LeaseLoop();
   void Launch(const Attempt& attempt);
   void OnUpdate(const engine::Update& update);
+  /// Diagnoses (failed/lost), plans the next attempt and records the end in one store
+  /// transaction; retries transient store errors. Returns the store's status.
+  Status EndAttempt(const Attempt& attempt, store::AttemptEnd end);
   void Reconcile();
   void Event(const std::string& run_id, const std::string& attempt_id, const std::string& type,
              const std::string& message);

@@ -87,7 +87,7 @@ class ControllerTest : public ::testing::Test {
     r.spec.name = "hello";
     r.spec.command = "echo hi";
     r.spec.env = {{"K", "v"}};
-    r.spec.resources = {64 << 20, 500};
+    r.spec.resources = {64 << 20, 500, {}};
     r.created_at = clock_.Now();
     r.updated_at = r.created_at;
     Attempt a;
@@ -149,13 +149,31 @@ TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
   end.outcome = {137, "OOMKilled", "memory limit 64Mi reached"};
   end.peak_memory_bytes = 64 << 20;
   engine_.Send(end);
-  tug::Run done = Get(r.id);
-  EXPECT_EQ(done.status, RunStatus::kFailed);
-  EXPECT_EQ(done.attempts[0].outcome->reason, "OOMKilled");
-  EXPECT_EQ(done.attempts[0].peak_memory_bytes, 64 << 20);
+  // The OOM is planned into a retry with 1.5x the memory, launched at once (no back-off).
+  tug::Run retrying = Get(r.id);
+  EXPECT_EQ(retrying.attempts[0].outcome->reason, "OOMKilled");
+  EXPECT_EQ(retrying.attempts[0].peak_memory_bytes, 64 << 20);
+  EXPECT_NE(retrying.attempts[0].decision.find("oom.container.grow"), std::string::npos)
+      << retrying.attempts[0].decision;
   EXPECT_EQ(engine_.cleaned_, std::vector<std::string>{r.attempts[0].id});
+  ASSERT_TRUE(engine_.WaitLaunches(2));
+  EXPECT_EQ(engine_.launches_[1].attempt_id, AttemptId(r.id, 2));
+  EXPECT_EQ(engine_.launches_[1].resources.memory_bytes, 96 << 20);
+  ASSERT_TRUE(WaitForLaunched(AttemptId(r.id, 2)));
+  EXPECT_EQ(Get(r.id).status, RunStatus::kRetrying);
+  engine_.Send(
+      {engine::Update::Kind::kStarted, AttemptId(r.id, 2), clock_.Now(), "", {}, {}, 0, 0});
+  EXPECT_EQ(Get(r.id).status, RunStatus::kRunning);
+  end.attempt_id = AttemptId(r.id, 2);
+  end.status = AttemptStatus::kSucceeded;
+  end.outcome = {0, "Completed", ""};
+  engine_.Send(end);
+  tug::Run done = Get(r.id);
+  EXPECT_EQ(done.status, RunStatus::kSucceeded);
+  ASSERT_EQ(done.attempts.size(), 2u);
+  EXPECT_TRUE(done.attempts[1].decision.empty());
   c.Stop();
-  EXPECT_EQ(engine_.launches_.size(), 1u);
+  EXPECT_EQ(engine_.launches_.size(), 2u);
 }
 
 TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
@@ -165,10 +183,24 @@ TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
   tug::Run r = Submit();
   c.Wake();
   ASSERT_TRUE(engine_.WaitLaunches(1));
-  ASSERT_TRUE(WaitForStatus(r.id, RunStatus::kFailed));
-  tug::Run done = Get(r.id);
-  EXPECT_EQ(done.attempts[0].outcome->reason, "LaunchFailed");
-  EXPECT_NE(done.attempts[0].outcome->message.find("/nope"), std::string::npos);
+  // A launch failure is the platform's: retried after a back-off on the infra budget.
+  ASSERT_TRUE(WaitForStatus(r.id, RunStatus::kRetrying));
+  tug::Run waiting = Get(r.id);
+  EXPECT_EQ(waiting.attempts[0].outcome->reason, "LaunchFailed");
+  EXPECT_NE(waiting.attempts[0].outcome->message.find("/nope"), std::string::npos);
+  EXPECT_NE(waiting.attempts[0].decision.find("\"budget\":\"infra\""), std::string::npos)
+      << waiting.attempts[0].decision;
+  ASSERT_EQ(waiting.attempts.size(), 2u);
+  Micros due = waiting.attempts[1].due_at;
+  EXPECT_GE(due - clock_.Now(), 30 * kMicrosPerSecond);  // half of the 60s initial back-off
+  // Not launched before it is due, whatever wakes the dispatcher.
+  c.Wake();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(engine_.launches_.size(), 1u);
+  clock_.Advance(due - clock_.Now());
+  c.Wake();
+  ASSERT_TRUE(engine_.WaitLaunches(2));
+  EXPECT_EQ(engine_.launches_[1].attempt_id, AttemptId(r.id, 2));
   c.Stop();
 }
 
@@ -212,7 +244,11 @@ TEST_F(ControllerTest, ReconcileAdoptsOrMarksLostAndLeavesOtherHostsAlone) {
     c.Stop();
   }
   tug::Run lost = Get(running.id);
-  EXPECT_EQ(lost.status, RunStatus::kLost);
+  // Lost with its process: an infrastructure failure, so a retry is planned.
+  EXPECT_EQ(lost.status, RunStatus::kRetrying);
+  EXPECT_EQ(lost.attempts[0].status, AttemptStatus::kLost);
+  ASSERT_EQ(lost.attempts.size(), 2u);
+  EXPECT_EQ(lost.attempts[1].status, AttemptStatus::kQueued);
   EXPECT_EQ(lost.attempts[0].outcome->reason, "Lost");
   EXPECT_NE(lost.attempts[0].outcome->message.find("is gone"), std::string::npos)
       << lost.attempts[0].outcome->message;

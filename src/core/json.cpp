@@ -92,6 +92,49 @@ class Reader {
     out = v->get_bool();
     return OkStatus();
   }
+  Status Double(std::string_view key, double& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_number()) {
+      return InvalidArgument(fmt::format("{}: '{}' must be a number", what_, key));
+    }
+    out = v->to_number<double>();
+    return OkStatus();
+  }
+  Status Duration(std::string_view key, int64_t& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (v->is_string()) {
+      auto secs = ParseDuration(v->get_string());
+      if (!secs.ok()) {
+        return InvalidArgument(fmt::format("{}: {}: {}", what_, key, secs.error().message()));
+      }
+      out = *secs;
+      return OkStatus();
+    }
+    RETURN_IF_ERROR(Int(key, out));
+    if (out <= 0) {
+      return InvalidArgument(fmt::format("{}: {} must be positive, e.g. 10m", what_, key));
+    }
+    return OkStatus();
+  }
+  Status StringList(std::string_view key, std::vector<std::string>& out) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_array()) {
+      return InvalidArgument(fmt::format("{}: '{}' must be a list of strings", what_, key));
+    }
+    for (const auto& x : v->get_array()) {
+      if (x.is_string()) {
+        out.emplace_back(x.get_string());
+      } else if (x.is_number()) {
+        out.push_back(json::serialize(x));  // YAML: args: [1000]
+      } else {
+        return InvalidArgument(fmt::format("{}: '{}' items must be strings", what_, key));
+      }
+    }
+    return OkStatus();
+  }
   Status Time(std::string_view key, Micros& out) const {
     const json::value* v = Get(key);
     if (v == nullptr) return OkStatus();
@@ -160,21 +203,90 @@ class Reader {
 
 }  // namespace
 
+json::object ToJson(const SparkRole& r, bool driver, const SparkResources& all) {
+  json::object o;
+  if (r.cpu_millis > 0) o["cores"] = FormatCpu(r.cpu_millis);
+  if (r.memory_bytes > 0) o["memory"] = FormatMemory(r.memory_bytes);
+  if (r.memory_overhead_bytes > 0) o["memoryOverhead"] = FormatMemory(r.memory_overhead_bytes);
+  if (driver) {
+    if (all.max_result_size_bytes > 0) o["maxResultSize"] = FormatMemory(all.max_result_size_bytes);
+  } else {
+    if (all.instances > 0) o["instances"] = all.instances;
+    if (all.min_executors > 0) o["min"] = all.min_executors;
+    if (all.max_executors > 0) o["max"] = all.max_executors;
+    if (all.dynamic_allocation) o["dynamicAllocation"] = true;
+  }
+  return o;
+}
+
+Status SparkRoleFromJson(const json::value& v, const std::string& what, bool driver,
+                         SparkRole& role, SparkResources& all) {
+  Reader r(v, what);
+  if (!r.is_object()) return r.NotObject();
+  if (driver) {
+    RETURN_IF_ERROR(r.OnlyKeys({"cores", "memory", "memoryOverhead", "maxResultSize"}));
+    RETURN_IF_ERROR(r.Quantity("maxResultSize", all.max_result_size_bytes, &ParseMemory, 1.0));
+  } else {
+    RETURN_IF_ERROR(r.OnlyKeys(
+        {"cores", "memory", "memoryOverhead", "instances", "min", "max", "dynamicAllocation"}));
+    RETURN_IF_ERROR(r.Int("instances", all.instances));
+    RETURN_IF_ERROR(r.Int("min", all.min_executors));
+    RETURN_IF_ERROR(r.Int("max", all.max_executors));
+    RETURN_IF_ERROR(r.Bool("dynamicAllocation", all.dynamic_allocation));
+  }
+  RETURN_IF_ERROR(r.Quantity("cores", role.cpu_millis, &ParseCpu, 1000.0));
+  RETURN_IF_ERROR(r.Quantity("memory", role.memory_bytes, &ParseMemory, 1.0));
+  RETURN_IF_ERROR(r.Quantity("memoryOverhead", role.memory_overhead_bytes, &ParseMemory, 1.0));
+  return OkStatus();
+}
+
 json::value ToJson(const Resources& r) {
   json::object o;
   if (r.cpu_millis > 0) o["cpu"] = FormatCpu(r.cpu_millis);
   if (r.memory_bytes > 0) o["memory"] = r.memory_bytes;
+  if (!r.spark.empty()) {
+    o["spark"] = json::object{{"driver", ToJson(r.spark.driver, true, r.spark)},
+                              {"executor", ToJson(r.spark.executor, false, r.spark)}};
+  }
   return o;
 }
 
 Result<Resources> ResourcesFromJson(const json::value& v) {
   Reader r(v, "resources");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory", "spark"}));
   Resources out;
   RETURN_IF_ERROR(r.Quantity("memory", out.memory_bytes, &ParseMemory, 1.0));
   RETURN_IF_ERROR(r.Quantity("cpu", out.cpu_millis, &ParseCpu, 1000.0));
+  if (const json::value* sp = r.Get("spark")) {
+    Reader sr(*sp, "resources.spark");
+    if (!sr.is_object()) return sr.NotObject().take_error();
+    RETURN_IF_ERROR(sr.OnlyKeys({"driver", "executor"}));
+    if (const json::value* d = sr.Get("driver")) {
+      RETURN_IF_ERROR(
+          SparkRoleFromJson(*d, "resources.spark.driver", true, out.spark.driver, out.spark));
+    }
+    if (const json::value* e = sr.Get("executor")) {
+      RETURN_IF_ERROR(
+          SparkRoleFromJson(*e, "resources.spark.executor", false, out.spark.executor, out.spark));
+    }
+  }
   return out;
+}
+
+json::value ToJson(const Placement& p) {
+  json::object o;
+  o["capacity"] = p.capacity;
+  if (!p.executor_capacity.empty()) o["executor_capacity"] = p.executor_capacity;
+  return o;
+}
+
+json::value ParsedOrNull(const std::string& text) {
+  if (text.empty()) return nullptr;
+  boost::system::error_code ec;
+  json::value d = json::parse(text, ec);
+  if (ec) return nullptr;
+  return d;
 }
 
 json::value ToJson(const Definition& d) {
@@ -195,7 +307,33 @@ json::value ToJson(const Definition& d) {
   if (!d.working_dir.empty()) o["working_dir"] = d.working_dir;
   o["resources"] = ToJson(d.resources);
   if (d.timeout_seconds > 0) o["timeout"] = FormatDuration(d.timeout_seconds);
-  o["retry"] = json::object{{"max_attempts", d.retry.max_attempts}};
+  o["retry"] = json::object{
+      {"max_attempts", d.retry.max_attempts},
+      {"max_infra_retries", d.retry.max_infra_retries},
+      {"backoff", json::object{{"initial", FormatDuration(d.retry.backoff.initial_seconds)},
+                               {"max", FormatDuration(d.retry.backoff.max_seconds)},
+                               {"multiplier", d.retry.backoff.multiplier}}}};
+  json::object adapt{{"memory_factor", d.adapt.memory_factor},
+                     {"executor_factor", d.adapt.executor_factor},
+                     {"rightsizing", d.adapt.rightsizing},
+                     {"capacity", d.adapt.capacity},
+                     {"critical", d.adapt.critical}};
+  if (d.adapt.max_memory_bytes > 0) adapt["max_memory"] = FormatMemory(d.adapt.max_memory_bytes);
+  if (d.adapt.max_executors > 0) adapt["max_executors"] = d.adapt.max_executors;
+  o["adapt"] = std::move(adapt);
+  if (d.kind == "spark" || !(d.spark == SparkSpec{})) {
+    json::object sp;
+    sp["version"] = d.spark.version;
+    sp["main"] = d.spark.main;
+    if (!d.spark.main_class.empty()) sp["main_class"] = d.spark.main_class;
+    json::array args;
+    for (const auto& a : d.spark.args) args.emplace_back(a);
+    sp["args"] = std::move(args);
+    sp["conf"] = StringMap(d.spark.conf);
+    sp["driver"] = ToJson(d.resources.spark.driver, true, d.resources.spark);
+    sp["executor"] = ToJson(d.resources.spark.executor, false, d.resources.spark);
+    o["spark"] = std::move(sp);
+  }
   if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
   return o;
@@ -204,9 +342,9 @@ json::value ToJson(const Definition& d) {
 Result<Definition> DefinitionFromJson(const json::value& v) {
   Reader r(v, "definition");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(
-      r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
-                  "working_dir", "resources", "timeout", "retry", "labels", "created_at"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
+                              "working_dir", "resources", "timeout", "retry", "adapt", "spark",
+                              "labels", "created_at"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -260,8 +398,56 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   if (const json::value* rt = named.Get("retry")) {
     Reader rr(*rt, named.what() + ": retry");
     if (!rr.is_object()) return rr.NotObject().take_error();
-    RETURN_IF_ERROR(rr.OnlyKeys({"max_attempts"}));
+    RETURN_IF_ERROR(rr.OnlyKeys({"max_attempts", "max_infra_retries", "backoff"}));
     RETURN_IF_ERROR(rr.Int("max_attempts", d.retry.max_attempts));
+    RETURN_IF_ERROR(rr.Int("max_infra_retries", d.retry.max_infra_retries));
+    if (const json::value* b = rr.Get("backoff")) {
+      Reader br(*b, named.what() + ": retry.backoff");
+      if (!br.is_object()) return br.NotObject().take_error();
+      RETURN_IF_ERROR(br.OnlyKeys({"initial", "max", "multiplier"}));
+      RETURN_IF_ERROR(br.Duration("initial", d.retry.backoff.initial_seconds));
+      RETURN_IF_ERROR(br.Duration("max", d.retry.backoff.max_seconds));
+      RETURN_IF_ERROR(br.Double("multiplier", d.retry.backoff.multiplier));
+    }
+  }
+  if (const json::value* ad = named.Get("adapt")) {
+    Reader ar(*ad, named.what() + ": adapt");
+    if (!ar.is_object()) return ar.NotObject().take_error();
+    RETURN_IF_ERROR(ar.OnlyKeys({"memory_factor", "max_memory", "executor_factor", "max_executors",
+                                 "rightsizing", "capacity", "critical"}));
+    RETURN_IF_ERROR(ar.Double("memory_factor", d.adapt.memory_factor));
+    RETURN_IF_ERROR(ar.Quantity("max_memory", d.adapt.max_memory_bytes, &ParseMemory, 1.0));
+    RETURN_IF_ERROR(ar.Double("executor_factor", d.adapt.executor_factor));
+    RETURN_IF_ERROR(ar.Int("max_executors", d.adapt.max_executors));
+    RETURN_IF_ERROR(ar.String("rightsizing", d.adapt.rightsizing));
+    RETURN_IF_ERROR(ar.String("capacity", d.adapt.capacity));
+    RETURN_IF_ERROR(ar.Bool("critical", d.adapt.critical));
+  }
+  if (const json::value* sp = named.Get("spark")) {
+    Reader sr(*sp, named.what() + ": spark");
+    if (!sr.is_object()) return sr.NotObject().take_error();
+    RETURN_IF_ERROR(
+        sr.OnlyKeys({"version", "main", "main_class", "args", "conf", "driver", "executor"}));
+    if (const json::value* ver = sr.Get("version"); ver != nullptr && ver->is_number()) {
+      // YAML: version: 3.5 arrives as a number; keep what was written ("3.0", not "3").
+      d.spark.version =
+          ver->is_double() ? fmt::format("{}", ver->get_double()) : json::serialize(*ver);
+      if (d.spark.version.find('.') == std::string::npos) d.spark.version += ".0";
+    } else {
+      RETURN_IF_ERROR(sr.String("version", d.spark.version));
+    }
+    RETURN_IF_ERROR(sr.String("main", d.spark.main));
+    RETURN_IF_ERROR(sr.String("main_class", d.spark.main_class));
+    RETURN_IF_ERROR(sr.StringList("args", d.spark.args));
+    RETURN_IF_ERROR(sr.Map("conf", d.spark.conf));
+    if (const json::value* dr = sr.Get("driver")) {
+      RETURN_IF_ERROR(SparkRoleFromJson(*dr, named.what() + ": spark.driver", true,
+                                        d.resources.spark.driver, d.resources.spark));
+    }
+    if (const json::value* ex = sr.Get("executor")) {
+      RETURN_IF_ERROR(SparkRoleFromJson(*ex, named.what() + ": spark.executor", false,
+                                        d.resources.spark.executor, d.resources.spark));
+    }
   }
   RETURN_IF_ERROR(named.Map("labels", d.labels));
   RETURN_IF_ERROR(named.Time("created_at", d.created_at));
@@ -327,6 +513,7 @@ json::value ToJson(const Attempt& a) {
   o["number"] = a.number;
   o["status"] = ToString(a.status);
   o["resources"] = ToJson(a.resources);
+  o["placement"] = ToJson(a.placement);
   o["engine"] = a.engine;
   if (!a.claimed_by.empty()) o["claimed_by"] = a.claimed_by;
   o["created_at"] = Time(a.created_at);
@@ -337,12 +524,8 @@ json::value ToJson(const Attempt& a) {
   o["outcome"] = a.outcome ? ToJson(*a.outcome) : json::value(nullptr);
   o["peak_memory"] = a.peak_memory_bytes;
   o["cpu_seconds"] = static_cast<double>(a.cpu_micros) / 1e6;
-  o["diagnosis"] = nullptr;
-  if (!a.diagnosis.empty()) {
-    boost::system::error_code ec;
-    json::value d = json::parse(a.diagnosis, ec);
-    if (!ec) o["diagnosis"] = std::move(d);
-  }
+  o["diagnosis"] = ParsedOrNull(a.diagnosis);
+  o["decision"] = ParsedOrNull(a.decision);
   return o;
 }
 
@@ -378,6 +561,15 @@ Result<Attempt> AttemptFromJson(const json::value& v) {
     if (!d->is_object()) return InvalidArgument("attempt: diagnosis must be an object");
     a.diagnosis = json::serialize(*d);
   }
+  if (const json::value* d = r.Get("decision")) {
+    if (!d->is_object()) return InvalidArgument("attempt: decision must be an object");
+    a.decision = json::serialize(*d);
+  }
+  if (const json::value* p = r.Get("placement")) {
+    Reader pr(*p, "attempt: placement");
+    RETURN_IF_ERROR(pr.String("capacity", a.placement.capacity));
+    RETURN_IF_ERROR(pr.String("executor_capacity", a.placement.executor_capacity));
+  }
   return a;
 }
 
@@ -400,6 +592,7 @@ json::object ToJsonSummary(const Run& r) {
 json::value ToJson(const Run& r) {
   json::object o = ToJsonSummary(r);
   o["spec"] = ToJson(r.spec);
+  o["plan"] = ParsedOrNull(r.plan);
   json::array attempts;
   for (const auto& a : r.attempts) attempts.push_back(ToJson(a));
   o["attempts"] = std::move(attempts);
@@ -429,6 +622,10 @@ Result<Run> RunFromJson(const json::value& v) {
   }
   if (const json::value* spec = r.Get("spec")) {
     ASSIGN_OR_RETURN(run.spec, DefinitionFromJson(*spec));
+  }
+  if (const json::value* plan = r.Get("plan")) {
+    if (!plan->is_object()) return InvalidArgument("run: plan must be an object");
+    run.plan = json::serialize(*plan);
   }
   if (const json::value* attempts = r.Get("attempts")) {
     if (!attempts->is_array()) return InvalidArgument("run: attempts must be a list");

@@ -13,7 +13,7 @@ Definition SampleDefinition() {
   d.version = 3;
   d.command = "echo hello from tugboat";
   d.env = {{"GREETING", "hi"}};
-  d.resources = {64LL << 20, 500};
+  d.resources = {64LL << 20, 500, {}};
   d.timeout_seconds = 600;
   d.labels = {{"team", "ds"}};
   d.created_at = 1'700'000'000'123'456;
@@ -28,6 +28,42 @@ TEST(JsonTest, DefinitionRoundTrip) {
   d.command.clear();
   d.args = {"python3", "-c", "print(1)"};
   EXPECT_EQ(*DefinitionFromJson(ToJson(d)), d);
+}
+
+TEST(JsonTest, RetryAdaptAndSparkRoundTrip) {
+  Definition d = SampleDefinition();
+  d.retry.max_attempts = 5;
+  d.retry.max_infra_retries = 2;
+  d.retry.backoff = {30, 600, 2.5};
+  d.adapt.memory_factor = 1.75;
+  d.adapt.max_memory_bytes = 8LL << 30;
+  d.adapt.executor_factor = 2;
+  d.adapt.max_executors = 40;
+  d.adapt.rightsizing = "apply";
+  d.adapt.capacity = "on-demand";
+  d.adapt.critical = true;
+  EXPECT_EQ(*DefinitionFromJson(ToJson(d)), d);
+
+  auto v = ParseJson(R"({"name":"pi","kind":"spark","spark":{"version":3.5,
+      "main":"local:///opt/spark/examples/src/main/python/pi.py","args":[1000],
+      "conf":{"spark.sql.shuffle.partitions":"64"},
+      "driver":{"cores":1,"memory":"2Gi","maxResultSize":"2Gi"},
+      "executor":{"cores":2,"memory":"4Gi","memoryOverhead":"1Gi","instances":3,"max":20,
+                  "dynamicAllocation":true}}})");
+  ASSERT_TRUE(v.ok());
+  auto pi = DefinitionFromJson(*v);
+  ASSERT_TRUE(pi.ok()) << pi.error().message();
+  EXPECT_EQ(pi->spark.version, "3.5");
+  EXPECT_EQ(pi->spark.args, std::vector<std::string>{"1000"});
+  EXPECT_EQ(pi->resources.spark.driver.memory_bytes, 2LL << 30);
+  EXPECT_EQ(pi->resources.spark.driver.cpu_millis, 1000);
+  EXPECT_EQ(pi->resources.spark.max_result_size_bytes, 2LL << 30);
+  EXPECT_EQ(pi->resources.spark.executor.memory_overhead_bytes, 1LL << 30);
+  EXPECT_EQ(pi->resources.spark.instances, 3);
+  EXPECT_EQ(pi->resources.spark.max_executors, 20);
+  EXPECT_TRUE(pi->resources.spark.dynamic_allocation);
+  EXPECT_EQ(*DefinitionFromJson(ToJson(*pi)), *pi);
+  EXPECT_TRUE(Validate(*pi, Limits{}).ok()) << Validate(*pi, Limits{}).error().message();
 }
 
 TEST(JsonTest, DefinitionAcceptsHumanSizes) {
@@ -73,15 +109,18 @@ TEST(JsonTest, RunRoundTrip) {
   r.created_at = 1'700'000'000'000'001;
   r.ended_at = 1'700'000'001'000'000;
   r.outcome = Outcome{137, "OOMKilled", "memory limit reached"};
+  r.plan = R"({"rule":"first.as_requested"})";
   Attempt a;
   a.id = r.id + "-1";
   a.run_id = r.id;
   a.status = AttemptStatus::kFailed;
-  a.resources = {64 << 20, 0};
+  a.resources = {64 << 20, 0, {}};
   a.outcome = r.outcome;
   a.peak_memory_bytes = 67108864;
   a.cpu_micros = 1'250'000;
   a.diagnosis = R"({"class":"batch_container_oom","retryable":true})";
+  a.decision = R"({"retry":true,"sentence":"attempt 2: memory 64Mi → 96Mi"})";
+  a.placement = {"spot", ""};
   a.created_at = r.created_at;
   a.due_at = r.created_at;
   r.attempts.push_back(a);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/quantity.h"
 
 namespace tug {
@@ -12,6 +14,8 @@ std::string_view ToString(RunStatus s) {
       return "QUEUED";
     case RunStatus::kRunning:
       return "RUNNING";
+    case RunStatus::kRetrying:
+      return "RETRYING";
     case RunStatus::kSucceeded:
       return "SUCCEEDED";
     case RunStatus::kFailed:
@@ -45,8 +49,9 @@ std::string_view ToString(AttemptStatus s) {
 }
 
 Result<RunStatus> ParseRunStatus(std::string_view s) {
-  for (auto v : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed,
-                 RunStatus::kStopped, RunStatus::kLost}) {
+  for (auto v :
+       {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kRetrying, RunStatus::kSucceeded,
+        RunStatus::kFailed, RunStatus::kStopped, RunStatus::kLost}) {
     std::string_view name = ToString(v);
     if (name.size() == s.size() &&
         std::equal(name.begin(), name.end(), s.begin(), [](char a, char b) {
@@ -56,7 +61,8 @@ Result<RunStatus> ParseRunStatus(std::string_view s) {
     }
   }
   return InvalidArgument(fmt::format(
-      "status '{}' is unknown; use QUEUED, RUNNING, SUCCEEDED, FAILED, STOPPED or LOST", s));
+      "status '{}' is unknown; use QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, STOPPED or LOST",
+      s));
 }
 
 Result<AttemptStatus> ParseAttemptStatus(std::string_view s) {
@@ -81,13 +87,18 @@ bool IsTerminal(AttemptStatus s) {
 bool CanTransition(RunStatus from, RunStatus to) {
   switch (from) {
     case RunStatus::kQueued:
-      // A run can end before it ever ran: stopped while queued, or its launch failed.
+      // A run can end before it ever ran: stopped while queued, or its launch failed (and may
+      // then be retried).
       return to == RunStatus::kRunning || to == RunStatus::kStopped || to == RunStatus::kFailed ||
-             to == RunStatus::kLost || to == RunStatus::kSucceeded;
+             to == RunStatus::kLost || to == RunStatus::kSucceeded || to == RunStatus::kRetrying;
     case RunStatus::kRunning:
-      // Back to QUEUED when a retry attempt is planned.
       return to == RunStatus::kSucceeded || to == RunStatus::kFailed || to == RunStatus::kStopped ||
-             to == RunStatus::kLost || to == RunStatus::kQueued;
+             to == RunStatus::kLost || to == RunStatus::kRetrying;
+    case RunStatus::kRetrying:
+      // The next attempt starts, is stopped while waiting, or ends (or is lost) before it ran;
+      // RETRYING -> RETRYING when an attempt that never ran is retried again.
+      return to == RunStatus::kRunning || to == RunStatus::kStopped || to == RunStatus::kFailed ||
+             to == RunStatus::kLost || to == RunStatus::kSucceeded || to == RunStatus::kRetrying;
     default:
       return false;
   }
@@ -120,6 +131,29 @@ RunStatus RunStatusForFinalAttempt(AttemptStatus s) {
   }
 }
 
+int64_t EffectiveOverhead(const SparkRole& role) {
+  if (role.memory_overhead_bytes > 0) return role.memory_overhead_bytes;
+  return std::max<int64_t>(int64_t{384} << 20, role.memory_bytes / 10);
+}
+
+std::string CommandSignature(const Definition& def) {
+  // FNV-1a over length-prefixed fields: stable across versions and platforms.
+  uint64_t h = 1469598103934665603ULL;
+  auto add = [&h](std::string_view s) {
+    std::string len = std::to_string(s.size()) + ":";
+    for (char c : len) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  };
+  add(def.kind);
+  add(def.image);
+  add(def.command);
+  for (const auto& a : def.args) add(a);
+  add(def.spark.main);
+  add(def.spark.main_class);
+  for (const auto& a : def.spark.args) add(a);
+  return fmt::format("{:016x}", h);
+}
+
 std::vector<std::string> Definition::Argv() const {
   if (!args.empty()) return args;
   return {"/bin/sh", "-c", command};
@@ -142,12 +176,162 @@ Status ValidateName(std::string_view name) {
   return OkStatus();
 }
 
+namespace {
+
+Status ValidateRetry(const Definition& def) {
+  const RetryPolicy& r = def.retry;
+  if (r.max_attempts < 1 || r.max_attempts > 20) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': retry.max_attempts must be between 1 and 20 (got {})",
+                    def.name, r.max_attempts));
+  }
+  if (r.max_infra_retries < 0 || r.max_infra_retries > 20) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': retry.max_infra_retries must be between 0 and 20 (got {})",
+                    def.name, r.max_infra_retries));
+  }
+  if (r.backoff.initial_seconds < 1 || r.backoff.initial_seconds > 86400) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': retry.backoff.initial must be between 1s and 24h", def.name));
+  }
+  if (r.backoff.max_seconds < r.backoff.initial_seconds || r.backoff.max_seconds > 86400) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': retry.backoff.max must be at least retry.backoff.initial ({}) and at "
+        "most 24h",
+        def.name, FormatDuration(r.backoff.initial_seconds)));
+  }
+  if (!(r.backoff.multiplier >= 1 && r.backoff.multiplier <= 10)) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': retry.backoff.multiplier must be between 1 and 10", def.name));
+  }
+  return OkStatus();
+}
+
+Status ValidateAdapt(const Definition& def, const Limits& limits) {
+  const AdaptPolicy& a = def.adapt;
+  if (!(a.memory_factor >= 1.05 && a.memory_factor <= 4)) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': adapt.memory_factor must be between 1.05 and 4 (got {})",
+                    def.name, a.memory_factor));
+  }
+  if (!(a.executor_factor >= 1 && a.executor_factor <= 4)) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': adapt.executor_factor must be between 1 and 4 (got {})",
+                    def.name, a.executor_factor));
+  }
+  if (a.max_memory_bytes < 0 || a.max_memory_bytes > limits.max_memory_bytes) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': adapt.max_memory '{}' exceeds the platform's largest container ({})",
+        def.name, FormatMemory(a.max_memory_bytes), FormatMemory(limits.max_memory_bytes)));
+  }
+  if (a.max_executors < 0 || a.max_executors > limits.max_executors) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': adapt.max_executors {} exceeds the platform's limit ({})",
+                    def.name, a.max_executors, limits.max_executors));
+  }
+  if (a.rightsizing != "off" && a.rightsizing != "recommend" && a.rightsizing != "apply") {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': adapt.rightsizing '{}' is not known; use off, recommend or apply",
+        def.name, a.rightsizing));
+  }
+  if (a.capacity != kSpot && a.capacity != kOnDemand && a.capacity != "auto") {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': adapt.capacity '{}' is not known; use spot, on-demand or auto", def.name,
+        a.capacity));
+  }
+  if (a.max_memory_bytes > 0 && def.resources.memory_bytes > a.max_memory_bytes) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': memory '{}' is above its own adapt.max_memory '{}'", def.name,
+                    FormatMemory(def.resources.memory_bytes), FormatMemory(a.max_memory_bytes)));
+  }
+  return OkStatus();
+}
+
+Status ValidateRole(const Definition& def, std::string_view role, const SparkRole& r,
+                    const Limits& limits) {
+  if (r.memory_bytes < 0 || r.memory_overhead_bytes < 0 || r.cpu_millis < 0) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.{} sizes must be positive", def.name, role));
+  }
+  if (r.memory_bytes > 0 && r.memory_bytes < (int64_t{450} << 20)) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.{}.memory '{}' is below Spark's minimum (450Mi); "
+                    "raise it",
+                    def.name, role, FormatMemory(r.memory_bytes)));
+  }
+  int64_t total = r.memory_bytes + EffectiveOverhead(r);
+  int64_t cap =
+      def.adapt.max_memory_bytes > 0 ? def.adapt.max_memory_bytes : limits.max_memory_bytes;
+  if (r.memory_bytes > 0 && total > cap) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': spark.{} memory + memoryOverhead = {} exceeds the largest allowed "
+        "container ({}); lower it",
+        def.name, role, FormatMemory(total), FormatMemory(cap)));
+  }
+  if (r.cpu_millis > limits.max_cpu_millis) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.{}.cores {} exceeds the largest allowed ({})", def.name,
+                    role, FormatCpu(r.cpu_millis), FormatCpu(limits.max_cpu_millis)));
+  }
+  return OkStatus();
+}
+
+Status ValidateSpark(const Definition& def, const Limits& limits) {
+  const SparkSpec& s = def.spark;
+  const SparkResources& r = def.resources.spark;
+  if (s.version.empty()) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.version is required, e.g. version: \"3.5\"", def.name));
+  }
+  if (s.main.empty()) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': spark.main is required (local:///..., s3a://... jar or py file)",
+        def.name));
+  }
+  if (!def.command.empty() || !def.args.empty()) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': kind spark takes spark.main and spark.args, not command", def.name));
+  }
+  RETURN_IF_ERROR(ValidateRole(def, "driver", r.driver, limits));
+  RETURN_IF_ERROR(ValidateRole(def, "executor", r.executor, limits));
+  int cap = def.adapt.max_executors > 0 ? def.adapt.max_executors : limits.max_executors;
+  if (r.instances < 0 || r.min_executors < 0 || r.max_executors < 0) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.executor counts must be positive", def.name));
+  }
+  if (r.instances > cap || r.max_executors > cap) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.executor asks for {} executors; at most {} allowed",
+                    def.name, std::max(r.instances, r.max_executors), cap));
+  }
+  if (r.max_executors > 0 && r.max_executors < std::max(r.instances, r.min_executors)) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.executor.max ({}) is below instances/min ({})",
+                    def.name, r.max_executors, std::max(r.instances, r.min_executors)));
+  }
+  if (r.max_result_size_bytes < 0) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': spark.driver.maxResultSize must be positive", def.name));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateName(def.name));
-  if (def.kind != "container") {
+  if (def.kind != "container" && def.kind != "spark") {
     return InvalidArgument(
-        fmt::format("definition '{}': kind '{}' is not supported here; use kind: container",
+        fmt::format("definition '{}': kind '{}' is not known; use kind: container or kind: spark",
                     def.name, def.kind));
+  }
+  RETURN_IF_ERROR(ValidateRetry(def));
+  RETURN_IF_ERROR(ValidateAdapt(def, limits));
+  if (def.kind == "spark") return ValidateSpark(def, limits);
+  if (!def.resources.spark.empty() || !(def.spark == SparkSpec{})) {
+    return InvalidArgument(fmt::format(
+        "definition '{}': a spark section needs kind: spark (this definition is kind: {})",
+        def.name, def.kind));
   }
   if (def.command.empty() && def.args.empty()) {
     return InvalidArgument(
@@ -185,10 +369,6 @@ Status Validate(const Definition& def, const Limits& limits) {
     return FailedPrecondition(fmt::format(
         "definition '{}': timeout '{}' exceeds the longest allowed ({}); lower it", def.name,
         FormatDuration(def.timeout_seconds), FormatDuration(limits.max_timeout_seconds)));
-  }
-  if (def.retry.max_attempts < 1 || def.retry.max_attempts > 20) {
-    return InvalidArgument(
-        fmt::format("definition '{}': retry.max_attempts must be between 1 and 20", def.name));
   }
   for (const auto& [k, v] : def.env) {
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {

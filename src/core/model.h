@@ -14,7 +14,8 @@
 
 namespace tug {
 
-enum class RunStatus { kQueued, kRunning, kSucceeded, kFailed, kStopped, kLost };
+/// RETRYING: an attempt failed and the planner queued the next one (due after a back-off).
+enum class RunStatus { kQueued, kRunning, kRetrying, kSucceeded, kFailed, kStopped, kLost };
 enum class AttemptStatus { kQueued, kLaunching, kRunning, kSucceeded, kFailed, kStopped, kLost };
 
 std::string_view ToString(RunStatus s);
@@ -41,15 +42,88 @@ inline constexpr std::string_view kLaunchFailed = "LaunchFailed";
 inline constexpr std::string_view kSignaled = "Signaled";
 }  // namespace reason
 
+/// One Spark role's container: cores, JVM heap (spark.*.memory) and the non-heap overhead
+/// (spark.*.memoryOverhead). 0: unset (Spark's default applies; see EffectiveOverhead).
+struct SparkRole {
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  int64_t memory_overhead_bytes = 0;
+  bool operator==(const SparkRole&) const = default;
+};
+
+/// What a Spark attempt asks for. All zero for container jobs.
+struct SparkResources {
+  SparkRole driver;
+  SparkRole executor;
+  int instances = 0;      // spark.executor.instances (initial executors with dynamic allocation)
+  int min_executors = 0;  // spark.dynamicAllocation.minExecutors
+  int max_executors = 0;  // spark.dynamicAllocation.maxExecutors (0: = instances)
+  bool dynamic_allocation = false;
+  int64_t max_result_size_bytes = 0;  // spark.driver.maxResultSize (0: Spark's 1g)
+  bool operator==(const SparkResources&) const = default;
+  bool empty() const { return *this == SparkResources{}; }
+};
+
+/// Spark's default overhead when none is set: max(384Mi, 10 % of the heap).
+int64_t EffectiveOverhead(const SparkRole& role);
+inline constexpr int64_t kSparkDefaultMaxResultSize = int64_t{1} << 30;
+
 struct Resources {
-  int64_t memory_bytes = 0;  // 0: unset
+  int64_t memory_bytes = 0;  // 0: unset (container jobs)
   int64_t cpu_millis = 0;    // 0: unset
+  SparkResources spark;      // kind spark only
   bool operator==(const Resources&) const = default;
 };
 
+/// Where an attempt's pods go: "spot", "on-demand", or "" (no preference; the local engine
+/// records it but has no capacity types). `capacity` is the container's (or the Spark
+/// driver's, always on-demand); `executor_capacity` the Spark executors'.
+struct Placement {
+  std::string capacity;
+  std::string executor_capacity;
+  bool operator==(const Placement&) const = default;
+};
+
+inline constexpr std::string_view kSpot = "spot";
+inline constexpr std::string_view kOnDemand = "on-demand";
+
+struct Backoff {
+  int64_t initial_seconds = 60;  // the first retry after a transient error waits about this
+  int64_t max_seconds = 1800;
+  double multiplier = 4;  // 1m, 4m, 16m (failure-taxonomy: transient_dependency)
+  bool operator==(const Backoff&) const = default;
+};
+
 struct RetryPolicy {
-  int max_attempts = 1;  // placeholder until the planner issue; 1 = no automatic retry
+  /// Attempts that may end in a failure of the job itself (OOM, transient errors, ...).
+  int max_attempts = 3;
+  /// Further attempts after infrastructure failures (node loss, LOST, scheduling, launch);
+  /// they do not use up max_attempts.
+  int max_infra_retries = 3;
+  Backoff backoff;
   bool operator==(const RetryPolicy&) const = default;
+};
+
+/// How the planner may change the next attempt (src/adapt).
+struct AdaptPolicy {
+  double memory_factor = 1.5;             // growth after an OOM
+  int64_t max_memory_bytes = 0;           // per container; 0: the platform's limit
+  double executor_factor = 1.5;           // executor instances growth after loss / fetch failures
+  int max_executors = 0;                  // 0: the platform's limit
+  std::string rightsizing = "recommend";  // off | recommend | apply
+  std::string capacity = "auto";          // spot | on-demand | auto
+  bool critical = false;                  // always on-demand
+  bool operator==(const AdaptPolicy&) const = default;
+};
+
+/// kind: spark. The engine arrives in a later issue; the planner already sizes these.
+struct SparkSpec {
+  std::string version;     // e.g. "3.5"
+  std::string main;        // local:// or s3a:// jar or py file
+  std::string main_class;  // for jars
+  std::vector<std::string> args;
+  std::map<std::string, std::string> conf;
+  bool operator==(const SparkSpec&) const = default;
 };
 
 struct Definition {
@@ -66,6 +140,8 @@ struct Definition {
   Resources resources;
   int64_t timeout_seconds = 0;  // 0: no deadline
   RetryPolicy retry;
+  AdaptPolicy adapt;
+  SparkSpec spark;  // kind spark (resources.spark holds its sizes)
   std::map<std::string, std::string> labels;
   Micros created_at = 0;
   bool operator==(const Definition&) const = default;
@@ -95,6 +171,7 @@ struct Attempt {
   int number = 1;
   AttemptStatus status = AttemptStatus::kQueued;
   Resources resources;
+  Placement placement;
   std::string engine = "local";
   std::string engine_ref;  // engine-specific handle (JSON), for stop/adopt
   std::string claimed_by;
@@ -109,6 +186,9 @@ struct Attempt {
   int64_t cpu_micros = 0;
   /// Why it failed, as a JSON object written by the diagnoser ("" when not diagnosed).
   std::string diagnosis;
+  /// What the planner decided when this attempt ended (JSON object, see src/adapt; "" when
+  /// it succeeded or was stopped).
+  std::string decision;
   bool operator==(const Attempt&) const = default;
 };
 
@@ -126,6 +206,9 @@ struct Run {
   Micros ended_at = 0;
   bool stop_requested = false;
   std::optional<Outcome> outcome;
+  /// How the first attempt was sized (JSON object from adapt::PlanFirst: rule, sentence and a
+  /// right-sizing recommendation when there is one); "" for runs from before the planner.
+  std::string plan;
   std::vector<Attempt> attempts;  // filled by GetRun
   bool operator==(const Run&) const = default;
 };
@@ -142,10 +225,15 @@ struct Event {
 
 /// Limits a definition or run is checked against (from server config).
 struct Limits {
-  int64_t max_memory_bytes = int64_t{64} << 30;
+  int64_t max_memory_bytes = int64_t{64} << 30;  // per container (Spark: heap + overhead)
   int64_t max_cpu_millis = 64'000;
   int64_t max_timeout_seconds = int64_t{7} * 86400;
+  int max_executors = 200;
 };
+
+/// What makes two runs of one definition "the same job" for right-sizing: a short hex hash of
+/// kind, image, command/argv and the Spark main, class and args (not env, not resources).
+std::string CommandSignature(const Definition& def);
 
 /// Checks fields a user wrote; messages say what to fix.
 Status Validate(const Definition& def, const Limits& limits);

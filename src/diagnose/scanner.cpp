@@ -197,7 +197,7 @@ void LogScan::FeedFast(std::string_view chunk) {
           prev == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
       std::string_view raw(data + start, std::min(line_end - start, kMaxLineBytes));
       if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-      if (!StripRelayPrefix(raw).empty()) {
+      if (!IsPlatformLine(raw) && !StripRelayPrefix(raw).empty()) {
         last_text_.assign(raw.data(), raw.size());
         last_text_line_ = no;
         break;
@@ -287,7 +287,7 @@ void LogScan::ProcessLine(std::string_view raw) {
   ++line_no_;
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
   std::string_view text = StripRelayPrefix(raw);
-  if (!text.empty()) {
+  if (!text.empty() && !IsPlatformLine(raw)) {
     last_text_.assign(raw.data(), std::min(raw.size(), kMaxLineBytes));
     last_text_line_ = line_no_;
   }

@@ -80,12 +80,12 @@ struct Hit {
   int64_t line = 0;
   std::string text;  // the line as in the input (without the newline), capped
   std::vector<Signal> signals;
-  int block = -1;      // exception block index, -1 outside blocks
-  int depth = 0;       // position in the block's `Caused by:` chain (0 = header)
+  int block = -1;       // exception block index, -1 outside blocks
+  int depth = 0;        // position in the block's `Caused by:` chain (0 = header)
   bool header = false;  // the line names the thrown exception (JVM header, Caused by, Python)
   bool noise = false;   // a known-noise line, or inside a block introduced by one
-  bool executor_context = false;  // the line or its block is an executor task failure
-  bool python_final = false;      // last line of a Python traceback
+  bool executor_context = false;   // the line or its block is an executor task failure
+  bool python_final = false;       // last line of a Python traceback
   bool python_user_frame = false;  // ...and the traceback has a user frame
 };
 
@@ -146,8 +146,8 @@ class LogScan {
   hs_scratch* scratch_ = nullptr;
   hs_stream* stream_ = nullptr;
   bool reference_ = false;
-  uint64_t stream_offset_ = 0;        // bytes fed to stream_ before the current chunk
-  std::vector<uint64_t> flags_;       // stream offsets of the last byte of prefilter matches
+  uint64_t stream_offset_ = 0;   // bytes fed to stream_ before the current chunk
+  std::vector<uint64_t> flags_;  // stream offsets of the last byte of prefilter matches
   std::string partial_;
   bool finished_ = false;
   int64_t line_no_ = 0;
@@ -178,6 +178,9 @@ class LogScan {
 /// the logger name after them, `stderr:`/`From Python:` relays, docker-compose `svc |`,
 /// markdown `**`/`>` and console progress bars. Returns a view into `line`.
 std::string_view StripRelayPrefix(std::string_view line);
+/// A line the platform itself wrote into a job's log (`[tugboat] started process ...`,
+/// `[tugboat] exited with code 1`): never the job's last words.
+inline bool IsPlatformLine(std::string_view raw) { return raw.starts_with("[tugboat] "); }
 /// `at pkg.Class.method(File.java:1)` or `... 12 more` (after StripRelayPrefix).
 bool IsJvmFrame(std::string_view stripped);
 /// A line naming a thrown JVM exception: `pkg.FooException: msg`, `Caused by: ...`,

@@ -59,8 +59,9 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
   registry.AddCollector([this](std::string& out) {
     out += "# HELP tug_runs Runs in the store by status\n# TYPE tug_runs gauge\n";
     if (auto counts = store_.CountRunsByStatus(); counts.ok()) {
-      for (auto s : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded,
-                     RunStatus::kFailed, RunStatus::kStopped, RunStatus::kLost}) {
+      for (auto s :
+           {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kRetrying, RunStatus::kSucceeded,
+            RunStatus::kFailed, RunStatus::kStopped, RunStatus::kLost}) {
         int64_t n = 0;
         for (const auto& c : *counts) {
           if (c.status == s) n = c.count;
@@ -221,8 +222,19 @@ net::Response Api::CreateRun(net::Request& req) {
   }
   Definition spec = ApplyOverrides(*def, *overrides);
   if (auto st = Validate(spec, options_.limits); !st.ok()) return Err(st.error());
+  if (spec.kind != "container" && spec.kind != engine_.Name()) {
+    return Err(FailedPrecondition(fmt::format(
+        "definition '{}' is kind {}, which the {} engine cannot run; submit it to a server with "
+        "the {} engine",
+        name, spec.kind, engine_.Name(), spec.kind)));
+  }
 
   Micros now = clock_.Now();
+  adapt::Decision plan =
+      options_.climate != nullptr
+          ? control::PlanFirstAttempt(store_, *options_.climate, options_.platform, def->name, spec,
+                                      *overrides, now)
+          : adapt::PlanFirst(spec, *overrides, {}, {}, options_.platform, now);
   tug::Run run;
   run.id = NewId(clock_);
   run.definition = def->name;
@@ -232,12 +244,14 @@ net::Response Api::CreateRun(net::Request& req) {
   run.overrides = *overrides;
   run.created_at = now;
   run.updated_at = now;
+  run.plan = json::serialize(adapt::ToJson(plan));
   Attempt first;
   first.id = AttemptId(run.id, 1);
   first.run_id = run.id;
   first.number = 1;
   first.status = AttemptStatus::kQueued;
-  first.resources = spec.resources;
+  first.resources = plan.resources;
+  first.placement = plan.placement;
   first.engine = engine_.Name();
   first.created_at = now;
   first.due_at = now;

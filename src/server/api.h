@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "control/controller.h"
+#include "control/planning.h"
 #include "core/clock.h"
 #include "core/model.h"
 #include "engine/engine.h"
@@ -23,6 +24,10 @@ namespace tug::server {
 
 struct ApiOptions {
   Limits limits;
+  /// Planner constants (limits copied in by the composition root).
+  adapt::Platform platform;
+  /// Spot climate for first placements; nullptr: none known.
+  control::ClimateSource* climate = nullptr;
   /// How long a follow=true log stream stays open at most.
   Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
 };

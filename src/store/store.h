@@ -40,6 +40,31 @@ struct AttemptEnd {
   int64_t cpu_micros = 0;
   /// The attempt's diagnosis as a JSON object (see src/diagnose); empty when none.
   std::string diagnosis;
+  /// The failure class acted on (the diagnosis class, "lost", ...); empty on success.
+  std::string failure_class;
+  /// The planner's decision as a JSON object (see src/adapt); empty when none was made.
+  std::string decision;
+  /// A planned retry: created QUEUED (due at next->due_at) in the same transaction, and the
+  /// run becomes RETRYING instead of ending. Ignored (the run ends) if a stop was requested.
+  std::optional<Attempt> next;
+  /// Timeline events written in the same transaction (e.g. the decision sentence), after the
+  /// "ended" event; an empty run_id means the attempt's run and at = 0 means the end time.
+  std::vector<Event> events;
+};
+
+/// A successful attempt of an earlier run (right-sizing input).
+struct HistoryRow {
+  std::string run_id;
+  Micros ended_at = 0;
+  int64_t peak_memory_bytes = 0;
+  Resources resources;
+};
+
+/// Attempts that ran on spot capacity and ended in the window, and how many of them were lost
+/// to node loss (the spot "climate").
+struct SpotOutcomes {
+  int64_t spot_attempts = 0;
+  int64_t node_losses = 0;
 };
 
 struct NewRun {
@@ -71,7 +96,8 @@ class Store {
 
   /// Creates runs, each with its first attempt (QUEUED, due at first.due_at) and a "submitted"
   /// event, in as few transactions as the backend allows (a batch shares one commit); each run is
-  /// all-or-nothing on its own. Returns one status per run, in order: kAlreadyExists if an id is
+  /// all-or-nothing on its own. The store records CommandSignature(run.spec) with each run (for
+  /// ListSuccessHistory). Returns one status per run, in order: kAlreadyExists if an id is
   /// taken, kInvalidArgument for a malformed run.
   [[nodiscard]] virtual std::vector<Status> CreateRuns(const std::vector<NewRun>& runs) = 0;
   /// One run: CreateRuns of one.
@@ -101,18 +127,36 @@ class Store {
   /// kAborted if `owner` no longer holds the lease.
   [[nodiscard]] virtual Status MarkLaunched(const std::string& attempt_id, const std::string& owner,
                                             const std::string& engine_ref, Micros now) = 0;
-  /// LAUNCHING -> RUNNING; the run becomes RUNNING too. Idempotent when already RUNNING.
+  /// LAUNCHING -> RUNNING; the run becomes RUNNING too (from QUEUED or RETRYING; started_at keeps
+  /// the first start). Idempotent when already RUNNING.
   [[nodiscard]] virtual Status MarkRunning(const std::string& attempt_id, Micros started_at) = 0;
-  /// Ends the attempt and (with no retry planned) its run, in one transaction, with an "ended"
-  /// event. kFailedPrecondition if the attempt already ended (the first end wins).
+  /// Ends the attempt and either its run or (end.next set) plans the next attempt, in one
+  /// transaction, with an "ended" event and end.events. Stores end.failure_class and
+  /// end.decision on the ended attempt. Of `next` only the planned fields are stored (number,
+  /// resources, placement, engine, created_at, due_at); it starts QUEUED. When a stop was
+  /// requested the run ends instead and a "retry_dropped" event follows end.events.
+  /// kFailedPrecondition if the attempt already ended (the first end wins; nothing is written);
+  /// kInvalidArgument for a `next` that is not attempt number + 1 of the same run, not QUEUED,
+  /// has a taken id or follows a success, or an event of another run or without type.
   [[nodiscard]] virtual Status EndAttempt(const std::string& attempt_id, const AttemptEnd& end) = 0;
-  /// Sets stop_requested. A QUEUED run is stopped at once (returns true); a running one is left
-  /// for the engine (returns false). kFailedPrecondition if the run already ended.
+  /// Sets stop_requested. A QUEUED run, or a RETRYING one whose next attempt is still QUEUED, is
+  /// stopped at once (returns true); a running or launching one is left for the engine (returns
+  /// false). kFailedPrecondition if the run already ended.
   [[nodiscard]] virtual Result<bool> RequestStop(const std::string& run_id, Micros now) = 0;
   /// Attempts in LAUNCHING or RUNNING (for the monitor and reconcile after restart).
   [[nodiscard]] virtual Result<std::vector<Attempt>> ListActiveAttempts() = 0;
   /// When the next QUEUED attempt becomes due (for the dispatcher's sleep); nullopt if none.
   [[nodiscard]] virtual Result<std::optional<Micros>> NextDueAt() = 0;
+
+  /// Newest successful attempts (peak memory > 0) of runs of `definition` whose command
+  /// signature (CommandSignature) is `signature`, ended at or after `since`; at most `limit`
+  /// (clamped to 1..500). Runs created before signatures were stored never match.
+  [[nodiscard]] virtual Result<std::vector<HistoryRow>> ListSuccessHistory(
+      const std::string& definition, const std::string& signature, Micros since, int limit) = 0;
+  /// Attempts that ended at or after `since` with spot placement (capacity or
+  /// executor_capacity), and how many of them have failure_class "node_loss". Attempts stopped
+  /// before they were claimed never ran and are not counted.
+  [[nodiscard]] virtual Result<SpotOutcomes> CountSpotOutcomes(Micros since) = 0;
 
   // --- timeline ---
 

@@ -66,10 +66,45 @@ inline Definition MakeDefinition(const std::string& name, const std::string& com
   d.command = command;
   d.env = {{"A", "1"}, {"B", "two words"}};
   d.working_dir = "/tmp";
-  d.resources = {int64_t{256} << 20, 500};
+  d.resources.memory_bytes = int64_t{256} << 20;
+  d.resources.cpu_millis = 500;
   d.timeout_seconds = 600;
-  d.retry.max_attempts = 3;
+  // Retry and adapt fields all differ from the model's defaults. The factor's decimal text has 17
+  // significant digits: the kind of double a careless JSON round trip reads back one ulp off.
+  d.retry.max_attempts = 5;
+  d.retry.max_infra_retries = 2;
+  d.retry.backoff = {30, 900, 2.5};
+  d.adapt.memory_factor = 1.8050787428018906;
+  d.adapt.max_memory_bytes = int64_t{8} << 30;
+  d.adapt.executor_factor = 1.25;
+  d.adapt.max_executors = 40;
+  d.adapt.rightsizing = "apply";
+  d.adapt.capacity = "on-demand";
+  d.adapt.critical = true;
   d.labels = {{"team", "data"}};
+  return d;
+}
+
+/// A kind: spark definition with every Spark field set (and the retry/adapt fields of
+/// MakeDefinition).
+inline Definition MakeSparkDefinition(const std::string& name) {
+  Definition d = MakeDefinition(name, "");
+  d.kind = "spark";
+  d.image = "apache/spark:3.5.1";
+  d.spark.version = "3.5";
+  d.spark.main = "s3a://jobs/etl.jar";
+  d.spark.main_class = "com.example.Etl";
+  d.spark.args = {"--date", "2024-01-01"};
+  d.spark.conf = {{"spark.sql.shuffle.partitions", "400"}, {"spark.ui.enabled", "false"}};
+  SparkResources& s = d.resources.spark;
+  s.driver = {1000, int64_t{2} << 30, int64_t{512} << 20};
+  s.executor = {4000, int64_t{8} << 30, int64_t{1} << 30};
+  s.instances = 10;
+  s.min_executors = 2;
+  s.max_executors = 40;
+  s.dynamic_allocation = true;
+  s.max_result_size_bytes = int64_t{2} << 30;
+  d.adapt.executor_factor = 0.1 + 0.2;  // 0.30000000000000004
   return d;
 }
 
@@ -93,12 +128,15 @@ inline NewRun MakeRun(const std::string& definition = "hello", Micros due_at = k
   r.overrides.timeout_seconds = 60;
   r.created_at = kT0;
   r.updated_at = kT0;
+  r.plan = R"({"rule":"definition","sentence":"sized as the definition asks"})";
   Attempt& a = n.first;
   a.id = AttemptId(r.id, 1);
   a.run_id = r.id;
   a.number = 1;
   a.status = AttemptStatus::kQueued;
-  a.resources = {int64_t{512} << 20, 500};
+  a.resources.memory_bytes = int64_t{512} << 20;
+  a.resources.cpu_millis = 500;
+  a.placement = {std::string(kOnDemand), ""};
   a.engine = "local";
   a.created_at = kT0;
   a.due_at = due_at;
@@ -524,8 +562,10 @@ TEST_P(StoreConformanceTest, CountRunsByStatus) {
     EXPECT_EQ(by_status.count(c.status), 0u) << "status listed twice: " << ToString(c.status);
     by_status[c.status] = c.count;
   }
+  EXPECT_EQ(by_status.size(), 7u) << "every status is listed, zeros included";
   EXPECT_EQ(by_status[RunStatus::kQueued], 2);
   EXPECT_EQ(by_status[RunStatus::kRunning], 1);
+  EXPECT_EQ(by_status[RunStatus::kRetrying], 0);
   EXPECT_EQ(by_status[RunStatus::kSucceeded], 1);
   EXPECT_EQ(by_status[RunStatus::kStopped], 1);
   EXPECT_EQ(by_status[RunStatus::kFailed], 0);

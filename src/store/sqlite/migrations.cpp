@@ -79,6 +79,28 @@ CREATE INDEX events_run_seq ON events (run_id, seq);
     Migration{2, R"sql(
 ALTER TABLE attempts ADD COLUMN diagnosis TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Adaptive retries: where an attempt ran (capacity of the container or Spark driver, and of
+    // the executors: 'spot', 'on-demand' or ''), its Spark sizes (JSON, '' for container jobs),
+    // the planner's decision (JSON) and the failure class it acted on; the plan of a run's first
+    // attempt (JSON) and its command signature (CommandSignature, '' for runs created before this
+    // migration: they never match a right-sizing lookup).
+    //
+    // runs_history serves ListSuccessHistory: equality on (definition, signature, status), then
+    // newest first by ended_at without a sort. attempts_spot_ended is partial, so it holds only
+    // spot attempts; CountSpotOutcomes repeats its WHERE term word for word, which is what lets
+    // SQLite use it.
+    Migration{3, R"sql(
+ALTER TABLE attempts ADD COLUMN capacity TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN executor_capacity TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN spark_resources TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN decision TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN failure_class TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_history ON runs (definition, signature, status, ended_at, id);
+CREATE INDEX attempts_spot_ended ON attempts (ended_at)
+  WHERE capacity = 'spot' OR executor_capacity = 'spot';
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

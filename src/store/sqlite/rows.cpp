@@ -1,5 +1,8 @@
 #include "store/sqlite/rows.h"
 
+#include <charconv>
+#include <system_error>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
@@ -43,6 +46,43 @@ class Fields {
     out = static_cast<int>(wide);
     return OkStatus();
   }
+  Status Bool(std::string_view key, bool& out) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return OkStatus();
+    if (!v->is_bool()) return Corrupt(what_, fmt::format("'{}' is not a boolean", key));
+    out = v->get_bool();
+    return OkStatus();
+  }
+  // Written as shortest round-trip text (see rows.h); a JSON number is accepted too.
+  Status Double(std::string_view key, double& out) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return OkStatus();
+    if (v->is_double()) {
+      out = v->get_double();
+      return OkStatus();
+    }
+    if (v->is_int64()) {
+      out = static_cast<double>(v->get_int64());
+      return OkStatus();
+    }
+    if (!v->is_string()) return Corrupt(what_, fmt::format("'{}' is not a number", key));
+    const json::string& text = v->get_string();
+    double parsed = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Corrupt(what_, fmt::format("'{}' is not a number", key));
+    }
+    out = parsed;
+    return OkStatus();
+  }
+  // The nested object at `key`; nullptr when absent.
+  Result<const json::object*> Object(std::string_view key) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return nullptr;
+    if (!v->is_object()) return Corrupt(what_, fmt::format("'{}' is not an object", key));
+    return &v->get_object();
+  }
+  std::string_view what() const { return what_; }
   Status Map(std::string_view key, std::map<std::string, std::string>& out) const {
     const json::value* v = o_.if_contains(key);
     if (v == nullptr) return OkStatus();
@@ -76,6 +116,60 @@ json::object StringMap(const std::map<std::string, std::string>& m) {
   json::object o;
   for (const auto& [k, v] : m) o[k] = v;
   return o;
+}
+
+json::array StringList(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& x : v) a.emplace_back(x);
+  return a;
+}
+
+std::string DoubleText(double d) { return fmt::format("{}", d); }
+
+json::object RoleObject(const SparkRole& r) {
+  json::object o;
+  o["cpu_millis"] = r.cpu_millis;
+  o["memory_bytes"] = r.memory_bytes;
+  o["memory_overhead_bytes"] = r.memory_overhead_bytes;
+  return o;
+}
+
+Status ReadRole(const Fields& parent, std::string_view key, SparkRole& r) {
+  ASSIGN_OR_RETURN(const json::object* o, parent.Object(key));
+  if (o == nullptr) return OkStatus();
+  Fields f(*o, parent.what());
+  RETURN_IF_ERROR(f.Int("cpu_millis", r.cpu_millis));
+  RETURN_IF_ERROR(f.Int("memory_bytes", r.memory_bytes));
+  return f.Int("memory_overhead_bytes", r.memory_overhead_bytes);
+}
+
+json::object SparkResourcesObject(const SparkResources& s) {
+  json::object o;
+  o["driver"] = RoleObject(s.driver);
+  o["executor"] = RoleObject(s.executor);
+  o["instances"] = s.instances;
+  o["min_executors"] = s.min_executors;
+  o["max_executors"] = s.max_executors;
+  o["dynamic_allocation"] = s.dynamic_allocation;
+  o["max_result_size_bytes"] = s.max_result_size_bytes;
+  return o;
+}
+
+Status ReadSparkResources(const Fields& f, SparkResources& s) {
+  RETURN_IF_ERROR(ReadRole(f, "driver", s.driver));
+  RETURN_IF_ERROR(ReadRole(f, "executor", s.executor));
+  RETURN_IF_ERROR(f.Int("instances", s.instances));
+  RETURN_IF_ERROR(f.Int("min_executors", s.min_executors));
+  RETURN_IF_ERROR(f.Int("max_executors", s.max_executors));
+  RETURN_IF_ERROR(f.Bool("dynamic_allocation", s.dynamic_allocation));
+  return f.Int("max_result_size_bytes", s.max_result_size_bytes);
+}
+
+// The Spark sizes nested at `key` of a spec or overrides object, if present.
+Status ReadNestedSparkResources(const Fields& parent, std::string_view key, SparkResources& s) {
+  ASSIGN_OR_RETURN(const json::object* o, parent.Object(key));
+  if (o == nullptr) return OkStatus();
+  return ReadSparkResources(Fields(*o, parent.what()), s);
 }
 
 Result<json::object> ParseObject(std::string_view text, std::string_view what) {
@@ -115,6 +209,26 @@ std::string EncodeSpec(const Definition& d) {
   o["cpu_millis"] = d.resources.cpu_millis;
   o["timeout_seconds"] = d.timeout_seconds;
   o["max_attempts"] = d.retry.max_attempts;
+  o["max_infra_retries"] = d.retry.max_infra_retries;
+  o["backoff"] = json::object{{"initial_seconds", d.retry.backoff.initial_seconds},
+                              {"max_seconds", d.retry.backoff.max_seconds},
+                              {"multiplier", DoubleText(d.retry.backoff.multiplier)}};
+  o["adapt"] = json::object{{"memory_factor", DoubleText(d.adapt.memory_factor)},
+                            {"max_memory_bytes", d.adapt.max_memory_bytes},
+                            {"executor_factor", DoubleText(d.adapt.executor_factor)},
+                            {"max_executors", d.adapt.max_executors},
+                            {"rightsizing", d.adapt.rightsizing},
+                            {"capacity", d.adapt.capacity},
+                            {"critical", d.adapt.critical}};
+  // Container jobs (most of them) carry no Spark keys at all.
+  if (!(d.spark == SparkSpec{})) {
+    o["spark"] = json::object{{"version", d.spark.version},
+                              {"main", d.spark.main},
+                              {"main_class", d.spark.main_class},
+                              {"args", StringList(d.spark.args)},
+                              {"conf", StringMap(d.spark.conf)}};
+  }
+  if (!d.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(d.resources.spark);
   o["labels"] = StringMap(d.labels);
   o["created_at"] = d.created_at;
   return json::serialize(o);
@@ -137,6 +251,35 @@ Result<Definition> DecodeSpec(std::string_view text) {
   RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
   RETURN_IF_ERROR(f.Int("timeout_seconds", d.timeout_seconds));
   RETURN_IF_ERROR(f.Int("max_attempts", d.retry.max_attempts));
+  RETURN_IF_ERROR(f.Int("max_infra_retries", d.retry.max_infra_retries));
+  ASSIGN_OR_RETURN(const json::object* backoff, f.Object("backoff"));
+  if (backoff != nullptr) {
+    Fields b(*backoff, "definition spec");
+    RETURN_IF_ERROR(b.Int("initial_seconds", d.retry.backoff.initial_seconds));
+    RETURN_IF_ERROR(b.Int("max_seconds", d.retry.backoff.max_seconds));
+    RETURN_IF_ERROR(b.Double("multiplier", d.retry.backoff.multiplier));
+  }
+  ASSIGN_OR_RETURN(const json::object* adapt, f.Object("adapt"));
+  if (adapt != nullptr) {
+    Fields a(*adapt, "definition spec");
+    RETURN_IF_ERROR(a.Double("memory_factor", d.adapt.memory_factor));
+    RETURN_IF_ERROR(a.Int("max_memory_bytes", d.adapt.max_memory_bytes));
+    RETURN_IF_ERROR(a.Double("executor_factor", d.adapt.executor_factor));
+    RETURN_IF_ERROR(a.Int("max_executors", d.adapt.max_executors));
+    RETURN_IF_ERROR(a.Str("rightsizing", d.adapt.rightsizing));
+    RETURN_IF_ERROR(a.Str("capacity", d.adapt.capacity));
+    RETURN_IF_ERROR(a.Bool("critical", d.adapt.critical));
+  }
+  ASSIGN_OR_RETURN(const json::object* spark, f.Object("spark"));
+  if (spark != nullptr) {
+    Fields sp(*spark, "definition spec");
+    RETURN_IF_ERROR(sp.Str("version", d.spark.version));
+    RETURN_IF_ERROR(sp.Str("main", d.spark.main));
+    RETURN_IF_ERROR(sp.Str("main_class", d.spark.main_class));
+    RETURN_IF_ERROR(sp.List("args", d.spark.args));
+    RETURN_IF_ERROR(sp.Map("conf", d.spark.conf));
+  }
+  RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", d.resources.spark));
   RETURN_IF_ERROR(f.Map("labels", d.labels));
   RETURN_IF_ERROR(f.Int("created_at", d.created_at));
   return d;
@@ -148,6 +291,7 @@ std::string EncodeOverrides(const RunOverrides& ov) {
   o["memory_bytes"] = ov.resources.memory_bytes;
   o["cpu_millis"] = ov.resources.cpu_millis;
   o["timeout_seconds"] = ov.timeout_seconds;
+  if (!ov.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(ov.resources.spark);
   return json::serialize(o);
 }
 
@@ -159,7 +303,21 @@ Result<RunOverrides> DecodeOverrides(std::string_view text) {
   RETURN_IF_ERROR(f.Int("memory_bytes", ov.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", ov.resources.cpu_millis));
   RETURN_IF_ERROR(f.Int("timeout_seconds", ov.timeout_seconds));
+  RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", ov.resources.spark));
   return ov;
+}
+
+std::string EncodeSparkResources(const SparkResources& spark) {
+  if (spark.empty()) return {};
+  return json::serialize(SparkResourcesObject(spark));
+}
+
+Result<SparkResources> DecodeSparkResources(std::string_view text) {
+  SparkResources s;
+  if (text.empty()) return s;
+  ASSIGN_OR_RETURN(json::object o, ParseObject(text, "attempt spark resources"));
+  RETURN_IF_ERROR(ReadSparkResources(Fields(o, "attempt spark resources"), s));
+  return s;
 }
 
 Result<Run> ReadRun(const Stmt& row) {
@@ -183,6 +341,7 @@ Result<Run> ReadRun(const Stmt& row) {
   r.ended_at = row.Int(9);
   r.stop_requested = row.Int(10) != 0;
   r.outcome = ReadOutcome(row, 11);
+  r.plan = row.Text(14);
   return r;
 }
 
@@ -212,6 +371,13 @@ Result<Attempt> ReadAttempt(const Stmt& row) {
   a.peak_memory_bytes = row.Int(18);
   a.cpu_micros = row.Int(19);
   a.diagnosis = row.Text(20);
+  a.placement.capacity = row.Text(21);
+  a.placement.executor_capacity = row.Text(22);
+  auto spark = DecodeSparkResources(row.TextView(23));
+  if (!spark.ok())
+    return std::move(spark).take_error().WithContext(fmt::format("attempt '{}'", a.id));
+  a.resources.spark = *spark;
+  a.decision = row.Text(24);
   return a;
 }
 
@@ -234,6 +400,36 @@ void BindOutcome(Stmt& stmt, int first_index, const std::optional<Outcome>& outc
   stmt.Bind(first_index, outcome->exit_code)
       .Bind(first_index + 1, outcome->reason)
       .Bind(first_index + 2, outcome->message);
+}
+
+Status InsertAttempt(Connection& db, const Attempt& a) {
+  ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  s.Bind(1, a.id)
+      .Bind(2, a.run_id)
+      .Bind(3, a.number)
+      .Bind(4, ToString(a.status))
+      .Bind(5, a.resources.memory_bytes)
+      .Bind(6, a.resources.cpu_millis)
+      .Bind(7, a.engine)
+      .Bind(8, a.engine_ref)
+      .Bind(9, a.claimed_by)
+      .Bind(10, a.lease_expires_at)
+      .Bind(11, a.created_at)
+      .Bind(12, a.due_at)
+      .Bind(13, a.launched_at)
+      .Bind(14, a.started_at)
+      .Bind(15, a.ended_at);
+  BindOutcome(s, 16, a.outcome);
+  return s.Bind(19, a.peak_memory_bytes)
+      .Bind(20, a.cpu_micros)
+      .Bind(21, a.diagnosis)
+      .Bind(22, a.placement.capacity)
+      .Bind(23, a.placement.executor_capacity)
+      .Bind(24, EncodeSparkResources(a.resources.spark))
+      .Bind(25, a.decision)
+      .Run();
 }
 
 Status InsertEvent(Connection& db, const Event& e) {

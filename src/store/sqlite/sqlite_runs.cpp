@@ -1,5 +1,6 @@
 // SqliteStore: runs, attempts, claims and leases. Every state change checks CanTransition and
 // writes its timeline event in the same transaction as the change.
+#include <algorithm>
 #include <array>
 #include <tuple>
 
@@ -16,6 +17,7 @@ using sqlite::Stmt;
 namespace {
 
 constexpr int kMaxRunsPerPage = 500;
+constexpr int kMaxHistoryRows = 500;
 constexpr std::string_view kCursorPrefix = "v1.";
 constexpr size_t kMaxCursorIdBytes = 128;
 
@@ -203,8 +205,9 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
 }
 
 Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
-  ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ") "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  // The signature is computed here, not taken from the caller, so history lookups can trust it.
+  ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -217,32 +220,13 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(10, run.ended_at)
       .Bind(11, run.stop_requested);
   sqlite::BindOutcome(r, 12, run.outcome);
+  r.Bind(15, run.plan).Bind(16, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
         fmt::format("run '{}' already exists; submit again to get a new id", run.id));
   }
-  ASSIGN_OR_RETURN(Stmt a,
-                   db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS ") VALUES (?, ?, ?, "
-                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  a.Bind(1, first.id)
-      .Bind(2, first.run_id)
-      .Bind(3, first.number)
-      .Bind(4, ToString(first.status))
-      .Bind(5, first.resources.memory_bytes)
-      .Bind(6, first.resources.cpu_millis)
-      .Bind(7, first.engine)
-      .Bind(8, first.engine_ref)
-      .Bind(9, first.claimed_by)
-      .Bind(10, first.lease_expires_at)
-      .Bind(11, first.created_at)
-      .Bind(12, first.due_at)
-      .Bind(13, first.launched_at)
-      .Bind(14, first.started_at)
-      .Bind(15, first.ended_at);
-  sqlite::BindOutcome(a, 16, first.outcome);
-  a.Bind(19, first.peak_memory_bytes).Bind(20, first.cpu_micros).Bind(21, first.diagnosis);
-  if (auto st = a.Run(); !st.ok()) {
+  if (auto st = sqlite::InsertAttempt(db, first); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
         fmt::format("attempt '{}' already exists; submit again to get a new run id", first.id));
@@ -462,6 +446,50 @@ Status SqliteStore::MarkRunning(const std::string& attempt_id, Micros started_at
   });
 }
 
+namespace {
+
+// Checks a planned retry against the attempt it follows. Only the planned fields of `next` are
+// stored (see EndAttempt), so nothing else is checked.
+Status CheckNext(const Attempt& ended, const AttemptEnd& end) {
+  const Attempt& next = *end.next;
+  if (end.status == AttemptStatus::kSucceeded) {
+    return InvalidArgument(fmt::format(
+        "attempt '{}' succeeded, so its run ends; a retry is only planned after a failure",
+        ended.id));
+  }
+  if (next.id.empty() || next.run_id != ended.run_id || next.number != ended.number + 1) {
+    return InvalidArgument(fmt::format(
+        "the retry of attempt '{}' must be attempt {} of run '{}' (got '{}', number {} of run "
+        "'{}'); build it with AttemptId(run id, {})",
+        ended.id, ended.number + 1, ended.run_id, next.id, next.number, next.run_id,
+        ended.number + 1));
+  }
+  if (next.status != AttemptStatus::kQueued) {
+    return InvalidArgument(fmt::format("the retry '{}' must be created QUEUED (got {})", next.id,
+                                       ToString(next.status)));
+  }
+  return OkStatus();
+}
+
+// The events written with an end, checked before anything is written: an event without run_id
+// belongs to the attempt's run, one without a time happened at the end.
+Result<std::vector<Event>> EndEvents(const Attempt& ended, const AttemptEnd& end, Micros ended_at) {
+  std::vector<Event> events = end.events;
+  for (Event& e : events) {
+    if (e.run_id.empty()) e.run_id = ended.run_id;
+    if (e.at == 0) e.at = ended_at;
+    if (e.run_id != ended.run_id || e.type.empty()) {
+      return InvalidArgument(fmt::format(
+          "an event written with the end of attempt '{}' needs a type and run '{}' (got type "
+          "'{}', run '{}')",
+          ended.id, ended.run_id, e.type, e.run_id));
+    }
+  }
+  return events;
+}
+
+}  // namespace
+
 Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& end) {
   if (!IsTerminal(end.status)) {
     return InvalidArgument(
@@ -471,36 +499,79 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
   const Micros ended_at = end.ended_at != 0 ? end.ended_at : clock_.Now();
   return Write([&](Connection& db) -> Status {
     ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
+    // Checked before anything else: a late second report must not plan a second retry.
     if (IsTerminal(a.status)) {
       return FailedPrecondition(fmt::format(
           "attempt '{}' already ended as {}; the first end wins, so this {} report is dropped",
           a.id, ToString(a.status), ToString(end.status)));
     }
     if (!CanTransition(a.status, end.status)) return TransitionError(a.id, a.status, end.status);
-    // No retry is planned here (the planner creates attempt N+1 itself), so the run ends too.
-    const RunStatus run_status = RunStatusForFinalAttempt(end.status);
+    if (end.next) RETURN_IF_ERROR(CheckNext(a, end));
+    ASSIGN_OR_RETURN(std::vector<Event> events, EndEvents(a, end, ended_at));
     ASSIGN_OR_RETURN(RunState run, LoadRunState(db, a.run_id));
+    // A stop request wins over a planned retry: the run ends with this attempt.
+    const bool retry = end.next.has_value() && !run.stop_requested;
+    const RunStatus run_status =
+        retry ? RunStatus::kRetrying : RunStatusForFinalAttempt(end.status);
     if (!CanTransition(run.status, run_status)) {
       return RunTransitionError(a.run_id, run.status, run_status);
     }
-    ASSIGN_OR_RETURN(Stmt s,
-                     db.Prepare("UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, "
-                                "reason = ?, message = ?, peak_memory_bytes = ?, cpu_micros = ?, "
-                                "diagnosis = ?, lease_expires_at = 0 WHERE id = ?"));
-    s.Bind(1, ToString(end.status)).Bind(2, ended_at);
-    sqlite::BindOutcome(s, 3, end.outcome);
-    RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes)
-                        .Bind(7, end.cpu_micros)
-                        .Bind(8, end.diagnosis)
-                        .Bind(9, a.id)
-                        .Run());
-    ASSIGN_OR_RETURN(Stmt r, db.Prepare("UPDATE runs SET status = ?, ended_at = ?, updated_at = ?, "
-                                        "exit_code = ?, reason = ?, message = ? WHERE id = ?"));
-    r.Bind(1, ToString(run_status)).Bind(2, ended_at).Bind(3, ended_at);
-    sqlite::BindOutcome(r, 4, end.outcome);
-    RETURN_IF_ERROR(r.Bind(7, a.run_id).Run());
-    return AddEvent(db, a.run_id, a.id, ended_at, "ended",
-                    sqlite::DescribeEnd(end.status, end.outcome));
+    {
+      ASSIGN_OR_RETURN(Stmt s,
+                       db.Prepare("UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, "
+                                  "reason = ?, message = ?, peak_memory_bytes = ?, cpu_micros = ?, "
+                                  "diagnosis = ?, failure_class = ?, decision = ?, "
+                                  "lease_expires_at = 0 WHERE id = ?"));
+      s.Bind(1, ToString(end.status)).Bind(2, ended_at);
+      sqlite::BindOutcome(s, 3, end.outcome);
+      RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes)
+                          .Bind(7, end.cpu_micros)
+                          .Bind(8, end.diagnosis)
+                          .Bind(9, end.failure_class)
+                          .Bind(10, end.decision)
+                          .Bind(11, a.id)
+                          .Run());
+    }
+    if (retry) {
+      // Only what the planner decides is taken from `next`; claim, lease, times and outcome
+      // start empty as for any new attempt.
+      Attempt next;
+      next.id = end.next->id;
+      next.run_id = end.next->run_id;
+      next.number = end.next->number;
+      next.status = AttemptStatus::kQueued;
+      next.resources = end.next->resources;
+      next.placement = end.next->placement;
+      next.engine = end.next->engine;
+      next.created_at = end.next->created_at;
+      next.due_at = end.next->due_at;
+      if (auto st = sqlite::InsertAttempt(db, next); !st.ok()) {
+        if (st.error().code() != Code::kAlreadyExists) return st;
+        return InvalidArgument(fmt::format(
+            "the retry '{}' of attempt '{}' already exists; give it a new id", next.id, a.id));
+      }
+      ASSIGN_OR_RETURN(
+          Stmt r, db.Prepare("UPDATE runs SET status = 'RETRYING', updated_at = ? WHERE id = ?"));
+      RETURN_IF_ERROR(r.Bind(1, ended_at).Bind(2, a.run_id).Run());
+    } else {
+      ASSIGN_OR_RETURN(Stmt r,
+                       db.Prepare("UPDATE runs SET status = ?, ended_at = ?, updated_at = ?, "
+                                  "exit_code = ?, reason = ?, message = ? WHERE id = ?"));
+      r.Bind(1, ToString(run_status)).Bind(2, ended_at).Bind(3, ended_at);
+      sqlite::BindOutcome(r, 4, end.outcome);
+      RETURN_IF_ERROR(r.Bind(7, a.run_id).Run());
+    }
+    RETURN_IF_ERROR(AddEvent(db, a.run_id, a.id, ended_at, "ended",
+                             sqlite::DescribeEnd(end.status, end.outcome)));
+    // The caller's events are written either way (they record what was decided); when the stop
+    // wins, the timeline says so right after them, so a "retrying" sentence is not the last word.
+    for (const Event& e : events) RETURN_IF_ERROR(sqlite::InsertEvent(db, e));
+    if (end.next && !retry) {
+      RETURN_IF_ERROR(AddEvent(
+          db, a.run_id, a.id, ended_at, "retry_dropped",
+          fmt::format("attempt {} was not queued: a stop was requested", end.next->number)));
+    }
+    return OkStatus();
   });
 }
 
@@ -523,9 +594,11 @@ Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now) {
         if (!run.stop_requested) {
           RETURN_IF_ERROR(AddEvent(db, run_id, "", now, "stop_requested", "stop requested"));
         }
-        if (run.status != RunStatus::kQueued) return OkStatus();
-        // A queued run stops at once only if none of its attempts was claimed: a LAUNCHING attempt
-        // may have a process starting, which only the engine can stop.
+        if (run.status != RunStatus::kQueued && run.status != RunStatus::kRetrying) {
+          return OkStatus();
+        }
+        // A queued (or retrying) run stops at once only if none of its attempts was claimed: a
+        // LAUNCHING attempt may have a process starting, which only the engine can stop.
         std::vector<Attempt> live;
         {
           ASSIGN_OR_RETURN(
@@ -537,7 +610,9 @@ Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now) {
         for (const Attempt& a : live) {
           if (a.status != AttemptStatus::kQueued) return OkStatus();
         }
-        Outcome outcome{std::nullopt, std::string(reason::kStopped), "stopped before it started"};
+        const bool retrying = run.status == RunStatus::kRetrying;
+        Outcome outcome{std::nullopt, std::string(reason::kStopped),
+                        retrying ? "stopped while waiting to retry" : "stopped before it started"};
         for (const Attempt& a : live) {
           if (!CanTransition(a.status, AttemptStatus::kStopped)) {
             return TransitionError(a.id, a.status, AttemptStatus::kStopped);
@@ -559,7 +634,10 @@ Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now) {
         sqlite::BindOutcome(r, 2, outcome);
         RETURN_IF_ERROR(r.Bind(5, run_id).Run());
         RETURN_IF_ERROR(AddEvent(db, run_id, live.empty() ? std::string() : live.front().id, now,
-                                 "stopped", "stopped while queued; it never started"));
+                                 "stopped",
+                                 retrying ? "stopped while waiting to retry; the next attempt "
+                                            "never started"
+                                          : "stopped while queued; it never started"));
         stopped_now = true;
         return OkStatus();
       }),
@@ -589,6 +667,57 @@ Result<std::optional<Micros>> SqliteStore::NextDueAt() {
         return OkStatus();
       }),
       next);
+}
+
+// The run-level terms restate what the attempt-level ones imply, so the runs_history index can
+// answer the query: a SUCCEEDED attempt always ends its run as SUCCEEDED at the same time (no
+// retry follows a success), so the run's status and ended_at match the attempt's. Scanning that
+// index newest first stops after `limit` rows, without sorting the definition's history.
+Result<std::vector<HistoryRow>> SqliteStore::ListSuccessHistory(const std::string& definition,
+                                                                const std::string& signature,
+                                                                Micros since, int limit) {
+  limit = std::clamp(limit, 1, kMaxHistoryRows);
+  std::vector<HistoryRow> out;
+  auto body = [&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Stmt s, db.Prepare(sqlite::kSuccessHistorySql));
+    s.Bind(1, definition).Bind(2, signature).Bind(3, since).Bind(4, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return OkStatus();
+      HistoryRow h;
+      h.run_id = s.Text(0);
+      h.ended_at = s.Int(1);
+      h.peak_memory_bytes = s.Int(2);
+      h.resources.memory_bytes = s.Int(3);
+      h.resources.cpu_millis = s.Int(4);
+      auto spark = sqlite::DecodeSparkResources(s.TextView(5));
+      if (!spark.ok()) {
+        return std::move(spark).take_error().WithContext(
+            fmt::format("a successful attempt of run '{}'", h.run_id));
+      }
+      h.resources.spark = *spark;
+      out.push_back(std::move(h));
+    }
+  };
+  return sqlite::ValueIfOk(Read(body), out);
+}
+
+// The capacity terms repeat the WHERE of the partial index attempts_spot_ended word for word
+// (SQLite only uses a partial index when the query contains its condition). Attempts that were
+// never claimed (stopped while queued) never ran anywhere and are not counted.
+Result<SpotOutcomes> SqliteStore::CountSpotOutcomes(Micros since) {
+  SpotOutcomes out;
+  auto body = [&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Stmt s, db.Prepare(sqlite::kSpotOutcomesSql));
+    s.Bind(1, since);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) {
+      out.spot_attempts = s.Int(0);
+      out.node_losses = s.Int(1);
+    }
+    return OkStatus();
+  };
+  return sqlite::ValueIfOk(Read(body), out);
 }
 
 }  // namespace tug::store

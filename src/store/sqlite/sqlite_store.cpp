@@ -91,9 +91,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opts
       ASSIGN_OR_RETURN(checkpointer, Connection::Open(opts.path, Connection::Mode::kReadWrite,
                                                       opts.busy_timeout_ms));
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(clock, std::move(writer),
-                                                        std::move(readers),
-                                                        std::move(checkpointer)));
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(clock, std::move(writer), std::move(readers), std::move(checkpointer)));
   } catch (const std::exception& e) {
     return Internal(fmt::format("opening database '{}' failed unexpectedly", opts.path), e.what());
   }
@@ -374,8 +373,9 @@ Result<std::vector<Event>> SqliteStore::ListEvents(const std::string& run_id, in
 Result<std::vector<StatusCount>> SqliteStore::CountRunsByStatus() {
   // Every status is reported, zeros included, so gauges fall back to 0 instead of going stale.
   std::vector<StatusCount> out;
-  for (auto s : {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed,
-                 RunStatus::kStopped, RunStatus::kLost}) {
+  for (auto s :
+       {RunStatus::kQueued, RunStatus::kRunning, RunStatus::kRetrying, RunStatus::kSucceeded,
+        RunStatus::kFailed, RunStatus::kStopped, RunStatus::kLost}) {
     out.push_back({s, 0});
   }
   return sqlite::ValueIfOk(

@@ -69,6 +69,10 @@ class SqliteStore final : public Store {
   Result<bool> RequestStop(const std::string& run_id, Micros now) override;
   Result<std::vector<Attempt>> ListActiveAttempts() override;
   Result<std::optional<Micros>> NextDueAt() override;
+  Result<std::vector<HistoryRow>> ListSuccessHistory(const std::string& definition,
+                                                     const std::string& signature, Micros since,
+                                                     int limit) override;
+  Result<SpotOutcomes> CountSpotOutcomes(Micros since) override;
 
   Status AppendEvent(const Event& event) override;
   Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,
@@ -91,7 +95,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::Connection> checkpointer_;  // used by checkpoint_thread_ only
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
-  bool checkpoint_due_ = false;      // guarded by checkpoint_mu_
+  bool checkpoint_due_ = false;       // guarded by checkpoint_mu_
   bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
   std::thread checkpoint_thread_;
 

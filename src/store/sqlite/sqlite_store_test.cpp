@@ -13,13 +13,16 @@
 
 #include "core/ids.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/rows.h"
 #include "store/store_conformance.h"
 #include "store/store_conformance_claims.h"
+#include "store/store_conformance_retries.h"
 
 namespace tug::store {
 namespace {
 
 namespace fs = std::filesystem;
+using conformance::FailedEnd;
 using conformance::Fails;
 using conformance::kLease;
 using conformance::kSec;
@@ -28,6 +31,7 @@ using conformance::MakeDefinition;
 using conformance::MakeRun;
 using conformance::NewRun;
 using conformance::Ok;
+using conformance::PlannedAttempt;
 using conformance::StoreConformanceTest;
 using conformance::StoreFactory;
 
@@ -84,8 +88,9 @@ INSTANTIATE_TEST_SUITE_P(Memory, StoreConformanceTest,
 // A plain sqlite3 connection, to look at the file from outside the store.
 class RawDb {
  public:
-  explicit RawDb(const std::string& path) {
-    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  explicit RawDb(const std::string& path, bool create = false) {
+    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, flags, nullptr), SQLITE_OK);
     sqlite3_busy_timeout(db_, 5000);
   }
   ~RawDb() { sqlite3_close_v2(db_); }
@@ -172,6 +177,135 @@ TEST_F(SqliteStoreTest, MigrationsAreVersionedAndNeverAppliedTwice) {
   EXPECT_EQ(RawDb(path_).Query("SELECT version, applied_at FROM schema_migrations "
                                "ORDER BY version"),
             first);
+}
+
+// A file written by the previous release (schema version 2): its rows read back with the new
+// fields at their defaults, and new operations work on them.
+TEST_F(SqliteStoreTest, UpgradesAVersionTwoDatabaseAndReadsOldRowsWithDefaults) {
+  ASSERT_GE(sqlite::Migrations().size(), 3u);
+  fs::create_directories(fs::path(path_).parent_path());
+  // What version 2 wrote: the spec as it encoded it then (max_attempts explicit, no retry
+  // policy, adapt or Spark keys).
+  const std::string old_spec =
+      R"({"name":"legacy","version":0,"kind":"container","description":"old job",)"
+      R"("image":"busybox","command":"echo old","args":[],"env":{"A":"1"},"working_dir":"",)"
+      R"("memory_bytes":268435456,"cpu_millis":250,"timeout_seconds":60,"max_attempts":1,)"
+      R"("labels":{},"created_at":0})";
+  {
+    RawDb db(path_, /*create=*/true);
+    db.Exec(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+        "applied_at INTEGER NOT NULL)");
+    for (const auto& m : sqlite::Migrations()) {
+      if (m.version > 2) break;
+      db.Exec(m.sql);
+    }
+    db.Exec("INSERT INTO schema_migrations VALUES (1, 1), (2, 2)");
+    const std::string insert_def =
+        "INSERT INTO definitions (name, version, spec, created_at) VALUES ('legacy', 1, '" +
+        old_spec + "', 1000)";
+    db.Exec(insert_def.c_str());
+    const std::string insert_run =
+        "INSERT INTO runs (id, definition, definition_version, status, spec, overrides, "
+        "created_at, updated_at, started_at) VALUES ('01hold', 'legacy', 1, 'RUNNING', '" +
+        old_spec + R"(', '{"env":{},"memory_bytes":0,"cpu_millis":0,"timeout_seconds":0}', )" +
+        std::to_string(kT0) + ", " + std::to_string(kT0) + ", " + std::to_string(kT0 + 1) + ")";
+    db.Exec(insert_run.c_str());
+    const std::string insert_attempt =
+        "INSERT INTO attempts (id, run_id, number, status, memory_bytes, cpu_millis, engine, "
+        "claimed_by, lease_expires_at, created_at, due_at, started_at, diagnosis) VALUES "
+        "('01hold-1', '01hold', 1, 'RUNNING', 268435456, 250, 'local', 'server-a', " +
+        std::to_string(kT0 + kLease) + ", " + std::to_string(kT0) + ", " + std::to_string(kT0) +
+        ", " + std::to_string(kT0 + 1) + ", '')";
+    db.Exec(insert_attempt.c_str());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawDb(path_).Query("SELECT MAX(version) FROM schema_migrations"),
+            (std::vector<std::vector<std::string>>{
+                {std::to_string(sqlite::Migrations().back().version)}}));
+
+  Definition expected;
+  expected.name = "legacy";
+  expected.version = 1;
+  expected.description = "old job";
+  expected.image = "busybox";
+  expected.command = "echo old";
+  expected.env = {{"A", "1"}};
+  expected.resources.memory_bytes = int64_t{256} << 20;
+  expected.resources.cpu_millis = 250;
+  expected.timeout_seconds = 60;
+  expected.retry.max_attempts = 1;  // what the old row stored, not today's default
+  expected.created_at = 1000;
+  auto def = store->GetDefinition("legacy");
+  ASSERT_TRUE(Ok(def));
+  EXPECT_EQ(*def, expected);
+  EXPECT_EQ(def->retry.max_infra_retries, RetryPolicy{}.max_infra_retries);
+  EXPECT_EQ(def->retry.backoff, Backoff{});
+  EXPECT_EQ(def->adapt, AdaptPolicy{});
+  EXPECT_EQ(def->spark, SparkSpec{});
+  EXPECT_TRUE(def->resources.spark.empty());
+
+  auto run = store->GetRun("01hold");
+  ASSERT_TRUE(Ok(run));
+  Definition run_spec = expected;
+  run_spec.version = 0;
+  run_spec.created_at = 0;
+  EXPECT_EQ(run->spec, run_spec);
+  EXPECT_EQ(run->status, RunStatus::kRunning);
+  EXPECT_EQ(run->plan, "");
+  ASSERT_EQ(run->attempts.size(), 1u);
+  EXPECT_EQ(run->attempts[0].placement, Placement{});
+  EXPECT_TRUE(run->attempts[0].resources.spark.empty());
+  EXPECT_EQ(run->attempts[0].decision, "");
+  EXPECT_EQ(run->attempts[0].resources.memory_bytes, int64_t{256} << 20);
+
+  // The old run retries like a new one.
+  AttemptEnd end = FailedEnd(kT0 + 10 * kSec);
+  end.next = PlannedAttempt("01hold", 2, kT0 + 10 * kSec, kT0 + 20 * kSec);
+  ASSERT_TRUE(Ok(store->EndAttempt("01hold-1", end)));
+  run = store->GetRun("01hold");
+  ASSERT_TRUE(Ok(run));
+  EXPECT_EQ(run->status, RunStatus::kRetrying);
+  ASSERT_EQ(run->attempts.size(), 2u);
+  EXPECT_EQ(run->attempts[1], *end.next);
+  // Runs from before the migration have no signature, so they are not right-sizing history.
+  EXPECT_EQ(RawDb(path_).Query("SELECT signature, plan FROM runs"),
+            (std::vector<std::vector<std::string>>{{"", ""}}));
+  EXPECT_EQ(RawDb(path_).Query("SELECT failure_class FROM attempts WHERE id = '01hold-1'"),
+            (std::vector<std::vector<std::string>>{{"batch_container_oom"}}));
+}
+
+TEST_F(SqliteStoreTest, CreateRunStoresTheCommandSignature) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  NewRun n = MakeRun();
+  ASSERT_TRUE(Ok(store->CreateRun(n.run, n.first)));
+  EXPECT_EQ(RawDb(path_).Query("SELECT signature FROM runs"),
+            (std::vector<std::vector<std::string>>{{CommandSignature(n.run.spec)}}));
+}
+
+// The planner's queries are answered from their indexes, without a scan or a sort.
+TEST_F(SqliteStoreTest, PlannerQueriesUseTheirIndexes) {
+  ASSERT_NE(Open(), nullptr);
+  RawDb db(path_);
+  auto plan = [&](const char* sql) {
+    std::string text;
+    for (const auto& row : db.Query(("EXPLAIN QUERY PLAN " + std::string(sql)).c_str())) {
+      text += row.back() + "\n";
+    }
+    return text;
+  };
+  const std::string history = plan(sqlite::kSuccessHistorySql);
+  EXPECT_NE(history.find("INDEX runs_history (definition=? AND signature=? AND status=?"),
+            std::string::npos)
+      << history;
+  EXPECT_NE(history.find("SEARCH a USING INDEX"), std::string::npos) << history;
+  EXPECT_EQ(history.find("TEMP B-TREE"), std::string::npos) << history;
+  EXPECT_EQ(history.find("SCAN"), std::string::npos) << history;
+  const std::string spot = plan(sqlite::kSpotOutcomesSql);
+  EXPECT_NE(spot.find("INDEX attempts_spot_ended (ended_at>?)"), std::string::npos) << spot;
+  EXPECT_EQ(spot.find("SCAN"), std::string::npos) << spot;
 }
 
 TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerBinary) {
