@@ -116,6 +116,7 @@ int Serve(const cli::ServerFlags& flags) {
   };
   control::ClimateSource climate(**store);
   co.platform.limits = config->limits;
+  co.platform.climate_threshold = config->climate_threshold;
   co.climate = &climate;
   control::Controller controller(co, **store, **engine, registry, clock);
   if (auto st = controller.Start(); !st.ok()) return Die(st.error().ToString());

@@ -1,5 +1,8 @@
 #include "server/config.h"
 
+#include <charconv>
+#include <cstdlib>
+
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -116,6 +119,26 @@ const Key kKeys[] = {
     {"limits.max_timeout", "TUG_MAX_TIMEOUT",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.limits.max_timeout_seconds, ParseDuration(v));
+       return OkStatus();
+     }},
+    {"limits.max_executors", "TUG_MAX_EXECUTORS",
+     [](Config& c, const std::string& v) -> Status {
+       int n = 0;
+       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+       if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 100000) {
+         return InvalidArgument("must be a whole number of executors between 1 and 100000");
+       }
+       c.limits.max_executors = n;
+       return OkStatus();
+     }},
+    {"adapt.climate_threshold", "TUG_CLIMATE_THRESHOLD",
+     [](Config& c, const std::string& v) -> Status {
+       char* end = nullptr;
+       double x = std::strtod(v.c_str(), &end);
+       if (end == v.c_str() || *end != '\0' || !(x >= 0 && x <= 1)) {
+         return InvalidArgument("must be a spot interruption rate between 0 and 1, e.g. 0.2");
+       }
+       c.climate_threshold = x;
        return OkStatus();
      }},
     {"limits.max_body", "TUG_MAX_BODY",

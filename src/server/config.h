@@ -24,6 +24,8 @@ struct Config {
   int64_t stop_grace_seconds = 10;
   // limits
   Limits limits;
+  /// Spot interruption rate above which the planner moves executors to on-demand.
+  double climate_threshold = 0.2;
   int64_t max_body_bytes = 1 << 20;
   // http
   int http_threads = 2;

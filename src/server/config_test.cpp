@@ -20,6 +20,19 @@ TEST(ConfigTest, PrecedenceFileThenEnv) {
   EXPECT_EQ(c.database_path, ".tug/tug.db");
 }
 
+TEST(ConfigTest, PlannerLimits) {
+  Config c = DefaultConfig();
+  ASSERT_TRUE(
+      ApplyYaml(c, "limits: {max_executors: 50}\nadapt: {climate_threshold: 0.35}\n", "tug.yaml")
+          .ok());
+  EXPECT_EQ(c.limits.max_executors, 50);
+  EXPECT_DOUBLE_EQ(c.climate_threshold, 0.35);
+  auto st = ApplyEnv(c, {{"TUG_MAX_EXECUTORS", "many"}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("TUG_MAX_EXECUTORS"), std::string::npos);
+  EXPECT_FALSE(ApplyEnv(c, {{"TUG_CLIMATE_THRESHOLD", "1.5"}}).ok());
+}
+
 TEST(ConfigTest, ErrorsNameTheKey) {
   Config c = DefaultConfig();
   auto st = ApplyYaml(c, "engine: {colour: red}\n", "tug.yaml");
