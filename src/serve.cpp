@@ -115,6 +115,7 @@ int Serve(const cli::ServerFlags& flags) {
     return control::DiagnoseAttempt(*diagnoser, log_store, a, s, o);
   };
   control::ClimateSource climate(**store);
+  control::HistorySource history(**store);
   co.platform.limits = config->limits;
   co.platform.climate_threshold = config->climate_threshold;
   co.climate = &climate;
@@ -125,6 +126,7 @@ int Serve(const cli::ServerFlags& flags) {
   ao.limits = config->limits;
   ao.platform = co.platform;
   ao.climate = &climate;
+  ao.history = &history;
   server::Api api(ao, **store, log_store, controller, **engine, registry, clock);
   net::Router router;
   api.Register(router);

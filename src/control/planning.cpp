@@ -30,24 +30,46 @@ adapt::Climate ClimateSource::Get(Micros now) {
   return c;
 }
 
-adapt::Decision PlanFirstAttempt(store::Store& store, ClimateSource& climate,
+HistorySource::HistorySource(store::Store& store, Micros ttl, size_t max_keys)
+    : store_(store), ttl_(ttl), max_keys_(max_keys) {}
+
+std::vector<adapt::HistorySample> HistorySource::Get(const std::string& definition,
+                                                     const std::string& signature,
+                                                     const adapt::Platform& platform, Micros now) {
+  std::string key = definition + '\n' + signature;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && now - it->second.fetched_at < ttl_) return it->second.samples;
+  }
+  // Queried outside the lock: concurrent misses of one key may both query, which is harmless.
+  auto rows = store_.ListSuccessHistory(definition, signature, now - platform.max_age,
+                                        platform.max_samples);
+  if (!rows.ok()) {
+    log::Warn("reading run history failed; sizing as requested",
+              {{"definition", definition}, {"error", rows.error().ToString()}});
+    return {};
+  }
+  Entry e;
+  e.fetched_at = now;
+  for (const store::HistoryRow& r : *rows) {
+    e.samples.push_back({r.ended_at, r.peak_memory_bytes, r.resources});
+  }
+  std::lock_guard lock(mu_);
+  if (cache_.size() >= max_keys_) cache_.clear();
+  cache_[key] = e;
+  return e.samples;
+}
+
+adapt::Decision PlanFirstAttempt(HistorySource& history, ClimateSource& climate,
                                  const adapt::Platform& platform, const std::string& definition,
                                  const Definition& spec, const RunOverrides& overrides,
                                  Micros now) {
-  std::vector<adapt::HistorySample> history;
+  std::vector<adapt::HistorySample> samples;
   if (spec.adapt.rightsizing != "off") {
-    auto rows = store.ListSuccessHistory(definition, CommandSignature(spec), now - platform.max_age,
-                                         platform.max_samples);
-    if (rows.ok()) {
-      for (const store::HistoryRow& r : *rows) {
-        history.push_back({r.ended_at, r.peak_memory_bytes, r.resources});
-      }
-    } else {
-      log::Warn("reading run history failed; sizing as requested",
-                {{"definition", definition}, {"error", rows.error().ToString()}});
-    }
+    samples = history.Get(definition, CommandSignature(spec), platform, now);
   }
-  return adapt::PlanFirst(spec, overrides, history, climate.Get(now), platform, now);
+  return adapt::PlanFirst(spec, overrides, samples, climate.Get(now), platform, now);
 }
 
 void PlanRetryInto(const Run& run, const Attempt& ended, store::AttemptEnd& end,

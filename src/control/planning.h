@@ -5,6 +5,8 @@
 /// Threading: ClimateSource is thread-safe; the functions are stateless.
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "adapt/adapt.h"
 #include "core/clock.h"
@@ -29,10 +31,33 @@ class ClimateSource {
   adapt::Climate cached_;  // guarded by mu_
 };
 
+/// Recent successful attempts per (definition, command signature), read from the store at most
+/// once per `ttl` per key: a burst of submissions of one definition costs one query, and an
+/// estimate that is a few seconds stale changes nothing. Bounded: the cache is emptied when it
+/// holds `max_keys` entries.
+class HistorySource {
+ public:
+  explicit HistorySource(store::Store& store, Micros ttl = 10 * kMicrosPerSecond,
+                         size_t max_keys = 4096);
+  /// A store error yields an empty history (the run is sized as requested), logged.
+  std::vector<adapt::HistorySample> Get(const std::string& definition, const std::string& signature,
+                                        const adapt::Platform& platform, Micros now);
+
+ private:
+  struct Entry {
+    Micros fetched_at = 0;
+    std::vector<adapt::HistorySample> samples;
+  };
+  store::Store& store_;
+  const Micros ttl_;
+  const size_t max_keys_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> cache_;  // guarded by mu_
+};
+
 /// PlanFirst for a new run of `spec` (overrides applied), with the definition's recent
-/// successful attempts of the same command signature as history. A store error leaves the
-/// history empty (the run is sized as requested) rather than failing the submission.
-adapt::Decision PlanFirstAttempt(store::Store& store, ClimateSource& climate,
+/// successful attempts of the same command signature as history.
+adapt::Decision PlanFirstAttempt(HistorySource& history, ClimateSource& climate,
                                  const adapt::Platform& platform, const std::string& definition,
                                  const Definition& spec, const RunOverrides& overrides, Micros now);
 

@@ -231,9 +231,9 @@ net::Response Api::CreateRun(net::Request& req) {
 
   Micros now = clock_.Now();
   adapt::Decision plan =
-      options_.climate != nullptr
-          ? control::PlanFirstAttempt(store_, *options_.climate, options_.platform, def->name, spec,
-                                      *overrides, now)
+      options_.climate != nullptr && options_.history != nullptr
+          ? control::PlanFirstAttempt(*options_.history, *options_.climate, options_.platform,
+                                      def->name, spec, *overrides, now)
           : adapt::PlanFirst(spec, *overrides, {}, {}, options_.platform, now);
   tug::Run run;
   run.id = NewId(clock_);

@@ -26,8 +26,9 @@ struct ApiOptions {
   Limits limits;
   /// Planner constants (limits copied in by the composition root).
   adapt::Platform platform;
-  /// Spot climate for first placements; nullptr: none known.
+  /// Spot climate and run history for first plans; nullptr: none known.
   control::ClimateSource* climate = nullptr;
+  control::HistorySource* history = nullptr;
   /// How long a follow=true log stream stays open at most.
   Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
 };
