@@ -10,6 +10,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libvectorscan-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   perl python3 procps wrk bc
+  # The Kubernetes test environment (scripts/kube-testenv): etcd, and what building
+  # kube-apiserver from Debian's source package needs.
+  etcd-server openssl curl golang-1.19-go rsync dpkg-dev make golang-github-modern-go-reflect2-dev
 )
 
 missing=()

@@ -14,7 +14,9 @@
 #include "control/attempt_diagnosis.h"
 #include "control/controller.h"
 #include "core/log.h"
+#include "engine/kubernetes/kubernetes_engine.h"
 #include "engine/local/local_engine.h"
+#include "kube/client.h"
 #include "logs/fs_log_store.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
@@ -102,6 +104,49 @@ int Serve(const cli::ServerFlags& flags) {
   auto engine = engine::local::LocalEngine::Create(eo, log_store, clock);
   if (!engine.ok()) return Die("starting the local engine: " + engine.error().ToString());
 
+  // One kubernetes engine per configured cluster, named "kubernetes:<cluster>".
+  std::vector<std::unique_ptr<kube::Client>> kube_clients;
+  std::vector<std::unique_ptr<engine::kubernetes::KubernetesEngine>> kube_engines;
+  for (const server::ClusterConfig& cc : config->clusters) {
+    auto kc = cc.in_cluster && cc.kubeconfig.empty()
+                  ? kube::InClusterConfig()
+                  : kube::LoadKubeconfig(cc.kubeconfig, cc.context);
+    if (!kc.ok()) {
+      return Die(fmt::format("cluster {}: {}", cc.name, kc.error().message()));
+    }
+    kube::ClientOptions ko;
+    ko.qps = cc.qps;
+    ko.burst = static_cast<int>(cc.burst);
+    auto client = kube::Client::Create(*kc, ko);
+    if (!client.ok()) return Die(fmt::format("cluster {}: {}", cc.name, client.error().message()));
+    engine::kubernetes::KubernetesEngineOptions ko2;
+    ko2.name = "kubernetes:" + cc.name;
+    ko2.cluster = cc.name;
+    ko2.pod.namespace_ = cc.namespace_;
+    ko2.pod.capacity_label = cc.capacity_label;
+    ko2.pod.spot_value = cc.spot_value;
+    ko2.pod.on_demand_value = cc.on_demand_value;
+    ko2.pod.default_service_account = cc.service_account;
+    ko2.pod_linger = cc.pod_linger_seconds * kMicrosPerSecond;
+    ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
+    ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;
+    ko2.stop_grace_seconds = config->stop_grace_seconds;
+    ko2.unknown_pods = cc.unknown_pods;
+    ko2.prune_events = cc.prune_events;
+    ko2.watch_nodes = cc.watch_nodes;
+    kube_engines.push_back(
+        std::make_unique<engine::kubernetes::KubernetesEngine>(ko2, **client, log_store, clock));
+    kube_clients.push_back(std::move(*client));
+  }
+  // The default engine first: /readyz reports it as "engine".
+  std::vector<engine::Engine*> engines;
+  if (config->engine == "local") engines.push_back(engine->get());
+  for (auto& k : kube_engines) engines.push_back(k.get());
+  if (config->engine != "local") engines.push_back(engine->get());
+  auto shutdown_engines = [&] {
+    for (engine::Engine* e : engines) e->Shutdown();
+  };
+
   metrics::Registry registry;
   control::ControlOptions co;
   co.host = HostName();
@@ -119,15 +164,20 @@ int Serve(const cli::ServerFlags& flags) {
   co.platform.limits = config->limits;
   co.platform.climate_threshold = config->climate_threshold;
   co.climate = &climate;
-  control::Controller controller(co, **store, **engine, registry, clock);
+  control::Controller controller(co, **store, engines, registry, clock);
+  // Reconcile (in Start) adopts pods by reading them; the informers start after it, and their
+  // first list catches whatever changed in between.
   if (auto st = controller.Start(); !st.ok()) return Die(st.error().ToString());
+  for (auto& k : kube_engines) k->Start();
 
   server::ApiOptions ao;
   ao.limits = config->limits;
   ao.platform = co.platform;
   ao.climate = &climate;
   ao.history = &history;
-  server::Api api(ao, **store, log_store, controller, **engine, registry, clock);
+  ao.default_engine = config->engine;
+  for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
+  server::Api api(ao, **store, log_store, controller, engines, registry, clock);
   net::Router router;
   api.Register(router);
   net::ServerOptions no;
@@ -141,13 +191,16 @@ int Serve(const cli::ServerFlags& flags) {
   if (auto st = http.Start(); !st.ok()) {
     api.Stop();
     controller.Stop();
-    (*engine)->Shutdown();
+    shutdown_engines();
     return Die(st.error().message());
   }
-  engine::Health health = (*engine)->GetHealth();
-  std::cout << fmt::format("tug server listening on http://{}:{} (data in {}, engine {}{})\n",
-                           no.host, http.port(), config->data_dir, (*engine)->Name(),
-                           health.message.empty() ? "" : ": " + health.message)
+  engine::Health health = engines.front()->GetHealth();
+  std::string others;
+  for (size_t i = 1; i < engines.size(); ++i) others += ", " + engines[i]->Name();
+  std::cout << fmt::format("tug server listening on http://{}:{} (data in {}, engine {}{}{})\n",
+                           no.host, http.port(), config->data_dir, engines.front()->Name(),
+                           health.message.empty() ? "" : ": " + health.message,
+                           others.empty() ? "" : "; also " + others.substr(2))
             << std::flush;
   log::Info("server started", {{"listen", fmt::format("{}:{}", no.host, http.port())},
                                {"owner", co.owner},
@@ -159,7 +212,7 @@ int Serve(const cli::ServerFlags& flags) {
   http.Stop();
   api.Stop();
   controller.Stop();
-  (*engine)->Shutdown();
+  shutdown_engines();
   return 0;
 }
 

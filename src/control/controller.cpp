@@ -20,11 +20,11 @@ std::string MakeOwner(const std::string& host) {
 
 std::string OwnerHost(const std::string& owner) { return owner.substr(0, owner.find('/')); }
 
-Controller::Controller(ControlOptions options, store::Store& store, engine::Engine& engine,
-                       metrics::Registry& registry, const Clock& clock)
+Controller::Controller(ControlOptions options, store::Store& store,
+                       std::vector<engine::Engine*> engines, metrics::Registry& registry,
+                       const Clock& clock)
     : options_(std::move(options)),
       store_(store),
-      engine_(engine),
       clock_(clock),
       launched_(
           registry.AddCounter("tug_attempts_launched_total", "Attempts launched on an engine")),
@@ -32,12 +32,21 @@ Controller::Controller(ControlOptions options, store::Store& store, engine::Engi
       submit_to_launch_(registry.AddHistogram(
           "tug_submit_to_launch_seconds",
           "Time from an attempt becoming due to its process being started",
-          {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})) {}
+          {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})) {
+  for (engine::Engine* e : engines) engines_[e->Name()] = e;
+}
 
 Controller::~Controller() { Stop(); }
 
+engine::Engine* Controller::EngineFor(const std::string& name) const {
+  auto it = engines_.find(name);
+  return it == engines_.end() ? nullptr : it->second;
+}
+
 Status Controller::Start() {
-  engine_.SetSink([this](const engine::Update& u) { OnUpdate(u); });
+  for (auto& [name, e] : engines_) {
+    e->SetSink([this](const engine::Update& u) { OnUpdate(u); });
+  }
   Reconcile();
   {
     std::lock_guard lock(mu_);
@@ -92,7 +101,8 @@ void Controller::Reconcile() {
   int lost = 0;
   int relaunched = 0;
   for (const Attempt& a : *active) {
-    if (a.engine != engine_.Name()) continue;
+    engine::Engine* engine = EngineFor(a.engine);
+    if (engine == nullptr) continue;
     // Only attempts claimed on this host can be ours to adopt; other hosts' attempts are taken
     // over through lease expiry by the dispatcher of a server that can reach them.
     if (!a.claimed_by.empty() && OwnerHost(a.claimed_by) != options_.host) continue;
@@ -110,7 +120,7 @@ void Controller::Reconcile() {
       ++relaunched;
       continue;
     }
-    auto st = engine_.Adopt(a.id, a.engine_ref);
+    auto st = engine->Adopt(a.id, a.engine_ref);
     if (st.ok()) {
       ++adopted;
       Event(a.run_id, a.id, "adopted",
@@ -130,6 +140,7 @@ void Controller::Reconcile() {
                 {{"attempt", a.id}, {"error", e.error().ToString()}});
     }
   }
+  for (auto& [name, e] : engines_) e->AfterReconcile();
   log::Info("reconcile finished", {{"adopted", std::to_string(adopted)},
                                    {"lost", std::to_string(lost)},
                                    {"relaunched", std::to_string(relaunched)}});
@@ -193,13 +204,26 @@ void Controller::Launch(const Attempt& attempt) {
   spec.image = run->spec.image;
   spec.resources = attempt.resources;
   spec.timeout_seconds = run->spec.timeout_seconds;
+  spec.placement = attempt.placement;
+  spec.kubernetes = run->spec.kubernetes;
 
-  auto ref = engine_.Launch(spec);
+  engine::Engine* engine = EngineFor(attempt.engine);
+  Result<std::string> ref =
+      engine != nullptr
+          ? engine->Launch(spec)
+          : Result<std::string>(FailedPrecondition(fmt::format(
+                "this server has no engine '{}'; configure it (see docs/configuration.md)",
+                attempt.engine)));
   Micros now = clock_.Now();
   if (!ref.ok()) {
     store::AttemptEnd end;
     end.status = AttemptStatus::kFailed;
-    end.outcome.reason = std::string(reason::kLaunchFailed);
+    // A spec the engine refuses (the API server's 422, a bad working dir) fails the same way
+    // every time: a configuration error, not an infrastructure hiccup to retry.
+    const Code code = ref.error().code();
+    end.outcome.reason = code == Code::kInvalidArgument || code == Code::kFailedPrecondition
+                             ? std::string(reason::kInvalidSpec)
+                             : std::string(reason::kLaunchFailed);
     end.outcome.message = ref.error().message();
     end.ended_at = now;
     if (auto st = EndAttempt(attempt, end); !st.ok()) {
@@ -209,7 +233,7 @@ void Controller::Launch(const Attempt& attempt) {
     log::Warn("launch failed", {{"attempt", attempt.id}, {"error", ref.error().ToString()}});
     return;
   }
-  launched_.With({{"engine", engine_.Name()}}).Inc();
+  launched_.With({{"engine", attempt.engine}}).Inc();
   if (attempt.due_at > 0 && attempt.launched_at == 0) {
     submit_to_launch_.With({}).Observe(static_cast<double>(now - attempt.due_at) / 1e6);
   }
@@ -227,7 +251,7 @@ void Controller::Launch(const Attempt& attempt) {
     auto again = store_.GetRun(attempt.run_id);
     stop = again.ok() && again->stop_requested;
   }
-  if (stop) (void)engine_.Stop(attempt.id);
+  if (stop) (void)engine->Stop(attempt.id);
 }
 
 void Controller::OnUpdate(const engine::Update& u) {
@@ -259,7 +283,8 @@ void Controller::OnUpdate(const engine::Update& u) {
                    {{"attempt", u.attempt_id}, {"error", st.error().ToString()}});
         break;
       }
-      if (auto c = engine_.Cleanup(u.attempt_id); !c.ok()) {
+      engine::Engine* engine = EngineFor(attempt->engine);
+      if (auto c = engine != nullptr ? engine->Cleanup(u.attempt_id) : OkStatus(); !c.ok()) {
         log::Warn("engine cleanup failed",
                   {{"attempt", u.attempt_id}, {"error", c.error().ToString()}});
       }
@@ -281,7 +306,7 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
     if (run.ok()) {
       Micros now = clock_.Now();
       adapt::Climate climate = options_.climate ? options_.climate->Get(now) : adapt::Climate{};
-      PlanRetryInto(*run, attempt, end, climate, options_.platform, engine_.Name(), now);
+      PlanRetryInto(*run, attempt, end, climate, options_.platform, attempt.engine, now);
       planned = end.next.has_value();
     } else {
       // Without the run the planner cannot decide; the run ends with this attempt.
@@ -319,7 +344,9 @@ Status Controller::StopRun(const std::string& run_id) {
   ASSIGN_OR_RETURN(Run run, store_.GetRun(run_id));
   for (const Attempt& a : run.attempts) {
     if (IsTerminal(a.status)) continue;
-    auto st = engine_.Stop(a.id);
+    engine::Engine* engine = EngineFor(a.engine);
+    if (engine == nullptr) continue;
+    auto st = engine->Stop(a.id);
     if (!st.ok() && st.error().code() != Code::kNotFound) return st;
     // kNotFound: not launched yet; the dispatcher sees stop_requested right after launching.
   }

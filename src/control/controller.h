@@ -13,9 +13,11 @@
 /// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns two threads.
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adapt/adapt.h"
 #include "control/planning.h"
@@ -52,8 +54,13 @@ std::string OwnerHost(const std::string& owner);
 
 class Controller {
  public:
-  Controller(ControlOptions options, store::Store& store, engine::Engine& engine,
+  /// `engines`: every engine this server runs attempts on, by Name() (attempt.engine).
+  Controller(ControlOptions options, store::Store& store, std::vector<engine::Engine*> engines,
              metrics::Registry& registry, const Clock& clock);
+  Controller(ControlOptions options, store::Store& store, engine::Engine& engine,
+             metrics::Registry& registry, const Clock& clock)
+      : Controller(std::move(options), store, std::vector<engine::Engine*>{&engine}, registry,
+                   clock) {}
   ~Controller();
 
   /// Reconciles what a previous process left, then starts the loops.
@@ -77,12 +84,14 @@ class Controller {
   /// transaction; retries transient store errors. Returns the store's status.
   Status EndAttempt(const Attempt& attempt, store::AttemptEnd end);
   void Reconcile();
+  /// The engine named `name`, or nullptr when this server has none by that name.
+  engine::Engine* EngineFor(const std::string& name) const;
   void Event(const std::string& run_id, const std::string& attempt_id, const std::string& type,
              const std::string& message);
 
   ControlOptions options_;
   store::Store& store_;
-  engine::Engine& engine_;
+  std::map<std::string, engine::Engine*> engines_;
   const Clock& clock_;
 
   metrics::Family<metrics::Counter>& launched_;

@@ -21,7 +21,7 @@ class FakeEngine final : public engine::Engine {
     std::lock_guard lock(mu_);
     launches_.push_back(spec);
     cv_.notify_all();
-    if (!launch_error_.empty()) return InvalidArgument(launch_error_);
+    if (!launch_error_.empty()) return Error(launch_code_, launch_error_);
     return "ref:" + spec.attempt_id;
   }
   Status Adopt(const std::string& attempt_id, const std::string&) override {
@@ -58,6 +58,7 @@ class FakeEngine final : public engine::Engine {
   std::vector<std::string> stopped_;
   std::vector<std::string> cleaned_;
   std::string launch_error_;
+  Code launch_code_ = Code::kUnavailable;
   bool adopt_fails_ = false;
 };
 
@@ -177,7 +178,7 @@ TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
 }
 
 TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
-  engine_.launch_error_ = "working_dir '/nope' does not exist";
+  engine_.launch_error_ = "cannot reach the node agent at /nope";
   Controller c(Options(), *store_, engine_, registry_, clock_);
   ASSERT_TRUE(c.Start().ok());
   tug::Run r = Submit();
@@ -201,6 +202,29 @@ TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
   c.Wake();
   ASSERT_TRUE(engine_.WaitLaunches(2));
   EXPECT_EQ(engine_.launches_[1].attempt_id, AttemptId(r.id, 2));
+  c.Stop();
+}
+
+TEST_F(ControllerTest, SpecTheEngineRefusesIsAConfigErrorNotRetried) {
+  engine_.launch_error_ = "working_dir '/nope' does not exist";
+  engine_.launch_code_ = Code::kInvalidArgument;
+  ControlOptions o = Options();
+  o.diagnose = [](const Attempt&, AttemptStatus, const Outcome& out) {
+    // What the real diagnoser decides from platform evidence alone (see diagnoser_test).
+    return out.reason == "InvalidSpec" ? std::string(R"({"class":"config_error"})") : "";
+  };
+  Controller c(o, *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  tug::Run r = Submit();
+  c.Wake();
+  ASSERT_TRUE(engine_.WaitLaunches(1));
+  ASSERT_TRUE(WaitForStatus(r.id, RunStatus::kFailed));
+  tug::Run failed = Get(r.id);
+  ASSERT_EQ(failed.attempts.size(), 1u);
+  EXPECT_EQ(failed.attempts[0].outcome->reason, "InvalidSpec");
+  EXPECT_NE(failed.attempts[0].outcome->message.find("/nope"), std::string::npos);
+  EXPECT_NE(failed.attempts[0].decision.find("not retried"), std::string::npos)
+      << failed.attempts[0].decision;
   c.Stop();
 }
 

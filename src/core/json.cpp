@@ -274,6 +274,62 @@ Result<Resources> ResourcesFromJson(const json::value& v) {
   return out;
 }
 
+json::value ToJson(const KubernetesSpec& k) {
+  json::object o;
+  if (!k.service_account.empty()) o["service_account"] = k.service_account;
+  if (!k.image_pull_policy.empty()) o["image_pull_policy"] = k.image_pull_policy;
+  if (!k.image_pull_secrets.empty()) {
+    json::array a;
+    for (const auto& s : k.image_pull_secrets) a.emplace_back(s);
+    o["image_pull_secrets"] = std::move(a);
+  }
+  if (!k.node_selector.empty()) o["node_selector"] = StringMap(k.node_selector);
+  if (!k.tolerations.empty()) {
+    json::array a;
+    for (const Toleration& t : k.tolerations) {
+      json::object x{{"operator", t.op}};
+      if (!t.key.empty()) x["key"] = t.key;
+      if (!t.value.empty()) x["value"] = t.value;
+      if (!t.effect.empty()) x["effect"] = t.effect;
+      a.emplace_back(std::move(x));
+    }
+    o["tolerations"] = std::move(a);
+  }
+  return o;
+}
+
+Result<KubernetesSpec> KubernetesFromJson(const json::value& v, const std::string& what) {
+  Reader r(v, what);
+  if (!r.is_object()) return r.NotObject().take_error();
+  RETURN_IF_ERROR(r.OnlyKeys({"service_account", "image_pull_policy", "image_pull_secrets",
+                              "node_selector", "tolerations"}));
+  KubernetesSpec k;
+  RETURN_IF_ERROR(r.String("service_account", k.service_account));
+  RETURN_IF_ERROR(r.String("image_pull_policy", k.image_pull_policy));
+  RETURN_IF_ERROR(r.StringList("image_pull_secrets", k.image_pull_secrets));
+  RETURN_IF_ERROR(r.Map("node_selector", k.node_selector));
+  if (const json::value* ts = r.Get("tolerations")) {
+    if (!ts->is_array()) {
+      return InvalidArgument(fmt::format(
+          "{}: tolerations must be a list, e.g. [{{key: dedicated, value: spark, effect: "
+          "NoSchedule}}]",
+          what));
+    }
+    for (const auto& tv : ts->get_array()) {
+      Reader tr(tv, what + ".tolerations");
+      if (!tr.is_object()) return tr.NotObject().take_error();
+      RETURN_IF_ERROR(tr.OnlyKeys({"key", "operator", "value", "effect"}));
+      Toleration t;
+      RETURN_IF_ERROR(tr.String("key", t.key));
+      RETURN_IF_ERROR(tr.String("operator", t.op));
+      RETURN_IF_ERROR(tr.String("value", t.value));
+      RETURN_IF_ERROR(tr.String("effect", t.effect));
+      k.tolerations.push_back(std::move(t));
+    }
+  }
+  return k;
+}
+
 json::value ToJson(const Placement& p) {
   json::object o;
   o["capacity"] = p.capacity;
@@ -334,6 +390,9 @@ json::value ToJson(const Definition& d) {
     sp["executor"] = ToJson(d.resources.spark.executor, false, d.resources.spark);
     o["spark"] = std::move(sp);
   }
+  if (!d.engine.empty()) o["engine"] = d.engine;
+  if (!d.cluster.empty()) o["cluster"] = d.cluster;
+  if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
   return o;
@@ -344,7 +403,7 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   if (!r.is_object()) return r.NotObject().take_error();
   RETURN_IF_ERROR(r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
                               "working_dir", "resources", "timeout", "retry", "adapt", "spark",
-                              "labels", "created_at"}));
+                              "engine", "cluster", "kubernetes", "labels", "created_at"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -448,6 +507,13 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
       RETURN_IF_ERROR(SparkRoleFromJson(*ex, named.what() + ": spark.executor", false,
                                         d.resources.spark.executor, d.resources.spark));
     }
+  }
+  RETURN_IF_ERROR(named.String("engine", d.engine));
+  RETURN_IF_ERROR(named.String("cluster", d.cluster));
+  if (const json::value* k = named.Get("kubernetes")) {
+    auto parsed = KubernetesFromJson(*k, named.what() + ": kubernetes");
+    if (!parsed.ok()) return std::move(parsed).take_error();
+    d.kubernetes = *parsed;
   }
   RETURN_IF_ERROR(named.Map("labels", d.labels));
   RETURN_IF_ERROR(named.Time("created_at", d.created_at));

@@ -24,6 +24,9 @@ boost::json::object ToJsonSummary(const Run& r);
 boost::json::value ToJson(const Event& e);
 
 Result<Resources> ResourcesFromJson(const boost::json::value& v);
+/// The definition's `kubernetes:` section; `what` prefixes error messages.
+boost::json::value ToJson(const KubernetesSpec& k);
+Result<KubernetesSpec> KubernetesFromJson(const boost::json::value& v, const std::string& what);
 /// A definition as users write it (YAML converted to JSON, or JSON). Unknown fields are rejected.
 Result<Definition> DefinitionFromJson(const boost::json::value& v);
 Result<RunOverrides> OverridesFromJson(const boost::json::value& v);

@@ -66,6 +66,24 @@ TEST(JsonTest, RetryAdaptAndSparkRoundTrip) {
   EXPECT_TRUE(Validate(*pi, Limits{}).ok()) << Validate(*pi, Limits{}).error().message();
 }
 
+TEST(JsonTest, KubernetesFieldsRoundTrip) {
+  Definition d = SampleDefinition();
+  d.engine = "kubernetes";
+  d.cluster = "prod";
+  d.kubernetes.service_account = "jobs";
+  d.kubernetes.image_pull_policy = "Always";
+  d.kubernetes.image_pull_secrets = {"a", "b"};
+  d.kubernetes.node_selector = {{"pool", "batch"}};
+  d.kubernetes.tolerations = {{"dedicated", "Equal", "batch", "NoSchedule"},
+                              {"", "Exists", "", ""}};
+  EXPECT_EQ(*DefinitionFromJson(ToJson(d)), d);
+  auto bad = ParseJson(R"({"name":"x","kubernetes":{"tolerations":[{"key":"a","colour":"red"}]}})");
+  ASSERT_TRUE(bad.ok());
+  auto r = DefinitionFromJson(*bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("colour"), std::string::npos) << r.error().message();
+}
+
 TEST(JsonTest, DefinitionAcceptsHumanSizes) {
   auto v = ParseJson(
       R"({"name":"hello","command":"echo hi","env":{"N":1},"resources":{"cpu":"500m","memory":"64Mi"},"timeout":"10m"})");

@@ -316,6 +316,61 @@ Status ValidateSpark(const Definition& def, const Limits& limits) {
   return OkStatus();
 }
 
+Status ValidateKubernetes(const Definition& def) {
+  if (def.engine != "" && def.engine != "local" && def.engine != "kubernetes") {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': engine '{}' is not known; use engine: local or engine: kubernetes",
+        def.name, def.engine));
+  }
+  if (def.engine == "local" && !def.cluster.empty()) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': cluster '{}' needs engine: kubernetes (this definition is engine: local)",
+        def.name, def.cluster));
+  }
+  if (def.engine == "kubernetes" && def.kind == "container" && def.image.empty()) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': engine kubernetes runs a container image; add e.g. image: python:3.11",
+        def.name));
+  }
+  const KubernetesSpec& k = def.kubernetes;
+  const std::string& p = k.image_pull_policy;
+  if (!p.empty() && p != "Always" && p != "IfNotPresent" && p != "Never") {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': kubernetes.image_pull_policy '{}' must be Always, IfNotPresent or Never",
+        def.name, p));
+  }
+  for (const Toleration& t : k.tolerations) {
+    if (t.op != "Equal" && t.op != "Exists") {
+      return FailedPrecondition(fmt::format(
+          "definition '{}': kubernetes.tolerations operator '{}' must be Equal or Exists", def.name,
+          t.op));
+    }
+    if (t.op == "Exists" && !t.value.empty()) {
+      return FailedPrecondition(fmt::format(
+          "definition '{}': kubernetes.tolerations: operator Exists takes no value (key '{}')",
+          def.name, t.key));
+    }
+    if (t.key.empty() && t.op != "Exists") {
+      return FailedPrecondition(fmt::format(
+          "definition '{}': kubernetes.tolerations: an empty key needs operator Exists", def.name));
+    }
+    if (!t.effect.empty() && t.effect != "NoSchedule" && t.effect != "PreferNoSchedule" &&
+        t.effect != "NoExecute") {
+      return FailedPrecondition(
+          fmt::format("definition '{}': kubernetes.tolerations effect '{}' must be NoSchedule, "
+                      "PreferNoSchedule or NoExecute",
+                      def.name, t.effect));
+    }
+  }
+  for (const auto& s : k.image_pull_secrets) {
+    if (s.empty()) {
+      return FailedPrecondition(fmt::format(
+          "definition '{}': kubernetes.image_pull_secrets has an empty name", def.name));
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Status Validate(const Definition& def, const Limits& limits) {
@@ -327,6 +382,7 @@ Status Validate(const Definition& def, const Limits& limits) {
   }
   RETURN_IF_ERROR(ValidateRetry(def));
   RETURN_IF_ERROR(ValidateAdapt(def, limits));
+  RETURN_IF_ERROR(ValidateKubernetes(def));
   if (def.kind == "spark") return ValidateSpark(def, limits);
   if (!def.resources.spark.empty() || !(def.spark == SparkSpec{})) {
     return InvalidArgument(fmt::format(

@@ -39,6 +39,9 @@ inline constexpr std::string_view kDeadlineExceeded = "DeadlineExceeded";
 inline constexpr std::string_view kStopped = "Stopped";
 inline constexpr std::string_view kLost = "Lost";
 inline constexpr std::string_view kLaunchFailed = "LaunchFailed";
+/// The engine refused the attempt's spec (the API server's 422, a bad working dir): a
+/// configuration error, never retried.
+inline constexpr std::string_view kInvalidSpec = "InvalidSpec";
 inline constexpr std::string_view kSignaled = "Signaled";
 }  // namespace reason
 
@@ -126,6 +129,26 @@ struct SparkSpec {
   bool operator==(const SparkSpec&) const = default;
 };
 
+/// A pod toleration (kubernetes engine).
+struct Toleration {
+  std::string key;
+  std::string op = "Equal";  // Equal | Exists
+  std::string value;
+  std::string effect;  // "" (all) | NoSchedule | PreferNoSchedule | NoExecute
+  bool operator==(const Toleration&) const = default;
+};
+
+/// Pod settings for the kubernetes engine (ignored by the local engine).
+struct KubernetesSpec {
+  std::string service_account;    // "": the namespace's default
+  std::string image_pull_policy;  // "" (Kubernetes' default) | Always | IfNotPresent | Never
+  std::vector<std::string> image_pull_secrets;
+  std::map<std::string, std::string> node_selector;
+  std::vector<Toleration> tolerations;
+  bool operator==(const KubernetesSpec&) const = default;
+  bool empty() const { return *this == KubernetesSpec{}; }
+};
+
 struct Definition {
   std::string name;
   int64_t version = 0;  // assigned by the store
@@ -142,6 +165,11 @@ struct Definition {
   RetryPolicy retry;
   AdaptPolicy adapt;
   SparkSpec spark;  // kind spark (resources.spark holds its sizes)
+  /// Where attempts run: "" (the server's default engine), "local" or "kubernetes".
+  std::string engine;
+  /// kubernetes: a cluster named in the server config ("": the first one configured).
+  std::string cluster;
+  KubernetesSpec kubernetes;
   std::map<std::string, std::string> labels;
   Micros created_at = 0;
   bool operator==(const Definition&) const = default;

@@ -107,6 +107,61 @@ TEST(ValidateTest, RetryAndAdaptValuesAre422NamingTheField) {
       "adapt.max_memory");
 }
 
+TEST(ValidateTest, KubernetesFieldsAre422NamingTheField) {
+  auto check = [](auto mutate, const char* field) {
+    Definition d;
+    d.name = "job";
+    d.command = "true";
+    d.image = "busybox";
+    mutate(d);
+    Status st = Validate(d, Limits{});
+    ASSERT_FALSE(st.ok()) << field;
+    EXPECT_EQ(st.error().code(), Code::kFailedPrecondition) << st.error().message();
+    EXPECT_NE(st.error().message().find(field), std::string::npos) << st.error().message();
+  };
+  check([](Definition& d) { d.engine = "mesos"; }, "engine 'mesos'");
+  check(
+      [](Definition& d) {
+        d.engine = "local";
+        d.cluster = "prod";
+      },
+      "cluster 'prod' needs engine: kubernetes");
+  check(
+      [](Definition& d) {
+        d.engine = "kubernetes";
+        d.image.clear();
+      },
+      "image");
+  check([](Definition& d) { d.kubernetes.image_pull_policy = "Sometimes"; },
+        "kubernetes.image_pull_policy");
+  check(
+      [](Definition& d) {
+        d.kubernetes.tolerations = {{"k", "Near", "", ""}};
+      },
+      "kubernetes.tolerations operator");
+  check(
+      [](Definition& d) {
+        d.kubernetes.tolerations = {{"k", "Exists", "v", ""}};
+      },
+      "operator Exists takes no value");
+  check(
+      [](Definition& d) {
+        d.kubernetes.tolerations = {{"k", "Equal", "v", "Often"}};
+      },
+      "kubernetes.tolerations effect");
+  check([](Definition& d) { d.kubernetes.image_pull_secrets = {""}; },
+        "kubernetes.image_pull_secrets");
+  Definition ok;
+  ok.name = "job";
+  ok.command = "true";
+  ok.image = "busybox";
+  ok.engine = "kubernetes";
+  ok.cluster = "prod";
+  ok.kubernetes.tolerations = {{"", "Exists", "", ""},
+                               {"dedicated", "Equal", "spark", "NoSchedule"}};
+  EXPECT_TRUE(Validate(ok, Limits{}).ok());
+}
+
 TEST(ValidateTest, SparkRequestsThatCanNeverFitAreRefused) {
   Definition d;
   d.name = "pi";

@@ -11,7 +11,8 @@ namespace {
 
 bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
   });
   return it != hay.end();
 }
@@ -41,7 +42,8 @@ std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s)
     return "driver_oom";
   }
   if (s.resolve == Resolve::kContainerOom) {
-    bool names_executor = ContainsNoCase(hit.text, "executor") || ContainsNoCase(hit.text, "-exec-");
+    bool names_executor =
+        ContainsNoCase(hit.text, "executor") || ContainsNoCase(hit.text, "-exec-");
     bool names_driver = ContainsNoCase(hit.text, "driver");
     bool spark = scan.spark_seen() || comp == "driver" || comp == "executor";
     if (comp == "batch-container") return "batch_container_oom";
@@ -86,8 +88,8 @@ Outcome EffectiveOutcome(const Facts& facts) {
   // Sidecar trap: a sidecar's exit 0 must not hide the main container's failure, so the first
   // container that failed wins over the headline status.
   for (const auto& c : facts.containers) {
-    bool failed = (c.exit_code && *c.exit_code != 0) ||
-                  (!c.reason.empty() && c.reason != "Completed");
+    bool failed =
+        (c.exit_code && *c.exit_code != 0) || (!c.reason.empty() && c.reason != "Completed");
     if (failed) {
       return {c.exit_code, c.reason, c.component.empty() ? facts.component : c.component};
     }
@@ -112,10 +114,11 @@ std::string ClassFromOutcome(const Outcome& o, bool spark) {
   }
   if (r == "DeadlineExceeded") return "timeout";
   if (r == "ContainerCannotRun" || r == "StartError" || r == "CreateContainerConfigError" ||
-      r == "CreateContainerError" || r == "InvalidImageName") {
+      r == "CreateContainerError" || r == "InvalidImageName" || r == "InvalidSpec") {
     return "config_error";
   }
   if (r == "ErrImagePull" || r == "ImagePullBackOff") return "k8s_image_pull";
+  if (r == "Unschedulable") return "k8s_scheduling";
   if (!o.exit_code) return {};
   switch (*o.exit_code) {
     case 52:

@@ -68,15 +68,35 @@ TEST_F(DiagnoserTest, Rule1BatchOomKilledAndExitCodes) {
   EXPECT_FALSE(d.retryable);
 }
 
+TEST_F(DiagnoserTest, Rule1KubernetesPodReasons) {
+  auto cls = [&](const char* reason) {
+    Facts f;
+    f.reason = reason;
+    return Run("", "batch-container", f).cls;
+  };
+  EXPECT_EQ(cls("InvalidSpec"), "config_error");  // the API server refused the pod (422)
+  EXPECT_EQ(cls("CreateContainerConfigError"), "config_error");
+  EXPECT_EQ(cls("InvalidImageName"), "config_error");
+  EXPECT_EQ(cls("Unschedulable"), "k8s_scheduling");
+  EXPECT_EQ(cls("ErrImagePull"), "k8s_image_pull");
+  EXPECT_EQ(cls("NodeLost"), "node_loss");
+  EXPECT_EQ(cls("Deleted"), "node_loss");
+  EXPECT_EQ(cls("Evicted"), "disk_full");
+  EXPECT_EQ(cls("DeadlineExceeded"), "timeout");
+}
+
 TEST_F(DiagnoserTest, Rule2DeepestCausedByOfTheFirstFailingTask) {
   std::string log =
-      "org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 2.0 failed "
+      "org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 2.0 "
+      "failed "
       "4 times, most recent failure: Lost task 1.3 in stage 2.0 (TID 9, h, executor 1): "
-      "org.apache.parquet.io.ParquetDecodingException: Can not read value at 0 in block -1 in file f\n"
+      "org.apache.parquet.io.ParquetDecodingException: Can not read value at 0 in block -1 in file "
+      "f\n"
       "\tat org.apache.parquet.hadoop.InternalParquetRecordReader.nextKeyValue(I.java:1)\n"
       "Caused by: org.apache.parquet.io.ParquetDecodingException: could not read page in col a\n"
       "\tat org.apache.parquet.X.y(X.java:2)\n"
-      "Caused by: org.apache.parquet.io.ParquetDecodingException: could not read bytes at offset 9\n"
+      "Caused by: org.apache.parquet.io.ParquetDecodingException: could not read bytes at offset "
+      "9\n"
       "\tat org.apache.parquet.X.z(X.java:3)\n";
   Diagnosis d = Run(log, "driver");
   EXPECT_EQ(d.cls, "data_error");
@@ -86,7 +106,8 @@ TEST_F(DiagnoserTest, Rule2DeepestCausedByOfTheFirstFailingTask) {
 
 TEST_F(DiagnoserTest, Rule2InnermostCauseEvenWhenUnmatched) {
   std::string log =
-      "org.apache.parquet.io.ParquetDecodingException: Can not read value at 0 in block -1 in file f\n"
+      "org.apache.parquet.io.ParquetDecodingException: Can not read value at 0 in block -1 in file "
+      "f\n"
       "\tat org.apache.parquet.hadoop.InternalParquetRecordReader.nextKeyValue(I.java:1)\n"
       "Caused by: java.lang.ClassCastException: class A cannot be cast to class B\n"
       "\tat org.apache.spark.sql.X.y(X.scala:2)\n";
@@ -111,7 +132,8 @@ TEST_F(DiagnoserTest, Rule2PythonTracebackLastLineWithUserFrame) {
 
 TEST_F(DiagnoserTest, Rule3CauseOverSymptom) {
   std::string log =
-      "23/01/01 10:00:00 ERROR TaskSchedulerImpl: Lost executor 4 on 10.0.0.9: The executor with id 4 "
+      "23/01/01 10:00:00 ERROR TaskSchedulerImpl: Lost executor 4 on 10.0.0.9: The executor with "
+      "id 4 "
       "exited with exit code 137 (SIGKILL, possible container OOM).\n"
       "23/01/01 10:00:05 WARN TaskSetManager: Lost task 3.0 in stage 5.0 (TID 40) (10.0.0.8 "
       "executor 2): FetchFailed(BlockManagerId(4, 10.0.0.9, 7337, None), shuffleId=1, message=\n"
@@ -138,7 +160,8 @@ TEST_F(DiagnoserTest, Rule4NoiseIsNeverTheRootCause) {
   std::string log =
       "WARN NativeCodeLoader: Unable to load native-hadoop library for your platform...\n"
       "ERROR ContextCleaner: Error cleaning broadcast 3\n"
-      "org.apache.spark.rpc.RpcTimeoutException: Futures timed out after [120 seconds]. This timeout "
+      "org.apache.spark.rpc.RpcTimeoutException: Futures timed out after [120 seconds]. This "
+      "timeout "
       "is controlled by spark.rpc.askTimeout\n"
       "\tat org.apache.spark.rpc.RpcTimeout.x(RpcTimeout.scala:1)\n"
       "ERROR Executor: Exception in task 0.0 in stage 1.0 (TID 1)\n"
@@ -148,11 +171,11 @@ TEST_F(DiagnoserTest, Rule4NoiseIsNeverTheRootCause) {
   EXPECT_EQ(d.root_cause.line, 6);
   for (const auto& h : d.highlights) EXPECT_NE(h.line, 1);
 
-  Diagnosis only_noise = Run(
-      "ERROR ContextCleaner: Error cleaning broadcast 3\n"
-      "org.apache.spark.rpc.RpcTimeoutException: Cannot receive any reply in 120 seconds. This "
-      "timeout is controlled by spark.rpc.askTimeout\n",
-      "driver");
+  Diagnosis only_noise =
+      Run("ERROR ContextCleaner: Error cleaning broadcast 3\n"
+          "org.apache.spark.rpc.RpcTimeoutException: Cannot receive any reply in 120 seconds. This "
+          "timeout is controlled by spark.rpc.askTimeout\n",
+          "driver");
   EXPECT_EQ(only_noise.cls, "benign_noise");
   EXPECT_FALSE(only_noise.retryable);
 }
@@ -170,9 +193,10 @@ TEST_F(DiagnoserTest, Rule4ErrorsOfSpeculativelyKilledTasksAreNoise) {
   EXPECT_EQ(d.cls, "benign_noise");
   EXPECT_NE(d.root_cause.line, 3);
   // A different task's real OOM is still found.
-  Diagnosis real = Run(log + "ERROR Executor: Exception in task 2.0 in stage 1.0 (TID 7)\n"
-                             "org.apache.spark.memory.SparkOutOfMemoryError: Unable to acquire "
-                             "100 bytes of memory, got 0\n",
+  Diagnosis real = Run(log +
+                           "ERROR Executor: Exception in task 2.0 in stage 1.0 (TID 7)\n"
+                           "org.apache.spark.memory.SparkOutOfMemoryError: Unable to acquire "
+                           "100 bytes of memory, got 0\n",
                        "executor");
   EXPECT_EQ(real.cls, "spark_memory_acquire_oom");
   EXPECT_EQ(real.root_cause.line, 7);
@@ -183,8 +207,9 @@ TEST_F(DiagnoserTest, Rule4SigtermAfterFinishedTaskIsBenign) {
       "INFO Executor: Finished task 1.0 in stage 0.0 (TID 1). 1041 bytes result sent to driver\n"
       "ERROR CoarseGrainedExecutorBackend: RECEIVED SIGNAL TERM\n";
   EXPECT_EQ(Run(finished, "executor").cls, "benign_noise");
-  EXPECT_EQ(Run("ERROR CoarseGrainedExecutorBackend: RECEIVED SIGNAL 15: SIGTERM\n", "executor").cls,
-            "executor_lost_ambiguous");
+  EXPECT_EQ(
+      Run("ERROR CoarseGrainedExecutorBackend: RECEIVED SIGNAL 15: SIGTERM\n", "executor").cls,
+      "executor_lost_ambiguous");
 }
 
 TEST_F(DiagnoserTest, Rule5RelayPrefixesAreStripped) {
@@ -203,9 +228,8 @@ TEST_F(DiagnoserTest, Rule5RelayPrefixesAreStripped) {
 TEST_F(DiagnoserTest, Rule6RepeatedIdenticalLossIsDeterministic) {
   std::string log;
   for (int attempt = 0; attempt < 4; ++attempt) {
-    log += "WARN TaskSetManager: Lost task 0." + std::to_string(attempt) +
-           " in stage 2.0 (TID " + std::to_string(10 + attempt) + ") (10.0.0.1 executor " +
-           std::to_string(attempt) +
+    log += "WARN TaskSetManager: Lost task 0." + std::to_string(attempt) + " in stage 2.0 (TID " +
+           std::to_string(10 + attempt) + ") (10.0.0.1 executor " + std::to_string(attempt) +
            "): ExecutorLostFailure (executor " + std::to_string(attempt) +
            " exited caused by one of the running tasks) Reason: Remote RPC client disassociated.\n";
   }
@@ -226,18 +250,19 @@ TEST_F(DiagnoserTest, HeapOomDriverVersusExecutor) {
                 "driver")
                 .cls,
             "executor_oom");
-  Diagnosis array = Run("java.lang.OutOfMemoryError: Requested array size exceeds VM limit\n", "driver");
+  Diagnosis array =
+      Run("java.lang.OutOfMemoryError: Requested array size exceeds VM limit\n", "driver");
   EXPECT_EQ(array.cls, "driver_oom");
   EXPECT_FALSE(array.retryable);
 }
 
 TEST_F(DiagnoserTest, BatchJobs) {
-  Diagnosis tb = Run(
-      "Traceback (most recent call last):\n"
-      "  File \"/app/main.py\", line 3, in <module>\n"
-      "    main()\n"
-      "TypeError: unsupported operand type(s) for +: 'int' and 'str'\n",
-      "batch-container");
+  Diagnosis tb =
+      Run("Traceback (most recent call last):\n"
+          "  File \"/app/main.py\", line 3, in <module>\n"
+          "    main()\n"
+          "TypeError: unsupported operand type(s) for +: 'int' and 'str'\n",
+          "batch-container");
   EXPECT_EQ(tb.cls, "user_code_error");
   EXPECT_FALSE(tb.retryable);
   EXPECT_EQ(tb.root_cause.line, 4);

@@ -31,6 +31,10 @@ struct LaunchSpec {
   std::string image;        // recorded; engines without images ignore it
   Resources resources;
   int64_t timeout_seconds = 0;  // 0: none
+  /// Capacity type chosen by the planner (engines without capacity types record it only).
+  Placement placement;
+  /// Pod settings (kubernetes engine).
+  KubernetesSpec kubernetes;
 };
 
 struct Update {
@@ -86,6 +90,10 @@ class Engine {
   [[nodiscard]] virtual Status Cleanup(const std::string& attempt_id) = 0;
 
   virtual Health GetHealth() const = 0;
+
+  /// Called once after the controller's reconcile has adopted every attempt it knows: work the
+  /// engine still finds (pods with our labels no attempt claimed) is handled by its policy.
+  virtual void AfterReconcile() {}
 
   /// Stops watching (jobs keep running). Idempotent.
   virtual void Shutdown() = 0;

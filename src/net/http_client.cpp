@@ -1,13 +1,21 @@
 #include "net/http_client.h"
 
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <optional>
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -15,16 +23,20 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
 namespace tug::net {
 namespace {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
+
+constexpr std::string_view kDefaultPeer = "the tug server";
 
 std::string Reason(const error_code& ec) {
   std::string m = ec.message();
@@ -41,6 +53,49 @@ std::string FormatTimeout(std::chrono::milliseconds t) {
   return fmt::format("{}ms", t.count());
 }
 
+bool IsIpAddress(const std::string& host) {
+  error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Loads the TLS material into a client context; errors name the field that is wrong.
+Status ConfigureTls(ssl::context& ctx, const TlsOptions& tls) {
+  error_code ec;
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  if (tls.insecure_skip_verify) {
+    ctx.set_verify_mode(ssl::verify_none);
+  } else {
+    ctx.set_verify_mode(ssl::verify_peer);
+    if (tls.ca_pem.empty()) {
+      if (ctx.set_default_verify_paths(ec); ec) {
+        return InvalidArgument(fmt::format(
+            "cannot load the system's CA certificates ({}); give a CA bundle", Reason(ec)));
+      }
+    } else if (ctx.add_certificate_authority(asio::buffer(tls.ca_pem), ec); ec) {
+      return InvalidArgument(fmt::format(
+          "the CA certificate is not a valid PEM certificate ({}); check the CA data", Reason(ec)));
+    }
+  }
+  if (tls.client_cert_pem.empty() != tls.client_key_pem.empty()) {
+    return InvalidArgument(
+        "a client certificate needs both the certificate and its key; give both or neither");
+  }
+  if (!tls.client_cert_pem.empty()) {
+    if (ctx.use_certificate_chain(asio::buffer(tls.client_cert_pem), ec); ec) {
+      return InvalidArgument(fmt::format(
+          "the client certificate is not a valid PEM certificate ({}); check it", Reason(ec)));
+    }
+    if (ctx.use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec); ec) {
+      return InvalidArgument(fmt::format(
+          "the client key is not a valid PEM key or does not match the certificate ({}); check "
+          "it",
+          Reason(ec)));
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 struct HttpClient::Impl {
@@ -49,11 +104,28 @@ struct HttpClient::Impl {
   std::string port;         // "8080"
   std::string host_header;  // "127.0.0.1:8080", "[::1]:8080"
   std::string prefix;       // a path prefix of the base URL, without the trailing '/'
-  std::chrono::milliseconds timeout;
-  asio::io_context io{1};
-  // Plain TCP today; a TLS stream goes here later, next to it.
-  std::optional<beast::tcp_stream> stream;
+  bool https = false;
+  std::string verify_name;  // the name checked against the server's certificate (https)
+  HttpClientOptions options;
+  std::atomic<bool> cancelled{false};
+  // Declared before the streams: they refer to both and must be destroyed first.
+  asio::io_context io;
+  std::optional<ssl::context> tls_ctx;
+  // Exactly one of these is set while connected.
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+
+  bool connected() const { return plain.has_value() || tls.has_value(); }
+  beast::tcp_stream& Lowest() { return tls ? tls->next_layer() : *plain; }
+  template <class F>
+  void Visit(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*plain);
+    }
+  }
 
   // Runs queued operations to completion. Each operation sets its own error code.
   void Run() {
@@ -62,69 +134,144 @@ struct HttpClient::Impl {
   }
 
   void Disconnect() {
-    if (stream) {
+    if (connected()) {
+      // No TLS close_notify: it could block on a peer that stopped reading, and nothing here
+      // depends on a clean TLS shutdown (the responses are length-delimited).
       error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->close();
-      stream.reset();
+      Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      Lowest().close();
+      tls.reset();
+      plain.reset();
     }
     buffer.consume(buffer.size());
   }
 
-  Error Unreachable(const error_code& ec) const {
-    return Unavailable(fmt::format("cannot reach the tug server at {} ({}); start it with `tug "
-                                   "server` or point --server/TUG_SERVER at it",
-                                   base, Reason(ec)),
-                       ec.message());
+  bool DefaultPeer() const { return options.peer == kDefaultPeer; }
+
+  Error Cancelled() const {
+    return Error(Code::kCancelled,
+                 fmt::format("the request to {} at {} was cancelled", options.peer, base));
   }
 
-  Error Failed(const error_code& ec) const {
-    if (ec == beast::error::timeout) {
-      return Error(Code::kDeadlineExceeded,
-                   fmt::format("the tug server at {} did not answer within {}; check that it is "
-                               "healthy, or retry",
-                               base, FormatTimeout(timeout)));
-    }
-    if (IsHttpError(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return Unavailable(fmt::format("the server at {} sent a malformed HTTP response ({}); check "
-                                     "that --server points at a tug server",
+  Error Unreachable(const error_code& ec) const {
+    if (DefaultPeer()) {
+      return Unavailable(fmt::format("cannot reach the tug server at {} ({}); start it with `tug "
+                                     "server` or point --server/TUG_SERVER at it",
                                      base, Reason(ec)),
                          ec.message());
     }
+    return Unavailable(fmt::format("cannot reach {} at {} ({}); check the address and that it is "
+                                   "running",
+                                   options.peer, base, Reason(ec)),
+                       ec.message());
+  }
+
+  Error TimedOut(std::chrono::milliseconds t) const {
+    return Error(Code::kDeadlineExceeded,
+                 fmt::format("{} at {} did not answer within {}; check that it is healthy, or "
+                             "retry",
+                             options.peer, base, FormatTimeout(t)));
+  }
+
+  Error Failed(const error_code& ec) const {
+    if (cancelled.load()) return Cancelled();
+    if (ec == beast::error::timeout) return TimedOut(options.timeout);
+    if (IsHttpError(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      if (DefaultPeer()) {
+        return Unavailable(fmt::format("the server at {} sent a malformed HTTP response ({}); "
+                                       "check that --server points at a tug server",
+                                       base, Reason(ec)),
+                           ec.message());
+      }
+      return Unavailable(fmt::format("{} at {} sent a malformed HTTP response ({}); check the "
+                                     "server address",
+                                     options.peer, base, Reason(ec)),
+                         ec.message());
+    }
     return Unavailable(
-        fmt::format("lost the connection to the tug server at {} ({}); retry", base, Reason(ec)),
+        fmt::format("lost the connection to {} at {} ({}); retry", options.peer, base, Reason(ec)),
         ec.message());
+  }
+
+  Error HandshakeFailed(const error_code& ec) {
+    long verify = tls ? SSL_get_verify_result(tls->native_handle()) : X509_V_OK;
+    if (verify != X509_V_OK) {
+      return Unavailable(
+          fmt::format("cannot verify the TLS certificate of {} at {} ({}, checked as '{}'); "
+                      "check the CA certificate and the server name",
+                      options.peer, base, X509_verify_cert_error_string(verify), verify_name),
+          ec.message());
+    }
+    return Unavailable(fmt::format("TLS handshake with {} at {} failed ({}); check that it "
+                                   "speaks https and accepts this client",
+                                   options.peer, base, Reason(ec)),
+                       ec.message());
   }
 
   [[nodiscard]] Status Connect() {
     Disconnect();
+    if (cancelled.load()) return Cancelled();
     error_code ec;
     tcp::resolver resolver(io);
     auto endpoints = resolver.resolve(host, port, ec);
     if (ec) return Unreachable(ec);
-    stream.emplace(io);
-    stream->expires_after(timeout);
-    stream->async_connect(endpoints, [&ec](error_code e, const tcp::endpoint&) { ec = e; });
-    Run();
-    if (ec == beast::error::timeout) {
-      Disconnect();
-      return Error(Code::kDeadlineExceeded,
-                   fmt::format("cannot reach the tug server at {} (no answer within {}); check "
-                               "the address and that it is running",
-                               base, FormatTimeout(timeout)));
+    if (https) {
+      tls.emplace(io, *tls_ctx);
+    } else {
+      plain.emplace(io);
     }
-    if (ec) {
+    Lowest().expires_after(options.timeout);
+    Lowest().async_connect(endpoints, [&ec](error_code e, const tcp::endpoint&) { ec = e; });
+    Run();
+    if (ec || cancelled.load()) {
       Disconnect();
+      if (cancelled.load()) return Cancelled();
+      if (ec == beast::error::timeout) {
+        return Error(Code::kDeadlineExceeded,
+                     fmt::format("cannot reach {} at {} (no answer within {}); check the address "
+                                 "and that it is running",
+                                 options.peer, base, FormatTimeout(options.timeout)));
+      }
       return Unreachable(ec);
     }
     error_code ignored;
-    stream->socket().set_option(tcp::no_delay(true), ignored);
+    Lowest().socket().set_option(tcp::no_delay(true), ignored);
+    if (https) RETURN_IF_ERROR(Handshake());
     return OkStatus();
+  }
+
+  [[nodiscard]] Status Handshake() {
+    SSL* native = tls->native_handle();
+    bool ip = IsIpAddress(verify_name);
+    // SNI carries DNS names only (RFC 6066).
+    if (!ip) SSL_set_tlsext_host_name(native, verify_name.c_str());
+    if (!options.tls.insecure_skip_verify) {
+      // OpenSSL checks the name during the handshake, so a mismatch reports its own reason
+      // ("hostname mismatch", "IP address mismatch") rather than a bare verify failure.
+      X509_VERIFY_PARAM* param = SSL_get0_param(native);
+      if (ip) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, verify_name.c_str());
+      } else {
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        X509_VERIFY_PARAM_set1_host(param, verify_name.c_str(), verify_name.size());
+      }
+    }
+    error_code ec;
+    Lowest().expires_after(options.timeout);
+    tls->async_handshake(ssl::stream_base::client, [&ec](error_code e) { ec = e; });
+    Run();
+    if (!ec && !cancelled.load()) return OkStatus();
+    Error err = cancelled.load()              ? Cancelled()
+                : ec == beast::error::timeout ? TimedOut(options.timeout)
+                                              : HandshakeFailed(ec);
+    Disconnect();
+    return err;
   }
 
   http::request<http::string_body> MakeRequest(const std::string& method, const std::string& target,
                                                const std::string& body,
-                                               const std::string& content_type) const {
+                                               const std::string& content_type,
+                                               const HeaderList& headers) const {
     http::request<http::string_body> req;
     http::verb verb = http::string_to_verb(method);
     if (verb == http::verb::unknown) {
@@ -135,7 +282,11 @@ struct HttpClient::Impl {
     req.target(prefix + target);
     req.version(11);
     req.set(http::field::host, host_header);
-    req.set(http::field::user_agent, "tug");
+    req.set(http::field::user_agent, options.user_agent);
+    if (options.headers) {
+      for (const auto& [name, value] : options.headers()) req.set(name, value);
+    }
+    for (const auto& [name, value] : headers) req.set(name, value);
     if (!body.empty() || verb == http::verb::post || verb == http::verb::put ||
         verb == http::verb::patch) {
       req.set(http::field::content_type, content_type);
@@ -148,8 +299,8 @@ struct HttpClient::Impl {
 
   error_code Write(http::request<http::string_body>& req) {
     error_code ec;
-    stream->expires_after(timeout);
-    http::async_write(*stream, req, [&ec](error_code e, size_t) { ec = e; });
+    Lowest().expires_after(options.timeout);
+    Visit([&](auto& s) { http::async_write(s, req, [&ec](error_code e, size_t) { ec = e; }); });
     Run();
     return ec;
   }
@@ -161,7 +312,7 @@ struct HttpClient::Impl {
     if (got_some) return false;
     return ec == http::error::end_of_stream || ec == asio::error::eof ||
            ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-           ec == asio::error::connection_aborted;
+           ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
   }
 };
 
@@ -172,6 +323,12 @@ HttpClient::~HttpClient() = default;
 
 Result<HttpClient> HttpClient::Create(const std::string& base_url,
                                       std::chrono::milliseconds timeout) {
+  HttpClientOptions options;
+  options.timeout = timeout;
+  return Create(base_url, std::move(options));
+}
+
+Result<HttpClient> HttpClient::Create(const std::string& base_url, HttpClientOptions options) {
   auto bad = [&](std::string_view why) {
     return InvalidArgument(
         fmt::format("server URL '{}' {}; use the form http://127.0.0.1:8080", base_url, why));
@@ -181,22 +338,31 @@ Result<HttpClient> HttpClient::Create(const std::string& base_url,
   const auto& url = *parsed;
   std::string scheme(url.scheme());
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme == "https") return InvalidArgument("https is not supported yet");
-  if (scheme != "http") return bad("has an unknown scheme");
+  if (scheme != "http" && scheme != "https") return bad("has an unknown scheme");
   if (!url.has_authority() || url.encoded_host().empty()) return bad("has no host");
   if (url.has_userinfo()) return bad("has credentials in it; remove them");
   if (url.has_query() || url.has_fragment()) return bad("has a query or fragment");
   auto impl = std::make_unique<Impl>();
-  impl->timeout = timeout.count() > 0 ? timeout : std::chrono::milliseconds(30000);
+  impl->options = std::move(options);
+  if (impl->options.timeout.count() <= 0) impl->options.timeout = std::chrono::milliseconds(30000);
+  if (impl->options.peer.empty()) impl->options.peer = kDefaultPeer;
+  impl->https = scheme == "https";
+  const char* default_port = impl->https ? "443" : "80";
   impl->host = url.host_address();
-  impl->port = url.has_port() ? std::string(url.port()) : "80";
-  if (impl->port.empty()) impl->port = "80";
+  impl->port = url.has_port() ? std::string(url.port()) : default_port;
+  if (impl->port.empty()) impl->port = default_port;
   impl->host_header = std::string(url.encoded_host());
   if (url.has_port()) impl->host_header += ":" + impl->port;
   impl->prefix = std::string(url.encoded_path());
   while (!impl->prefix.empty() && impl->prefix.back() == '/') impl->prefix.pop_back();
   impl->base = base_url;
   while (!impl->base.empty() && impl->base.back() == '/') impl->base.pop_back();
+  if (impl->https) {
+    impl->verify_name =
+        impl->options.tls.server_name.empty() ? impl->host : impl->options.tls.server_name;
+    impl->tls_ctx.emplace(ssl::context::tls_client);
+    RETURN_IF_ERROR(ConfigureTls(*impl->tls_ctx, impl->options.tls));
+  }
   return HttpClient(std::move(impl));
 }
 
@@ -204,21 +370,39 @@ const std::string& HttpClient::base_url() const { return impl_->base; }
 
 void HttpClient::Disconnect() { impl_->Disconnect(); }
 
+void HttpClient::Cancel() {
+  Impl* s = impl_.get();
+  s->cancelled.store(true);
+  // The socket belongs to the thread running the io_context: close it there. post() is
+  // thread-safe and wakes a run() blocked in the reactor; if no call is running, the handler
+  // waits for the next Run(), which the sticky flag turns into kCancelled anyway.
+  asio::post(s->io, [s] {
+    if (s->connected()) s->Lowest().close();
+  });
+}
+
+bool HttpClient::cancelled() const { return impl_->cancelled.load(); }
+
 Result<ClientResponse> HttpClient::Send(const std::string& method, const std::string& target,
-                                        const std::string& body, const std::string& content_type) {
+                                        const std::string& body, const std::string& content_type,
+                                        const HeaderList& headers) {
   Impl& s = *impl_;
-  auto req = s.MakeRequest(method, target, body, content_type);
+  if (s.cancelled.load()) return s.Cancelled();
+  auto req = s.MakeRequest(method, target, body, content_type, headers);
   for (int attempt = 0;; ++attempt) {
-    bool reused = s.stream.has_value();
+    bool reused = s.connected();
     if (!reused) RETURN_IF_ERROR(s.Connect());
     error_code ec = s.Write(req);
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
     if (req.method() == http::verb::head) parser.skip(true);
     if (!ec) {
-      http::async_read(*s.stream, s.buffer, parser, [&ec](error_code e, size_t) { ec = e; });
+      s.Visit([&](auto& stream) {
+        http::async_read(stream, s.buffer, parser, [&ec](error_code e, size_t) { ec = e; });
+      });
       s.Run();
     }
+    if (!ec && s.cancelled.load()) ec = asio::error::operation_aborted;
     if (!ec) {
       auto& msg = parser.get();
       ClientResponse out;
@@ -230,48 +414,60 @@ Result<ClientResponse> HttpClient::Send(const std::string& method, const std::st
     }
     bool got_some = parser.got_some();
     s.Disconnect();
-    if (reused && attempt == 0 && Impl::LooksStale(ec, got_some)) continue;
+    if (reused && attempt == 0 && !s.cancelled.load() && Impl::LooksStale(ec, got_some)) continue;
     return s.Failed(ec);
   }
 }
 
 Status HttpClient::Stream(const std::string& method, const std::string& target,
-                          const std::function<bool(std::string_view)>& on_data, int* status_out) {
+                          const std::function<bool(std::string_view)>& on_data, int* status_out,
+                          const HeaderList& headers, std::chrono::milliseconds body_timeout) {
   Impl& s = *impl_;
-  auto req = s.MakeRequest(method, target, "", "");
+  if (s.cancelled.load()) return s.Cancelled();
+  auto req = s.MakeRequest(method, target, "", "", headers);
   std::optional<http::response_parser<http::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
-    bool reused = s.stream.has_value();
+    bool reused = s.connected();
     if (!reused) RETURN_IF_ERROR(s.Connect());
     error_code ec = s.Write(req);
     parser.emplace();
     parser->body_limit(boost::none);
     if (req.method() == http::verb::head) parser->skip(true);
     if (!ec) {
-      http::async_read_header(*s.stream, s.buffer, *parser,
-                              [&ec](error_code e, size_t) { ec = e; });
+      s.Visit([&](auto& stream) {
+        http::async_read_header(stream, s.buffer, *parser, [&ec](error_code e, size_t) { ec = e; });
+      });
       s.Run();
     }
+    if (!ec && s.cancelled.load()) ec = asio::error::operation_aborted;
     if (!ec) break;
     bool got_some = parser->got_some();
     s.Disconnect();
-    if (reused && attempt == 0 && Impl::LooksStale(ec, got_some)) continue;
+    if (reused && attempt == 0 && !s.cancelled.load() && Impl::LooksStale(ec, got_some)) continue;
     return s.Failed(ec);
   }
   if (status_out != nullptr) *status_out = static_cast<int>(parser->get().result_int());
   // A followed log may stay quiet for a long time; only the header had to arrive in time.
-  s.stream->expires_never();
+  if (body_timeout.count() > 0) {
+    s.Lowest().expires_after(body_timeout);
+  } else {
+    s.Lowest().expires_never();
+  }
   std::array<char, 16 * 1024> chunk{};
   while (!parser->is_done()) {
     auto& body = parser->get().body();
     body.data = chunk.data();
     body.size = chunk.size();
     error_code ec;
-    http::async_read_some(*s.stream, s.buffer, *parser, [&ec](error_code e, size_t) { ec = e; });
+    s.Visit([&](auto& stream) {
+      http::async_read_some(stream, s.buffer, *parser, [&ec](error_code e, size_t) { ec = e; });
+    });
     s.Run();
     if (ec == http::error::need_buffer) ec = {};
+    if (!ec && s.cancelled.load()) ec = asio::error::operation_aborted;
     if (ec) {
       s.Disconnect();
+      if (ec == beast::error::timeout && !s.cancelled.load()) return s.TimedOut(body_timeout);
       return s.Failed(ec);
     }
     size_t n = chunk.size() - body.size;

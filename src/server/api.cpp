@@ -36,8 +36,8 @@ Result<int> ParseIntParam(const net::Request& req, const std::string& key, int f
 }  // namespace
 
 Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
-         control::Controller& controller, engine::Engine& engine, metrics::Registry& registry,
-         const Clock& clock)
+         control::Controller& controller, std::vector<engine::Engine*> engines,
+         metrics::Registry& registry, const Clock& clock)
     : options_(options),
       submitter_(store,
                  [this](size_t n) {
@@ -47,7 +47,7 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
       store_(store),
       logs_(logs),
       controller_(controller),
-      engine_(engine),
+      engines_(std::move(engines)),
       registry_(registry),
       clock_(clock),
       requests_(registry.AddCounter("tug_http_requests_total", "HTTP requests by route and code")),
@@ -75,11 +75,13 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
     if (auto depth = store_.QueueDepth(clock_.Now()); depth.ok()) {
       metrics::AppendSample(out, "tug_queue_depth", {}, static_cast<double>(*depth));
     }
-    engine::Health h = engine_.GetHealth();
     out += "# HELP tug_engine_degraded 1 when the engine runs degraded (see /readyz)\n";
     out += "# TYPE tug_engine_degraded gauge\n";
-    metrics::AppendSample(out, "tug_engine_degraded", {{"engine", engine_.Name()}},
-                          h.degraded ? 1 : 0);
+    for (engine::Engine* e : engines_) {
+      engine::Health h = e->GetHealth();
+      metrics::AppendSample(out, "tug_engine_degraded", {{"engine", e->Name()}},
+                            h.degraded ? 1 : 0);
+    }
   });
 }
 
@@ -222,11 +224,13 @@ net::Response Api::CreateRun(net::Request& req) {
   }
   Definition spec = ApplyOverrides(*def, *overrides);
   if (auto st = Validate(spec, options_.limits); !st.ok()) return Err(st.error());
-  if (spec.kind != "container" && spec.kind != engine_.Name()) {
+  auto engine_name = EngineFor(spec);
+  if (!engine_name.ok()) return Err(engine_name.error());
+  if (spec.kind != "container") {
     return Err(FailedPrecondition(fmt::format(
         "definition '{}' is kind {}, which the {} engine cannot run; submit it to a server with "
         "the {} engine",
-        name, spec.kind, engine_.Name(), spec.kind)));
+        name, spec.kind, *engine_name, spec.kind)));
   }
 
   Micros now = clock_.Now();
@@ -252,7 +256,7 @@ net::Response Api::CreateRun(net::Request& req) {
   first.status = AttemptStatus::kQueued;
   first.resources = plan.resources;
   first.placement = plan.placement;
-  first.engine = engine_.Name();
+  first.engine = *engine_name;
   first.created_at = now;
   first.due_at = now;
   tug::Run reply_run = run;
@@ -382,6 +386,30 @@ net::Response Api::RunEvents(net::Request& req) {
 
 net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"status", "ok"}}); }
 
+Result<std::string> Api::EngineFor(const Definition& spec) const {
+  std::string want = spec.engine.empty() ? options_.default_engine : spec.engine;
+  std::string name = want;
+  if (want == "kubernetes") {
+    std::string cluster = spec.cluster;
+    if (cluster.empty() && !options_.clusters.empty()) cluster = options_.clusters.front();
+    if (cluster.empty()) {
+      return FailedPrecondition(fmt::format(
+          "definition '{}' runs on engine kubernetes, but this server has no Kubernetes cluster "
+          "configured; add one under clusters: (see docs/configuration.md)",
+          spec.name));
+    }
+    name = "kubernetes:" + cluster;
+  }
+  for (engine::Engine* e : engines_) {
+    if (e->Name() == name) return name;
+  }
+  std::string have;
+  for (engine::Engine* e : engines_) have += (have.empty() ? "" : ", ") + e->Name();
+  return FailedPrecondition(fmt::format(
+      "definition '{}' runs on engine '{}', which this server does not have (it has: {})",
+      spec.name, name, have));
+}
+
 net::Response Api::Readyz(net::Request&) {
   json::object out;
   bool ready = true;
@@ -391,13 +419,19 @@ net::Response Api::Readyz(net::Request&) {
     ready = false;
     out["store"] = depth.error().message();
   }
-  engine::Health h = engine_.GetHealth();
-  out["engine"] = json::object{{"name", engine_.Name()},
-                               {"ready", h.ready},
-                               {"degraded", h.degraded},
-                               {"message", h.message}};
-  ready = ready && h.ready;
-  out["status"] = !ready ? "unavailable" : (h.degraded ? "degraded" : "ready");
+  bool degraded = false;
+  json::array engines;
+  for (engine::Engine* e : engines_) {
+    engine::Health h = e->GetHealth();
+    json::object o{
+        {"name", e->Name()}, {"ready", h.ready}, {"degraded", h.degraded}, {"message", h.message}};
+    if (e == engines_.front()) out["engine"] = o;  // the default engine
+    engines.emplace_back(std::move(o));
+    ready = ready && h.ready;
+    degraded = degraded || h.degraded;
+  }
+  out["engines"] = std::move(engines);
+  out["status"] = !ready ? "unavailable" : (degraded ? "degraded" : "ready");
   return Json(ready ? 200 : 503, out);
 }
 

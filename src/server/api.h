@@ -1,4 +1,5 @@
 #pragma once
+#include <vector>
 /// API v1: definitions, runs, logs, events, health and metrics, as HTTP handlers on a Router.
 /// Every error is {"error":{"code","message"}} with a message that says what to fix; nothing is
 /// written before the whole request has been validated.
@@ -29,6 +30,11 @@ struct ApiOptions {
   /// Spot climate and run history for first plans; nullptr: none known.
   control::ClimateSource* climate = nullptr;
   control::HistorySource* history = nullptr;
+  /// Engine for definitions that name none: "local" or "kubernetes".
+  std::string default_engine = "local";
+  /// Kubernetes clusters in config order; a kubernetes definition without a cluster gets the
+  /// first. Their engines are named "kubernetes:<cluster>".
+  std::vector<std::string> clusters;
   /// How long a follow=true log stream stays open at most.
   Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
 };
@@ -36,8 +42,13 @@ struct ApiOptions {
 class Api {
  public:
   Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
+      control::Controller& controller, std::vector<engine::Engine*> engines,
+      metrics::Registry& registry, const Clock& clock);
+  Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
       control::Controller& controller, engine::Engine& engine, metrics::Registry& registry,
-      const Clock& clock);
+      const Clock& clock)
+      : Api(std::move(options), store, logs, controller, std::vector<engine::Engine*>{&engine},
+            registry, clock) {}
 
   /// Adds every route to the router.
   void Register(net::Router& router);
@@ -64,13 +75,15 @@ class Api {
   net::Response Metrics(net::Request& req);
 
   Result<Definition> ParseDefinitionBody(const net::Request& req);
+  /// The engine a definition's attempts run on (its name), or a 422 saying what is missing.
+  Result<std::string> EngineFor(const Definition& spec) const;
 
   ApiOptions options_;
   Submitter submitter_;
   store::Store& store_;
   logs::LogStore& logs_;
   control::Controller& controller_;
-  engine::Engine& engine_;
+  std::vector<engine::Engine*> engines_;
   metrics::Registry& registry_;
   const Clock& clock_;
   metrics::Family<metrics::Counter>& requests_;

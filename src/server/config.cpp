@@ -86,8 +86,9 @@ const Key kKeys[] = {
      }},
     {"engine.driver", "TUG_ENGINE",
      [](Config& c, const std::string& v) -> Status {
-       if (v != "local") {
-         return Status(InvalidArgument(fmt::format("engine '{}' is not available; use local", v)));
+       if (v != "local" && v != "kubernetes") {
+         return Status(InvalidArgument(
+             fmt::format("engine '{}' is not available; use local or kubernetes", v)));
        }
        c.engine = v;
        return OkStatus();
@@ -169,11 +170,101 @@ const Key kKeys[] = {
      }},
 };
 
+Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig& c) {
+  if (!v.is_object()) return InvalidArgument(what + " must be a map with at least a name");
+  for (const auto& kv : v.as_object()) {
+    const std::string key(kv.key());
+    const std::string text = Text(kv.value());
+    auto bad = [&](std::string_view why) {
+      return InvalidArgument(fmt::format("{}.{} '{}' {}", what, key, text, why));
+    };
+    auto boolean = [&](bool& out) -> Status {
+      if (text != "true" && text != "false") return bad("must be true or false");
+      out = text == "true";
+      return OkStatus();
+    };
+    auto duration = [&](int64_t& out) -> Status {
+      if (text == "0" || text == "0s") {
+        out = 0;
+        return OkStatus();
+      }
+      auto d = ParseDuration(text);
+      if (!d.ok()) return bad("must be a duration, e.g. 30s or 10m");
+      out = *d;
+      return OkStatus();
+    };
+    if (key == "name") {
+      c.name = text;
+    } else if (key == "kubeconfig") {
+      c.kubeconfig = text;
+    } else if (key == "context") {
+      c.context = text;
+    } else if (key == "in_cluster") {
+      RETURN_IF_ERROR(boolean(c.in_cluster));
+    } else if (key == "namespace") {
+      c.namespace_ = text;
+    } else if (key == "capacity_label") {
+      c.capacity_label = text;
+    } else if (key == "spot_value") {
+      c.spot_value = text;
+    } else if (key == "on_demand_value") {
+      c.on_demand_value = text;
+    } else if (key == "service_account") {
+      c.service_account = text;
+    } else if (key == "qps") {
+      char* end = nullptr;
+      c.qps = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0' || c.qps < 0) return bad("must be a number >= 0");
+    } else if (key == "burst") {
+      RETURN_IF_ERROR(SetInt(c.burst, text, (what + ".burst").c_str(), 1, 100000));
+    } else if (key == "pod_linger") {
+      RETURN_IF_ERROR(duration(c.pod_linger_seconds));
+    } else if (key == "pending_timeout") {
+      RETURN_IF_ERROR(duration(c.pending_timeout_seconds));
+    } else if (key == "image_pull_grace") {
+      RETURN_IF_ERROR(duration(c.image_pull_grace_seconds));
+    } else if (key == "unknown_pods") {
+      if (text != "keep" && text != "delete") return bad("must be keep or delete");
+      c.unknown_pods = text;
+    } else if (key == "prune_events") {
+      RETURN_IF_ERROR(boolean(c.prune_events));
+    } else if (key == "watch_nodes") {
+      RETURN_IF_ERROR(boolean(c.watch_nodes));
+    } else {
+      return InvalidArgument(fmt::format(
+          "{}: unknown key '{}'; known keys: name, kubeconfig, context, in_cluster, namespace, "
+          "capacity_label, spot_value, on_demand_value, service_account, qps, burst, pod_linger, "
+          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes",
+          what, key));
+    }
+  }
+  if (c.kubeconfig.empty() && !c.in_cluster) {
+    return InvalidArgument(
+        fmt::format("{} ('{}') needs kubeconfig: PATH or in_cluster: true", what, c.name));
+  }
+  return OkStatus();
+}
+
 Status Walk(Config& config, const json::object& obj, const std::string& prefix,
             const std::string& source) {
   for (const auto& kv : obj) {
     std::string path =
         prefix.empty() ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
+    if (path == "clusters") {
+      if (!kv.value().is_array()) {
+        return InvalidArgument(fmt::format(
+            "{}: clusters must be a list, e.g. [{{name: prod, kubeconfig: ~/.kube/config}}]",
+            source));
+      }
+      config.clusters.clear();
+      size_t i = 0;
+      for (const auto& item : kv.value().as_array()) {
+        ClusterConfig c;
+        RETURN_IF_ERROR(ParseCluster(item, fmt::format("{}: clusters[{}]", source, i++), c));
+        config.clusters.push_back(std::move(c));
+      }
+      continue;
+    }
     if (kv.value().is_object()) {
       RETURN_IF_ERROR(Walk(config, kv.value().as_object(), path, source));
       continue;
@@ -225,6 +316,18 @@ Status ApplyYaml(Config& config, const std::string& yaml_text, const std::string
 }
 
 Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
+  // TUG_KUBECONFIG: one cluster named "default" from that kubeconfig (when the file configured
+  // none); TUG_KUBE_NAMESPACE its namespace.
+  if (auto it = env.find("TUG_KUBECONFIG"); it != env.end() && !it->second.empty()) {
+    if (config.clusters.empty()) config.clusters.emplace_back();
+    config.clusters.front().kubeconfig = it->second;
+  }
+  if (auto it = env.find("TUG_KUBE_NAMESPACE"); it != env.end() && !it->second.empty()) {
+    if (config.clusters.empty()) {
+      return InvalidArgument("TUG_KUBE_NAMESPACE needs a cluster (TUG_KUBECONFIG or clusters:)");
+    }
+    config.clusters.front().namespace_ = it->second;
+  }
   for (const auto& k : kKeys) {
     auto it = env.find(k.env);
     if (it == env.end() || it->second.empty()) continue;
@@ -254,6 +357,23 @@ Status ValidateConfig(Config& config) {
   }
   if (host == "localhost") config.listen = "127.0.0.1:" + config.listen.substr(colon + 1);
   if (config.data_dir.empty()) return InvalidArgument("data_dir must not be empty");
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    const std::string& n = config.clusters[i].name;
+    if (ValidateName(n).ok() == false) {
+      return InvalidArgument(
+          fmt::format("clusters[{}]: name '{}' must be lower-case letters, digits and '-'", i, n));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (config.clusters[j].name == n) {
+        return InvalidArgument(fmt::format("clusters: the name '{}' is used twice", n));
+      }
+    }
+  }
+  if (config.engine == "kubernetes" && config.clusters.empty()) {
+    return InvalidArgument(
+        "engine.driver kubernetes needs a cluster: add clusters: [{name, kubeconfig}] or set "
+        "TUG_KUBECONFIG");
+  }
   if (config.database_path.empty()) config.database_path = config.data_dir + "/tug.db";
   return OkStatus();
 }

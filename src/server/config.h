@@ -4,11 +4,33 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/model.h"
 
 namespace tug::server {
+
+/// One Kubernetes cluster the server runs pods on (its engine is "kubernetes:<name>").
+struct ClusterConfig {
+  std::string name = "default";
+  std::string kubeconfig;  // path; empty with in_cluster: the service account's credentials
+  std::string context;     // "" = the kubeconfig's current-context
+  bool in_cluster = false;
+  std::string namespace_ = "default";
+  std::string capacity_label = "karpenter.sh/capacity-type";
+  std::string spot_value = "spot";
+  std::string on_demand_value = "on-demand";
+  std::string service_account;  // pods' default service account
+  double qps = 50;              // client-side limiter
+  int64_t burst = 100;
+  int64_t pod_linger_seconds = 0;
+  int64_t pending_timeout_seconds = 600;
+  int64_t image_pull_grace_seconds = 120;
+  std::string unknown_pods = "keep";  // keep | delete
+  bool prune_events = false;
+  bool watch_nodes = true;
+};
 
 struct Config {
   std::string listen = "127.0.0.1:8080";
@@ -19,7 +41,8 @@ struct Config {
   std::string database_path;  // default <data_dir>/tug.db
   bool sqlite_synchronous_full = false;
   // engine
-  std::string engine = "local";
+  std::string engine = "local";  // default engine: local | kubernetes
+  std::vector<ClusterConfig> clusters;
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   int64_t stop_grace_seconds = 10;
   // limits

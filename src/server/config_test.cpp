@@ -33,6 +33,79 @@ TEST(ConfigTest, PlannerLimits) {
   EXPECT_FALSE(ApplyEnv(c, {{"TUG_CLIMATE_THRESHOLD", "1.5"}}).ok());
 }
 
+TEST(ConfigTest, Clusters) {
+  Config c = DefaultConfig();
+  ASSERT_TRUE(ApplyYaml(c, R"(engine: {driver: kubernetes}
+clusters:
+  - name: prod
+    kubeconfig: /etc/k/prod
+    namespace: batch
+    capacity_label: eks.amazonaws.com/capacityType
+    spot_value: SPOT
+    on_demand_value: ON_DEMAND
+    qps: 20
+    burst: 40
+    pod_linger: 5m
+    pending_timeout: 15m
+    unknown_pods: delete
+    prune_events: true
+  - {name: dev, in_cluster: true}
+)",
+                        "tug.yaml")
+                  .ok());
+  ASSERT_EQ(c.clusters.size(), 2u);
+  const ClusterConfig& p = c.clusters[0];
+  EXPECT_EQ(p.name, "prod");
+  EXPECT_EQ(p.kubeconfig, "/etc/k/prod");
+  EXPECT_EQ(p.namespace_, "batch");
+  EXPECT_EQ(p.capacity_label, "eks.amazonaws.com/capacityType");
+  EXPECT_EQ(p.spot_value, "SPOT");
+  EXPECT_EQ(p.on_demand_value, "ON_DEMAND");
+  EXPECT_DOUBLE_EQ(p.qps, 20);
+  EXPECT_EQ(p.burst, 40);
+  EXPECT_EQ(p.pod_linger_seconds, 300);
+  EXPECT_EQ(p.pending_timeout_seconds, 900);
+  EXPECT_EQ(p.unknown_pods, "delete");
+  EXPECT_TRUE(p.prune_events);
+  EXPECT_TRUE(c.clusters[1].in_cluster);
+  EXPECT_EQ(c.clusters[1].namespace_, "default");
+  EXPECT_EQ(c.engine, "kubernetes");
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+TEST(ConfigTest, ClusterErrorsNameTheField) {
+  auto error = [](const std::string& yaml) {
+    Config c = DefaultConfig();
+    Status st = ApplyYaml(c, yaml, "tug.yaml");
+    if (st.ok()) st = ValidateConfig(c);
+    return st.ok() ? std::string() : st.error().message();
+  };
+  EXPECT_NE(error("clusters: [{name: a}]").find("needs kubeconfig: PATH or in_cluster: true"),
+            std::string::npos);
+  EXPECT_NE(error("clusters: [{name: a, kubeconfig: k, colour: red}]").find("unknown key 'colour'"),
+            std::string::npos);
+  EXPECT_NE(error("clusters: [{name: a, kubeconfig: k, unknown_pods: adopt}]")
+                .find("clusters[0].unknown_pods 'adopt' must be keep or delete"),
+            std::string::npos);
+  EXPECT_NE(
+      error("clusters: [{name: a, kubeconfig: k}, {name: a, kubeconfig: j}]").find("used twice"),
+      std::string::npos);
+  EXPECT_NE(error("clusters: {name: a}").find("clusters must be a list"), std::string::npos);
+  EXPECT_NE(error("engine: {driver: kubernetes}").find("needs a cluster"), std::string::npos);
+  EXPECT_NE(error("engine: {driver: mesos}").find("use local or kubernetes"), std::string::npos);
+}
+
+TEST(ConfigTest, KubeconfigFromTheEnvironment) {
+  Config c = DefaultConfig();
+  ASSERT_TRUE(ApplyEnv(c, {{"TUG_KUBECONFIG", "/tmp/kc"}, {"TUG_KUBE_NAMESPACE", "jobs"}}).ok());
+  ASSERT_EQ(c.clusters.size(), 1u);
+  EXPECT_EQ(c.clusters[0].name, "default");
+  EXPECT_EQ(c.clusters[0].kubeconfig, "/tmp/kc");
+  EXPECT_EQ(c.clusters[0].namespace_, "jobs");
+  Config d = DefaultConfig();
+  EXPECT_FALSE(ApplyEnv(d, {{"TUG_KUBE_NAMESPACE", "jobs"}}).ok());
+}
+
 TEST(ConfigTest, ErrorsNameTheKey) {
   Config c = DefaultConfig();
   auto st = ApplyYaml(c, "engine: {colour: red}\n", "tug.yaml");

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "core/json.h"
+
 namespace tug::store::sqlite {
 namespace json = boost::json;
 namespace {
@@ -229,6 +231,9 @@ std::string EncodeSpec(const Definition& d) {
                               {"conf", StringMap(d.spark.conf)}};
   }
   if (!d.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(d.resources.spark);
+  if (!d.engine.empty()) o["engine"] = d.engine;
+  if (!d.cluster.empty()) o["cluster"] = d.cluster;
+  if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   o["labels"] = StringMap(d.labels);
   o["created_at"] = d.created_at;
   return json::serialize(o);
@@ -280,6 +285,14 @@ Result<Definition> DecodeSpec(std::string_view text) {
     RETURN_IF_ERROR(sp.Map("conf", d.spark.conf));
   }
   RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", d.resources.spark));
+  RETURN_IF_ERROR(f.Str("engine", d.engine));
+  RETURN_IF_ERROR(f.Str("cluster", d.cluster));
+  ASSIGN_OR_RETURN(const json::object* kube, f.Object("kubernetes"));
+  if (kube != nullptr) {
+    auto k = KubernetesFromJson(*kube, "definition spec: kubernetes");
+    if (!k.ok()) return Corrupt("definition spec", k.error().message());
+    d.kubernetes = *k;
+  }
   RETURN_IF_ERROR(f.Map("labels", d.labels));
   RETURN_IF_ERROR(f.Int("created_at", d.created_at));
   return d;

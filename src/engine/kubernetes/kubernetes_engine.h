@@ -1,0 +1,135 @@
+#pragma once
+/// The kubernetes engine: one Pod per attempt (no Job object: retries are Tugboat's), watched
+/// through one informer per namespace (label tugboat.io/managed=true), its container log
+/// followed into the log store while it runs and read once more at the end, its events put on
+/// the run's timeline, then the pod deleted (after a configurable linger) so etcd stays light.
+/// Logs and events stay readable through Tugboat after the pod is gone.
+///
+/// Outcomes: OOMKilled/137, Error + exit code, DeadlineExceeded, Evicted (kubelet's message),
+/// pod deleted or node gone while running or DisruptionTarget → NodeLost, InvalidImageName and
+/// CreateContainerConfigError at once, ErrImagePull/ImagePullBackOff after `image_pull_grace`,
+/// Unschedulable after `pending_timeout` (with the scheduler's message); a pod the API server
+/// refuses at create (422) is a launch error (kInvalidArgument, the server's message).
+///
+/// Lifecycle: Create (lists nothing), SetSink, Start (informers), then Launch/Adopt/Stop;
+/// AfterReconcile applies the unknown-pod policy; Shutdown stops the threads (pods keep
+/// running and are adopted by the next server).
+/// Threading: all methods are thread-safe; the sink is called without the engine lock held.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/kubernetes/pod.h"
+#include "kube/client.h"
+#include "logs/log_store.h"
+
+namespace tug::engine::kubernetes {
+
+struct KubernetesEngineOptions {
+  std::string name = "kubernetes";  // the engine name attempts record
+  std::string cluster = "default";
+  PodSettings pod;
+  Micros pod_linger = 0;  // keep a finished pod this long before deleting it
+  Micros pending_timeout = 10 * 60 * kMicrosPerSecond;  // unschedulable this long → ends
+  Micros image_pull_grace = 2 * 60 * kMicrosPerSecond;  // pull failing this long → ends
+  int64_t stop_grace_seconds = 30;
+  /// Pods with our label that no attempt claims after reconcile: "keep" (log them) or "delete".
+  std::string unknown_pods = "keep";
+  /// Delete the API server's Event objects of our pods once stored.
+  bool prune_events = false;
+  /// Watch Nodes too: a running pod whose node is deleted ends as NodeLost.
+  bool watch_nodes = true;
+};
+
+class KubernetesEngine final : public Engine {
+ public:
+  KubernetesEngine(KubernetesEngineOptions options, kube::Client& client, logs::LogStore& logs,
+                   const Clock& clock);
+  ~KubernetesEngine() override;
+
+  std::string Name() const override { return options_.name; }
+  void SetSink(UpdateSink sink) override;
+  /// Starts the informers (pods, events, nodes). Call after SetSink.
+  void Start();
+  [[nodiscard]] Result<std::string> Launch(const LaunchSpec& spec) override;
+  [[nodiscard]] Status Adopt(const std::string& attempt_id, const std::string& engine_ref) override;
+  [[nodiscard]] Status Stop(const std::string& attempt_id) override;
+  std::vector<std::string> Active() const override;
+  [[nodiscard]] Status Cleanup(const std::string& attempt_id) override;
+  Health GetHealth() const override;
+  void AfterReconcile() override;
+  void Shutdown() override;
+
+  /// Kubernetes events seen and stored so far (metrics, tests).
+  int64_t events_seen() const { return events_seen_.load(); }
+
+ private:
+  struct Tracked {
+    std::string run_id;
+    std::string attempt_id;
+    std::string pod;
+    std::string node;
+    bool started_sent = false;
+    bool ended = false;  // kEnded sent (or being sent)
+    bool stop_requested = false;
+    Micros first_seen = 0;
+    Micros waiting_since = 0;
+    std::string waiting_reason;
+    std::shared_ptr<struct LogFollower> follower;
+    std::set<std::string> event_uids;
+  };
+
+  void OnPodSync(const std::vector<boost::json::value>& items);
+  void OnPodEvent(const kube::WatchEvent& e);
+  void HandlePod(const boost::json::value& pod, bool deleted);
+  void OnEventObject(const boost::json::value& ev);
+  void OnNodeEvent(const kube::WatchEvent& e);
+  void StartFollower(Tracked& t);
+  /// Marks the attempt ended and queues FinishNow: stop the follower, read what remains of the
+  /// log, send kEnded.
+  void Finish(const std::string& attempt_id, AttemptStatus status, Outcome outcome,
+              Micros ended_at);
+  void FinishNow(const std::string& attempt_id, AttemptStatus status, const Outcome& outcome,
+                 Micros ended_at);
+  void Send(const Update& u);
+  /// One thread: finishes (log reads), pending deadlines, pod deletion after the linger.
+  void TimerLoop();
+  std::string PodsPath() const;
+  std::string PodPath(const std::string& pod) const;
+  std::string Ref(const std::string& pod) const;
+
+  const KubernetesEngineOptions options_;
+  kube::Client& client_;
+  logs::LogStore& logs_;
+  const Clock& clock_;
+  UpdateSink sink_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Tracked> tracked_;              // by attempt id; guarded by mu_
+  std::map<std::string, std::string> by_pod_;           // pod name → attempt id; guarded by mu_
+  std::map<std::string, Micros> delete_at_;             // pod → when to delete; guarded by mu_
+  std::map<std::string, boost::json::value> last_pod_;  // latest pod object; guarded by mu_
+  bool stopping_ = false;                               // guarded by mu_
+  bool synced_ = false;                                 // first pod list done; guarded by mu_
+  std::string last_error_;                              // guarded by mu_
+
+  std::unique_ptr<kube::Informer> pods_;
+  std::unique_ptr<kube::Informer> events_;
+  std::unique_ptr<kube::Informer> nodes_;
+  std::deque<std::function<void()>> work_;  // guarded by mu_
+  std::thread timer_;
+  std::atomic<int64_t> events_seen_{0};
+  std::atomic<bool> shut_{false};
+};
+
+}  // namespace tug::engine::kubernetes

@@ -1,0 +1,321 @@
+#include "engine/kubernetes/pod.h"
+
+#include <cctype>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+namespace tug::engine::kubernetes {
+namespace json = boost::json;
+
+namespace {
+
+std::string Str(const json::value* v) {
+  if (v != nullptr && v->is_string()) return std::string(v->get_string());
+  return {};
+}
+
+const json::value* At(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* cur = &v;
+  for (std::string_view k : path) {
+    if (!cur->is_object()) return nullptr;
+    cur = cur->get_object().if_contains(k);
+    if (cur == nullptr) return nullptr;
+  }
+  return cur;
+}
+
+std::string StrAt(const json::value& v, std::initializer_list<std::string_view> path) {
+  return Str(At(v, path));
+}
+
+// Waiting reasons that never resolve by themselves.
+bool FatalWaiting(const std::string& reason) {
+  return reason == "InvalidImageName" || reason == "CreateContainerConfigError" ||
+         reason == "CreateContainerError" || reason == "RunContainerError";
+}
+
+}  // namespace
+
+std::string Quantity(int64_t bytes) {
+  constexpr int64_t kKi = 1024;
+  for (auto [unit, size] : {std::pair{"Gi", kKi * kKi * kKi}, {"Mi", kKi * kKi}, {"Ki", kKi}}) {
+    if (bytes % size == 0) return std::to_string(bytes / size) + unit;
+  }
+  return std::to_string(bytes);
+}
+
+std::string PodName(const std::string& attempt_id) {
+  std::string out = "tug-";
+  for (char c : attempt_id) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out += ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9')) ? l : '-';
+  }
+  if (out.size() > 63) out.resize(63);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::string LabelValue(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+    out += ok ? c : '-';
+  }
+  if (out.size() > 63) out.resize(63);
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  while (!out.empty() && !alnum(out.back())) out.pop_back();
+  while (!out.empty() && !alnum(out.front())) out.erase(out.begin());
+  return out;
+}
+
+json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
+  json::object labels{{kLabelManaged, "true"},
+                      {kLabelRun, LabelValue(spec.run_id)},
+                      {kLabelAttempt, LabelValue(spec.attempt_id)},
+                      {kLabelDefinition, LabelValue(spec.definition)},
+                      {kLabelComponent, "main"}};
+  json::object meta{{"name", PodName(spec.attempt_id)},
+                    {"namespace", settings.namespace_},
+                    {"labels", std::move(labels)},
+                    {"annotations", json::object{{kAnnotationAttempt, spec.attempt_id}}}};
+
+  json::object container{{"name", kContainerName}, {"image", spec.image}};
+  json::array command;
+  for (const auto& a : spec.argv) command.emplace_back(a);
+  container["command"] = std::move(command);
+  if (!spec.env.empty()) {
+    json::array env;
+    for (const auto& [k, v] : spec.env) env.push_back(json::object{{"name", k}, {"value", v}});
+    container["env"] = std::move(env);
+  }
+  if (!spec.working_dir.empty()) container["workingDir"] = spec.working_dir;
+  if (!spec.kubernetes.image_pull_policy.empty()) {
+    container["imagePullPolicy"] = spec.kubernetes.image_pull_policy;
+  }
+  json::object requests;
+  json::object limits;
+  if (spec.resources.memory_bytes > 0) {
+    // Request = limit: the pod gets what it is sized for, and an OOM is its own, not a
+    // neighbour's (Guaranteed memory).
+    requests["memory"] = Quantity(spec.resources.memory_bytes);
+    limits["memory"] = Quantity(spec.resources.memory_bytes);
+  }
+  if (spec.resources.cpu_millis > 0) {
+    requests["cpu"] = fmt::format("{}m", spec.resources.cpu_millis);
+  }
+  json::object resources;
+  if (!requests.empty()) resources["requests"] = std::move(requests);
+  if (!limits.empty()) resources["limits"] = std::move(limits);
+  if (!resources.empty()) container["resources"] = std::move(resources);
+
+  json::object pod_spec{{"restartPolicy", "Never"}};
+  pod_spec["containers"] = json::array{std::move(container)};
+  // Fast stop: the platform already gives the job its grace on Stop.
+  pod_spec["terminationGracePeriodSeconds"] = 30;
+  if (spec.timeout_seconds > 0) pod_spec["activeDeadlineSeconds"] = spec.timeout_seconds;
+  std::string sa = spec.kubernetes.service_account.empty() ? settings.default_service_account
+                                                           : spec.kubernetes.service_account;
+  if (!sa.empty()) pod_spec["serviceAccountName"] = sa;
+  if (!spec.kubernetes.image_pull_secrets.empty()) {
+    json::array secrets;
+    for (const auto& s : spec.kubernetes.image_pull_secrets) {
+      secrets.push_back(json::object{{"name", s}});
+    }
+    pod_spec["imagePullSecrets"] = std::move(secrets);
+  }
+  if (!spec.kubernetes.node_selector.empty()) {
+    json::object sel;
+    for (const auto& [k, v] : spec.kubernetes.node_selector) sel[k] = v;
+    pod_spec["nodeSelector"] = std::move(sel);
+  }
+  if (!spec.kubernetes.tolerations.empty()) {
+    json::array tols;
+    for (const Toleration& t : spec.kubernetes.tolerations) {
+      json::object o{{"operator", t.op}};
+      if (!t.key.empty()) o["key"] = t.key;
+      if (!t.value.empty()) o["value"] = t.value;
+      if (!t.effect.empty()) o["effect"] = t.effect;
+      tols.emplace_back(std::move(o));
+    }
+    pod_spec["tolerations"] = std::move(tols);
+  }
+  const std::string& cap = spec.placement.capacity;
+  if (!settings.capacity_label.empty() && (cap == kSpot || cap == kOnDemand)) {
+    const std::string& value = cap == kSpot ? settings.spot_value : settings.on_demand_value;
+    json::object expr{{"key", settings.capacity_label},
+                      {"operator", "In"},
+                      {"values", json::array{json::value(value)}}};
+    json::object term{{"matchExpressions", json::array{std::move(expr)}}};
+    pod_spec["affinity"] = json::object{
+        {"nodeAffinity",
+         json::object{{"requiredDuringSchedulingIgnoredDuringExecution",
+                       json::object{{"nodeSelectorTerms", json::array{std::move(term)}}}}}}};
+  }
+  return json::object{{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata", std::move(meta)},
+                      {"spec", std::move(pod_spec)}};
+}
+
+Micros ParseTime(std::string_view t) {
+  // 2026-11-24T10:11:12Z or 2026-11-24T10:11:12.123456789Z (UTC only, as the API server writes).
+  if (t.size() < 20) return 0;
+  std::tm tm{};
+  auto num = [&](size_t pos, size_t len) {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (t[i] < '0' || t[i] > '9') return -1;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), s = num(17, 2);
+  if (y < 0 || mo < 1 || d < 1 || h < 0 || mi < 0 || s < 0 || t[4] != '-' || t[10] != 'T') {
+    return 0;
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  Micros out = static_cast<Micros>(timegm(&tm)) * kMicrosPerSecond;
+  size_t i = 19;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    Micros frac = 0;
+    int digits = 0;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+      if (digits < 6) {
+        frac = frac * 10 + (t[i] - '0');
+        ++digits;
+      }
+      ++i;
+    }
+    while (digits < 6) {
+      frac *= 10;
+      ++digits;
+    }
+    out += frac;
+  }
+  return out;
+}
+
+PodState ReadPod(const json::value& pod) {
+  PodState st;
+  st.attempt_id = StrAt(pod, {"metadata", "annotations", kAnnotationAttempt});
+  st.node_name = StrAt(pod, {"spec", "nodeName"});
+  const std::string phase = StrAt(pod, {"status", "phase"});
+  const std::string pod_reason = StrAt(pod, {"status", "reason"});
+  const std::string pod_message = StrAt(pod, {"status", "message"});
+
+  // The main container's status.
+  const json::value* cs = nullptr;
+  if (const json::value* list = At(pod, {"status", "containerStatuses"});
+      list != nullptr && list->is_array()) {
+    for (const auto& c : list->get_array()) {
+      if (StrAt(c, {"name"}) == kContainerName) cs = &c;
+    }
+    if (cs == nullptr && !list->get_array().empty()) cs = &list->get_array()[0];
+  }
+  if (const json::value* conds = At(pod, {"status", "conditions"});
+      conds != nullptr && conds->is_array()) {
+    for (const auto& c : conds->get_array()) {
+      const std::string type = StrAt(c, {"type"});
+      if (type == "DisruptionTarget" && StrAt(c, {"status"}) == "True") {
+        st.disruption = true;
+        st.disruption_message = StrAt(c, {"message"});
+        if (st.disruption_message.empty()) st.disruption_message = StrAt(c, {"reason"});
+      }
+      if (type == "PodScheduled" && StrAt(c, {"status"}) == "False") {
+        st.waiting_reason = StrAt(c, {"reason"});
+        st.waiting_message = StrAt(c, {"message"});
+      }
+    }
+  }
+  const json::value* running = cs != nullptr ? At(*cs, {"state", "running"}) : nullptr;
+  const json::value* terminated = cs != nullptr ? At(*cs, {"state", "terminated"}) : nullptr;
+  const json::value* waiting = cs != nullptr ? At(*cs, {"state", "waiting"}) : nullptr;
+  if (running != nullptr) st.started_at = ParseTime(StrAt(*running, {"startedAt"}));
+  if (terminated != nullptr && st.started_at == 0) {
+    st.started_at = ParseTime(StrAt(*terminated, {"startedAt"}));
+  }
+  if (waiting != nullptr) {
+    std::string r = StrAt(*waiting, {"reason"});
+    if (!r.empty() && r != "ContainerCreating" && r != "PodInitializing") {
+      st.waiting_reason = r;
+      st.waiting_message = StrAt(*waiting, {"message"});
+      st.waiting_fatal = FatalWaiting(r);
+    }
+  }
+
+  auto end = [&](AttemptStatus status, std::optional<int> code, std::string reason,
+                 std::string message) {
+    st.phase = PodState::Phase::kEnded;
+    st.status = status;
+    st.outcome.exit_code = code;
+    st.outcome.reason = std::move(reason);
+    st.outcome.message = std::move(message);
+    if (terminated != nullptr) st.ended_at = ParseTime(StrAt(*terminated, {"finishedAt"}));
+  };
+
+  if (phase == "Succeeded") {
+    end(AttemptStatus::kSucceeded, 0, std::string(reason::kCompleted), "");
+    return st;
+  }
+  if (phase == "Failed") {
+    if (pod_reason == "DeadlineExceeded") {
+      end(AttemptStatus::kFailed, std::nullopt, std::string(reason::kDeadlineExceeded),
+          pod_message.empty() ? "the pod ran past its activeDeadlineSeconds" : pod_message);
+      return st;
+    }
+    if (pod_reason == "Evicted") {
+      end(AttemptStatus::kFailed, std::nullopt, "Evicted", pod_message);
+      return st;
+    }
+    if (pod_reason == "NodeLost" || pod_reason == "Shutdown" || pod_reason == "NodeShutdown" ||
+        pod_reason == "Terminated" || pod_reason == "Preempting" || st.disruption) {
+      std::string msg = !pod_message.empty() ? pod_message : st.disruption_message;
+      end(AttemptStatus::kFailed, std::nullopt, "NodeLost",
+          msg.empty() ? "the pod's node went away" : msg);
+      if (terminated != nullptr) {
+        int code = static_cast<int>(At(*terminated, {"exitCode"}) != nullptr &&
+                                            At(*terminated, {"exitCode"})->is_int64()
+                                        ? At(*terminated, {"exitCode"})->get_int64()
+                                        : 0);
+        if (code != 0) st.outcome.exit_code = code;
+      }
+      return st;
+    }
+    if (terminated != nullptr) {
+      const json::value* ec = At(*terminated, {"exitCode"});
+      std::optional<int> code;
+      if (ec != nullptr && ec->is_int64()) code = static_cast<int>(ec->get_int64());
+      std::string r = StrAt(*terminated, {"reason"});
+      std::string msg = StrAt(*terminated, {"message"});
+      if (r.empty()) r = std::string(reason::kError);
+      if (r == "OOMKilled" && msg.empty()) {
+        msg = "the container exceeded its memory limit and was OOM-killed by the kernel";
+      }
+      if (msg.empty() && code.has_value()) msg = fmt::format("exit code {}", *code);
+      end(AttemptStatus::kFailed, code, r, msg);
+      return st;
+    }
+    end(AttemptStatus::kFailed, std::nullopt, pod_reason.empty() ? "Failed" : pod_reason,
+        pod_message.empty() ? "the pod failed without a container status" : pod_message);
+    return st;
+  }
+  if (phase == "Running") {
+    st.phase = PodState::Phase::kRunning;
+    return st;
+  }
+  // Pending (or Unknown): a waiting reason that never resolves ends the attempt now.
+  if (st.waiting_fatal) {
+    end(AttemptStatus::kFailed, std::nullopt, st.waiting_reason, st.waiting_message);
+  }
+  return st;
+}
+
+}  // namespace tug::engine::kubernetes

@@ -1,0 +1,73 @@
+#pragma once
+/// Pure parts of the kubernetes engine: the Pod an attempt becomes, and what a Pod's status
+/// means for the attempt. No I/O, so both are tested with tables of real API server JSON.
+#include <optional>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+#include "core/clock.h"
+#include "core/model.h"
+#include "engine/engine.h"
+
+namespace tug::engine::kubernetes {
+
+inline constexpr char kLabelManaged[] = "tugboat.io/managed";
+inline constexpr char kLabelRun[] = "tugboat.io/run";
+inline constexpr char kLabelAttempt[] = "tugboat.io/attempt";
+inline constexpr char kLabelDefinition[] = "tugboat.io/definition";
+inline constexpr char kLabelComponent[] = "tugboat.io/component";
+inline constexpr char kAnnotationAttempt[] = "tugboat.io/attempt-id";
+inline constexpr char kContainerName[] = "main";
+
+/// Where and how pods are made (from the cluster's config).
+struct PodSettings {
+  std::string namespace_ = "default";
+  /// Node label carrying the capacity type, and its values (Karpenter's by default; EKS managed
+  /// node groups: eks.amazonaws.com/capacityType with SPOT / ON_DEMAND).
+  std::string capacity_label = "karpenter.sh/capacity-type";
+  std::string spot_value = "spot";
+  std::string on_demand_value = "on-demand";
+  std::string default_service_account;
+};
+
+/// A memory quantity as Kubernetes writes it back: "96Mi", "2Gi", or plain bytes.
+std::string Quantity(int64_t bytes);
+/// "tug-<attempt id>", lower-cased, characters outside [a-z0-9-] replaced by '-', at most 63.
+std::string PodName(const std::string& attempt_id);
+/// A label value: [A-Za-z0-9._-], at most 63, starting and ending alphanumeric ("" stays "").
+std::string LabelValue(const std::string& s);
+
+/// The Pod for one attempt: restartPolicy Never, memory request = limit, cpu request,
+/// activeDeadlineSeconds, service account, pull policy and secrets, env, tolerations, node
+/// selector, and the capacity type as required node affinity.
+boost::json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings);
+
+/// What a Pod's state means for its attempt.
+struct PodState {
+  enum class Phase { kPending, kRunning, kEnded };
+  Phase phase = Phase::kPending;
+  std::string attempt_id;  // from the annotation ("" if the pod is not ours)
+  std::string node_name;
+  Micros started_at = 0;  // the container's start, when known
+  Micros ended_at = 0;
+  // kEnded:
+  AttemptStatus status = AttemptStatus::kFailed;
+  Outcome outcome;
+  /// kPending: why it waits, when known ("Unschedulable", "ImagePullBackOff", ...) and the
+  /// scheduler's / kubelet's message; and whether that wait can never end by itself.
+  std::string waiting_reason;
+  std::string waiting_message;
+  bool waiting_fatal = false;
+  /// The DisruptionTarget condition is set (the pod is being evicted/preempted by the platform).
+  bool disruption = false;
+  std::string disruption_message;
+};
+
+/// Reads a Pod object (as the API server returns it).
+PodState ReadPod(const boost::json::value& pod);
+
+/// RFC 3339 (with optional fraction) → micros; 0 when unparseable.
+Micros ParseTime(std::string_view rfc3339);
+
+}  // namespace tug::engine::kubernetes

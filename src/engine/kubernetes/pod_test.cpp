@@ -1,0 +1,252 @@
+#include "engine/kubernetes/pod.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace tug::engine::kubernetes {
+namespace {
+namespace json = boost::json;
+
+// Pod objects below are shaped as kube-apiserver v1.20 returns them (trimmed of managedFields).
+json::value Pod(std::string_view status_json, std::string_view extra_spec = "") {
+  std::string text = R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"tug-abc-1",
+    "namespace":"default","annotations":{"tugboat.io/attempt-id":"abc-1"},
+    "labels":{"tugboat.io/managed":"true"}},
+    "spec":{"restartPolicy":"Never","nodeName":"node-a")";
+  text += extra_spec;
+  text += R"(,"containers":[{"name":"main","image":"busybox"}]},"status":)";
+  text += status_json;
+  text += "}";
+  // The literals wrap lines for reading; JSON strings cannot hold raw newlines.
+  std::string flat;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n') {
+      flat += text[i];
+      continue;
+    }
+    while (i + 1 < text.size() && text[i + 1] == ' ') ++i;
+    flat += ' ';
+  }
+  return json::parse(flat);
+}
+
+TEST(QuantityTest, BinaryUnitsWhenExact) {
+  EXPECT_EQ(Quantity(int64_t{96} << 20), "96Mi");
+  EXPECT_EQ(Quantity(int64_t{2} << 30), "2Gi");
+  EXPECT_EQ(Quantity(1536), "1536");
+  EXPECT_EQ(Quantity(3072), "3Ki");
+  EXPECT_EQ(Quantity(1000), "1000");
+}
+
+TEST(PodNameTest, DnsSafeAndBounded) {
+  EXPECT_EQ(PodName("01jabc-2"), "tug-01jabc-2");
+  EXPECT_EQ(PodName("AB_C.d-1"), "tug-ab-c-d-1");
+  EXPECT_EQ(PodName(std::string(100, 'x')).size(), 63u);
+  EXPECT_EQ(LabelValue("-a b!"), "a-b");
+  EXPECT_EQ(LabelValue(std::string(80, 'z')).size(), 63u);
+}
+
+TEST(BuildPodTest, LabelsResourcesAffinityDeadline) {
+  LaunchSpec s;
+  s.run_id = "01jrun";
+  s.attempt_id = "01jrun-2";
+  s.definition = "etl";
+  s.argv = {"/bin/sh", "-c", "echo hi"};
+  s.env = {{"A", "1"}};
+  s.image = "python:3.11";
+  s.resources.memory_bytes = int64_t{96} << 20;
+  s.resources.cpu_millis = 500;
+  s.timeout_seconds = 600;
+  s.placement.capacity = "spot";
+  s.kubernetes.service_account = "jobs";
+  s.kubernetes.image_pull_policy = "IfNotPresent";
+  s.kubernetes.image_pull_secrets = {"regcred"};
+  s.kubernetes.tolerations = {{"dedicated", "Equal", "batch", "NoSchedule"}};
+  s.kubernetes.node_selector = {{"pool", "batch"}};
+  PodSettings settings;
+  settings.namespace_ = "jobs";
+  json::value pod = BuildPod(s, settings);
+  const json::object& meta = pod.at("metadata").as_object();
+  EXPECT_EQ(meta.at("name").as_string(), "tug-01jrun-2");
+  EXPECT_EQ(meta.at("namespace").as_string(), "jobs");
+  const json::object& labels = meta.at("labels").as_object();
+  EXPECT_EQ(labels.at("tugboat.io/managed").as_string(), "true");
+  EXPECT_EQ(labels.at("tugboat.io/run").as_string(), "01jrun");
+  EXPECT_EQ(labels.at("tugboat.io/attempt").as_string(), "01jrun-2");
+  EXPECT_EQ(labels.at("tugboat.io/definition").as_string(), "etl");
+  EXPECT_EQ(labels.at("tugboat.io/component").as_string(), "main");
+  const json::object& spec = pod.at("spec").as_object();
+  EXPECT_EQ(spec.at("restartPolicy").as_string(), "Never");
+  EXPECT_EQ(spec.at("activeDeadlineSeconds").as_int64(), 600);
+  EXPECT_EQ(spec.at("serviceAccountName").as_string(), "jobs");
+  EXPECT_EQ(spec.at("imagePullSecrets").as_array()[0].at("name").as_string(), "regcred");
+  EXPECT_EQ(spec.at("nodeSelector").at("pool").as_string(), "batch");
+  EXPECT_EQ(spec.at("tolerations").as_array()[0].at("effect").as_string(), "NoSchedule");
+  const json::object& c = spec.at("containers").as_array()[0].as_object();
+  EXPECT_EQ(c.at("image").as_string(), "python:3.11");
+  EXPECT_EQ(c.at("imagePullPolicy").as_string(), "IfNotPresent");
+  EXPECT_EQ(c.at("command").as_array().size(), 3u);
+  EXPECT_EQ(c.at("env").as_array()[0].at("value").as_string(), "1");
+  EXPECT_EQ(c.at("resources").at("requests").at("memory").as_string(), "96Mi");
+  EXPECT_EQ(c.at("resources").at("limits").at("memory").as_string(), "96Mi");
+  EXPECT_EQ(c.at("resources").at("requests").at("cpu").as_string(), "500m");
+  EXPECT_FALSE(c.at("resources").at("limits").as_object().contains("cpu"));
+  const json::value& expr = spec.at("affinity")
+                                .at("nodeAffinity")
+                                .at("requiredDuringSchedulingIgnoredDuringExecution")
+                                .at("nodeSelectorTerms")
+                                .as_array()[0]
+                                .at("matchExpressions")
+                                .as_array()[0];
+  EXPECT_EQ(expr.at("key").as_string(), "karpenter.sh/capacity-type");
+  EXPECT_EQ(expr.at("values").as_array()[0].as_string(), "spot");
+
+  // EKS managed node groups: another label and upper-case values; on-demand placement.
+  settings.capacity_label = "eks.amazonaws.com/capacityType";
+  settings.spot_value = "SPOT";
+  settings.on_demand_value = "ON_DEMAND";
+  s.placement.capacity = "on-demand";
+  json::value eks = BuildPod(s, settings);
+  const json::value& e2 = eks.at("spec")
+                              .at("affinity")
+                              .at("nodeAffinity")
+                              .at("requiredDuringSchedulingIgnoredDuringExecution")
+                              .at("nodeSelectorTerms")
+                              .as_array()[0]
+                              .at("matchExpressions")
+                              .as_array()[0];
+  EXPECT_EQ(e2.at("key").as_string(), "eks.amazonaws.com/capacityType");
+  EXPECT_EQ(e2.at("values").as_array()[0].as_string(), "ON_DEMAND");
+
+  // No preference: no affinity.
+  s.placement.capacity = "";
+  EXPECT_FALSE(BuildPod(s, settings).at("spec").as_object().contains("affinity"));
+}
+
+struct OutcomeCase {
+  const char* name;
+  const char* status;
+  PodState::Phase phase;
+  AttemptStatus attempt_status;
+  std::optional<int> exit_code;
+  const char* reason;
+  const char* message_part;
+};
+
+class OutcomeTest : public ::testing::TestWithParam<OutcomeCase> {};
+
+TEST_P(OutcomeTest, Maps) {
+  const OutcomeCase& c = GetParam();
+  PodState st = ReadPod(Pod(c.status));
+  EXPECT_EQ(st.phase, c.phase) << c.name;
+  EXPECT_EQ(st.attempt_id, "abc-1");
+  EXPECT_EQ(st.node_name, "node-a");
+  if (c.phase != PodState::Phase::kEnded) return;
+  EXPECT_EQ(st.status, c.attempt_status) << c.name;
+  EXPECT_EQ(st.outcome.exit_code, c.exit_code) << c.name;
+  EXPECT_EQ(st.outcome.reason, c.reason) << c.name;
+  EXPECT_NE(st.outcome.message.find(c.message_part), std::string::npos)
+      << c.name << ": " << st.outcome.message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RealStatuses, OutcomeTest,
+    ::testing::Values(
+        OutcomeCase{"pending", R"({"phase":"Pending","qosClass":"Burstable"})",
+                    PodState::Phase::kPending, AttemptStatus::kFailed, std::nullopt, "", ""},
+        OutcomeCase{"running",
+                    R"({"phase":"Running","containerStatuses":[{"name":"main","state":{"running":
+                      {"startedAt":"2026-11-24T10:00:00Z"}},"ready":true,"restartCount":0,
+                      "image":"busybox","imageID":""}]})",
+                    PodState::Phase::kRunning, AttemptStatus::kFailed, std::nullopt, "", ""},
+        OutcomeCase{"succeeded",
+                    R"({"phase":"Succeeded","containerStatuses":[{"name":"main","state":
+                      {"terminated":{"exitCode":0,"reason":"Completed","startedAt":
+                      "2026-11-24T10:00:00Z","finishedAt":"2026-11-24T10:00:05Z"}}}]})",
+                    PodState::Phase::kEnded, AttemptStatus::kSucceeded, 0, "Completed", ""},
+        OutcomeCase{"oomkilled",
+                    R"({"phase":"Failed","containerStatuses":[{"name":"main","state":
+                      {"terminated":{"exitCode":137,"reason":"OOMKilled","startedAt":
+                      "2026-11-24T10:00:00Z","finishedAt":"2026-11-24T10:00:05Z"}},
+                      "lastState":{},"ready":false,"restartCount":0,"image":"busybox",
+                      "imageID":""}],"qosClass":"Guaranteed"})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, 137, "OOMKilled",
+                    "memory limit"},
+        OutcomeCase{"error exit",
+                    R"({"phase":"Failed","containerStatuses":[{"name":"main","state":
+                      {"terminated":{"exitCode":3,"reason":"Error"}}}]})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, 3, "Error", "exit code 3"},
+        OutcomeCase{"deadline",
+                    R"({"phase":"Failed","reason":"DeadlineExceeded","message":
+                      "Pod was active on the node longer than the specified deadline"})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, std::nullopt,
+                    "DeadlineExceeded", "longer than the specified deadline"},
+        OutcomeCase{"evicted",
+                    R"({"phase":"Failed","reason":"Evicted","message":"The node was low on
+                      resource: ephemeral-storage. Container main was using 12Gi, which exceeds
+                      its request of 0."})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, std::nullopt, "Evicted",
+                    "low on resource: ephemeral-storage"},
+        OutcomeCase{"disruption",
+                    R"({"phase":"Failed","conditions":[{"type":"DisruptionTarget","status":
+                      "True","reason":"TerminationByKubelet","message":"Pod was terminated in
+                      response to imminent node shutdown."}],"containerStatuses":[{"name":
+                      "main","state":{"terminated":{"exitCode":143,"reason":"Error"}}}]})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, 143, "NodeLost",
+                    "imminent node shutdown"},
+        OutcomeCase{"node lost",
+                    R"({"phase":"Failed","reason":"NodeLost","message":"Node node-a which was
+                      running pod tug-abc-1 is unresponsive"})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, std::nullopt, "NodeLost",
+                    "unresponsive"},
+        OutcomeCase{"invalid image name",
+                    R"({"phase":"Pending","containerStatuses":[{"name":"main","state":
+                      {"waiting":{"reason":"InvalidImageName","message":"Failed to apply default
+                      image tag \"Bad:Image\": couldn't parse image reference"}}}]})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, std::nullopt,
+                    "InvalidImageName", "couldn't parse image reference"},
+        OutcomeCase{"config error",
+                    R"({"phase":"Pending","containerStatuses":[{"name":"main","state":
+                      {"waiting":{"reason":"CreateContainerConfigError","message":
+                      "secret \"db\" not found"}}}]})",
+                    PodState::Phase::kEnded, AttemptStatus::kFailed, std::nullopt,
+                    "CreateContainerConfigError", "secret \"db\" not found"},
+        OutcomeCase{"image pull backoff waits",
+                    R"({"phase":"Pending","containerStatuses":[{"name":"main","state":
+                      {"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling
+                      image \"busybox:nope\""}}}]})",
+                    PodState::Phase::kPending, AttemptStatus::kFailed, std::nullopt, "", ""}),
+    [](const auto& param_info) {
+      std::string n = param_info.param.name;
+      for (char& ch : n) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return n;
+    });
+
+TEST(ReadPodTest, UnschedulableIsAWaitWithTheSchedulersMessage) {
+  PodState st = ReadPod(Pod(R"({"phase":"Pending","conditions":[{"type":"PodScheduled",
+      "status":"False","reason":"Unschedulable","message":"0/3 nodes are available: 3 Insufficient memory."}]})"));
+  EXPECT_EQ(st.phase, PodState::Phase::kPending);
+  EXPECT_EQ(st.waiting_reason, "Unschedulable");
+  EXPECT_NE(st.waiting_message.find("Insufficient memory"), std::string::npos);
+  EXPECT_FALSE(st.waiting_fatal);
+}
+
+TEST(ReadPodTest, ImagePullWaitCarriesTheRegistryMessage) {
+  PodState st = ReadPod(Pod(R"({"phase":"Pending","containerStatuses":[{"name":"main","state":
+      {"waiting":{"reason":"ErrImagePull","message":"rpc error: manifest unknown"}}}]})"));
+  EXPECT_EQ(st.waiting_reason, "ErrImagePull");
+  EXPECT_EQ(st.waiting_message, "rpc error: manifest unknown");
+}
+
+TEST(ParseTimeTest, SecondsAndFractions) {
+  EXPECT_EQ(ParseTime("1970-01-01T00:00:01Z"), kMicrosPerSecond);
+  EXPECT_EQ(ParseTime("1970-01-01T00:00:01.5Z"), kMicrosPerSecond * 3 / 2);
+  EXPECT_EQ(ParseTime("1970-01-01T00:00:01.123456789Z"), kMicrosPerSecond + 123456);
+  EXPECT_EQ(ParseTime("garbage"), 0);
+}
+
+}  // namespace
+}  // namespace tug::engine::kubernetes

@@ -1,0 +1,333 @@
+// End to end on Kubernetes: a real `tug server` with the kubernetes engine against a real
+// kube-apiserver (etcd + kube-apiserver v1.20, see scripts/kube-testenv) whose kubelet and
+// scheduler are played by the node simulator (tests/kube_sim.h).
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "e2e_fixture.h"
+#include "kube/client.h"
+#include "kube_sim.h"
+
+namespace json = boost::json;
+
+namespace tug::testing {
+namespace {
+
+constexpr char kNamespace[] = "default";
+
+// One API server and one simulated cluster (a spot and an on-demand node) per test binary.
+class KubeWorld : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    env_ = std::make_unique<KubeTestEnv>();
+    auto st = env_->Start();
+    if (!st.ok()) {
+      skip_reason_ = st.error().message();
+      return;
+    }
+    auto cfg = kube::LoadKubeconfig(env_->kubeconfig());
+    ASSERT_TRUE(cfg.ok()) << cfg.error().ToString();
+    auto client = kube::Client::Create(*cfg);
+    ASSERT_TRUE(client.ok()) << client.error().ToString();
+    client_ = std::move(*client);
+    sim_ = std::make_unique<NodeSimulator>(*client_, kNamespace, env_->dir());
+    ASSERT_TRUE(sim_->Start().ok());
+    ASSERT_TRUE(sim_->AddNode({"spot-1", "spot"}).ok());
+    ASSERT_TRUE(sim_->AddNode({"ondemand-1", "on-demand"}).ok());
+  }
+  void TearDown() override {
+    if (sim_) sim_->Stop();
+    sim_.reset();
+    client_.reset();
+    env_.reset();
+  }
+  static KubeWorld* instance;
+  std::unique_ptr<KubeTestEnv> env_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<NodeSimulator> sim_;
+  std::string skip_reason_;
+};
+KubeWorld* KubeWorld::instance = nullptr;
+
+class KubeEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    world_ = KubeWorld::instance;
+    if (!world_->skip_reason_.empty()) {
+      if (RequireKube()) FAIL() << world_->skip_reason_;
+      GTEST_SKIP() << world_->skip_reason_;
+    }
+    StartServer();
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "server log:\n" << server_->Log() << "\n";
+    server_.reset();
+  }
+
+  void StartServer(const std::string& linger = "30s") {
+    std::string config = dir_.Write("tug.yaml",
+                                    "engine: {driver: kubernetes}\n"
+                                    "clusters:\n"
+                                    "  - name: sim\n"
+                                    "    kubeconfig: " +
+                                        world_->env_->kubeconfig() +
+                                        "\n"
+                                        "    namespace: default\n"
+                                        "    pod_linger: " +
+                                        linger + "\n");
+    server_ = std::make_unique<ServerProcess>(dir_.path() + "/data",
+                                              std::vector<std::string>{"--config", config});
+    std::string error;
+    ASSERT_TRUE(server_->Start(&error)) << error;
+  }
+
+  void Apply(const std::string& yaml) {
+    std::string file = dir_.Write("def.yaml", yaml);
+    auto r = server_->Tug({"apply", "-f", file});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  std::string Submit(const std::string& name) {
+    auto r = server_->Tug({"run", name});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string id = r.out;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return id;
+  }
+  json::object GetRun(const std::string& id) {
+    auto r = server_->Tug({"get", "run", id, "-o", "json"});
+    if (r.exit_code != 0) return {};
+    boost::system::error_code ec;
+    json::value v = json::parse(r.out, ec);
+    return ec || !v.is_object() ? json::object{} : v.as_object();
+  }
+  std::string Status(const std::string& id) {
+    json::object run = GetRun(id);
+    const json::value* s = run.if_contains("status");
+    return s != nullptr && s->is_string() ? std::string(s->as_string()) : "";
+  }
+  bool WaitStatus(const std::string& id, const std::string& status,
+                  std::chrono::seconds timeout = std::chrono::seconds(90)) {
+    return WaitFor([&] { return Status(id) == status; }, timeout);
+  }
+  Result<json::value> Pod(const std::string& attempt_id) {
+    return world_->client_->Get(std::string("/api/v1/namespaces/") + kNamespace + "/pods/tug-" +
+                                attempt_id);
+  }
+
+  TempDir dir_;
+  KubeWorld* world_ = nullptr;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+std::string Text(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* cur = &v;
+  for (auto k : path) {
+    if (!cur->is_object() || cur->as_object().if_contains(k) == nullptr) return "";
+    cur = cur->as_object().if_contains(k);
+  }
+  if (cur->is_string()) return std::string(cur->as_string());
+  return json::serialize(*cur);
+}
+
+TEST_F(KubeEngineTest, PodSpecAndOomRetriedWithMoreMemory) {
+  Apply(R"y(name: kube-oom
+engine: kubernetes
+image: busybox:1.36
+command: ["/bin/sh", "-c", "allocate 120Mi"]
+env: {TUG_SIM: "oom_below=120Mi;log=allocating 120Mi;run=0.3"}
+resources: {memory: 64Mi, cpu: 250m}
+timeout: 10m
+retry: {max_attempts: 4}
+kubernetes: {service_account: default, image_pull_policy: IfNotPresent}
+)y");
+  std::string id = Submit("kube-oom");
+  ASSERT_TRUE(WaitStatus(id, "SUCCEEDED", std::chrono::seconds(120))) << Status(id);
+  json::object run = GetRun(id);
+  const json::array& attempts = run.at("attempts").as_array();
+  ASSERT_EQ(attempts.size(), 3u) << json::serialize(run);  // 64Mi, 96Mi, 144Mi
+  const json::value& first = attempts[0];
+  EXPECT_EQ(Text(first, {"outcome", "reason"}), "OOMKilled");
+  EXPECT_EQ(Text(first, {"outcome", "exit_code"}), "137");
+  EXPECT_EQ(Text(first, {"diagnosis", "class"}), "batch_container_oom");
+  EXPECT_EQ(Text(first, {"engine"}), "kubernetes:sim");
+  EXPECT_NE(Text(first, {"decision", "sentence"}).find("64Mi → 96Mi"), std::string::npos)
+      << Text(first, {"decision", "sentence"});
+  EXPECT_EQ(attempts[1].at("resources").at("memory").as_int64(), 96LL << 20);
+  EXPECT_EQ(Text(attempts[2], {"outcome", "exit_code"}), "0");
+
+  // The pods (kept by pod_linger) carry what the attempts asked for.
+  std::string a1(first.at("id").as_string());
+  std::string a2(attempts[1].at("id").as_string());
+  auto p1 = Pod(a1);
+  ASSERT_TRUE(p1.ok()) << p1.error().ToString();
+  const json::value& labels = p1->at("metadata").at("labels");
+  EXPECT_EQ(labels.at("tugboat.io/managed"), "true");
+  EXPECT_EQ(labels.at("tugboat.io/run"), json::value(id));
+  EXPECT_EQ(labels.at("tugboat.io/attempt"), json::value(a1));
+  EXPECT_EQ(labels.at("tugboat.io/definition"), "kube-oom");
+  EXPECT_EQ(labels.at("tugboat.io/component"), "main");
+  const json::value& spec = p1->at("spec");
+  EXPECT_EQ(spec.at("restartPolicy"), "Never");
+  EXPECT_EQ(spec.at("activeDeadlineSeconds").as_int64(), 600);
+  EXPECT_EQ(spec.at("serviceAccountName"), "default");
+  const json::value& c = spec.at("containers").as_array()[0];
+  EXPECT_EQ(c.at("image"), "busybox:1.36");
+  EXPECT_EQ(c.at("imagePullPolicy"), "IfNotPresent");
+  EXPECT_EQ(Text(c, {"resources", "limits", "memory"}), "64Mi");
+  EXPECT_EQ(Text(c, {"resources", "requests", "memory"}), "64Mi");
+  EXPECT_EQ(Text(c, {"resources", "requests", "cpu"}), "250m");
+  std::string affinity = Text(spec, {"affinity"});
+  EXPECT_NE(affinity.find("karpenter.sh/capacity-type"), std::string::npos) << affinity;
+  EXPECT_NE(affinity.find("\"spot\""), std::string::npos) << affinity;
+  EXPECT_EQ(world_->sim_->NodeOf("tug-" + a1), "spot-1");
+  auto p2 = Pod(a2);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(Text(p2->at("spec").at("containers").as_array()[0], {"resources", "limits", "memory"}),
+            "96Mi");
+
+  // `tug get run` shows the attempts with their placement and decisions.
+  auto shown = server_->Tug({"get", "run", id});
+  EXPECT_NE(shown.out.find("memory 64Mi → 96Mi"), std::string::npos) << shown.out;
+}
+
+TEST_F(KubeEngineTest, LogsAndEventsReadableAfterThePodIsGone) {
+  TearDown();
+  StartServer("0s");  // delete pods as soon as their end is stored
+  Apply(R"y(name: kube-hello
+engine: kubernetes
+image: busybox:1.36
+command: ["/bin/echo", "hello"]
+env: {TUG_SIM: "log=hello from the pod;log=second line;log_every=0.2;log_count=5;run=1.5"}
+resources: {memory: 32Mi}
+)y");
+  std::string id = Submit("kube-hello");
+  ASSERT_TRUE(WaitStatus(id, "SUCCEEDED")) << Status(id);
+  std::string attempt(GetRun(id).at("attempts").as_array()[0].at("id").as_string());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Pod(attempt);
+        return !p.ok() && p.error().code() == Code::kNotFound;
+      },
+      std::chrono::seconds(30)))
+      << "the finished pod was not deleted";
+  auto logs = server_->Tug({"logs", id});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_NE(logs.out.find("hello from the pod\nsecond line\n"), std::string::npos) << logs.out;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_NE(logs.out.find("tick " + std::to_string(i)), std::string::npos) << logs.out;
+  }
+  // Each line once: the follow stream and the final read do not duplicate.
+  EXPECT_EQ(logs.out.find("second line"), logs.out.rfind("second line")) << logs.out;
+  auto events = server_->Tug({"events", id});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find("Scheduled"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("Started"), std::string::npos) << events.out;
+}
+
+TEST_F(KubeEngineTest, ApiServerRestartMidRunMissesNoEnd) {
+  Apply(R"y(name: kube-long
+engine: kubernetes
+image: busybox:1.36
+command: ["/bin/sleep", "6"]
+env: {TUG_SIM: "log=working;run=6;exit=3"}
+resources: {memory: 32Mi}
+retry: {max_attempts: 1}
+)y");
+  std::string id = Submit("kube-long");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING")) << Status(id);
+  ASSERT_TRUE(world_->env_->StopApiserver().ok());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_TRUE(world_->env_->StartApiserver().ok());
+  // The pod ended (exit 3) around the time the server came back: the watch resumes or relists
+  // and the end is recorded.
+  ASSERT_TRUE(WaitStatus(id, "FAILED", std::chrono::seconds(120))) << Status(id);
+  json::object run = GetRun(id);
+  const json::value& a = run.at("attempts").as_array()[0];
+  EXPECT_EQ(Text(a, {"outcome", "exit_code"}), "3");
+  EXPECT_EQ(Text(a, {"outcome", "reason"}), "Error");
+}
+
+TEST_F(KubeEngineTest, ServerRestartReattachesToItsPod) {
+  Apply(R"y(name: kube-adopt
+engine: kubernetes
+image: busybox:1.36
+command: ["/bin/sleep", "5"]
+env: {TUG_SIM: "log=before the restart;run=5"}
+resources: {memory: 32Mi}
+)y");
+  std::string id = Submit("kube-adopt");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING")) << Status(id);
+  std::string attempt(GetRun(id).at("attempts").as_array()[0].at("id").as_string());
+  server_->Kill();
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(WaitStatus(id, "SUCCEEDED")) << Status(id);
+  json::object run = GetRun(id);
+  EXPECT_EQ(run.at("attempts").as_array().size(), 1u);  // re-attached, not relaunched
+  EXPECT_EQ(world_->sim_->Bindings("tug-" + attempt), 1);
+  auto events = server_->Tug({"events", id});
+  EXPECT_NE(events.out.find("re-attached"), std::string::npos) << events.out;
+  auto logs = server_->Tug({"logs", id});
+  EXPECT_NE(logs.out.find("before the restart"), std::string::npos) << logs.out;
+}
+
+TEST_F(KubeEngineTest, PodTheApiServerRefusesIsAConfigErrorNotRetried) {
+  // kube-apiserver rejects an image name with surrounding whitespace (422 Invalid).
+  Apply(R"y(name: kube-bad-image
+engine: kubernetes
+image: "busybox:1.36 "
+command: ["/bin/true"]
+resources: {memory: 32Mi}
+retry: {max_attempts: 3, max_infra_retries: 3}
+)y");
+  std::string id = Submit("kube-bad-image");
+  ASSERT_TRUE(WaitStatus(id, "FAILED")) << Status(id);
+  json::object run = GetRun(id);
+  const json::array& attempts = run.at("attempts").as_array();
+  ASSERT_EQ(attempts.size(), 1u) << json::serialize(run);
+  EXPECT_EQ(Text(attempts[0], {"outcome", "reason"}), "InvalidSpec");
+  std::string message = Text(attempts[0], {"outcome", "message"});
+  EXPECT_NE(message.find("refused the pod"), std::string::npos) << message;
+  EXPECT_NE(message.find("spec.containers[0].image"), std::string::npos) << message;
+  EXPECT_EQ(Text(attempts[0], {"diagnosis", "class"}), "config_error");
+  EXPECT_NE(Text(attempts[0], {"decision", "sentence"}).find("not retried"), std::string::npos);
+}
+
+TEST_F(KubeEngineTest, NodeLossRetriesOnOnDemand) {
+  ASSERT_TRUE(world_->sim_->AddNode({"spot-2", "spot"}).ok());
+  Apply(R"y(name: kube-spot
+engine: kubernetes
+image: busybox:1.36
+command: ["/bin/sleep", "30"]
+env: {TUG_SIM: "run=30"}
+resources: {memory: 32Mi}
+)y");
+  std::string id = Submit("kube-spot");
+  ASSERT_TRUE(WaitStatus(id, "RUNNING")) << Status(id);
+  std::string attempt(GetRun(id).at("attempts").as_array()[0].at("id").as_string());
+  std::string node = world_->sim_->NodeOf("tug-" + attempt);
+  ASSERT_FALSE(node.empty());
+  ASSERT_TRUE(world_->sim_->RemoveNode(node).ok());
+  ASSERT_TRUE(WaitFor([&] { return GetRun(id).at("attempts").as_array().size() >= 2; },
+                      std::chrono::seconds(60)));
+  json::object run = GetRun(id);
+  const json::array& attempts = run.at("attempts").as_array();
+  EXPECT_EQ(Text(attempts[0], {"outcome", "reason"}), "NodeLost");
+  EXPECT_EQ(Text(attempts[0], {"diagnosis", "class"}), "node_loss");
+  EXPECT_EQ(Text(attempts[1], {"placement", "capacity"}), "on-demand");
+  std::string second(attempts[1].at("id").as_string());
+  ASSERT_TRUE(WaitFor([&] { return !world_->sim_->NodeOf("tug-" + second).empty(); }));
+  EXPECT_EQ(world_->sim_->NodeOf("tug-" + second), "ondemand-1");
+  (void)server_->Tug({"stop", id});
+}
+
+}  // namespace
+}  // namespace tug::testing
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  tug::testing::KubeWorld::instance = new tug::testing::KubeWorld();
+  ::testing::AddGlobalTestEnvironment(tug::testing::KubeWorld::instance);
+  return RUN_ALL_TESTS();
+}
