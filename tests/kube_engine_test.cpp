@@ -223,6 +223,11 @@ resources: {memory: 32Mi}
   ASSERT_EQ(events.exit_code, 0) << events.err;
   EXPECT_NE(events.out.find("Scheduled"), std::string::npos) << events.out;
   EXPECT_NE(events.out.find("Started"), std::string::npos) << events.out;
+  // The events counter is exported.
+  auto metrics = RunCommand({"curl", "-s", server_->url() + "/metrics"});
+  EXPECT_NE(metrics.out.find("tug_kube_events_seen_total{engine=\"kubernetes:sim\"}"),
+            std::string::npos)
+      << metrics.out;
 }
 
 TEST_F(KubeEngineTest, ApiServerRestartMidRunMissesNoEnd) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -90,6 +91,10 @@ class Engine {
   [[nodiscard]] virtual Status Cleanup(const std::string& attempt_id) = 0;
 
   virtual Health GetHealth() const = 0;
+
+  /// Engine-specific counters for /metrics: (metric name, value), e.g.
+  /// {"tug_kube_events_seen_total", 12}.
+  virtual std::vector<std::pair<std::string, double>> Counters() const { return {}; }
 
   /// Called once after the controller's reconcile has adopted every attempt it knows: work the
   /// engine still finds (pods with our labels no attempt claimed) is handled by its policy.

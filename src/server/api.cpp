@@ -1,5 +1,7 @@
 #include "server/api.h"
 
+#include <set>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
@@ -81,6 +83,13 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
       engine::Health h = e->GetHealth();
       metrics::AppendSample(out, "tug_engine_degraded", {{"engine", e->Name()}},
                             h.degraded ? 1 : 0);
+    }
+    std::set<std::string> typed;
+    for (engine::Engine* e : engines_) {
+      for (const auto& [metric, value] : e->Counters()) {
+        if (typed.insert(metric).second) out += "# TYPE " + metric + " counter\n";
+        metrics::AppendSample(out, metric, {{"engine", e->Name()}}, value);
+      }
     }
   });
 }

@@ -67,6 +67,9 @@ class KubernetesEngine final : public Engine {
   [[nodiscard]] Status Cleanup(const std::string& attempt_id) override;
   Health GetHealth() const override;
   void AfterReconcile() override;
+  std::vector<std::pair<std::string, double>> Counters() const override {
+    return {{"tug_kube_events_seen_total", static_cast<double>(events_seen())}};
+  }
   void Shutdown() override;
 
   /// Kubernetes events seen and stored so far (metrics, tests).
