@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "core/log.h"
+#include "engine/kubernetes/log_follower.h"
 
 namespace tug::engine::kubernetes {
 namespace json = boost::json;
@@ -34,59 +35,6 @@ bool PullNeverWorks(const std::string& message) {
 }
 
 }  // namespace
-
-/// Follows one container's log into the log store: a follow stream while the pod runs,
-/// resumed from the last timestamp after a disconnect; lines at or before the last written
-/// timestamp are dropped, so a resume never duplicates.
-struct LogFollower {
-  kube::CancelToken cancel;
-  std::thread thread;
-  std::string log_path;  // API path of pods/log without query
-  std::string file;      // log-store file
-  Micros last_ts = 0;
-  std::string partial;
-  int64_t lines = 0;
-
-  // "2026-11-24T10:00:00.123456789Z text" lines → log-store lines.
-  void Consume(std::string_view data, std::string& out) {
-    partial.append(data);
-    size_t start = 0;
-    while (true) {
-      size_t nl = partial.find('\n', start);
-      if (nl == std::string::npos) break;
-      std::string_view line(partial.data() + start, nl - start);
-      start = nl + 1;
-      size_t sp = line.find(' ');
-      Micros ts = sp == std::string_view::npos ? 0 : ParseTime(line.substr(0, sp));
-      std::string_view text = ts == 0 ? line : line.substr(sp + 1);
-      if (ts != 0 && ts <= last_ts) continue;  // already written before a resume
-      if (ts != 0) last_ts = ts;
-      out += FormatTimestamp(ts != 0 ? ts : last_ts);
-      out += " stdout ";
-      out += text;
-      out += '\n';
-      ++lines;
-    }
-    partial.erase(0, start);
-  }
-  void Write(const std::string& out) {
-    if (out.empty()) return;
-    FILE* f = std::fopen(file.c_str(), "ae");
-    if (f == nullptr) return;
-    std::fwrite(out.data(), 1, out.size(), f);
-    std::fclose(f);
-  }
-  std::string Query(bool follow) const {
-    std::string q = "?container=" + std::string(kContainerName) + "&timestamps=true";
-    if (follow) q += "&follow=true";
-    if (last_ts > 0) {
-      // sinceTime has second precision; lines of that second are filtered by last_ts.
-      std::string t = FormatTimestamp(last_ts - last_ts % kMicrosPerSecond);
-      q += "&sinceTime=" + kube::Escape(t);
-    }
-    return q;
-  }
-};
 
 KubernetesEngine::KubernetesEngine(KubernetesEngineOptions options, kube::Client& client,
                                    logs::LogStore& logs, const Clock& clock)
@@ -538,24 +486,7 @@ void KubernetesEngine::StartFollower(Tracked& t) {
     return;
   }
   f->file = *file;
-  // Resume after a restart: skip what the file already holds.
-  if (FILE* in = std::fopen(f->file.c_str(), "re")) {
-    std::fseek(in, 0, SEEK_END);
-    long size = std::ftell(in);
-    long from = size > 65536 ? size - 65536 : 0;
-    std::fseek(in, from, SEEK_SET);
-    std::string tail(static_cast<size_t>(size - from), '\0');
-    size_t n = std::fread(tail.data(), 1, tail.size(), in);
-    tail.resize(n);
-    std::fclose(in);
-    size_t end = tail.rfind('\n');
-    if (end != std::string::npos && end > 0) {
-      size_t start = tail.rfind('\n', end - 1);
-      start = start == std::string::npos ? 0 : start + 1;
-      std::string last = tail.substr(start, end - start);
-      f->last_ts = ParseTime(last.substr(0, last.find(' ')));
-    }
-  }
+  f->ResumeFromFile();  // after a restart: skip what the file already holds
   t.follower = f;
   f->thread = std::thread([this, f] {
     int failures = 0;

@@ -1,5 +1,7 @@
 #include "engine/kubernetes/pod.h"
 
+#include "engine/kubernetes/log_follower.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -239,6 +241,25 @@ TEST(ReadPodTest, ImagePullWaitCarriesTheRegistryMessage) {
       {"waiting":{"reason":"ErrImagePull","message":"rpc error: manifest unknown"}}}]})"));
   EXPECT_EQ(st.waiting_reason, "ErrImagePull");
   EXPECT_EQ(st.waiting_message, "rpc error: manifest unknown");
+}
+
+TEST(LogFollowerTest, SplitsChunksAndNeverDuplicatesAfterAResume) {
+  LogFollower f;
+  std::string out;
+  f.Consume("2026-11-24T10:00:00.100000000Z first\n2026-11-24T10:00:00.2", out);
+  f.Consume("00000000Z second\n", out);
+  EXPECT_EQ(out,
+            "2026-11-24T10:00:00.100000Z stdout first\n2026-11-24T10:00:00.200000Z stdout "
+            "second\n");
+  // A resume asks from the whole second again: what was written is dropped.
+  EXPECT_NE(f.Query(true).find("sinceTime=2026-11-24T10%3A00%3A00"), std::string::npos)
+      << f.Query(true);
+  out.clear();
+  f.Consume(
+      "2026-11-24T10:00:00.100000000Z first\n2026-11-24T10:00:00.200000000Z second\n"
+      "2026-11-24T10:00:01.000000000Z third\n",
+      out);
+  EXPECT_EQ(out, "2026-11-24T10:00:01.000000Z stdout third\n");
 }
 
 TEST(ParseTimeTest, SecondsAndFractions) {
