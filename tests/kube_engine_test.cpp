@@ -110,6 +110,9 @@ class KubeEngineTest : public ::testing::Test {
                   std::chrono::seconds timeout = std::chrono::seconds(90)) {
     return WaitFor([&] { return Status(id) == status; }, timeout);
   }
+  std::string FirstAttempt(const std::string& run_id) {
+    return std::string(GetRun(run_id).at("attempts").as_array()[0].at("id").as_string());
+  }
   Result<json::value> Pod(const std::string& attempt_id) {
     return world_->client_->Get(std::string("/api/v1/namespaces/") + kNamespace + "/pods/tug-" +
                                 attempt_id);
@@ -203,7 +206,7 @@ resources: {memory: 32Mi}
 )y");
   std::string id = Submit("kube-hello");
   ASSERT_TRUE(WaitStatus(id, "SUCCEEDED")) << Status(id);
-  std::string attempt(GetRun(id).at("attempts").as_array()[0].at("id").as_string());
+  std::string attempt = FirstAttempt(id);
   ASSERT_TRUE(WaitFor(
       [&] {
         auto p = Pod(attempt);
@@ -263,7 +266,7 @@ resources: {memory: 32Mi}
 )y");
   std::string id = Submit("kube-adopt");
   ASSERT_TRUE(WaitStatus(id, "RUNNING")) << Status(id);
-  std::string attempt(GetRun(id).at("attempts").as_array()[0].at("id").as_string());
+  std::string attempt = FirstAttempt(id);
   server_->Kill();
   std::string error;
   ASSERT_TRUE(server_->Start(&error)) << error;
@@ -310,7 +313,7 @@ resources: {memory: 32Mi}
 )y");
   std::string id = Submit("kube-spot");
   ASSERT_TRUE(WaitStatus(id, "RUNNING")) << Status(id);
-  std::string attempt(GetRun(id).at("attempts").as_array()[0].at("id").as_string());
+  std::string attempt = FirstAttempt(id);
   std::string node = world_->sim_->NodeOf("tug-" + attempt);
   ASSERT_FALSE(node.empty());
   ASSERT_TRUE(world_->sim_->RemoveNode(node).ok());

@@ -514,6 +514,19 @@ json::object PodStatus(const PodFacts& p, std::string_view phase, const Containe
   return json::object{{"status", std::move(status)}};
 }
 
+// A plain-text reply on the kubelet connection; false when the client is gone.
+bool ReplyText(ssl::stream<tcp::socket>& stream, const http::request<http::string_body>& req,
+               http::status status, std::string body) {
+  http::response<http::string_body> res{status, req.version()};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  boost::system::error_code ec;
+  http::write(stream, res, ec);
+  return !ec;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -1802,14 +1815,7 @@ void NodeSimulator::Impl::ServeConnection(tcp::socket socket, Conn* conn) {
 bool NodeSimulator::Impl::HandleRequest(ssl::stream<tcp::socket>& stream,
                                         const http::request<http::string_body>& req) {
   auto reply = [&](http::status status, std::string body) {
-    http::response<http::string_body> res{status, req.version()};
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
-    boost::system::error_code ec;
-    http::write(stream, res, ec);
-    return !ec;
+    return ReplyText(stream, req, status, std::move(body));
   };
   std::string_view target = req.target();
   size_t q = target.find('?');
@@ -1837,14 +1843,7 @@ bool NodeSimulator::Impl::ServeLogs(ssl::stream<tcp::socket>& stream,
                                     const std::string& container,
                                     const std::map<std::string, std::string>& query) {
   auto reply = [&](http::status status, std::string body) {
-    http::response<http::string_body> res{status, req.version()};
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
-    boost::system::error_code ec;
-    http::write(stream, res, ec);
-    return !ec;
+    return ReplyText(stream, req, status, std::move(body));
   };
   auto flag = [&](const std::string& name) {
     auto it = query.find(name);

@@ -15,16 +15,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string StrAt(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (std::string_view k : path) {
-    if (!cur->is_object()) return {};
-    cur = cur->get_object().if_contains(k);
-    if (cur == nullptr) return {};
-  }
-  return cur->is_string() ? std::string(cur->get_string()) : std::string();
-}
-
 // Registry answers that mean the image will never come.
 bool PullNeverWorks(const std::string& message) {
   for (const char* s : {"not found", "manifest unknown", "unauthorized", "denied",
@@ -79,7 +69,7 @@ void KubernetesEngine::Start() {
     kube::Informer::Handlers nh;
     nh.on_sync = [this](const std::vector<json::value>& items) {
       std::set<std::string> names;
-      for (const auto& n : items) names.insert(StrAt(n, {"metadata", "name"}));
+      for (const auto& n : items) names.insert(StringAt(n, {"metadata", "name"}));
       std::vector<std::string> lost;
       {
         std::lock_guard lock(mu_);
@@ -129,7 +119,7 @@ Result<std::string> KubernetesEngine::Launch(const LaunchSpec& spec) {
     // Launch is idempotent: the pod of this attempt exists (an earlier try got this far).
     created = client_.Get(PodPath(name));
     if (created.ok() &&
-        StrAt(*created, {"metadata", "annotations", kAnnotationAttempt}) != spec.attempt_id) {
+        StringAt(*created, {"metadata", "annotations", kAnnotationAttempt}) != spec.attempt_id) {
       created = FailedPrecondition(
           fmt::format("pod {} exists in namespace {} but belongs to another attempt", name,
                       options_.pod.namespace_));
@@ -165,7 +155,7 @@ Result<std::string> KubernetesEngine::Launch(const LaunchSpec& spec) {
 Status KubernetesEngine::Adopt(const std::string& attempt_id, const std::string& engine_ref) {
   boost::system::error_code ec;
   json::value ref = json::parse(engine_ref, ec);
-  std::string name = ec ? std::string() : StrAt(ref, {"pod"});
+  std::string name = ec ? std::string() : StringAt(ref, {"pod"});
   if (name.empty()) name = PodName(attempt_id);
   auto pod = client_.Get(PodPath(name));
   if (!pod.ok() && pod.error().code() == Code::kNotFound) {
@@ -175,7 +165,7 @@ Status KubernetesEngine::Adopt(const std::string& attempt_id, const std::string&
                     name, options_.pod.namespace_));
   }
   std::string run_id;
-  if (pod.ok()) run_id = StrAt(*pod, {"metadata", "labels", kLabelRun});
+  if (pod.ok()) run_id = StringAt(*pod, {"metadata", "labels", kLabelRun});
   {
     std::lock_guard lock(mu_);
     Tracked& t = tracked_[attempt_id];
@@ -266,7 +256,7 @@ void KubernetesEngine::AfterReconcile() {
     return;
   }
   for (const auto& p : pods->items) {
-    std::string name = StrAt(p, {"metadata", "name"});
+    std::string name = StringAt(p, {"metadata", "name"});
     {
       std::lock_guard lock(mu_);
       if (by_pod_.count(name) > 0 || delete_at_.count(name) > 0) continue;
@@ -291,7 +281,7 @@ void KubernetesEngine::AfterReconcile() {
 void KubernetesEngine::OnPodSync(const std::vector<json::value>& items) {
   std::set<std::string> present;
   for (const auto& p : items) {
-    present.insert(StrAt(p, {"metadata", "name"}));
+    present.insert(StringAt(p, {"metadata", "name"}));
     HandlePod(p, false);
   }
   std::vector<std::string> vanished;
@@ -333,7 +323,7 @@ void KubernetesEngine::OnPodEvent(const kube::WatchEvent& e) {
 
 void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
   PodState st = ReadPod(pod);
-  const std::string name = StrAt(pod, {"metadata", "name"});
+  const std::string name = StringAt(pod, {"metadata", "name"});
   Micros now = clock_.Now();
   std::optional<Update> started;
   std::optional<std::pair<AttemptStatus, Outcome>> end;
@@ -514,8 +504,8 @@ void KubernetesEngine::StartFollower(Tracked& t) {
 }
 
 void KubernetesEngine::OnEventObject(const json::value& ev) {
-  const std::string pod = StrAt(ev, {"involvedObject", "name"});
-  const std::string uid = StrAt(ev, {"metadata", "uid"});
+  const std::string pod = StringAt(ev, {"involvedObject", "name"});
+  const std::string uid = StringAt(ev, {"metadata", "uid"});
   std::string attempt_id;
   {
     std::lock_guard lock(mu_);
@@ -526,20 +516,20 @@ void KubernetesEngine::OnEventObject(const json::value& ev) {
     attempt_id = it->second;
   }
   events_seen_.fetch_add(1);
-  std::string at = StrAt(ev, {"lastTimestamp"});
-  if (at.empty()) at = StrAt(ev, {"eventTime"});
-  if (at.empty()) at = StrAt(ev, {"firstTimestamp"});
+  std::string at = StringAt(ev, {"lastTimestamp"});
+  if (at.empty()) at = StringAt(ev, {"eventTime"});
+  if (at.empty()) at = StringAt(ev, {"firstTimestamp"});
   Update u;
   u.kind = Update::Kind::kEvent;
   u.attempt_id = attempt_id;
   u.at = ParseTime(at);
   if (u.at == 0) u.at = clock_.Now();
-  u.message = fmt::format("k8s {} {}: {}", StrAt(ev, {"type"}), StrAt(ev, {"reason"}),
-                          StrAt(ev, {"message"}));
+  u.message = fmt::format("k8s {} {}: {}", StringAt(ev, {"type"}), StringAt(ev, {"reason"}),
+                          StringAt(ev, {"message"}));
   Send(u);
   if (options_.prune_events) {
-    std::string ns = StrAt(ev, {"metadata", "namespace"});
-    std::string name = StrAt(ev, {"metadata", "name"});
+    std::string ns = StringAt(ev, {"metadata", "namespace"});
+    std::string name = StringAt(ev, {"metadata", "name"});
     (void)client_.Delete("/api/v1/namespaces/" + kube::Escape(ns) + "/events/" + kube::Escape(name),
                          0);
   }
@@ -547,7 +537,7 @@ void KubernetesEngine::OnEventObject(const json::value& ev) {
 
 void KubernetesEngine::OnNodeEvent(const kube::WatchEvent& e) {
   if (e.type != "DELETED") return;
-  const std::string node = StrAt(e.object, {"metadata", "name"});
+  const std::string node = StringAt(e.object, {"metadata", "name"});
   std::vector<std::pair<std::string, std::string>> lost;  // attempt, pod
   {
     std::lock_guard lock(mu_);

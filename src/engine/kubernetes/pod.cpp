@@ -26,10 +26,6 @@ const json::value* At(const json::value& v, std::initializer_list<std::string_vi
   return cur;
 }
 
-std::string StrAt(const json::value& v, std::initializer_list<std::string_view> path) {
-  return Str(At(v, path));
-}
-
 // Waiting reasons that never resolve by themselves.
 bool FatalWaiting(const std::string& reason) {
   return reason == "InvalidImageName" || reason == "CreateContainerConfigError" ||
@@ -37,6 +33,10 @@ bool FatalWaiting(const std::string& reason) {
 }
 
 }  // namespace
+
+std::string StringAt(const json::value& v, std::initializer_list<std::string_view> path) {
+  return Str(At(v, path));
+}
 
 std::string Quantity(int64_t bytes) {
   constexpr int64_t kKi = 1024;
@@ -205,48 +205,48 @@ Micros ParseTime(std::string_view t) {
 
 PodState ReadPod(const json::value& pod) {
   PodState st;
-  st.attempt_id = StrAt(pod, {"metadata", "annotations", kAnnotationAttempt});
-  st.node_name = StrAt(pod, {"spec", "nodeName"});
-  const std::string phase = StrAt(pod, {"status", "phase"});
-  const std::string pod_reason = StrAt(pod, {"status", "reason"});
-  const std::string pod_message = StrAt(pod, {"status", "message"});
+  st.attempt_id = StringAt(pod, {"metadata", "annotations", kAnnotationAttempt});
+  st.node_name = StringAt(pod, {"spec", "nodeName"});
+  const std::string phase = StringAt(pod, {"status", "phase"});
+  const std::string pod_reason = StringAt(pod, {"status", "reason"});
+  const std::string pod_message = StringAt(pod, {"status", "message"});
 
   // The main container's status.
   const json::value* cs = nullptr;
   if (const json::value* list = At(pod, {"status", "containerStatuses"});
       list != nullptr && list->is_array()) {
     for (const auto& c : list->get_array()) {
-      if (StrAt(c, {"name"}) == kContainerName) cs = &c;
+      if (StringAt(c, {"name"}) == kContainerName) cs = &c;
     }
     if (cs == nullptr && !list->get_array().empty()) cs = &list->get_array()[0];
   }
   if (const json::value* conds = At(pod, {"status", "conditions"});
       conds != nullptr && conds->is_array()) {
     for (const auto& c : conds->get_array()) {
-      const std::string type = StrAt(c, {"type"});
-      if (type == "DisruptionTarget" && StrAt(c, {"status"}) == "True") {
+      const std::string type = StringAt(c, {"type"});
+      if (type == "DisruptionTarget" && StringAt(c, {"status"}) == "True") {
         st.disruption = true;
-        st.disruption_message = StrAt(c, {"message"});
-        if (st.disruption_message.empty()) st.disruption_message = StrAt(c, {"reason"});
+        st.disruption_message = StringAt(c, {"message"});
+        if (st.disruption_message.empty()) st.disruption_message = StringAt(c, {"reason"});
       }
-      if (type == "PodScheduled" && StrAt(c, {"status"}) == "False") {
-        st.waiting_reason = StrAt(c, {"reason"});
-        st.waiting_message = StrAt(c, {"message"});
+      if (type == "PodScheduled" && StringAt(c, {"status"}) == "False") {
+        st.waiting_reason = StringAt(c, {"reason"});
+        st.waiting_message = StringAt(c, {"message"});
       }
     }
   }
   const json::value* running = cs != nullptr ? At(*cs, {"state", "running"}) : nullptr;
   const json::value* terminated = cs != nullptr ? At(*cs, {"state", "terminated"}) : nullptr;
   const json::value* waiting = cs != nullptr ? At(*cs, {"state", "waiting"}) : nullptr;
-  if (running != nullptr) st.started_at = ParseTime(StrAt(*running, {"startedAt"}));
+  if (running != nullptr) st.started_at = ParseTime(StringAt(*running, {"startedAt"}));
   if (terminated != nullptr && st.started_at == 0) {
-    st.started_at = ParseTime(StrAt(*terminated, {"startedAt"}));
+    st.started_at = ParseTime(StringAt(*terminated, {"startedAt"}));
   }
   if (waiting != nullptr) {
-    std::string r = StrAt(*waiting, {"reason"});
+    std::string r = StringAt(*waiting, {"reason"});
     if (!r.empty() && r != "ContainerCreating" && r != "PodInitializing") {
       st.waiting_reason = r;
-      st.waiting_message = StrAt(*waiting, {"message"});
+      st.waiting_message = StringAt(*waiting, {"message"});
       st.waiting_fatal = FatalWaiting(r);
     }
   }
@@ -258,7 +258,7 @@ PodState ReadPod(const json::value& pod) {
     st.outcome.exit_code = code;
     st.outcome.reason = std::move(reason);
     st.outcome.message = std::move(message);
-    if (terminated != nullptr) st.ended_at = ParseTime(StrAt(*terminated, {"finishedAt"}));
+    if (terminated != nullptr) st.ended_at = ParseTime(StringAt(*terminated, {"finishedAt"}));
   };
 
   if (phase == "Succeeded") {
@@ -293,8 +293,8 @@ PodState ReadPod(const json::value& pod) {
       const json::value* ec = At(*terminated, {"exitCode"});
       std::optional<int> code;
       if (ec != nullptr && ec->is_int64()) code = static_cast<int>(ec->get_int64());
-      std::string r = StrAt(*terminated, {"reason"});
-      std::string msg = StrAt(*terminated, {"message"});
+      std::string r = StringAt(*terminated, {"reason"});
+      std::string msg = StringAt(*terminated, {"message"});
       if (r.empty()) r = std::string(reason::kError);
       if (r == "OOMKilled" && msg.empty()) {
         msg = "the container exceeded its memory limit and was OOM-killed by the kernel";

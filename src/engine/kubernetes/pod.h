@@ -1,8 +1,10 @@
 #pragma once
 /// Pure parts of the kubernetes engine: the Pod an attempt becomes, and what a Pod's status
 /// means for the attempt. No I/O, so both are tested with tables of real API server JSON.
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json/value.hpp>
 
@@ -66,6 +68,9 @@ struct PodState {
 
 /// Reads a Pod object (as the API server returns it).
 PodState ReadPod(const boost::json::value& pod);
+
+/// The string at `path` in a JSON object tree ("" when absent or not a string).
+std::string StringAt(const boost::json::value& v, std::initializer_list<std::string_view> path);
 
 /// RFC 3339 (with optional fraction) → micros; 0 when unparseable.
 Micros ParseTime(std::string_view rfc3339);
