@@ -10,12 +10,14 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "control/attempt_diagnosis.h"
 #include "control/controller.h"
 #include "core/log.h"
 #include "engine/kubernetes/kubernetes_engine.h"
 #include "engine/local/local_engine.h"
+#include "engine/spark/spark_engine.h"
 #include "kube/client.h"
 #include "logs/fs_log_store.h"
 #include "metrics/registry.h"
@@ -26,6 +28,22 @@
 
 namespace tug {
 namespace {
+
+engine::spark::SparkSettings SparkSettingsFor(const server::Config& config) {
+  engine::spark::SparkSettings s;
+  s.images = config.spark.versions;
+  s.master = config.spark.master;
+  s.spark_submit = config.spark.spark_submit;
+  s.event_log_dir = config.spark.event_log_dir;
+  s.history_url = config.spark.history_url;
+  s.submit_service_account = config.spark.submit_service_account;
+  s.driver_service_account = config.spark.driver_service_account;
+  s.controller_memory_bytes = config.spark.controller_memory_bytes;
+  s.controller_cpu_millis = config.spark.controller_cpu_millis;
+  s.ui_port = static_cast<int>(config.spark.ui_port);
+  s.decommission_on_spot = config.spark.decommission_on_spot;
+  return s;
+}
 
 int Die(const std::string& message) {
   std::cerr << "tug server: " << message << "\n";
@@ -104,9 +122,11 @@ int Serve(const cli::ServerFlags& flags) {
   auto engine = engine::local::LocalEngine::Create(eo, log_store, clock);
   if (!engine.ok()) return Die("starting the local engine: " + engine.error().ToString());
 
-  // One kubernetes engine per configured cluster, named "kubernetes:<cluster>".
+  // Per configured cluster: a kubernetes engine ("kubernetes:<cluster>", container jobs) and a
+  // spark engine ("spark:<cluster>"), sharing the cluster's client.
   std::vector<std::unique_ptr<kube::Client>> kube_clients;
   std::vector<std::unique_ptr<engine::kubernetes::KubernetesEngine>> kube_engines;
+  std::map<std::string, engine::spark::SparkEngine*> spark_engines;  // by engine name
   for (const server::ClusterConfig& cc : config->clusters) {
     auto kc = cc.in_cluster && cc.kubeconfig.empty()
                   ? kube::InClusterConfig()
@@ -136,6 +156,14 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.watch_nodes = cc.watch_nodes;
     kube_engines.push_back(
         std::make_unique<engine::kubernetes::KubernetesEngine>(ko2, **client, log_store, clock));
+    engine::kubernetes::KubernetesEngineOptions spark_options = ko2;
+    spark_options.name = "spark:" + cc.name;
+    spark_options.component_log_cap = config->spark.component_log_cap_bytes;
+    spark_options.attempt_log_cap = config->spark.attempt_log_cap_bytes;
+    auto spark = std::make_unique<engine::spark::SparkEngine>(
+        spark_options, SparkSettingsFor(*config), **client, log_store, clock);
+    spark_engines[spark_options.name] = spark.get();
+    kube_engines.push_back(std::move(spark));
     kube_clients.push_back(std::move(*client));
   }
   // The default engine first: /readyz reports it as "engine".
@@ -177,6 +205,26 @@ int Serve(const cli::ServerFlags& flags) {
   ao.history = &history;
   ao.default_engine = config->engine;
   for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
+  ao.preview = [&config, &kube_engines](const engine::LaunchSpec& spec,
+                                        const std::string& name) -> Result<boost::json::value> {
+    // The cluster's pod settings when it is configured, the defaults otherwise.
+    engine::kubernetes::PodSettings pods;
+    for (const auto& k : kube_engines) {
+      if (k->Name() == name) pods = k->options().pod;
+    }
+    if (spec.kind == "spark") {
+      ASSIGN_OR_RETURN(auto sub,
+                       engine::spark::BuildSubmission(spec, pods, SparkSettingsFor(*config)));
+      return engine::spark::ToJson(sub);
+    }
+    if (name.rfind("kubernetes:", 0) == 0) {
+      return boost::json::value(
+          boost::json::object{{"pod", engine::kubernetes::BuildPod(spec, pods)}});
+    }
+    boost::json::array argv;
+    for (const auto& a : spec.argv) argv.emplace_back(a);
+    return boost::json::value(boost::json::object{{"argv", std::move(argv)}});
+  };
   server::Api api(ao, **store, log_store, controller, engines, registry, clock);
   net::Router router;
   api.Register(router);

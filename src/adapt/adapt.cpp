@@ -149,6 +149,9 @@ Diagnosis ParseDiagnosis(const std::string& text) {
     d.component = StringAt(rc->get_object(), "component");
     d.text = StringAt(rc->get_object(), "text");
   }
+  // The component that failed (an executor OOMKilled) when the platform named it; the root
+  // cause line may sit in another component's log (the driver's "Lost executor 1 ...").
+  if (std::string failed = StringAt(o, "component"); !failed.empty()) d.component = failed;
   d.remediation = StringAt(o, "remediation");
   return d;
 }

@@ -2,13 +2,42 @@
 
 #include <boost/json.hpp>
 
+#include "core/json.h"
+
 namespace tug::control {
 
 std::string TaxonomyComponent(const std::string& component) {
+  // Executors keep their number ("executor-1"): the diagnoser compares roles, and the root
+  // cause then names the executor whose log it is in.
   if (component == "main") return "batch-container";
-  if (component.rfind("executor", 0) == 0) return "executor";
   return component;
 }
+
+namespace {
+
+// Platform evidence of a multi-pod attempt (Spark), strongest first: executors that failed
+// while the driver ran (OOM kills before other failures), then the driver, then spark-submit.
+std::vector<diagnose::ContainerOutcome> ComponentFacts(const std::vector<ComponentStatus>& comps) {
+  std::vector<diagnose::ContainerOutcome> out;
+  auto add = [&](const ComponentStatus& c) {
+    out.push_back({c.name, c.pod, c.exit_code, c.reason});
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& c : comps) {
+      if (!c.evidence) continue;
+      bool oom = c.reason == "OOMKilled" || (c.exit_code && *c.exit_code == 137);
+      if ((pass == 0) == oom) add(c);
+    }
+  }
+  for (const char* role : {"driver", "controller"}) {
+    for (const auto& c : comps) {
+      if (c.name == role && c.state == "failed") add(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string DiagnoseAttempt(const diagnose::Diagnoser& diagnoser, logs::LogStore& logs,
                             const Attempt& attempt, AttemptStatus status, const Outcome& outcome) {
@@ -36,6 +65,10 @@ std::string DiagnoseAttempt(const diagnose::Diagnoser& diagnoser, logs::LogStore
   facts.exit_code = outcome.exit_code;
   facts.reason = outcome.reason;
   facts.component = "batch-container";
+  if (auto comps = ComponentsFromJson(attempt.components); comps.ok() && !comps->empty()) {
+    facts.component = "driver";
+    facts.containers = ComponentFacts(*comps);
+  }
   std::vector<const diagnose::LogScan*> view;
   for (const auto& s : scans) view.push_back(s.get());
   diagnose::Diagnosis d = diagnoser.Decide(view, facts);

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/quantity.h"
 
@@ -186,6 +187,25 @@ void Controller::LeaseLoop() {
   }
 }
 
+engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
+  engine::LaunchSpec spec;
+  spec.run_id = attempt.run_id;
+  spec.attempt_id = attempt.id;
+  spec.attempt_number = attempt.number;
+  spec.definition = run.definition;
+  spec.argv = run.spec.Argv();
+  spec.env = run.spec.env;
+  spec.working_dir = run.spec.working_dir;
+  spec.image = run.spec.image;
+  spec.resources = attempt.resources;
+  spec.timeout_seconds = run.spec.timeout_seconds;
+  spec.placement = attempt.placement;
+  spec.kubernetes = run.spec.kubernetes;
+  spec.kind = run.spec.kind;
+  spec.spark = run.spec.spark;
+  return spec;
+}
+
 void Controller::Launch(const Attempt& attempt) {
   auto run = store_.GetRun(attempt.run_id);
   if (!run.ok()) {
@@ -193,19 +213,7 @@ void Controller::Launch(const Attempt& attempt) {
                {{"attempt", attempt.id}, {"error", run.error().ToString()}});
     return;
   }
-  engine::LaunchSpec spec;
-  spec.run_id = attempt.run_id;
-  spec.attempt_id = attempt.id;
-  spec.attempt_number = attempt.number;
-  spec.definition = run->definition;
-  spec.argv = run->spec.Argv();
-  spec.env = run->spec.env;
-  spec.working_dir = run->spec.working_dir;
-  spec.image = run->spec.image;
-  spec.resources = attempt.resources;
-  spec.timeout_seconds = run->spec.timeout_seconds;
-  spec.placement = attempt.placement;
-  spec.kubernetes = run->spec.kubernetes;
+  engine::LaunchSpec spec = LaunchSpecFor(*run, attempt);
 
   engine::Engine* engine = EngineFor(attempt.engine);
   Result<std::string> ref =
@@ -274,6 +282,8 @@ void Controller::OnUpdate(const engine::Update& u) {
       end.ended_at = u.at;
       end.peak_memory_bytes = u.peak_memory_bytes;
       end.cpu_micros = u.cpu_micros;
+      end.components = ComponentsJson(u.components);
+      end.app_id = u.app_id;
       // The engine's record (status.json) is removed by Cleanup, so it may only go once the
       // store has the outcome; if the store stays unreachable the record stays for the next
       // server's reconcile to read.
@@ -298,7 +308,12 @@ void Controller::OnUpdate(const engine::Update& u) {
 
 Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
   if (options_.diagnose && end.diagnosis.empty()) {
-    end.diagnosis = options_.diagnose(attempt, end.status, end.outcome);
+    // The diagnoser reads per-component evidence (an executor OOMKilled mid-job) from the
+    // attempt as it ends, not as it was stored while running.
+    Attempt ending = attempt;
+    ending.components = end.components;
+    ending.app_id = end.app_id;
+    end.diagnosis = options_.diagnose(ending, end.status, end.outcome);
   }
   bool planned = false;
   if (end.status == AttemptStatus::kFailed || end.status == AttemptStatus::kLost) {

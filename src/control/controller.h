@@ -52,6 +52,10 @@ std::string MakeOwner(const std::string& host);
 /// The host part of an owner string.
 std::string OwnerHost(const std::string& owner);
 
+/// What the engine is given for an attempt of a run (its resolved spec, the attempt's sizes
+/// and placement).
+engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt);
+
 class Controller {
  public:
   /// `engines`: every engine this server runs attempts on, by Name() (attempt.engine).

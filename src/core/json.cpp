@@ -386,6 +386,15 @@ json::value ToJson(const Definition& d) {
     for (const auto& a : d.spark.args) args.emplace_back(a);
     sp["args"] = std::move(args);
     sp["conf"] = StringMap(d.spark.conf);
+    auto list = [&](const char* key, const std::vector<std::string>& v) {
+      if (v.empty()) return;
+      json::array a;
+      for (const auto& x : v) a.emplace_back(x);
+      sp[key] = std::move(a);
+    };
+    list("py_files", d.spark.py_files);
+    list("jars", d.spark.jars);
+    list("files", d.spark.files);
     sp["driver"] = ToJson(d.resources.spark.driver, true, d.resources.spark);
     sp["executor"] = ToJson(d.resources.spark.executor, false, d.resources.spark);
     o["spark"] = std::move(sp);
@@ -485,8 +494,8 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   if (const json::value* sp = named.Get("spark")) {
     Reader sr(*sp, named.what() + ": spark");
     if (!sr.is_object()) return sr.NotObject().take_error();
-    RETURN_IF_ERROR(
-        sr.OnlyKeys({"version", "main", "main_class", "args", "conf", "driver", "executor"}));
+    RETURN_IF_ERROR(sr.OnlyKeys({"version", "main", "main_class", "args", "conf", "py_files",
+                                 "jars", "files", "driver", "executor"}));
     if (const json::value* ver = sr.Get("version"); ver != nullptr && ver->is_number()) {
       // YAML: version: 3.5 arrives as a number; keep what was written ("3.0", not "3").
       d.spark.version =
@@ -499,6 +508,9 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
     RETURN_IF_ERROR(sr.String("main_class", d.spark.main_class));
     RETURN_IF_ERROR(sr.StringList("args", d.spark.args));
     RETURN_IF_ERROR(sr.Map("conf", d.spark.conf));
+    RETURN_IF_ERROR(sr.StringList("py_files", d.spark.py_files));
+    RETURN_IF_ERROR(sr.StringList("jars", d.spark.jars));
+    RETURN_IF_ERROR(sr.StringList("files", d.spark.files));
     if (const json::value* dr = sr.Get("driver")) {
       RETURN_IF_ERROR(SparkRoleFromJson(*dr, named.what() + ": spark.driver", true,
                                         d.resources.spark.driver, d.resources.spark));
@@ -592,7 +604,58 @@ json::value ToJson(const Attempt& a) {
   o["cpu_seconds"] = static_cast<double>(a.cpu_micros) / 1e6;
   o["diagnosis"] = ParsedOrNull(a.diagnosis);
   o["decision"] = ParsedOrNull(a.decision);
+  if (!a.components.empty()) o["components"] = ParsedOrNull(a.components);
+  if (!a.app_id.empty()) o["app_id"] = a.app_id;
   return o;
+}
+
+json::value ToJson(const ComponentStatus& c) {
+  json::object o{{"name", c.name}, {"state", c.state}};
+  if (!c.pod.empty()) o["pod"] = c.pod;
+  if (!c.node.empty()) o["node"] = c.node;
+  if (!c.capacity.empty()) o["capacity"] = c.capacity;
+  o["exit_code"] = c.exit_code ? json::value(*c.exit_code) : json::value(nullptr);
+  if (!c.reason.empty()) o["reason"] = c.reason;
+  if (!c.message.empty()) o["message"] = c.message;
+  if (c.started_at != 0) o["started_at"] = Time(c.started_at);
+  if (c.ended_at != 0) o["ended_at"] = Time(c.ended_at);
+  if (c.evidence) o["evidence"] = true;
+  return o;
+}
+
+std::string ComponentsJson(const std::vector<ComponentStatus>& components) {
+  if (components.empty()) return "";
+  json::array a;
+  for (const auto& c : components) a.push_back(ToJson(c));
+  return json::serialize(a);
+}
+
+Result<std::vector<ComponentStatus>> ComponentsFromJson(std::string_view text) {
+  std::vector<ComponentStatus> out;
+  if (text.empty()) return out;
+  ASSIGN_OR_RETURN(json::value v, ParseJson(text));
+  if (!v.is_array()) return InvalidArgument("components must be a JSON array");
+  for (const json::value& e : v.as_array()) {
+    Reader r(e, "component");
+    if (!r.is_object()) return r.NotObject().take_error();
+    ComponentStatus c;
+    RETURN_IF_ERROR(r.String("name", c.name));
+    RETURN_IF_ERROR(r.String("pod", c.pod));
+    RETURN_IF_ERROR(r.String("node", c.node));
+    RETURN_IF_ERROR(r.String("capacity", c.capacity));
+    RETURN_IF_ERROR(r.String("state", c.state));
+    if (const json::value* x = r.Get("exit_code"); x != nullptr && !x->is_null()) {
+      if (!x->is_int64()) return InvalidArgument("component: exit_code must be an integer");
+      c.exit_code = static_cast<int>(x->as_int64());
+    }
+    RETURN_IF_ERROR(r.String("reason", c.reason));
+    RETURN_IF_ERROR(r.String("message", c.message));
+    RETURN_IF_ERROR(r.Time("started_at", c.started_at));
+    RETURN_IF_ERROR(r.Time("ended_at", c.ended_at));
+    RETURN_IF_ERROR(r.Bool("evidence", c.evidence));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Result<Attempt> AttemptFromJson(const json::value& v) {
@@ -631,6 +694,11 @@ Result<Attempt> AttemptFromJson(const json::value& v) {
     if (!d->is_object()) return InvalidArgument("attempt: decision must be an object");
     a.decision = json::serialize(*d);
   }
+  if (const json::value* c = r.Get("components"); c != nullptr && !c->is_null()) {
+    if (!c->is_array()) return InvalidArgument("attempt: components must be an array");
+    a.components = json::serialize(*c);
+  }
+  RETURN_IF_ERROR(r.String("app_id", a.app_id));
   if (const json::value* p = r.Get("placement")) {
     Reader pr(*p, "attempt: placement");
     RETURN_IF_ERROR(pr.String("capacity", a.placement.capacity));

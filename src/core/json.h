@@ -4,6 +4,7 @@
 /// Parsing never throws: errors come back as InvalidArgument naming the field to fix.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -22,6 +23,10 @@ boost::json::value ToJson(const Run& r);
 /// A run for listings: everything but its spec and attempts.
 boost::json::object ToJsonSummary(const Run& r);
 boost::json::value ToJson(const Event& e);
+boost::json::value ToJson(const ComponentStatus& c);
+/// Attempt::components: a JSON array text ("" for none) and back.
+std::string ComponentsJson(const std::vector<ComponentStatus>& components);
+Result<std::vector<ComponentStatus>> ComponentsFromJson(std::string_view text);
 
 Result<Resources> ResourcesFromJson(const boost::json::value& v);
 /// The definition's `kubernetes:` section; `what` prefixes error messages.

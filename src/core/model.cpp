@@ -292,6 +292,18 @@ Status ValidateSpark(const Definition& def, const Limits& limits) {
     return FailedPrecondition(fmt::format(
         "definition '{}': kind spark takes spark.main and spark.args, not command", def.name));
   }
+  for (const auto& [key, value] : s.conf) {
+    if (std::string hint = SparkConfManaged(key); !hint.empty()) {
+      return FailedPrecondition(fmt::format(
+          "definition '{}': spark.conf '{}' is set by Tugboat; {}", def.name, key, hint));
+    }
+  }
+  if (!def.kubernetes.tolerations.empty()) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': kubernetes.tolerations are not supported for kind spark yet (Spark "
+        "needs a pod template for them); use kubernetes.node_selector",
+        def.name));
+  }
   RETURN_IF_ERROR(ValidateRole(def, "driver", r.driver, limits));
   RETURN_IF_ERROR(ValidateRole(def, "executor", r.executor, limits));
   int cap = def.adapt.max_executors > 0 ? def.adapt.max_executors : limits.max_executors;
@@ -317,10 +329,22 @@ Status ValidateSpark(const Definition& def, const Limits& limits) {
 }
 
 Status ValidateKubernetes(const Definition& def) {
-  if (def.engine != "" && def.engine != "local" && def.engine != "kubernetes") {
+  if (def.engine != "" && def.engine != "local" && def.engine != "kubernetes" &&
+      def.engine != "spark") {
     return FailedPrecondition(fmt::format(
-        "definition '{}': engine '{}' is not known; use engine: local or engine: kubernetes",
+        "definition '{}': engine '{}' is not known; use engine: local, kubernetes or spark",
         def.name, def.engine));
+  }
+  if (def.kind == "spark" && def.engine != "" && def.engine != "spark") {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': kind spark runs on engine spark (Spark on Kubernetes); drop engine: {} "
+        "or write engine: spark",
+        def.name, def.engine));
+  }
+  if (def.kind != "spark" && def.engine == "spark") {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': engine spark runs kind: spark definitions; this one is kind: {}",
+        def.name, def.kind));
   }
   if (def.engine == "local" && !def.cluster.empty()) {
     return FailedPrecondition(fmt::format(
@@ -372,6 +396,41 @@ Status ValidateKubernetes(const Definition& def) {
 }
 
 }  // namespace
+
+std::string SparkConfManaged(const std::string& key) {
+  static const std::map<std::string, std::string> kHints = {
+      {"spark.master", "Tugboat submits to the cluster's API server"},
+      {"spark.submit.deployMode", "Tugboat submits in cluster mode"},
+      {"spark.kubernetes.namespace", "the namespace comes from the server's cluster config"},
+      {"spark.kubernetes.container.image", "set spark.version; the server maps it to an image"},
+      {"spark.kubernetes.driver.container.image", "set spark.version"},
+      {"spark.kubernetes.executor.container.image", "set spark.version"},
+      {"spark.kubernetes.driver.pod.name", "Tugboat names the pods of each attempt"},
+      {"spark.kubernetes.executor.podNamePrefix", "Tugboat names the pods of each attempt"},
+      {"spark.driver.memory", "set spark.driver.memory in the definition (driver: {memory: 2Gi})"},
+      {"spark.driver.cores", "set spark.driver.cores (driver: {cores: 1})"},
+      {"spark.driver.memoryOverhead", "set spark.driver.memoryOverhead"},
+      {"spark.driver.maxResultSize", "set spark.driver.maxResultSize"},
+      {"spark.executor.memory", "set spark.executor.memory (executor: {memory: 4Gi})"},
+      {"spark.executor.cores", "set spark.executor.cores"},
+      {"spark.executor.memoryOverhead", "set spark.executor.memoryOverhead"},
+      {"spark.executor.instances", "set spark.executor.instances"},
+      {"spark.dynamicAllocation.enabled", "set spark.executor.dynamicAllocation"},
+      {"spark.dynamicAllocation.minExecutors", "set spark.executor.min"},
+      {"spark.dynamicAllocation.maxExecutors", "set spark.executor.max"},
+      {"spark.dynamicAllocation.initialExecutors", "set spark.executor.instances"},
+      {"spark.ui.proxyBase", "Tugboat serves the UI under /runs/<id>/spark-ui"},
+      {"spark.kubernetes.submission.waitAppCompletion", "the controller waits for the app"},
+  };
+  if (auto it = kHints.find(key); it != kHints.end()) return it->second;
+  for (const char* prefix :
+       {"spark.kubernetes.driver.label.tugboat.io/", "spark.kubernetes.executor.label.tugboat.io/",
+        "spark.kubernetes.driver.annotation.tugboat.io/",
+        "spark.kubernetes.executor.annotation.tugboat.io/"}) {
+    if (key.rfind(prefix, 0) == 0) return "tugboat.io/ labels are Tugboat's own";
+  }
+  return "";
+}
 
 Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateName(def.name));

@@ -119,13 +119,17 @@ struct AdaptPolicy {
   bool operator==(const AdaptPolicy&) const = default;
 };
 
-/// kind: spark. The engine arrives in a later issue; the planner already sizes these.
+/// kind: spark (run by the spark engine: spark-submit in a controller pod; resources.spark
+/// holds the driver and executor sizes).
 struct SparkSpec {
-  std::string version;     // e.g. "3.5"
+  std::string version;     // e.g. "3.5": picks the image from the server's spark.versions
   std::string main;        // local:// or s3a:// jar or py file
   std::string main_class;  // for jars
   std::vector<std::string> args;
   std::map<std::string, std::string> conf;
+  std::vector<std::string> py_files;  // --py-files
+  std::vector<std::string> jars;      // --jars
+  std::vector<std::string> files;     // --files
   bool operator==(const SparkSpec&) const = default;
 };
 
@@ -193,6 +197,25 @@ struct Outcome {
   bool operator==(const Outcome&) const = default;
 };
 
+/// One process of an attempt, with its own log: "main" (a container job), or Spark's
+/// "controller" (spark-submit), "driver" and "executor-N".
+struct ComponentStatus {
+  std::string name;
+  std::string pod;       // pod name ("" on the local engine)
+  std::string node;      // where it ran, when known
+  std::string capacity;  // the node's capacity type ("spot" / "on-demand"), when known
+  std::string state;     // pending | running | succeeded | failed | deleted
+  std::optional<int> exit_code;
+  std::string reason;  // OOMKilled, Error, Completed, NodeLost, Deleted, ...
+  std::string message;
+  Micros started_at = 0;
+  Micros ended_at = 0;
+  /// It failed while the attempt was still running (not torn down at its end): platform
+  /// evidence for diagnosis (an executor OOMKilled mid-job).
+  bool evidence = false;
+  bool operator==(const ComponentStatus&) const = default;
+};
+
 struct Attempt {
   std::string id;  // "<run id>-<number>"
   std::string run_id;
@@ -217,6 +240,11 @@ struct Attempt {
   /// What the planner decided when this attempt ended (JSON object, see src/adapt; "" when
   /// it succeeded or was stopped).
   std::string decision;
+  /// Its components when it ended (JSON array of ComponentStatus; see core/json.h), "" when the
+  /// engine has only one (the local and kubernetes engines).
+  std::string components;
+  /// Spark: the application id (spark-app-selector), for the history server; "" otherwise.
+  std::string app_id;
   bool operator==(const Attempt&) const = default;
 };
 
@@ -262,6 +290,10 @@ struct Limits {
 /// What makes two runs of one definition "the same job" for right-sizing: a short hex hash of
 /// kind, image, command/argv and the Spark main, class and args (not env, not resources).
 std::string CommandSignature(const Definition& def);
+
+/// Spark confs Tugboat generates, which a definition's spark.conf may not set: "" when `key` is
+/// free for users, else where to set it instead.
+std::string SparkConfManaged(const std::string& key);
 
 /// Checks fields a user wrote; messages say what to fix.
 Status Validate(const Definition& def, const Limits& limits);

@@ -17,6 +17,11 @@ bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   return it != hay.end();
 }
 
+// "executor" or "executor-N".
+bool IsExecutor(std::string_view component) {
+  return component == "executor" || component.rfind("executor-", 0) == 0;
+}
+
 bool NeverRetry(std::string_view cls) {
   return cls == "user_code_error" || cls == "data_error" || cls == "config_error" ||
          cls == "benign_noise";
@@ -35,7 +40,7 @@ struct Candidate {
 std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s) {
   const std::string& comp = scan.component();
   if (s.resolve == Resolve::kHeapOom) {
-    if (comp == "executor" || hit.executor_context || ContainsNoCase(hit.text, "executor")) {
+    if (IsExecutor(comp) || hit.executor_context || ContainsNoCase(hit.text, "executor")) {
       return "executor_oom";
     }
     if (comp == "batch-container") return "batch_container_oom";
@@ -45,7 +50,7 @@ std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s)
     bool names_executor =
         ContainsNoCase(hit.text, "executor") || ContainsNoCase(hit.text, "-exec-");
     bool names_driver = ContainsNoCase(hit.text, "driver");
-    bool spark = scan.spark_seen() || comp == "driver" || comp == "executor";
+    bool spark = scan.spark_seen() || comp == "driver" || IsExecutor(comp);
     if (comp == "batch-container") return "batch_container_oom";
     if (s.cls == "executor_container_oom") {
       // Spark/YARN/Kubernetes container reports: about executors unless they name the driver.
@@ -53,7 +58,7 @@ std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s)
       return spark ? "executor_container_oom" : "batch_container_oom";
     }
     // Kernel/shell OOM kills: whose process died is the stream's own component.
-    if (comp == "executor" || names_executor) return "executor_container_oom";
+    if (IsExecutor(comp) || names_executor) return "executor_container_oom";
     if (comp == "driver" || names_driver) return "driver_oom";
     return spark ? "executor_container_oom" : "batch_container_oom";
   }
@@ -102,7 +107,7 @@ std::string ClassFromOutcome(const Outcome& o, bool spark) {
   const std::string& r = o.reason;
   auto oom_class = [&]() -> std::string {
     if (o.component == "driver") return "driver_oom";
-    if (o.component == "executor") return "executor_container_oom";
+    if (IsExecutor(o.component)) return "executor_container_oom";
     return spark && o.component != "batch-container" ? "executor_container_oom"
                                                      : "batch_container_oom";
   };
@@ -169,12 +174,14 @@ boost::json::value ToJson(const Diagnosis& d) {
   };
   boost::json::array highlights;
   for (const auto& h : d.highlights) highlights.push_back(line(h));
-  return boost::json::object{{"class", d.cls},
-                             {"retryable", d.retryable},
-                             {"root_cause", line(d.root_cause)},
-                             {"highlights", std::move(highlights)},
-                             {"remediation", d.remediation},
-                             {"summary", d.summary}};
+  boost::json::object o{{"class", d.cls},
+                        {"retryable", d.retryable},
+                        {"root_cause", line(d.root_cause)},
+                        {"highlights", std::move(highlights)},
+                        {"remediation", d.remediation},
+                        {"summary", d.summary}};
+  if (!d.component.empty()) o["component"] = d.component;
+  return o;
 }
 
 Result<Diagnoser> Diagnoser::Create(Catalog catalog) {
@@ -243,6 +250,7 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
     }
     d.cls = platform_cls;
     d.retryable = !NeverRetry(platform_cls);
+    if (!facts.containers.empty()) d.component = outcome.component;
     notes.push_back("platform: " + (outcome.reason.empty() ? std::string("exit") : outcome.reason) +
                     (outcome.exit_code ? " exit code " + std::to_string(*outcome.exit_code) : ""));
     if (agree != nullptr) {

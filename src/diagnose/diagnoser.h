@@ -49,12 +49,18 @@ struct Diagnosis {
     std::string text;
   } root_cause;
   std::vector<Line> highlights;
+  /// The component that failed, when platform evidence names it (e.g. "executor-1" OOMKilled
+  /// while the root-cause line is the driver's "Lost executor 1 ..."); "" otherwise.
+  std::string component;
   std::string remediation;
   std::string summary;
 };
 
 /// {"class", "retryable", "root_cause": {component, line, text}, "highlights": [...],
-///  "remediation", "summary"}
+///  "component" (when set), "remediation", "summary"}
+///
+/// Component names: "batch-container", "controller", "driver", "executor" or "executor-N"
+/// (one executor's log or status); roles are compared without the "-N".
 boost::json::value ToJson(const Diagnosis& d);
 
 class Diagnoser {

@@ -34,8 +34,12 @@ struct LaunchSpec {
   int64_t timeout_seconds = 0;  // 0: none
   /// Capacity type chosen by the planner (engines without capacity types record it only).
   Placement placement;
-  /// Pod settings (kubernetes engine).
+  /// Pod settings (kubernetes and spark engines).
   KubernetesSpec kubernetes;
+  /// "container" or "spark"; kind spark carries the application (its sizes are in
+  /// resources.spark) and runs on the spark engine only.
+  std::string kind = "container";
+  SparkSpec spark;
 };
 
 struct Update {
@@ -49,6 +53,10 @@ struct Update {
   Outcome outcome;
   int64_t peak_memory_bytes = 0;
   int64_t cpu_micros = 0;
+  /// Engines with several processes per attempt (spark): each one's state as it ended, and the
+  /// Spark application id.
+  std::vector<ComponentStatus> components;
+  std::string app_id;
 };
 
 using UpdateSink = std::function<void(const Update&)>;
@@ -95,6 +103,12 @@ class Engine {
   /// Engine-specific counters for /metrics: (metric name, value), e.g.
   /// {"tug_kube_events_seen_total", 12}.
   virtual std::vector<std::pair<std::string, double>> Counters() const { return {}; }
+
+  /// The live components of an attempt the engine is watching (spark: controller, driver,
+  /// executor-N), for the run's API view; empty when it has one process or is not watched here.
+  virtual std::vector<ComponentStatus> Components(const std::string& /*attempt_id*/) const {
+    return {};
+  }
 
   /// Called once after the controller's reconcile has adopted every attempt it knows: work the
   /// engine still finds (pods with our labels no attempt claimed) is handled by its policy.

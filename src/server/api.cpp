@@ -233,13 +233,13 @@ net::Response Api::CreateRun(net::Request& req) {
   }
   Definition spec = ApplyOverrides(*def, *overrides);
   if (auto st = Validate(spec, options_.limits); !st.ok()) return Err(st.error());
+  const bool dry_run = req.Query("dry_run") == "true" || req.Query("dry_run") == "1";
   auto engine_name = EngineFor(spec);
-  if (!engine_name.ok()) return Err(engine_name.error());
-  if (spec.kind != "container") {
-    return Err(FailedPrecondition(fmt::format(
-        "definition '{}' is kind {}, which the {} engine cannot run; submit it to a server with "
-        "the {} engine",
-        name, spec.kind, *engine_name, spec.kind)));
+  if (!engine_name.ok()) {
+    // A dry run needs no cluster: the engine's defaults fill in what no config gives.
+    const bool kube = spec.kind == "spark" || spec.engine == "kubernetes";
+    if (!dry_run || !kube || !options_.clusters.empty()) return Err(engine_name.error());
+    engine_name = spec.kind == "spark" ? std::string("spark:") : std::string("kubernetes:");
   }
 
   Micros now = clock_.Now();
@@ -268,6 +268,27 @@ net::Response Api::CreateRun(net::Request& req) {
   first.engine = *engine_name;
   first.created_at = now;
   first.due_at = now;
+  if (dry_run) {
+    // Everything a launch would do, nothing stored and nothing started.
+    engine::LaunchSpec launch = control::LaunchSpecFor(run, first);
+    json::object out{
+        {"dry_run", true},
+        {"engine", *engine_name},
+        {"plan", adapt::ToJson(plan)},
+        {"resources", ToJson(first.resources)},
+        {"placement", json::object{{"capacity", first.placement.capacity},
+                                   {"executor_capacity", first.placement.executor_capacity}}}};
+    if (options_.preview) {
+      auto preview = options_.preview(launch, *engine_name);
+      if (!preview.ok()) return Err(preview.error());
+      out["launch"] = std::move(*preview);
+    } else {
+      json::array argv;
+      for (const auto& a : launch.argv) argv.emplace_back(a);
+      out["launch"] = json::object{{"argv", std::move(argv)}};
+    }
+    return Json(200, std::move(out));
+  }
   tug::Run reply_run = run;
   reply_run.attempts.push_back(first);
   net::Response resp;
@@ -301,10 +322,35 @@ net::Response Api::ListRuns(net::Request& req) {
   return Json(200, out);
 }
 
+json::value Api::RunJson(const tug::Run& run) const {
+  json::value v = ToJson(run);
+  json::object& o = v.as_object();
+  if (run.spec.kind == "spark") {
+    // The proxy serves the live UI, then redirects to the history server.
+    o["spark_ui"] = "/runs/" + run.id + "/spark-ui/";
+  }
+  json::value* attempts = o.if_contains("attempts");
+  if (attempts == nullptr || !attempts->is_array()) return v;
+  for (size_t i = 0; i < run.attempts.size() && i < attempts->as_array().size(); ++i) {
+    const Attempt& a = run.attempts[i];
+    if (IsTerminal(a.status) || !a.components.empty()) continue;
+    for (engine::Engine* e : engines_) {
+      if (e->Name() != a.engine) continue;
+      std::vector<ComponentStatus> live = e->Components(a.id);
+      if (live.empty()) break;
+      json::array comps;
+      for (const auto& c : live) comps.push_back(ToJson(c));
+      attempts->as_array()[i].as_object()["components"] = std::move(comps);
+      break;
+    }
+  }
+  return v;
+}
+
 net::Response Api::GetRun(net::Request& req) {
   auto run = store_.GetRun(req.params["id"]);
   if (!run.ok()) return Err(run.error());
-  return Json(200, ToJson(*run));
+  return Json(200, RunJson(*run));
 }
 
 net::Response Api::StopRun(net::Request& req) {
@@ -397,17 +443,19 @@ net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"stat
 
 Result<std::string> Api::EngineFor(const Definition& spec) const {
   std::string want = spec.engine.empty() ? options_.default_engine : spec.engine;
+  if (spec.kind == "spark") want = "spark";  // Spark runs on Kubernetes, whatever the default
   std::string name = want;
-  if (want == "kubernetes") {
+  if (want == "kubernetes" || want == "spark") {
     std::string cluster = spec.cluster;
     if (cluster.empty() && !options_.clusters.empty()) cluster = options_.clusters.front();
     if (cluster.empty()) {
       return FailedPrecondition(fmt::format(
-          "definition '{}' runs on engine kubernetes, but this server has no Kubernetes cluster "
-          "configured; add one under clusters: (see docs/configuration.md)",
-          spec.name));
+          "definition '{}' runs on engine {}, but this server has no Kubernetes cluster "
+          "configured; add one under clusters: (see docs/configuration.md), or try it with "
+          "dry_run=true",
+          spec.name, want));
     }
-    name = "kubernetes:" + cluster;
+    name = want + ":" + cluster;
   }
   for (engine::Engine* e : engines_) {
     if (e->Name() == name) return name;

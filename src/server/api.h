@@ -6,6 +6,8 @@
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
+
+#include <boost/json/value.hpp>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -35,6 +37,12 @@ struct ApiOptions {
   /// Kubernetes clusters in config order; a kubernetes definition without a cluster gets the
   /// first. Their engines are named "kubernetes:<cluster>".
   std::vector<std::string> clusters;
+  /// Dry runs (POST /api/v1/runs?dry_run=true): what the first attempt would run as on the
+  /// named engine (argv, pods, Spark confs), built without launching or reaching a cluster.
+  /// `engine` is the resolved name, or "spark:" / "kubernetes:" when no cluster is configured
+  /// (defaults fill in). Unset: dry runs show the launch spec only.
+  std::function<Result<boost::json::value>(const engine::LaunchSpec&, const std::string& engine)>
+      preview;
   /// How long a follow=true log stream stays open at most.
   Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
 };
@@ -77,6 +85,8 @@ class Api {
   Result<Definition> ParseDefinitionBody(const net::Request& req);
   /// The engine a definition's attempts run on (its name), or a 422 saying what is missing.
   Result<std::string> EngineFor(const Definition& spec) const;
+  /// The run as JSON, with live components of running attempts and the Spark UI link.
+  boost::json::value RunJson(const tug::Run& run) const;
 
   ApiOptions options_;
   Submitter submitter_;

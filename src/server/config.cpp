@@ -163,6 +163,84 @@ const Key kKeys[] = {
        c.dispatch = v == "true";
        return OkStatus();
      }},
+    {"spark.master", "TUG_SPARK_MASTER",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.rfind("k8s://", 0) != 0) {
+         return InvalidArgument(
+             "must be a k8s:// URL, e.g. k8s://https://kubernetes.default.svc:443");
+       }
+       c.spark.master = v;
+       return OkStatus();
+     }},
+    {"spark.spark_submit", "",
+     [](Config& c, const std::string& v) -> Status {
+       c.spark.spark_submit = v;
+       return OkStatus();
+     }},
+    {"spark.event_log_dir", "TUG_SPARK_EVENT_LOG_DIR",
+     [](Config& c, const std::string& v) -> Status {
+       c.spark.event_log_dir = v;
+       return OkStatus();
+     }},
+    {"spark.history_url", "TUG_SPARK_HISTORY_URL",
+     [](Config& c, const std::string& v) -> Status {
+       if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+         return InvalidArgument("must be an http(s) URL, e.g. http://spark-history:18080");
+       }
+       c.spark.history_url = v;
+       while (!c.spark.history_url.empty() && c.spark.history_url.back() == '/') {
+         c.spark.history_url.pop_back();
+       }
+       return OkStatus();
+     }},
+    {"spark.submit_service_account", "",
+     [](Config& c, const std::string& v) -> Status {
+       c.spark.submit_service_account = v;
+       return OkStatus();
+     }},
+    {"spark.driver_service_account", "",
+     [](Config& c, const std::string& v) -> Status {
+       c.spark.driver_service_account = v;
+       return OkStatus();
+     }},
+    {"spark.controller_memory", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.spark.controller_memory_bytes, ParseMemory(v));
+       return OkStatus();
+     }},
+    {"spark.controller_cpu", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.spark.controller_cpu_millis, ParseCpu(v));
+       return OkStatus();
+     }},
+    {"spark.ui_port", "",
+     [](Config& c, const std::string& v) -> Status {
+       return SetInt(c.spark.ui_port, v, "spark.ui_port", 1, 65535);
+     }},
+    {"spark.ui_access", "TUG_SPARK_UI_ACCESS",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "auto" && v != "direct" && v != "apiserver") {
+         return InvalidArgument("must be auto, direct or apiserver");
+       }
+       c.spark.ui_access = v;
+       return OkStatus();
+     }},
+    {"spark.decommission_on_spot", "",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "true" && v != "false") return InvalidArgument("must be true or false");
+       c.spark.decommission_on_spot = v == "true";
+       return OkStatus();
+     }},
+    {"spark.component_log_cap", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.spark.component_log_cap_bytes, ParseMemory(v));
+       return OkStatus();
+     }},
+    {"spark.attempt_log_cap", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.spark.attempt_log_cap_bytes, ParseMemory(v));
+       return OkStatus();
+     }},
     {"dispatcher.lease", "TUG_LEASE",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.lease_seconds, ParseDuration(v));
@@ -265,6 +343,24 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       }
       continue;
     }
+    if (path == "spark.versions") {
+      // Version → image; a file's map replaces the defaults.
+      if (!kv.value().is_object() || kv.value().as_object().empty()) {
+        return InvalidArgument(fmt::format(
+            "{}: spark.versions must map versions to images, e.g. {{\"3.5\": apache/spark:3.5.1}}",
+            source));
+      }
+      config.spark.versions.clear();
+      for (const auto& v : kv.value().as_object()) {
+        std::string image = Text(v.value());
+        if (!v.value().is_string() || image.empty()) {
+          return InvalidArgument(fmt::format("{}: spark.versions.{} must be an image name", source,
+                                             std::string(v.key())));
+        }
+        config.spark.versions[std::string(v.key())] = image;
+      }
+      continue;
+    }
     if (kv.value().is_object()) {
       RETURN_IF_ERROR(Walk(config, kv.value().as_object(), path, source));
       continue;
@@ -329,6 +425,7 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
     config.clusters.front().namespace_ = it->second;
   }
   for (const auto& k : kKeys) {
+    if (*k.env == '\0') continue;  // file only
     auto it = env.find(k.env);
     if (it == env.end() || it->second.empty()) continue;
     if (auto st = k.set(config, it->second); !st.ok()) {

@@ -32,6 +32,29 @@ struct ClusterConfig {
   bool watch_nodes = true;
 };
 
+/// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
+struct SparkConfig {
+  /// Spark version → image; several live side by side. Defaults: Apache's images for 3.3-3.5.
+  std::map<std::string, std::string> versions = {{"3.3", "apache/spark:3.3.3"},
+                                                 {"3.4", "apache/spark:3.4.3"},
+                                                 {"3.5", "apache/spark:3.5.1"}};
+  std::string master = "k8s://https://kubernetes.default.svc:443";
+  std::string spark_submit = "/opt/spark/bin/spark-submit";
+  std::string event_log_dir;  // "" : event logging off
+  std::string history_url;    // e.g. http://spark-history:18080 ("" : no redirect after the end)
+  std::string submit_service_account = "tugboat-spark-submit";
+  std::string driver_service_account = "spark";
+  int64_t controller_memory_bytes = int64_t{1} << 30;
+  int64_t controller_cpu_millis = 500;
+  int64_t ui_port = 4040;
+  /// How the proxy reaches a live driver UI: direct (pod IP; Tugboat runs in the cluster),
+  /// apiserver (the API server's pod proxy; Tugboat runs outside), auto (direct with in_cluster).
+  std::string ui_access = "auto";
+  bool decommission_on_spot = true;
+  int64_t component_log_cap_bytes = int64_t{256} << 20;
+  int64_t attempt_log_cap_bytes = int64_t{2} << 30;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".tug";
@@ -43,6 +66,7 @@ struct Config {
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   std::vector<ClusterConfig> clusters;
+  SparkConfig spark;
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   int64_t stop_grace_seconds = 10;
   // limits

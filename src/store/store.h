@@ -44,6 +44,9 @@ struct AttemptEnd {
   std::string failure_class;
   /// The planner's decision as a JSON object (see src/adapt); empty when none was made.
   std::string decision;
+  /// The attempt's components (Attempt::components) and Spark application id, when known.
+  std::string components;
+  std::string app_id;
   /// A planned retry: created QUEUED (due at next->due_at) in the same transaction, and the
   /// run becomes RETRYING instead of ending. Ignored (the run ends) if a stop was requested.
   std::optional<Attempt> next;

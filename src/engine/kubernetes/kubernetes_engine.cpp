@@ -70,19 +70,26 @@ void KubernetesEngine::Start() {
     nh.on_sync = [this](const std::vector<json::value>& items) {
       std::set<std::string> names;
       for (const auto& n : items) names.insert(StringAt(n, {"metadata", "name"}));
-      std::vector<std::string> lost;
+      std::set<std::string> gone;
       {
         std::lock_guard lock(mu_);
         for (auto& [id, t] : tracked_) {
-          if (!t.ended && !t.node.empty() && names.count(t.node) == 0) lost.push_back(id);
+          for (auto& [name, c] : t.components) {
+            if (!t.ended && !c.ended && !c.status.node.empty() && names.count(c.status.node) == 0) {
+              gone.insert(c.status.node);
+            }
+          }
         }
       }
-      for (const auto& id : lost) {
-        Outcome o{std::nullopt, "NodeLost", "the pod's node was removed from the cluster"};
-        Finish(id, AttemptStatus::kFailed, o, clock_.Now());
+      for (const auto& node : gone) {
+        NodeGone(node, fmt::format("node {} was removed from the cluster", node));
       }
     };
-    nh.on_event = [this](const kube::WatchEvent& e) { OnNodeEvent(e); };
+    nh.on_event = [this](const kube::WatchEvent& e) {
+      if (e.type != "DELETED") return;
+      const std::string node = StringAt(e.object, {"metadata", "name"});
+      NodeGone(node, fmt::format("node {} was removed while the pod ran on it", node));
+    };
     nodes_ = std::make_unique<kube::Informer>(client_, "/api/v1/nodes",
                                               std::map<std::string, std::string>{}, nh);
   }
@@ -96,24 +103,43 @@ void KubernetesEngine::Send(const Update& u) {
   if (sink_) sink_(u);
 }
 
-Result<std::string> KubernetesEngine::Launch(const LaunchSpec& spec) {
-  const std::string name = PodName(spec.attempt_id);
+Result<json::value> KubernetesEngine::FirstPod(const LaunchSpec& spec) {
+  if (spec.kind != "container") {
+    return InvalidArgument(fmt::format(
+        "the kubernetes engine runs container jobs; kind {} runs on the spark engine", spec.kind));
+  }
   if (spec.image.empty()) {
     return InvalidArgument(
         "the kubernetes engine runs container images; the definition has no "
         "image (add e.g. image: python:3.11)");
   }
+  return BuildPod(spec, options_.pod);
+}
+
+std::optional<AttemptEnding> KubernetesEngine::DecideEnd(
+    std::map<std::string, ComponentView>& components, bool /*stop_requested*/, Micros /*now*/) {
+  auto it = components.find(FirstComponent());
+  if (it == components.end() || !it->second.ended) return std::nullopt;
+  return AttemptEnding{it->second.end_status, it->second.end_outcome, it->second.ended_at};
+}
+
+Result<std::string> KubernetesEngine::Launch(const LaunchSpec& spec) {
+  ASSIGN_OR_RETURN(json::value pod, FirstPod(spec));
+  const std::string name = StringAt(pod, {"metadata", "name"});
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Unavailable("the kubernetes engine is shutting down");
     Tracked& t = tracked_[spec.attempt_id];
     t.run_id = spec.run_id;
     t.attempt_id = spec.attempt_id;
-    t.pod = name;
+    ComponentView& c = t.components[FirstComponent()];
+    c.pod = name;
+    c.status.name = FirstComponent();
+    c.status.pod = name;
+    c.status.state = "pending";
     if (t.first_seen == 0) t.first_seen = clock_.Now();
-    by_pod_[name] = spec.attempt_id;
+    by_pod_[name] = {spec.attempt_id, FirstComponent()};
   }
-  json::value pod = BuildPod(spec, options_.pod);
   auto created = client_.Post(PodsPath(), pod);
   if (!created.ok() && created.error().code() == Code::kAlreadyExists) {
     // Launch is idempotent: the pod of this attempt exists (an earlier try got this far).
@@ -146,6 +172,7 @@ Result<std::string> KubernetesEngine::Launch(const LaunchSpec& spec) {
                                             options_.pod.namespace_, options_.cluster,
                                             e.message()));
     }
+    if (e.code() == Code::kFailedPrecondition) return e;
     return Error(Code::kUnavailable, "creating the pod failed: " + e.message(), e.detail());
   }
   HandlePod(*created, false);
@@ -164,19 +191,19 @@ Status KubernetesEngine::Adopt(const std::string& attempt_id, const std::string&
                     "away)",
                     name, options_.pod.namespace_));
   }
-  std::string run_id;
-  if (pod.ok()) run_id = StringAt(*pod, {"metadata", "labels", kLabelRun});
   {
     std::lock_guard lock(mu_);
     Tracked& t = tracked_[attempt_id];
     t.attempt_id = attempt_id;
-    t.pod = name;
+    ComponentView& c = t.components[FirstComponent()];
+    c.pod = name;
+    c.status.name = FirstComponent();
+    c.status.pod = name;
+    if (c.status.state.empty()) c.status.state = "pending";
     if (t.first_seen == 0) t.first_seen = clock_.Now();
-    if (t.run_id.empty()) {
-      // The run id is the attempt id without its "-<n>" suffix.
-      t.run_id = attempt_id.substr(0, attempt_id.rfind('-'));
-    }
-    by_pod_[name] = attempt_id;
+    // The run id is the attempt id without its "-<n>" suffix.
+    if (t.run_id.empty()) t.run_id = attempt_id.substr(0, attempt_id.rfind('-'));
+    by_pod_[name] = {attempt_id, FirstComponent()};
   }
   if (!pod.ok()) {
     // The API server is unreachable now; the informer delivers the pod when it is back, and
@@ -187,32 +214,72 @@ Status KubernetesEngine::Adopt(const std::string& attempt_id, const std::string&
   }
   // Resume the log after what was archived before the restart.
   HandlePod(*pod, false);
-  // Events the pod collected while nobody watched.
-  auto evs =
-      client_.List("/api/v1/namespaces/" + kube::Escape(options_.pod.namespace_) + "/events",
-                   {{"fieldSelector", "involvedObject.kind=Pod,involvedObject.name=" + name}});
-  if (evs.ok()) {
-    for (const auto& e : evs->items) OnEventObject(e);
+  // The attempt's other pods (Spark's driver and executors) and the events they all collected
+  // while nobody watched.
+  std::vector<std::string> names{name};
+  auto others = client_.List(
+      PodsPath(), {{"labelSelector", std::string(kLabelAttempt) + "=" + LabelValue(attempt_id)}});
+  if (others.ok()) {
+    for (const auto& p : others->items) {
+      std::string other = StringAt(p, {"metadata", "name"});
+      if (other == name) continue;
+      HandlePod(p, false);
+      names.push_back(other);
+    }
+  }
+  for (const auto& n : names) {
+    auto evs =
+        client_.List("/api/v1/namespaces/" + kube::Escape(options_.pod.namespace_) + "/events",
+                     {{"fieldSelector", "involvedObject.kind=Pod,involvedObject.name=" + n}});
+    if (evs.ok()) {
+      for (const auto& e : evs->items) OnEventObject(e);
+    }
   }
   return OkStatus();
 }
 
+std::vector<std::string> KubernetesEngine::PodsOf(const std::string& attempt_id) const {
+  std::vector<std::string> out;
+  auto it = tracked_.find(attempt_id);
+  if (it == tracked_.end()) return out;
+  for (const auto& [name, c] : it->second.components) {
+    if (!c.pod.empty()) out.push_back(c.pod);
+  }
+  return out;
+}
+
 Status KubernetesEngine::Stop(const std::string& attempt_id) {
-  std::string pod;
+  std::vector<std::string> pods;
+  std::string first;
   {
     std::lock_guard lock(mu_);
     auto it = tracked_.find(attempt_id);
     if (it == tracked_.end()) return NotFound("attempt " + attempt_id + " has no pod here");
     it->second.stop_requested = true;
-    pod = it->second.pod;
+    pods = PodsOf(attempt_id);
+    first = it->second.components[FirstComponent()].pod;
   }
-  auto r = client_.Delete(PodPath(pod), options_.stop_grace_seconds);
-  if (!r.ok() && r.error().code() == Code::kNotFound) {
-    Finish(attempt_id, AttemptStatus::kStopped,
-           Outcome{143, std::string(reason::kStopped), "stopped by request"}, clock_.Now());
-    return OkStatus();
+  // Every pod of the attempt: a Spark driver outlives a deleted spark-submit.
+  Status first_status = OkStatus();
+  bool first_gone = false;
+  for (const auto& pod : pods) {
+    auto r = client_.Delete(PodPath(pod), options_.stop_grace_seconds);
+    if (pod != first || r.ok()) continue;
+    if (r.error().code() == Code::kNotFound) {
+      first_gone = true;
+    } else {
+      first_status = r.error();
+    }
   }
-  if (!r.ok()) return r.error();
+  if (!first_status.ok()) return first_status;
+  if (first_gone) {
+    std::lock_guard lock(mu_);
+    auto it = tracked_.find(attempt_id);
+    if (it != tracked_.end()) {
+      EndComponent(it->second, FirstComponent(), AttemptStatus::kStopped,
+                   Outcome{143, std::string(reason::kStopped), "stopped by request"}, clock_.Now());
+    }
+  }
   return OkStatus();
 }
 
@@ -225,13 +292,37 @@ std::vector<std::string> KubernetesEngine::Active() const {
   return out;
 }
 
+std::vector<ComponentStatus> KubernetesEngine::Components(const std::string& attempt_id) const {
+  std::lock_guard lock(mu_);
+  std::vector<ComponentStatus> out;
+  auto it = tracked_.find(attempt_id);
+  if (it == tracked_.end() || it->second.components.size() < 2) return out;
+  for (const auto& [name, c] : it->second.components) out.push_back(c.status);
+  return out;
+}
+
+Result<KubernetesEngine::PodAddress> KubernetesEngine::Address(const std::string& attempt_id,
+                                                               const std::string& component) const {
+  std::lock_guard lock(mu_);
+  auto it = tracked_.find(attempt_id);
+  if (it == tracked_.end()) return NotFound("attempt " + attempt_id + " is not watched here");
+  auto c = it->second.components.find(component);
+  if (c == it->second.components.end()) {
+    return NotFound(fmt::format("attempt {} has no {} yet", attempt_id, component));
+  }
+  return PodAddress{c->second.pod, c->second.pod_ip,
+                    !c->second.ended && c->second.status.state == "running"};
+}
+
 Status KubernetesEngine::Cleanup(const std::string& attempt_id) {
   std::lock_guard lock(mu_);
   auto it = tracked_.find(attempt_id);
   if (it == tracked_.end()) return OkStatus();
-  delete_at_[it->second.pod] = clock_.Now() + options_.pod_linger;
-  by_pod_.erase(it->second.pod);
-  last_pod_.erase(it->second.pod);
+  for (const auto& pod : PodsOf(attempt_id)) {
+    delete_at_[pod] = clock_.Now() + options_.pod_linger;
+    by_pod_.erase(pod);
+    last_pod_.erase(pod);
+  }
   tracked_.erase(it);
   cv_.notify_all();
   return OkStatus();
@@ -257,11 +348,17 @@ void KubernetesEngine::AfterReconcile() {
   }
   for (const auto& p : pods->items) {
     std::string name = StringAt(p, {"metadata", "name"});
+    PodState st = ReadPod(p);
     {
       std::lock_guard lock(mu_);
       if (by_pod_.count(name) > 0 || delete_at_.count(name) > 0) continue;
+      // Pods of the other engine on this cluster (kubernetes vs spark) are not ours to judge.
+      const std::string comp = StringAt(p, {"metadata", "labels", kLabelComponent});
+      bool mine = comp == FirstComponent() || !SideComponent(p).empty();
+      if (!mine) continue;
+      // A pod of an attempt we watch, not seen yet: the informer will map it.
+      if (tracked_.count(st.attempt_id) > 0) continue;
     }
-    PodState st = ReadPod(p);
     bool finished = st.phase == PodState::Phase::kEnded;
     if (finished || options_.unknown_pods == "delete") {
       // A finished pod no attempt claims was archived before; a running one is deleted only
@@ -284,34 +381,28 @@ void KubernetesEngine::OnPodSync(const std::vector<json::value>& items) {
     present.insert(StringAt(p, {"metadata", "name"}));
     HandlePod(p, false);
   }
-  std::vector<std::string> vanished;
   Micros now = clock_.Now();
-  {
-    std::lock_guard lock(mu_);
-    synced_ = true;
-    last_error_.clear();
-    for (auto& [id, t] : tracked_) {
-      // Launched in the last seconds: the list may predate the create.
-      if (!t.ended && present.count(t.pod) == 0 && now - t.first_seen > 10 * kMicrosPerSecond) {
-        vanished.push_back(id);
+  std::lock_guard lock(mu_);
+  synced_ = true;
+  last_error_.clear();
+  for (auto& [id, t] : tracked_) {
+    // Launched in the last seconds: the list may predate the create.
+    if (t.ended || now - t.first_seen <= 10 * kMicrosPerSecond) continue;
+    std::vector<std::string> vanished;
+    for (auto& [name, c] : t.components) {
+      if (!c.ended && !c.pod.empty() && present.count(c.pod) == 0) vanished.push_back(name);
+    }
+    for (const auto& name : vanished) {
+      if (t.stop_requested) {
+        EndComponent(t, name, AttemptStatus::kStopped,
+                     Outcome{143, std::string(reason::kStopped), "stopped by request"}, now);
+      } else {
+        EndComponent(t, name, AttemptStatus::kFailed,
+                     Outcome{std::nullopt, "Deleted",
+                             "the pod was deleted while the attempt ran (by a user, a node drain "
+                             "or the cluster's preemption)"},
+                     now);
       }
-    }
-  }
-  for (const auto& id : vanished) {
-    bool stop = false;
-    {
-      std::lock_guard lock(mu_);
-      stop = tracked_[id].stop_requested;
-    }
-    if (stop) {
-      Finish(id, AttemptStatus::kStopped,
-             Outcome{143, std::string(reason::kStopped), "stopped by request"}, now);
-    } else {
-      Finish(id, AttemptStatus::kFailed,
-             Outcome{std::nullopt, "Deleted",
-                     "the pod was deleted while the attempt ran (by a user, a node drain or "
-                     "the cluster's preemption)"},
-             now);
     }
   }
 }
@@ -321,24 +412,91 @@ void KubernetesEngine::OnPodEvent(const kube::WatchEvent& e) {
   if (e.type == "DELETED") HandlePod(e.object, true);
 }
 
+void KubernetesEngine::EndComponent(Tracked& t, const std::string& component, AttemptStatus status,
+                                    Outcome outcome, Micros at) {
+  auto it = t.components.find(component);
+  if (it == t.components.end() || it->second.ended) return;
+  ComponentView& c = it->second;
+  c.ended = true;
+  c.end_status = status;
+  c.end_outcome = outcome;
+  c.ended_at = at;
+  c.status.state = status == AttemptStatus::kSucceeded ? "succeeded"
+                   : outcome.reason == "Deleted"       ? "deleted"
+                                                       : "failed";
+  if (status == AttemptStatus::kStopped) c.status.state = "stopped";
+  c.status.exit_code = outcome.exit_code;
+  c.status.reason = outcome.reason;
+  c.status.message = outcome.message;
+  c.status.ended_at = at;
+  c.waiting_since = 0;
+  Decide(t, at);
+}
+
+void KubernetesEngine::Decide(Tracked& t, Micros now) {
+  if (t.ended) return;
+  std::optional<AttemptEnding> end = DecideEnd(t.components, t.stop_requested, now);
+  if (!end) return;
+  t.ended = true;
+  if (end->ended_at == 0) end->ended_at = now;
+  // Finish reads the rest of the logs over HTTP: not on the watch thread.
+  work_.push_back([this, id = t.attempt_id, e = *end] { FinishNow(id, e); });
+  cv_.notify_all();
+}
+
 void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
   PodState st = ReadPod(pod);
   const std::string name = StringAt(pod, {"metadata", "name"});
   Micros now = clock_.Now();
   std::optional<Update> started;
-  std::optional<std::pair<AttemptStatus, Outcome>> end;
   std::optional<std::string> note;
   std::string attempt_id;
   {
     std::lock_guard lock(mu_);
     auto pit = by_pod_.find(name);
-    if (pit == by_pod_.end()) return;
-    attempt_id = pit->second;
-    Tracked& t = tracked_[attempt_id];
+    if (pit == by_pod_.end()) {
+      // Another pod of an attempt we watch (Spark's driver and executors)?
+      auto t = tracked_.find(st.attempt_id);
+      if (st.attempt_id.empty() || t == tracked_.end() || t->second.ended) return;
+      std::string comp = SideComponent(pod);
+      if (comp.empty() || comp == FirstComponent()) return;
+      ComponentView& c = t->second.components[comp];
+      if (!c.pod.empty() && c.pod != name) return;  // a second pod claiming one name
+      c.pod = name;
+      c.status.name = comp;
+      c.status.pod = name;
+      c.status.state = "pending";
+      pit = by_pod_.emplace(name, PodKey{st.attempt_id, comp}).first;
+    }
+    attempt_id = pit->second.attempt_id;
+    const std::string comp = pit->second.component;
+    auto tit = tracked_.find(attempt_id);
+    if (tit == tracked_.end()) return;
+    Tracked& t = tit->second;
     if (t.ended) return;
+    ComponentView& c = t.components[comp];
+    if (c.ended) return;
     last_pod_[name] = pod;
-    if (!st.node_name.empty()) t.node = st.node_name;
-    if ((st.phase == PodState::Phase::kRunning || st.started_at > 0) && !t.started_sent) {
+    if (!st.node_name.empty()) c.status.node = st.node_name;
+    if (c.status.capacity.empty()) c.status.capacity = CapacityOf(pod, options_.pod);
+    if (c.app_id.empty()) c.app_id = StringAt(pod, {"metadata", "labels", "spark-app-selector"});
+    if (std::string ip = StringAt(pod, {"status", "podIP"}); !ip.empty()) c.pod_ip = ip;
+    if (c.container.empty()) {
+      const json::value* cs = pod.as_object().if_contains("spec");
+      if (cs != nullptr) {
+        const json::value* list = cs->as_object().if_contains("containers");
+        if (list != nullptr && list->is_array() && !list->as_array().empty()) {
+          c.container = StringAt(list->as_array()[0], {"name"});
+        }
+      }
+    }
+    const bool running = st.phase == PodState::Phase::kRunning || st.started_at > 0;
+    if (running) {
+      if (c.status.started_at == 0) c.status.started_at = st.started_at > 0 ? st.started_at : now;
+      if (st.phase == PodState::Phase::kRunning) c.status.state = "running";
+      StartFollower(t, comp);
+    }
+    if (running && comp == FirstComponent() && !t.started_sent) {
       t.started_sent = true;
       Update u;
       u.kind = Update::Kind::kStarted;
@@ -346,8 +504,12 @@ void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
       u.at = st.started_at > 0 ? st.started_at : now;
       u.message = fmt::format("pod {} running on node {}", name, st.node_name);
       started = u;
-      StartFollower(t);
+    } else if (running && comp != FirstComponent() && c.status.state == "running" &&
+               !c.start_noted) {
+      c.start_noted = true;
+      note = fmt::format("{} pod {} running on node {}", comp, name, st.node_name);
     }
+    std::optional<std::pair<AttemptStatus, Outcome>> end;
     if (st.phase == PodState::Phase::kEnded) {
       Outcome o = st.outcome;
       AttemptStatus s = st.status;
@@ -372,9 +534,9 @@ void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
                        "the cluster's preemption)"}};
       }
     } else if (!st.waiting_reason.empty()) {
-      if (st.waiting_reason != t.waiting_reason) {
-        t.waiting_reason = st.waiting_reason;
-        t.waiting_since = now;
+      if (st.waiting_reason != c.waiting_reason) {
+        c.waiting_reason = st.waiting_reason;
+        c.waiting_since = now;
         note = fmt::format("pod {} waiting: {}{}", name, st.waiting_reason,
                            st.waiting_message.empty() ? "" : ": " + st.waiting_message);
       }
@@ -383,11 +545,15 @@ void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
         end = {AttemptStatus::kFailed,
                Outcome{std::nullopt, st.waiting_reason, st.waiting_message}};
       }
-    } else if (!t.waiting_reason.empty()) {
-      t.waiting_reason.clear();
-      t.waiting_since = 0;
+    } else if (!c.waiting_reason.empty()) {
+      c.waiting_reason.clear();
+      c.waiting_since = 0;
     }
-    if (end) t.ended = true;
+    if (end) {
+      EndComponent(t, comp, end->first, end->second, st.ended_at > 0 ? st.ended_at : now);
+    } else {
+      Decide(t, now);
+    }
   }
   if (note) {
     Update u;
@@ -398,52 +564,39 @@ void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
     Send(u);
   }
   if (started) Send(*started);
-  if (end) {
-    Micros at = st.ended_at > 0 ? st.ended_at : now;
-    // Finish reads the rest of the log over HTTP: not on the watch thread.
-    std::lock_guard lock(mu_);
-    work_.push_back(
-        [this, attempt_id, e = *end, at] { FinishNow(attempt_id, e.first, e.second, at); });
-    cv_.notify_all();
-  }
 }
 
-void KubernetesEngine::Finish(const std::string& attempt_id, AttemptStatus status, Outcome outcome,
-                              Micros ended_at) {
-  std::lock_guard lock(mu_);
-  auto it = tracked_.find(attempt_id);
-  if (it == tracked_.end() || it->second.ended) return;
-  it->second.ended = true;
-  work_.push_back([this, attempt_id, status, outcome, ended_at] {
-    FinishNow(attempt_id, status, outcome, ended_at);
-  });
-  cv_.notify_all();
-}
-
-void KubernetesEngine::FinishNow(const std::string& attempt_id, AttemptStatus status,
-                                 const Outcome& outcome, Micros ended_at) {
-  std::shared_ptr<LogFollower> follower;
-  std::string pod;
-  std::string run_id;
+void KubernetesEngine::FinishNow(const std::string& attempt_id, const AttemptEnding& end) {
+  std::vector<std::pair<std::string, std::shared_ptr<LogFollower>>> followers;
+  std::vector<ComponentStatus> components;
+  std::string app_id;
   {
     std::lock_guard lock(mu_);
     auto it = tracked_.find(attempt_id);
     if (it == tracked_.end()) return;
-    follower = it->second.follower;
-    pod = it->second.pod;
-    run_id = it->second.run_id;
+    Tracked& t = it->second;
+    for (auto& [name, c] : t.components) {
+      if (c.pod.empty()) continue;
+      auto f = t.followers.find(name);
+      std::shared_ptr<LogFollower> follower;
+      if (f != t.followers.end()) {
+        follower = f->second;
+      } else {
+        // Ended before we saw it run (fast jobs, adopt after the end): one read of the whole
+        // log.
+        follower = NewFollower(t, name);
+      }
+      if (follower) followers.emplace_back(name, follower);
+      if (!c.app_id.empty()) app_id = c.app_id;
+      components.push_back(c.status);
+    }
   }
-  if (!follower) {
-    // Ended before we saw it run (fast jobs, adopt after the end): one read of the whole log.
-    follower = std::make_shared<LogFollower>();
-    follower->log_path = PodPath(pod) + "/log";
-    auto file = logs_.PathFor(run_id, attempt_id, "main");
-    if (file.ok()) follower->file = *file;
-  } else {
-    follower->cancel.Cancel();
-    if (follower->thread.joinable()) follower->thread.join();
-  }
-  if (!follower->file.empty()) {
+  for (auto& [name, follower] : followers) {
+    if (follower->thread.joinable()) {
+      follower->cancel.Cancel();
+      follower->thread.join();
+    }
+    if (follower->file.empty()) continue;
     auto rest = client_.GetText(follower->log_path + follower->Query(false));
     if (rest.ok()) {
       std::string out;
@@ -452,36 +605,52 @@ void KubernetesEngine::FinishNow(const std::string& attempt_id, AttemptStatus st
       follower->Write(out);
     } else if (rest.error().code() != Code::kNotFound) {
       // Container never started (image pull, config error): no log; anything else is noted.
-      log::Debug("kubernetes: final log read failed",
-                 {{"attempt", attempt_id}, {"error", rest.error().ToString()}});
+      log::Debug(
+          "kubernetes: final log read failed",
+          {{"attempt", attempt_id}, {"component", name}, {"error", rest.error().ToString()}});
     }
   }
   Update u;
   u.kind = Update::Kind::kEnded;
   u.attempt_id = attempt_id;
-  u.at = ended_at;
-  u.status = status;
-  u.outcome = outcome;
+  u.at = end.ended_at;
+  u.status = end.status;
+  u.outcome = end.outcome;
+  // One-pod attempts keep the attempt's own outcome only; several pods list each one.
+  if (components.size() > 1) u.components = std::move(components);
+  u.app_id = app_id;
   Send(u);
 }
 
-void KubernetesEngine::StartFollower(Tracked& t) {
-  if (t.follower) return;
+std::shared_ptr<LogFollower> KubernetesEngine::NewFollower(Tracked& t,
+                                                           const std::string& component) const {
+  const ComponentView& c = t.components[component];
   auto f = std::make_shared<LogFollower>();
-  f->log_path = PodPath(t.pod) + "/log";
-  auto file = logs_.PathFor(t.run_id, t.attempt_id, "main");
+  f->log_path = PodPath(c.pod) + "/log";
+  f->container = c.container.empty() ? std::string(kContainerName) : c.container;
+  f->component = component;
+  f->cap_bytes = options_.component_log_cap;
+  f->total_cap_bytes = options_.attempt_log_cap;
+  f->total_written = t.log_bytes;
+  auto file = logs_.PathFor(t.run_id, t.attempt_id, component);
   if (!file.ok()) {
     log::Warn("kubernetes: no log file for attempt",
               {{"attempt", t.attempt_id}, {"error", file.error().ToString()}});
-    return;
+    return nullptr;
   }
   f->file = *file;
   f->ResumeFromFile();  // after a restart: skip what the file already holds
-  t.follower = f;
+  return f;
+}
+
+void KubernetesEngine::StartFollower(Tracked& t, const std::string& component) {
+  if (t.followers.count(component) > 0) return;
+  std::shared_ptr<LogFollower> f = NewFollower(t, component);
+  if (!f) return;
+  t.followers[component] = f;
   f->thread = std::thread([this, f] {
     int failures = 0;
     while (!f->cancel.cancelled()) {
-      std::string out;
       auto st = client_.Stream(
           f->log_path + f->Query(true),
           [&](std::string_view data) {
@@ -494,7 +663,7 @@ void KubernetesEngine::StartFollower(Tracked& t) {
       if (f->cancel.cancelled()) break;
       failures = st.ok() ? 0 : failures + 1;
       // The stream ends when the container ends (the final read takes the rest) or the
-      // connection drops; try again after a pause.
+      // connection drops (or the pod is gone); try again after a pause.
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(std::min(500 * (failures + 1), 5000)),
                    [&] { return f->cancel.cancelled() || stopping_; });
@@ -507,13 +676,15 @@ void KubernetesEngine::OnEventObject(const json::value& ev) {
   const std::string pod = StringAt(ev, {"involvedObject", "name"});
   const std::string uid = StringAt(ev, {"metadata", "uid"});
   std::string attempt_id;
+  std::string component;
   {
     std::lock_guard lock(mu_);
     auto it = by_pod_.find(pod);
     if (it == by_pod_.end()) return;
-    Tracked& t = tracked_[it->second];
+    Tracked& t = tracked_[it->second.attempt_id];
     if (!t.event_uids.insert(uid).second) return;
-    attempt_id = it->second;
+    attempt_id = it->second.attempt_id;
+    component = it->second.component;
   }
   events_seen_.fetch_add(1);
   std::string at = StringAt(ev, {"lastTimestamp"});
@@ -524,7 +695,8 @@ void KubernetesEngine::OnEventObject(const json::value& ev) {
   u.attempt_id = attempt_id;
   u.at = ParseTime(at);
   if (u.at == 0) u.at = clock_.Now();
-  u.message = fmt::format("k8s {} {}: {}", StringAt(ev, {"type"}), StringAt(ev, {"reason"}),
+  u.message = fmt::format("k8s {} {}{}: {}", StringAt(ev, {"type"}), StringAt(ev, {"reason"}),
+                          component == FirstComponent() ? "" : " (" + component + ")",
                           StringAt(ev, {"message"}));
   Send(u);
   if (options_.prune_events) {
@@ -535,24 +707,26 @@ void KubernetesEngine::OnEventObject(const json::value& ev) {
   }
 }
 
-void KubernetesEngine::OnNodeEvent(const kube::WatchEvent& e) {
-  if (e.type != "DELETED") return;
-  const std::string node = StringAt(e.object, {"metadata", "name"});
-  std::vector<std::pair<std::string, std::string>> lost;  // attempt, pod
+void KubernetesEngine::NodeGone(const std::string& node, const std::string& message) {
+  std::vector<std::string> pods;
   {
     std::lock_guard lock(mu_);
+    Micros now = clock_.Now();
     for (auto& [id, t] : tracked_) {
-      if (!t.ended && t.node == node) lost.emplace_back(id, t.pod);
+      if (t.ended) continue;
+      std::vector<std::string> lost;
+      for (auto& [name, c] : t.components) {
+        if (!c.ended && c.status.node == node) lost.push_back(name);
+      }
+      for (const auto& name : lost) {
+        pods.push_back(t.components[name].pod);
+        EndComponent(t, name, AttemptStatus::kFailed, Outcome{std::nullopt, "NodeLost", message},
+                     now);
+      }
     }
   }
-  for (const auto& [id, pod] : lost) {
-    Finish(id, AttemptStatus::kFailed,
-           Outcome{std::nullopt, "NodeLost",
-                   fmt::format("node {} was removed while the pod ran on it", node)},
-           clock_.Now());
-    // The pod object outlives its node until the garbage collector runs; remove it now.
-    (void)client_.Delete(PodPath(pod), 0);
-  }
+  // The pod objects outlive their node until the garbage collector runs; remove them now.
+  for (const auto& pod : pods) (void)client_.Delete(PodPath(pod), 0);
 }
 
 void KubernetesEngine::TimerLoop() {
@@ -567,25 +741,27 @@ void KubernetesEngine::TimerLoop() {
       continue;
     }
     Micros now = clock_.Now();
-    // Pending too long.
-    std::vector<std::pair<std::string, Outcome>> expired;
     for (auto& [id, t] : tracked_) {
-      if (t.ended || t.waiting_since == 0) continue;
-      bool pull = t.waiting_reason == "ErrImagePull" || t.waiting_reason == "ImagePullBackOff";
-      Micros limit = pull ? options_.image_pull_grace : options_.pending_timeout;
-      if (now - t.waiting_since < limit) continue;
-      std::string message;
-      if (auto p = last_pod_.find(t.pod); p != last_pod_.end()) {
-        message = ReadPod(p->second).waiting_message;
+      if (t.ended) continue;
+      // Pending too long.
+      for (auto& [name, c] : t.components) {
+        if (c.ended || c.waiting_since == 0 || !Essential(name)) continue;
+        bool pull = c.waiting_reason == "ErrImagePull" || c.waiting_reason == "ImagePullBackOff";
+        Micros limit = pull ? options_.image_pull_grace : options_.pending_timeout;
+        if (now - c.waiting_since < limit) continue;
+        std::string message;
+        if (auto p = last_pod_.find(c.pod); p != last_pod_.end()) {
+          message = ReadPod(p->second).waiting_message;
+        }
+        EndComponent(t, name, AttemptStatus::kFailed,
+                     Outcome{std::nullopt, c.waiting_reason,
+                             fmt::format("{} for {}s: {}", c.waiting_reason,
+                                         (now - c.waiting_since) / kMicrosPerSecond, message)},
+                     now);
+        if (t.ended) break;
       }
-      expired.emplace_back(
-          id, Outcome{std::nullopt, t.waiting_reason,
-                      fmt::format("{} for {}s: {}", t.waiting_reason,
-                                  (now - t.waiting_since) / kMicrosPerSecond, message)});
-      t.ended = true;
-    }
-    for (auto& [id, o] : expired) {
-      work_.push_back([this, id, o, now] { FinishNow(id, AttemptStatus::kFailed, o, now); });
+      // Ends that wait for time (a driver done, its spark-submit not yet).
+      Decide(t, now);
     }
     // Pods to delete.
     std::vector<std::string> due;
@@ -623,7 +799,7 @@ void KubernetesEngine::Shutdown() {
     std::lock_guard lock(mu_);
     stopping_ = true;
     for (auto& [id, t] : tracked_) {
-      if (t.follower) followers.push_back(t.follower);
+      for (auto& [name, f] : t.followers) followers.push_back(f);
     }
     cv_.notify_all();
   }

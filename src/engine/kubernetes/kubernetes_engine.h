@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -48,9 +49,35 @@ struct KubernetesEngineOptions {
   bool prune_events = false;
   /// Watch Nodes too: a running pod whose node is deleted ends as NodeLost.
   bool watch_nodes = true;
+  /// Log caps: per component (0: none) and per attempt across its components (0: none).
+  int64_t component_log_cap = 0;
+  int64_t attempt_log_cap = 0;
 };
 
-class KubernetesEngine final : public Engine {
+/// One pod of an attempt, as the engine last saw it (what the hooks below decide on).
+struct ComponentView {
+  std::string pod;
+  std::string container;  // whose log is read
+  bool ended = false;     // terminal, deleted or lost
+  AttemptStatus end_status = AttemptStatus::kFailed;
+  Outcome end_outcome;
+  Micros ended_at = 0;
+  ComponentStatus status;
+  std::string app_id;  // Spark's spark-app-selector label, when the pod has it
+  std::string pod_ip;
+  std::string waiting_reason;
+  Micros waiting_since = 0;
+  bool start_noted = false;  // a side pod's start went onto the timeline
+};
+
+/// The attempt's end, as decided by DecideEnd.
+struct AttemptEnding {
+  AttemptStatus status = AttemptStatus::kFailed;
+  Outcome outcome;
+  Micros ended_at = 0;
+};
+
+class KubernetesEngine : public Engine {
  public:
   KubernetesEngine(KubernetesEngineOptions options, kube::Client& client, logs::LogStore& logs,
                    const Clock& clock);
@@ -67,6 +94,7 @@ class KubernetesEngine final : public Engine {
   [[nodiscard]] Status Cleanup(const std::string& attempt_id) override;
   Health GetHealth() const override;
   void AfterReconcile() override;
+  std::vector<ComponentStatus> Components(const std::string& attempt_id) const override;
   std::vector<std::pair<std::string, double>> Counters() const override {
     return {{"tug_kube_events_seen_total", static_cast<double>(events_seen())}};
   }
@@ -75,40 +103,73 @@ class KubernetesEngine final : public Engine {
   /// Kubernetes events seen and stored so far (metrics, tests).
   int64_t events_seen() const { return events_seen_.load(); }
 
+  /// A component's pod and IP while the engine watches the attempt (kNotFound otherwise).
+  struct PodAddress {
+    std::string pod;
+    std::string ip;
+    bool running = false;
+  };
+  [[nodiscard]] Result<PodAddress> Address(const std::string& attempt_id,
+                                           const std::string& component) const;
+  const KubernetesEngineOptions& options() const { return options_; }
+
+ protected:
+  // Hooks for engines whose attempts are several pods (the spark engine). Called with the
+  // engine lock held: no I/O, no calls back into the engine.
+
+  /// The pod Launch creates (its component is FirstComponent()). Errors as for Launch.
+  [[nodiscard]] virtual Result<boost::json::value> FirstPod(const LaunchSpec& spec);
+  virtual std::string FirstComponent() const { return "main"; }
+  /// The component of a pod that carries an attempt's annotation but was not created by Launch
+  /// (Spark's driver and executors); "" ignores the pod.
+  virtual std::string SideComponent(const boost::json::value& /*pod*/) const { return ""; }
+  /// Whether a component waiting too long (unschedulable, image pull) ends the attempt.
+  virtual bool Essential(const std::string& component) const {
+    return component == FirstComponent();
+  }
+  /// Called after any component changed (and every half second while the attempt runs): the
+  /// attempt's end, if it has come. May set components' `status.evidence`.
+  virtual std::optional<AttemptEnding> DecideEnd(std::map<std::string, ComponentView>& components,
+                                                 bool stop_requested, Micros now);
+
  private:
   struct Tracked {
     std::string run_id;
     std::string attempt_id;
-    std::string pod;
-    std::string node;
     bool started_sent = false;
     bool ended = false;  // kEnded sent (or being sent)
     bool stop_requested = false;
     Micros first_seen = 0;
-    Micros waiting_since = 0;
-    std::string waiting_reason;
-    std::shared_ptr<struct LogFollower> follower;
+    std::map<std::string, ComponentView> components;  // by component name
+    std::map<std::string, std::shared_ptr<struct LogFollower>> followers;
+    std::shared_ptr<std::atomic<int64_t>> log_bytes = std::make_shared<std::atomic<int64_t>>(0);
     std::set<std::string> event_uids;
+  };
+  struct PodKey {
+    std::string attempt_id;
+    std::string component;
   };
 
   void OnPodSync(const std::vector<boost::json::value>& items);
   void OnPodEvent(const kube::WatchEvent& e);
   void HandlePod(const boost::json::value& pod, bool deleted);
   void OnEventObject(const boost::json::value& ev);
-  void OnNodeEvent(const kube::WatchEvent& e);
-  void StartFollower(Tracked& t);
-  /// Marks the attempt ended and queues FinishNow: stop the follower, read what remains of the
-  /// log, send kEnded.
-  void Finish(const std::string& attempt_id, AttemptStatus status, Outcome outcome,
-              Micros ended_at);
-  void FinishNow(const std::string& attempt_id, AttemptStatus status, const Outcome& outcome,
-                 Micros ended_at);
+  void NodeGone(const std::string& node, const std::string& message);
+  /// Marks components ended (lost, vanished) and re-decides; mu_ held.
+  void EndComponent(Tracked& t, const std::string& component, AttemptStatus status, Outcome outcome,
+                    Micros at);
+  /// Runs DecideEnd; on an end marks the attempt ended and queues FinishNow. mu_ held.
+  void Decide(Tracked& t, Micros now);
+  void FinishNow(const std::string& attempt_id, const AttemptEnding& end);
+  void StartFollower(Tracked& t, const std::string& component);
+  std::shared_ptr<LogFollower> NewFollower(Tracked& t, const std::string& component) const;
   void Send(const Update& u);
   /// One thread: finishes (log reads), pending deadlines, pod deletion after the linger.
   void TimerLoop();
   std::string PodsPath() const;
   std::string PodPath(const std::string& pod) const;
   std::string Ref(const std::string& pod) const;
+  std::vector<std::string> PodsOf(const std::string& attempt_id) const;  // mu_ held
 
   const KubernetesEngineOptions options_;
   kube::Client& client_;
@@ -118,9 +179,9 @@ class KubernetesEngine final : public Engine {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Tracked> tracked_;              // by attempt id; guarded by mu_
-  std::map<std::string, std::string> by_pod_;           // pod name → attempt id; guarded by mu_
-  std::map<std::string, Micros> delete_at_;             // pod → when to delete; guarded by mu_
+  std::map<std::string, Tracked> tracked_;   // by attempt id; guarded by mu_
+  std::map<std::string, PodKey> by_pod_;     // pod name → attempt, component; guarded by mu_
+  std::map<std::string, Micros> delete_at_;  // pod → when to delete; guarded by mu_
   std::map<std::string, boost::json::value> last_pod_;  // latest pod object; guarded by mu_
   bool stopping_ = false;                               // guarded by mu_
   bool synced_ = false;                                 // first pod list done; guarded by mu_

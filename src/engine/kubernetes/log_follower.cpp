@@ -1,6 +1,9 @@
 #include "engine/kubernetes/log_follower.h"
 
+#include <algorithm>
 #include <cstdio>
+
+#include <fmt/format.h>
 
 #include "engine/kubernetes/pod.h"
 
@@ -28,16 +31,43 @@ void LogFollower::Consume(std::string_view data, std::string& out) {
   partial.erase(0, start);
 }
 
-void LogFollower::Write(const std::string& out) const {
-  if (out.empty()) return;
+void LogFollower::Write(const std::string& out) {
+  if (out.empty() || truncated) return;
+  // Whole lines only, as long as both caps allow.
+  size_t fit = out.size();
+  auto room = [&](int64_t cap, int64_t used) {
+    if (cap <= 0) return;
+    int64_t left = std::max<int64_t>(0, cap - used);
+    if (static_cast<int64_t>(fit) > left) {
+      size_t cut =
+          out.rfind('\n', static_cast<size_t>(left) == 0 ? 0 : static_cast<size_t>(left) - 1);
+      fit = (cut == std::string::npos || left == 0) ? 0 : cut + 1;
+      truncated = true;
+    }
+  };
+  room(cap_bytes, written);
+  if (total_written) room(total_cap_bytes, total_written->load());
+  std::string data = out.substr(0, fit);
+  if (truncated) {
+    bool own = cap_bytes > 0 && written + static_cast<int64_t>(out.size()) > cap_bytes;
+    data += fmt::format(
+        "{} tugboat log truncated: {} reached {} ({}); later lines are dropped\n",
+        FormatTimestamp(last_ts), component.empty() ? "this log" : component,
+        own ? "its cap of " + std::to_string(cap_bytes) + " bytes"
+            : "the attempt's total log cap of " + std::to_string(total_cap_bytes) + " bytes",
+        own ? "logs.component_cap" : "logs.attempt_cap");
+  }
+  if (data.empty()) return;
   FILE* f = std::fopen(file.c_str(), "ae");
   if (f == nullptr) return;
-  std::fwrite(out.data(), 1, out.size(), f);
+  std::fwrite(data.data(), 1, data.size(), f);
   std::fclose(f);
+  written += static_cast<int64_t>(data.size());
+  if (total_written) total_written->fetch_add(static_cast<int64_t>(data.size()));
 }
 
 std::string LogFollower::Query(bool follow) const {
-  std::string q = "?container=" + std::string(kContainerName) + "&timestamps=true";
+  std::string q = "?container=" + kube::Escape(container) + "&timestamps=true";
   if (follow) q += "&follow=true";
   if (last_ts > 0) {
     // sinceTime has second precision; lines of that second are filtered by last_ts.
@@ -52,6 +82,7 @@ void LogFollower::ResumeFromFile() {
   if (in == nullptr) return;
   std::fseek(in, 0, SEEK_END);
   long size = std::ftell(in);
+  written = size;
   long from = size > 65536 ? size - 65536 : 0;
   std::fseek(in, from, SEEK_SET);
   std::string tail(static_cast<size_t>(size - from), '\0');

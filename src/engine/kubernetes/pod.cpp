@@ -159,6 +159,36 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
                       {"spec", std::move(pod_spec)}};
 }
 
+std::string CapacityOf(const json::value& pod, const PodSettings& settings) {
+  auto named = [&](const std::string& value) -> std::string {
+    if (value == settings.spot_value) return std::string(kSpot);
+    if (value == settings.on_demand_value) return std::string(kOnDemand);
+    return "";
+  };
+  if (settings.capacity_label.empty()) return "";
+  std::string v = StringAt(pod, {"spec", "nodeSelector", settings.capacity_label});
+  if (!v.empty()) return named(v);
+  const json::value* terms =
+      At(pod, {"spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+               "nodeSelectorTerms"});
+  if (terms == nullptr || !terms->is_array()) return "";
+  for (const auto& term : terms->get_array()) {
+    const json::value* exprs = At(term, {"matchExpressions"});
+    if (exprs == nullptr || !exprs->is_array()) continue;
+    for (const auto& e : exprs->get_array()) {
+      if (StringAt(e, {"key"}) != settings.capacity_label || StringAt(e, {"operator"}) != "In") {
+        continue;
+      }
+      const json::value* values = At(e, {"values"});
+      if (values != nullptr && values->is_array() && values->get_array().size() == 1 &&
+          values->get_array()[0].is_string()) {
+        return named(std::string(values->get_array()[0].get_string()));
+      }
+    }
+  }
+  return "";
+}
+
 Micros ParseTime(std::string_view t) {
   // 2026-11-24T10:11:12Z or 2026-11-24T10:11:12.123456789Z (UTC only, as the API server writes).
   if (t.size() < 20) return 0;

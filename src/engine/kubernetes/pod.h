@@ -66,6 +66,10 @@ struct PodState {
   std::string disruption_message;
 };
 
+/// The capacity type a pod is pinned to ("spot", "on-demand" or ""), from its node selector or
+/// required node affinity on the capacity label.
+std::string CapacityOf(const boost::json::value& pod, const PodSettings& settings);
+
 /// Reads a Pod object (as the API server returns it).
 PodState ReadPod(const boost::json::value& pod);
 

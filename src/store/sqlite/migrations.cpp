@@ -101,6 +101,12 @@ CREATE INDEX runs_history ON runs (definition, signature, status, ended_at, id);
 CREATE INDEX attempts_spot_ended ON attempts (ended_at)
   WHERE capacity = 'spot' OR executor_capacity = 'spot';
 )sql"},
+    // Spark: an attempt's components as it ended (controller, driver, executor-N with their
+    // states; JSON array) and the application id for the history server.
+    Migration{4, R"sql(
+ALTER TABLE attempts ADD COLUMN components TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

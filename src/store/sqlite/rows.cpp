@@ -229,6 +229,10 @@ std::string EncodeSpec(const Definition& d) {
                               {"main_class", d.spark.main_class},
                               {"args", StringList(d.spark.args)},
                               {"conf", StringMap(d.spark.conf)}};
+    json::object& sp = o["spark"].as_object();
+    if (!d.spark.py_files.empty()) sp["py_files"] = StringList(d.spark.py_files);
+    if (!d.spark.jars.empty()) sp["jars"] = StringList(d.spark.jars);
+    if (!d.spark.files.empty()) sp["files"] = StringList(d.spark.files);
   }
   if (!d.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(d.resources.spark);
   if (!d.engine.empty()) o["engine"] = d.engine;
@@ -283,6 +287,9 @@ Result<Definition> DecodeSpec(std::string_view text) {
     RETURN_IF_ERROR(sp.Str("main_class", d.spark.main_class));
     RETURN_IF_ERROR(sp.List("args", d.spark.args));
     RETURN_IF_ERROR(sp.Map("conf", d.spark.conf));
+    RETURN_IF_ERROR(sp.List("py_files", d.spark.py_files));
+    RETURN_IF_ERROR(sp.List("jars", d.spark.jars));
+    RETURN_IF_ERROR(sp.List("files", d.spark.files));
   }
   RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", d.resources.spark));
   RETURN_IF_ERROR(f.Str("engine", d.engine));
@@ -391,6 +398,8 @@ Result<Attempt> ReadAttempt(const Stmt& row) {
     return std::move(spark).take_error().WithContext(fmt::format("attempt '{}'", a.id));
   a.resources.spark = *spark;
   a.decision = row.Text(24);
+  a.components = row.Text(25);
+  a.app_id = row.Text(26);
   return a;
 }
 
@@ -418,7 +427,7 @@ void BindOutcome(Stmt& stmt, int first_index, const std::optional<Outcome>& outc
 Status InsertAttempt(Connection& db, const Attempt& a) {
   ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   s.Bind(1, a.id)
       .Bind(2, a.run_id)
       .Bind(3, a.number)
@@ -442,6 +451,8 @@ Status InsertAttempt(Connection& db, const Attempt& a) {
       .Bind(23, a.placement.executor_capacity)
       .Bind(24, EncodeSparkResources(a.resources.spark))
       .Bind(25, a.decision)
+      .Bind(26, a.components)
+      .Bind(27, a.app_id)
       .Run();
 }
 

@@ -27,7 +27,7 @@ namespace tug::store::sqlite {
   "id, run_id, number, status, memory_bytes, cpu_millis, engine, engine_ref, claimed_by, "       \
   "lease_expires_at, created_at, due_at, launched_at, started_at, ended_at, exit_code, reason, " \
   "message, peak_memory_bytes, cpu_micros, diagnosis, capacity, executor_capacity, "             \
-  "spark_resources, decision"
+  "spark_resources, decision, components, app_id"
 /// Columns for ReadEvent, in order.
 #define TUG_EVENT_COLUMNS "seq, run_id, attempt_id, at, type, message"
 

@@ -521,6 +521,7 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
                        db.Prepare("UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, "
                                   "reason = ?, message = ?, peak_memory_bytes = ?, cpu_micros = ?, "
                                   "diagnosis = ?, failure_class = ?, decision = ?, "
+                                  "components = ?, app_id = ?, "
                                   "lease_expires_at = 0 WHERE id = ?"));
       s.Bind(1, ToString(end.status)).Bind(2, ended_at);
       sqlite::BindOutcome(s, 3, end.outcome);
@@ -529,7 +530,9 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
                           .Bind(8, end.diagnosis)
                           .Bind(9, end.failure_class)
                           .Bind(10, end.decision)
-                          .Bind(11, a.id)
+                          .Bind(11, end.components)
+                          .Bind(12, end.app_id)
+                          .Bind(13, a.id)
                           .Run());
     }
     if (retry) {
