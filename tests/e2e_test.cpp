@@ -239,7 +239,7 @@ command: |
   json::object run = json::parse(r.out).as_object();
   const auto& d = FirstAttempt(run).at("diagnosis");
   ASSERT_TRUE(d.is_object()) << r.out;
-  EXPECT_EQ(d.at("class"), "user_code_error") << json::serialize(d);
+  EXPECT_EQ(d.at("class"), "user.exit_code_error") << json::serialize(d);
   EXPECT_EQ(d.at("retryable"), false);
   EXPECT_EQ(d.at("root_cause").at("text"), "ValueError: could not parse features at row 17")
       << json::serialize(d);
@@ -257,7 +257,7 @@ command: |
   }
   EXPECT_EQ(d.at("root_cause").at("line").as_int64(), found) << logs.out;
   auto detail = server_->Tug({"get", "run", id});
-  EXPECT_NE(detail.out.find("user_code_error"), std::string::npos) << detail.out;
+  EXPECT_NE(detail.out.find("user.exit_code_error"), std::string::npos) << detail.out;
   EXPECT_NE(detail.out.find("ValueError: could not parse features"), std::string::npos);
   auto errors = server_->Tug({"logs", id, "--errors"});
   EXPECT_EQ(errors.exit_code, 0) << errors.err;
@@ -283,6 +283,79 @@ TEST(E2eOfflineDiagnoseTest, DiagnosesAFileWithoutAServer) {
   auto human = RunCommand({TugBinary(), "diagnose", file});
   EXPECT_EQ(human.exit_code, 0);
   EXPECT_NE(human.out.find("ModuleNotFoundError"), std::string::npos) << human.out;
+}
+
+}  // namespace
+}  // namespace tug::testing
+
+namespace tug::testing {
+namespace {
+
+constexpr const char* kPiYaml = R"(name: pi
+kind: spark
+spark:
+  version: "3.5"
+  main: local:///opt/spark/examples/src/main/python/pi.py
+  args: ["1000"]
+  conf: {spark.sql.shuffle.partitions: "64"}
+  driver: {cores: 1, memory: 2Gi}
+  executor: {cores: 2, memory: 4Gi, instances: 3, max: 20}
+)";
+
+// A server with no cluster at all still shows what a Spark run would be, and stores nothing.
+TEST_F(E2eTest, SparkDryRunNeedsNoCluster) {
+  Apply(kPiYaml);
+  auto r = server_->Tug({"run", "pi", "--dry-run", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json::object dry = json::parse(r.out).as_object();
+  EXPECT_EQ(dry.at("engine"), "spark");
+  EXPECT_TRUE(dry.contains("note"));
+  const json::object& launch = dry.at("launch").as_object();
+  EXPECT_EQ(launch.at("image"), "apache/spark:3.5.1");
+  const json::object& conf = launch.at("conf").as_object();
+  EXPECT_EQ(conf.at("spark.executor.memory"), "4096m");
+  EXPECT_EQ(conf.at("spark.dynamicAllocation.maxExecutors"), "20");
+  EXPECT_EQ(conf.at("spark.sql.shuffle.partitions"), "64");
+  EXPECT_EQ(conf.at("spark.kubernetes.executor.node.selector.karpenter.sh/capacity-type"), "spot");
+  const json::array& argv = launch.at("argv").as_array();
+  EXPECT_EQ(argv.front(), "/opt/spark/bin/spark-submit");
+  EXPECT_EQ(argv.back(), "1000");
+  EXPECT_EQ(launch.at("controller_pod").at("metadata").at("labels").at("tugboat.io/component"),
+            "controller");
+  // The table form reads as a command line.
+  auto table = server_->Tug({"run", "pi", "--dry-run"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("--conf spark.executor.memory=4096m"), std::string::npos) << table.out;
+  // Nothing was stored.
+  auto runs = server_->Tug({"get", "runs", "-o", "json"});
+  ASSERT_EQ(runs.exit_code, 0);
+  EXPECT_EQ(json::parse(runs.out).as_object().at("runs").as_array().size(), 0u) << runs.out;
+  // A real run needs a cluster: a 422 that says so.
+  auto real = server_->Tug({"run", "pi"});
+  EXPECT_NE(real.exit_code, 0);
+  EXPECT_NE(real.err.find("no Kubernetes cluster"), std::string::npos) << real.err;
+}
+
+// Bad Spark input is refused with what to fix, and nothing is written.
+TEST_F(E2eTest, SparkDefinitionsAreValidated) {
+  std::string file = dir_.Write("bad.yaml", R"(name: bad
+kind: spark
+spark:
+  version: "3.5"
+  main: local:///app.py
+  conf: {spark.executor.memory: 8g}
+)");
+  auto r = server_->Tug({"apply", "-f", file});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("spark.conf 'spark.executor.memory' is set by Tugboat"), std::string::npos)
+      << r.err;
+  Apply(R"(name: old
+kind: spark
+spark: {version: "3.1", main: "local:///app.py"}
+)");
+  auto dry = server_->Tug({"run", "old", "--dry-run"});
+  EXPECT_NE(dry.exit_code, 0);
+  EXPECT_NE(dry.err.find("spark version '3.1' has no image"), std::string::npos) << dry.err;
 }
 
 }  // namespace

@@ -162,7 +162,50 @@ struct RunArgs {
   std::string timeout;
   bool wait = false;
   bool follow = false;
+  bool dry_run = false;
 };
+
+// A dry run as people read it: engine, plan, then what would be launched.
+void PrintDryRun(const json::value& v) {
+  const auto& o = v.as_object();
+  std::cout << "Dry run: nothing was stored or launched.\n";
+  std::cout << fmt::format("Engine:     {}\n", std::string(o.at("engine").as_string()));
+  if (const json::value* n = o.if_contains("note"); n != nullptr && n->is_string()) {
+    std::cout << fmt::format("Note:       {}\n", std::string(n->as_string()));
+  }
+  if (const json::value* s = o.at("plan").as_object().if_contains("sentence");
+      s != nullptr && s->is_string()) {
+    std::cout << fmt::format("Plan:       {}\n", std::string(s->as_string()));
+  }
+  const json::value* launch = o.if_contains("launch");
+  if (launch == nullptr || !launch->is_object()) return;
+  const auto& l = launch->as_object();
+  if (const json::value* img = l.if_contains("image")) {
+    std::cout << fmt::format("Image:      {}\n", std::string(img->as_string()));
+  }
+  if (const json::value* argv = l.if_contains("argv"); argv != nullptr && argv->is_array()) {
+    std::cout << "Command:\n";
+    std::string pending;
+    for (const auto& a : argv->as_array()) {
+      std::string arg(a.as_string());
+      if (arg == "--conf" || arg.rfind("--", 0) == 0) {
+        pending = arg;
+        continue;
+      }
+      std::cout << "  " << (pending.empty() ? arg : pending + " " + arg) << "\n";
+      pending.clear();
+    }
+  }
+  for (const char* role : {"driver", "executors"}) {
+    if (const json::value* p = l.if_contains(role); p != nullptr && p->is_object()) {
+      std::cout << fmt::format("{}:{}{}\n", role == std::string("driver") ? "Driver" : "Executors",
+                               role == std::string("driver") ? "     " : "  ", json::serialize(*p));
+    }
+  }
+  if (const json::value* pod = l.if_contains("pod")) {
+    std::cout << "Pod:        " << json::serialize(*pod) << "\n";
+  }
+}
 
 int RunCmd(const Globals& g, const RunArgs& a) {
   json::object body{{"definition", a.name}};
@@ -192,6 +235,16 @@ int RunCmd(const Globals& g, const RunArgs& a) {
 
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
+  if (a.dry_run) {
+    auto dry = client->Call("POST", "/api/v1/runs?dry_run=true", json::serialize(body));
+    if (!dry.ok()) return Fail(dry.error().message());
+    if (g.output == "table") {
+      PrintDryRun(*dry);
+    } else {
+      Print(g, *dry, [] { return std::string(); });
+    }
+    return 0;
+  }
   auto run = client->Call("POST", "/api/v1/runs", json::serialize(body));
   if (!run.ok()) return Fail(run.error().message());
   std::string id(run->as_object().at("id").as_string());
@@ -353,6 +406,8 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   run->add_option("--timeout", ra.timeout, "Deadline, e.g. 30s, 10m, 1h");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
+  run->add_flag("--dry-run", ra.dry_run,
+                "Show what would run (engine, plan, spark-submit confs, pods); launch nothing");
 
   GetArgs ga;
   auto* get = app.add_subcommand("get", "Show runs, a run, or definitions");

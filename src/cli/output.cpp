@@ -242,6 +242,7 @@ std::string RunDetail(const json::value& run, int64_t now) {
   if (const json::value* plan = At(run, {"plan", "sentence"}); plan != nullptr) {
     line("Plan:", Str(plan));
   }
+  line("Spark UI:", Str(At(run, {"spark_ui"})));
   if (attempts != nullptr && attempts->is_array() && !attempts->get_array().empty()) {
     const json::value& last = attempts->get_array().back();
     if (Str(At(last, {"status"})) == "QUEUED" && Str(At(run, {"status"})) == "RETRYING") {
@@ -289,6 +290,26 @@ std::string RunDetail(const json::value& run, int64_t now) {
     if (!decisions.empty()) {
       out += "\nDecisions:\n";
       for (const auto& d : decisions) out += d + "\n";
+    }
+    // The last attempt's pods (Spark: controller, driver, executors) and how each ended.
+    const json::value* comps = At(attempts->get_array().back(), {"components"});
+    if (comps != nullptr && comps->is_array() && !comps->get_array().empty()) {
+      out += "\nComponents (attempt " + Str(At(attempts->get_array().back(), {"number"})) + "):\n";
+      std::vector<std::vector<std::string>> crows{
+          {"COMPONENT", "STATE", "NODE", "CAPACITY", "EXIT", "REASON"}};
+      for (const auto& c : comps->get_array()) {
+        std::string reason = Str(At(c, {"reason"}));
+        if (At(c, {"evidence"}) != nullptr) reason += " (evidence)";
+        crows.push_back({Str(At(c, {"name"})), Str(At(c, {"state"})), Str(At(c, {"node"})),
+                         Str(At(c, {"capacity"})), Str(At(c, {"exit_code"})), reason});
+      }
+      std::string ctable = Table(crows);
+      size_t cpos = 0;
+      while (cpos < ctable.size()) {
+        size_t nl = ctable.find('\n', cpos);
+        out += "  " + ctable.substr(cpos, nl - cpos + 1);
+        cpos = nl + 1;
+      }
     }
   }
   return out;

@@ -271,13 +271,19 @@ net::Response Api::CreateRun(net::Request& req) {
   if (dry_run) {
     // Everything a launch would do, nothing stored and nothing started.
     engine::LaunchSpec launch = control::LaunchSpecFor(run, first);
+    const bool defaults = engine_name->back() == ':';
     json::object out{
         {"dry_run", true},
-        {"engine", *engine_name},
+        {"engine", defaults ? engine_name->substr(0, engine_name->size() - 1) : *engine_name},
         {"plan", adapt::ToJson(plan)},
         {"resources", ToJson(first.resources)},
         {"placement", json::object{{"capacity", first.placement.capacity},
                                    {"executor_capacity", first.placement.executor_capacity}}}};
+    if (defaults) {
+      out["note"] =
+          "no Kubernetes cluster is configured: namespace, capacity label and images are the "
+          "defaults";
+    }
     if (options_.preview) {
       auto preview = options_.preview(launch, *engine_name);
       if (!preview.ok()) return Err(preview.error());
@@ -288,6 +294,12 @@ net::Response Api::CreateRun(net::Request& req) {
       out["launch"] = json::object{{"argv", std::move(argv)}};
     }
     return Json(200, std::move(out));
+  }
+  if (spec.kind == "spark" && options_.preview) {
+    // What the engine would refuse at launch (no image for the version, ...) is refused now.
+    if (auto p = options_.preview(control::LaunchSpecFor(run, first), *engine_name); !p.ok()) {
+      return Err(p.error());
+    }
   }
   tug::Run reply_run = run;
   reply_run.attempts.push_back(first);
@@ -451,8 +463,8 @@ Result<std::string> Api::EngineFor(const Definition& spec) const {
     if (cluster.empty()) {
       return FailedPrecondition(fmt::format(
           "definition '{}' runs on engine {}, but this server has no Kubernetes cluster "
-          "configured; add one under clusters: (see docs/configuration.md), or try it with "
-          "dry_run=true",
+          "configured; add one under clusters: (see docs/configuration.md); a dry run works "
+          "without one (`tug run --dry-run`, dry_run=true)",
           spec.name, want));
     }
     name = want + ":" + cluster;
