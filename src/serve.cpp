@@ -24,6 +24,7 @@
 #include "net/http_server.h"
 #include "server/api.h"
 #include "server/config.h"
+#include "server/spark_ui_proxy.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace tug {
@@ -126,7 +127,12 @@ int Serve(const cli::ServerFlags& flags) {
   // spark engine ("spark:<cluster>"), sharing the cluster's client.
   std::vector<std::unique_ptr<kube::Client>> kube_clients;
   std::vector<std::unique_ptr<engine::kubernetes::KubernetesEngine>> kube_engines;
-  std::map<std::string, engine::spark::SparkEngine*> spark_engines;  // by engine name
+  struct SparkCluster {
+    engine::spark::SparkEngine* engine;
+    kube::Client* client;
+    bool in_cluster;
+  };
+  std::map<std::string, SparkCluster> spark_engines;  // by engine name
   for (const server::ClusterConfig& cc : config->clusters) {
     auto kc = cc.in_cluster && cc.kubeconfig.empty()
                   ? kube::InClusterConfig()
@@ -162,7 +168,7 @@ int Serve(const cli::ServerFlags& flags) {
     spark_options.attempt_log_cap = config->spark.attempt_log_cap_bytes;
     auto spark = std::make_unique<engine::spark::SparkEngine>(
         spark_options, SparkSettingsFor(*config), **client, log_store, clock);
-    spark_engines[spark_options.name] = spark.get();
+    spark_engines[spark_options.name] = {spark.get(), client->get(), cc.in_cluster};
     kube_engines.push_back(std::move(spark));
     kube_clients.push_back(std::move(*client));
   }
@@ -226,8 +232,76 @@ int Serve(const cli::ServerFlags& flags) {
     return boost::json::value(boost::json::object{{"argv", std::move(argv)}});
   };
   server::Api api(ao, **store, log_store, controller, engines, registry, clock);
+  // The Spark UI of a run: its live driver (only that run's, found from the store and the
+  // engine, never from the request), then the history server's page of its application.
+  server::SparkUiProxy spark_ui(
+      [&](const std::string& run_id) -> Result<server::SparkUiTarget> {
+        ASSIGN_OR_RETURN(tug::Run run, (*store)->GetRun(run_id));
+        server::SparkUiTarget t;
+        if (run.spec.kind != "spark") {
+          t.message = fmt::format("run '{}' is not a Spark run; it has no Spark UI", run_id);
+          return t;
+        }
+        if (run.attempts.empty()) {
+          t.message = fmt::format("run '{}' has no attempt yet", run_id);
+          return t;
+        }
+        const Attempt& last = run.attempts.back();
+        if (!IsTerminal(run.status)) {
+          auto it = spark_engines.find(last.engine);
+          auto addr = it == spark_engines.end()
+                          ? Result<engine::kubernetes::KubernetesEngine::PodAddress>(
+                                NotFound("not watched here"))
+                          : it->second.engine->Address(last.id, "driver");
+          if (!addr.ok() || !addr->running) {
+            t.message = fmt::format(
+                "run '{}' has no running Spark driver yet (attempt {} is {}); reload once it "
+                "runs",
+                run_id, last.number, ToString(last.status));
+            return t;
+          }
+          const SparkCluster& sc = it->second;
+          const int64_t port = config->spark.ui_port;
+          bool direct = config->spark.ui_access == "direct" ||
+                        (config->spark.ui_access == "auto" && sc.in_cluster);
+          t.kind = server::SparkUiTarget::Kind::kLive;
+          if (direct) {
+            if (addr->ip.empty()) {
+              t.kind = server::SparkUiTarget::Kind::kNone;
+              t.message = fmt::format("the driver of run '{}' has no pod IP yet", run_id);
+              return t;
+            }
+            t.base_url = fmt::format("http://{}:{}", addr->ip, port);
+          } else {
+            ASSIGN_OR_RETURN(t.client, sc.client->HttpOptions());
+            t.base_url = fmt::format(
+                "{}/api/v1/namespaces/{}/pods/{}:{}/proxy", sc.client->config().server,
+                kube::Escape(sc.engine->options().pod.namespace_), kube::Escape(addr->pod), port);
+          }
+          return t;
+        }
+        std::string app_id;
+        for (const auto& a : run.attempts) {
+          if (!a.app_id.empty()) app_id = a.app_id;
+        }
+        if (config->spark.history_url.empty() || app_id.empty()) {
+          t.message =
+              fmt::format("run '{}' has ended{}; {}", run_id,
+                          app_id.empty() ? " before its driver started" : "",
+                          config->spark.history_url.empty()
+                              ? "this server has no history server configured (spark.history_url)"
+                              : "there is no application to show");
+          return t;
+        }
+        t.kind = server::SparkUiTarget::Kind::kHistory;
+        t.history_url = config->spark.history_url + "/history/" + app_id + "/jobs/";
+        return t;
+      },
+      // No per-user visibility yet: whoever can call the API can see every run.
+      [](const net::Request&, const std::string&) { return true; });
   net::Router router;
   api.Register(router);
+  spark_ui.Register(router);
   net::ServerOptions no;
   no.host = config->host();
   no.port = config->port();

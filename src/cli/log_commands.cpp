@@ -21,7 +21,15 @@ int ErrorsCmd(Client& client, const LogsArgs& a) {
     std::cerr << "no diagnosis for this attempt (it did not fail, or has not ended yet)\n";
     return 0;
   }
-  std::string component = a.component.empty() ? "main" : a.component;
+  // Default: the component the root cause is in (the driver's log for "Lost executor 1").
+  std::string component = a.component;
+  if (component.empty()) {
+    const auto& rc = d.at("root_cause");
+    component = rc.is_object() && rc.at("component").is_string()
+                    ? std::string(rc.at("component").as_string())
+                    : "main";
+    if (component.empty()) component = "main";
+  }
   std::set<int64_t> marked;
   int64_t root = 0;
   if (const auto& rc = d.at("root_cause");

@@ -321,6 +321,25 @@ Result<std::unique_ptr<Client>> Client::Create(ClusterConfig config, ClientOptio
 
 const ClusterConfig& Client::config() const { return impl_->config; }
 
+Result<net::HttpClientOptions> Client::HttpOptions() {
+  ASSIGN_OR_RETURN(Auth auth, impl_->Credentials(false));
+  net::HttpClientOptions o;
+  o.timeout = impl_->options.timeout;
+  o.user_agent = impl_->options.user_agent;
+  o.peer = std::string(kPeer);
+  o.tls.ca_pem = impl_->config.ca_pem;
+  o.tls.insecure_skip_verify = impl_->config.insecure_skip_tls_verify;
+  o.tls.server_name = impl_->config.tls_server_name;
+  o.tls.client_cert_pem = auth.cert_pem;
+  o.tls.client_key_pem = auth.key_pem;
+  if (!auth.bearer.empty()) {
+    o.headers = [bearer = auth.bearer] {
+      return net::HeaderList{{"Authorization", "Bearer " + bearer}};
+    };
+  }
+  return o;
+}
+
 Result<boost::json::value> Client::Get(const std::string& path) {
   return impl_->Json("GET", path, "", "");
 }

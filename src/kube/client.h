@@ -25,6 +25,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.h"
+#include "net/http_client.h"
 
 namespace tug::kube {
 
@@ -114,6 +115,9 @@ class Client {
   ~Client();
 
   const ClusterConfig& config() const;
+  /// Settings for talking to the API server with a plain net::HttpClient (TLS, client
+  /// certificate, the current bearer token): for proxying through it (pods/<name>:<port>/proxy).
+  [[nodiscard]] Result<net::HttpClientOptions> HttpOptions();
 
   /// Plain requests. path: "/api/v1/namespaces/ns/pods" (+ "?query"). The body is JSON
   /// (PATCH: content_type "application/merge-patch+json" or strategic/json-patch).

@@ -104,8 +104,11 @@ bool PercentDecode(std::string_view in, bool plus_as_space, std::string& out);
 using Handler = std::function<Response(Request&)>;
 
 /// Maps (method, path) to a handler. Patterns are matched against the decoded path, segment by
-/// segment: "/api/v1/runs/{id}/logs" ({name} matches one non-empty segment). Exact segments beat
-/// params. A HEAD request uses the GET handler when no HEAD handler is registered.
+/// segment: "/api/v1/runs/{id}/logs" ({name} matches one non-empty segment). A last segment
+/// {name...} matches the rest of the path after its '/': zero or more segments, as decoded and
+/// without the leading slash ("/files/{rest...}" gives "" for "/files/", "a/b/" for
+/// "/files/a/b/", and does not match "/files"). Exact segments beat params, and both beat a
+/// {name...}. A HEAD request uses the GET handler when no HEAD handler is registered.
 /// Add() before the server starts; Find() is const and thread-safe.
 class Router {
  public:

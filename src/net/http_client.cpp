@@ -26,6 +26,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
+#include "net/http.h"
+
 namespace tug::net {
 namespace {
 
@@ -316,6 +318,13 @@ struct HttpClient::Impl {
   }
 };
 
+std::string ClientResponse::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return {};
+}
+
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
@@ -394,7 +403,11 @@ Result<ClientResponse> HttpClient::Send(const std::string& method, const std::st
     if (!reused) RETURN_IF_ERROR(s.Connect());
     error_code ec = s.Write(req);
     http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
+    if (s.options.max_response_bytes > 0) {
+      parser.body_limit(static_cast<uint64_t>(s.options.max_response_bytes));
+    } else {
+      parser.body_limit(boost::none);
+    }
     if (req.method() == http::verb::head) parser.skip(true);
     if (!ec) {
       s.Visit([&](auto& stream) {
@@ -409,12 +422,22 @@ Result<ClientResponse> HttpClient::Send(const std::string& method, const std::st
       out.status = static_cast<int>(msg.result_int());
       out.content_type = std::string(msg[http::field::content_type]);
       out.body = std::move(msg.body());
+      for (const auto& field : msg) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers.emplace_back(std::move(name), std::string(field.value()));
+      }
       if (!msg.keep_alive()) s.Disconnect();
       return out;
     }
     bool got_some = parser.got_some();
     s.Disconnect();
     if (reused && attempt == 0 && !s.cancelled.load() && Impl::LooksStale(ec, got_some)) continue;
+    if (ec == http::error::body_limit && !s.cancelled.load()) {
+      return ResourceExhausted(
+          fmt::format("the response from {} at {} is larger than {}; ask for less", s.options.peer,
+                      s.base, HumanBytes(static_cast<uint64_t>(s.options.max_response_bytes))));
+    }
     return s.Failed(ec);
   }
 }

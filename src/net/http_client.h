@@ -10,8 +10,11 @@
 /// Errors: kUnavailable when the server cannot be reached, drops the connection or fails TLS
 /// verification, kDeadlineExceeded when it does not answer within the timeout, kCancelled after
 /// Cancel(), kInvalidArgument for a bad URL or unusable TLS material.
-/// HTTP error statuses are not errors: they come back in ClientResponse::status.
+/// kResourceExhausted when a body is over HttpClientOptions::max_response_bytes.
+/// HTTP error statuses are not errors: they come back in ClientResponse::status. Redirects are
+/// not followed: a 3xx comes back as it is, with its Location in ClientResponse::headers.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -23,13 +26,18 @@
 
 namespace tug::net {
 
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
 struct ClientResponse {
   int status = 0;
   std::string body;
   std::string content_type;
-};
+  /// Every response header in the order received, names lower-cased, repeated ones kept apart.
+  HeaderList headers;
 
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
+  /// The first value of a header ("" when absent); `lower_name` is lower case.
+  std::string Header(std::string_view lower_name) const;
+};
 
 /// TLS settings for https base URLs (ignored for http).
 struct TlsOptions {
@@ -52,6 +60,9 @@ struct HttpClientOptions {
   /// Names the peer in error messages: "cannot reach <peer> at https://...". The default keeps
   /// the CLI's hints (`tug server`, --server/TUG_SERVER).
   std::string peer = "the tug server";
+  /// Send(): a response body larger than this is kResourceExhausted (and the connection is
+  /// dropped); 0: no limit. Stream() is not limited.
+  int64_t max_response_bytes = 0;
 };
 
 class HttpClient {

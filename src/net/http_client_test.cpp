@@ -177,6 +177,75 @@ TEST(HttpClientTest, HeadersComeFromTheCallbackPerRequestAndFromTheCall) {
   server.Stop();
 }
 
+TEST(HttpClientTest, ResponseHeadersAreExposedAndRedirectsAreNotFollowed) {
+  Router router;
+  router.Add("GET", "/moved", [](Request&) {
+    Response r;
+    r.status = 302;
+    r.content_type = "text/html";
+    r.headers = {{"Location", "/target"}, {"X-Multi", "a"}, {"x-multi", "b"}};
+    return r;
+  });
+  router.Add("GET", "/target", [](Request&) { return JsonResponse(200, "\"followed\""); });
+  ServerOptions so;
+  so.port = 0;
+  HttpServer server(so, std::move(router));
+  ASSERT_TRUE(server.Start().ok());
+  auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(server.port()), 5s);
+  ASSERT_TRUE(client.ok());
+  auto r = client->Send("GET", "/moved");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->status, 302);
+  EXPECT_EQ(r->body, "");
+  EXPECT_EQ(r->content_type, "text/html");
+  EXPECT_EQ(r->Header("location"), "/target");
+  EXPECT_EQ(r->Header("content-type"), "text/html");
+  EXPECT_EQ(r->Header("server"), "tugboat");
+  EXPECT_EQ(r->Header("missing"), "");
+  EXPECT_EQ(r->Header("x-multi"), "a");  // the first of a repeated header
+  std::vector<std::string> multi;
+  for (const auto& [name, value] : r->headers) {
+    EXPECT_EQ(name, [&] {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return lower;
+    }());
+    if (name == "x-multi") multi.push_back(value);
+  }
+  EXPECT_EQ(multi, (std::vector<std::string>{"a", "b"}));
+  server.Stop();
+}
+
+TEST(HttpClientTest, BodyOverTheLimitIsResourceExhausted) {
+  Router router;
+  router.Add("GET", "/big", [](Request&) { return JsonResponse(200, std::string(4096, 'x')); });
+  router.Add("GET", "/small", [](Request&) { return JsonResponse(200, "\"ok\""); });
+  ServerOptions so;
+  so.port = 0;
+  HttpServer server(so, std::move(router));
+  ASSERT_TRUE(server.Start().ok());
+  HttpClientOptions o;
+  o.timeout = 5s;
+  o.peer = "the test server";
+  o.max_response_bytes = 1024;
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  auto client = HttpClient::Create(base, o);
+  ASSERT_TRUE(client.ok());
+  auto big = client->Send("GET", "/big");
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code(), Code::kResourceExhausted);
+  EXPECT_EQ(big.error().message(),
+            "the response from the test server at " + base + " is larger than 1 KiB; ask for less");
+  // The limit does not apply to HEAD (no body), and the client is usable afterwards.
+  auto head = client->Send("HEAD", "/big");
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  EXPECT_EQ(head->status, 200);
+  auto small = client->Send("GET", "/small");
+  ASSERT_TRUE(small.ok()) << small.error().ToString();
+  EXPECT_EQ(small->body, "\"ok\"");
+  server.Stop();
+}
+
 /// Sends one chunk, then nothing until the client goes away.
 class QuietStream : public StreamSource {
  public:

@@ -42,7 +42,8 @@ std::vector<std::string_view> SplitPattern(std::string_view pattern) {
 struct Router::Node {
   std::vector<std::pair<std::string, std::unique_ptr<Node>>> exact;
   std::unique_ptr<Node> param;
-  std::vector<Route> routes;  // non-empty only where a pattern ends
+  std::unique_ptr<Node> catch_all;  // {name...}: always a leaf
+  std::vector<Route> routes;        // non-empty only where a pattern ends
   std::string allow;
 
   struct Walk {
@@ -52,14 +53,11 @@ struct Router::Node {
     const Node* first_path_match = nullptr;  // where the path matched, for 405
   };
 
-  // Depth-first with backtracking: an exact child is tried before the param child, so
-  // "/runs/stats" beats "/runs/{id}" but "/runs/x/logs" still reaches "/runs/{id}/logs".
+  // Depth-first with backtracking: an exact child is tried before the param child, and both
+  // before a catch-all, so "/runs/stats" beats "/runs/{id}" but "/runs/x/logs" still reaches
+  // "/runs/{id}/logs", and "/files/{rest...}" only gets what nothing more specific took.
   const Route* Visit(std::string_view rest, Walk& walk) const {
-    if (rest.empty()) {
-      if (routes.empty()) return nullptr;
-      if (walk.first_path_match == nullptr) walk.first_path_match = this;
-      return ForMethod(walk.method);
-    }
+    if (rest.empty()) return Ends(walk);
     rest.remove_prefix(1);  // the '/'
     size_t slash = rest.find('/');
     std::string_view seg = rest.substr(0, slash);
@@ -76,7 +74,22 @@ struct Router::Node {
       if (const Route* r = param->Visit(next, walk)) return r;
       --walk.count;
     }
+    return CatchAll(rest, walk);
+  }
+
+  /// The remainder after a '/' (possibly empty, possibly with more slashes) for a {name...}.
+  const Route* CatchAll(std::string_view remainder, Walk& walk) const {
+    if (!catch_all) return nullptr;
+    walk.captures[walk.count++] = remainder;
+    if (const Route* r = catch_all->Ends(walk)) return r;
+    --walk.count;
     return nullptr;
+  }
+
+  const Route* Ends(Walk& walk) const {
+    if (routes.empty()) return nullptr;
+    if (walk.first_path_match == nullptr) walk.first_path_match = this;
+    return ForMethod(walk.method);
   }
 
   const Route* ForMethod(std::string_view method) const {
@@ -100,14 +113,30 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   if (method.empty() || !handler) FatalPattern(method, pattern, "method and handler are required");
   Node* node = root_.get();
   std::vector<std::string> names;
-  for (std::string_view seg : SplitPattern(pattern)) {
+  std::vector<std::string_view> segments = SplitPattern(pattern);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    std::string_view seg = segments[i];
     bool is_param = !seg.empty() && seg.front() == '{';
     if (is_param) {
       if (seg.size() < 3 || seg.back() != '}') {
         FatalPattern(method, pattern, "a parameter segment is {name}");
       }
-      names.emplace_back(seg.substr(1, seg.size() - 2));
+      std::string_view name = seg.substr(1, seg.size() - 2);
+      bool rest = name.size() > 3 && name.substr(name.size() - 3) == "...";
+      if (rest) name.remove_suffix(3);
+      if (name.empty() || name.find_first_of("{}.") != std::string_view::npos) {
+        FatalPattern(method, pattern, "a parameter segment is {name} or a last {name...}");
+      }
+      names.emplace_back(name);
       if (names.size() > kMaxParams) FatalPattern(method, pattern, "more than 16 parameters");
+      if (rest) {
+        if (i + 1 != segments.size()) {
+          FatalPattern(method, pattern, "a {name...} parameter must be the last segment");
+        }
+        if (!node->catch_all) node->catch_all = std::make_unique<Node>();
+        node = node->catch_all.get();
+        continue;
+      }
       if (!node->param) node->param = std::make_unique<Node>();
       node = node->param.get();
       continue;
@@ -146,7 +175,14 @@ Router::Match Router::Find(Request& request) const {
   if (path.empty() || path.front() != '/') return match;
   Node::Walk walk;
   walk.method = request.method;
-  const Route* route = root_->Visit(path == "/" ? std::string_view() : path, walk);
+  const Route* route = nullptr;
+  if (path == "/") {
+    // "/" is the root itself, or an empty remainder for "/{rest...}".
+    route = root_->Ends(walk);
+    if (route == nullptr) route = root_->CatchAll(std::string_view(), walk);
+  } else {
+    route = root_->Visit(path, walk);
+  }
   if (route != nullptr) {
     match.handler = &route->handler;
     match.pattern = route->pattern;

@@ -108,12 +108,83 @@ TEST(RouterTest, MethodIsPartOfTheMatch) {
   EXPECT_EQ(Call(router.Find(post), post), "stop-all");
 }
 
+TEST(RouterTest, CatchAllTakesTheRestOfThePath) {
+  Router router;
+  router.Add("GET", "/runs/{id}/files/{rest...}", Named("files"));
+  Request deep = Req("GET", "/runs/r1/files/a/b/c.txt");
+  auto m = router.Find(deep);
+  EXPECT_EQ(Call(m, deep), "files");
+  EXPECT_EQ(m.pattern, "/runs/{id}/files/{rest...}");
+  EXPECT_EQ(deep.params.at("id"), "r1");
+  EXPECT_EQ(deep.params.at("rest"), "a/b/c.txt");
+
+  Request empty = Req("GET", "/runs/r1/files/");
+  EXPECT_EQ(Call(router.Find(empty), empty), "files");
+  EXPECT_EQ(empty.params.at("rest"), "");
+
+  Request trailing = Req("GET", "/runs/r1/files/jobs/");
+  EXPECT_EQ(Call(router.Find(trailing), trailing), "files");
+  EXPECT_EQ(trailing.params.at("rest"), "jobs/");
+
+  // Decoded and unfiltered: empty segments and dots reach the handler, which must check them.
+  Request odd = Req("GET", "/runs/r1/files//x/../y");
+  EXPECT_EQ(Call(router.Find(odd), odd), "files");
+  EXPECT_EQ(odd.params.at("rest"), "/x/../y");
+
+  // Without the slash before it, there is nothing to match.
+  Request bare = Req("GET", "/runs/r1/files");
+  EXPECT_EQ(router.Find(bare).handler, nullptr);
+}
+
+TEST(RouterTest, CatchAllLosesToExactAndParamRoutes) {
+  Router router;
+  router.Add("GET", "/ui/{rest...}", Named("rest"));
+  router.Add("GET", "/ui/static/{name}", Named("static"));
+  router.Add("GET", "/ui/about", Named("about"));
+  router.Add("GET", "/ui", Named("bare"));
+  Request about = Req("GET", "/ui/about");
+  EXPECT_EQ(Call(router.Find(about), about), "about");
+  Request file = Req("GET", "/ui/static/app.css");
+  EXPECT_EQ(Call(router.Find(file), file), "static");
+  EXPECT_EQ(file.params.at("name"), "app.css");
+  EXPECT_EQ(file.params.count("rest"), 0u);
+  // "static/{name}" does not take two segments: back off to the catch-all.
+  Request deeper = Req("GET", "/ui/static/css/app.css");
+  EXPECT_EQ(Call(router.Find(deeper), deeper), "rest");
+  EXPECT_EQ(deeper.params.at("rest"), "static/css/app.css");
+  EXPECT_EQ(deeper.params.count("name"), 0u);
+  Request bare = Req("GET", "/ui");
+  EXPECT_EQ(Call(router.Find(bare), bare), "bare");
+}
+
+TEST(RouterTest, CatchAllAtTheRootAndMethods) {
+  Router router;
+  router.Add("GET", "/{path...}", Named("any"));
+  router.Add("GET", "/healthz", Named("health"));
+  Request root = Req("GET", "/");
+  EXPECT_EQ(Call(router.Find(root), root), "any");
+  EXPECT_EQ(root.params.at("path"), "");
+  Request health = Req("GET", "/healthz");
+  EXPECT_EQ(Call(router.Find(health), health), "health");
+  Request other = Req("HEAD", "/a/b");
+  EXPECT_EQ(Call(router.Find(other), other), "any");
+  EXPECT_EQ(other.params.at("path"), "a/b");
+  Request post = Req("POST", "/a/b");
+  auto m = router.Find(post);
+  EXPECT_EQ(m.handler, nullptr);
+  EXPECT_TRUE(m.method_mismatch);
+  EXPECT_EQ(m.allow, "GET, HEAD");
+  EXPECT_EQ(m.pattern, "/{path...}");
+}
+
 TEST(RouterDeathTest, DuplicateRouteIsFatal) {
   Router router;
   router.Add("GET", "/runs", Named("a"));
   EXPECT_DEATH(router.Add("GET", "/runs", Named("b")), "registered twice");
   EXPECT_DEATH(router.Add("GET", "/runs/{", Named("b")), "parameter");
   EXPECT_DEATH(router.Add("GET", "runs", Named("b")), "starts with");
+  EXPECT_DEATH(router.Add("GET", "/files/{rest...}/x", Named("b")), "must be the last");
+  EXPECT_DEATH(router.Add("GET", "/files/{...}", Named("b")), "parameter");
 }
 
 TEST(TargetTest, DecodesPathAndQuery) {

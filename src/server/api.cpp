@@ -388,7 +388,8 @@ net::Response Api::RunLogs(net::Request& req) {
                                       run->id, want, run->attempts.size())));
     }
   }
-  std::string component = req.Query("component", "main");
+  // A Spark run's main log is its driver's; the others are picked by name.
+  std::string component = req.Query("component", run->spec.kind == "spark" ? "driver" : "main");
   if (auto st = logs::ValidateComponent(component); !st.ok()) return Err(st.error());
   std::string follow = req.Query("follow");
   std::string timestamps = req.Query("timestamps");

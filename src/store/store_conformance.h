@@ -96,6 +96,9 @@ inline Definition MakeSparkDefinition(const std::string& name) {
   d.spark.main_class = "com.example.Etl";
   d.spark.args = {"--date", "2024-01-01"};
   d.spark.conf = {{"spark.sql.shuffle.partitions", "400"}, {"spark.ui.enabled", "false"}};
+  d.spark.py_files = {"s3a://jobs/lib.zip"};
+  d.spark.jars = {"s3a://jobs/a.jar", "s3a://jobs/b.jar"};
+  d.spark.files = {"s3a://jobs/app.conf"};
   SparkResources& s = d.resources.spark;
   s.driver = {1000, int64_t{2} << 30, int64_t{512} << 20};
   s.executor = {4000, int64_t{8} << 30, int64_t{1} << 30};

@@ -19,6 +19,10 @@ inline AttemptEnd FailedEnd(Micros ended_at) {
   end.cpu_micros = 4242;
   end.diagnosis = R"({"class":"batch_container_oom"})";
   end.failure_class = "batch_container_oom";
+  end.components =
+      R"([{"name":"driver","state":"failed","exit_code":1},)"
+      R"({"name":"executor-1","state":"failed","exit_code":137,"reason":"OOMKilled","evidence":true}])";
+  end.app_id = "spark-0123456789abcdef";
   return end;
 }
 
@@ -150,6 +154,8 @@ TEST_P(StoreConformanceTest, EndAttemptWithNextQueuesTheRetryAndTheRunRetries) {
   EXPECT_EQ(ended.ended_at, end.ended_at);
   EXPECT_EQ(ended.diagnosis, end.diagnosis);
   EXPECT_EQ(ended.decision, end.decision);
+  EXPECT_EQ(ended.components, end.components);
+  EXPECT_EQ(ended.app_id, end.app_id);
   EXPECT_EQ(ended.lease_expires_at, 0);
   EXPECT_EQ(run->attempts[1], *end.next);
 

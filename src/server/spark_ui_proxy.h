@@ -1,0 +1,87 @@
+#pragma once
+/// The Spark UI of a run, through the tug server: `/runs/{id}/spark-ui/...` is reverse-proxied to
+/// that run's live Spark driver UI, and once the run ended redirects to the history server page
+/// of its app. Where a run's UI is comes only from the resolver, never from the request, and the
+/// forwarded path is validated so a caller can never change the host, the port or the path
+/// prefix: this is not an open proxy.
+///
+/// Routes (Register): GET and HEAD on `/runs/{id}/spark-ui` (302 to `.../spark-ui/`) and on
+/// `/runs/{id}/spark-ui/{rest...}`; other methods are 405 (by the router).
+/// Per request, in order: access (403) → path validation (400) → resolver (404 for an unknown
+/// run; 404 with the target's message for kNone; other resolver errors as they are) → kHistory:
+/// 302 to its URL → kLive: one upstream request with an allow-list of the caller's headers (never
+/// its Authorization or Cookie) plus the target's own client headers. The upstream's status,
+/// Content-Type, Cache-Control, ETag and Last-Modified come back, and its Location rewritten into
+/// the proxy base (a redirect elsewhere is 502). Bodies are not rewritten: Spark, started with
+/// spark.ui.proxyBase = ProxyBase(id), writes its links under the proxy base itself.
+/// Upstream failures: unreachable or misbehaving 502, no answer within the timeout 504, a body
+/// over max_response_bytes 502.
+///
+/// Lifecycle: construct, Register() on the router before the HTTP server starts; the proxy must
+/// outlive the server. No threads of its own.
+/// Threading: the handlers are thread-safe if the resolver and the access function are; each
+/// request makes its own blocking upstream connection on the HTTP io thread that serves it, so
+/// a slow driver holds that thread for up to `timeout`.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+#include "net/http.h"
+#include "net/http_client.h"
+
+namespace tug::server {
+
+/// Where a run's Spark UI is right now (decided by the resolver, never by the request).
+struct SparkUiTarget {
+  enum class Kind { kNone, kLive, kHistory };
+  Kind kind = Kind::kNone;
+  /// kNone: why there is no UI, shown to the user ("run 'x' has no Spark driver yet").
+  std::string message;
+  /// kLive: "http://10.1.2.3:4040" or
+  /// "https://apiserver:6443/api/v1/namespaces/ns/pods/drv:4040/proxy" (no query, no trailing '/').
+  std::string base_url;
+  /// kLive: TLS, auth headers (e.g. the API server's) and timeout for the upstream request. The
+  /// shorter of its timeout and SparkUiProxyOptions::timeout applies; `peer` is replaced.
+  net::HttpClientOptions client;
+  /// kHistory: absolute URL to redirect to, e.g. "http://history:18080/history/spark-abc/jobs/".
+  std::string history_url;
+};
+
+/// Looks up the run and its driver. kNotFound: no such run. Called per request, on an HTTP io
+/// thread, so it must be thread-safe and quick.
+using SparkUiResolver = std::function<Result<SparkUiTarget>(const std::string& run_id)>;
+
+/// May the caller see this run? (Tugboat has no per-user auth yet: the server passes a function
+/// that always allows; the proxy still calls it before resolving anything.)
+using SparkUiAccess = std::function<bool(const net::Request&, const std::string& run_id)>;
+
+struct SparkUiProxyOptions {
+  int64_t max_response_bytes = 64 << 20;
+  std::chrono::milliseconds timeout{30000};
+};
+
+class SparkUiProxy {
+ public:
+  SparkUiProxy(SparkUiResolver resolver, SparkUiAccess access, SparkUiProxyOptions options = {});
+
+  /// Adds GET and HEAD routes for `/runs/{id}/spark-ui` and `/runs/{id}/spark-ui/{rest...}`.
+  void Register(net::Router& router);
+
+  /// The proxy base path for a run: "/runs/<id>/spark-ui" (what spark.ui.proxyBase is set to).
+  /// Characters of the id outside [A-Za-z0-9-._~] are percent-encoded.
+  static std::string ProxyBase(const std::string& run_id);
+
+ private:
+  net::Response Bare(net::Request& req) const;
+  net::Response Proxy(net::Request& req) const;
+  net::Response Forward(const net::Request& req, const std::string& run_id,
+                        const std::string& forward_target, SparkUiTarget target) const;
+
+  SparkUiResolver resolver_;
+  SparkUiAccess access_;
+  SparkUiProxyOptions options_;
+};
+
+}  // namespace tug::server
