@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <list>
 #include <map>
 #include <mutex>
@@ -307,6 +309,11 @@ struct PodFacts {
   bool has_sim = false;
   std::optional<int64_t> memory_limit;
   std::optional<int64_t> active_deadline_seconds;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> env;  // the first container's literal env values
+  std::vector<std::string> argv;           // its command, then its args
+  std::string conf_map;                    // the ConfigMap of the spark-conf-volume-driver volume
+  std::string pod_ip = "127.0.0.1";
 };
 
 PodFacts FactsOf(const json::value& pod, const std::string& node) {
@@ -316,9 +323,29 @@ PodFacts FactsOf(const json::value& pod, const std::string& node) {
   f.uid = Str(pod, {"metadata", "uid"});
   f.node = node;
   f.active_deadline_seconds = Int(Find(pod, {"spec", "activeDeadlineSeconds"}));
+  const json::value* labels = Find(pod, {"metadata", "labels"});
+  if (labels != nullptr && labels->is_object()) {
+    for (const auto& [k, v] : labels->get_object()) {
+      if (v.is_string()) f.labels[std::string(k)] = std::string(v.get_string());
+    }
+  }
+  const json::value* volumes = Find(pod, {"spec", "volumes"});
+  if (volumes != nullptr && volumes->is_array()) {
+    for (const json::value& v : volumes->get_array()) {
+      if (Str(v, {"name"}) == "spark-conf-volume-driver")
+        f.conf_map = Str(v, {"configMap", "name"});
+    }
+  }
   const json::value* cs = Find(pod, {"spec", "containers"});
   if (cs == nullptr || !cs->is_array() || cs->get_array().empty()) return f;
   const json::value& c = cs->get_array()[0];
+  for (const char* key : {"command", "args"}) {
+    const json::value* list = Find(c, {key});
+    if (list == nullptr || !list->is_array()) continue;
+    for (const json::value& a : list->get_array()) {
+      f.argv.push_back(a.is_string() ? std::string(a.get_string()) : json::serialize(a));
+    }
+  }
   f.container = Str(c, {"name"});
   f.image = Str(c, {"image"});
   std::string limit = Str(c, {"resources", "limits", "memory"});
@@ -333,6 +360,7 @@ PodFacts FactsOf(const json::value& pod, const std::string& node) {
         f.sim = Str(e, {"value"});
         f.has_sim = true;
       }
+      if (Find(e, {"value"}) != nullptr) f.env[Str(e, {"name"})] = Str(e, {"value"});
     }
   }
   return f;
@@ -505,8 +533,8 @@ json::object PodStatus(const PodFacts& p, std::string_view phase, const Containe
   json::object status{{"phase", phase},
                       {"conditions", std::move(conditions)},
                       {"hostIP", "127.0.0.1"},
-                      {"podIP", "127.0.0.1"},
-                      {"podIPs", json::array{json::object{{"ip", "127.0.0.1"}}}},
+                      {"podIP", p.pod_ip},
+                      {"podIPs", json::array{json::object{{"ip", p.pod_ip}}}},
                       {"startTime", FormatTime(pod_start, false)},
                       {"containerStatuses", json::array{std::move(cs)}}};
   if (!reason.empty()) status["reason"] = reason;
@@ -717,6 +745,7 @@ Result<SimScript> ParseSimScript(std::string_view text) {
           return bad("want an exit code 0..255");
         }
         s.exit_code = static_cast<int>(code);
+        s.exit_set = true;
       } else if (key == "log") {
         s.logs.emplace_back(value);
       } else if (key == "log_every") {
@@ -758,6 +787,689 @@ Result<SimScript> ParseSimScript(std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// spark-submit
+
+namespace {
+
+// spark-submit's options that take a value (SparkSubmitOptionParser), with the conf each one
+// stands for ("" : none).
+const std::map<std::string_view, std::string_view>& ValueOptions() {
+  static const std::map<std::string_view, std::string_view> options = {
+      {"--master", "spark.master"},
+      {"--deploy-mode", "spark.submit.deployMode"},
+      {"--class", ""},
+      {"--name", "spark.app.name"},
+      {"--jars", "spark.jars"},
+      {"--packages", "spark.jars.packages"},
+      {"--exclude-packages", "spark.jars.excludes"},
+      {"--repositories", "spark.jars.repositories"},
+      {"--py-files", "spark.submit.pyFiles"},
+      {"--files", "spark.files"},
+      {"--archives", "spark.archives"},
+      {"--conf", ""},
+      {"-c", ""},
+      {"--properties-file", ""},
+      {"--driver-memory", "spark.driver.memory"},
+      {"--driver-java-options", "spark.driver.extraJavaOptions"},
+      {"--driver-library-path", "spark.driver.extraLibraryPath"},
+      {"--driver-class-path", "spark.driver.extraClassPath"},
+      {"--executor-memory", "spark.executor.memory"},
+      {"--driver-cores", "spark.driver.cores"},
+      {"--total-executor-cores", "spark.cores.max"},
+      {"--executor-cores", "spark.executor.cores"},
+      {"--num-executors", "spark.executor.instances"},
+      {"--queue", "spark.yarn.queue"},
+      {"--principal", "spark.kerberos.principal"},
+      {"--keytab", "spark.kerberos.keytab"},
+      {"--proxy-user", ""}};
+  return options;
+}
+
+bool IsFlagOption(std::string_view opt) {
+  return opt == "--verbose" || opt == "-v" || opt == "--supervise";
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+Result<SparkSubmitArgs> ParseSparkSubmit(const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    return InvalidArgument(
+        "spark-submit: empty command; want [spark-submit, options..., main resource, args...]");
+  }
+  // The program is argv[0], or (behind a wrapper such as an entrypoint script) the first
+  // element that names spark-submit.
+  size_t i = 1;
+  for (size_t j = 0; j < argv.size() && !argv[j].starts_with("-"); ++j) {
+    if (std::string_view(argv[j]).ends_with("spark-submit")) {
+      i = j + 1;
+      break;
+    }
+  }
+  SparkSubmitArgs a;
+  std::map<std::string, std::string> from_options;  // confs the options stand for: they win
+  for (; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (arg.empty() || arg[0] != '-') {
+      a.main_resource = arg;
+      a.app_args.assign(argv.begin() + static_cast<std::ptrdiff_t>(i) + 1, argv.end());
+      break;
+    }
+    std::string opt = arg;
+    std::optional<std::string> value;
+    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      opt = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    if (IsFlagOption(opt)) {
+      if (value) return InvalidArgument(fmt::format("spark-submit: '{}' takes no value", opt));
+      continue;
+    }
+    auto it = ValueOptions().find(opt);
+    if (it == ValueOptions().end()) {
+      return InvalidArgument(fmt::format(
+          "spark-submit: unrecognized option '{}'; see spark-submit --help for the options", opt));
+    }
+    if (!value) {
+      if (i + 1 >= argv.size()) {
+        return InvalidArgument(fmt::format("spark-submit: option '{}' needs a value", opt));
+      }
+      value = argv[++i];
+    }
+    if (opt == "--conf" || opt == "-c") {
+      size_t eq = value->find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return InvalidArgument(fmt::format(
+            "spark-submit: --conf '{}' is not KEY=VALUE; write e.g. --conf spark.executor.cores=2",
+            *value));
+      }
+      a.conf[value->substr(0, eq)] = value->substr(eq + 1);
+    } else if (opt == "--class") {
+      a.main_class = *value;
+    } else if (!it->second.empty()) {
+      from_options[std::string(it->second)] = *value;
+    } else {
+      a.options[opt] = *value;
+    }
+  }
+  if (a.main_resource.empty()) {
+    return InvalidArgument(
+        "spark-submit: no main resource; put the application's jar or .py file after the options");
+  }
+  for (auto& [k, v] : from_options) a.conf[k] = std::move(v);
+  auto conf = [&](const char* key) {
+    auto it = a.conf.find(key);
+    return it != a.conf.end() ? it->second : std::string();
+  };
+  a.name = conf("spark.app.name");
+  a.master = conf("spark.master");
+  a.deploy_mode = conf("spark.submit.deployMode");
+  return a;
+}
+
+Result<int64_t> ParseSparkMemoryMiB(std::string_view text) {
+  std::string t = Lower(Trim(text));
+  auto bad = [&] {
+    return InvalidArgument(
+        fmt::format("spark memory '{}': want a size like 512m, 2g or 1024 (MiB)", text));
+  };
+  size_t digits = 0;
+  while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
+  int64_t n = 0;
+  if (digits == 0 || !ParseInt(std::string_view(t).substr(0, digits), &n)) return bad();
+  static const std::map<std::string_view, int> shifts = {
+      {"", 20},  {"b", 0},   {"k", 10}, {"kb", 10}, {"m", 20}, {"mb", 20},
+      {"g", 30}, {"gb", 30}, {"t", 40}, {"tb", 40}, {"p", 50}, {"pb", 50}};
+  auto unit = shifts.find(std::string_view(t).substr(digits));
+  if (unit == shifts.end()) return bad();
+  if (unit->second < 20) return n >> (20 - unit->second);
+  int up = unit->second - 20;
+  if (n > (std::numeric_limits<int64_t>::max() >> (up + 20))) return bad();  // bytes overflow
+  return n << up;
+}
+
+namespace {
+
+using Conf = std::map<std::string, std::string>;
+
+constexpr char kSparkVersion[] = "3.5.0";
+constexpr char kComponentLabel[] = "tugboat.io/component";
+constexpr char kConfVolume[] = "spark-conf-volume-driver";
+constexpr char kConfDir[] = "/opt/spark/conf";
+constexpr char kPropertiesKey[] = "spark.properties";
+constexpr char kDriverContainer[] = "spark-kubernetes-driver";
+constexpr char kExecutorContainer[] = "spark-kubernetes-executor";
+constexpr int64_t kMinOverheadMiB = 384;
+constexpr int kMaxExecutors = 200;
+// After a lost executor the job fails once its task has failed 4 times; the retries are quick.
+constexpr auto kAbortDelay = 500ms;
+// The controller double-checks a driver its informer never showed this often.
+constexpr auto kDriverRecheck = 10s;
+
+std::string ConfOr(const Conf& c, const std::string& key, const std::string& fallback) {
+  auto it = c.find(key);
+  return it != c.end() ? it->second : fallback;
+}
+
+// The confs under a prefix, keyed by the rest of their key.
+std::map<std::string, std::string> ConfUnder(const Conf& c, const std::string& prefix) {
+  std::map<std::string, std::string> out;
+  for (auto it = c.lower_bound(prefix); it != c.end() && it->first.starts_with(prefix); ++it) {
+    if (it->first.size() > prefix.size()) out[it->first.substr(prefix.size())] = it->second;
+  }
+  return out;
+}
+
+uint64_t Fnv64(std::string_view s, uint64_t basis = 14695981039346656037ULL) {
+  uint64_t h = basis;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// "spark-" + 32 hex digits, like Spark's own ids: the controller's uid without dashes (it is a
+// UUID), so a restarted simulator derives the same id for the same controller pod.
+std::string AppIdFor(std::string_view controller_uid) {
+  std::string hex;
+  for (char c : controller_uid) {
+    if (c != '-') hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  bool is_hex = hex.size() == 32 &&
+                std::all_of(hex.begin(), hex.end(), [](char c) { return HexValue(c) >= 0; });
+  if (!is_hex) {
+    hex = fmt::format("{:016x}{:016x}", Fnv64(controller_uid), Fnv64(controller_uid, 7));
+  }
+  return "spark-" + hex;
+}
+
+// Spark's KubernetesConf.getAppNameLabel: lower case, [^a-z0-9-] → '-', runs of '-' collapsed,
+// cut to 63, one leading and one trailing '-' stripped.
+std::string AppNameLabel(std::string_view name) {
+  std::string out;
+  for (char c : Lower(Trim(name))) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    char d = ok ? c : '-';
+    if (d == '-' && !out.empty() && out.back() == '-') continue;
+    out.push_back(d);
+  }
+  if (out.size() > 63) out.resize(63);
+  if (!out.empty() && out.front() == '-') out.erase(0, 1);
+  if (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+// Spark's getResourceNamePrefix ("<app name>-<16 hex>", DNS-safe), with the hex taken from the
+// app id so it is stable.
+std::string ResourcePrefix(std::string_view name, std::string_view app_id) {
+  std::string base = AppNameLabel(name);
+  if (base.size() > 40) base.resize(40);
+  while (!base.empty() && base.back() == '-') base.pop_back();
+  if (base.empty() || (base[0] >= '0' && base[0] <= '9')) base = "x" + base;
+  return fmt::format("{}-{:016x}", base, Fnv64(app_id));
+}
+
+// Spark's ExecutorPodsLifecycleManager.describeExitCode.
+std::string DescribeExitCode(int code) {
+  std::string_view human;
+  switch (code) {
+    case 0:
+      human = "(success)";
+      break;
+    case 1:
+      human = "(generic, look at logs to clarify)";
+      break;
+    case 42:
+      human = "(douglas adams)";
+      break;
+    case 10:
+    case 50:
+      human = "(Uncaught exception)";
+      break;
+    case 52:
+      human = "(JVM OOM)";
+      break;
+    case 53:
+      human = "(DiskStore failed to create temp dir)";
+      break;
+    case 126:
+      human = "(not executable - possibly perm or arch)";
+      break;
+    case 137:
+      human = "(SIGKILL, possible container OOM)";
+      break;
+    case 139:
+      human = "(SIGSEGV: that's a seg fault)";
+      break;
+    case 255:
+      human = "(exit-1, your guess is as good as mine)";
+      break;
+    default:
+      human = "(unexplained)";
+      break;
+  }
+  return fmt::format("{}{}", code, human);
+}
+
+// A line as Spark's log4j2 layout writes it: "yy/MM/dd HH:mm:ss LEVEL Logger: message" (UTC).
+std::string SparkLine(std::string_view level, std::string_view logger, std::string_view message) {
+  auto tt = SysClock::to_time_t(SysClock::now());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%y/%m/%d %H:%M:%S", &tm);
+  return fmt::format("{} {} {}: {}", stamp, level, logger, message);
+}
+
+// A Spark time string in milliseconds ("30s", "500ms", "2min", "1h"; bare numbers are ms).
+std::optional<int64_t> ParseSparkTimeMs(std::string_view text) {
+  std::string t = Lower(Trim(text));
+  size_t digits = 0;
+  while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
+  int64_t n = 0;
+  if (digits == 0 || !ParseInt(std::string_view(t).substr(0, digits), &n)) return std::nullopt;
+  static const std::map<std::string_view, double> ms_per_unit = {
+      {"", 1},       {"ms", 1},       {"us", 0.001},    {"s", 1000},
+      {"m", 60'000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  auto unit = ms_per_unit.find(std::string_view(t).substr(digits));
+  if (unit == ms_per_unit.end()) return std::nullopt;
+  return static_cast<int64_t>(static_cast<double>(n) * unit->second);
+}
+
+// java.util.Properties text, escaped enough to read back with ParseProperties.
+std::string PropertiesText(const Conf& conf) {
+  auto escape = [](std::string_view s, bool key) {
+    std::string out;
+    for (char c : s) {
+      if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (key && (c == '=' || c == ':' || c == ' ')) {
+        out.push_back('\\');
+        out.push_back(c);
+      } else {
+        out.push_back(c);
+      }
+    }
+    return out;
+  };
+  std::string out = "#Java properties built by the tugboat node simulator\n";
+  for (const auto& [k, v] : conf) out += escape(k, true) + "=" + escape(v, false) + "\n";
+  return out;
+}
+
+Conf ParseProperties(std::string_view text) {
+  Conf out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    if (line.empty() || line[0] == '#' || line[0] == '!') continue;
+    std::string key;
+    std::string value;
+    bool in_key = true;
+    for (size_t i = 0; i < line.size(); ++i) {
+      char c = line[i];
+      if (c == '\\' && i + 1 < line.size()) {
+        char n = line[++i];
+        c = n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+      } else if (in_key && c == '=') {
+        in_key = false;
+        continue;
+      }
+      (in_key ? key : value).push_back(c);
+    }
+    if (!key.empty()) out[key] = value;
+  }
+  return out;
+}
+
+// One Spark application as spark-submit resolves it and its driver reads it back.
+struct SparkApp {
+  std::string name;             // spark.app.name
+  std::string id;               // spark-app-selector
+  std::string driver_pod;       // spark.kubernetes.driver.pod.name
+  std::string executor_prefix;  // spark.kubernetes.executor.podNamePrefix
+  std::string main_class;
+  std::string main_resource;
+  std::vector<std::string> app_args;
+  Conf conf;  // what the driver gets in spark.properties
+};
+
+// Requests = limits memory of a "driver" or "executor" pod: memory + overhead, in MiB.
+Result<int64_t> PodMemoryMiB(const Conf& c, const std::string& role) {
+  ASSIGN_OR_RETURN(int64_t memory,
+                   ParseSparkMemoryMiB(ConfOr(c, "spark." + role + ".memory", "1g")));
+  std::string overhead_key = "spark." + role + ".memoryOverhead";
+  if (auto it = c.find(overhead_key); it != c.end()) {
+    auto overhead = ParseSparkMemoryMiB(it->second);
+    if (!overhead.ok()) return std::move(overhead).take_error().WithContext(overhead_key);
+    return memory + *overhead;
+  }
+  std::string factor_text = ConfOr(c, "spark." + role + ".memoryOverheadFactor",
+                                   ConfOr(c, "spark.kubernetes.memoryOverheadFactor", "0.1"));
+  double factor = 0;
+  if (!ParseDouble(factor_text, &factor)) {
+    return InvalidArgument(
+        fmt::format("memory overhead factor '{}': want a number like 0.1", factor_text));
+  }
+  return memory +
+         std::max(kMinOverheadMiB, static_cast<int64_t>(factor * static_cast<double>(memory)));
+}
+
+struct Cpu {
+  std::string request;
+  std::string limit;  // "" : none
+};
+
+// spark.kubernetes.<role>.request.cores, else spark.<role>.cores (default 1); limit from
+// spark.kubernetes.<role>.limit.cores.
+Result<Cpu> PodCpu(const Conf& c, const std::string& role) {
+  Cpu cpu;
+  cpu.request = ConfOr(c, "spark.kubernetes." + role + ".request.cores",
+                       ConfOr(c, "spark." + role + ".cores", "1"));
+  cpu.limit = ConfOr(c, "spark.kubernetes." + role + ".limit.cores", "");
+  for (const std::string* q : {&cpu.request, &cpu.limit}) {
+    if (q == &cpu.limit && q->empty()) continue;
+    if (!ParseCpu(*q).ok()) {
+      return InvalidArgument(
+          fmt::format("{} cores '{}': want a cpu quantity like 1 or 500m", role, *q));
+    }
+  }
+  return cpu;
+}
+
+Result<int> ExecutorCount(const Conf& c) {
+  auto number = [&](const std::string& key) -> Result<std::optional<int64_t>> {
+    auto it = c.find(key);
+    if (it == c.end()) return std::optional<int64_t>();
+    int64_t n = 0;
+    if (!ParseInt(Trim(it->second), &n) || n < 0 || n > kMaxExecutors) {
+      return InvalidArgument(
+          fmt::format("{} '{}': want a count 0..{}", key, it->second, kMaxExecutors));
+    }
+    return std::optional<int64_t>(n);
+  };
+  if (Lower(Trim(ConfOr(c, "spark.dynamicAllocation.enabled", "false"))) == "true") {
+    for (const char* key : {"spark.dynamicAllocation.initialExecutors",
+                            "spark.dynamicAllocation.minExecutors", "spark.executor.instances"}) {
+      ASSIGN_OR_RETURN(std::optional<int64_t> n, number(key));
+      if (n) return static_cast<int>(std::max<int64_t>(1, *n));
+    }
+    return 1;
+  }
+  ASSIGN_OR_RETURN(std::optional<int64_t> n, number("spark.executor.instances"));
+  return static_cast<int>(n.value_or(2));
+}
+
+std::string ImageOf(const Conf& c, const std::string& role) {
+  return ConfOr(c, "spark.kubernetes." + role + ".container.image",
+                ConfOr(c, "spark.kubernetes.container.image", ""));
+}
+
+// What spark-submit resolves from its command line before creating anything; the errors are
+// the ones it would print (kInvalidArgument).
+Result<SparkApp> PlanSparkApp(const SparkSubmitArgs& a, std::string_view controller_uid) {
+  if (a.deploy_mode == "client") {
+    return InvalidArgument(
+        "the node simulator plays spark-submit in cluster mode only; pass --deploy-mode cluster");
+  }
+  SparkApp app;
+  app.conf = a.conf;
+  app.main_class = a.main_class;
+  app.main_resource = a.main_resource;
+  app.app_args = a.app_args;
+  app.name = a.name;
+  if (app.name.empty()) {
+    // As spark-submit: the main class, else the main resource's file name.
+    app.name = !a.main_class.empty()
+                   ? a.main_class
+                   : a.main_resource.substr(a.main_resource.find_last_of('/') + 1);
+  }
+  app.id = ConfOr(a.conf, "spark.app.id", AppIdFor(controller_uid));
+  app.driver_pod = ConfOr(a.conf, "spark.kubernetes.driver.pod.name",
+                          ResourcePrefix(app.name, app.id) + "-driver");
+  std::string prefix = app.driver_pod;
+  if (prefix.ends_with("-driver")) prefix.resize(prefix.size() - 7);
+  app.executor_prefix = ConfOr(a.conf, "spark.kubernetes.executor.podNamePrefix", prefix);
+  for (const char* role : {"driver", "executor"}) {
+    if (ImageOf(a.conf, role).empty()) {
+      return InvalidArgument(fmt::format(
+          "Must specify the {} container image; set spark.kubernetes.container.image", role));
+    }
+    RETURN_IF_ERROR(PodMemoryMiB(a.conf, role));
+    RETURN_IF_ERROR(PodCpu(a.conf, role));
+  }
+  RETURN_IF_ERROR(ExecutorCount(a.conf));
+  app.conf["spark.app.name"] = app.name;
+  app.conf["spark.app.id"] = app.id;
+  app.conf["spark.submit.deployMode"] = "cluster";
+  app.conf["spark.kubernetes.submitInDriver"] = "true";
+  app.conf["spark.kubernetes.driver.pod.name"] = app.driver_pod;
+  app.conf["spark.kubernetes.executor.podNamePrefix"] = app.executor_prefix;
+  return app;
+}
+
+// The driver's view: its spark.properties and its own pod.
+SparkApp AppFromProperties(Conf conf, const std::string& driver_pod,
+                           const std::map<std::string, std::string>& labels) {
+  SparkApp app;
+  app.name = ConfOr(conf, "spark.app.name", driver_pod);
+  auto selector = labels.find("spark-app-selector");
+  app.id = ConfOr(conf, "spark.app.id", selector != labels.end() ? selector->second : "");
+  app.driver_pod = driver_pod;
+  std::string prefix = driver_pod;
+  if (prefix.ends_with("-driver")) prefix.resize(prefix.size() - 7);
+  app.executor_prefix = ConfOr(conf, "spark.kubernetes.executor.podNamePrefix", prefix);
+  app.conf = std::move(conf);
+  return app;
+}
+
+std::string ConfMapName(const SparkApp& app) {
+  return fmt::format("spark-drv-{:016x}-conf-map", Fnv64(app.id));
+}
+
+json::object ObjectOf(const std::map<std::string, std::string>& m) {
+  json::object o;
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+
+json::array EnvOf(const std::map<std::string, std::string>& m) {
+  json::array a;
+  for (const auto& [k, v] : m) a.push_back(json::object{{"name", k}, {"value", v}});
+  return a;
+}
+
+int PortConf(const Conf& c, const std::string& key, int fallback) {
+  int64_t n = 0;
+  auto it = c.find(key);
+  if (it == c.end() || !ParseInt(Trim(it->second), &n) || n <= 0 || n > 65535) return fallback;
+  return static_cast<int>(n);
+}
+
+// The parts driver and executor pods share: labels over the user's, annotations, node selector
+// (the general one, then the role's), image, resources, service account.
+json::object SparkPod(const SparkApp& app, const std::string& ns, const std::string& role,
+                      const std::string& name,
+                      const std::map<std::string, std::string>& preset_labels,
+                      json::object container) {
+  const Conf& c = app.conf;
+  std::string k8s = "spark.kubernetes." + role + ".";
+  std::map<std::string, std::string> labels = ConfUnder(c, k8s + "label.");
+  for (const auto& [k, v] : preset_labels) labels[k] = v;  // Spark's own labels win
+  std::map<std::string, std::string> selector = ConfUnder(c, "spark.kubernetes.node.selector.");
+  for (auto& [k, v] : ConfUnder(c, k8s + "node.selector.")) selector[k] = std::move(v);
+  // Both were checked by PlanSparkApp; a driver reading a hand-made spark.properties falls back
+  // to Spark's defaults.
+  auto memory_mib = PodMemoryMiB(c, role);
+  int64_t memory = memory_mib.ok() ? *memory_mib : 1024 + kMinOverheadMiB;
+  auto cpu_parsed = PodCpu(c, role);
+  Cpu cpu = cpu_parsed.ok() ? *cpu_parsed : Cpu{"1", ""};
+  json::object requests{{"cpu", cpu.request}, {"memory", fmt::format("{}Mi", memory)}};
+  json::object limits{{"memory", fmt::format("{}Mi", memory)}};
+  if (!cpu.limit.empty()) limits["cpu"] = cpu.limit;
+  container["image"] = ImageOf(c, role);
+  container["imagePullPolicy"] =
+      ConfOr(c, "spark.kubernetes.container.image.pullPolicy", "IfNotPresent");
+  container["resources"] = json::object{{"requests", requests}, {"limits", limits}};
+  json::object metadata{{"name", name}, {"namespace", ns}, {"labels", ObjectOf(labels)}};
+  std::map<std::string, std::string> annotations = ConfUnder(c, k8s + "annotation.");
+  if (!annotations.empty()) metadata["annotations"] = ObjectOf(annotations);
+  json::object spec{{"restartPolicy", "Never"}, {"containers", json::array{std::move(container)}}};
+  if (!selector.empty()) spec["nodeSelector"] = ObjectOf(selector);
+  std::string driver_sa = ConfOr(c, "spark.kubernetes.authenticate.driver.serviceAccountName", "");
+  std::string sa = role == "driver" ? driver_sa
+                                    : ConfOr(c,
+                                             "spark.kubernetes.authenticate.executor."
+                                             "serviceAccountName",
+                                             driver_sa);
+  if (!sa.empty()) spec["serviceAccountName"] = sa;
+  json::array secrets;
+  std::string secrets_text = ConfOr(c, "spark.kubernetes.container.image.pullSecrets", "");
+  for (std::string_view s = secrets_text; !s.empty();) {
+    size_t comma = s.find(',');
+    std::string_view item = Trim(s.substr(0, comma));
+    if (!item.empty()) secrets.push_back(json::object{{"name", item}});
+    s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+  }
+  if (!secrets.empty()) spec["imagePullSecrets"] = std::move(secrets);
+  return json::object{{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata", std::move(metadata)},
+                      {"spec", std::move(spec)}};
+}
+
+std::map<std::string, std::string> BaseLabels(const SparkApp& app) {
+  return {{"spark-app-selector", app.id},
+          {"spark-app-name", AppNameLabel(app.name)},
+          {"spark-version", kSparkVersion}};
+}
+
+json::object DriverPod(const SparkApp& app, const std::string& ns) {
+  const Conf& c = app.conf;
+  std::map<std::string, std::string> env = ConfUnder(c, "spark.kubernetes.driverEnv.");
+  env["SPARK_APPLICATION_ID"] = app.id;
+  env["SPARK_CONF_DIR"] = kConfDir;
+  json::array args{"driver", "--properties-file", std::string(kConfDir) + "/" + kPropertiesKey};
+  if (!app.main_class.empty()) {
+    args.push_back("--class");
+    args.push_back(json::value(app.main_class));
+  }
+  args.push_back(json::value(app.main_resource));
+  for (const auto& a : app.app_args) args.push_back(json::value(a));
+  json::array ports{
+      json::object{{"name", "driver-rpc-port"},
+                   {"containerPort", PortConf(c, "spark.driver.port", 7078)},
+                   {"protocol", "TCP"}},
+      json::object{{"name", "blockmanager"},
+                   {"containerPort", PortConf(c, "spark.driver.blockManager.port", 7079)},
+                   {"protocol", "TCP"}},
+      json::object{{"name", "spark-ui"},
+                   {"containerPort", PortConf(c, "spark.ui.port", 4040)},
+                   {"protocol", "TCP"}}};
+  json::object container{
+      {"name", kDriverContainer},
+      {"args", std::move(args)},
+      {"ports", std::move(ports)},
+      {"env", EnvOf(env)},
+      {"volumeMounts", json::array{json::object{{"name", kConfVolume}, {"mountPath", kConfDir}}}}};
+  std::map<std::string, std::string> labels = BaseLabels(app);
+  labels["spark-role"] = "driver";
+  json::object pod = SparkPod(app, ns, "driver", app.driver_pod, labels, container);
+  pod["spec"].as_object()["volumes"] = json::array{json::object{
+      {"name", kConfVolume},
+      {"configMap", json::object{{"name", ConfMapName(app)},
+                                 {"items", json::array{json::object{{"key", kPropertiesKey},
+                                                                    {"path", kPropertiesKey},
+                                                                    {"mode", 420}}}}}}}};
+  return pod;
+}
+
+std::string ExecutorName(const SparkApp& app, int n) {
+  return fmt::format("{}-exec-{}", app.executor_prefix, n);
+}
+
+json::object ExecutorPod(const SparkApp& app, const std::string& ns, int n) {
+  const Conf& c = app.conf;
+  std::string name = ExecutorName(app, n);
+  std::map<std::string, std::string> env = ConfUnder(c, "spark.executorEnv.");
+  auto heap_mib = ParseSparkMemoryMiB(ConfOr(c, "spark.executor.memory", "1g"));
+  int64_t heap = heap_mib.ok() ? *heap_mib : 1024;
+  env["SPARK_DRIVER_URL"] = fmt::format("spark://CoarseGrainedScheduler@{}-svc.{}.svc:{}",
+                                        app.driver_pod, ns, PortConf(c, "spark.driver.port", 7078));
+  env["SPARK_EXECUTOR_CORES"] = ConfOr(c, "spark.executor.cores", "1");
+  env["SPARK_EXECUTOR_MEMORY"] = fmt::format("{}m", heap);
+  env["SPARK_APPLICATION_ID"] = app.id;
+  env["SPARK_EXECUTOR_ID"] = std::to_string(n);
+  env["SPARK_RESOURCE_PROFILE_ID"] = "0";
+  env["SPARK_EXECUTOR_POD_NAME"] = name;
+  env.erase("TUG_SIM");
+  auto script = c.find(fmt::format("spark.executorEnv.TUG_SIM_EXEC_{}", n));
+  if (script == c.end()) script = c.find("spark.executorEnv.TUG_SIM");
+  if (script != c.end()) env["TUG_SIM"] = script->second;
+  json::object container{
+      {"name", kExecutorContainer}, {"args", json::array{"executor"}}, {"env", EnvOf(env)}};
+  std::map<std::string, std::string> labels = BaseLabels(app);
+  labels["spark-role"] = "executor";
+  labels["spark-exec-id"] = std::to_string(n);
+  labels["spark-exec-resourceprofile-id"] = "0";
+  return SparkPod(app, ns, "executor", name, labels, std::move(container));
+}
+
+// The driver's state as spark-submit's LoggingPodStatusWatcherImpl prints it (on one line).
+std::string DriverState(const json::value& pod) {
+  auto or_na = [](const std::string& s) { return s.empty() ? std::string("N/A") : s; };
+  std::string labels;
+  const json::value* l = Find(pod, {"metadata", "labels"});
+  if (l != nullptr && l->is_object()) {
+    for (const auto& [k, v] : l->get_object()) {
+      if (!labels.empty()) labels += ", ";
+      labels += fmt::format("{} -> {}", std::string_view(k),
+                            v.is_string() ? std::string_view(v.get_string()) : "");
+    }
+  }
+  std::string volumes;
+  const json::value* vs = Find(pod, {"spec", "volumes"});
+  if (vs != nullptr && vs->is_array()) {
+    for (const json::value& v : vs->get_array())
+      volumes += (volumes.empty() ? "" : ", ") + Str(v, {"name"});
+  }
+  std::string container = "N/A";
+  const json::value* cs = Find(pod, {"status", "containerStatuses"});
+  if (cs != nullptr && cs->is_array() && !cs->get_array().empty()) {
+    const json::value& c = cs->get_array()[0];
+    if (Find(c, {"state", "running"}) != nullptr) {
+      container = "running";
+    } else if (const json::value* t = Find(c, {"state", "terminated"}); t != nullptr) {
+      container = fmt::format("terminated, exit code: {}, reason: {}",
+                              Int(Find(*t, {"exitCode"})).value_or(0), Str(*t, {"reason"}));
+    } else if (Find(c, {"state", "waiting"}) != nullptr) {
+      container = "waiting, reason: " + Str(c, {"state", "waiting", "reason"});
+    }
+  }
+  return fmt::format(
+      "pod name: {}, namespace: {}, labels: {}, pod uid: {}, creation time: {}, service account "
+      "name: {}, volumes: {}, node name: {}, start time: {}, phase: {}, container status: {}",
+      Str(pod, {"metadata", "name"}), Str(pod, {"metadata", "namespace"}), or_na(labels),
+      Str(pod, {"metadata", "uid"}), or_na(Str(pod, {"metadata", "creationTimestamp"})),
+      or_na(Str(pod, {"spec", "serviceAccountName"})), or_na(volumes),
+      or_na(Str(pod, {"spec", "nodeName"})), or_na(Str(pod, {"status", "startTime"})),
+      or_na(Str(pod, {"status", "phase"})), container);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // NodeSimulator
 
 class NodeSimulator::Impl {
@@ -790,6 +1502,10 @@ class NodeSimulator::Impl {
     return static_cast<int64_t>(seen_uids_.size());
   }
   int port() const { return port_.load(); }
+  void SetPodIP(std::string ip) {
+    std::lock_guard lock(mu_);
+    pod_ip_ = std::move(ip);
+  }
 
  private:
   // One simulated pod (its container) on one of our nodes; RunWorker runs on `thread`.
@@ -801,6 +1517,32 @@ class NodeSimulator::Impl {
     std::thread thread;  // assigned and joined by the sync thread
   };
   enum class Wake { kTimeout, kDeletion, kGone };
+  // How a container's run ended (kGone: nobody reports it: the pod or its node is gone, or the
+  // simulator is stopping).
+  enum class Outcome { kExited, kDeleted, kDeadline, kGone };
+  struct RunEnd {
+    Outcome outcome = Outcome::kExited;
+    int exit_code = 0;
+    bool oom = false;
+  };
+  enum class SparkRole { kNone, kController, kDriver, kExecutor };
+  // One executor as its driver sees it.
+  struct ExecutorTrack {
+    int id = 0;
+    std::string name;
+    std::string uid;  // from the POST (or the adopted pod)
+    std::string ip = "127.0.0.1";
+    bool seen = false;        // the informer showed it
+    bool registered = false;  // it was running
+    bool lost = false;
+    bool finished = false;  // exited 0 on its own
+  };
+  struct ExecutorLoss {
+    int id = 0;
+    std::string ip;
+    std::string reason;
+    bool caused_by_app = true;
+  };
 
   // A pod's container log, kept for the kubelet server. Guarded by logs_mu_.
   struct PodLog {
@@ -851,10 +1593,30 @@ class NodeSimulator::Impl {
   void RetryLaterLocked(const std::string& uid) { bind_retry_at_[uid] = Steady::now() + 1s; }
 
   // Pod workers.
+  static SparkRole RoleOf(const PodFacts& p);
   void RunWorker(Worker& w);
+  RunEnd RunScript(Worker& w, PodLog& log, const SimScript& s, bool oom,
+                   Steady::time_point run_start, std::optional<Steady::time_point> active_deadline);
+  bool Stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  // Spark (see the top of kube_sim.h).
+  RunEnd Submit(Worker& w, PodLog& log, std::optional<Steady::time_point> active_deadline);
+  Status CreateOrReplaceConfMap(Worker& w, const SparkApp& app);
+  Result<SparkApp> LoadDriverApp(Worker& w);
+  RunEnd RunDriver(Worker& w, PodLog& log, const SimScript& s, const SparkApp& app, bool oom,
+                   std::optional<Steady::time_point> active_deadline);
+  std::vector<ExecutorTrack> CreateExecutors(Worker& w, PodLog& log, const SparkApp& app);
+  std::vector<std::string> PollExecutorsLocked(std::vector<ExecutorTrack>& execs,
+                                               std::optional<ExecutorLoss>* last_loss);
+  void DeleteExecutors(const SparkApp& app, const std::vector<ExecutorTrack>& execs);
   void RunWaiting(Worker& w, PodLog& log, SysTime pod_start, const std::string& reason,
                   const std::string& message, std::optional<Steady::time_point> active_deadline);
-  Wake WaitWorker(const Worker& w, Steady::time_point until);
+  // With `generation`: also wakes when the pod cache or the nodes changed since *generation
+  // (and updates it).
+  Wake WaitWorker(const Worker& w, Steady::time_point until, uint64_t* generation = nullptr);
   bool PatchStatus(Worker& w, std::string_view phase, const ContainerState& c, SysTime pod_start,
                    std::string_view reason = {}, std::string_view message = {});
   void ForceDelete(Worker& w);
@@ -896,6 +1658,8 @@ class NodeSimulator::Impl {
   bool dirty_ = false;  // something changed: the sync loop runs again
   std::map<std::string, SimNode> nodes_;
   std::map<std::string, json::value> pods_;  // the informer's cache, by name
+  uint64_t pods_generation_ = 0;             // bumped on every change of pods_ or nodes_
+  std::string pod_ip_ = "127.0.0.1";
   std::set<std::string> seen_uids_;
   std::map<std::string, std::string> node_of_;               // pod name → node
   std::map<std::string, int> bindings_;                      // pod name → bindings made
@@ -989,6 +1753,7 @@ void NodeSimulator::Impl::OnSync(const std::vector<json::value>& items) {
       seen_uids_.insert(Str(pod, {"metadata", "uid"}));
       pods_[name] = pod;
     }
+    ++pods_generation_;
     dirty_ = true;
   }
   cv_.notify_all();
@@ -1007,6 +1772,7 @@ void NodeSimulator::Impl::OnEvent(const kube::WatchEvent& event) {
       seen_uids_.insert(uid);
       pods_[name] = event.object;
     }
+    ++pods_generation_;
     dirty_ = true;
   }
   cv_.notify_all();
@@ -1066,6 +1832,7 @@ void NodeSimulator::Impl::SyncLoop() {
         auto worker = std::make_shared<Worker>();
         worker->facts = FactsOf(pod, node);
         worker->facts.ns = ns_;
+        worker->facts.pod_ip = pod_ip_;
         handled_.insert(uid);
         workers_[uid] = worker;
         worker->thread = std::thread([this, worker] {
@@ -1259,6 +2026,19 @@ void NodeSimulator::Impl::Bind(const json::value& pod, const std::string& node) 
 
 // ---- pod workers ----
 
+NodeSimulator::Impl::SparkRole NodeSimulator::Impl::RoleOf(const PodFacts& p) {
+  auto label = [&](const char* key) {
+    auto it = p.labels.find(key);
+    return it != p.labels.end() ? it->second : std::string();
+  };
+  if (label(kComponentLabel) == "controller") return SparkRole::kController;
+  // Only pods this simulator's spark-submit made: someone else's spark-role pod is a plain pod.
+  std::string role = label("spark-role");
+  if (role == "driver" && !p.conf_map.empty()) return SparkRole::kDriver;
+  if (role == "executor" && p.env.contains("SPARK_EXECUTOR_ID")) return SparkRole::kExecutor;
+  return SparkRole::kNone;
+}
+
 void NodeSimulator::Impl::RunWorker(Worker& w) {
   const PodFacts& p = w.facts;
   auto log = std::make_shared<PodLog>();
@@ -1275,7 +2055,10 @@ void NodeSimulator::Impl::RunWorker(Worker& w) {
     active_deadline = Steady::now() + std::chrono::seconds(*p.active_deadline_seconds);
   }
 
-  Result<SimScript> parsed = ParseSimScript(p.sim);
+  SparkRole role = RoleOf(p);
+  // A real executor runs until its driver deletes it.
+  Result<SimScript> parsed =
+      ParseSimScript(role == SparkRole::kExecutor && !p.has_sim ? "hang" : p.sim);
   if (!parsed.ok()) {
     RunWaiting(w, *log, pod_start, "CreateContainerConfigError", parsed.error().message(),
                active_deadline);
@@ -1290,6 +2073,18 @@ void NodeSimulator::Impl::RunWorker(Worker& w) {
   ContainerState state;
   state.reason = "ContainerCreating";
   if (!PatchStatus(w, "Pending", state, pod_start)) return FinishLog(*log);
+  std::optional<SparkApp> app;
+  if (role == SparkRole::kDriver) {
+    // The kubelet mounts the driver's spark.properties before the container starts.
+    Result<SparkApp> loaded = LoadDriverApp(w);
+    if (!loaded.ok()) {
+      if (loaded.error().code() == Code::kCancelled) return FinishLog(*log);
+      RunWaiting(w, *log, pod_start, "ContainerCreating", loaded.error().message(),
+                 active_deadline);
+      return;
+    }
+    app = std::move(*loaded);
+  }
   QueueEvent(MakeEvent(p, "Normal", "Pulled",
                        fmt::format("Container image \"{}\" already present on machine", p.image),
                        "kubelet", true));
@@ -1301,72 +2096,64 @@ void NodeSimulator::Impl::RunWorker(Worker& w) {
   state.reason.clear();
   state.started = SysClock::now();
   Steady::time_point run_start = Steady::now();
-  std::vector<std::string> first_lines = s.logs;
+  std::vector<std::string> first_lines;
+  if (role == SparkRole::kDriver) {
+    int ui_port = PortConf(app->conf, "spark.ui.port", 4040);
+    first_lines = {
+        SparkLine("INFO", "SparkContext", fmt::format("Running Spark version {}", kSparkVersion)),
+        SparkLine("INFO", "SparkContext", "Submitted application: " + app->name),
+        SparkLine("INFO", "Utils",
+                  fmt::format("Successfully started service 'SparkUI' on port {}.", ui_port)),
+        SparkLine("INFO", "SparkUI",
+                  fmt::format("Bound SparkUI to 0.0.0.0, and started at http://{}:{}", p.pod_ip,
+                              ui_port))};
+  } else if (role == SparkRole::kExecutor) {
+    first_lines = {SparkLine("INFO", "CoarseGrainedExecutorBackend",
+                             "Started daemon with process name: 14@" + p.name),
+                   SparkLine("INFO", "Executor",
+                             fmt::format("Starting executor ID {} on host {}",
+                                         p.env.at("SPARK_EXECUTOR_ID"), p.pod_ip))};
+  }
+  first_lines.insert(first_lines.end(), s.logs.begin(), s.logs.end());
   if (oom) first_lines.emplace_back("allocating...");
   AppendLog(*log, std::move(first_lines), true);
   QueueEvent(
       MakeEvent(p, "Normal", "Started", "Started container " + p.container, "kubelet", true));
   if (!PatchStatus(w, "Running", state, pod_start)) return FinishLog(*log);
 
-  auto at = [&](double seconds) {
-    return run_start +
-           std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
-  };
-  std::optional<Steady::time_point> end;
-  if (!s.hang) end = at(s.run_seconds);
-  enum class Outcome { kExited, kDeleted, kDeadline, kGone };
-  Outcome outcome = Outcome::kExited;
-  int ticks = 0;
-  while (true) {
-    Steady::time_point wake = Steady::now() + 1h;
-    if (end) wake = std::min(wake, *end);
-    if (ticks < s.log_count) wake = std::min(wake, at(s.log_every_seconds * (ticks + 1)));
-    if (active_deadline) wake = std::min(wake, *active_deadline);
-    Wake r = WaitWorker(w, wake);
-    if (r == Wake::kGone) {
-      outcome = Outcome::kGone;
-      break;
-    }
-    if (r == Wake::kDeletion) {
-      outcome = Outcome::kDeleted;
-      break;
-    }
-    Steady::time_point now = Steady::now();
-    std::vector<std::string> due;
-    while (ticks < s.log_count) {
-      Steady::time_point t = at(s.log_every_seconds * (ticks + 1));
-      if (t > now || (end && t > *end)) break;
-      due.push_back(fmt::format("tick {}", ticks++));
-    }
-    if (!due.empty()) AppendLog(*log, std::move(due));
-    if (end && now >= *end) {
-      outcome = Outcome::kExited;
-      break;
-    }
-    if (active_deadline && now >= *active_deadline) {
-      outcome = Outcome::kDeadline;
-      break;
+  RunEnd end;
+  if (role == SparkRole::kDriver) {
+    end = RunDriver(w, *log, s, *app, oom, active_deadline);
+  } else {
+    end = RunScript(w, *log, s, oom, run_start, active_deadline);
+    // spark-submit's own start-up went fine: now it submits and waits for the driver.
+    if (role == SparkRole::kController && end.outcome == Outcome::kExited && !end.oom &&
+        end.exit_code == 0) {
+      end = Submit(w, *log, active_deadline);
     }
   }
-  if (outcome == Outcome::kGone) return FinishLog(*log);
+  if (end.outcome == Outcome::kGone) return FinishLog(*log);
 
   state.kind = ContainerState::Kind::kTerminated;
   state.finished = SysClock::now();
   std::string phase;
   std::string pod_reason;
   std::string pod_message;
-  if (outcome == Outcome::kExited) {
-    state.exit_code = oom ? 137 : s.exit_code;
-    state.reason = oom ? "OOMKilled" : s.exit_code == 0 ? "Completed" : "Error";
+  if (end.outcome == Outcome::kExited) {
+    state.exit_code = end.exit_code;
+    state.reason = end.oom ? "OOMKilled" : end.exit_code == 0 ? "Completed" : "Error";
     phase = state.exit_code == 0 ? "Succeeded" : "Failed";
   } else {
     // Killed (SIGTERM): the pod was deleted, or outlived activeDeadlineSeconds.
     QueueEvent(
         MakeEvent(p, "Normal", "Killing", "Stopping container " + p.container, "kubelet", true));
+    if (role == SparkRole::kExecutor) {
+      AppendLog(*log, {SparkLine("ERROR", "CoarseGrainedExecutorBackend", "RECEIVED SIGNAL TERM")});
+    }
     state.exit_code = 143;
     state.reason = "Error";
     phase = "Failed";
-    if (outcome == Outcome::kDeadline) {
+    if (end.outcome == Outcome::kDeadline) {
       pod_reason = "DeadlineExceeded";
       pod_message = "Pod was active on the node longer than the specified deadline";
       QueueEvent(MakeEvent(p, "Warning", pod_reason, pod_message, "kubelet", false));
@@ -1375,7 +2162,571 @@ void NodeSimulator::Impl::RunWorker(Worker& w) {
   // A real container's log ends before the kubelet reports the exit.
   FinishLog(*log);
   if (!PatchStatus(w, phase, state, pod_start, pod_reason, pod_message)) return;
-  if (outcome == Outcome::kDeleted) ForceDelete(w);
+  if (end.outcome == Outcome::kDeleted) ForceDelete(w);
+}
+
+NodeSimulator::Impl::RunEnd NodeSimulator::Impl::RunScript(
+    Worker& w, PodLog& log, const SimScript& s, bool oom, Steady::time_point run_start,
+    std::optional<Steady::time_point> active_deadline) {
+  auto at = [&](double seconds) {
+    return run_start +
+           std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
+  };
+  std::optional<Steady::time_point> end;
+  if (!s.hang) end = at(s.run_seconds);
+  int ticks = 0;
+  while (true) {
+    Steady::time_point wake = Steady::now() + 1h;
+    if (end) wake = std::min(wake, *end);
+    if (ticks < s.log_count) wake = std::min(wake, at(s.log_every_seconds * (ticks + 1)));
+    if (active_deadline) wake = std::min(wake, *active_deadline);
+    Wake r = WaitWorker(w, wake);
+    if (r == Wake::kGone) return {Outcome::kGone};
+    if (r == Wake::kDeletion) return {Outcome::kDeleted};
+    Steady::time_point now = Steady::now();
+    std::vector<std::string> due;
+    while (ticks < s.log_count) {
+      Steady::time_point t = at(s.log_every_seconds * (ticks + 1));
+      if (t > now || (end && t > *end)) break;
+      due.push_back(fmt::format("tick {}", ticks++));
+    }
+    if (!due.empty()) AppendLog(log, std::move(due));
+    if (end && now >= *end) return {Outcome::kExited, oom ? 137 : s.exit_code, oom};
+    if (active_deadline && now >= *active_deadline) return {Outcome::kDeadline};
+  }
+}
+
+// ---- Spark: spark-submit in the controller pod ----
+
+NodeSimulator::Impl::RunEnd NodeSimulator::Impl::Submit(
+    Worker& w, PodLog& log, std::optional<Steady::time_point> active_deadline) {
+  const PodFacts& p = w.facts;
+  auto fail = [&](std::vector<std::string> lines) {
+    AppendLog(log, std::move(lines));
+    return RunEnd{Outcome::kExited, 1};
+  };
+  Result<SparkSubmitArgs> args = ParseSparkSubmit(p.argv);
+  if (!args.ok()) {
+    return fail({"Error: " + args.error().message(),
+                 "Run with --help for usage help or --verbose for debug output"});
+  }
+  Result<SparkApp> planned = PlanSparkApp(*args, p.uid);
+  if (!planned.ok()) return fail({"Error: " + planned.error().message()});
+  const SparkApp& app = *planned;
+  const std::string submission = ns_ + ":" + app.driver_pod;
+  const std::string pods_path = "/api/v1/namespaces/" + kube::Escape(ns_) + "/pods";
+  std::vector<std::string> lines = {
+      SparkLine("INFO", "SparkKubernetesClientFactory",
+                "Auto-configuring K8S client using current context from users K8S config file"),
+      SparkLine("INFO", "KubernetesClientApplication",
+                fmt::format("Submitting application {} with application ID {} and submission ID "
+                            "{} to {}",
+                            app.name, app.id, submission,
+                            args->master.empty() ? "k8s://https://kubernetes.default.svc:443"
+                                                 : args->master))};
+  std::string wanted_ns = ConfOr(app.conf, "spark.kubernetes.namespace", ns_);
+  if (wanted_ns != ns_) {
+    lines.push_back(SparkLine("WARN", "KubernetesClientApplication",
+                              fmt::format("spark.kubernetes.namespace is '{}'; the node simulator "
+                                          "creates the driver in '{}'",
+                                          wanted_ns, ns_)));
+  }
+  AppendLog(log, std::move(lines));
+  auto client_failure = [&](std::string_view what, const Error& e) {
+    return fail(
+        {fmt::format("Exception in thread \"main\" io.fabric8.kubernetes.client."
+                     "KubernetesClientException: Failure executing: POST at: {}. "
+                     "Message: {}.",
+                     what, e.message())});
+  };
+
+  Status cm = CreateOrReplaceConfMap(w, app);
+  if (!cm.ok()) {
+    if (cm.error().code() == Code::kCancelled) return {Outcome::kGone};
+    return client_failure("/api/v1/namespaces/" + ns_ + "/configmaps", cm.error());
+  }
+  // A retried POST (the API server restarted before answering) or a restarted simulator finds
+  // the driver already there: adopt it, if it is this application's.
+  json::object driver = DriverPod(app, ns_);
+  std::string driver_uid;
+  bool adopted = false;
+  Status created = Retry(
+      [&]() -> Status {
+        auto r = client_.Post(pods_path, driver);
+        if (r.ok()) {
+          driver_uid = Str(*r, {"metadata", "uid"});
+          return OkStatus();
+        }
+        if (r.error().code() != Code::kAlreadyExists) return std::move(r).take_error();
+        auto got = client_.Get(PodPath(app.driver_pod));
+        if (!got.ok()) {
+          if (got.error().code() == Code::kNotFound) {
+            return Unavailable("the existing driver pod went away; creating it again");
+          }
+          return std::move(got).take_error();
+        }
+        std::string other = Str(*got, {"metadata", "labels", "spark-app-selector"});
+        if (other != app.id) {
+          return AlreadyExists(
+              fmt::format("pods \"{}\" already exists (application '{}')", app.driver_pod, other));
+        }
+        driver_uid = Str(*got, {"metadata", "uid"});
+        adopted = true;
+        return OkStatus();
+      },
+      &w);
+  if (!created.ok()) {
+    if (created.error().code() == Code::kCancelled) return {Outcome::kGone};
+    return client_failure(pods_path, created.error());
+  }
+  if (adopted) {
+    AppendLog(log, {SparkLine("INFO", "KubernetesClientApplication",
+                              fmt::format("Driver pod {} of application {} exists already; "
+                                          "watching it",
+                                          app.driver_pod, app.id))});
+  }
+
+  std::string last_state;
+  std::string last_phase = "Pending";
+  bool seen = false;
+  bool waiting_logged = false;
+  Steady::time_point recheck = Steady::now() + kDriverRecheck;
+  uint64_t generation = 0;
+  while (true) {
+    std::optional<json::value> pod;
+    std::string lost_node;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pods_.find(app.driver_pod);
+      if (it != pods_.end() && Str(it->second, {"metadata", "uid"}) == driver_uid) {
+        pod = it->second;
+        std::string node = Str(*pod, {"spec", "nodeName"});
+        if (!node.empty() && !nodes_.contains(node)) lost_node = node;
+      }
+    }
+    bool deleted = false;
+    if (!pod && !seen && Steady::now() >= recheck) {
+      // The informer never showed it: ask the API server (it may be gone already).
+      recheck = Steady::now() + kDriverRecheck;
+      auto got = client_.Get(PodPath(app.driver_pod));
+      deleted = (!got.ok() && got.error().code() == Code::kNotFound) ||
+                (got.ok() && Str(*got, {"metadata", "uid"}) != driver_uid);
+    }
+    std::vector<std::string> out;
+    bool finished = false;
+    std::string vanished;  // why a driver that did not end is no more
+    if (pod) {
+      seen = true;
+      std::string state_text = DriverState(*pod);
+      if (state_text != last_state) {
+        last_state = state_text;
+        out.push_back(SparkLine("INFO", "LoggingPodStatusWatcherImpl",
+                                "State changed, new state: " + state_text));
+      }
+      if (!waiting_logged) {
+        waiting_logged = true;
+        out.push_back(SparkLine("INFO", "LoggingPodStatusWatcherImpl",
+                                fmt::format("Waiting for application {} with submission ID {} to "
+                                            "finish...",
+                                            app.name, submission)));
+      }
+      std::string phase = Str(*pod, {"status", "phase"});
+      if (!phase.empty()) last_phase = phase;
+      if (Terminal(*pod)) {
+        finished = true;
+        const json::value* cs = Find(*pod, {"status", "containerStatuses"});
+        if (cs != nullptr && cs->is_array() && !cs->get_array().empty()) {
+          const json::value& c = cs->get_array()[0];
+          out.push_back(SparkLine(
+              "INFO", "LoggingPodStatusWatcherImpl",
+              fmt::format("Container final statuses: container name: {}, container image: {}, "
+                          "container state: terminated, exit code: {}, termination reason: {}",
+                          Str(c, {"name"}), Str(c, {"image"}),
+                          Int(Find(c, {"state", "terminated", "exitCode"})).value_or(0),
+                          Str(c, {"state", "terminated", "reason"}))));
+        }
+      } else if (!lost_node.empty()) {
+        vanished =
+            fmt::format("Node {} of driver pod {} was lost (node lost)", lost_node, app.driver_pod);
+      }
+    } else if (seen || deleted) {
+      vanished = fmt::format("Driver pod {} was deleted", app.driver_pod);
+    }
+    if (!vanished.empty()) {
+      finished = true;
+      out.push_back(SparkLine("WARN", "LoggingPodStatusWatcherImpl", vanished));
+      out.push_back(
+          SparkLine("INFO", "LoggingPodStatusWatcherImpl",
+                    fmt::format("Application status for {} (phase: {})", app.id, last_phase)));
+    }
+    if (!out.empty()) AppendLog(log, std::move(out));
+    if (finished) break;
+    Steady::time_point now = Steady::now();
+    if (active_deadline && now >= *active_deadline) return {Outcome::kDeadline};
+    Steady::time_point wake = seen ? now + 1h : recheck;
+    if (active_deadline) wake = std::min(wake, *active_deadline);
+    Wake r = WaitWorker(w, wake, &generation);
+    if (r == Wake::kGone) return {Outcome::kGone};
+    // spark-submit killed; the driver is not its child and carries on.
+    if (r == Wake::kDeletion) return {Outcome::kDeleted};
+  }
+  AppendLog(log, {SparkLine("INFO", "LoggingPodStatusWatcherImpl",
+                            fmt::format("Application {} with submission ID {} finished", app.name,
+                                        submission)),
+                  SparkLine("INFO", "ShutdownHookManager", "Shutdown hook called"),
+                  SparkLine("INFO", "ShutdownHookManager",
+                            fmt::format("Deleting directory /tmp/spark-{:016x}", Fnv64(p.uid)))});
+  // With spark.kubernetes.submission.waitAppCompletion=true spark-submit exits 0 whatever the
+  // driver's outcome: whoever submitted must read the driver's status.
+  return {Outcome::kExited, 0};
+}
+
+Status NodeSimulator::Impl::CreateOrReplaceConfMap(Worker& w, const SparkApp& app) {
+  std::string base = "/api/v1/namespaces/" + kube::Escape(ns_) + "/configmaps";
+  std::string name = ConfMapName(app);
+  json::object body{
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata", json::object{{"name", name},
+                                {"namespace", ns_},
+                                {"labels", json::object{{"spark-app-selector", app.id},
+                                                        {"spark-role", "driver"}}}}},
+      {"data", json::object{{kPropertiesKey, PropertiesText(app.conf)}}}};
+  return Retry(
+      [&]() -> Status {
+        auto r = client_.Post(base, body);
+        if (r.ok()) return OkStatus();
+        if (r.error().code() != Code::kAlreadyExists) return std::move(r).take_error();
+        // Named after the app id: ours, from a retried POST or an earlier run. ConfigMaps allow
+        // an update without a resourceVersion.
+        auto u = client_.Put(base + "/" + kube::Escape(name), body);
+        if (u.ok()) return OkStatus();
+        return std::move(u).take_error();
+      },
+      &w);
+}
+
+// ---- Spark: the driver ----
+
+Result<SparkApp> NodeSimulator::Impl::LoadDriverApp(Worker& w) {
+  const PodFacts& p = w.facts;
+  std::string path =
+      "/api/v1/namespaces/" + kube::Escape(ns_) + "/configmaps/" + kube::Escape(p.conf_map);
+  Steady::time_point give_up = Steady::now() + 30s;
+  json::value cm;
+  while (true) {
+    Status st = Retry(
+        [&]() -> Status {
+          auto r = client_.Get(path);
+          if (!r.ok()) return std::move(r).take_error();
+          cm = std::move(*r);
+          return OkStatus();
+        },
+        &w);
+    if (st.ok()) break;
+    if (st.error().code() == Code::kCancelled) return std::move(st).take_error();
+    if (st.error().code() != Code::kNotFound || Steady::now() > give_up) {
+      return FailedPrecondition(fmt::format(
+          R"(MountVolume.SetUp failed for volume "spark-conf-volume-driver" : configmap "{}": {})",
+          p.conf_map, st.error().message()));
+    }
+    if (!Sleep(500ms, &w)) return Error(Code::kCancelled, "node simulator stopping");
+  }
+  return AppFromProperties(ParseProperties(Str(cm, {"data", kPropertiesKey})), p.name, p.labels);
+}
+
+NodeSimulator::Impl::RunEnd NodeSimulator::Impl::RunDriver(
+    Worker& w, PodLog& log, const SimScript& s, const SparkApp& app, bool oom,
+    std::optional<Steady::time_point> active_deadline) {
+  const Conf& c = app.conf;
+  std::vector<ExecutorTrack> execs = CreateExecutors(w, log, app);
+  double ratio = 0.8;
+  if (!ParseDouble(ConfOr(c, "spark.scheduler.minRegisteredResourcesRatio", "0.8"), &ratio)) {
+    ratio = 0.8;
+  }
+  int64_t max_wait_ms =
+      ParseSparkTimeMs(ConfOr(c, "spark.scheduler.maxRegisteredResourcesWaitingTime", "30s"))
+          .value_or(30'000);
+  Steady::time_point register_deadline = Steady::now() + std::chrono::milliseconds(max_wait_ms);
+  // The script's clock (run=, ticks) starts when the job does: once enough executors registered.
+  std::optional<Steady::time_point> job_start;
+  std::optional<Steady::time_point> abort_at;
+  std::optional<ExecutorLoss> last_loss;
+  auto at = [&](double seconds) {
+    return *job_start +
+           std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
+  };
+  int ticks = 0;
+  uint64_t generation = 0;
+  RunEnd end;
+  bool aborted = false;
+  while (true) {
+    std::vector<std::string> lines;
+    size_t lost_before = 0;
+    size_t lost_after = 0;
+    size_t resolved = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& e : execs) lost_before += e.lost ? 1 : 0;
+      lines = PollExecutorsLocked(execs, &last_loss);
+    }
+    for (const auto& e : execs) {
+      lost_after += e.lost ? 1 : 0;
+      resolved += e.registered || e.lost ? 1 : 0;
+    }
+    Steady::time_point now = Steady::now();
+    // A lost executor fails its task; after 4 failures the job aborts (a script that sets its
+    // exit code explicitly plays an application that survives it).
+    if (lost_after > lost_before && !s.exit_set && !abort_at) abort_at = now + kAbortDelay;
+    if (!job_start) {
+      if (static_cast<double>(resolved) >= ratio * static_cast<double>(execs.size())) {
+        job_start = now;
+        lines.push_back(SparkLine("INFO", "KubernetesClusterSchedulerBackend",
+                                  fmt::format("SchedulerBackend is ready for scheduling beginning "
+                                              "after reached minRegisteredResourcesRatio: {}",
+                                              ratio)));
+      } else if (now >= register_deadline) {
+        job_start = now;
+        lines.push_back(SparkLine("INFO", "KubernetesClusterSchedulerBackend",
+                                  fmt::format("SchedulerBackend is ready for scheduling beginning "
+                                              "after waiting maxRegisteredResourcesWaitingTime: "
+                                              "{}(ns)",
+                                              max_wait_ms * 1'000'000)));
+      }
+    }
+    std::optional<Steady::time_point> scripted_end;
+    if (job_start && !s.hang) scripted_end = at(s.run_seconds);
+    while (job_start && ticks < s.log_count) {
+      Steady::time_point t = at(s.log_every_seconds * (ticks + 1));
+      if (t > now || (scripted_end && t > *scripted_end)) break;
+      lines.push_back(fmt::format("tick {}", ticks++));
+    }
+    if (!lines.empty()) AppendLog(log, std::move(lines));
+    if (abort_at && now >= *abort_at) {
+      aborted = true;
+      end = {Outcome::kExited, 1};
+      break;
+    }
+    if (scripted_end && now >= *scripted_end) {
+      end = {Outcome::kExited, oom ? 137 : s.exit_code, oom};
+      break;
+    }
+    if (active_deadline && now >= *active_deadline) {
+      end = {Outcome::kDeadline};
+      break;
+    }
+    Steady::time_point wake = now + 1h;
+    for (const auto& t : {scripted_end, abort_at, active_deadline}) {
+      if (t) wake = std::min(wake, *t);
+    }
+    if (!job_start) wake = std::min(wake, register_deadline);
+    if (job_start && ticks < s.log_count)
+      wake = std::min(wake, at(s.log_every_seconds * (ticks + 1)));
+    Wake r = WaitWorker(w, wake, &generation);
+    if (r == Wake::kGone) {
+      end = {Outcome::kGone};
+      break;
+    }
+    if (r == Wake::kDeletion) {
+      end = {Outcome::kDeleted};
+      break;
+    }
+  }
+  if (end.outcome == Outcome::kGone && Stopping()) return end;
+
+  std::vector<std::string> tail;
+  if (aborted && last_loss) {
+    tail.push_back(SparkLine(
+        "ERROR", "SparkContext",
+        fmt::format("Job 0 failed: org.apache.spark.SparkException: Job aborted due to stage "
+                    "failure: Task 0 in stage 0.0 failed 4 times, most recent failure: Lost task "
+                    "0.3 in stage 0.0 (TID 3) ({} executor {}): ExecutorLostFailure (executor {} "
+                    "exited {}) Reason: {}",
+                    last_loss->ip, last_loss->id, last_loss->id,
+                    last_loss->caused_by_app ? "caused by one of the running tasks"
+                                             : "unrelated to the running tasks",
+                    last_loss->reason)));
+  }
+  if (end.outcome == Outcome::kDeleted || end.outcome == Outcome::kDeadline) {
+    tail.push_back(SparkLine("INFO", "SparkContext", "Invoking stop() from shutdown hook"));
+  }
+  bool delete_executors =
+      Lower(Trim(ConfOr(c, "spark.kubernetes.executor.deleteOnTermination", "true"))) != "false";
+  if (end.outcome != Outcome::kGone) {
+    tail.push_back(SparkLine("INFO", "SparkUI",
+                             fmt::format("Stopped Spark web UI at http://{}:{}", w.facts.pod_ip,
+                                         PortConf(c, "spark.ui.port", 4040))));
+    tail.push_back(
+        SparkLine("INFO", "KubernetesClusterSchedulerBackend", "Shutting down all executors"));
+    tail.push_back(SparkLine("INFO", "KubernetesClusterSchedulerBackend$KubernetesDriverEndpoint",
+                             "Asking each executor to shut down"));
+    tail.push_back(SparkLine("INFO", "SparkContext", "Successfully stopped SparkContext"));
+    tail.push_back(SparkLine("INFO", "ShutdownHookManager", "Shutdown hook called"));
+    AppendLog(log, std::move(tail));
+  }
+  // SparkContext.stop() deletes the executors before the driver's JVM exits (for a driver whose
+  // pod or node vanished, the owner references' garbage collection would).
+  if (delete_executors) DeleteExecutors(app, execs);
+  return end;
+}
+
+std::vector<NodeSimulator::Impl::ExecutorTrack> NodeSimulator::Impl::CreateExecutors(
+    Worker& w, PodLog& log, const SparkApp& app) {
+  Result<int> count = ExecutorCount(app.conf);
+  int total = count.ok() ? *count : 2;
+  AppendLog(log, {SparkLine("INFO", "ExecutorPodsAllocator",
+                            fmt::format("Going to request {} executors from Kubernetes for "
+                                        "ResourceProfile Id: 0, target: {}, known: 0, "
+                                        "sharedSlotFromPendingPods: 2147483647.",
+                                        total, total))});
+  const std::string pods_path = "/api/v1/namespaces/" + kube::Escape(ns_) + "/pods";
+  std::vector<ExecutorTrack> execs;
+  for (int n = 1; n <= total; ++n) {
+    ExecutorTrack e;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || w.gone || w.deletion_requested) break;
+      e.ip = pod_ip_;  // until its status says otherwise
+    }
+    e.id = n;
+    e.name = ExecutorName(app, n);
+    json::object body = ExecutorPod(app, ns_, n);
+    // Each executor is created once: a 409 is ours (a POST whose answer was lost, or a
+    // restarted simulator) when it carries our app id.
+    Status st = Retry(
+        [&]() -> Status {
+          auto r = client_.Post(pods_path, body);
+          if (r.ok()) {
+            e.uid = Str(*r, {"metadata", "uid"});
+            return OkStatus();
+          }
+          if (r.error().code() != Code::kAlreadyExists) return std::move(r).take_error();
+          auto got = client_.Get(PodPath(e.name));
+          if (!got.ok()) {
+            if (got.error().code() == Code::kNotFound) {
+              return Unavailable("the existing executor pod went away; creating it again");
+            }
+            return std::move(got).take_error();
+          }
+          if (Str(*got, {"metadata", "labels", "spark-app-selector"}) != app.id) {
+            return AlreadyExists(
+                fmt::format("pod '{}' exists and belongs to another application", e.name));
+          }
+          e.uid = Str(*got, {"metadata", "uid"});
+          return OkStatus();
+        },
+        &w);
+    if (!st.ok()) {
+      if (st.error().code() == Code::kCancelled) break;
+      AppendLog(log, {SparkLine("ERROR", "ExecutorPodsAllocator",
+                                fmt::format("Failed to create executor pod {}: {}", e.name,
+                                            st.error().message()))});
+      continue;
+    }
+    execs.push_back(std::move(e));
+  }
+  return execs;
+}
+
+std::vector<std::string> NodeSimulator::Impl::PollExecutorsLocked(
+    std::vector<ExecutorTrack>& execs, std::optional<ExecutorLoss>* last_loss) {
+  std::vector<std::string> lines;
+  int losses = 0;
+  for (const auto& e : execs) losses += e.lost ? 1 : 0;
+  for (ExecutorTrack& e : execs) {
+    if (e.lost || e.finished) continue;
+    auto it = pods_.find(e.name);
+    const json::value* pod = nullptr;
+    if (it != pods_.end() && (e.uid.empty() || Str(it->second, {"metadata", "uid"}) == e.uid)) {
+      pod = &it->second;
+    }
+    std::string reason;
+    bool caused_by_app = false;
+    if (pod == nullptr) {
+      if (!e.seen) continue;  // not in the informer's cache yet
+      reason = fmt::format("The executor with id {} was deleted by a user or the framework.", e.id);
+    } else {
+      e.seen = true;
+      std::string ip = Str(*pod, {"status", "podIP"});
+      if (!ip.empty()) e.ip = ip;
+      std::string node = Str(*pod, {"spec", "nodeName"});
+      std::string phase = Str(*pod, {"status", "phase"});
+      if (Deleting(*pod)) {
+        reason =
+            fmt::format("The executor with id {} was deleted by a user or the framework.", e.id);
+      } else if (!node.empty() && !nodes_.contains(node)) {
+        // Spark would notice through the missed heartbeats (spark.network.timeout); at once here.
+        reason = fmt::format("Executor Pod {} on node {} was deleted: node lost.", e.name, node);
+      } else if (phase == "Failed") {
+        const json::value* cs = Find(*pod, {"status", "containerStatuses"});
+        int code = 1;
+        if (cs != nullptr && cs->is_array() && !cs->get_array().empty()) {
+          code = static_cast<int>(
+              Int(Find(cs->get_array()[0], {"state", "terminated", "exitCode"})).value_or(1));
+        }
+        reason = fmt::format("The executor with id {} exited with exit code {}.", e.id,
+                             DescribeExitCode(code));
+        caused_by_app = true;
+      } else if (phase == "Succeeded") {
+        e.finished = true;
+        continue;
+      } else {
+        if (phase == "Running" && !e.registered) {
+          e.registered = true;
+          lines.push_back(SparkLine(
+              "INFO", "KubernetesClusterSchedulerBackend$KubernetesDriverEndpoint",
+              fmt::format("Registered executor NettyRpcEndpointRef(spark-client://Executor) "
+                          "({}:{}) with ID {},  ResourceProfileId 0",
+                          e.ip, 40000 + e.id, e.id)));
+        }
+        continue;
+      }
+    }
+    e.lost = true;
+    lines.push_back(SparkLine("ERROR", "TaskSchedulerImpl",
+                              fmt::format("Lost executor {} on {}: {}", e.id, e.ip, reason)));
+    lines.push_back(SparkLine(
+        "WARN", "TaskSetManager",
+        fmt::format(
+            "Lost task 0.{} in stage 0.0 (TID {}) ({} executor {}): ExecutorLostFailure "
+            "(executor {} exited {}) Reason: {}",
+            losses, losses, e.ip, e.id, e.id,
+            caused_by_app ? "caused by one of the running tasks" : "unrelated to the running tasks",
+            reason)));
+    ++losses;
+    *last_loss = ExecutorLoss{e.id, e.ip, reason, caused_by_app};
+  }
+  return lines;
+}
+
+void NodeSimulator::Impl::DeleteExecutors(const SparkApp& app,
+                                          const std::vector<ExecutorTrack>& execs) {
+  // By name and, as Spark does, by label (an adopted application's executors too).
+  std::set<std::string> names;
+  for (const auto& e : execs) names.insert(e.name);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, pod] : pods_) {
+      if (Str(pod, {"metadata", "labels", "spark-app-selector"}) == app.id &&
+          Str(pod, {"metadata", "labels", "spark-role"}) == "executor") {
+        names.insert(name);
+      }
+    }
+  }
+  for (const std::string& name : names) {
+    // Graceful: the executor's kubelet kills it (143), then the pod goes.
+    Status st = Retry(
+        [&]() -> Status {
+          auto r = client_.Delete(PodPath(name));
+          if (r.ok() || r.error().code() == Code::kNotFound) return OkStatus();
+          return std::move(r).take_error();
+        },
+        nullptr, std::chrono::seconds(60));
+    if (!st.ok() && st.error().code() != Code::kCancelled) {
+      log::Warn("node simulator: deleting a Spark executor failed",
+                {{"pod", name}, {"error", st.error().ToString()}});
+    }
+  }
 }
 
 void NodeSimulator::Impl::RunWaiting(Worker& w, PodLog& log, SysTime pod_start,
@@ -1419,10 +2770,14 @@ void NodeSimulator::Impl::RunWaiting(Worker& w, PodLog& log, SysTime pod_start,
   }
 }
 
-NodeSimulator::Impl::Wake NodeSimulator::Impl::WaitWorker(const Worker& w,
-                                                          Steady::time_point until) {
+NodeSimulator::Impl::Wake NodeSimulator::Impl::WaitWorker(const Worker& w, Steady::time_point until,
+                                                          uint64_t* generation) {
   std::unique_lock lock(mu_);
-  cv_.wait_until(lock, until, [&] { return stopping_ || w.gone || w.deletion_requested; });
+  cv_.wait_until(lock, until, [&] {
+    return stopping_ || w.gone || w.deletion_requested ||
+           (generation != nullptr && *generation != pods_generation_);
+  });
+  if (generation != nullptr) *generation = pods_generation_;
   if (stopping_ || w.gone) return Wake::kGone;
   if (w.deletion_requested) return Wake::kDeletion;
   return Wake::kTimeout;
@@ -1691,6 +3046,7 @@ Status NodeSimulator::Impl::RemoveNode(const std::string& name) {
     for (auto& [uid, w] : workers_) {
       if (w->facts.node == name) w->gone = true;
     }
+    ++pods_generation_;
     dirty_ = true;
   }
   cv_.notify_all();
@@ -1970,5 +3326,6 @@ std::string NodeSimulator::NodeOf(const std::string& pod) const { return impl_->
 int NodeSimulator::Bindings(const std::string& pod) const { return impl_->Bindings(pod); }
 int64_t NodeSimulator::PodsCreatedSeen() const { return impl_->PodsCreatedSeen(); }
 int NodeSimulator::kubelet_port() const { return impl_->port(); }
+void NodeSimulator::SetPodIP(std::string ip) { impl_->SetPodIP(std::move(ip)); }
 
 }  // namespace tug::testing

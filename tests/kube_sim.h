@@ -7,6 +7,8 @@
 ///   kubelets of a few fake nodes that "run" each pod's first container following the script in
 ///   its TUG_SIM env var, report realistic pod statuses and events, and serve container logs over
 ///   HTTPS the way a kubelet does (the API server proxies pods/log to it).
+///   It also plays spark-submit (cluster mode) and Spark's driver for Tugboat's Spark pods; see
+///   "Spark" below.
 ///
 /// TUG_SIM: directives separated by ';' (absent: run 0.3 s, exit 0):
 ///   run=SECONDS        how long the container runs (float; default 0.3, or long enough for the
@@ -19,7 +21,54 @@
 ///   hang               runs until the pod is deleted
 ///   waiting=R:MESSAGE  never starts: container waiting with reason R and MESSAGE, phase Pending
 /// An invalid script leaves the container waiting with reason CreateContainerConfigError.
+///
+/// Spark. Log lines the simulator writes for Spark are prefixed like Spark's log4j output
+/// ("yy/MM/dd HH:mm:ss LEVEL Logger: message", UTC); a script's log= lines are written as is.
+/// - A controller pod (label tugboat.io/component=controller) runs spark-submit: its first
+///   container's command (+ args) is the argv (see ParseSparkSubmit). Its own TUG_SIM still
+///   applies: log= lines, run= is the time before submitting, waiting= keeps it waiting, and
+///   exit=N (N != 0) or an OOM ends it without creating a driver; so do an invalid argv and
+///   --deploy-mode client (an "Error: ..." line, exit 1). Then it submits: a ConfigMap
+///   "spark-drv-<hash>-conf-map" with spark.properties, and the driver pod (name
+///   spark.kubernetes.driver.pod.name; labels spark-role=driver, spark-app-selector=<app id>,
+///   spark-app-name, spark-version=3.5.0 and spark.kubernetes.driver.label.*; annotations,
+///   nodeSelector (spark.kubernetes.node.selector.* then driver.node.selector.*), service account,
+///   image, memory and cpu (below), env from spark.kubernetes.driverEnv.* +
+///   SPARK_APPLICATION_ID), always in the simulator's namespace (a WARN line when
+///   spark.kubernetes.namespace differs). The app id is spark.app.id, else "spark-" + the
+///   controller's uid without dashes. It logs the driver's state changes and, once
+///   the driver ended (or was deleted, or its node removed), "Application <name> with submission
+///   ID <ns>:<driver> finished" and exits 0 whatever the driver's outcome (waitAppCompletion).
+///   If the driver pod already exists with the same app id (a retried POST, a restarted
+///   simulator) it is adopted; with another app id the submission fails (exit 1).
+/// - The driver pod follows the TUG_SIM of its driverEnv. Once running it creates the executors
+///   (<spark.kubernetes.executor.podNamePrefix>-exec-<n>, n from 1; the prefix defaults to the
+///   driver's name without "-driver"; count spark.executor.instances, default 2, or the dynamic
+///   allocation's initial/min executors), each at most once (a 409 is adopted). Its run= clock
+///   starts when its executors registered (were running), as Spark waits for
+///   minRegisteredResourcesRatio 0.8 (at most maxRegisteredResourcesWaitingTime, 30 s).
+///   An executor that ends non-zero or OOMKilled, is deleted, or whose node is removed is lost
+///   (logged as Spark does, "ERROR TaskSchedulerImpl: Lost executor <n> on <ip>: ...") and not
+///   replaced; unless the driver's script sets exit= explicitly, the job then aborts 0.5 s later
+///   ("ERROR SparkContext: ... Job aborted due to stage failure: ...") and the driver exits 1
+///   (even if its script hangs). When the driver ends in any way (but not when the simulator
+///   stops), it deletes its executor pods gracefully (they end 143, then go) unless
+///   spark.kubernetes.executor.deleteOnTermination=false.
+/// - Executor pods: labels spark-role=executor, spark-exec-id, spark-app-selector,
+///   spark-app-name, spark-version, spark-exec-resourceprofile-id=0 and
+///   spark.kubernetes.executor.label.*; env spark.executorEnv.*; TUG_SIM is executorEnv
+///   TUG_SIM_EXEC_<n>, else executorEnv TUG_SIM, else none: an executor without a script runs
+///   until its driver deletes it, as a real one does.
+/// - Resources of a driver / executor pod (ROLE): requests = limits memory "<N>Mi", N =
+///   spark.ROLE.memory (default 1g) + spark.ROLE.memoryOverhead, else max(384, factor x memory)
+///   with factor spark.ROLE.memoryOverheadFactor / spark.kubernetes.memoryOverheadFactor (0.1);
+///   cpu request spark.kubernetes.ROLE.request.cores, else spark.ROLE.cores (default 1); cpu
+///   limit spark.kubernetes.ROLE.limit.cores if set. Images: spark.kubernetes.ROLE.container.image,
+///   else spark.kubernetes.container.image (required).
+/// Not simulated: the driver's Service, owner references (no garbage collector runs here),
+/// executor replacement, dynamic scaling beyond the initial count, periodic status lines.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,11 +145,40 @@ struct SimScript {
   double log_every_seconds = 0;
   int log_count = 0;
   std::optional<int64_t> oom_below_bytes;
+  bool exit_set = false;  // exit= was given (a Spark driver's explicit exit wins over aborts)
   bool hang = false;
   std::optional<std::pair<std::string, std::string>> waiting;  // reason, message
 };
 /// kInvalidArgument naming the bad directive.
 [[nodiscard]] Result<SimScript> ParseSimScript(std::string_view text);
+
+/// A spark-submit command line, as the simulator reads a controller pod's.
+struct SparkSubmitArgs {
+  std::string master;       // --master (else conf spark.master)
+  std::string deploy_mode;  // --deploy-mode (else conf spark.submit.deployMode; "" if neither)
+  std::string name;         // --name (else conf spark.app.name; "" if neither)
+  std::string main_class;   // --class; "" for Python
+  std::string main_resource;
+  std::vector<std::string> app_args;
+  /// Every --conf KEY=VALUE (split at the first '='; a later one wins), then the options that
+  /// stand for a conf, which win as in spark-submit: --name spark.app.name, --master,
+  /// --deploy-mode, --driver-memory, --driver-cores, --executor-memory, --executor-cores,
+  /// --num-executors (spark.executor.instances), --jars, --files, --py-files, --archives.
+  std::map<std::string, std::string> conf;
+  /// Every other option with a value, e.g. "--properties-file" (the last one given).
+  std::map<std::string, std::string> options;
+};
+/// Parses argv: argv[0] (and anything before an element ending in "spark-submit") is the
+/// program; options come as "--opt value" or "--opt=value"; the first non-option is the main
+/// resource and everything after it the application's arguments. kInvalidArgument: an unknown
+/// option, an option without its value, a --conf that is not KEY=VALUE (named), no main
+/// resource.
+[[nodiscard]] Result<SparkSubmitArgs> ParseSparkSubmit(const std::vector<std::string>& argv);
+
+/// MiB from a Spark memory string ("512m", "2g", "2048k", "1t", "1024" = MiB, "100b";
+/// case-insensitive, no fractions), as Spark's byteStringAsMb (rounding down).
+/// kInvalidArgument when it is not one.
+[[nodiscard]] Result<int64_t> ParseSparkMemoryMiB(std::string_view text);
 
 /// Scheduler + kubelets for the pods of one namespace.
 ///
@@ -142,6 +220,9 @@ class NodeSimulator {
   int64_t PodsCreatedSeen() const;
   /// The kubelet server's port (0 before Start).
   int kubelet_port() const;
+  /// status.podIP / podIPs of pods started (by a simulated kubelet) after this call; default
+  /// "127.0.0.1". hostIP stays 127.0.0.1.
+  void SetPodIP(std::string ip);
 
  private:
   class Impl;

@@ -511,6 +511,584 @@ TEST_F(KubeSimTest, RemovedNodeStopsSimulatingItsPods) {
   EXPECT_TRUE(WaitGone(name, 10s));
 }
 
+// ---- Spark: the simulator plays spark-submit, the driver and its executors ----
+
+TEST(SparkSubmitArgsTest, SplitsConfsAtTheFirstEqualsAndKeepsTheApplicationsArguments) {
+  auto a = ParseSparkSubmit({"/opt/spark/bin/spark-submit",
+                             "--master",
+                             "k8s://https://kubernetes.default.svc:443",
+                             "--deploy-mode",
+                             "cluster",
+                             "--name",
+                             "pi",
+                             "--class",
+                             "org.example.Main",
+                             "--conf",
+                             "spark.kubernetes.namespace=default",
+                             "--conf",
+                             "spark.kubernetes.driverEnv.TUG_SIM=log=a=b;run=1",
+                             "--conf=spark.executor.instances=3",
+                             "--conf",
+                             "spark.executor.memory=1g",
+                             "--executor-memory",
+                             "2g",
+                             "--py-files",
+                             "a.py,b.py",
+                             "--jars",
+                             "x.jar",
+                             "--files",
+                             "f.txt",
+                             "--properties-file",
+                             "/etc/spark.conf",
+                             "--verbose",
+                             "local:///opt/spark/examples/src/main/python/pi.py",
+                             "1000",
+                             "--not-an-option"});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_EQ(a->master, "k8s://https://kubernetes.default.svc:443");
+  EXPECT_EQ(a->deploy_mode, "cluster");
+  EXPECT_EQ(a->name, "pi");
+  EXPECT_EQ(a->main_class, "org.example.Main");
+  EXPECT_EQ(a->main_resource, "local:///opt/spark/examples/src/main/python/pi.py");
+  EXPECT_EQ(a->app_args, (std::vector<std::string>{"1000", "--not-an-option"}));
+  EXPECT_EQ(a->conf.at("spark.kubernetes.namespace"), "default");
+  EXPECT_EQ(a->conf.at("spark.kubernetes.driverEnv.TUG_SIM"), "log=a=b;run=1");
+  EXPECT_EQ(a->conf.at("spark.executor.instances"), "3");
+  // An option that stands for a conf wins over --conf, as in spark-submit.
+  EXPECT_EQ(a->conf.at("spark.executor.memory"), "2g");
+  EXPECT_EQ(a->conf.at("spark.app.name"), "pi");
+  EXPECT_EQ(a->conf.at("spark.submit.pyFiles"), "a.py,b.py");
+  EXPECT_EQ(a->options.at("--properties-file"), "/etc/spark.conf");
+
+  // Behind a wrapper, and with the name only as a conf.
+  auto wrapped = ParseSparkSubmit({"/opt/entrypoint.sh", "/opt/spark/bin/spark-submit", "--conf",
+                                   "spark.app.name=etl", "a.jar"});
+  ASSERT_TRUE(wrapped.ok()) << wrapped.error().ToString();
+  EXPECT_EQ(wrapped->name, "etl");
+  EXPECT_EQ(wrapped->main_resource, "a.jar");
+  EXPECT_TRUE(wrapped->app_args.empty());
+}
+
+TEST(SparkSubmitArgsTest, ErrorsNameTheBadArgument) {
+  auto bad_conf = ParseSparkSubmit({"spark-submit", "--conf", "spark.executor.cores", "a.jar"});
+  ASSERT_FALSE(bad_conf.ok());
+  EXPECT_EQ(bad_conf.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad_conf.error().message().find("--conf 'spark.executor.cores' is not KEY=VALUE"),
+            std::string::npos)
+      << bad_conf.error().message();
+  auto empty_key = ParseSparkSubmit({"spark-submit", "--conf", "=1", "a.jar"});
+  ASSERT_FALSE(empty_key.ok());
+  EXPECT_NE(empty_key.error().message().find("'=1'"), std::string::npos);
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{{},
+                                             {"spark-submit", "--bogus", "x", "a.jar"},
+                                             {"spark-submit", "--name"},
+                                             {"spark-submit", "--name", "pi"},
+                                             {"spark-submit", "--verbose=yes", "a.jar"}}) {
+    auto r = ParseSparkSubmit(argv);
+    ASSERT_FALSE(r.ok()) << argv.size();
+    EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.error().message().find("spark-submit"), std::string::npos) << r.error().message();
+  }
+}
+
+TEST(SparkSubmitArgsTest, SparkMemoryStrings) {
+  EXPECT_EQ(*ParseSparkMemoryMiB("512m"), 512);
+  EXPECT_EQ(*ParseSparkMemoryMiB("2g"), 2048);
+  EXPECT_EQ(*ParseSparkMemoryMiB("2G"), 2048);
+  EXPECT_EQ(*ParseSparkMemoryMiB("2gb"), 2048);
+  EXPECT_EQ(*ParseSparkMemoryMiB("2048k"), 2);
+  EXPECT_EQ(*ParseSparkMemoryMiB("1t"), 1 << 20);
+  EXPECT_EQ(*ParseSparkMemoryMiB("1024"), 1024);
+  EXPECT_EQ(*ParseSparkMemoryMiB("1048576b"), 1);
+  for (const char* bad : {"", "1.5g", "lots", "2Gi", "-1g", "9999999999999999999g"}) {
+    EXPECT_FALSE(ParseSparkMemoryMiB(bad).ok()) << bad;
+  }
+}
+
+// Every version of every pod the namespace's watch delivers, in order.
+class PodRecorder {
+ public:
+  explicit PodRecorder(kube::Client& client)
+      : informer_(client, std::string("/api/v1/namespaces/") + kNamespace + "/pods", {},
+                  Handlers()) {}
+  ~PodRecorder() { informer_.Stop(); }
+  PodRecorder(const PodRecorder&) = delete;
+  PodRecorder& operator=(const PodRecorder&) = delete;
+
+  bool Start() {
+    informer_.Start();
+    return WaitFor([&] { return informer_.watches() >= 1; });
+  }
+  // The pod's versions ("DELETED" marks the last one).
+  std::vector<kube::WatchEvent> Of(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    std::vector<kube::WatchEvent> out;
+    for (const auto& e : events_) {
+      if (Text(e.object, {"metadata", "name"}) == name) out.push_back(e);
+    }
+    return out;
+  }
+  // Position of the first event of `name` that satisfies pred; -1 if none.
+  int IndexOf(const std::string& name,
+              const std::function<bool(const kube::WatchEvent&)>& pred) const {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < events_.size(); ++i) {
+      if (Text(events_[i].object, {"metadata", "name"}) == name && pred(events_[i])) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+
+ private:
+  kube::Informer::Handlers Handlers() {
+    kube::Informer::Handlers h;
+    h.on_event = [this](const kube::WatchEvent& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+    };
+    return h;
+  }
+
+  mutable std::mutex mu_;
+  std::vector<kube::WatchEvent> events_;
+  kube::Informer informer_;
+};
+
+bool TerminatedWith(const json::value& pod, const std::string& code, const std::string& reason) {
+  json::value c = Container(pod);
+  return Text(c, {"state", "terminated", "exitCode"}) == code &&
+         Text(c, {"state", "terminated", "reason"}) == reason;
+}
+
+// env name → value of the first container.
+std::map<std::string, std::string> EnvOf(const json::value& pod) {
+  std::map<std::string, std::string> out;
+  const json::value* env = Find(pod, {"spec", "containers"});
+  if (env == nullptr || !env->is_array() || env->get_array().empty()) return out;
+  const json::value* list = Find(env->get_array()[0], {"env"});
+  if (list == nullptr || !list->is_array()) return out;
+  for (const json::value& e : list->get_array()) out[Text(e, {"name"})] = Text(e, {"value"});
+  return out;
+}
+
+json::value FirstContainer(const json::value& pod) {
+  const json::value* cs = Find(pod, {"spec", "containers"});
+  if (cs == nullptr || !cs->is_array() || cs->get_array().empty()) return nullptr;
+  return cs->get_array()[0];
+}
+
+std::vector<std::string> SubmitArgv(const std::string& name,
+                                    const std::vector<std::string>& confs) {
+  std::vector<std::string> argv = {"/opt/spark/bin/spark-submit",
+                                   "--master",
+                                   "k8s://https://kubernetes.default.svc:443",
+                                   "--deploy-mode",
+                                   "cluster",
+                                   "--name",
+                                   name,
+                                   "--conf",
+                                   "spark.kubernetes.namespace=default",
+                                   "--conf",
+                                   "spark.kubernetes.container.image=spark:3.5.0"};
+  for (const auto& c : confs) {
+    argv.push_back("--conf");
+    argv.push_back(c);
+  }
+  argv.push_back("local:///opt/spark/examples/src/main/python/pi.py");
+  argv.push_back("1000");
+  return argv;
+}
+
+class SparkSimTest : public KubeSimTest {
+ protected:
+  // A controller pod running `argv`, with its own TUG_SIM (none when empty).
+  void CreateController(const std::string& name, const std::vector<std::string>& argv,
+                        const std::string& script = "") {
+    json::array command;
+    for (const auto& a : argv) command.push_back(json::value(a));
+    json::object container{
+        {"name", "spark-submit"}, {"image", "spark:3.5.0"}, {"command", command}};
+    if (!script.empty()) {
+      container["env"] = json::array{json::object{{"name", "TUG_SIM"}, {"value", script}}};
+    }
+    json::object pod{
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata",
+         json::object{{"name", name},
+                      {"labels", json::object{{"tugboat.io/component", "controller"}}}}},
+        {"spec", json::object{{"restartPolicy", "Never"}, {"containers", json::array{container}}}}};
+    auto r = client().Post(std::string("/api/v1/namespaces/") + kNamespace + "/pods", pod);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    controller_uid_ = Text(*r, {"metadata", "uid"});
+  }
+  std::string Log(const std::string& pod) {
+    auto r = client().GetText(PodPath(pod) + "/log");
+    return r.ok() ? *r : "<" + r.error().ToString() + ">";
+  }
+  static bool Contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  }
+  bool Missing(const std::string& pod) {
+    auto r = client().Get(PodPath(pod));
+    return !r.ok() && r.error().code() == Code::kNotFound;
+  }
+
+  std::string controller_uid_;
+};
+
+TEST_F(SparkSimTest, SubmitCreatesTheDriverAndExecutorsAndCleansUp) {
+  PodRecorder recorder(client());
+  ASSERT_TRUE(recorder.Start());
+  CreateController(
+      "pi-ok-submit",
+      SubmitArgv(
+          "Pi Job!",
+          {"spark.kubernetes.driver.pod.name=pi-ok-driver",
+           "spark.kubernetes.executor.podNamePrefix=pi-ok",
+           "spark.kubernetes.executor.container.image=spark-exec:3.5.0",
+           "spark.executor.instances=2", "spark.driver.memory=1g", "spark.executor.memory=2g",
+           "spark.executor.cores=1", "spark.kubernetes.driver.label.team=data",
+           "spark.kubernetes.executor.label.team=data",
+           "spark.kubernetes.driver.annotation.tugboat.io/run=run-1",
+           "spark.kubernetes.executor.annotation.tugboat.io/run=run-1",
+           "spark.kubernetes.node.selector.kubernetes.io/os=linux",
+           std::string("spark.kubernetes.driver.node.selector.") + kCapacityLabel + "=on-demand",
+           std::string("spark.kubernetes.executor.node.selector.") + kCapacityLabel + "=spot",
+           "spark.kubernetes.authenticate.driver.serviceAccountName=spark",
+           "spark.kubernetes.driverEnv.TUG_SIM=log=Pi is roughly 3.14;run=3",
+           "spark.kubernetes.driverEnv.MODE=test", "spark.executorEnv.MODE=test"}));
+  std::string app_id = "spark-" + std::regex_replace(controller_uid_, std::regex("-"), "");
+
+  // The executors' logs while they run (they are deleted with the driver).
+  for (const char* exec : {"pi-ok-exec-1", "pi-ok-exec-2"}) {
+    json::value pod;
+    ASSERT_TRUE(WaitPhase(exec, "Running", &pod)) << json::serialize(pod);
+    std::string id = std::string(exec).substr(std::string(exec).size() - 1);
+    EXPECT_TRUE(
+        Contains(Log(exec), "INFO Executor: Starting executor ID " + id + " on host 127.0.0.1"))
+        << Log(exec);
+  }
+
+  json::value controller;
+  ASSERT_TRUE(WaitPhase("pi-ok-submit", "Succeeded", &controller)) << json::serialize(controller);
+  EXPECT_TRUE(TerminatedWith(controller, "0", "Completed"));
+
+  // The driver: everything spark-submit derives from the confs.
+  auto driver = client().Get(PodPath("pi-ok-driver"));
+  ASSERT_TRUE(driver.ok()) << driver.error().ToString();
+  EXPECT_EQ(Text(*driver, {"status", "phase"}), "Succeeded");
+  EXPECT_TRUE(TerminatedWith(*driver, "0", "Completed"));
+  EXPECT_EQ(Text(*driver, {"metadata", "labels", "spark-role"}), "driver");
+  EXPECT_EQ(Text(*driver, {"metadata", "labels", "spark-app-selector"}), app_id);
+  EXPECT_EQ(Text(*driver, {"metadata", "labels", "spark-app-name"}), "pi-job");
+  EXPECT_EQ(Text(*driver, {"metadata", "labels", "spark-version"}), "3.5.0");
+  EXPECT_EQ(Text(*driver, {"metadata", "labels", "team"}), "data");
+  EXPECT_EQ(Text(*driver, {"metadata", "annotations", "tugboat.io/run"}), "run-1");
+  EXPECT_EQ(Text(*driver, {"spec", "nodeSelector", kCapacityLabel}), "on-demand");
+  EXPECT_EQ(Text(*driver, {"spec", "nodeSelector", "kubernetes.io/os"}), "linux");
+  EXPECT_EQ(Text(*driver, {"spec", "nodeName"}), "ondemand-1");
+  EXPECT_EQ(Text(*driver, {"spec", "serviceAccountName"}), "spark");
+  EXPECT_EQ(Text(*driver, {"spec", "restartPolicy"}), "Never");
+  json::value dc = FirstContainer(*driver);
+  EXPECT_EQ(Text(dc, {"name"}), "spark-kubernetes-driver");
+  EXPECT_EQ(Text(dc, {"image"}), "spark:3.5.0");
+  EXPECT_EQ(Text(dc, {"resources", "limits", "memory"}), "1408Mi");  // 1g + 384Mi
+  EXPECT_EQ(Text(dc, {"resources", "requests", "memory"}), "1408Mi");
+  EXPECT_EQ(Text(dc, {"resources", "requests", "cpu"}), "1");
+  std::map<std::string, std::string> denv = EnvOf(*driver);
+  EXPECT_EQ(denv["MODE"], "test");
+  EXPECT_EQ(denv["SPARK_APPLICATION_ID"], app_id);
+  EXPECT_EQ(denv["TUG_SIM"], "log=Pi is roughly 3.14;run=3");
+
+  // The executors, as they were created, then killed (143) and gone.
+  for (int n = 1; n <= 2; ++n) {
+    std::string name = "pi-ok-exec-" + std::to_string(n);
+    ASSERT_TRUE(WaitGone(name, 30s)) << name;
+    ASSERT_TRUE(WaitFor([&] {
+      auto seen = recorder.Of(name);
+      return !seen.empty() && seen.back().type == "DELETED";
+    }));
+    std::vector<kube::WatchEvent> seen = recorder.Of(name);
+    const json::value& created = seen.front().object;
+    EXPECT_EQ(Text(created, {"metadata", "labels", "spark-role"}), "executor");
+    EXPECT_EQ(Text(created, {"metadata", "labels", "spark-exec-id"}), std::to_string(n));
+    EXPECT_EQ(Text(created, {"metadata", "labels", "spark-app-selector"}), app_id);
+    EXPECT_EQ(Text(created, {"metadata", "labels", "spark-exec-resourceprofile-id"}), "0");
+    EXPECT_EQ(Text(created, {"metadata", "labels", "team"}), "data");
+    EXPECT_EQ(Text(created, {"metadata", "annotations", "tugboat.io/run"}), "run-1");
+    EXPECT_EQ(Text(created, {"spec", "nodeSelector", kCapacityLabel}), "spot");
+    EXPECT_EQ(Text(created, {"spec", "nodeSelector", "kubernetes.io/os"}), "linux");
+    json::value ec = FirstContainer(created);
+    EXPECT_EQ(Text(ec, {"name"}), "spark-kubernetes-executor");
+    EXPECT_EQ(Text(ec, {"image"}), "spark-exec:3.5.0");
+    EXPECT_EQ(Text(ec, {"resources", "limits", "memory"}), "2432Mi");  // 2g + 384Mi
+    EXPECT_EQ(Text(ec, {"resources", "requests", "memory"}), "2432Mi");
+    EXPECT_EQ(Text(ec, {"resources", "requests", "cpu"}), "1");
+    std::map<std::string, std::string> eenv = EnvOf(created);
+    EXPECT_EQ(eenv["MODE"], "test");
+    EXPECT_FALSE(eenv.contains("TUG_SIM"));
+    EXPECT_EQ(sim().NodeOf(name), "spot-1");
+    EXPECT_EQ(sim().Bindings(name), 1);
+    bool killed = false;
+    for (const auto& e : seen) killed = killed || TerminatedWith(e.object, "143", "Error");
+    EXPECT_TRUE(killed) << name;
+    // Deleted by the driver before spark-submit saw it finish.
+    int deleted_at = recorder.IndexOf(name, [](const kube::WatchEvent& e) {
+      return Find(e.object, {"metadata", "deletionTimestamp"}) != nullptr;
+    });
+    int driver_done_at = recorder.IndexOf("pi-ok-driver", [](const kube::WatchEvent& e) {
+      return Text(e.object, {"status", "phase"}) == "Succeeded";
+    });
+    int submit_done_at = recorder.IndexOf("pi-ok-submit", [](const kube::WatchEvent& e) {
+      return Text(e.object, {"status", "phase"}) == "Succeeded";
+    });
+    EXPECT_GE(deleted_at, 0);
+    EXPECT_LT(deleted_at, driver_done_at);
+    EXPECT_LT(driver_done_at, submit_done_at);
+  }
+  EXPECT_TRUE(recorder.Of("pi-ok-exec-3").empty());
+
+  std::string submit_log = Log("pi-ok-submit");
+  EXPECT_TRUE(Contains(submit_log,
+                       "INFO KubernetesClientApplication: Submitting application Pi Job! with "
+                       "application ID " +
+                           app_id + " and submission ID default:pi-ok-driver"))
+      << submit_log;
+  EXPECT_TRUE(Contains(submit_log,
+                       "INFO LoggingPodStatusWatcherImpl: State changed, new state: pod name: "
+                       "pi-ok-driver, namespace: default"))
+      << submit_log;
+  EXPECT_TRUE(std::regex_search(submit_log, std::regex("State changed, new state: pod name: "
+                                                       "pi-ok-driver, .* phase: Running")))
+      << submit_log;
+  EXPECT_TRUE(Contains(submit_log, "exit code: 0, termination reason: Completed")) << submit_log;
+  EXPECT_TRUE(Contains(submit_log,
+                       "INFO LoggingPodStatusWatcherImpl: Application Pi Job! with submission ID "
+                       "default:pi-ok-driver finished"))
+      << submit_log;
+  // Spark's log4j layout.
+  EXPECT_TRUE(std::regex_search(
+      submit_log,
+      std::regex(R"(^\d\d/\d\d/\d\d \d\d:\d\d:\d\d INFO SparkKubernetesClientFactory)")))
+      << submit_log;
+
+  std::string driver_log = Log("pi-ok-driver");
+  for (const char* line :
+       {"INFO SparkContext: Running Spark version 3.5.0", "Pi is roughly 3.14\n",
+        "Going to request 2 executors from Kubernetes",
+        "Registered executor NettyRpcEndpointRef(spark-client://Executor) (127.0.0.1:40001) with "
+        "ID 1",
+        "SchedulerBackend is ready for scheduling",
+        "INFO SparkContext: Successfully stopped "
+        "SparkContext"}) {
+    EXPECT_TRUE(Contains(driver_log, line)) << line << "\n" << driver_log;
+  }
+  EXPECT_FALSE(Contains(driver_log, "Lost executor")) << driver_log;
+}
+
+TEST_F(SparkSimTest, OomKilledExecutorFailsTheDriverButNotSparkSubmit) {
+  PodRecorder recorder(client());
+  ASSERT_TRUE(recorder.Start());
+  CreateController(
+      "pi-oom-submit",
+      SubmitArgv("pi-oom",
+                 {"spark.app.id=spark-oom-test", "spark.kubernetes.driver.pod.name=pi-oom-driver",
+                  "spark.executor.memory=512m", "spark.executor.memoryOverhead=128m",
+                  // No exit=: the lost executor decides.
+                  "spark.kubernetes.driverEnv.TUG_SIM=run=60",
+                  "spark.executorEnv.TUG_SIM_EXEC_1=oom_below=1Gi;log=one"}));
+  json::value controller;
+  ASSERT_TRUE(WaitPhase("pi-oom-submit", "Succeeded", &controller)) << json::serialize(controller);
+  EXPECT_TRUE(TerminatedWith(controller, "0", "Completed"));
+
+  auto driver = client().Get(PodPath("pi-oom-driver"));
+  ASSERT_TRUE(driver.ok()) << driver.error().ToString();
+  EXPECT_EQ(Text(*driver, {"status", "phase"}), "Failed");
+  EXPECT_TRUE(TerminatedWith(*driver, "1", "Error")) << json::serialize(*driver);
+  EXPECT_EQ(Text(*driver, {"metadata", "labels", "spark-app-selector"}), "spark-oom-test");
+
+  // The default executor prefix is the driver's name without "-driver".
+  for (const char* name : {"pi-oom-exec-1", "pi-oom-exec-2"}) {
+    ASSERT_TRUE(WaitGone(name, 30s)) << name;
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    auto seen = recorder.Of("pi-oom-exec-2");
+    return !seen.empty() && seen.back().type == "DELETED";
+  }));
+  std::vector<kube::WatchEvent> one = recorder.Of("pi-oom-exec-1");
+  ASSERT_FALSE(one.empty());
+  EXPECT_EQ(Text(FirstContainer(one.front().object), {"resources", "limits", "memory"}), "640Mi");
+  EXPECT_EQ(EnvOf(one.front().object)["TUG_SIM"], "oom_below=1Gi;log=one");
+  bool oom = false;
+  for (const auto& e : one) oom = oom || TerminatedWith(e.object, "137", "OOMKilled");
+  EXPECT_TRUE(oom);
+  bool two_killed = false;
+  for (const auto& e : recorder.Of("pi-oom-exec-2")) {
+    two_killed = two_killed || TerminatedWith(e.object, "143", "Error");
+  }
+  EXPECT_TRUE(two_killed);
+
+  const std::string reason =
+      "The executor with id 1 exited with exit code 137(SIGKILL, possible container OOM).";
+  std::string driver_log = Log("pi-oom-driver");
+  EXPECT_TRUE(Contains(driver_log,
+                       "ERROR TaskSchedulerImpl: Lost executor 1 on 127.0.0.1: " + reason + "\n"))
+      << driver_log;
+  EXPECT_TRUE(Contains(driver_log,
+                       "Job aborted due to stage failure: Task 0 in stage 0.0 failed 4 times, "
+                       "most recent failure: Lost task 0.3 in stage 0.0 (TID 3) (127.0.0.1 "
+                       "executor 1): ExecutorLostFailure (executor 1 exited caused by one of the "
+                       "running tasks) Reason: " +
+                           reason + "\n"))
+      << driver_log;
+  EXPECT_TRUE(std::regex_search(driver_log, std::regex(R"(ERROR SparkContext: .*Job aborted)")));
+  std::string submit_log = Log("pi-oom-submit");
+  EXPECT_TRUE(Contains(submit_log, "exit code: 1, termination reason: Error")) << submit_log;
+  EXPECT_TRUE(
+      Contains(submit_log, "Application pi-oom with submission ID default:pi-oom-driver finished"))
+      << submit_log;
+}
+
+TEST_F(SparkSimTest, FailedSubmissionCreatesNoDriver) {
+  CreateController("no-driver-submit",
+                   SubmitArgv("nd", {"spark.kubernetes.driver.pod.name=no-driver-driver"}),
+                   "log=boom;exit=1");
+  CreateController("bad-argv-submit", {"/opt/spark/bin/spark-submit", "--conf",
+                                       "spark.kubernetes.driver.pod.name=bad-argv-driver", "--conf",
+                                       "oops", "local:///x.py"});
+  json::value pod;
+  ASSERT_TRUE(WaitPhase("no-driver-submit", "Failed", &pod)) << json::serialize(pod);
+  EXPECT_TRUE(TerminatedWith(pod, "1", "Error"));
+  EXPECT_EQ(Log("no-driver-submit"), "boom\n");
+  ASSERT_TRUE(WaitPhase("bad-argv-submit", "Failed", &pod)) << json::serialize(pod);
+  EXPECT_TRUE(TerminatedWith(pod, "1", "Error"));
+  EXPECT_TRUE(
+      Contains(Log("bad-argv-submit"), "Error: spark-submit: --conf 'oops' is not KEY=VALUE"))
+      << Log("bad-argv-submit");
+  // Both ended before submitting anything.
+  EXPECT_TRUE(Missing("no-driver-driver"));
+  EXPECT_TRUE(Missing("bad-argv-driver"));
+  EXPECT_EQ(sim().Bindings("no-driver-driver"), 0);
+}
+
+TEST_F(SparkSimTest, AnExistingDriverOfTheSameAppIsAdoptedAnotherAppsIsNot) {
+  // A driver already there (a retried POST, a restarted simulator): spark-submit watches it.
+  json::object driver = Manifest({.name = "adopt-driver", .sim = "log=adopted;run=1"});
+  driver["metadata"].as_object()["labels"] =
+      json::object{{"spark-role", "driver"}, {"spark-app-selector", "spark-adopt"}};
+  auto posted = client().Post(std::string("/api/v1/namespaces/") + kNamespace + "/pods", driver);
+  ASSERT_TRUE(posted.ok()) << posted.error().ToString();
+  CreateController("adopt-submit", SubmitArgv("adopt", {"spark.app.id=spark-adopt",
+                                                        "spark.kubernetes.driver.pod.name="
+                                                        "adopt-driver"}));
+  CreateController("other-submit", SubmitArgv("other", {"spark.app.id=spark-other",
+                                                        "spark.kubernetes.driver.pod.name="
+                                                        "adopt-driver"}));
+  json::value pod;
+  ASSERT_TRUE(WaitPhase("adopt-submit", "Succeeded", &pod)) << json::serialize(pod);
+  std::string log = Log("adopt-submit");
+  EXPECT_TRUE(Contains(log, "Driver pod adopt-driver of application spark-adopt exists already"))
+      << log;
+  EXPECT_TRUE(Contains(log, "Application adopt with submission ID default:adopt-driver finished"))
+      << log;
+  ASSERT_TRUE(WaitPhase("other-submit", "Failed", &pod)) << json::serialize(pod);
+  EXPECT_TRUE(TerminatedWith(pod, "1", "Error"));
+  EXPECT_TRUE(Contains(Log("other-submit"),
+                       R"(pods "adopt-driver" already exists (application 'spark-adopt'))"))
+      << Log("other-submit");
+  EXPECT_EQ(sim().Bindings("adopt-driver"), 1);
+}
+
+TEST_F(SparkSimTest, DeletedDriverStopsItsExecutorsAndEndsSparkSubmit) {
+  CreateController("del-submit", SubmitArgv("del", {"spark.kubernetes.driver.pod.name=del-driver",
+                                                    "spark.executor.instances=1",
+                                                    "spark.kubernetes.driverEnv.TUG_SIM=hang"}));
+  ASSERT_TRUE(WaitPhase("del-exec-1", "Running"));
+  ASSERT_TRUE(WaitPhase("del-driver", "Running"));
+  ASSERT_TRUE(client().Delete(PodPath("del-driver"), 30).ok());
+  json::value pod;
+  ASSERT_TRUE(WaitPhase("del-submit", "Succeeded", &pod)) << json::serialize(pod);
+  EXPECT_TRUE(WaitGone("del-exec-1", 30s));
+  EXPECT_TRUE(WaitGone("del-driver", 30s));
+  std::string log = Log("del-submit");
+  EXPECT_TRUE(Contains(log, "Application del with submission ID default:del-driver finished"))
+      << log;
+}
+
+TEST_F(SparkSimTest, ExecutorOnARemovedNodeIsLost) {
+  ASSERT_TRUE(sim().AddNode({"spark-doomed-1", "doomed-spark"}).ok());
+  CreateController("lost-submit",
+                   SubmitArgv("lost", {"spark.kubernetes.driver.pod.name=lost-driver",
+                                       "spark.executor.instances=1",
+                                       std::string("spark.kubernetes.executor.node.selector.") +
+                                           kCapacityLabel + "=doomed-spark",
+                                       "spark.kubernetes.driverEnv.TUG_SIM=run=60"}));
+  ASSERT_TRUE(WaitPhase("lost-exec-1", "Running"));
+  EXPECT_EQ(sim().NodeOf("lost-exec-1"), "spark-doomed-1");
+  ASSERT_TRUE(sim().RemoveNode("spark-doomed-1").ok());
+  json::value pod;
+  ASSERT_TRUE(WaitPhase("lost-submit", "Succeeded", &pod)) << json::serialize(pod);
+  auto driver = client().Get(PodPath("lost-driver"));
+  ASSERT_TRUE(driver.ok()) << driver.error().ToString();
+  EXPECT_TRUE(TerminatedWith(*driver, "1", "Error")) << json::serialize(*driver);
+  std::string log = Log("lost-driver");
+  EXPECT_TRUE(Contains(log,
+                       "ERROR TaskSchedulerImpl: Lost executor 1 on 127.0.0.1: Executor Pod "
+                       "lost-exec-1 on node spark-doomed-1 was deleted: node lost.\n"))
+      << log;
+  EXPECT_TRUE(Contains(log, "Job aborted due to stage failure")) << log;
+  // The driver asked for the executor's deletion; nobody on a dead node finishes it.
+  auto exec = client().Get(PodPath("lost-exec-1"));
+  ASSERT_TRUE(exec.ok()) << exec.error().ToString();
+  EXPECT_NE(Find(*exec, {"metadata", "deletionTimestamp"}), nullptr);
+  ASSERT_TRUE(client().Delete(PodPath("lost-exec-1"), 0).ok());
+  EXPECT_TRUE(WaitGone("lost-exec-1", 10s));
+}
+
+TEST_F(SparkSimTest, SubmissionSurvivesAnApiServerRestart) {
+  // spark-submit starts (run=2) while the API server is down: its POSTs are retried, a POST
+  // whose answer was lost is adopted, and nothing is created twice.
+  CreateController("restart-submit",
+                   SubmitArgv("restart", {"spark.kubernetes.driver.pod.name=restart-driver",
+                                          "spark.kubernetes.driverEnv.TUG_SIM=run=1"}),
+                   "run=2");
+  ASSERT_TRUE(WaitPhase("restart-submit", "Running"));
+  ASSERT_TRUE(world_->env->StopApiserver().ok());
+  Status started = world_->env->StartApiserver();
+  ASSERT_TRUE(started.ok()) << started.error().ToString();
+  json::value pod;
+  ASSERT_TRUE(WaitPhase("restart-submit", "Succeeded", &pod)) << json::serialize(pod);
+  auto driver = client().Get(PodPath("restart-driver"));
+  ASSERT_TRUE(driver.ok()) << driver.error().ToString();
+  EXPECT_TRUE(TerminatedWith(*driver, "0", "Completed")) << json::serialize(*driver);
+  EXPECT_EQ(sim().Bindings("restart-submit"), 1);
+  EXPECT_EQ(sim().Bindings("restart-driver"), 1);
+  EXPECT_EQ(sim().Bindings("restart-exec-1"), 1);
+  EXPECT_EQ(sim().Bindings("restart-exec-2"), 1);
+  EXPECT_EQ(sim().Bindings("restart-exec-3"), 0);
+  EXPECT_TRUE(WaitGone("restart-exec-1", 30s));
+  EXPECT_TRUE(WaitGone("restart-exec-2", 30s));
+  EXPECT_TRUE(Contains(Log("restart-submit"),
+                       "Application restart with submission ID "
+                       "default:restart-driver finished"))
+      << Log("restart-submit");
+}
+
+TEST_F(KubeSimTest, PodIpIsConfigurable) {
+  sim().SetPodIP("127.0.0.2");
+  Create({.name = "other-ip", .sim = "run=0.1"});
+  json::value pod;
+  bool ok = WaitPhase("other-ip", "Succeeded", &pod);
+  sim().SetPodIP("127.0.0.1");
+  ASSERT_TRUE(ok) << json::serialize(pod);
+  EXPECT_EQ(Text(pod, {"status", "podIP"}), "127.0.0.2");
+  EXPECT_EQ(Text(pod, {"status", "podIPs"}), R"([{"ip":"127.0.0.2"}])");
+  EXPECT_EQ(Text(pod, {"status", "hostIP"}), "127.0.0.1");
+}
+
 }  // namespace
 }  // namespace tug::testing
 

@@ -421,6 +421,7 @@ void KubernetesEngine::EndComponent(Tracked& t, const std::string& component, At
   c.end_status = status;
   c.end_outcome = outcome;
   c.ended_at = at;
+  c.observed_at = clock_.Now();
   c.status.state = status == AttemptStatus::kSucceeded ? "succeeded"
                    : outcome.reason == "Deleted"       ? "deleted"
                                                        : "failed";

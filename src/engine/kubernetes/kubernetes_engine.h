@@ -61,7 +61,8 @@ struct ComponentView {
   bool ended = false;     // terminal, deleted or lost
   AttemptStatus end_status = AttemptStatus::kFailed;
   Outcome end_outcome;
-  Micros ended_at = 0;
+  Micros ended_at = 0;     // as the pod status says (second precision) or when it was lost
+  Micros observed_at = 0;  // when this engine saw it end (its own clock)
   ComponentStatus status;
   std::string app_id;  // Spark's spark-app-selector label, when the pod has it
   std::string pod_ip;

@@ -34,7 +34,10 @@ std::optional<AttemptEnding> DecideSparkEnd(std::map<std::string, ComponentView>
 
   for (auto& [name, c] : components) {
     if (!IsExecutor(name) || !c.ended) continue;
-    bool before_driver_end = drv == nullptr || !drv->ended || c.ended_at < drv->ended_at;
+    // Seen before the driver's end, or ended no later than it: pod status times have second
+    // precision, so a lost node and the driver's reaction to it often share a second.
+    bool before_driver_end = drv == nullptr || !drv->ended || c.observed_at <= drv->observed_at ||
+                             c.ended_at < drv->ended_at + kMicrosPerSecond;
     c.status.evidence = !stop_requested && before_driver_end && ExecutorFailure(c);
   }
 

@@ -24,6 +24,7 @@ ComponentView Ended(AttemptStatus s, std::optional<int> exit, std::string reason
   c.end_status = s;
   c.end_outcome = Outcome{exit, std::move(reason), ""};
   c.ended_at = at;
+  c.observed_at = at;
   return c;
 }
 
@@ -121,6 +122,7 @@ TEST(DecideSparkEnd, Table) {
         {"driver", Fail(1, "Error", 100 * kS)},
         {"executor-1", Fail(137, "OOMKilled", 90 * kS)},
         {"executor-2", Fail(143, "Error", 100 * kS + 1)},
+        {"executor-5", Fail(137, "OOMKilled", 102 * kS)},
         {"executor-3", Fail(std::nullopt, "Deleted", 95 * kS)},
         {"executor-4", Fail(std::nullopt, "NodeLost", 95 * kS)}},
        101 * kS,
