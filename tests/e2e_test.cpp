@@ -239,7 +239,7 @@ command: |
   json::object run = json::parse(r.out).as_object();
   const auto& d = FirstAttempt(run).at("diagnosis");
   ASSERT_TRUE(d.is_object()) << r.out;
-  EXPECT_EQ(d.at("class"), "user.exit_code_error") << json::serialize(d);
+  EXPECT_EQ(d.at("class"), "user_code_error") << json::serialize(d);
   EXPECT_EQ(d.at("retryable"), false);
   EXPECT_EQ(d.at("root_cause").at("text"), "ValueError: could not parse features at row 17")
       << json::serialize(d);
@@ -257,7 +257,7 @@ command: |
   }
   EXPECT_EQ(d.at("root_cause").at("line").as_int64(), found) << logs.out;
   auto detail = server_->Tug({"get", "run", id});
-  EXPECT_NE(detail.out.find("user.exit_code_error"), std::string::npos) << detail.out;
+  EXPECT_NE(detail.out.find("user_code_error"), std::string::npos) << detail.out;
   EXPECT_NE(detail.out.find("ValueError: could not parse features"), std::string::npos);
   auto errors = server_->Tug({"logs", id, "--errors"});
   EXPECT_EQ(errors.exit_code, 0) << errors.err;

@@ -693,11 +693,11 @@ std::vector<std::string> SubmitArgv(const std::string& name,
                                    "--conf",
                                    "spark.kubernetes.container.image=spark:3.5.0"};
   for (const auto& c : confs) {
-    argv.push_back("--conf");
+    argv.emplace_back("--conf");
     argv.push_back(c);
   }
-  argv.push_back("local:///opt/spark/examples/src/main/python/pi.py");
-  argv.push_back("1000");
+  argv.emplace_back("local:///opt/spark/examples/src/main/python/pi.py");
+  argv.emplace_back("1000");
   return argv;
 }
 
