@@ -20,34 +20,14 @@
 #include "core/json.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "net/refusing_port.h"
 
 namespace tug::server {
 namespace {
 
 using namespace std::chrono_literals;
 
-/// A loopback port that is bound but not listening: connecting to it is refused.
-class RefusingPort {
- public:
-  RefusingPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    (void)::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~RefusingPort() { ::close(fd_); }
-  RefusingPort(const RefusingPort&) = delete;
-  RefusingPort& operator=(const RefusingPort&) = delete;
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
+using net::testing::RefusingPort;
 
 constexpr std::string_view kApiServerPath = "/api/v1/namespaces/ns/pods/drv:4040/proxy";
 constexpr std::string_view kHistoryUrl = "http://history.example:18080/history/spark-abc/jobs/";
@@ -121,9 +101,8 @@ class SparkUiProxyTest : public ::testing::Test {
       resp.headers = {{"ETag", "\"css-1\""}, {"Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"}};
       return resp;
     });
-    r.Add("GET", "/api/v1/applications", [](net::Request&) {
-      return net::JsonResponse(200, R"([{"id":"app-1","name":"etl"}])");
-    });
+    r.Add("GET", "/api/v1/applications",
+          [](net::Request&) { return net::JsonResponse(200, R"([{"id":"app-1","name":"etl"}])"); });
     r.Add("GET", "/big", [](net::Request&) {
       net::Response resp;
       resp.content_type = "text/plain";
