@@ -108,7 +108,8 @@ void Controller::Reconcile() {
     // over through lease expiry by the dispatcher of a server that can reach them.
     if (!a.claimed_by.empty() && OwnerHost(a.claimed_by) != options_.host) continue;
     if (a.claimed_by == options_.owner) continue;
-    if (auto st = store_.TakeOver(a.id, options_.owner, clock_.Now(), options_.lease); !st.ok()) {
+    if (auto st = store_.TakeOver(a.id, options_.owner, clock_.Now(), options_.lease, a.claimed_by);
+        !st.ok()) {
       log::Warn("reconcile: taking over attempt failed",
                 {{"attempt", a.id}, {"error", st.error().ToString()}});
       continue;

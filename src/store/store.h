@@ -117,12 +117,15 @@ class Store {
   /// server's claim, taken over). Returns nullopt when nothing is due.
   [[nodiscard]] virtual Result<std::optional<Attempt>> ClaimAttempt(const std::string& owner,
                                                                     Micros now, Micros lease) = 0;
-  /// Takes over a LAUNCHING or RUNNING attempt for `owner` (lease until now + lease), whoever
-  /// held it: the reconcile of a restarted server on the same host adopting what its previous
-  /// process left. Writes an "adopted" event naming the previous owner. kFailedPrecondition if
-  /// the attempt is not active, kNotFound.
+  /// Takes over a LAUNCHING or RUNNING attempt for `owner` (lease until now + lease): the
+  /// reconcile of a server adopting what a dead server left. `expected_owner` makes it a
+  /// compare-and-swap: when not empty, the attempt must still be claimed by exactly that owner
+  /// (kAborted otherwise, nothing written), so two replicas racing for one orphan cannot both win.
+  /// Empty: whoever held it. Writes an "adopted" event naming the previous owner.
+  /// kFailedPrecondition if the attempt is not active, kNotFound.
   [[nodiscard]] virtual Status TakeOver(const std::string& attempt_id, const std::string& owner,
-                                        Micros now, Micros lease) = 0;
+                                        Micros now, Micros lease,
+                                        const std::string& expected_owner) = 0;
   /// Extends every lease `owner` holds on non-terminal attempts to now + lease; returns how many.
   [[nodiscard]] virtual Result<int> RenewLeases(const std::string& owner, Micros now,
                                                 Micros lease) = 0;
@@ -160,6 +163,22 @@ class Store {
   /// executor_capacity), and how many of them have failure_class "node_loss". Attempts stopped
   /// before they were claimed never ran and are not counted.
   [[nodiscard]] virtual Result<SpotOutcomes> CountSpotOutcomes(Micros since) = 0;
+
+  // --- singleton work and retention ---
+
+  /// Acquires or renews the named lease (a singleton loop: reconcile, retention) for `owner`
+  /// until now + ttl. True when it was free, expired or already `owner`'s; false when another
+  /// owner holds it unexpired. kInvalidArgument for an empty name/owner or ttl <= 0.
+  [[nodiscard]] virtual Result<bool> AcquireLease(const std::string& name, const std::string& owner,
+                                                  Micros now, Micros ttl) = 0;
+  /// Gives the lease up if `owner` holds it (a clean shutdown), so another replica takes the
+  /// loop over at once; a no-op otherwise.
+  [[nodiscard]] virtual Status ReleaseLease(const std::string& name, const std::string& owner) = 0;
+  /// Deletes up to `limit` (1..10000) ended runs with ended_at < `ended_before`, oldest first,
+  /// with their attempts and events, in one transaction; returns their ids (the caller removes
+  /// their logs). Active runs are never deleted.
+  [[nodiscard]] virtual Result<std::vector<std::string>> PurgeRuns(Micros ended_before,
+                                                                   int limit) = 0;
 
   // --- timeline ---
 

@@ -108,9 +108,9 @@ TEST_P(StoreConformanceTest, TakeOverMovesAnActiveAttemptToTheNewOwner) {
   Run r = Submit();
   const std::string id = r.attempts[0].id;
   // Nothing to take over while queued.
-  EXPECT_TRUE(Fails(store_->TakeOver(id, "server-b", kT0, kLease), Code::kFailedPrecondition));
+  EXPECT_TRUE(Fails(store_->TakeOver(id, "server-b", kT0, kLease, ""), Code::kFailedPrecondition));
   ClaimExpect("server-a", kT0, id);
-  ASSERT_TRUE(Ok(store_->TakeOver(id, "server-b", kT0 + kSec, kLease)));
+  ASSERT_TRUE(Ok(store_->TakeOver(id, "server-b", kT0 + kSec, kLease, "")));
   auto a = store_->GetAttempt(id);
   ASSERT_TRUE(Ok(a));
   EXPECT_EQ(a->claimed_by, "server-b");
@@ -131,9 +131,9 @@ TEST_P(StoreConformanceTest, TakeOverMovesAnActiveAttemptToTheNewOwner) {
   end.outcome = {0, "Completed", ""};
   end.ended_at = kT0 + 3 * kSec;
   ASSERT_TRUE(Ok(store_->EndAttempt(id, end)));
-  EXPECT_TRUE(
-      Fails(store_->TakeOver(id, "server-c", kT0 + 4 * kSec, kLease), Code::kFailedPrecondition));
-  EXPECT_TRUE(Fails(store_->TakeOver("nope-1", "server-c", kT0, kLease), Code::kNotFound));
+  EXPECT_TRUE(Fails(store_->TakeOver(id, "server-c", kT0 + 4 * kSec, kLease, ""),
+                    Code::kFailedPrecondition));
+  EXPECT_TRUE(Fails(store_->TakeOver("nope-1", "server-c", kT0, kLease, ""), Code::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, MarkLaunchedRecordsTheLaunchForTheOwnerOnly) {

@@ -107,6 +107,16 @@ CREATE INDEX attempts_spot_ended ON attempts (ended_at)
 ALTER TABLE attempts ADD COLUMN components TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Singleton loops (reconcile sweep, retention) run under a named lease; retention deletes
+    // ended runs oldest first by ended_at (the partial index holds ended runs only).
+    Migration{5, R"sql(
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX runs_ended ON runs (ended_at) WHERE ended_at > 0;
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

@@ -377,7 +377,7 @@ Result<int> SqliteStore::RenewLeases(const std::string& owner, Micros now, Micro
 }
 
 Status SqliteStore::TakeOver(const std::string& attempt_id, const std::string& owner, Micros now,
-                             Micros lease) {
+                             Micros lease, const std::string& expected_owner) {
   if (owner.empty() || lease <= 0) {
     return InvalidArgument("taking over an attempt needs an owner name and a positive lease");
   }
@@ -387,6 +387,10 @@ Status SqliteStore::TakeOver(const std::string& attempt_id, const std::string& o
       return FailedPrecondition(
           fmt::format("attempt '{}' is {}, not launching or running; there is nothing to take over",
                       a.id, ToString(a.status)));
+    }
+    if (!expected_owner.empty() && a.claimed_by != expected_owner) {
+      return Aborted(fmt::format("attempt '{}' is now claimed by '{}', not '{}'; left to it", a.id,
+                                 a.claimed_by, expected_owner));
     }
     ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE attempts SET claimed_by = ?, lease_expires_at = ? "
                                         "WHERE id = ?"));

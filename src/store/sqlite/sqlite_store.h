@@ -61,7 +61,7 @@ class SqliteStore final : public Store {
                                               Micros lease) override;
   Result<int> RenewLeases(const std::string& owner, Micros now, Micros lease) override;
   Status TakeOver(const std::string& attempt_id, const std::string& owner, Micros now,
-                  Micros lease) override;
+                  Micros lease, const std::string& expected_owner) override;
   Status MarkLaunched(const std::string& attempt_id, const std::string& owner,
                       const std::string& engine_ref, Micros now) override;
   Status MarkRunning(const std::string& attempt_id, Micros started_at) override;
@@ -73,6 +73,11 @@ class SqliteStore final : public Store {
                                                      const std::string& signature, Micros since,
                                                      int limit) override;
   Result<SpotOutcomes> CountSpotOutcomes(Micros since) override;
+
+  Result<bool> AcquireLease(const std::string& name, const std::string& owner, Micros now,
+                            Micros ttl) override;
+  Status ReleaseLease(const std::string& name, const std::string& owner) override;
+  Result<std::vector<std::string>> PurgeRuns(Micros ended_before, int limit) override;
 
   Status AppendEvent(const Event& event) override;
   Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,

@@ -1,0 +1,71 @@
+// SqliteStore: named leases for singleton loops, and retention.
+#include <fmt/format.h>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace tug::store {
+
+using sqlite::Connection;
+using sqlite::Stmt;
+
+Result<bool> SqliteStore::AcquireLease(const std::string& name, const std::string& owner,
+                                       Micros now, Micros ttl) {
+  if (name.empty() || owner.empty() || ttl <= 0) {
+    return InvalidArgument("a lease needs a name, an owner and a positive duration; set all three");
+  }
+  bool held = false;
+  return sqlite::ValueIfOk(
+      Write([&](Connection& db) -> Status {
+        // One statement: insert, or take the row over when it is ours or has expired.
+        ASSIGN_OR_RETURN(
+            Stmt s, db.Prepare("INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3) "
+                               "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+                               "expires_at = excluded.expires_at "
+                               "WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4"));
+        RETURN_IF_ERROR(s.Bind(1, name).Bind(2, owner).Bind(3, now + ttl).Bind(4, now).Run());
+        held = db.Changes() > 0;
+        return OkStatus();
+      }),
+      held);
+}
+
+Status SqliteStore::ReleaseLease(const std::string& name, const std::string& owner) {
+  return Write([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(Stmt s, db.Prepare("DELETE FROM leases WHERE name = ? AND owner = ?"));
+    return s.Bind(1, name).Bind(2, owner).Run();
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::PurgeRuns(Micros ended_before, int limit) {
+  if (limit < 1 || limit > 10000) {
+    return InvalidArgument(fmt::format("purge limit {} is outside 1..10000", limit));
+  }
+  std::vector<std::string> ids;
+  return sqlite::ValueIfOk(
+      Write([&](Connection& db) -> Status {
+        ids.clear();
+        {
+          ASSIGN_OR_RETURN(Stmt s,
+                           db.Prepare("SELECT id FROM runs WHERE ended_at > 0 AND ended_at < ? "
+                                      "ORDER BY ended_at, id LIMIT ?"));
+          s.Bind(1, ended_before).Bind(2, limit);
+          while (true) {
+            ASSIGN_OR_RETURN(bool row, s.Step());
+            if (!row) break;
+            ids.push_back(s.Text(0));
+          }
+        }
+        for (const std::string& id : ids) {
+          ASSIGN_OR_RETURN(Stmt e, db.Prepare("DELETE FROM events WHERE run_id = ?"));
+          RETURN_IF_ERROR(e.Bind(1, id).Run());
+          ASSIGN_OR_RETURN(Stmt a, db.Prepare("DELETE FROM attempts WHERE run_id = ?"));
+          RETURN_IF_ERROR(a.Bind(1, id).Run());
+          ASSIGN_OR_RETURN(Stmt r, db.Prepare("DELETE FROM runs WHERE id = ?"));
+          RETURN_IF_ERROR(r.Bind(1, id).Run());
+        }
+        return OkStatus();
+      }),
+      ids);
+}
+
+}  // namespace tug::store
