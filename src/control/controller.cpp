@@ -13,6 +13,14 @@
 #include "core/quantity.h"
 
 namespace tug::control {
+namespace {
+
+// The database down or busy past its timeout: a later retry may succeed. (kInternal is not:
+// a damaged row would hold every later update back forever.)
+bool Transient(const Error& e) { return e.code() == Code::kUnavailable; }
+bool Transient(const Status& st) { return !st.ok() && Transient(st.error()); }
+
+}  // namespace
 
 std::string MakeOwner(const std::string& host) {
   std::random_device rd;
@@ -30,10 +38,15 @@ Controller::Controller(ControlOptions options, store::Store& store,
       launched_(
           registry.AddCounter("tug_attempts_launched_total", "Attempts launched on an engine")),
       ended_(registry.AddCounter("tug_attempts_ended_total", "Attempts ended, by outcome reason")),
-      submit_to_launch_(registry.AddHistogram(
-          "tug_submit_to_launch_seconds",
-          "Time from an attempt becoming due to its process being started",
-          {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})) {
+      submit_to_launch_(
+          registry.AddHistogram("tug_submit_to_launch_seconds",
+                                "Time from an attempt becoming due to its process being started",
+                                {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+      adopted_(registry.AddCounter("tug_attempts_adopted_total",
+                                   "Orphaned attempts taken over from a dead owner, by outcome")),
+      deferred_total_(registry.AddCounter(
+          "tug_store_updates_deferred_total",
+          "Engine updates kept in memory because the store was unreachable, retried until taken")) {
   for (engine::Engine* e : engines) engines_[e->Name()] = e;
 }
 
@@ -56,6 +69,7 @@ Status Controller::Start() {
   }
   if (options_.dispatch) dispatcher_ = std::thread([this] { DispatchLoop(); });
   lease_keeper_ = std::thread([this] { LeaseLoop(); });
+  housekeeper_ = std::thread([this] { HousekeepingLoop(); });
   return OkStatus();
 }
 
@@ -69,6 +83,10 @@ void Controller::Stop() {
   cv_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
   if (lease_keeper_.joinable()) lease_keeper_.join();
+  if (housekeeper_.joinable()) housekeeper_.join();
+  // Let another replica take the singleton loops over at once.
+  (void)store_.ReleaseLease("reconcile", options_.owner);
+  (void)store_.ReleaseLease("retention", options_.owner);
 }
 
 void Controller::Wake() {
@@ -93,59 +111,8 @@ void Controller::Event(const std::string& run_id, const std::string& attempt_id,
 }
 
 void Controller::Reconcile() {
-  auto active = store_.ListActiveAttempts();
-  if (!active.ok()) {
-    log::Error("reconcile: listing active attempts failed", {{"error", active.error().ToString()}});
-    return;
-  }
-  int adopted = 0;
-  int lost = 0;
-  int relaunched = 0;
-  for (const Attempt& a : *active) {
-    engine::Engine* engine = EngineFor(a.engine);
-    if (engine == nullptr) continue;
-    // Only attempts claimed on this host can be ours to adopt; other hosts' attempts are taken
-    // over through lease expiry by the dispatcher of a server that can reach them.
-    if (!a.claimed_by.empty() && OwnerHost(a.claimed_by) != options_.host) continue;
-    if (a.claimed_by == options_.owner) continue;
-    if (auto st = store_.TakeOver(a.id, options_.owner, clock_.Now(), options_.lease, a.claimed_by);
-        !st.ok()) {
-      log::Warn("reconcile: taking over attempt failed",
-                {{"attempt", a.id}, {"error", st.error().ToString()}});
-      continue;
-    }
-    if (a.engine_ref.empty()) {
-      // Claimed but the launch was never recorded: the previous process died somewhere around
-      // engine.Launch. Launch is idempotent by attempt id, so calling it again either finds the
-      // process that did start, or starts it for the first (and only) time.
-      Launch(a);
-      ++relaunched;
-      continue;
-    }
-    auto st = engine->Adopt(a.id, a.engine_ref);
-    if (st.ok()) {
-      ++adopted;
-      Event(a.run_id, a.id, "adopted",
-            fmt::format("server restarted; re-attached to attempt {} (owner {})", a.number,
-                        options_.owner));
-      continue;
-    }
-    ++lost;
-    store::AttemptEnd end;
-    end.status = AttemptStatus::kLost;
-    end.outcome.reason = std::string(reason::kLost);
-    end.outcome.message = fmt::format(
-        "the server restarted and could not re-attach to this attempt: {}", st.error().message());
-    end.ended_at = clock_.Now();
-    if (auto e = EndAttempt(a, end); !e.ok()) {
-      log::Warn("reconcile: marking attempt lost failed",
-                {{"attempt", a.id}, {"error", e.error().ToString()}});
-    }
-  }
+  Sweep(/*cluster=*/true);
   for (auto& [name, e] : engines_) e->AfterReconcile();
-  log::Info("reconcile finished", {{"adopted", std::to_string(adopted)},
-                                   {"lost", std::to_string(lost)},
-                                   {"relaunched", std::to_string(relaunched)}});
 }
 
 void Controller::DispatchLoop() {
@@ -174,17 +141,25 @@ void Controller::DispatchLoop() {
 }
 
 void Controller::LeaseLoop() {
+  const Micros tick = std::min<Micros>(options_.renew_every, kMicrosPerSecond);
+  Micros next_renew = clock_.Now() + options_.renew_every;
+  bool renew_failed = false;
   while (true) {
     {
       std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::microseconds(options_.renew_every),
-                       [this] { return stopping_; })) {
+      if (cv_.wait_for(lock, std::chrono::microseconds(tick), [this] { return stopping_; })) {
         return;
       }
     }
-    if (auto n = store_.RenewLeases(options_.owner, clock_.Now(), options_.lease); !n.ok()) {
-      log::Warn("renewing leases failed", {{"error", n.error().ToString()}});
+    // After a failed renewal (the store was down) retry every tick, so the leases are back
+    // before they expire and another replica mistakes our attempts for orphans.
+    if (renew_failed || clock_.Now() >= next_renew) {
+      auto n = store_.RenewLeases(options_.owner, clock_.Now(), options_.lease);
+      renew_failed = !n.ok();
+      if (renew_failed) log::Warn("renewing leases failed", {{"error", n.error().ToString()}});
+      next_renew = clock_.Now() + options_.renew_every;
     }
+    RetryDeferred();
   }
 }
 
@@ -235,11 +210,10 @@ void Controller::Launch(const Attempt& attempt) {
                              : std::string(reason::kLaunchFailed);
     end.outcome.message = ref.error().message();
     end.ended_at = now;
-    if (auto st = EndAttempt(attempt, end); !st.ok()) {
-      log::Warn("recording launch failure failed",
-                {{"attempt", attempt.id}, {"error", st.error().ToString()}});
-    }
     log::Warn("launch failed", {{"attempt", attempt.id}, {"error", ref.error().ToString()}});
+    if (Status st = EndAttempt(attempt, end); !st.ok() && Transient(st)) {
+      Defer(Deferred{std::nullopt, attempt, std::move(end)});
+    }
     return;
   }
   launched_.With({{"engine", attempt.engine}}).Inc();
@@ -264,18 +238,64 @@ void Controller::Launch(const Attempt& attempt) {
 }
 
 void Controller::OnUpdate(const engine::Update& u) {
+  bool behind = false;
+  {
+    std::lock_guard lock(deferred_mu_);
+    behind = !deferred_.empty();
+  }
+  // Behind earlier deferred updates, this one waits its turn (a start before its end).
+  if (behind || !ApplyUpdate(u)) Defer(Deferred{u, {}, {}});
+}
+
+void Controller::Defer(Deferred d) {
+  deferred_total_.With({}).Inc();
+  log::Warn("the store is unreachable; keeping an engine update to record later",
+            {{"attempt", d.update ? d.update->attempt_id : d.attempt.id}});
+  std::lock_guard lock(deferred_mu_);
+  deferred_.push_back(std::move(d));
+}
+
+void Controller::RetryDeferred() {
+  std::vector<Deferred> pending;
+  {
+    std::lock_guard lock(deferred_mu_);
+    if (deferred_.empty()) return;
+    pending.swap(deferred_);
+  }
+  size_t done = 0;
+  for (; done < pending.size(); ++done) {
+    Deferred& d = pending[done];
+    if (d.update) {
+      if (!ApplyUpdate(*d.update)) break;
+    } else if (Status st = EndAttempt(d.attempt, d.end); !st.ok() && Transient(st)) {
+      break;
+    }
+  }
+  std::lock_guard lock(deferred_mu_);
+  // What arrived meanwhile goes after what is still pending.
+  deferred_.insert(deferred_.begin(), std::make_move_iterator(pending.begin() + done),
+                   std::make_move_iterator(pending.end()));
+  if (done > 0) {
+    log::Info("recorded deferred engine updates",
+              {{"count", std::to_string(done)}, {"left", std::to_string(deferred_.size())}});
+  }
+}
+
+bool Controller::ApplyUpdate(const engine::Update& u) {
   auto attempt = store_.GetAttempt(u.attempt_id);
   if (!attempt.ok()) {
+    if (Transient(attempt.error())) return false;
     log::Warn("engine update for unknown attempt", {{"attempt", u.attempt_id}});
-    return;
+    return true;
   }
   switch (u.kind) {
     case engine::Update::Kind::kStarted:
       if (auto st = store_.MarkRunning(u.attempt_id, u.at); !st.ok()) {
+        if (Transient(st)) return false;
         log::Debug("mark running skipped",
                    {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
       }
-      break;
+      return true;
     case engine::Update::Kind::kEnded: {
       store::AttemptEnd end;
       end.status = u.status;
@@ -286,25 +306,37 @@ void Controller::OnUpdate(const engine::Update& u) {
       end.components = ComponentsJson(u.components);
       end.app_id = u.app_id;
       // The engine's record (status.json) is removed by Cleanup, so it may only go once the
-      // store has the outcome; if the store stays unreachable the record stays for the next
-      // server's reconcile to read.
+      // store has the outcome; while the store is unreachable the update is retried, and if
+      // this process dies meanwhile the record stays for the next server's reconcile to read.
       Status st = EndAttempt(*attempt, end);
+      if (!st.ok() && Transient(st)) return false;
       if (!st.ok() && st.error().code() != Code::kFailedPrecondition) {
         log::Error("recording the end of an attempt failed; keeping its engine record",
                    {{"attempt", u.attempt_id}, {"error", st.error().ToString()}});
-        break;
+        return true;
       }
       engine::Engine* engine = EngineFor(attempt->engine);
       if (auto c = engine != nullptr ? engine->Cleanup(u.attempt_id) : OkStatus(); !c.ok()) {
         log::Warn("engine cleanup failed",
                   {{"attempt", u.attempt_id}, {"error", c.error().ToString()}});
       }
-      break;
+      return true;
     }
-    case engine::Update::Kind::kEvent:
-      Event(attempt->run_id, u.attempt_id, "engine", u.message);
-      break;
+    case engine::Update::Kind::kEvent: {
+      tug::Event e;
+      e.run_id = attempt->run_id;
+      e.attempt_id = u.attempt_id;
+      e.at = u.at != 0 ? u.at : clock_.Now();
+      e.type = "engine";
+      e.message = u.message;
+      if (auto st = store_.AppendEvent(e); !st.ok()) {
+        if (Transient(st)) return false;
+        log::Warn("appending event failed", {{"run", e.run_id}, {"error", st.error().ToString()}});
+      }
+      return true;
+    }
   }
+  return true;
 }
 
 Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
@@ -331,7 +363,7 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
     }
   }
   Status st = store_.EndAttempt(attempt.id, end);
-  for (int i = 0; i < 5 && !st.ok() &&
+  for (int i = 0; i < 2 && !st.ok() &&
                   (st.error().code() == Code::kUnavailable || st.error().code() == Code::kInternal);
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200 << i));

@@ -4,17 +4,27 @@
 ///    engine; woken at once by Wake() on submit, otherwise by the next due time or a slow poll
 ///    (to take over expired leases of dead servers);
 ///  - monitor: turns engine updates into store transitions and timeline events;
-///  - lease keeper: renews this owner's leases;
-///  - reconcile (in Start): re-attaches to attempts a previous server process left running on
-///    this host, or marks them LOST with a reason.
+///  - lease keeper: renews this owner's leases, and re-applies engine updates the store could
+///    not take (a database outage) until it takes them;
+///  - reconcile (in Start, then every sweep_every as the housekeeper): takes over orphans —
+///    attempts whose owner is dead (its lease expired, or, on this host, its process is gone) —
+///    with a compare-and-swap on the owner, then re-attaches to them or marks them LOST.
+///    Attempts of host-bound engines (local processes) are adopted only on their own host;
+///    cluster attempts by the replica holding the "reconcile" lease;
+///  - retention (housekeeper, under the "retention" lease): deletes runs ended longer ago than
+///    `retention`, with their logs.
 /// Nothing is kept only in memory: a crash at any point is recovered from the store by the next
 /// process, and the engine's idempotent Launch makes sure no attempt starts twice.
 ///
-/// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns two threads.
+/// Several replicas may share one store: claims, take-overs and singleton leases are atomic in
+/// the store, so each attempt is launched by one server at a time.
+///
+/// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns three threads.
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +55,16 @@ struct ControlOptions {
   adapt::Platform platform;
   /// Spot climate for placement decisions; nullptr: no spot losses known.
   ClimateSource* climate = nullptr;
+  /// How often the housekeeper looks for orphaned attempts.
+  Micros sweep_every = 5 * kMicrosPerSecond;
+  /// Ended runs older than this are deleted with their logs; 0 keeps them forever.
+  Micros retention = 0;
+  Micros retention_every = 3600 * kMicrosPerSecond;
+  /// Where retention deletes logs; nullptr: logs are not deleted.
+  logs::LogStore* logs = nullptr;
+  /// Whether the server process of an owner on this host is certainly gone (its attempts are
+  /// taken over without waiting for the lease). Default: kill(pid, 0) says no such process.
+  std::function<bool(const std::string& owner)> owner_gone;
 };
 
 /// "<host>/<pid>/<random>" for this process.
@@ -80,8 +100,28 @@ class Controller {
   const std::string& owner() const { return options_.owner; }
 
  private:
+  /// An engine update, or the failed launch of `attempt` (update unset), the store could not
+  /// take yet.
+  struct Deferred {
+    std::optional<engine::Update> update;
+    Attempt attempt;
+    store::AttemptEnd end;
+  };
   void DispatchLoop();
   void LeaseLoop();
+  void HousekeepingLoop();
+  /// Takes over and re-attaches orphaned attempts (see the file comment); `cluster`: also those
+  /// of engines that are not host-bound (the caller holds the reconcile lease, or is starting).
+  void Sweep(bool cluster);
+  /// Whether `a` is an orphan this server should take over now.
+  bool IsOrphan(const Attempt& a, Micros now, bool cluster) const;
+  void Retain();
+  /// Applies an engine update to the store; false when the store could not take it (down):
+  /// the caller keeps it for later. Updates are applied in the order the engine sent them.
+  bool ApplyUpdate(const engine::Update& update);
+  void Defer(Deferred d);
+  /// Re-applies deferred updates in order, stopping at the first the store still refuses.
+  void RetryDeferred();
   void Launch(const Attempt& attempt);
   void OnUpdate(const engine::Update& update);
   /// Diagnoses (failed/lost), plans the next attempt and records the end in one store
@@ -109,6 +149,12 @@ class Controller {
   bool started_ = false;
   std::thread dispatcher_;
   std::thread lease_keeper_;
+  std::thread housekeeper_;
+
+  std::mutex deferred_mu_;
+  std::vector<Deferred> deferred_;  // guarded by deferred_mu_
+  metrics::Family<metrics::Counter>& adopted_;
+  metrics::Family<metrics::Counter>& deferred_total_;
 };
 
 }  // namespace tug::control

@@ -2,130 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
-#include "core/ids.h"
-#include "store/sqlite/sqlite_store.h"
+#include "control/controller_test_fixture.h"
 
 namespace tug::control {
 namespace {
 
-// An engine that records calls; the test plays the engine's updates through the sink.
-class FakeEngine final : public engine::Engine {
- public:
-  std::string Name() const override { return "local"; }
-  void SetSink(engine::UpdateSink sink) override { sink_ = std::move(sink); }
-  Result<std::string> Launch(const engine::LaunchSpec& spec) override {
-    std::lock_guard lock(mu_);
-    launches_.push_back(spec);
-    cv_.notify_all();
-    if (!launch_error_.empty()) return Error(launch_code_, launch_error_);
-    return "ref:" + spec.attempt_id;
-  }
-  Status Adopt(const std::string& attempt_id, const std::string&) override {
-    std::lock_guard lock(mu_);
-    adopted_.push_back(attempt_id);
-    if (adopt_fails_) return NotFound("process of attempt '" + attempt_id + "' is gone");
-    return OkStatus();
-  }
-  Status Stop(const std::string& attempt_id) override {
-    std::lock_guard lock(mu_);
-    stopped_.push_back(attempt_id);
-    return OkStatus();
-  }
-  std::vector<std::string> Active() const override { return {}; }
-  Status Cleanup(const std::string& attempt_id) override {
-    std::lock_guard lock(mu_);
-    cleaned_.push_back(attempt_id);
-    return OkStatus();
-  }
-  engine::Health GetHealth() const override { return {}; }
-  void Shutdown() override {}
-
-  bool WaitLaunches(size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return launches_.size() >= n; });
-  }
-  void Send(const engine::Update& u) { sink_(u); }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  engine::UpdateSink sink_;
-  std::vector<engine::LaunchSpec> launches_;
-  std::vector<std::string> adopted_;
-  std::vector<std::string> stopped_;
-  std::vector<std::string> cleaned_;
-  std::string launch_error_;
-  Code launch_code_ = Code::kUnavailable;
-  bool adopt_fails_ = false;
-};
-
-class ControllerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store::SqliteOptions o;
-    o.path = ":memory:";
-    auto s = store::SqliteStore::Open(o, clock_);
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-    store_ = std::move(*s);
-  }
-
-  ControlOptions Options(const std::string& owner = "host-a/100/aaaa") {
-    ControlOptions o;
-    o.owner = owner;
-    o.host = OwnerHost(owner);
-    return o;
-  }
-
-  // A queued run of `echo hi` with 64Mi.
-  tug::Run Submit() {
-    tug::Run r;
-    r.id = NewId(clock_);
-    r.definition = "hello";
-    r.definition_version = 1;
-    r.spec.name = "hello";
-    r.spec.command = "echo hi";
-    r.spec.env = {{"K", "v"}};
-    r.spec.resources = {64 << 20, 500, {}};
-    r.created_at = clock_.Now();
-    r.updated_at = r.created_at;
-    Attempt a;
-    a.id = AttemptId(r.id, 1);
-    a.run_id = r.id;
-    a.resources = r.spec.resources;
-    a.created_at = r.created_at;
-    a.due_at = r.created_at;
-    EXPECT_TRUE(store_->CreateRun(r, a).ok());
-    r.attempts.push_back(a);
-    return r;
-  }
-
-  tug::Run Get(const std::string& id) { return *store_->GetRun(id); }
-
-  // The dispatcher records the launch on its own thread; poll the store for it.
-  bool WaitForLaunched(const std::string& attempt_id) {
-    for (int i = 0; i < 3000; ++i) {
-      auto a = store_->GetAttempt(attempt_id);
-      if (a.ok() && !a->engine_ref.empty()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  bool WaitForStatus(const std::string& run_id, RunStatus status) {
-    for (int i = 0; i < 3000; ++i) {
-      if (Get(run_id).status == status) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-
-  ManualClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
-  FakeEngine engine_;
-  metrics::Registry registry_;
-};
+using testing::ControllerTest;
 
 TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
   Controller c(Options(), *store_, engine_, registry_, clock_);
@@ -263,6 +145,7 @@ TEST_F(ControllerTest, ReconcileAdoptsOrMarksLostAndLeavesOtherHostsAlone) {
 
   // Second restart: the processes are gone now.
   engine_.adopt_fails_ = true;
+  dead_.insert("host-a/100/aaaa");
   {
     Controller c(Options("host-a/101/bbbb"), *store_, engine_, registry_, clock_);
     ASSERT_TRUE(c.Start().ok());

@@ -110,6 +110,10 @@ class Engine {
     return {};
   }
 
+  /// True when attempts live on this host only (local processes): only a server on the same
+  /// host can adopt them after their owner died. Cluster engines return false.
+  virtual bool HostBound() const { return false; }
+
   /// Called once after the controller's reconcile has adopted every attempt it knows: work the
   /// engine still finds (pods with our labels no attempt claimed) is handled by its policy.
   virtual void AfterReconcile() {}

@@ -63,6 +63,14 @@ Result<std::string> FsLogStore::Dir(const std::string& run_id,
   return root_ + "/" + run_id + "/" + attempt_id;
 }
 
+Status FsLogStore::RemoveRun(const std::string& run_id) {
+  if (!IsValidId(run_id)) return InvalidArgument(fmt::format("run id '{}' is not valid", run_id));
+  std::error_code ec;
+  fs::remove_all(root_ + "/" + run_id, ec);
+  if (ec) return Internal(fmt::format("removing the logs of run '{}'", run_id), ec.message());
+  return OkStatus();
+}
+
 Result<std::string> FsLogStore::PathFor(const std::string& run_id, const std::string& attempt_id,
                                         const std::string& component) {
   ASSIGN_OR_RETURN(std::string dir, Dir(run_id, attempt_id));

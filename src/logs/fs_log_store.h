@@ -20,6 +20,7 @@ class FsLogStore final : public LogStore {
                                    const std::string& component, int64_t offset,
                                    size_t max_bytes) override;
 
+  [[nodiscard]] Status RemoveRun(const std::string& run_id) override;
   const std::string& root() const { return root_; }
 
  private:

@@ -58,6 +58,26 @@ TEST_F(FsLogStoreTest, RejectsPathsOutsideTheRoot) {
   EXPECT_EQ(store.Read(run, run + "-1", "main", 0, 10).error().code(), Code::kNotFound);
 }
 
+TEST_F(FsLogStoreTest, RemoveRunDeletesOnlyThatRunsLogs) {
+  FsLogStore store(root_.string());
+  std::string gone = NewId(SystemClock::Instance());
+  std::string kept = NewId(SystemClock::Instance());
+  for (const auto& run : {gone, kept}) {
+    for (const char* component : {"main", "driver"}) {
+      auto path = store.PathFor(run, run + "-1", component);
+      ASSERT_TRUE(path.ok());
+      std::ofstream(*path) << "a line\n";
+    }
+  }
+  ASSERT_TRUE(store.RemoveRun(gone).ok());
+  EXPECT_EQ(store.Read(gone, gone + "-1", "main", 0, 100).error().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(root_ / gone));
+  EXPECT_TRUE(store.Read(kept, kept + "-1", "main", 0, 100).ok());
+  EXPECT_TRUE(store.RemoveRun(gone).ok()) << "removing twice is fine";
+  EXPECT_EQ(store.RemoveRun("../x").error().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(std::filesystem::exists(root_));
+}
+
 TEST(StripLinePrefixesTest, StripsTimeAndStream) {
   EXPECT_EQ(StripLinePrefixes("2026-11-24T08:00:00.000001Z stdout hello world\n"
                               "2026-11-24T08:00:00.000002Z stderr oops\n"

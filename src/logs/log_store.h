@@ -33,6 +33,8 @@ class LogStore {
   [[nodiscard]] virtual Result<Chunk> Read(const std::string& run_id, const std::string& attempt_id,
                                            const std::string& component, int64_t offset,
                                            size_t max_bytes) = 0;
+  /// Deletes every log of a run (retention). A run without logs is fine.
+  [[nodiscard]] virtual Status RemoveRun(const std::string& run_id) = 0;
 };
 
 /// "<time> <stream> <text>\n..." -> "<text>\n...", as users read a log; lines of the

@@ -58,6 +58,7 @@ class LocalEngine final : public Engine {
   LocalEngine& operator=(const LocalEngine&) = delete;
 
   std::string Name() const override { return "local"; }
+  bool HostBound() const override { return true; }
   void SetSink(UpdateSink sink) override;
   [[nodiscard]] Result<std::string> Launch(const LaunchSpec& spec) override;
   [[nodiscard]] Status Adopt(const std::string& attempt_id, const std::string& engine_ref) override;
