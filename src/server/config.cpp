@@ -63,11 +63,45 @@ const Key kKeys[] = {
      }},
     {"store.driver", "TUG_STORE",
      [](Config& c, const std::string& v) -> Status {
-       if (v != "sqlite") {
-         return Status(
-             InvalidArgument(fmt::format("store driver '{}' is not available; use sqlite", v)));
+       if (v != "sqlite" && v != "postgres") {
+         return Status(InvalidArgument(
+             fmt::format("store driver '{}' is not available; use sqlite or postgres", v)));
        }
        c.store_driver = v;
+       return OkStatus();
+     }},
+    // Setting a URL selects PostgreSQL: TUG_DATABASE_URL=postgres://... is enough.
+    {"store.url", "TUG_DATABASE_URL",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty()) return OkStatus();
+       if (v.rfind("postgres://", 0) != 0 && v.rfind("postgresql://", 0) != 0) {
+         return Status(InvalidArgument(fmt::format(
+             "store.url '{}' is not a PostgreSQL URL; use postgres://user:password@host:5432/db",
+             RedactUrl(v))));
+       }
+       c.database_url = v;
+       c.store_driver = "postgres";
+       return OkStatus();
+     }},
+    {"store.pool_size", "TUG_DATABASE_POOL",
+     [](Config& c, const std::string& v) -> Status {
+       int64_t n = 0;
+       RETURN_IF_ERROR(SetInt(n, v, "store.pool_size", 1, 256));
+       c.database_pool_size = static_cast<int>(n);
+       return OkStatus();
+     }},
+    {"retention", "TUG_RETENTION",
+     [](Config& c, const std::string& v) -> Status {
+       if (v == "0" || v == "forever") {
+         c.retention_seconds = 0;
+         return OkStatus();
+       }
+       ASSIGN_OR_RETURN(c.retention_seconds, ParseDuration(v));
+       if (c.retention_seconds < 3600) {
+         return Status(InvalidArgument(fmt::format(
+             "retention '{}' is shorter than an hour; use e.g. 30d, or 0 to keep runs forever",
+             v)));
+       }
        return OkStatus();
      }},
     {"store.path", "TUG_DATABASE_PATH",
@@ -472,7 +506,23 @@ Status ValidateConfig(Config& config) {
         "TUG_KUBECONFIG");
   }
   if (config.database_path.empty()) config.database_path = config.data_dir + "/tug.db";
+  if (config.store_driver == "postgres" && config.database_url.empty()) {
+    return InvalidArgument(
+        "store.driver postgres needs a database: set store.url or TUG_DATABASE_URL to "
+        "postgres://user:password@host:5432/db");
+  }
   return OkStatus();
+}
+
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t at = url.find('@', scheme + 3);
+  const size_t slash = url.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return url;
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 std::map<std::string, std::string> ProcessEnv() {

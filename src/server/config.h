@@ -35,9 +35,8 @@ struct ClusterConfig {
 /// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
 struct SparkConfig {
   /// Spark version → image; several live side by side. Defaults: Apache's images for 3.3-3.5.
-  std::map<std::string, std::string> versions = {{"3.3", "apache/spark:3.3.3"},
-                                                 {"3.4", "apache/spark:3.4.3"},
-                                                 {"3.5", "apache/spark:3.5.1"}};
+  std::map<std::string, std::string> versions = {
+      {"3.3", "apache/spark:3.3.3"}, {"3.4", "apache/spark:3.4.3"}, {"3.5", "apache/spark:3.5.1"}};
   std::string master = "k8s://https://kubernetes.default.svc:443";
   std::string spark_submit = "/opt/spark/bin/spark-submit";
   std::string event_log_dir;  // "" : event logging off
@@ -55,6 +54,9 @@ struct SparkConfig {
   int64_t attempt_log_cap_bytes = int64_t{2} << 30;
 };
 
+/// `url` with its password replaced by "***", for logs and messages.
+std::string RedactUrl(const std::string& url);
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".tug";
@@ -63,6 +65,11 @@ struct Config {
   std::string store_driver = "sqlite";
   std::string database_path;  // default <data_dir>/tug.db
   bool sqlite_synchronous_full = false;
+  /// PostgreSQL (store_driver "postgres"): a libpq URL, postgres://user:pass@host:port/db.
+  std::string database_url;
+  int database_pool_size = 8;
+  /// Ended runs (with their logs) are deleted after this long; 0 keeps them forever.
+  int64_t retention_seconds = 0;
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   std::vector<ClusterConfig> clusters;

@@ -20,6 +20,39 @@ TEST(ConfigTest, PrecedenceFileThenEnv) {
   EXPECT_EQ(c.database_path, ".tug/tug.db");
 }
 
+TEST(ConfigTest, DatabaseUrlSelectsPostgres) {
+  Config c = DefaultConfig();
+  EXPECT_EQ(c.store_driver, "sqlite");
+  ASSERT_TRUE(ApplyEnv(c, {{"TUG_DATABASE_URL", "postgres://tug:s3cret@db:5432/tug"},
+                           {"TUG_DATABASE_POOL", "16"},
+                           {"TUG_RETENTION", "30d"}})
+                  .ok());
+  EXPECT_EQ(c.store_driver, "postgres");
+  EXPECT_EQ(c.database_url, "postgres://tug:s3cret@db:5432/tug");
+  EXPECT_EQ(c.database_pool_size, 16);
+  EXPECT_EQ(c.retention_seconds, 30 * 86400);
+  ASSERT_TRUE(ValidateConfig(c).ok());
+
+  auto bad = ApplyEnv(c, {{"TUG_DATABASE_URL", "mysql://root:hunter2@db/tug"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message().find("hunter2"), std::string::npos) << bad.error().message();
+  EXPECT_FALSE(ApplyEnv(c, {{"TUG_RETENTION", "10m"}}).ok());
+  EXPECT_FALSE(ApplyEnv(c, {{"TUG_DATABASE_POOL", "0"}}).ok());
+
+  Config needs_url = DefaultConfig();
+  ASSERT_TRUE(ApplyYaml(needs_url, "store: {driver: postgres}\n", "tug.yaml").ok());
+  auto st = ValidateConfig(needs_url);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("TUG_DATABASE_URL"), std::string::npos);
+}
+
+TEST(ConfigTest, RedactUrlHidesOnlyThePassword) {
+  EXPECT_EQ(RedactUrl("postgres://tug:s3cret@db:5432/tug"), "postgres://tug:***@db:5432/tug");
+  EXPECT_EQ(RedactUrl("postgresql://tug@db/tug"), "postgresql://tug@db/tug");
+  EXPECT_EQ(RedactUrl("postgres://db:5432/tug"), "postgres://db:5432/tug");
+  EXPECT_EQ(RedactUrl("postgres://db/x@y"), "postgres://db/x@y");
+}
+
 TEST(ConfigTest, PlannerLimits) {
   Config c = DefaultConfig();
   ASSERT_TRUE(
