@@ -243,6 +243,10 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
   shim_spec.run_id = spec.run_id;
   shim_spec.argv = spec.argv;
   shim_spec.env = spec.env;
+  // Who am I, for the job: its run, this attempt and its number (1 for the first try).
+  shim_spec.env["TUG_RUN_ID"] = spec.run_id;
+  shim_spec.env["TUG_ATTEMPT_ID"] = spec.attempt_id;
+  shim_spec.env["TUG_ATTEMPT"] = std::to_string(spec.attempt_number);
   shim_spec.working_dir = working_dir;
   shim_spec.log_path = log_path;
   shim_spec.memory_bytes = spec.resources.memory_bytes;
