@@ -1,5 +1,6 @@
 // The controller's housekeeping: taking over orphaned attempts (reconcile) and retention.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -25,7 +26,9 @@ bool OwnerProcessGone(const std::string& owner) {
     pid = pid * 10 + (owner[i] - '0');
     if (pid > 1 << 22) return false;  // above Linux's pid_max
   }
-  if (pid <= 1) return false;
+  if (pid <= 0) return false;
+  // Our own pid in another owner's name is an earlier incarnation (a restarted container).
+  if (pid == ::getpid()) return true;
   return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
@@ -38,10 +41,14 @@ bool Controller::IsOrphan(const Attempt& a, Micros now, bool cluster) const {
   const bool same_host = a.claimed_by.empty() || OwnerHost(a.claimed_by) == options_.host;
   // Local processes can only be re-attached on their own host.
   if (engine->HostBound() && !same_host) return false;
-  if (a.lease_expires_at <= now) return same_host || cluster;
-  // The lease still runs, but on this host we can see whether its owner died.
-  if (!same_host || a.claimed_by.empty()) return false;
-  return options_.owner_gone ? options_.owner_gone(a.claimed_by) : OwnerProcessGone(a.claimed_by);
+  if (!same_host) return a.lease_expires_at <= now && cluster;
+  if (a.claimed_by.empty()) return a.lease_expires_at <= now;
+  // On this host we can see whether the owner died: then at once, lease or not. A live owner
+  // whose lease lapsed (the database was away and it could not renew yet) keeps its attempts;
+  // only one that has not renewed for three leases is taken to be hung.
+  const bool gone =
+      options_.owner_gone ? options_.owner_gone(a.claimed_by) : OwnerProcessGone(a.claimed_by);
+  return gone || a.lease_expires_at + 2 * options_.lease <= now;
 }
 
 void Controller::Sweep(bool cluster) {

@@ -93,6 +93,19 @@ TEST_F(HousekeepingTest, DeadOwnerOnThisHostIsTakenOverAtOnceALiveOneIsNot) {
   EXPECT_EQ(store_->GetAttempt(alive.attempts[0].id)->claimed_by, "host-a/56/live");
 }
 
+TEST_F(HousekeepingTest, ALiveOwnerOnThisHostKeepsALapsedLeaseUntilItLooksHung) {
+  tug::Run r = Submit();
+  RunAs(r, "host-a/56/live");
+  clock_.Advance(31 * kMicrosPerSecond);  // lapsed: the database was away, say
+  Controller c(Fast(), *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(engine_.Adopted(), 0u);
+  clock_.Advance(60 * kMicrosPerSecond);  // three leases without a renewal: hung
+  ASSERT_TRUE(WaitFor([&] { return engine_.Adopted() == 1; }));
+  c.Stop();
+}
+
 TEST_F(HousekeepingTest, HostBoundAttemptsAreAdoptedOnlyOnTheirOwnHost) {
   engine_.host_bound_ = true;
   tug::Run other = Submit();
