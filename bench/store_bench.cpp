@@ -30,7 +30,7 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
-#if __has_include("store/postgres/postgres_store.h")
+#if __has_include("store/postgres/pg_test_server.h")
 #define TUG_BENCH_PG 1
 #include "store/postgres/pg_test_server.h"
 #include "store/postgres/postgres_store.h"
@@ -262,9 +262,12 @@ int main(int argc, char** argv) {
   std::printf("median: %.0f cycles/s (enqueue + claim + complete)\n", median);
   if (auto* sq = dynamic_cast<tug::store::SqliteStore*>(store.get())) {
     auto st = sq->write_stats();
-    std::printf("group commit: %lld writes in %lld transactions (%.1f per commit)\n",
-                (long long)st.writes, (long long)st.transactions,
-                st.transactions ? double(st.writes) / double(st.transactions) : 0.0);
+    std::printf(
+        "group commit: %lld writes in %lld transactions (%.1f per commit), %.1f WAL pages per "
+        "write\n",
+        (long long)st.writes, (long long)st.transactions,
+        st.transactions ? double(st.writes) / double(st.transactions) : 0.0,
+        st.writes ? double(st.wal_frames) / double(st.writes) : 0.0);
   }
 #ifdef TUG_BENCH_PG
   if (pg) {

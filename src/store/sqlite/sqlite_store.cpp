@@ -27,6 +27,9 @@ Status ApplyPragmas(Connection& db, const SqliteOptions& opts, bool memory) {
   RETURN_IF_ERROR(
       db.Exec(opts.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
+  // Savepoint and statement journals (a group commit keeps one savepoint per write) stay in
+  // memory instead of temporary files: they only ever hold one transaction's undo pages.
+  RETURN_IF_ERROR(db.Exec("PRAGMA temp_store=MEMORY"));
   if (memory) return OkStatus();
   ASSIGN_OR_RETURN(Stmt wal, db.Prepare("PRAGMA journal_mode=WAL"));
   ASSIGN_OR_RETURN(bool row, wal.Step());
@@ -114,6 +117,13 @@ SqliteStore::SqliteStore(const Clock& clock, std::unique_ptr<Connection> writer,
 
 // Called by SQLite on the writer's thread after each commit, with the WAL's size in pages.
 int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  {
+    auto* store = static_cast<SqliteStore*>(self);
+    // The WAL restarts from frame 0 after a checkpoint, so a smaller size means a fresh file.
+    const int added = pages >= store->wal_pages_ ? pages - store->wal_pages_ : pages;
+    store->wal_pages_ = pages;
+    store->stat_wal_frames_.fetch_add(added, std::memory_order_relaxed);
+  }
   constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
   if (pages >= kCheckpointPages) {
     auto* store = static_cast<SqliteStore*>(self);
@@ -194,19 +204,26 @@ Status Finish(Connection& db, Status st) {
 // pays nothing extra; under load one WAL append (and one fsync with synchronous=FULL) serves the
 // whole batch. Every caller returns only after the commit that holds its body.
 Status SqliteStore::Write(Body body) {
-  PendingWrite me{&body, OkStatus(), false, {}};
+  PendingWrite me{&body, OkStatus(), {kWaiting}};
   std::unique_lock lock(queue_mu_);
   write_queue_.push_back(&me);
   if (gathering_ && write_queue_.size() >= last_batch_size_) gather_cv_.notify_one();
-  while (!me.done) {
+  while (true) {
+    if (me.state.load(std::memory_order_acquire) == kDone) break;
     if (batch_in_progress_) {
-      // Woken when our batch committed, or when we are first in line for the next one.
-      me.cv.wait(lock);
+      // Sleep without the queue lock until our batch committed (kDone) or we are first in line
+      // for the next one (kLead); many writers wake at once, and none of them needs the lock
+      // just to return.
+      lock.unlock();
+      me.state.wait(kWaiting, std::memory_order_acquire);
+      int lead = kLead;
+      if (!me.state.compare_exchange_strong(lead, kWaiting, std::memory_order_acq_rel)) break;
+      lock.lock();
       continue;
     }
     batch_in_progress_ = true;
     // Under concurrency (the last batch had company) give the writers just woken by the last
-    // commit a moment to queue up, so the next commit carries them too.
+    // commit a moment to queue up again, so the next commit carries them too.
     if (last_batch_size_ > 1 && write_queue_.size() < last_batch_size_) {
       gathering_ = true;
       gather_cv_.wait_for(lock, std::chrono::microseconds(kGatherMicros),
@@ -222,19 +239,30 @@ Status SqliteStore::Write(Body body) {
     RunBatch(batch);
     lock.lock();
     batch_in_progress_ = false;
-    for (PendingWrite* w : batch) {
-      w->done = true;
-      if (w != &me) w->cv.notify_one();
+    // Hand the lead to the first writer that queued meanwhile (before waking the batch, whose
+    // writers may queue again at once).
+    if (!write_queue_.empty()) {
+      PendingWrite* next = write_queue_.front();
+      next->state.store(kLead, std::memory_order_release);
+      next->state.notify_one();
     }
-    // Hand the lead to the first writer that queued meanwhile.
-    if (!write_queue_.empty()) write_queue_.front()->cv.notify_one();
+    lock.unlock();
+    for (PendingWrite* w : batch) {
+      if (w == &me) continue;
+      // After this store `w` may return and its stack frame go: touch only its state.
+      std::atomic<int>& state = w->state;
+      state.store(kDone, std::memory_order_release);
+      state.notify_one();
+    }
+    return std::move(me.result);
   }
   return std::move(me.result);
 }
 
 SqliteStore::WriteStats SqliteStore::write_stats() const {
   return {stat_writes_.load(std::memory_order_relaxed),
-          stat_transactions_.load(std::memory_order_relaxed)};
+          stat_transactions_.load(std::memory_order_relaxed),
+          stat_wal_frames_.load(std::memory_order_relaxed)};
 }
 
 void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {

@@ -92,6 +92,7 @@ class SqliteStore final : public Store {
   struct WriteStats {
     int64_t writes = 0;
     int64_t transactions = 0;
+    int64_t wal_frames = 0;  // pages appended to the WAL (0 for ":memory:")
   };
   WriteStats write_stats() const;
 
@@ -117,23 +118,27 @@ class SqliteStore final : public Store {
   /// returns OK, rolls back otherwise. Exceptions are caught and become kInternal. Concurrent
   /// calls are group-committed: one transaction, a savepoint per body (see Write in the .cpp).
   [[nodiscard]] Status Write(Body body);
+  static constexpr int kWaiting = 0;  // queued
+  static constexpr int kLead = 1;     // first in line: take the lead of the next batch
+  static constexpr int kDone = 2;     // committed (or failed): `result` is final
   struct PendingWrite {
     Body* body;
     Status result;
-    bool done;                   // guarded by queue_mu_
-    std::condition_variable cv;  // with queue_mu_: done, or first in line to lead
+    std::atomic<int> state;
   };
   static constexpr size_t kMaxWriteBatch = 256;
   void RunBatch(const std::vector<PendingWrite*>& batch);
   std::mutex queue_mu_;
-  std::condition_variable gather_cv_;       // a gathering leader waits for company
-  bool gathering_ = false;                  // guarded by queue_mu_
   std::vector<PendingWrite*> write_queue_;  // guarded by queue_mu_
   bool batch_in_progress_ = false;          // guarded by queue_mu_
+  std::condition_variable gather_cv_;       // a gathering leader waits for company
+  bool gathering_ = false;                  // guarded by queue_mu_
   size_t last_batch_size_ = 0;              // guarded by queue_mu_
-  static constexpr int64_t kGatherMicros = 200;
+  static constexpr int64_t kGatherMicros = 100;
   std::atomic<int64_t> stat_writes_{0};
   std::atomic<int64_t> stat_transactions_{0};
+  std::atomic<int64_t> stat_wal_frames_{0};
+  int wal_pages_ = 0;  // the WAL's size at the last commit; writer thread only
   /// Runs `body` on a reader connection (the writer when there are none). With `snapshot`, inside
   /// one read transaction so several statements see the same state.
   [[nodiscard]] Status Read(Body body, bool snapshot = false);
