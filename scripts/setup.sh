@@ -7,6 +7,8 @@ PACKAGES=(
   build-essential g++ cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libpq-dev libssl-dev libyaml-cpp-dev libcli11-dev
+  # PostgresStore: its tests and store_bench start a throwaway server (initdb, pg_ctl, pgbench).
+  postgresql-15 postgresql-client-15
   libspdlog-dev libfmt-dev libvectorscan-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   perl python3 procps wrk bc

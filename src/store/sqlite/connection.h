@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "store/function_ref.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -101,7 +102,6 @@ class Connection {
   sqlite3* handle() const { return db_; }
 
  private:
-
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -110,40 +110,7 @@ class Connection {
   std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> cache_;
 };
 
-/// `value` (moved out) when `st` is OK, else the error: `return ValueIfOk(Write(body), out);`,
-/// where the body fills `out`. (RETURN_IF_ERROR around a lambda that itself uses RETURN_IF_ERROR
-/// would shadow the macro's variable.)
-template <class T>
-Result<T> ValueIfOk(Status st, T& value) {
-  if (!st.ok()) return std::move(st).take_error();
-  return std::move(value);
-}
-
-/// A non-owning reference to a callable, for the store's transaction helpers (std::function
-/// would allocate for lambdas capturing more than two references, on every call).
-template <class Sig>
-class FunctionRef;
-
-template <class R, class... Args>
-class FunctionRef<R(Args...)> {
- public:
-  // clang-format off
-  // The requires clause keeps this from hiding the copy constructor.
-  template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> &&
-             std::is_invocable_r_v<R, F&, Args...>)
-  // NOLINTNEXTLINE(google-explicit-constructor,bugprone-forwarding-reference-overload)
-  FunctionRef(F&& f)
-      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-        call_([](void* obj, Args... args) -> R {
-          return (*static_cast<std::remove_reference_t<F>*>(obj))(std::forward<Args>(args)...);
-        }) {}
-  // clang-format on
-  R operator()(Args... args) const { return call_(obj_, std::forward<Args>(args)...); }
-
- private:
-  void* obj_;
-  R (*call_)(void*, Args...);
-};
+using store::FunctionRef;
+using store::ValueIfOk;
 
 }  // namespace tug::store::sqlite

@@ -1,0 +1,139 @@
+// The rules every Store backend applies the same way (see rules.h).
+#include "store/rules.h"
+
+#include <fmt/format.h>
+
+namespace tug::store {
+namespace {
+
+constexpr std::string_view kCursorPrefix = "v1.";
+constexpr size_t kMaxCursorIdBytes = 128;
+
+}  // namespace
+
+// --- cursors: "v1." + lower-case hex of the last id of the page ---
+
+std::string EncodeCursor(std::string_view id) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out(kCursorPrefix);
+  for (unsigned char c : id) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
+}
+
+Result<std::string> DecodeCursor(std::string_view cursor) {
+  auto bad = [&] {
+    std::string_view shown = cursor.substr(0, 48);
+    return InvalidArgument(fmt::format(
+        "cursor '{}{}' is not valid; pass next_cursor from the previous page unchanged, or leave "
+        "it empty for the first page",
+        shown, cursor.size() > shown.size() ? "..." : ""));
+  };
+  if (!cursor.starts_with(kCursorPrefix)) return bad();
+  std::string_view hex = cursor.substr(kCursorPrefix.size());
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 2 * kMaxCursorIdBytes) return bad();
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;  // upper case is rejected too: we never write it
+  };
+  std::string id;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]);
+    int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return bad();
+    char c = static_cast<char>(hi * 16 + lo);
+    if (c < '!' || c > '~') return bad();  // ids are printable ASCII without spaces
+    id += c;
+  }
+  return id;
+}
+
+Error TransitionError(const std::string& attempt_id, AttemptStatus from, AttemptStatus to) {
+  return FailedPrecondition(fmt::format(
+      "attempt '{}' cannot go from {} to {}; {}", attempt_id, ToString(from), ToString(to),
+      IsTerminal(from) ? "it already ended and the first end wins"
+                       : "re-read the attempt and act on its current status"));
+}
+
+Error RunTransitionError(const std::string& run_id, RunStatus from, RunStatus to) {
+  return FailedPrecondition(fmt::format(
+      "run '{}' cannot go from {} to {}; {}", run_id, ToString(from), ToString(to),
+      IsTerminal(from) ? "it already ended" : "re-read the run and act on its current status"));
+}
+
+Error RunNotFound(const std::string& id) {
+  return NotFound(
+      fmt::format("run '{}' not found; check the id or list runs with `tug get runs`", id));
+}
+
+Error AttemptNotFound(const std::string& id) {
+  return NotFound(fmt::format("attempt '{}' not found; attempt ids look like '<run id>-1'", id));
+}
+
+Error DefinitionNotFound(const std::string& name) {
+  return NotFound(fmt::format(
+      "definition '{}' not found; check the name or list definitions with `tug get definitions`",
+      name));
+}
+
+Status CheckNewRun(const Run& run, const Attempt& first) {
+  if (run.id.empty() || first.id.empty()) {
+    return InvalidArgument("a run and its first attempt need ids; generate them with NewId");
+  }
+  if (first.run_id != run.id) {
+    return InvalidArgument(fmt::format(
+        "attempt '{}' names run '{}' but is created with run '{}'; set its run_id to the new run",
+        first.id, first.run_id, run.id));
+  }
+  if (run.status != RunStatus::kQueued || first.status != AttemptStatus::kQueued) {
+    return InvalidArgument(
+        fmt::format("run '{}' must be created QUEUED with a QUEUED first attempt (got {} and {})",
+                    run.id, ToString(run.status), ToString(first.status)));
+  }
+  return OkStatus();
+}
+
+// Checks a planned retry against the attempt it follows. Only the planned fields of `next` are
+// stored (see EndAttempt), so nothing else is checked.
+Status CheckNext(const Attempt& ended, const AttemptEnd& end) {
+  const Attempt& next = *end.next;
+  if (end.status == AttemptStatus::kSucceeded) {
+    return InvalidArgument(fmt::format(
+        "attempt '{}' succeeded, so its run ends; a retry is only planned after a failure",
+        ended.id));
+  }
+  if (next.id.empty() || next.run_id != ended.run_id || next.number != ended.number + 1) {
+    return InvalidArgument(fmt::format(
+        "the retry of attempt '{}' must be attempt {} of run '{}' (got '{}', number {} of run "
+        "'{}'); build it with AttemptId(run id, {})",
+        ended.id, ended.number + 1, ended.run_id, next.id, next.number, next.run_id,
+        ended.number + 1));
+  }
+  if (next.status != AttemptStatus::kQueued) {
+    return InvalidArgument(fmt::format("the retry '{}' must be created QUEUED (got {})", next.id,
+                                       ToString(next.status)));
+  }
+  return OkStatus();
+}
+
+// The events written with an end, checked before anything is written: an event without run_id
+// belongs to the attempt's run, one without a time happened at the end.
+Result<std::vector<Event>> EndEvents(const Attempt& ended, const AttemptEnd& end, Micros ended_at) {
+  std::vector<Event> events = end.events;
+  for (Event& e : events) {
+    if (e.run_id.empty()) e.run_id = ended.run_id;
+    if (e.at == 0) e.at = ended_at;
+    if (e.run_id != ended.run_id || e.type.empty()) {
+      return InvalidArgument(fmt::format(
+          "an event written with the end of attempt '{}' needs a type and run '{}' (got type "
+          "'{}', run '{}')",
+          ended.id, ended.run_id, e.type, e.run_id));
+    }
+  }
+  return events;
+}
+
+}  // namespace tug::store

@@ -1,0 +1,46 @@
+#pragma once
+/// The rules every Store backend applies the same way, so their answers (codes and messages)
+/// match word for word: the ListRuns cursor, the checks of a new run and of a planned retry, and
+/// the errors for unknown rows and illegal moves. Pure functions; safe from any thread.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "store/store.h"
+
+namespace tug::store {
+
+inline constexpr int kMaxRunsPerPage = 500;
+inline constexpr int kMaxHistoryRows = 500;
+inline constexpr int kMaxEventsPerPage = 10'000;
+inline constexpr int kMaxPurgeRuns = 10'000;
+
+/// ListRuns cursors: "v1." + lower-case hex of the last id of the page. Decoding anything else
+/// is kInvalidArgument (the message asks for next_cursor unchanged).
+std::string EncodeCursor(std::string_view id);
+[[nodiscard]] Result<std::string> DecodeCursor(std::string_view cursor);
+
+/// kFailedPrecondition for an illegal state move.
+Error TransitionError(const std::string& attempt_id, AttemptStatus from, AttemptStatus to);
+Error RunTransitionError(const std::string& run_id, RunStatus from, RunStatus to);
+
+/// kNotFound, naming the id and how to find a good one.
+Error RunNotFound(const std::string& id);
+Error AttemptNotFound(const std::string& id);
+Error DefinitionNotFound(const std::string& name);
+
+/// kInvalidArgument unless `run` and `first` have ids, `first` belongs to `run` and both are
+/// QUEUED.
+[[nodiscard]] Status CheckNewRun(const Run& run, const Attempt& first);
+/// Checks end.next (set) against the attempt it follows: attempt number + 1 of the same run,
+/// QUEUED, and not after a success (kInvalidArgument).
+[[nodiscard]] Status CheckNext(const Attempt& ended, const AttemptEnd& end);
+/// The events written with an end, checked before anything is written: an event without run_id
+/// belongs to the attempt's run, one without a time happened at `ended_at`. kInvalidArgument for
+/// an event of another run or without a type.
+[[nodiscard]] Result<std::vector<Event>> EndEvents(const Attempt& ended, const AttemptEnd& end,
+                                                   Micros ended_at);
+
+}  // namespace tug::store
