@@ -190,7 +190,7 @@ double PgBench(const tug::store::pgtest::PgServer& pg, const Args& args) {
     pclose(f);
     return out;
   };
-  (void)run({"-i", "-q", "-s", "10"});
+  (void)run({"-i", "-q", "-s", "10"});  // into the "pgbench" database made by the caller
   std::vector<double> tps;
   for (int r = 0; r < args.rounds; ++r) {
     std::string out = run(
@@ -201,7 +201,7 @@ double PgBench(const tug::store::pgtest::PgServer& pg, const Args& args) {
       std::printf("  pgbench -N round %d: %.0f tps\n", r + 1, tps.back());
     } else {
       std::fprintf(stderr, "pgbench failed:\n%s\n", out.c_str());
-      std::exit(1);
+      return -1;
     }
   }
   return Median(tps);
@@ -272,7 +272,12 @@ int main(int argc, char** argv) {
 #ifdef TUG_BENCH_PG
   if (pg) {
     store.reset();
+    if (auto db = pg->CreateDatabase("pgbench"); !db.ok()) {
+      std::fprintf(stderr, "creating the pgbench database: %s\n", db.error().ToString().c_str());
+      return 1;
+    }
     const double tps = PgBench(*pg, args);
+    if (tps <= 0) return 1;
     std::printf("pgbench -N median: %.0f tps; ratio tug/pgbench = %.2f\n", tps, median / tps);
   }
 #endif

@@ -25,6 +25,7 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/spark_ui_proxy.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace tug {
@@ -107,11 +108,28 @@ int Serve(const cli::ServerFlags& flags) {
   if (ec)
     return Die(fmt::format("cannot create data dir '{}': {}", config->data_dir, ec.message()));
 
-  store::SqliteOptions so;
-  so.path = config->database_path;
-  so.synchronous_full = config->sqlite_synchronous_full;
-  auto store = store::SqliteStore::Open(so, clock);
-  if (!store.ok()) return Die("opening the store: " + store.error().ToString());
+  std::unique_ptr<store::Store> store;
+  std::string store_name;
+  if (config->store_driver == "postgres") {
+    // Several replicas may share this database; each is one owner of claims and leases.
+    store::PostgresOptions po;
+    po.url = config->database_url;
+    po.pool_size = config->database_pool_size;
+    store_name = "postgres " + server::RedactUrl(config->database_url);
+    auto opened = store::PostgresStore::Open(po, clock);
+    if (!opened.ok()) {
+      return Die(fmt::format("opening the store ({}): {}", store_name, opened.error().ToString()));
+    }
+    store = std::move(*opened);
+  } else {
+    store::SqliteOptions so;
+    so.path = config->database_path;
+    so.synchronous_full = config->sqlite_synchronous_full;
+    store_name = "sqlite " + config->database_path;
+    auto opened = store::SqliteStore::Open(so, clock);
+    if (!opened.ok()) return Die("opening the store: " + opened.error().ToString());
+    store = std::move(*opened);
+  }
 
   logs::FsLogStore log_store(config->data_dir + "/logs");
 
@@ -188,17 +206,19 @@ int Serve(const cli::ServerFlags& flags) {
   co.lease = config->lease_seconds * kMicrosPerSecond;
   co.renew_every = std::max<Micros>(co.lease / 3, kMicrosPerSecond);
   co.dispatch = config->dispatch;
+  co.retention = config->retention_seconds * kMicrosPerSecond;
+  co.logs = &log_store;
   auto diagnoser = diagnose::Diagnoser::CreateBuiltin();
   if (!diagnoser.ok()) return Die("loading the diagnosis catalog: " + diagnoser.error().ToString());
   co.diagnose = [&diagnoser, &log_store](const Attempt& a, AttemptStatus s, const Outcome& o) {
     return control::DiagnoseAttempt(*diagnoser, log_store, a, s, o);
   };
-  control::ClimateSource climate(**store);
-  control::HistorySource history(**store);
+  control::ClimateSource climate(*store);
+  control::HistorySource history(*store);
   co.platform.limits = config->limits;
   co.platform.climate_threshold = config->climate_threshold;
   co.climate = &climate;
-  control::Controller controller(co, **store, engines, registry, clock);
+  control::Controller controller(co, *store, engines, registry, clock);
   // Reconcile (in Start) adopts pods by reading them; the informers start after it, and their
   // first list catches whatever changed in between.
   if (auto st = controller.Start(); !st.ok()) return Die(st.error().ToString());
@@ -231,12 +251,12 @@ int Serve(const cli::ServerFlags& flags) {
     for (const auto& a : spec.argv) argv.emplace_back(a);
     return boost::json::value(boost::json::object{{"argv", std::move(argv)}});
   };
-  server::Api api(ao, **store, log_store, controller, engines, registry, clock);
+  server::Api api(ao, *store, log_store, controller, engines, registry, clock);
   // The Spark UI of a run: its live driver (only that run's, found from the store and the
   // engine, never from the request), then the history server's page of its application.
   server::SparkUiProxy spark_ui(
       [&](const std::string& run_id) -> Result<server::SparkUiTarget> {
-        ASSIGN_OR_RETURN(tug::Run run, (*store)->GetRun(run_id));
+        ASSIGN_OR_RETURN(tug::Run run, store->GetRun(run_id));
         server::SparkUiTarget t;
         if (run.spec.kind != "spark") {
           t.message = fmt::format("run '{}' is not a Spark run; it has no Spark UI", run_id);
@@ -326,6 +346,7 @@ int Serve(const cli::ServerFlags& flags) {
             << std::flush;
   log::Info("server started", {{"listen", fmt::format("{}:{}", no.host, http.port())},
                                {"owner", co.owner},
+                               {"store", store_name},
                                {"data_dir", config->data_dir}});
 
   int sig = 0;
