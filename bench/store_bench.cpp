@@ -1,9 +1,11 @@
 // Store throughput: durable enqueue + claim + complete cycles per second.
 //
-// Each of --threads workers loops: CreateRun (a run and its QUEUED attempt, durable), ClaimAttempt
-// (the oldest due attempt, under a lease), EndAttempt (SUCCEEDED; the run ends). A cycle counts
-// when its EndAttempt commits. The store group-commits concurrent writers, which is what this
-// measures against a single writer.
+// Each of --threads workers loops: CreateRuns of --batch runs (each run with its QUEUED attempt;
+// the API's Submitter batches concurrent submissions the same way), ClaimAttempts of up to
+// --batch due attempts (the dispatcher's batch claim, under a lease), then EndAttempt for each
+// (SUCCEEDED; the run ends; the engine reports ends one by one). A cycle counts when its
+// EndAttempt commits. SQLite group-commits concurrent writers; PostgreSQL commits each
+// transaction on its own connection.
 //
 //   store_bench --store sqlite [--path F] [--sync normal|full]
 //   store_bench --store postgres --url postgresql://...      (an existing server)
@@ -135,18 +137,19 @@ double Round(Store& store, const Args& args) {
         for (const Status& st : store.CreateRuns(runs)) {
           if (!st.ok()) ++errors;
         }
-        for (int i = 0; i < args.batch; ++i) {
-          auto claimed = store.ClaimAttempt(owner, clock.Now(), 30 * tug::kMicrosPerSecond);
-          if (!claimed.ok()) {
-            ++errors;
-            continue;
-          }
-          if (!claimed->has_value()) continue;
+        // The dispatcher's batch claim, then one end per attempt as the engine reports them.
+        auto claimed =
+            store.ClaimAttempts(owner, clock.Now(), 30 * tug::kMicrosPerSecond, args.batch);
+        if (!claimed.ok()) {
+          ++errors;
+          continue;
+        }
+        for (const Attempt& a : *claimed) {
           tug::store::AttemptEnd end;
           end.status = AttemptStatus::kSucceeded;
           end.outcome = {0, "Completed", ""};
           end.ended_at = clock.Now();
-          if (store.EndAttempt((*claimed)->id, end).ok()) {
+          if (store.EndAttempt(a.id, end).ok()) {
             ++cycles;
           } else {
             ++errors;

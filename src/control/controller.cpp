@@ -122,11 +122,14 @@ void Controller::DispatchLoop() {
       if (stopping_) return;
       wake_ = false;
     }
-    auto claimed = store_.ClaimAttempt(options_.owner, clock_.Now(), options_.lease);
+    // A batch of due attempts per transaction; each is launched in turn (their leases are
+    // renewed meanwhile by the lease keeper).
+    auto claimed =
+        store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease, options_.claim_batch);
     if (!claimed.ok()) {
       log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
-    } else if (claimed->has_value()) {
-      Launch(**claimed);
+    } else if (!claimed->empty()) {
+      for (const Attempt& a : *claimed) Launch(a);
       continue;  // there may be more due work
     }
     // Sleep until woken, until the next attempt is due, or a slow poll (expired leases).

@@ -47,6 +47,8 @@ struct ControlOptions {
   Micros lease = 30 * kMicrosPerSecond;
   Micros renew_every = 10 * kMicrosPerSecond;
   Micros idle_poll = 1 * kMicrosPerSecond;
+  /// Due attempts claimed per store transaction by the dispatcher (then launched in turn).
+  int claim_batch = 8;
   /// false: accept and store runs but launch nothing (maintenance, API benchmarks).
   bool dispatch = true;
   /// Diagnoses a failed attempt (JSON text for Attempt::diagnosis); empty: no diagnosis.

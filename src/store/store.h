@@ -117,6 +117,12 @@ class Store {
   /// server's claim, taken over). Returns nullopt when nothing is due.
   [[nodiscard]] virtual Result<std::optional<Attempt>> ClaimAttempt(const std::string& owner,
                                                                     Micros now, Micros lease) = 0;
+  /// Claims up to `max` (1..1000) due attempts in one transaction, oldest first — what that many
+  /// ClaimAttempt calls would claim, with the same events — for a dispatcher that launches in
+  /// batches. Empty when nothing is due; kInvalidArgument for max outside 1..1000.
+  [[nodiscard]] virtual Result<std::vector<Attempt>> ClaimAttempts(const std::string& owner,
+                                                                   Micros now, Micros lease,
+                                                                   int max) = 0;
   /// Takes over a LAUNCHING or RUNNING attempt for `owner` (lease until now + lease): the
   /// reconcile of a server adopting what a dead server left. `expected_owner` makes it a
   /// compare-and-swap: when not empty, the attempt must still be claimed by exactly that owner

@@ -109,6 +109,72 @@ TEST_P(StoreConformanceTest, ConcurrentLeaseAcquiresHaveOneWinner) {
   EXPECT_EQ(std::count(won.begin(), won.end(), -1), 0) << "an acquire failed with an error";
 }
 
+TEST_P(StoreConformanceTest, ClaimAttemptsTakesTheOldestDueUpToMax) {
+  Run r1 = Submit("hello", kT0 + 3 * kSec);
+  Run r2 = Submit("hello", kT0 + 1 * kSec);
+  Run r3 = Submit("hello", kT0 + 2 * kSec);
+  Run r4 = Submit("hello", kT0 + 4 * kSec);
+  Run later = Submit("hello", kT0 + 100 * kSec);
+  const Micros now = kT0 + 10 * kSec;
+  auto first = store_->ClaimAttempts("server-a", now, kLease, 3);
+  ASSERT_TRUE(Ok(first));
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_EQ((*first)[0].id, r2.attempts[0].id);
+  EXPECT_EQ((*first)[1].id, r3.attempts[0].id);
+  EXPECT_EQ((*first)[2].id, r1.attempts[0].id);
+  for (const Attempt& a : *first) {
+    EXPECT_EQ(a.status, AttemptStatus::kLaunching);
+    EXPECT_EQ(a.claimed_by, "server-a");
+    EXPECT_EQ(a.lease_expires_at, now + kLease);
+    auto stored = store_->GetAttempt(a.id);
+    ASSERT_TRUE(Ok(stored));
+    EXPECT_EQ(*stored, a);
+    auto types = EventTypes(a.run_id);
+    ASSERT_EQ(types.size(), 2u);
+    EXPECT_EQ(types[1], "claimed");
+  }
+  auto rest = store_->ClaimAttempts("server-b", now, kLease, 10);
+  ASSERT_TRUE(Ok(rest));
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].id, r4.attempts[0].id);
+  auto none = store_->ClaimAttempts("server-b", now, kLease, 10);
+  ASSERT_TRUE(Ok(none));
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(store_->GetAttempt(later.attempts[0].id)->status, AttemptStatus::kQueued);
+  // Expired claims come back in a batch too.
+  auto expired = store_->ClaimAttempts("server-c", now + kLease + kSec, kLease, 10);
+  ASSERT_TRUE(Ok(expired));
+  EXPECT_EQ(expired->size(), 4u);
+  EXPECT_TRUE(Fails(store_->ClaimAttempts("server-a", now, kLease, 0), Code::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->ClaimAttempts("server-a", now, kLease, 1001), Code::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->ClaimAttempts("", now, kLease, 1), Code::kInvalidArgument));
+}
+
+TEST_P(StoreConformanceTest, ConcurrentBatchClaimsClaimEachAttemptOnce) {
+  constexpr int kRuns = 200;
+  std::vector<NewRun> runs;
+  for (int i = 0; i < kRuns; ++i) runs.push_back(MakeRun("hello", kT0));
+  for (const Status& st : store_->CreateRuns(runs)) ASSERT_TRUE(Ok(st));
+  constexpr int kThreads = 4;
+  std::vector<std::vector<std::string>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (true) {
+        auto batch = store_->ClaimAttempts("server-" + std::to_string(t), kT0, kLease, 7);
+        if (!batch.ok() || batch->empty()) return;
+        for (const Attempt& a : *batch) got[t].push_back(a.id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<std::string> all;
+  for (const auto& ids : got) {
+    for (const auto& id : ids) EXPECT_TRUE(all.insert(id).second) << id << " claimed twice";
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kRuns));
+}
+
 namespace {
 AttemptEnd EndedAt(Micros at) {
   AttemptEnd end;

@@ -89,6 +89,8 @@ CREATE INDEX attempts_status_due ON attempts (status, due_at, id)
   WHERE status IN ('QUEUED', 'LAUNCHING', 'RUNNING');
 CREATE INDEX attempts_spot_ended ON attempts (ended_at)
   WHERE capacity = 'spot' OR executor_capacity = 'spot';
+CREATE INDEX attempts_launching_lease ON attempts (lease_expires_at)
+  WHERE status = 'LAUNCHING';
 
 CREATE TABLE events (
   seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

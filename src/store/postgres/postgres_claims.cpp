@@ -4,6 +4,9 @@
 // attempt (FOR NO KEY UPDATE, which does not block the foreign-key checks of event inserts). A
 // claim locks only the attempt and skips locked ones, so concurrent claimers never wait on each
 // other or take one attempt twice.
+#include <algorithm>
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "store/postgres/postgres_store.h"
@@ -42,6 +45,24 @@ constexpr const char* kClaimSql =
     "END FROM u) "
     "SELECT " TUG_ATTEMPT_COLUMNS " FROM u";
 
+// kClaimSql for up to $6 attempts at once.
+constexpr const char* kClaimManySql =
+    "WITH q AS (SELECT id, due_at, NULL::text AS prev FROM attempts "
+    "WHERE status = 'QUEUED' AND due_at <= $1 ORDER BY due_at, id LIMIT $6 "
+    "FOR NO KEY UPDATE SKIP LOCKED), "
+    "x AS (SELECT id, due_at, claimed_by AS prev FROM attempts "
+    "WHERE status = 'LAUNCHING' AND lease_expires_at <= $1 ORDER BY due_at, id LIMIT $6 "
+    "FOR NO KEY UPDATE SKIP LOCKED), "
+    "pick AS (SELECT id AS pick_id, prev FROM (SELECT * FROM q UNION ALL SELECT * FROM x) AS c "
+    "ORDER BY due_at, id LIMIT $6), "
+    "u AS (UPDATE attempts SET status = 'LAUNCHING', claimed_by = $2, lease_expires_at = $3 "
+    "FROM pick WHERE id = pick.pick_id RETURNING " TUG_ATTEMPT_COLUMNS
+    ", pick.prev), "
+    "e AS (INSERT INTO events (run_id, attempt_id, at, type, message) "
+    "SELECT run_id, id, $1, 'claimed', CASE WHEN prev IS NULL THEN $4 ELSE $5 || prev || '''' "
+    "END FROM u ORDER BY due_at, id) "
+    "SELECT " TUG_ATTEMPT_COLUMNS " FROM u";
+
 constexpr const char* kLockAttemptSql =
     "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts WHERE id = $1 FOR NO KEY UPDATE";
 
@@ -76,6 +97,36 @@ Result<std::optional<Attempt>> PostgresStore::ClaimAttempt(const std::string& ow
         if (rows.empty()) return OkStatus();
         ASSIGN_OR_RETURN(Attempt a, pg::ReadAttempt(Row(rows, 0)));
         claimed = std::move(a);
+        return OkStatus();
+      }),
+      claimed);
+}
+
+Result<std::vector<Attempt>> PostgresStore::ClaimAttempts(const std::string& owner, Micros now,
+                                                          Micros lease, int max) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
+  }
+  if (max < 1 || max > 1000) {
+    return InvalidArgument(fmt::format("claim batch {} is outside 1..1000", max));
+  }
+  std::vector<Attempt> claimed;
+  return ValueIfOk(
+      Once([&](Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(
+            Rows rows,
+            tx.Exec(kClaimManySql,
+                    P(now, owner, now + lease, fmt::format("claimed by '{}'", owner),
+                      fmt::format("claimed by '{}'; took over expired lease of '", owner),
+                      static_cast<int64_t>(max))));
+        claimed.clear();
+        for (int i = 0; i < rows.size(); ++i) {
+          ASSIGN_OR_RETURN(Attempt a, pg::ReadAttempt(Row(rows, i)));
+          claimed.push_back(std::move(a));
+        }
+        std::sort(claimed.begin(), claimed.end(), [](const Attempt& x, const Attempt& y) {
+          return std::tie(x.due_at, x.id) < std::tie(y.due_at, y.id);
+        });
         return OkStatus();
       }),
       claimed);

@@ -108,7 +108,9 @@ ALTER TABLE attempts ADD COLUMN components TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
 )sql"},
     // Singleton loops (reconcile sweep, retention) run under a named lease; retention deletes
-    // ended runs oldest first by ended_at (the partial index holds ended runs only).
+    // ended runs oldest first by ended_at (the partial index holds ended runs only). A claim
+    // finds expired LAUNCHING leases through attempts_launching_lease instead of scanning every
+    // launching attempt (thousands while pods are pending).
     Migration{5, R"sql(
 CREATE TABLE leases (
   name TEXT PRIMARY KEY,
@@ -116,6 +118,7 @@ CREATE TABLE leases (
   expires_at INTEGER NOT NULL
 );
 CREATE INDEX runs_ended ON runs (ended_at) WHERE ended_at > 0;
+CREATE INDEX attempts_launching_lease ON attempts (lease_expires_at) WHERE status = 'LAUNCHING';
 )sql"},
 };
 

@@ -216,62 +216,89 @@ Result<Attempt> SqliteStore::GetAttempt(const std::string& attempt_id) {
                            out);
 }
 
+namespace {
+
+// Claims the oldest due attempt inside the caller's write transaction; nullopt when none is due.
+Result<std::optional<Attempt>> ClaimOne(Connection& db, const std::string& owner, Micros now,
+                                        Micros lease) {
+  // Two index range scans rather than one OR query, which SQLite would answer with a full scan:
+  // QUEUED by (status, due_at); expired LAUNCHING by lease (the partial index, forced: SQLite
+  // would otherwise walk every launching attempt in due order to find the expired ones).
+  ASSIGN_OR_RETURN(auto queued, FirstAttempt(db,
+                                             "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts "
+                                             "WHERE status = 'QUEUED' AND due_at <= ?1 "
+                                             "ORDER BY due_at, id LIMIT 1",
+                                             now));
+  ASSIGN_OR_RETURN(auto expired, FirstAttempt(db,
+                                              "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts "
+                                              "INDEXED BY attempts_launching_lease "
+                                              "WHERE status = 'LAUNCHING' AND "
+                                              "lease_expires_at <= ?1 ORDER BY due_at, id LIMIT 1",
+                                              now));
+  if (queued && expired) {
+    bool expired_first =
+        std::tie(expired->due_at, expired->id) < std::tie(queued->due_at, queued->id);
+    (expired_first ? queued : expired).reset();
+  }
+  std::optional<Attempt>& pick = queued ? queued : expired;
+  if (!pick) return std::optional<Attempt>();
+  Attempt& a = *pick;
+  std::string message;
+  if (a.status == AttemptStatus::kQueued) {
+    if (!CanTransition(a.status, AttemptStatus::kLaunching)) {
+      return TransitionError(a.id, a.status, AttemptStatus::kLaunching);
+    }
+    message = fmt::format("claimed by '{}'", owner);
+  } else {
+    // A LAUNCHING attempt whose lease ran out: its owner died between claim and start. The
+    // state stays LAUNCHING; only the owner and lease change.
+    message = fmt::format("claimed by '{}'; took over expired lease of '{}'", owner, a.claimed_by);
+  }
+  a.status = AttemptStatus::kLaunching;
+  a.claimed_by = owner;
+  a.lease_expires_at = now + lease;
+  ASSIGN_OR_RETURN(Stmt u, db.Prepare("UPDATE attempts SET status = ?, claimed_by = ?, "
+                                      "lease_expires_at = ? WHERE id = ?"));
+  RETURN_IF_ERROR(
+      u.Bind(1, ToString(a.status)).Bind(2, owner).Bind(3, a.lease_expires_at).Bind(4, a.id).Run());
+  RETURN_IF_ERROR(AddEvent(db, a.run_id, a.id, now, "claimed", std::move(message)));
+  return std::optional<Attempt>(std::move(a));
+}
+
+}  // namespace
+
 Result<std::optional<Attempt>> SqliteStore::ClaimAttempt(const std::string& owner, Micros now,
                                                          Micros lease) {
   if (owner.empty() || lease <= 0) {
     return InvalidArgument("claiming needs an owner name and a positive lease; set both");
   }
   std::optional<Attempt> claimed;
-  return sqlite::ValueIfOk(
-      Write([&](Connection& db) -> Status {
-        // Two index range scans on (status, due_at) rather than one OR query, which SQLite would
-        // answer with a full scan.
-        ASSIGN_OR_RETURN(auto queued, FirstAttempt(db,
-                                                   "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts "
-                                                   "WHERE status = 'QUEUED' AND due_at <= ?1 "
-                                                   "ORDER BY due_at, id LIMIT 1",
-                                                   now));
-        ASSIGN_OR_RETURN(auto expired,
-                         FirstAttempt(db,
-                                      "SELECT " TUG_ATTEMPT_COLUMNS " FROM attempts "
-                                      "WHERE status = 'LAUNCHING' AND "
-                                      "lease_expires_at <= ?1 ORDER BY due_at, id LIMIT 1",
-                                      now));
-        if (queued && expired) {
-          bool expired_first =
-              std::tie(expired->due_at, expired->id) < std::tie(queued->due_at, queued->id);
-          (expired_first ? queued : expired).reset();
-        }
-        std::optional<Attempt>& pick = queued ? queued : expired;
-        if (!pick) return OkStatus();
-        Attempt& a = *pick;
-        std::string message;
-        if (a.status == AttemptStatus::kQueued) {
-          if (!CanTransition(a.status, AttemptStatus::kLaunching)) {
-            return TransitionError(a.id, a.status, AttemptStatus::kLaunching);
-          }
-          message = fmt::format("claimed by '{}'", owner);
-        } else {
-          // A LAUNCHING attempt whose lease ran out: its owner died between claim and start. The
-          // state stays LAUNCHING; only the owner and lease change.
-          message =
-              fmt::format("claimed by '{}'; took over expired lease of '{}'", owner, a.claimed_by);
-        }
-        a.status = AttemptStatus::kLaunching;
-        a.claimed_by = owner;
-        a.lease_expires_at = now + lease;
-        ASSIGN_OR_RETURN(Stmt u, db.Prepare("UPDATE attempts SET status = ?, claimed_by = ?, "
-                                            "lease_expires_at = ? WHERE id = ?"));
-        RETURN_IF_ERROR(u.Bind(1, ToString(a.status))
-                            .Bind(2, owner)
-                            .Bind(3, a.lease_expires_at)
-                            .Bind(4, a.id)
-                            .Run());
-        RETURN_IF_ERROR(AddEvent(db, a.run_id, a.id, now, "claimed", std::move(message)));
-        claimed = std::move(a);
-        return OkStatus();
-      }),
-      claimed);
+  return sqlite::ValueIfOk(Write([&](Connection& db) -> Status {
+                             ASSIGN_OR_RETURN(claimed, ClaimOne(db, owner, now, lease));
+                             return OkStatus();
+                           }),
+                           claimed);
+}
+
+Result<std::vector<Attempt>> SqliteStore::ClaimAttempts(const std::string& owner, Micros now,
+                                                        Micros lease, int max) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
+  }
+  if (max < 1 || max > 1000) {
+    return InvalidArgument(fmt::format("claim batch {} is outside 1..1000", max));
+  }
+  std::vector<Attempt> claimed;
+  return sqlite::ValueIfOk(Write([&](Connection& db) -> Status {
+                             claimed.clear();
+                             while (static_cast<int>(claimed.size()) < max) {
+                               ASSIGN_OR_RETURN(auto one, ClaimOne(db, owner, now, lease));
+                               if (!one) break;
+                               claimed.push_back(std::move(*one));
+                             }
+                             return OkStatus();
+                           }),
+                           claimed);
 }
 
 Result<int> SqliteStore::RenewLeases(const std::string& owner, Micros now, Micros lease) {

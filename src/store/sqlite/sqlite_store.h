@@ -60,6 +60,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<Attempt>> ClaimAttempt(const std::string& owner, Micros now,
                                               Micros lease) override;
+  Result<std::vector<Attempt>> ClaimAttempts(const std::string& owner, Micros now, Micros lease,
+                                             int max) override;
   Result<int> RenewLeases(const std::string& owner, Micros now, Micros lease) override;
   Status TakeOver(const std::string& attempt_id, const std::string& owner, Micros now, Micros lease,
                   const std::string& expected_owner) override;
