@@ -136,4 +136,41 @@ Result<std::vector<Event>> EndEvents(const Attempt& ended, const AttemptEnd& end
   return events;
 }
 
+Status CheckClaim(const std::string& owner, Micros lease, int max) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
+  }
+  if (max < 1 || max > 1000) {
+    return InvalidArgument(fmt::format("claim batch {} is outside 1..1000", max));
+  }
+  return OkStatus();
+}
+
+Status CheckLease(const std::string& name, const std::string& owner, Micros ttl) {
+  if (name.empty() || owner.empty() || ttl <= 0) {
+    return InvalidArgument("a lease needs a name, an owner and a positive duration; set all three");
+  }
+  return OkStatus();
+}
+
+Status CheckPurgeLimit(int limit) {
+  if (limit < 1 || limit > kMaxPurgeRuns) {
+    return InvalidArgument(fmt::format("purge limit {} is outside 1..{}", limit, kMaxPurgeRuns));
+  }
+  return OkStatus();
+}
+
+Status CheckTakeOver(const Attempt& a, const std::string& expected_owner) {
+  if (a.status != AttemptStatus::kLaunching && a.status != AttemptStatus::kRunning) {
+    return FailedPrecondition(
+        fmt::format("attempt '{}' is {}, not launching or running; there is nothing to take over",
+                    a.id, ToString(a.status)));
+  }
+  if (!expected_owner.empty() && a.claimed_by != expected_owner) {
+    return Aborted(fmt::format("attempt '{}' is now claimed by '{}', not '{}'; left to it", a.id,
+                               a.claimed_by, expected_owner));
+  }
+  return OkStatus();
+}
+
 }  // namespace tug::store

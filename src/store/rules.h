@@ -43,4 +43,13 @@ Error DefinitionNotFound(const std::string& name);
 [[nodiscard]] Result<std::vector<Event>> EndEvents(const Attempt& ended, const AttemptEnd& end,
                                                    Micros ended_at);
 
+/// Argument checks shared by the backends (kInvalidArgument with what to fix).
+[[nodiscard]] Status CheckClaim(const std::string& owner, Micros lease, int max = 1);
+[[nodiscard]] Status CheckLease(const std::string& name, const std::string& owner, Micros ttl);
+[[nodiscard]] Status CheckPurgeLimit(int limit);
+/// The take-over rules on the attempt as locked in the caller's transaction: it must be
+/// LAUNCHING or RUNNING (kFailedPrecondition) and, when `expected_owner` is set, still claimed
+/// by it (kAborted).
+[[nodiscard]] Status CheckTakeOver(const Attempt& a, const std::string& expected_owner);
+
 }  // namespace tug::store

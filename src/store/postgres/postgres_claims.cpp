@@ -81,9 +81,7 @@ void QueueEvent(Tx& tx, const std::string& run_id, const std::string& attempt_id
 
 Result<std::optional<Attempt>> PostgresStore::ClaimAttempt(const std::string& owner, Micros now,
                                                            Micros lease) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
-  }
+  RETURN_IF_ERROR(CheckClaim(owner, lease));
   std::optional<Attempt> claimed;
   return ValueIfOk(
       Once([&](Tx& tx) -> Status {
@@ -104,12 +102,7 @@ Result<std::optional<Attempt>> PostgresStore::ClaimAttempt(const std::string& ow
 
 Result<std::vector<Attempt>> PostgresStore::ClaimAttempts(const std::string& owner, Micros now,
                                                           Micros lease, int max) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
-  }
-  if (max < 1 || max > 1000) {
-    return InvalidArgument(fmt::format("claim batch {} is outside 1..1000", max));
-  }
+  RETURN_IF_ERROR(CheckClaim(owner, lease, max));
   std::vector<Attempt> claimed;
   return ValueIfOk(
       Once([&](Tx& tx) -> Status {
@@ -157,15 +150,7 @@ Status PostgresStore::TakeOver(const std::string& attempt_id, const std::string&
     // The lock makes racing take-overs of one orphan run one after the other: each reads the
     // owner the previous one wrote, so only the first finds `expected_owner`.
     ASSIGN_OR_RETURN(Attempt a, LockAttempt(tx, attempt_id));
-    if (a.status != AttemptStatus::kLaunching && a.status != AttemptStatus::kRunning) {
-      return FailedPrecondition(
-          fmt::format("attempt '{}' is {}, not launching or running; there is nothing to take over",
-                      a.id, ToString(a.status)));
-    }
-    if (!expected_owner.empty() && a.claimed_by != expected_owner) {
-      return Aborted(fmt::format("attempt '{}' is now claimed by '{}', not '{}'; left to it", a.id,
-                                 a.claimed_by, expected_owner));
-    }
+    RETURN_IF_ERROR(CheckTakeOver(a, expected_owner));
     tx.Queue("UPDATE attempts SET claimed_by = $1, lease_expires_at = $2 WHERE id = $3",
              P(owner, now + lease, a.id));
     QueueEvent(tx, a.run_id, a.id, now, "adopted",

@@ -279,9 +279,7 @@ Result<int64_t> PostgresStore::QueueDepth(Micros now) {
 
 Result<bool> PostgresStore::AcquireLease(const std::string& name, const std::string& owner,
                                          Micros now, Micros ttl) {
-  if (name.empty() || owner.empty() || ttl <= 0) {
-    return InvalidArgument("a lease needs a name, an owner and a positive duration; set all three");
-  }
+  RETURN_IF_ERROR(CheckLease(name, owner, ttl));
   bool held = false;
   return ValueIfOk(Once([&](Tx& tx) -> Status {
                      // One statement: insert, or take the row over when it is ours or has expired.
@@ -310,9 +308,7 @@ Status PostgresStore::ReleaseLease(const std::string& name, const std::string& o
 // sibling CTEs (the attempts' foreign key is checked at the end of the statement, when all are
 // gone).
 Result<std::vector<std::string>> PostgresStore::PurgeRuns(Micros ended_before, int limit) {
-  if (limit < 1 || limit > kMaxPurgeRuns) {
-    return InvalidArgument(fmt::format("purge limit {} is outside 1..{}", limit, kMaxPurgeRuns));
-  }
+  RETURN_IF_ERROR(CheckPurgeLimit(limit));
   std::vector<std::string> ids;
   return ValueIfOk(
       Once([&](Tx& tx) -> Status {

@@ -1,6 +1,7 @@
 // SqliteStore: named leases for singleton loops, and retention.
 #include <fmt/format.h>
 
+#include "store/rules.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace tug::store {
@@ -10,9 +11,7 @@ using sqlite::Stmt;
 
 Result<bool> SqliteStore::AcquireLease(const std::string& name, const std::string& owner,
                                        Micros now, Micros ttl) {
-  if (name.empty() || owner.empty() || ttl <= 0) {
-    return InvalidArgument("a lease needs a name, an owner and a positive duration; set all three");
-  }
+  RETURN_IF_ERROR(CheckLease(name, owner, ttl));
   bool held = false;
   return sqlite::ValueIfOk(
       Write([&](Connection& db) -> Status {
@@ -37,9 +36,7 @@ Status SqliteStore::ReleaseLease(const std::string& name, const std::string& own
 }
 
 Result<std::vector<std::string>> SqliteStore::PurgeRuns(Micros ended_before, int limit) {
-  if (limit < 1 || limit > 10000) {
-    return InvalidArgument(fmt::format("purge limit {} is outside 1..10000", limit));
-  }
+  RETURN_IF_ERROR(CheckPurgeLimit(limit));
   std::vector<std::string> ids;
   return sqlite::ValueIfOk(
       Write([&](Connection& db) -> Status {

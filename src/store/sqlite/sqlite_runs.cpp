@@ -269,9 +269,7 @@ Result<std::optional<Attempt>> ClaimOne(Connection& db, const std::string& owner
 
 Result<std::optional<Attempt>> SqliteStore::ClaimAttempt(const std::string& owner, Micros now,
                                                          Micros lease) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
-  }
+  RETURN_IF_ERROR(CheckClaim(owner, lease));
   std::optional<Attempt> claimed;
   return sqlite::ValueIfOk(Write([&](Connection& db) -> Status {
                              ASSIGN_OR_RETURN(claimed, ClaimOne(db, owner, now, lease));
@@ -282,12 +280,7 @@ Result<std::optional<Attempt>> SqliteStore::ClaimAttempt(const std::string& owne
 
 Result<std::vector<Attempt>> SqliteStore::ClaimAttempts(const std::string& owner, Micros now,
                                                         Micros lease, int max) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("claiming needs an owner name and a positive lease; set both");
-  }
-  if (max < 1 || max > 1000) {
-    return InvalidArgument(fmt::format("claim batch {} is outside 1..1000", max));
-  }
+  RETURN_IF_ERROR(CheckClaim(owner, lease, max));
   std::vector<Attempt> claimed;
   return sqlite::ValueIfOk(Write([&](Connection& db) -> Status {
                              claimed.clear();
@@ -325,15 +318,7 @@ Status SqliteStore::TakeOver(const std::string& attempt_id, const std::string& o
   }
   return Write([&](Connection& db) -> Status {
     ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
-    if (a.status != AttemptStatus::kLaunching && a.status != AttemptStatus::kRunning) {
-      return FailedPrecondition(
-          fmt::format("attempt '{}' is {}, not launching or running; there is nothing to take over",
-                      a.id, ToString(a.status)));
-    }
-    if (!expected_owner.empty() && a.claimed_by != expected_owner) {
-      return Aborted(fmt::format("attempt '{}' is now claimed by '{}', not '{}'; left to it", a.id,
-                                 a.claimed_by, expected_owner));
-    }
+    RETURN_IF_ERROR(CheckTakeOver(a, expected_owner));
     ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE attempts SET claimed_by = ?, lease_expires_at = ? "
                                         "WHERE id = ?"));
     RETURN_IF_ERROR(s.Bind(1, owner).Bind(2, now + lease).Bind(3, a.id).Run());
