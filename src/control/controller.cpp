@@ -276,7 +276,8 @@ void Controller::RetryDeferred() {
   }
   std::lock_guard lock(deferred_mu_);
   // What arrived meanwhile goes after what is still pending.
-  deferred_.insert(deferred_.begin(), std::make_move_iterator(pending.begin() + done),
+  deferred_.insert(deferred_.begin(),
+                   std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(done)),
                    std::make_move_iterator(pending.end()));
   if (done > 0) {
     log::Info("recorded deferred engine updates",

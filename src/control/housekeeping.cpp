@@ -1,6 +1,6 @@
 // The controller's housekeeping: taking over orphaned attempts (reconcile) and retention.
-#include <signal.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cerrno>
 #include <chrono>
