@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -46,7 +47,25 @@ class ReplicasTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& r : replicas_) {
-      if (HasFailure() && r) std::cerr << "replica log:\n" << r->Log().substr(0, 20000) << "\n";
+      if (HasFailure() && r) {
+        // The end of the log, and every warning or error in it.
+        const std::string log = r->Log();
+        std::string notable;
+        size_t at = 0;
+        while (at < log.size()) {
+          size_t nl = log.find('\n', at);
+          if (nl == std::string::npos) nl = log.size();
+          std::string_view line(log.data() + at, nl - at);
+          if (line.find("\"level\":\"warn") != std::string_view::npos ||
+              line.find("\"level\":\"error") != std::string_view::npos) {
+            notable.append(line).push_back('\n');
+          }
+          at = nl + 1;
+        }
+        std::cerr << "replica log, warnings and errors:\n"
+                  << notable.substr(0, 30000) << "\nreplica log, last lines:\n"
+                  << log.substr(log.size() > 8000 ? log.size() - 8000 : 0) << "\n";
+      }
       r.reset();
     }
     ::unsetenv("TUG_DATABASE_URL");
@@ -127,6 +146,27 @@ class ReplicasTest : public ::testing::Test {
     return s.ok() ? std::move(*s) : nullptr;
   }
 
+  // The runs that have not ended, with their attempts and last events (for a failure message).
+  std::string Unfinished(store::Store& s, const std::vector<std::string>& ids) {
+    std::string out;
+    int shown = 0;
+    for (const std::string& id : ids) {
+      auto run = s.GetRun(id);
+      if (!run.ok() || IsTerminal(run->status) || ++shown > 5) continue;
+      out += "run " + id + " " + std::string(ToString(run->status)) + "\n";
+      for (const Attempt& a : run->attempts) {
+        out += "  attempt " + a.id + " " + std::string(ToString(a.status)) + " owner " +
+               a.claimed_by + " ref '" + a.engine_ref + "' launches " +
+               std::to_string(Launches()[a.id]) + "\n";
+      }
+      auto events = s.ListEvents(id, 0, 100);
+      if (events.ok()) {
+        for (const auto& e : *events) out += "  event " + e.type + ": " + e.message + "\n";
+      }
+    }
+    return out;
+  }
+
   int64_t CountEnded(store::Store& s) {
     auto counts = s.CountRunsByStatus();
     if (!counts.ok()) return -1;
@@ -192,7 +232,8 @@ TEST_F(ReplicasTest, TwoReplicasRunEveryAttemptOnceThroughACrash) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(WaitFor([&] { return CountEnded(*store) >= kRuns; }, std::chrono::minutes(8)))
-      << "ended " << CountEnded(*store) << " of " << kRuns;
+      << "ended " << CountEnded(*store) << " of " << kRuns << "\n"
+      << Unfinished(*store, ids);
   int adopted = 0;
   ExpectEachAttemptRanOnce(*store, ids, &adopted);
   std::cout << "launches at the kill: " << at_kill << "; orphans taken over: " << adopted << "\n";
@@ -233,7 +274,8 @@ TEST_F(ReplicasTest, APostgresRestartLosesNoUpdateAndReadyzReportsIt) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(WaitFor([&] { return CountEnded(*store) >= kRuns; }, std::chrono::minutes(5)))
-      << "ended " << CountEnded(*store) << " of " << kRuns;
+      << "ended " << CountEnded(*store) << " of " << kRuns << "\n"
+      << Unfinished(*store, ids);
   ExpectEachAttemptRanOnce(*store, ids, nullptr);
   EXPECT_EQ(LaunchCount(), static_cast<size_t>(kRuns));
 }

@@ -129,7 +129,15 @@ void Controller::DispatchLoop() {
     if (!claimed.ok()) {
       log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
     } else if (!claimed->empty()) {
-      for (const Attempt& a : *claimed) Launch(a);
+      {
+        std::lock_guard lock(launching_mu_);
+        for (const Attempt& a : *claimed) launching_.insert(a.id);
+      }
+      for (const Attempt& a : *claimed) {
+        Launch(a);
+        std::lock_guard lock(launching_mu_);
+        launching_.erase(a.id);
+      }
       continue;  // there may be more due work
     }
     // Sleep until woken, until the next attempt is due, or a slow poll (expired leases).

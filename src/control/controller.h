@@ -25,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +154,12 @@ class Controller {
   std::thread lease_keeper_;
   std::thread housekeeper_;
 
+  std::mutex launching_mu_;
+  std::set<std::string> launching_;  // claimed by the dispatcher, Launch not yet returned
+  /// Heals an attempt this server owns that nobody handles: a claim that committed while its
+  /// reply was lost (launched now, idempotently), or, on a host-bound engine, an attempt the
+  /// engine no longer watches because its end never reached the store (adopted again).
+  void HealOwn(const Attempt& a);
   std::mutex deferred_mu_;
   std::vector<Deferred> deferred_;  // guarded by deferred_mu_
   metrics::Family<metrics::Counter>& adopted_;

@@ -37,7 +37,15 @@ class FakeEngine final : public engine::Engine {
     stopped_.push_back(attempt_id);
     return OkStatus();
   }
-  std::vector<std::string> Active() const override { return {}; }
+  // Launched or adopted, and not cleaned up (ended) yet: what a real engine watches.
+  std::vector<std::string> Active() const override {
+    std::lock_guard lock(mu_);
+    std::set<std::string> ids;
+    for (const auto& l : launches_) ids.insert(l.attempt_id);
+    ids.insert(adopted_.begin(), adopted_.end());
+    for (const auto& c : cleaned_) ids.erase(c);
+    return {ids.begin(), ids.end()};
+  }
   Status Cleanup(const std::string& attempt_id) override {
     std::lock_guard lock(mu_);
     cleaned_.push_back(attempt_id);
@@ -52,7 +60,7 @@ class FakeEngine final : public engine::Engine {
   }
   void Send(const engine::Update& u) { sink_(u); }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   engine::UpdateSink sink_;
   std::vector<engine::LaunchSpec> launches_;

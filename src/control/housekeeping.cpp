@@ -2,6 +2,7 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -62,6 +63,10 @@ void Controller::Sweep(bool cluster) {
   int relaunched = 0;
   const Micros now = clock_.Now();
   for (const Attempt& a : *active) {
+    if (a.claimed_by == options_.owner) {
+      HealOwn(a);
+      continue;
+    }
     if (!IsOrphan(a, now, cluster)) continue;
     // Compare-and-swap on the owner we saw: if another replica (or the owner itself, renewing)
     // got there first, we leave the attempt alone.
@@ -109,6 +114,40 @@ void Controller::Sweep(bool cluster) {
               {{"adopted", std::to_string(adopted)},
                {"lost", std::to_string(lost)},
                {"relaunched", std::to_string(relaunched)}});
+  }
+}
+
+void Controller::HealOwn(const Attempt& a) {
+  engine::Engine* engine = EngineFor(a.engine);
+  if (engine == nullptr) return;
+  {
+    std::lock_guard lock(launching_mu_);
+    if (launching_.count(a.id) > 0) return;  // the dispatcher has it in hand
+  }
+  const std::vector<std::string> watched = engine->Active();
+  if (std::find(watched.begin(), watched.end(), a.id) != watched.end()) return;
+  if (a.status == AttemptStatus::kLaunching && a.engine_ref.empty()) {
+    // Our claim committed but its reply never came back (the database went away mid-call), so
+    // nothing launched it; Launch is idempotent by attempt id.
+    log::Warn("launching an attempt whose claim reply was lost", {{"attempt", a.id}});
+    Launch(a);
+    return;
+  }
+  if (!engine->HostBound()) return;
+  // Ours and running, yet the engine no longer watches it: its end never reached the store.
+  // Adopt reads the engine's record and reports the end again (the first end recorded wins).
+  log::Warn("re-adopting an attempt whose end was not recorded", {{"attempt", a.id}});
+  if (auto st = engine->Adopt(a.id, a.engine_ref); !st.ok()) {
+    store::AttemptEnd end;
+    end.status = AttemptStatus::kLost;
+    end.outcome.reason = std::string(reason::kLost);
+    end.outcome.message =
+        fmt::format("the attempt's process and record are gone: {}", st.error().message());
+    end.ended_at = clock_.Now();
+    if (auto e = EndAttempt(a, end); !e.ok()) {
+      log::Debug("marking attempt lost skipped",
+                 {{"attempt", a.id}, {"why", e.error().ToString()}});
+    }
   }
 }
 

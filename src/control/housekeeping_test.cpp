@@ -141,6 +141,38 @@ TEST_F(HousekeepingTest, TwoReplicasNeverBothTakeOverOneOrphan) {
   for (const auto& id : other_engine.adopted_) EXPECT_TRUE(seen.insert(id).second) << id;
 }
 
+// A claim that committed while its reply was lost leaves an attempt claimed by us that nothing
+// launches (and our lease keeper would renew it forever); the sweep launches it.
+TEST_F(HousekeepingTest, OurClaimWhoseReplyWasLostIsLaunched) {
+  ControlOptions o = Fast();
+  o.dispatch = false;  // only the sweep can launch it
+  tug::Run r = Submit();
+  auto claimed = store_->ClaimAttempt(o.owner, clock_.Now(), 30 * kMicrosPerSecond);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  Controller c(o, *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  ASSERT_TRUE(engine_.WaitLaunches(1));
+  ASSERT_TRUE(WaitForLaunched(r.attempts[0].id));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // more sweeps: no second launch
+  c.Stop();
+  std::lock_guard lock(engine_.mu_);
+  EXPECT_EQ(engine_.launches_.size(), 1u);
+}
+
+// Ours and running on a host-bound engine that no longer watches it (its end never reached the
+// store): the sweep adopts it again, so the engine reports the end once more.
+TEST_F(HousekeepingTest, OurRunningAttemptTheEngineForgotIsAdoptedAgain) {
+  engine_.host_bound_ = true;
+  tug::Run r = Submit();
+  RunAs(r, "host-a/100/aaaa");
+  Controller c(Fast(), *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return engine_.Adopted() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  c.Stop();
+  EXPECT_EQ(engine_.Adopted(), 1u) << "a watched attempt was adopted again";
+}
+
 // The engine's end arrives while the database refuses writes: it is kept and recorded once the
 // database is back, and the engine's record is cleaned up only then.
 TEST_F(HousekeepingTest, AnEndDuringAStoreOutageIsRecordedWhenTheStoreReturns) {
