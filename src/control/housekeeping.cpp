@@ -126,6 +126,15 @@ void Controller::HealOwn(const Attempt& a) {
   }
   const std::vector<std::string> watched = engine->Active();
   if (std::find(watched.begin(), watched.end(), a.id) != watched.end()) return;
+  // Read it again now that we know the engine does not watch it: the listing may predate its
+  // end. An end is stored before the engine's record is cleaned up, so an attempt still active
+  // here still has its record, and Launch/Adopt below find it instead of starting it again.
+  auto fresh = store_.GetAttempt(a.id);
+  if (!fresh.ok() || IsTerminal(fresh->status) || fresh->claimed_by != options_.owner) return;
+  HealOwnFresh(*engine, *fresh);
+}
+
+void Controller::HealOwnFresh(engine::Engine& engine, const Attempt& a) {
   if (a.status == AttemptStatus::kLaunching && a.engine_ref.empty()) {
     // Our claim committed but its reply never came back (the database went away mid-call), so
     // nothing launched it; Launch is idempotent by attempt id.
@@ -133,11 +142,11 @@ void Controller::HealOwn(const Attempt& a) {
     Launch(a);
     return;
   }
-  if (!engine->HostBound()) return;
+  if (!engine.HostBound()) return;
   // Ours and running, yet the engine no longer watches it: its end never reached the store.
   // Adopt reads the engine's record and reports the end again (the first end recorded wins).
   log::Warn("re-adopting an attempt whose end was not recorded", {{"attempt", a.id}});
-  if (auto st = engine->Adopt(a.id, a.engine_ref); !st.ok()) {
+  if (auto st = engine.Adopt(a.id, a.engine_ref); !st.ok()) {
     store::AttemptEnd end;
     end.status = AttemptStatus::kLost;
     end.outcome.reason = std::string(reason::kLost);
