@@ -159,7 +159,7 @@ class Controller {
   /// Heals an attempt this server owns that nobody handles: a claim that committed while its
   /// reply was lost (launched now, idempotently), or, on a host-bound engine, an attempt the
   /// engine no longer watches because its end never reached the store (adopted again).
-  void HealOwn(const Attempt& a);
+  void HealOwn(engine::Engine& engine, const Attempt& a);
   void HealOwnFresh(engine::Engine& engine, const Attempt& a);
   std::mutex deferred_mu_;
   std::vector<Deferred> deferred_;  // guarded by deferred_mu_

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -62,9 +64,18 @@ void Controller::Sweep(bool cluster) {
   int lost = 0;
   int relaunched = 0;
   const Micros now = clock_.Now();
+  // What each engine watches, read once per sweep (a replica may own thousands of attempts).
+  std::map<engine::Engine*, std::set<std::string>> watched;
   for (const Attempt& a : *active) {
     if (a.claimed_by == options_.owner) {
-      HealOwn(a);
+      engine::Engine* engine = EngineFor(a.engine);
+      if (engine == nullptr) continue;
+      auto it = watched.find(engine);
+      if (it == watched.end()) {
+        std::vector<std::string> ids = engine->Active();
+        it = watched.emplace(engine, std::set<std::string>(ids.begin(), ids.end())).first;
+      }
+      if (it->second.count(a.id) == 0) HealOwn(*engine, a);
       continue;
     }
     if (!IsOrphan(a, now, cluster)) continue;
@@ -117,21 +128,21 @@ void Controller::Sweep(bool cluster) {
   }
 }
 
-void Controller::HealOwn(const Attempt& a) {
-  engine::Engine* engine = EngineFor(a.engine);
-  if (engine == nullptr) return;
+void Controller::HealOwn(engine::Engine& engine, const Attempt& a) {
   {
     std::lock_guard lock(launching_mu_);
     if (launching_.count(a.id) > 0) return;  // the dispatcher has it in hand
   }
-  const std::vector<std::string> watched = engine->Active();
-  if (std::find(watched.begin(), watched.end(), a.id) != watched.end()) return;
   // Read it again now that we know the engine does not watch it: the listing may predate its
   // end. An end is stored before the engine's record is cleaned up, so an attempt still active
   // here still has its record, and Launch/Adopt below find it instead of starting it again.
   auto fresh = store_.GetAttempt(a.id);
   if (!fresh.ok() || IsTerminal(fresh->status) || fresh->claimed_by != options_.owner) return;
-  HealOwnFresh(*engine, *fresh);
+  // The sweep's view of what the engine watches predates the re-read: look again (rare: only
+  // attempts that looked unwatched get here).
+  const std::vector<std::string> now_watched = engine.Active();
+  if (std::find(now_watched.begin(), now_watched.end(), a.id) != now_watched.end()) return;
+  HealOwnFresh(engine, *fresh);
 }
 
 void Controller::HealOwnFresh(engine::Engine& engine, const Attempt& a) {
