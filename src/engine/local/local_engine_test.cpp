@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/ids.h"
 #include "core/quantity.h"
 #include "engine/engine_conformance.h"
@@ -332,9 +334,8 @@ TEST_F(LocalEngineTest, EnvironmentAndWorkingDirectoryAreHonoured) {
   size_t e = Make();
   std::string wd = root_ + "/wd";
   std::filesystem::create_directories(wd);
-  LaunchSpec spec = Shell(
-      R"(echo "foo=$FOO"; echo "home=$HOME"; echo "path=$PATH"; pwd; )"
-      R"(echo "me=$TUG_RUN_ID $TUG_ATTEMPT_ID $TUG_ATTEMPT")");
+  LaunchSpec spec = Shell(R"(echo "foo=$FOO"; echo "home=$HOME"; echo "path=$PATH"; pwd; )"
+                          R"(echo "me=$TUG_RUN_ID $TUG_ATTEMPT_ID $TUG_ATTEMPT")");
   spec.env = {{"FOO", "bar baz"}};
   spec.working_dir = wd;
   auto ended = RunToEnd(e, spec);
@@ -346,10 +347,9 @@ TEST_F(LocalEngineTest, EnvironmentAndWorkingDirectoryAreHonoured) {
   EXPECT_NE(log.find(std::string(" stdout path=") + kDefaultJobPath + "\n"), std::string::npos)
       << log;
   EXPECT_NE(log.find(" stdout " + wd + "\n"), std::string::npos) << log;
-  EXPECT_NE(log.find(" stdout me=" + spec.run_id + " " + spec.attempt_id + " " +
-                     std::to_string(spec.attempt_number) + "\n"),
-            std::string::npos)
-      << log;
+  const std::string me =
+      fmt::format(" stdout me={} {} {}\n", spec.run_id, spec.attempt_id, spec.attempt_number);
+  EXPECT_NE(log.find(me), std::string::npos) << log;
 }
 
 TEST_F(LocalEngineTest, ArgvRunsWithoutAShell) {
