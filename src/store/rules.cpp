@@ -146,6 +146,23 @@ Status CheckClaim(const std::string& owner, Micros lease, int max) {
   return OkStatus();
 }
 
+Status CheckOwnerLease(const std::string& owner, Micros lease, std::string_view doing) {
+  if (owner.empty() || lease <= 0) {
+    return InvalidArgument(
+        fmt::format("{} needs an owner name and a positive lease; set both", doing));
+  }
+  return OkStatus();
+}
+
+Result<std::string> CheckPage(const RunFilter& filter) {
+  if (filter.limit < 1 || filter.limit > kMaxRunsPerPage) {
+    return InvalidArgument(fmt::format("limit {} is out of range; ask for 1 to {} runs per page",
+                                       filter.limit, kMaxRunsPerPage));
+  }
+  if (filter.cursor.empty()) return std::string();
+  return DecodeCursor(filter.cursor);
+}
+
 Status CheckLease(const std::string& name, const std::string& owner, Micros ttl) {
   if (name.empty() || owner.empty() || ttl <= 0) {
     return InvalidArgument("a lease needs a name, an owner and a positive duration; set all three");

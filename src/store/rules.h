@@ -45,6 +45,12 @@ Error DefinitionNotFound(const std::string& name);
 
 /// Argument checks shared by the backends (kInvalidArgument with what to fix).
 [[nodiscard]] Status CheckClaim(const std::string& owner, Micros lease, int max = 1);
+/// `doing` names the call in the message: "renewing leases", "taking over an attempt".
+[[nodiscard]] Status CheckOwnerLease(const std::string& owner, Micros lease,
+                                     std::string_view doing);
+/// A ListRuns filter's limit (1..kMaxRunsPerPage); returns the id its cursor points after ("" for
+/// the first page).
+[[nodiscard]] Result<std::string> CheckPage(const RunFilter& filter);
 [[nodiscard]] Status CheckLease(const std::string& name, const std::string& owner, Micros ttl);
 [[nodiscard]] Status CheckPurgeLimit(int limit);
 /// The take-over rules on the attempt as locked in the caller's transaction: it must be

@@ -347,8 +347,7 @@ TEST_F(LocalEngineTest, EnvironmentAndWorkingDirectoryAreHonoured) {
   EXPECT_NE(log.find(std::string(" stdout path=") + kDefaultJobPath + "\n"), std::string::npos)
       << log;
   EXPECT_NE(log.find(" stdout " + wd + "\n"), std::string::npos) << log;
-  const std::string me =
-      fmt::format(" stdout me={} {} {}\n", spec.run_id, spec.attempt_id, spec.attempt_number);
+  auto me = fmt::format(" stdout me={} {} {}\n", spec.run_id, spec.attempt_id, spec.attempt_number);
   EXPECT_NE(log.find(me), std::string::npos) << log;
 }
 

@@ -126,9 +126,7 @@ Result<std::vector<Attempt>> PostgresStore::ClaimAttempts(const std::string& own
 }
 
 Result<int> PostgresStore::RenewLeases(const std::string& owner, Micros now, Micros lease) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("renewing leases needs an owner name and a positive lease; set both");
-  }
+  RETURN_IF_ERROR(CheckOwnerLease(owner, lease, "renewing leases"));
   int renewed = 0;
   return ValueIfOk(Once([&](Tx& tx) -> Status {
                      ASSIGN_OR_RETURN(Rows rows, tx.Exec("UPDATE attempts SET lease_expires_at = "
@@ -143,9 +141,7 @@ Result<int> PostgresStore::RenewLeases(const std::string& owner, Micros now, Mic
 
 Status PostgresStore::TakeOver(const std::string& attempt_id, const std::string& owner, Micros now,
                                Micros lease, const std::string& expected_owner) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("taking over an attempt needs an owner name and a positive lease");
-  }
+  RETURN_IF_ERROR(CheckOwnerLease(owner, lease, "taking over an attempt"));
   return Write([&](Tx& tx) -> Status {
     // The lock makes racing take-overs of one orphan run one after the other: each reads the
     // owner the previous one wrote, so only the first finds `expected_owner`.

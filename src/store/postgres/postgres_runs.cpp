@@ -210,14 +210,7 @@ Result<Run> PostgresStore::GetRun(const std::string& id) {
 }
 
 Result<RunPage> PostgresStore::ListRuns(const RunFilter& filter) {
-  if (filter.limit < 1 || filter.limit > kMaxRunsPerPage) {
-    return InvalidArgument(fmt::format("limit {} is out of range; ask for 1 to {} runs per page",
-                                       filter.limit, kMaxRunsPerPage));
-  }
-  std::string after;
-  if (!filter.cursor.empty()) {
-    ASSIGN_OR_RETURN(after, DecodeCursor(filter.cursor));
-  }
+  ASSIGN_OR_RETURN(std::string after, CheckPage(filter));
   RunPage page;
   return ValueIfOk(
       Read([&](Tx& tx) -> Status {

@@ -95,9 +95,7 @@ Result<std::vector<Attempt>> SqliteStore::ClaimAttempts(const std::string& owner
 }
 
 Result<int> SqliteStore::RenewLeases(const std::string& owner, Micros now, Micros lease) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("renewing leases needs an owner name and a positive lease; set both");
-  }
+  RETURN_IF_ERROR(CheckOwnerLease(owner, lease, "renewing leases"));
   int renewed = 0;
   return sqlite::ValueIfOk(
       Write([&](Connection& db) -> Status {
@@ -113,9 +111,7 @@ Result<int> SqliteStore::RenewLeases(const std::string& owner, Micros now, Micro
 
 Status SqliteStore::TakeOver(const std::string& attempt_id, const std::string& owner, Micros now,
                              Micros lease, const std::string& expected_owner) {
-  if (owner.empty() || lease <= 0) {
-    return InvalidArgument("taking over an attempt needs an owner name and a positive lease");
-  }
+  RETURN_IF_ERROR(CheckOwnerLease(owner, lease, "taking over an attempt"));
   return Write([&](Connection& db) -> Status {
     ASSIGN_OR_RETURN(Attempt a, LoadAttempt(db, attempt_id));
     RETURN_IF_ERROR(CheckTakeOver(a, expected_owner));

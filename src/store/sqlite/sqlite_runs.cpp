@@ -187,14 +187,7 @@ Result<Run> SqliteStore::GetRun(const std::string& id) {
 }
 
 Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
-  if (filter.limit < 1 || filter.limit > kMaxRunsPerPage) {
-    return InvalidArgument(fmt::format("limit {} is out of range; ask for 1 to {} runs per page",
-                                       filter.limit, kMaxRunsPerPage));
-  }
-  std::string after;
-  if (!filter.cursor.empty()) {
-    ASSIGN_OR_RETURN(after, DecodeCursor(filter.cursor));
-  }
+  ASSIGN_OR_RETURN(std::string after, CheckPage(filter));
   RunPage page;
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
