@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -25,6 +26,7 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/spark_ui_proxy.h"
+#include "server/ui_assets.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -319,9 +321,23 @@ int Serve(const cli::ServerFlags& flags) {
       },
       // No per-user visibility yet: whoever can call the API can see every run.
       [](const net::Request&, const std::string&) { return true; });
+  std::optional<server::UiAssets> ui;
+  if (!config->ui_dir.empty()) {
+    auto from_dir = server::UiAssets::FromDirectory(config->ui_dir);
+    if (!from_dir.ok()) {
+      api.Stop();
+      controller.Stop();
+      shutdown_engines();
+      return Die(from_dir.error().message());
+    }
+    ui.emplace(std::move(*from_dir));
+  } else {
+    ui.emplace(server::EmbeddedUiFiles());
+  }
   net::Router router;
   api.Register(router);
   spark_ui.Register(router);
+  ui->Register(router);
   net::ServerOptions no;
   no.host = config->host();
   no.port = config->port();

@@ -46,7 +46,10 @@ Controller::Controller(ControlOptions options, store::Store& store,
                                    "Orphaned attempts taken over from a dead owner, by outcome")),
       deferred_total_(registry.AddCounter(
           "tug_store_updates_deferred_total",
-          "Engine updates kept in memory because the store was unreachable, retried until taken")) {
+          "Engine updates kept in memory because the store was unreachable, retried until taken")),
+      usage_dropped_(registry.AddCounter(
+          "tug_usage_samples_dropped_total",
+          "Usage readings not stored because the store refused them (charts have a gap)")) {
   for (engine::Engine* e : engines) engines_[e->Name()] = e;
 }
 
@@ -249,6 +252,10 @@ void Controller::Launch(const Attempt& attempt) {
 }
 
 void Controller::OnUpdate(const engine::Update& u) {
+  if (u.kind == engine::Update::Kind::kUsage) {
+    RecordUsage(u);
+    return;
+  }
   bool behind = false;
   {
     std::lock_guard lock(deferred_mu_);
@@ -256,6 +263,25 @@ void Controller::OnUpdate(const engine::Update& u) {
   }
   // Behind earlier deferred updates, this one waits its turn (a start before its end).
   if (behind || !ApplyUpdate(u)) Defer(Deferred{u, {}, {}});
+}
+
+void Controller::RecordUsage(const engine::Update& u) {
+  // Attempt ids are "<run id>-<number>": no store read per sample.
+  const size_t dash = u.attempt_id.rfind('-');
+  if (dash == std::string::npos || u.usage.empty()) return;
+  std::vector<store::UsageSample> samples;
+  samples.reserve(u.usage.size());
+  for (const UsageReading& r : u.usage) {
+    samples.push_back(
+        store::UsageSample{u.attempt_id.substr(0, dash), u.attempt_id, u.at, u.started_at, r});
+  }
+  // Usage is a chart, not a record the platform acts on: while the store is unreachable the
+  // samples are dropped (and counted) rather than queued behind the updates that matter.
+  if (Status st = store_.AppendUsage(samples); !st.ok()) {
+    usage_dropped_.With({}).Inc(static_cast<double>(samples.size()));
+    log::Debug("usage samples dropped",
+               {{"attempt", u.attempt_id}, {"error", st.error().ToString()}});
+  }
 }
 
 void Controller::Defer(Deferred d) {
@@ -334,6 +360,9 @@ bool Controller::ApplyUpdate(const engine::Update& u) {
       }
       return true;
     }
+    case engine::Update::Kind::kUsage:
+      RecordUsage(u);
+      return true;
     case engine::Update::Kind::kEvent: {
       tug::Event e;
       e.run_id = attempt->run_id;

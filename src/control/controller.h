@@ -127,6 +127,8 @@ class Controller {
   void RetryDeferred();
   void Launch(const Attempt& attempt);
   void OnUpdate(const engine::Update& update);
+  /// Stores a kUsage update's readings (downsampled by the store); dropped when that fails.
+  void RecordUsage(const engine::Update& update);
   /// Diagnoses (failed/lost), plans the next attempt and records the end in one store
   /// transaction; retries transient store errors. Returns the store's status.
   Status EndAttempt(const Attempt& attempt, store::AttemptEnd end);
@@ -165,6 +167,7 @@ class Controller {
   std::vector<Deferred> deferred_;  // guarded by deferred_mu_
   metrics::Family<metrics::Counter>& adopted_;
   metrics::Family<metrics::Counter>& deferred_total_;
+  metrics::Family<metrics::Counter>& usage_dropped_;
 };
 
 }  // namespace tug::control

@@ -61,6 +61,16 @@ std::string NewId(const Clock& clock) {
   return {out.begin(), out.end()};
 }
 
+std::string IdFloor(Micros at) {
+  auto ms = static_cast<uint64_t>(at < 0 ? 0 : at / kMicrosPerMilli) & ((uint64_t{1} << 48) - 1);
+  std::string out(26, '0');
+  for (int i = 9; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = kAlphabet[ms & 31];
+    ms >>= 5;
+  }
+  return out;
+}
+
 std::string AttemptId(std::string_view run_id, int number) {
   return std::string(run_id) + "-" + std::to_string(number);
 }

@@ -13,6 +13,9 @@ namespace tug {
 /// Thread-safe.
 std::string NewId(const Clock& clock);
 std::string AttemptId(std::string_view run_id, int number);
+/// The smallest id NewId gives at `at` (millisecond precision): ids of runs created at or after
+/// `at` compare >= IdFloor(at), so a creation-time range is an id range (the primary key).
+std::string IdFloor(Micros at);
 /// True for strings NewId could have produced.
 bool IsValidId(std::string_view id);
 

@@ -216,6 +216,16 @@ struct ComponentStatus {
   bool operator==(const ComponentStatus&) const = default;
 };
 
+/// One reading of an attempt component's resource use; engines sample it every few seconds.
+struct UsageReading {
+  std::string component = "main";
+  int64_t memory_bytes = 0;        // memory in use now (cgroup memory.current / working set)
+  int64_t cpu_millis = 0;          // CPU used over the last interval, in millicores
+  int64_t memory_limit_bytes = 0;  // 0: no limit
+  int64_t cpu_limit_millis = 0;    // 0: no limit
+  bool operator==(const UsageReading&) const = default;
+};
+
 struct Attempt {
   std::string id;  // "<run id>-<number>"
   std::string run_id;
@@ -250,6 +260,8 @@ struct Attempt {
 
 struct Run {
   std::string id;
+  /// Who submitted it (the API's "owner"; the CLI sends $USER); "" when unknown.
+  std::string owner;
   std::string definition;
   int64_t definition_version = 0;
   RunStatus status = RunStatus::kQueued;

@@ -43,7 +43,7 @@ struct LaunchSpec {
 };
 
 struct Update {
-  enum class Kind { kStarted, kEnded, kEvent };
+  enum class Kind { kStarted, kEnded, kEvent, kUsage };
   Kind kind = Kind::kEvent;
   std::string attempt_id;
   Micros at = 0;
@@ -57,6 +57,10 @@ struct Update {
   /// Spark application id.
   std::vector<ComponentStatus> components;
   std::string app_id;
+  /// kUsage only: one reading per component sampled at `at`, and when the attempt started
+  /// (the store keeps older samples at a coarser resolution).
+  std::vector<UsageReading> usage;
+  Micros started_at = 0;
 };
 
 using UpdateSink = std::function<void(const Update&)>;

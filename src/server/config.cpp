@@ -90,6 +90,11 @@ const Key kKeys[] = {
        c.database_pool_size = static_cast<int>(n);
        return OkStatus();
      }},
+    {"ui.dir", "TUG_UI_DIR",
+     [](Config& c, const std::string& v) -> Status {
+       c.ui_dir = v;
+       return OkStatus();
+     }},
     {"retention", "TUG_RETENTION",
      [](Config& c, const std::string& v) -> Status {
        if (v == "0" || v == "forever") {

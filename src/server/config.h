@@ -60,6 +60,8 @@ std::string RedactUrl(const std::string& url);
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".tug";
+  /// Serve the web UI from this directory (a Vite build) instead of the copy in the binary.
+  std::string ui_dir;
   std::string log_level = "info";
   // store
   std::string store_driver = "sqlite";

@@ -48,6 +48,7 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.stop_requested = RowBool(row, 10);  // found by ADL in the backend's namespace
   r.outcome = DecodeOutcomeRow(row, 11);
   r.plan = row.Text(14);
+  r.owner = row.Text(15);
   return r;
 }
 

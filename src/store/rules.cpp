@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "core/ids.h"
+
 namespace tug::store {
 namespace {
 
@@ -186,6 +188,71 @@ Status CheckTakeOver(const Attempt& a, const std::string& expected_owner) {
   if (!expected_owner.empty() && a.claimed_by != expected_owner) {
     return Aborted(fmt::format("attempt '{}' is now claimed by '{}', not '{}'; left to it", a.id,
                                a.claimed_by, expected_owner));
+  }
+  return OkStatus();
+}
+
+// --- ListRuns ---
+
+RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
+                        bool dollar) {
+  RunsQuery q;
+  q.sql = fmt::format("SELECT {} FROM runs WHERE 1 = 1", columns);
+  auto bind = [&](std::string_view condition, std::string value) {
+    q.params.push_back(std::move(value));
+    q.sql += fmt::format(" AND {} {}{}", condition, dollar ? '$' : '?', q.params.size());
+  };
+  if (filter.status) bind("status =", std::string(ToString(*filter.status)));
+  if (!filter.definition.empty()) bind("definition =", filter.definition);
+  if (!filter.owner.empty()) bind("owner =", filter.owner);
+  // Ids are time-ordered: a creation range is a primary-key range, so every shape stays an
+  // index scan that stops after one page.
+  if (filter.created_after > 0) bind("id >=", IdFloor(filter.created_after));
+  std::string upper = filter.created_before > 0 ? IdFloor(filter.created_before) : "";
+  if (!after.empty() && (upper.empty() || after < upper)) upper = after;
+  if (!upper.empty()) bind("id <", upper);
+  q.limit = filter.limit + 1;  // one more than asked tells whether another page exists
+  q.sql += fmt::format(" ORDER BY id DESC LIMIT {}{}", dollar ? '$' : '?', q.params.size() + 1);
+  return q;
+}
+
+// --- usage ---
+
+Micros UsageBucketWidth(Micros age) {
+  constexpr Micros kMinute = 60 * kMicrosPerSecond;
+  if (age < 10 * kMinute) return 5 * kMicrosPerSecond;
+  if (age < 120 * kMinute) return kMinute;
+  return 5 * kMinute;
+}
+
+UsageBucket UsageBucketOf(const UsageSample& s) {
+  if (s.started_at <= 0 || s.at < s.started_at) {
+    const Micros width = UsageBucketWidth(0);
+    return {s.at - s.at % width, width};
+  }
+  const Micros age = s.at - s.started_at;
+  const Micros width = UsageBucketWidth(age);
+  return {s.started_at + age - age % width, width};
+}
+
+Status CheckUsage(const std::vector<UsageSample>& samples) {
+  for (const UsageSample& s : samples) {
+    if (s.run_id.empty() || s.attempt_id.empty() || s.reading.component.empty()) {
+      return InvalidArgument(
+          fmt::format("usage sample of attempt '{}' needs a run id, an attempt id and a component",
+                      s.attempt_id));
+    }
+    if (s.at <= 0) {
+      return InvalidArgument(
+          fmt::format("usage sample of attempt '{}' has no time; set `at`", s.attempt_id));
+    }
+    const UsageReading& r = s.reading;
+    if (r.memory_bytes < 0 || r.cpu_millis < 0 || r.memory_limit_bytes < 0 ||
+        r.cpu_limit_millis < 0) {
+      return InvalidArgument(fmt::format(
+          "usage sample of attempt '{}' has a negative value; readings and limits are >= 0",
+          s.attempt_id));
+    }
   }
   return OkStatus();
 }

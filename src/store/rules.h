@@ -58,4 +58,29 @@ Error DefinitionNotFound(const std::string& name);
 /// by it (kAborted).
 [[nodiscard]] Status CheckTakeOver(const Attempt& a, const std::string& expected_owner);
 
+/// The ListRuns statement for a filter: "SELECT <columns> FROM runs WHERE ..." with one bound
+/// parameter per filter that is set (status, definition, owner, the creation range as an id
+/// range, the cursor) and the page size last; `dollar` numbers them $1.. (PostgreSQL), else ?1..
+/// (SQLite). `after` is CheckPage's cursor id.
+struct RunsQuery {
+  std::string sql;
+  std::vector<std::string> params;  // in placeholder order, then the limit (filter.limit + 1)
+  int64_t limit = 0;
+};
+RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
+                        bool dollar);
+
+/// Usage downsampling: 5 s buckets for an attempt's first 10 minutes, 1 min up to 2 hours,
+/// 5 min after (a day-long attempt keeps about 500 buckets per component).
+Micros UsageBucketWidth(Micros age);
+/// The bucket a sample goes into: its width by the attempt's age, aligned to the attempt's start
+/// (so buckets of different widths never share a start), or to the epoch without a start time.
+struct UsageBucket {
+  Micros at = 0;
+  Micros width = 0;
+};
+UsageBucket UsageBucketOf(const UsageSample& sample);
+/// kInvalidArgument for a sample AppendUsage refuses.
+[[nodiscard]] Status CheckUsage(const std::vector<UsageSample>& samples);
+
 }  // namespace tug::store

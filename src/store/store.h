@@ -21,6 +21,11 @@ namespace tug::store {
 struct RunFilter {
   std::optional<RunStatus> status;
   std::string definition;  // empty: all
+  std::string owner;       // empty: all
+  /// Creation time range [created_after, created_before), by the id's millisecond timestamp
+  /// (ids are time-ordered); 0: unbounded.
+  Micros created_after = 0;
+  Micros created_before = 0;
   /// Opaque cursor from a previous page's next_cursor; empty: first page (newest first).
   std::string cursor;
   int limit = 50;  // 1..500
@@ -68,6 +73,29 @@ struct HistoryRow {
 struct SpotOutcomes {
   int64_t spot_attempts = 0;
   int64_t node_losses = 0;
+};
+
+/// One usage reading of an attempt's component, as the engine sampled it.
+struct UsageSample {
+  std::string run_id;
+  std::string attempt_id;
+  Micros at = 0;
+  Micros started_at = 0;  // the attempt's start: older samples are kept coarser
+  UsageReading reading;
+};
+
+/// A stored usage bucket: the readings of one component in [at, at + width).
+struct UsagePoint {
+  std::string attempt_id;
+  std::string component;
+  Micros at = 0;
+  Micros width = 0;
+  int64_t memory_bytes = 0;  // the highest reading in the bucket
+  int64_t cpu_millis = 0;    // the mean of the bucket's readings
+  int64_t samples = 0;
+  int64_t memory_limit_bytes = 0;  // the latest reading's
+  int64_t cpu_limit_millis = 0;
+  bool operator==(const UsagePoint&) const = default;
 };
 
 struct NewRun {
@@ -181,7 +209,7 @@ class Store {
   /// loop over at once; a no-op otherwise.
   [[nodiscard]] virtual Status ReleaseLease(const std::string& name, const std::string& owner) = 0;
   /// Deletes up to `limit` (1..10000) ended runs with ended_at < `ended_before`, oldest first,
-  /// with their attempts and events, in one transaction; returns their ids (the caller removes
+  /// with their attempts, events and usage, in one transaction; returns their ids (the caller removes
   /// their logs). Active runs are never deleted.
   [[nodiscard]] virtual Result<std::vector<std::string>> PurgeRuns(Micros ended_before,
                                                                    int limit) = 0;
@@ -192,6 +220,16 @@ class Store {
   /// Events of a run with seq > after_seq, oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<Event>> ListEvents(const std::string& run_id,
                                                               int64_t after_seq, int limit) = 0;
+
+  // --- usage ---
+
+  /// Adds readings, downsampled: each goes into its component's bucket of UsageBucketWidth(at -
+  /// started_at) (store/rules.h), keeping the bucket's highest memory and mean CPU; a reading for
+  /// a bucket that exists is merged into it. kInvalidArgument (nothing written) for a sample
+  /// without run, attempt, component or time, or with negative values.
+  [[nodiscard]] virtual Status AppendUsage(const std::vector<UsageSample>& samples) = 0;
+  /// The run's usage buckets, ordered by attempt id, component and time (empty when none).
+  [[nodiscard]] virtual Result<std::vector<UsagePoint>> ListUsage(const std::string& run_id) = 0;
 
   // --- metrics ---
 

@@ -119,6 +119,7 @@ inline NewRun MakeRun(const std::string& definition = "hello", Micros due_at = k
   NewRun n;
   Run& r = n.run;
   r.id = NewId(SystemClock::Instance());
+  r.owner = "ada";
   r.definition = definition;
   r.definition_version = 2;
   r.status = RunStatus::kQueued;

@@ -108,6 +108,26 @@ CREATE TABLE leases (
   expires_at BIGINT NOT NULL
 );
 )sql"},
+    // Who submitted a run, and attempts' usage over time in buckets that coarsen with the
+    // attempt's age (store/rules UsageBucketWidth). No foreign key: samples of a run being
+    // purged are deleted with it, and a late sample must not fail the engine's update.
+    Migration{2, R"sql(
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_owner_id ON runs (owner, id);
+CREATE TABLE usage_samples (
+  run_id TEXT NOT NULL,
+  attempt_id TEXT NOT NULL,
+  component TEXT NOT NULL,
+  bucket_at BIGINT NOT NULL,
+  width BIGINT NOT NULL,
+  memory_bytes BIGINT NOT NULL,
+  cpu_millis_sum BIGINT NOT NULL,
+  samples BIGINT NOT NULL,
+  memory_limit_bytes BIGINT NOT NULL,
+  cpu_limit_millis BIGINT NOT NULL,
+  PRIMARY KEY (run_id, attempt_id, component, bucket_at)
+);
+)sql"},
 };
 
 // Held for the length of each migration's transaction ("tug_migr" as an int64); advisory locks

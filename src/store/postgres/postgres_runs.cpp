@@ -22,17 +22,17 @@ using pg::Tx;
 namespace {
 
 // A run, its first attempt and its "submitted" event in one statement (one round trip, atomic
-// on its own). $1..$15 the run, $16 its signature, $17..$43 the attempt, $44 the event text. The
+// on its own). $1..$16 the run, $17 its signature, $18..$44 the attempt, $45 the event text. The
 // attempt's foreign key is checked at the end of the statement, when the run is in.
 constexpr const char* kCreateRunSql =
     "WITH r AS (INSERT INTO runs (" TUG_RUN_COLUMNS
     ", signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-    "$16)), "
+    "$16, $17)), "
     "a AS (INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
-    ") VALUES ($17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, "
-    "$33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43)) "
+    ") VALUES ($18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, "
+    "$34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44)) "
     "INSERT INTO events (run_id, attempt_id, at, type, message) "
-    "VALUES ($1, $17, $7, 'submitted', $44)";
+    "VALUES ($1, $18, $7, 'submitted', $45)";
 
 Params CreateRunParams(const Run& run, const Attempt& first) {
   Params p;
@@ -64,25 +64,6 @@ const std::string& GetRunSql() {
       " FROM runs AS r LEFT JOIN attempts AS a ON a.run_id = r.id WHERE r.id = $1 "
       "ORDER BY a.number";
   return sql;
-}
-
-// The eight shapes of the ListRuns query. Filters change the SQL structure only; every value is
-// bound, numbered in the order the shape uses them (status, definition, cursor id, limit).
-const std::string& ListRunsSql(bool by_status, bool by_definition, bool after) {
-  static const std::array<std::string, 8> sql_by_shape = [] {
-    std::array<std::string, 8> sql;
-    for (int i = 0; i < 8; ++i) {
-      int n = 0;
-      std::string s = "SELECT " TUG_RUN_COLUMNS " FROM runs WHERE true";
-      if ((i & 1) != 0) s += fmt::format(" AND status = ${}", ++n);
-      if ((i & 2) != 0) s += fmt::format(" AND definition = ${}", ++n);
-      if ((i & 4) != 0) s += fmt::format(" AND id < ${}", ++n);
-      s += fmt::format(" ORDER BY id DESC LIMIT ${}", ++n);
-      sql[static_cast<size_t>(i)] = std::move(s);
-    }
-    return sql;
-  }();
-  return sql_by_shape[(by_status ? 1 : 0) | (by_definition ? 2 : 0) | (after ? 4 : 0)];
 }
 
 // The attempt and its run's state, locked (run first, as every writer locks them) for an end.
@@ -214,14 +195,11 @@ Result<RunPage> PostgresStore::ListRuns(const RunFilter& filter) {
   RunPage page;
   return ValueIfOk(
       Read([&](Tx& tx) -> Status {
+        RunsQuery q = ListRunsQuery(filter, after, TUG_RUN_COLUMNS, /*dollar=*/true);
         Params p;
-        if (filter.status) p.Add(ToString(*filter.status));
-        if (!filter.definition.empty()) p.Add(filter.definition);
-        if (!after.empty()) p.Add(after);
-        p.Add(filter.limit + 1);  // one more than asked tells whether another page exists
-        ASSIGN_OR_RETURN(Rows rows, tx.Exec(ListRunsSql(filter.status.has_value(),
-                                                        !filter.definition.empty(), !after.empty()),
-                                            p));
+        for (const std::string& v : q.params) p.Add(v);
+        p.Add(q.limit);
+        ASSIGN_OR_RETURN(Rows rows, tx.Exec(q.sql, p));
         page = RunPage();
         for (int i = 0; i < rows.size(); ++i) {
           if (static_cast<int>(page.runs.size()) == filter.limit) {

@@ -318,6 +318,7 @@ Result<std::vector<std::string>> PostgresStore::PurgeRuns(Micros ended_before, i
                     "WHERE ended_at > 0 AND ended_at < $1 ORDER BY ended_at, id LIMIT $2 "
                     "FOR UPDATE), "
                     "e AS (DELETE FROM events WHERE run_id IN (SELECT id FROM doomed)), "
+                    "u AS (DELETE FROM usage_samples WHERE run_id IN (SELECT id FROM doomed)), "
                     "a AS (DELETE FROM attempts WHERE run_id IN (SELECT id FROM doomed)), "
                     "r AS (DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING id) "
                     "SELECT d.id FROM doomed AS d JOIN r ON r.id = d.id ORDER BY d.ended_at, d.id",

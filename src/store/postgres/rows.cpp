@@ -50,7 +50,7 @@ void AddRun(Params& p, const Run& run) {
       .Add(run.ended_at)
       .Add(run.stop_requested);
   AddOutcome(p, run.outcome);
-  p.Add(run.plan);
+  p.Add(run.plan).Add(run.owner);
 }
 
 void AddAttempt(Params& p, const Attempt& a) {

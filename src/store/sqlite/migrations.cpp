@@ -120,6 +120,26 @@ CREATE TABLE leases (
 CREATE INDEX runs_ended ON runs (ended_at) WHERE ended_at > 0;
 CREATE INDEX attempts_launching_lease ON attempts (lease_expires_at) WHERE status = 'LAUNCHING';
 )sql"},
+    // Who submitted a run (the runs list filters by it), and attempts' resource usage over time,
+    // one row per (attempt, component, bucket): the newest minutes at fine resolution, older
+    // ones coarser (store/rules UsageBucketWidth), so a day-long attempt keeps ~500 rows.
+    Migration{6, R"sql(
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_owner_id ON runs (owner, id);
+CREATE TABLE usage_samples (
+  run_id TEXT NOT NULL,
+  attempt_id TEXT NOT NULL,
+  component TEXT NOT NULL,
+  bucket_at INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  memory_bytes INTEGER NOT NULL,
+  cpu_millis_sum INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  memory_limit_bytes INTEGER NOT NULL,
+  cpu_limit_millis INTEGER NOT NULL,
+  PRIMARY KEY (run_id, attempt_id, component, bucket_at)
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

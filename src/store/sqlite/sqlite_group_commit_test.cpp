@@ -92,8 +92,9 @@ TEST(SqliteGroupCommitTest, ConcurrentCreatesCommitIndependently) {
   }
   EXPECT_EQ(queued, ok.load() + 1);
   // Every created run has exactly its "submitted" event.
-  auto page =
-      store.ListRuns({.status = std::nullopt, .definition = "", .cursor = "", .limit = 500});
+  RunFilter all;
+  all.limit = 500;
+  auto page = store.ListRuns(all);
   ASSERT_TRUE(page.ok());
   auto events = store.ListEvents(page->runs[0].id, 0, 100);
   ASSERT_TRUE(events.ok());

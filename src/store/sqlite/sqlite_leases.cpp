@@ -55,6 +55,8 @@ Result<std::vector<std::string>> SqliteStore::PurgeRuns(Micros ended_before, int
         for (const std::string& id : ids) {
           ASSIGN_OR_RETURN(Stmt e, db.Prepare("DELETE FROM events WHERE run_id = ?"));
           RETURN_IF_ERROR(e.Bind(1, id).Run());
+          ASSIGN_OR_RETURN(Stmt u, db.Prepare("DELETE FROM usage_samples WHERE run_id = ?"));
+          RETURN_IF_ERROR(u.Bind(1, id).Run());
           ASSIGN_OR_RETURN(Stmt a, db.Prepare("DELETE FROM attempts WHERE run_id = ?"));
           RETURN_IF_ERROR(a.Bind(1, id).Run());
           ASSIGN_OR_RETURN(Stmt r, db.Prepare("DELETE FROM runs WHERE id = ?"));

@@ -16,28 +16,6 @@ namespace tug::store {
 using sqlite::Connection;
 using sqlite::Stmt;
 
-namespace {
-
-// The eight shapes of the ListRuns query. Filters change the SQL structure only; every value is
-// bound (?1 status, ?2 definition, ?3 cursor id, ?4 limit).
-const std::string& ListRunsSql(bool by_status, bool by_definition, bool after) {
-  static const std::array<std::string, 8> sql_by_shape = [] {
-    std::array<std::string, 8> sql;
-    for (int i = 0; i < 8; ++i) {
-      std::string s = "SELECT " TUG_RUN_COLUMNS " FROM runs WHERE 1 = 1";
-      if ((i & 1) != 0) s += " AND status = ?1";
-      if ((i & 2) != 0) s += " AND definition = ?2";
-      if ((i & 4) != 0) s += " AND id < ?3";
-      s += " ORDER BY id DESC LIMIT ?4";
-      sql[static_cast<size_t>(i)] = std::move(s);
-    }
-    return sql;
-  }();
-  return sql_by_shape[(by_status ? 1 : 0) | (by_definition ? 2 : 0) | (after ? 4 : 0)];
-}
-
-}  // namespace
-
 namespace sqlite_internal {
 
 Result<Attempt> LoadAttempt(Connection& db, const std::string& id) {
@@ -134,7 +112,7 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
 Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
   ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -147,7 +125,7 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(10, run.ended_at)
       .Bind(11, run.stop_requested);
   sqlite::BindOutcome(r, 12, run.outcome);
-  r.Bind(15, run.plan).Bind(16, CommandSignature(run.spec));
+  r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -191,13 +169,11 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
   RunPage page;
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
-        ASSIGN_OR_RETURN(
-            Stmt s, db.Prepare(ListRunsSql(filter.status.has_value(), !filter.definition.empty(),
-                                           !after.empty())));
-        if (filter.status) s.Bind(1, ToString(*filter.status));
-        if (!filter.definition.empty()) s.Bind(2, filter.definition);
-        if (!after.empty()) s.Bind(3, after);
-        s.Bind(4, filter.limit + 1);  // one more than asked tells whether another page exists
+        RunsQuery q = ListRunsQuery(filter, after, TUG_RUN_COLUMNS, /*dollar=*/false);
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare(q.sql));
+        int n = 0;
+        for (const std::string& v : q.params) s.Bind(++n, v);
+        s.Bind(++n, q.limit);
         while (true) {
           ASSIGN_OR_RETURN(bool row, s.Step());
           if (!row) return OkStatus();

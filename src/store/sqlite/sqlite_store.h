@@ -86,6 +86,9 @@ class SqliteStore final : public Store {
   Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,
                                         int limit) override;
 
+  Status AppendUsage(const std::vector<UsageSample>& samples) override;
+  Result<std::vector<UsagePoint>> ListUsage(const std::string& run_id) override;
+
   Result<std::vector<StatusCount>> CountRunsByStatus() override;
   Result<int64_t> QueueDepth(Micros now) override;
 
