@@ -160,5 +160,103 @@ TEST_F(ApiTest, HealthReadinessAndMetrics) {
   }
 }
 
+TEST_F(ApiTest, RunsHaveOwnersAndFilterByOwnerAndCreationTime) {
+  ASSERT_EQ(Call("PUT", "/api/v1/definitions/noop", R"({"name":"noop","command":"true"})").status,
+            201);
+  for (const char* owner : {"alice", "bob", "alice"}) {
+    auto r = Call("POST", "/api/v1/runs",
+                  std::string(R"({"definition":"noop","owner":")") + owner + "\"}");
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.body.at("owner").as_string(), owner);
+  }
+  auto number = Call("POST", "/api/v1/runs", R"({"definition":"noop","owner":7})");
+  EXPECT_EQ(number.status, 400);
+  EXPECT_NE(Message(number).find("'owner' must be a string"), std::string::npos) << number.raw;
+  auto control = Call("POST", "/api/v1/runs", R"({"definition":"noop","owner":"a\nb"})");
+  EXPECT_EQ(control.status, 400);
+  EXPECT_EQ(RunCount(), 3u) << "a refused submit was stored";
+
+  auto alice = Call("GET", "/api/v1/runs?owner=alice");
+  ASSERT_EQ(alice.status, 200) << alice.raw;
+  ASSERT_EQ(alice.body.at("runs").as_array().size(), 2u);
+  const auto& first = alice.body.at("runs").as_array()[0];
+  EXPECT_EQ(first.at("owner").as_string(), "alice");
+  EXPECT_EQ(first.at("attempt_count").as_int64(), 1);
+
+  EXPECT_EQ(Call("GET", "/api/v1/runs?created_before=2999-01-01T00:00:00Z")
+                .body.at("runs")
+                .as_array()
+                .size(),
+            3u);
+  EXPECT_TRUE(Call("GET", "/api/v1/runs?created_after=2999-01-01T00:00:00Z")
+                  .body.at("runs")
+                  .as_array()
+                  .empty());
+  EXPECT_EQ(Call("GET", "/api/v1/runs?owner=bob&created_after=2000-01-01T00:00:00Z")
+                .body.at("runs")
+                .as_array()
+                .size(),
+            1u);
+  auto garbage = Call("GET", "/api/v1/runs?created_after=yesterday");
+  EXPECT_EQ(garbage.status, 400);
+  EXPECT_NE(Message(garbage).find("RFC 3339"), std::string::npos) << garbage.raw;
+  auto inverted = Call(
+      "GET", "/api/v1/runs?created_after=2026-01-02T00:00:00Z&created_before=2026-01-01T00:00:00Z");
+  EXPECT_EQ(inverted.status, 400);
+  EXPECT_NE(Message(inverted).find("must be earlier"), std::string::npos) << inverted.raw;
+}
+
+TEST_F(ApiTest, PolledAnswersRevalidateByEtag) {
+  ASSERT_EQ(Call("PUT", "/api/v1/definitions/noop", R"({"name":"noop","command":"true"})").status,
+            201);
+  auto first = client_->Send("GET", "/api/v1/runs");
+  ASSERT_TRUE(first.ok());
+  std::string etag;
+  for (const auto& [k, v] : first->headers) {
+    if (k == "ETag" || k == "etag") etag = v;
+  }
+  ASSERT_FALSE(etag.empty()) << "no ETag on the runs list";
+  auto same =
+      client_->Send("GET", "/api/v1/runs", "", "application/json", {{"If-None-Match", etag}});
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->status, 304);
+  EXPECT_TRUE(same->body.empty());
+
+  auto run = Call("POST", "/api/v1/runs", R"({"definition":"noop"})");
+  ASSERT_EQ(run.status, 201) << run.raw;
+  auto changed =
+      client_->Send("GET", "/api/v1/runs", "", "application/json", {{"If-None-Match", etag}});
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->status, 200) << "a changed list was not sent";
+
+  const std::string id(run.body.at("id").as_string());
+  // Usage answers even before any sample arrived; a run's attempts list their logs.
+  auto usage = Call("GET", "/api/v1/runs/" + id + "/usage");
+  ASSERT_EQ(usage.status, 200) << usage.raw;
+  EXPECT_EQ(usage.body.at("run_id").as_string(), id);
+  EXPECT_TRUE(usage.body.at("series").is_array());
+  EXPECT_EQ(Call("GET", "/api/v1/runs/nope/usage").status, 404);
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Call("GET", "/api/v1/runs/" + id);
+    const auto& a = r.body.at("attempts").as_array()[0].at("logs").as_array();
+    return !a.empty() && a[0].as_string() == "main";
+  }));
+}
+
+TEST_F(ApiTest, WebUiIsServedAtRootWithAContentSecurityPolicy) {
+  auto root = client_->Send("GET", "/");
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->status, 200);
+  std::string csp;
+  std::string type;
+  for (const auto& [k, v] : root->headers) {
+    if (k == "content-security-policy" || k == "Content-Security-Policy") csp = v;
+    if (k == "content-type" || k == "Content-Type") type = v;
+  }
+  EXPECT_NE(csp.find("default-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(type, "text/html; charset=utf-8");
+  EXPECT_NE(root->body.find("<"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tug::testing

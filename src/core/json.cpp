@@ -710,9 +710,12 @@ Result<Attempt> AttemptFromJson(const json::value& v) {
 json::object ToJsonSummary(const Run& r) {
   json::object o;
   o["id"] = r.id;
+  o["owner"] = r.owner;
   o["definition"] = r.definition;
   o["definition_version"] = r.definition_version;
   o["status"] = ToString(r.status);
+  o["attempt_count"] = r.attempts.empty() ? r.attempt_count : static_cast<int>(r.attempts.size());
+  if (!r.last_failure_class.empty()) o["failure_class"] = r.last_failure_class;
   o["created_at"] = Time(r.created_at);
   o["updated_at"] = Time(r.updated_at);
   o["started_at"] = Time(r.started_at);
@@ -748,6 +751,11 @@ Result<Run> RunFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.Time("started_at", run.started_at));
   RETURN_IF_ERROR(r.Time("ended_at", run.ended_at));
   RETURN_IF_ERROR(r.Bool("stop_requested", run.stop_requested));
+  RETURN_IF_ERROR(r.String("owner", run.owner));
+  int64_t attempt_count = 0;
+  RETURN_IF_ERROR(r.Int("attempt_count", attempt_count));
+  run.attempt_count = static_cast<int>(attempt_count);
+  RETURN_IF_ERROR(r.String("failure_class", run.last_failure_class));
   if (const json::value* oc = r.Get("outcome")) {
     ASSIGN_OR_RETURN(run.outcome, OutcomeFromJson(*oc));
   }
@@ -768,6 +776,7 @@ Result<Run> RunFromJson(const json::value& v) {
       run.attempts.push_back(std::move(attempt));
     }
   }
+  if (!run.attempts.empty()) run.attempt_count = 0;  // a summary field, as ListRuns fills it
   return run;
 }
 

@@ -118,6 +118,7 @@ TEST(JsonTest, DefinitionErrorsNameTheField) {
 TEST(JsonTest, RunRoundTrip) {
   tug::Run r;
   r.id = "01jd0000000000000000000000";
+  r.owner = "ada";
   r.definition = "hello";
   r.definition_version = 3;
   r.status = RunStatus::kFailed;
@@ -150,6 +151,26 @@ TEST(JsonTest, RunRoundTrip) {
             64 << 20);
   EXPECT_EQ(j["attempts"].as_array()[0].as_object()["outcome"].as_object()["exit_code"].as_int64(),
             137);
+}
+
+TEST(JsonTest, RunSummaryCarriesOwnerAttemptCountAndFailureClass) {
+  tug::Run r;
+  r.id = "01jd0000000000000000000000";
+  r.owner = "grace";
+  r.definition = "etl";
+  r.attempt_count = 3;
+  r.last_failure_class = "user_code";
+  auto j = ToJsonSummary(r);
+  EXPECT_EQ(j["owner"].as_string(), "grace");
+  EXPECT_EQ(j["attempt_count"].as_int64(), 3);
+  EXPECT_EQ(j["failure_class"].as_string(), "user_code");
+  auto back = RunFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->owner, "grace");
+  EXPECT_EQ(back->attempt_count, 3);
+  EXPECT_EQ(back->last_failure_class, "user_code");
+  r.last_failure_class.clear();
+  EXPECT_FALSE(ToJsonSummary(r).contains("failure_class"));
 }
 
 TEST(JsonTest, EventRoundTrip) {

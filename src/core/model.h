@@ -278,6 +278,10 @@ struct Run {
   /// right-sizing recommendation when there is one); "" for runs from before the planner.
   std::string plan;
   std::vector<Attempt> attempts;  // filled by GetRun
+  /// Filled by ListRuns (which leaves `attempts` empty): how many attempts the run has, and the
+  /// failure class of its latest attempt ("" unless it failed).
+  int attempt_count = 0;
+  std::string last_failure_class;
   bool operator==(const Run&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "net/http.h"
 
+#include <fmt/format.h>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -32,6 +33,31 @@ Response JsonResponse(int status, std::string json_body) {
   r.status = status;
   r.body = std::move(json_body);
   return r;
+}
+
+std::string BodyEtag(std::string_view body) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : body) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("\"{:016x}-{:x}\"", h, body.size());
+}
+
+bool EtagMatches(std::string_view if_none_match, std::string_view etag) {
+  if (if_none_match.empty()) return false;
+  if (if_none_match == "*") return true;
+  while (!if_none_match.empty()) {
+    size_t comma = if_none_match.find(',');
+    std::string_view tag = if_none_match.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);  // weak comparison, as GET allows
+    if (tag == etag) return true;
+    if (comma == std::string_view::npos) break;
+    if_none_match.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 std::string HumanBytes(uint64_t bytes) {

@@ -91,6 +91,12 @@ struct Response {
 Response ErrorResponse(const Error& error);
 Response JsonResponse(int status, std::string json_body);
 
+/// A strong ETag for a body: "\"<FNV-1a 64 hex>-<size hex>\"" (a content hash for caching, not a
+/// security property).
+std::string BodyEtag(std::string_view body);
+/// Whether an If-None-Match value ("*", or a list of tags, weak or strong) matches `etag`.
+bool EtagMatches(std::string_view if_none_match, std::string_view etag);
+
 /// "1 MiB", "64 KiB", "1000 bytes": for messages about limits.
 std::string HumanBytes(uint64_t bytes);
 

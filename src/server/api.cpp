@@ -1,5 +1,6 @@
 #include "server/api.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -20,6 +21,47 @@ net::Response Json(int status, const json::value& v) {
 }
 
 net::Response Err(const Error& e) { return net::ErrorResponse(e); }
+
+// A GET answer clients poll (the web UI every few seconds): an ETag of the body, and 304 without
+// a body when the client already has it.
+net::Response Revalidated(const net::Request& req, const json::value& v) {
+  net::Response r = net::JsonResponse(200, json::serialize(v));
+  std::string etag = net::BodyEtag(r.body);
+  if (net::EtagMatches(req.Header("if-none-match"), etag)) {
+    r.status = 304;
+    r.body.clear();
+  }
+  r.headers.emplace_back("ETag", std::move(etag));
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+// A time query parameter: RFC 3339 in UTC; 0 when absent.
+Result<Micros> ParseTimeParam(const net::Request& req, const std::string& key) {
+  std::string raw = req.Query(key);
+  if (raw.empty()) return Micros{0};
+  auto t = ParseTimestamp(raw);
+  if (!t.ok() || *t <= 0) {
+    return InvalidArgument(fmt::format(
+        "query parameter {}='{}' must be a time in RFC 3339 UTC, e.g. 2026-11-24T10:00:00Z", key,
+        raw));
+  }
+  return *t;
+}
+
+// Who submitted a run: a short printable name ("" when not given).
+Status ValidateOwner(const std::string& owner) {
+  if (owner.size() > 64) {
+    return InvalidArgument(
+        fmt::format("owner is {} characters long; use at most 64 (a user name)", owner.size()));
+  }
+  for (unsigned char c : owner) {
+    if (c < 0x20 || c == 0x7f) {
+      return InvalidArgument("owner contains control characters; use a plain user name");
+    }
+  }
+  return OkStatus();
+}
 
 Result<int> ParseIntParam(const net::Request& req, const std::string& key, int fallback, int lo,
                           int hi) {
@@ -109,6 +151,7 @@ void Api::Register(net::Router& router) {
   router.Add("POST", "/api/v1/runs/{id}/stop", bind(&Api::StopRun));
   router.Add("GET", "/api/v1/runs/{id}/logs", bind(&Api::RunLogs));
   router.Add("GET", "/api/v1/runs/{id}/events", bind(&Api::RunEvents));
+  router.Add("GET", "/api/v1/runs/{id}/usage", bind(&Api::RunUsage));
   router.Add("GET", "/healthz", bind(&Api::Healthz));
   router.Add("GET", "/readyz", bind(&Api::Readyz));
   router.Add("GET", "/metrics", bind(&Api::Metrics));
@@ -179,18 +222,18 @@ net::Response Api::PutDefinition(net::Request& req) {
   return Json(before.ok() ? 200 : 201, out);
 }
 
-net::Response Api::ListDefinitions(net::Request&) {
+net::Response Api::ListDefinitions(net::Request& req) {
   auto defs = store_.ListDefinitions();
   if (!defs.ok()) return Err(defs.error());
   json::array a;
   for (const auto& d : *defs) a.push_back(ToJson(d));
-  return Json(200, json::object{{"definitions", std::move(a)}});
+  return Revalidated(req, json::object{{"definitions", std::move(a)}});
 }
 
 net::Response Api::GetDefinition(net::Request& req) {
   auto def = store_.GetDefinition(req.params["name"]);
   if (!def.ok()) return Err(def.error());
-  return Json(200, ToJson(*def));
+  return Revalidated(req, ToJson(*def));
 }
 
 net::Response Api::DeleteDefinition(net::Request& req) {
@@ -219,6 +262,15 @@ net::Response Api::CreateRun(net::Request& req) {
   }
   std::string name(def_name->as_string());
   fields.erase("definition");
+  std::string owner;
+  if (const json::value* o = fields.if_contains("owner")) {
+    if (!o->is_string()) {
+      return Err(InvalidArgument(R"(field 'owner' must be a string, e.g. {"owner":"ada"})"));
+    }
+    owner = std::string(o->as_string());
+    if (auto st = ValidateOwner(owner); !st.ok()) return Err(st.error());
+    fields.erase("owner");
+  }
   auto overrides = OverridesFromJson(fields);
   if (!overrides.ok()) return Err(overrides.error());
   auto def = store_.GetDefinition(name);
@@ -250,6 +302,7 @@ net::Response Api::CreateRun(net::Request& req) {
           : adapt::PlanFirst(spec, *overrides, {}, {}, options_.platform, now);
   tug::Run run;
   run.id = NewId(clock_);
+  run.owner = owner;
   run.definition = def->name;
   run.definition_version = def->version;
   run.status = RunStatus::kQueued;
@@ -320,7 +373,19 @@ net::Response Api::ListRuns(net::Request& req) {
     filter.status = *status;
   }
   filter.definition = req.Query("definition");
+  filter.owner = req.Query("owner");
   filter.cursor = req.Query("cursor");
+  auto after = ParseTimeParam(req, "created_after");
+  if (!after.ok()) return Err(after.error());
+  auto before = ParseTimeParam(req, "created_before");
+  if (!before.ok()) return Err(before.error());
+  if (*after > 0 && *before > 0 && *after >= *before) {
+    return Err(
+        InvalidArgument(fmt::format("created_after ({}) must be earlier than created_before ({})",
+                                    req.Query("created_after"), req.Query("created_before"))));
+  }
+  filter.created_after = *after;
+  filter.created_before = *before;
   auto limit = ParseIntParam(req, "limit", 50, 1, 500);
   if (!limit.ok()) return Err(limit.error());
   filter.limit = *limit;
@@ -331,7 +396,7 @@ net::Response Api::ListRuns(net::Request& req) {
   json::object out{{"runs", std::move(runs)}};
   out["next_cursor"] =
       page->next_cursor.empty() ? json::value(nullptr) : json::value(page->next_cursor);
-  return Json(200, out);
+  return Revalidated(req, out);
 }
 
 json::value Api::RunJson(const tug::Run& run) const {
@@ -345,6 +410,12 @@ json::value Api::RunJson(const tug::Run& run) const {
   if (attempts == nullptr || !attempts->is_array()) return v;
   for (size_t i = 0; i < run.attempts.size() && i < attempts->as_array().size(); ++i) {
     const Attempt& a = run.attempts[i];
+    // The components with a log (tabs in the UI): main, or controller, driver, executor-N.
+    json::array logs;
+    if (auto names = logs_.Components(run.id, a.id); names.ok()) {
+      for (const auto& n : *names) logs.emplace_back(n);
+    }
+    attempts->as_array()[i].as_object()["logs"] = std::move(logs);
     if (IsTerminal(a.status) || !a.components.empty()) continue;
     for (engine::Engine* e : engines_) {
       if (e->Name() != a.engine) continue;
@@ -362,7 +433,7 @@ json::value Api::RunJson(const tug::Run& run) const {
 net::Response Api::GetRun(net::Request& req) {
   auto run = store_.GetRun(req.params["id"]);
   if (!run.ok()) return Err(run.error());
-  return Json(200, RunJson(*run));
+  return Revalidated(req, RunJson(*run));
 }
 
 net::Response Api::StopRun(net::Request& req) {
@@ -449,7 +520,46 @@ net::Response Api::RunEvents(net::Request& req) {
   if (!events.ok()) return Err(events.error());
   json::array a;
   for (const auto& e : *events) a.push_back(ToJson(e));
-  return Json(200, json::object{{"events", std::move(a)}});
+  return Revalidated(req, json::object{{"events", std::move(a)}});
+}
+
+net::Response Api::RunUsage(net::Request& req) {
+  auto run = store_.GetRun(req.params["id"]);
+  if (!run.ok()) return Err(run.error());
+  auto points = store_.ListUsage(run->id);
+  if (!points.ok()) return Err(points.error());
+  // One series per (attempt, component), attempts in order, each oldest first.
+  json::array series;
+  for (const Attempt& a : run->attempts) {
+    std::vector<std::string> components;
+    for (const auto& p : *points) {
+      if (p.attempt_id == a.id &&
+          std::find(components.begin(), components.end(), p.component) == components.end()) {
+        components.push_back(p.component);
+      }
+    }
+    for (const std::string& c : components) {
+      json::array out;
+      int64_t memory_limit = 0;
+      int64_t cpu_limit = 0;
+      for (const auto& p : *points) {
+        if (p.attempt_id != a.id || p.component != c) continue;
+        out.push_back(json::object{{"at", FormatTimestamp(p.at)},
+                                   {"width_seconds", p.width / kMicrosPerSecond},
+                                   {"memory_bytes", p.memory_bytes},
+                                   {"cpu_millis", p.cpu_millis}});
+        memory_limit = p.memory_limit_bytes;
+        cpu_limit = p.cpu_limit_millis;
+      }
+      series.push_back(json::object{{"attempt_id", a.id},
+                                    {"attempt", a.number},
+                                    {"component", c},
+                                    {"memory_limit_bytes", memory_limit},
+                                    {"cpu_limit_millis", cpu_limit},
+                                    {"points", std::move(out)}});
+    }
+  }
+  return Revalidated(req, json::object{{"run_id", run->id}, {"series", std::move(series)}});
 }
 
 net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"status", "ok"}}); }

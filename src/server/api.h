@@ -78,6 +78,7 @@ class Api {
   net::Response StopRun(net::Request& req);
   net::Response RunLogs(net::Request& req);
   net::Response RunEvents(net::Request& req);
+  net::Response RunUsage(net::Request& req);
   net::Response Healthz(net::Request& req);
   net::Response Readyz(net::Request& req);
   net::Response Metrics(net::Request& req);

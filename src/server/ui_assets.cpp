@@ -17,34 +17,6 @@ constexpr const char* kCsp =
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-// FNV-1a, 64 bit: a stable content hash for the ETag (not a security property).
-std::string ContentTag(std::string_view data) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return fmt::format("\"{:016x}-{:x}\"", h, data.size());
-}
-
-bool EtagMatches(const std::string& if_none_match, const std::string& etag) {
-  if (if_none_match.empty()) return false;
-  if (if_none_match == "*") return true;
-  // A list of tags, possibly weak ("W/"), separated by commas.
-  std::string_view rest = if_none_match;
-  while (!rest.empty()) {
-    size_t comma = rest.find(',');
-    std::string_view tag = rest.substr(0, comma);
-    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-    if (tag.rfind("W/", 0) == 0) tag.remove_prefix(2);
-    if (tag == etag) return true;
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 void SecurityHeaders(net::Response& r) {
   r.headers.emplace_back("Content-Security-Policy", kCsp);
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
@@ -75,7 +47,7 @@ UiAssets::UiAssets(std::vector<UiFile> files) {
   for (auto& f : files) {
     Entry e;
     e.content_type = ContentType(f.path);
-    e.etag = ContentTag(f.content);
+    e.etag = net::BodyEtag(f.content);
     e.immutable = f.path.rfind("assets/", 0) == 0;
     e.file = std::move(f);
     files_.push_back(std::move(e));
@@ -122,7 +94,7 @@ net::Response UiAssets::Serve(const net::Request& req, size_t index) const {
   r.headers.emplace_back("Cache-Control",
                          e.immutable ? "public, max-age=31536000, immutable" : "no-cache");
   SecurityHeaders(r);
-  if (EtagMatches(req.Header("if-none-match"), e.etag)) {
+  if (net::EtagMatches(req.Header("if-none-match"), e.etag)) {
     r.status = 304;
     r.content_type.clear();
     return r;

@@ -197,7 +197,14 @@ Status CheckTakeOver(const Attempt& a, const std::string& expected_owner) {
 RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
                         bool dollar) {
   RunsQuery q;
-  q.sql = fmt::format("SELECT {} FROM runs WHERE 1 = 1", columns);
+  // The summary columns read the attempts' (run_id, number) unique index, one probe per row.
+  q.sql = fmt::format(
+      "SELECT {}, "
+      "COALESCE((SELECT MAX(a.number) FROM attempts AS a WHERE a.run_id = runs.id), 0), "
+      "COALESCE((SELECT a.failure_class FROM attempts AS a WHERE a.run_id = runs.id "
+      "ORDER BY a.number DESC LIMIT 1), '') "
+      "FROM runs WHERE 1 = 1",
+      columns);
   auto bind = [&](std::string_view condition, std::string value) {
     q.params.push_back(std::move(value));
     q.sql += fmt::format(" AND {} {}{}", condition, dollar ? '$' : '?', q.params.size());

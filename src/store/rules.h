@@ -58,7 +58,8 @@ Error DefinitionNotFound(const std::string& name);
 /// by it (kAborted).
 [[nodiscard]] Status CheckTakeOver(const Attempt& a, const std::string& expected_owner);
 
-/// The ListRuns statement for a filter: "SELECT <columns> FROM runs WHERE ..." with one bound
+/// The ListRuns statement for a filter: "SELECT <columns>, <attempt count>, <failure class of the
+/// latest attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one bound
 /// parameter per filter that is set (status, definition, owner, the creation range as an id
 /// range, the cursor) and the page size last; `dollar` numbers them $1.. (PostgreSQL), else ?1..
 /// (SQLite). `after` is CheckPage's cursor id.

@@ -56,6 +56,8 @@ TEST_P(StoreConformanceTest, ListRunsFiltersByOwnerAndCreationTime) {
   ASSERT_TRUE(Ok(page));
   ASSERT_FALSE(page->runs.empty());
   EXPECT_EQ(page->runs[0].owner, "alice");
+  EXPECT_EQ(page->runs[0].attempt_count, 1);
+  EXPECT_EQ(page->runs[0].last_failure_class, "");
 
   RunFilter after;
   after.created_after = base + hour;  // at or after
@@ -90,6 +92,47 @@ TEST_P(StoreConformanceTest, ListRunsFiltersByOwnerAndCreationTime) {
     paged.cursor = p->next_cursor;
   }
   EXPECT_EQ(walked, (Ids{r3, r2, r1}));
+}
+
+TEST_P(StoreConformanceTest, ListRunsSummarizesAttempts) {
+  Run r = SubmitRunning();
+  AttemptEnd oom;
+  oom.status = AttemptStatus::kFailed;
+  oom.outcome.exit_code = 137;
+  oom.outcome.reason = "OOMKilled";
+  oom.ended_at = kT0 + 2 * kSec;
+  oom.failure_class = "oom";
+  Attempt next;
+  next.id = AttemptId(r.id, 2);
+  next.run_id = r.id;
+  next.number = 2;
+  next.status = AttemptStatus::kQueued;
+  next.created_at = kT0 + 2 * kSec;
+  next.due_at = kT0 + 2 * kSec;
+  oom.next = next;
+  ASSERT_TRUE(Ok(store_->EndAttempt(r.attempts[0].id, oom)));
+  RunFilter mine;
+  mine.definition = r.definition;
+  auto page = store_->ListRuns(mine);
+  ASSERT_TRUE(Ok(page));
+  ASSERT_EQ(page->runs.size(), 1u);
+  EXPECT_EQ(page->runs[0].attempt_count, 2);
+  EXPECT_EQ(page->runs[0].last_failure_class, "") << "the latest attempt has not failed";
+
+  ClaimExpect("server-a", kT0 + 3 * kSec, next.id);
+  ASSERT_TRUE(Ok(store_->MarkRunning(next.id, kT0 + 4 * kSec)));
+  AttemptEnd user;
+  user.status = AttemptStatus::kFailed;
+  user.outcome.exit_code = 1;
+  user.ended_at = kT0 + 5 * kSec;
+  user.failure_class = "user_code";
+  ASSERT_TRUE(Ok(store_->EndAttempt(next.id, user)));
+  page = store_->ListRuns(mine);
+  ASSERT_TRUE(Ok(page));
+  ASSERT_EQ(page->runs.size(), 1u);
+  EXPECT_EQ(page->runs[0].status, RunStatus::kFailed);
+  EXPECT_EQ(page->runs[0].attempt_count, 2);
+  EXPECT_EQ(page->runs[0].last_failure_class, "user_code");
 }
 
 TEST_P(StoreConformanceTest, UsageIsBucketedWithPeakMemoryAndMeanCpu) {

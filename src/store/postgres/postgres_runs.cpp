@@ -207,6 +207,8 @@ Result<RunPage> PostgresStore::ListRuns(const RunFilter& filter) {
             break;
           }
           ASSIGN_OR_RETURN(Run r, pg::ReadRun(Row(rows, i)));
+          r.attempt_count = static_cast<int>(rows.Int(i, pg::kRunColumns));
+          r.last_failure_class = rows.Text(i, pg::kRunColumns + 1);
           page.runs.push_back(std::move(r));
         }
         return OkStatus();

@@ -182,6 +182,8 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
+          r.attempt_count = static_cast<int>(s.Int(16));  // after the 16 run columns
+          r.last_failure_class = s.Text(17);
           page.runs.push_back(std::move(r));
         }
       }),
