@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "cli/client.h"
 #include "cli/log_commands.h"
 #include "cli/output.h"
+#include "cli/sim_command.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/model.h"
@@ -160,10 +162,20 @@ struct RunArgs {
   std::string memory;
   std::string cpu;
   std::string timeout;
+  std::string owner;
   bool wait = false;
   bool follow = false;
   bool dry_run = false;
 };
+
+// Who is submitting: $USER, else the login name of the uid ("" when neither is known).
+std::string CurrentUser() {
+  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  return "";
+}
 
 // A dry run as people read it: engine, plan, then what would be launched.
 void PrintDryRun(const json::value& v) {
@@ -209,6 +221,9 @@ void PrintDryRun(const json::value& v) {
 
 int RunCmd(const Globals& g, const RunArgs& a) {
   json::object body{{"definition", a.name}};
+  if (std::string owner = a.owner.empty() ? CurrentUser() : a.owner; !owner.empty()) {
+    body["owner"] = owner;
+  }
   json::object env;
   for (const auto& kv : a.env) {
     size_t eq = kv.find('=');
@@ -281,6 +296,8 @@ struct GetArgs {
   std::string id;
   std::string status;
   std::string definition;
+  std::string owner;
+  std::string since;
   std::string cursor;
   int limit = 0;
 };
@@ -293,6 +310,12 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     std::string q;
     if (!a.status.empty()) q += "&status=" + UrlEncode(a.status);
     if (!a.definition.empty()) q += "&definition=" + UrlEncode(a.definition);
+    if (!a.owner.empty()) q += "&owner=" + UrlEncode(a.owner);
+    if (!a.since.empty()) {
+      auto d = ParseDuration(a.since);
+      if (!d.ok()) return Fail("--since: " + d.error().message());
+      q += "&created_after=" + UrlEncode(FormatTimestamp(now - *d * kMicrosPerSecond));
+    }
     if (!a.cursor.empty()) q += "&cursor=" + UrlEncode(a.cursor);
     if (a.limit > 0) q += "&limit=" + std::to_string(a.limit);
     if (!q.empty()) q[0] = '?';
@@ -404,6 +427,7 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   run->add_option("--memory", ra.memory, "Memory limit, e.g. 512Mi or 2Gi");
   run->add_option("--cpu", ra.cpu, "CPU, e.g. 500m or 2");
   run->add_option("--timeout", ra.timeout, "Deadline, e.g. 30s, 10m, 1h");
+  run->add_option("--owner", ra.owner, "Who submits (default: $USER)");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
   run->add_flag("--dry-run", ra.dry_run,
@@ -415,6 +439,8 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   get->add_option("id", ga.id, "Run id or definition name");
   get->add_option("--status", ga.status, "Filter runs by status");
   get->add_option("--definition", ga.definition, "Filter runs by definition");
+  get->add_option("--owner", ga.owner, "Filter runs by who submitted them");
+  get->add_option("--since", ga.since, "Only runs created in the last DURATION, e.g. 1h, 7d");
   get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
   get->add_option("--limit", ga.limit, "Runs per page (1-500)");
 
@@ -447,6 +473,9 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   diag->add_option("--exit-code", diag_exit, "Exit code of the process, if known");
   diag->add_option("--reason", dopts.reason, "Termination reason, e.g. OOMKilled");
 
+  SimArgs sim_args;
+  auto* sim = AddSimCommand(app, sim_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -462,6 +491,7 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   if (*logs) return LogsCmd(g, la);
   if (*stop) return StopCmd(g, stop_id);
   if (*events) return EventsCmd(g, events_id);
+  if (*sim) return SimCmd(sim_args);
   if (*diag) {
     if (diag_exit >= 0) dopts.exit_code = diag_exit;
     dopts.json = g.output == "json";

@@ -187,11 +187,12 @@ std::string Duration(const json::value& from, const json::value& to) {
 
 std::string RunsTable(const json::value& runs, int64_t now) {
   std::vector<std::vector<std::string>> rows{
-      {"ID", "DEFINITION", "STATUS", "REASON", "EXIT", "AGE"}};
+      {"ID", "DEFINITION", "OWNER", "STATUS", "ATTEMPTS", "REASON", "EXIT", "AGE"}};
   if (runs.is_array()) {
     for (const auto& r : runs.get_array()) {
       const json::value* created = At(r, {"created_at"});
-      rows.push_back({Str(At(r, {"id"})), Str(At(r, {"definition"})), Str(At(r, {"status"})),
+      rows.push_back({Str(At(r, {"id"})), Str(At(r, {"definition"})), Str(At(r, {"owner"})),
+                      Str(At(r, {"status"})), Str(At(r, {"attempt_count"})),
                       Str(At(r, {"outcome", "reason"})), Str(At(r, {"outcome", "exit_code"})),
                       created != nullptr ? Age(*created, now) : ""});
     }
@@ -207,6 +208,7 @@ std::string RunDetail(const json::value& run, int64_t now) {
   line("Run:", Str(At(run, {"id"})));
   line("Definition:", fmt::format("{} (version {})", Str(At(run, {"definition"})),
                                   Str(At(run, {"definition_version"}))));
+  line("Owner:", Str(At(run, {"owner"})));
   line("Status:", Str(At(run, {"status"})));
   if (const json::value* c = At(run, {"created_at"})) line("Created:", Age(*c, now) + " ago");
   if (const json::value* oc = At(run, {"outcome"}); oc != nullptr && oc->is_object()) {
