@@ -15,6 +15,9 @@ PACKAGES=(
   # The Kubernetes test environment (scripts/kube-testenv): etcd, and what building
   # kube-apiserver from Debian's source package needs.
   etcd-server openssl curl golang-1.19-go rsync dpkg-dev make golang-github-modern-go-reflect2-dev
+  # The web UI's end-to-end tests drive Debian's Chromium headless (never a downloaded browser);
+  # the fonts make its screenshots readable.
+  chromium fonts-liberation fonts-dejavu-core
 )
 
 missing=()
@@ -33,4 +36,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all packages present"
+fi
+
+# The web UI (ui/) is built by Vite from the npm registry: Node.js 20 or newer with npm. The
+# packages come from ui/package-lock.json (npm ci), refreshed when the lock file changes.
+ui_dir="$(cd "$(dirname "$0")/.." && pwd)/ui"
+if [ -f "$ui_dir/package-lock.json" ]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "setup: Node.js 20+ and npm are needed to build the web UI (ui/); install them, or" >&2
+    echo "       configure with -DTUG_BUILD_UI=OFF to build without the UI" >&2
+    exit 1
+  fi
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [ "$node_major" -lt 20 ]; then
+    echo "setup: Node.js $(node --version) is too old for the web UI's Vite; use 20 or newer" >&2
+    exit 1
+  fi
+  if [ ! -f "$ui_dir/node_modules/.package-lock.json" ] || \
+     [ "$ui_dir/package-lock.json" -nt "$ui_dir/node_modules/.package-lock.json" ]; then
+    echo "setup: installing the web UI's npm packages (npm ci)"
+    (cd "$ui_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "setup: web UI npm packages present"
+  fi
 fi
