@@ -22,8 +22,18 @@ TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
   EXPECT_EQ(spec.resources.memory_bytes, 64 << 20);
   ASSERT_TRUE(WaitForLaunched(r.attempts[0].id));
 
-  engine_.Send(
-      {engine::Update::Kind::kStarted, r.attempts[0].id, clock_.Now(), "", {}, {}, 0, 0, {}, ""});
+  engine_.Send({engine::Update::Kind::kStarted,
+                r.attempts[0].id,
+                clock_.Now(),
+                "",
+                {},
+                {},
+                0,
+                0,
+                {},
+                "",
+                {},
+                0});
   EXPECT_EQ(Get(r.id).status, RunStatus::kRunning);
   engine::Update end;
   end.kind = engine::Update::Kind::kEnded;
@@ -45,8 +55,18 @@ TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
   EXPECT_EQ(engine_.launches_[1].resources.memory_bytes, 96 << 20);
   ASSERT_TRUE(WaitForLaunched(AttemptId(r.id, 2)));
   EXPECT_EQ(Get(r.id).status, RunStatus::kRetrying);
-  engine_.Send(
-      {engine::Update::Kind::kStarted, AttemptId(r.id, 2), clock_.Now(), "", {}, {}, 0, 0, {}, ""});
+  engine_.Send({engine::Update::Kind::kStarted,
+                AttemptId(r.id, 2),
+                clock_.Now(),
+                "",
+                {},
+                {},
+                0,
+                0,
+                {},
+                "",
+                {},
+                0});
   EXPECT_EQ(Get(r.id).status, RunStatus::kRunning);
   end.attempt_id = AttemptId(r.id, 2);
   end.status = AttemptStatus::kSucceeded;

@@ -192,8 +192,18 @@ TEST_F(HousekeepingTest, AnEndDuringAStoreOutageIsRecordedWhenTheStoreReturns) {
   sqlite3* blocker = nullptr;
   ASSERT_EQ(sqlite3_open(so.path.c_str(), &blocker), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-  engine_.Send(
-      {engine::Update::Kind::kStarted, r.attempts[0].id, clock_.Now(), "", {}, {}, 0, 0, {}, ""});
+  engine_.Send({engine::Update::Kind::kStarted,
+                r.attempts[0].id,
+                clock_.Now(),
+                "",
+                {},
+                {},
+                0,
+                0,
+                {},
+                "",
+                {},
+                0});
   engine::Update end;
   end.kind = engine::Update::Kind::kEnded;
   end.attempt_id = r.attempts[0].id;
