@@ -97,6 +97,7 @@ void KubernetesEngine::Start() {
   events_->Start();
   if (nodes_) nodes_->Start();
   timer_ = std::thread([this] { TimerLoop(); });
+  if (options_.usage_interval > 0) usage_ = std::thread([this] { UsageLoop(); });
 }
 
 void KubernetesEngine::Send(const Update& u) {
@@ -671,6 +672,7 @@ void KubernetesEngine::Shutdown() {
     if (f->thread.joinable()) f->thread.join();
   }
   if (timer_.joinable()) timer_.join();
+  if (usage_.joinable()) usage_.join();
 }
 
 }  // namespace tug::engine::kubernetes

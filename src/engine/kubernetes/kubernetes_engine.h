@@ -52,6 +52,11 @@ struct KubernetesEngineOptions {
   /// Log caps: per component (0: none) and per attempt across its components (0: none).
   int64_t component_log_cap = 0;
   int64_t attempt_log_cap = 0;
+  /// How often the running attempts' usage is read from the cluster's metrics API
+  /// (metrics.k8s.io/v1beta1, served by metrics-server) and sent as kUsage; 0: never.
+  Micros usage_interval = 15 * kMicrosPerSecond;
+  /// While the cluster serves no metrics API, how often to look for it again.
+  Micros metrics_recheck = 300 * kMicrosPerSecond;  // 5 min
 };
 
 /// One pod of an attempt, as the engine last saw it (what the hooks below decide on).
@@ -97,12 +102,15 @@ class KubernetesEngine : public Engine {
   void AfterReconcile() override;
   std::vector<ComponentStatus> Components(const std::string& attempt_id) const override;
   std::vector<std::pair<std::string, double>> Counters() const override {
-    return {{"tug_kube_events_seen_total", static_cast<double>(events_seen())}};
+    return {{"tug_kube_events_seen_total", static_cast<double>(events_seen())},
+            {"tug_kube_metrics_polls_total", static_cast<double>(metrics_polls())}};
   }
   void Shutdown() override;
 
   /// Kubernetes events seen and stored so far (metrics, tests).
   int64_t events_seen() const { return events_seen_.load(); }
+  /// Pod metrics lists answered by the metrics API so far (metrics, tests).
+  int64_t metrics_polls() const { return metrics_polls_.load(); }
 
   /// A component's pod and IP while the engine watches the attempt (kNotFound otherwise).
   struct PodAddress {
@@ -167,6 +175,14 @@ class KubernetesEngine : public Engine {
   void Send(const Update& u);
   /// One thread: finishes (log reads), pending deadlines, pod deletion after the linger.
   void TimerLoop();
+  /// One thread (usage_sampling.cpp): finds the metrics API, lists the pods' metrics every
+  /// usage_interval while attempts run, and hands the kUsage updates to the timer thread.
+  void UsageLoop();
+  /// One list of our pods' metrics → kUsage queued for the timer thread. `last_at`: per pod,
+  /// the time of the sample sent last (a sample is sent once). Errors are the list's.
+  [[nodiscard]] Status PollUsage(std::map<std::string, Micros>& last_at);
+  /// On the timer thread, in order with FinishNow: sends the updates of attempts not ended.
+  void SendUsage(const std::vector<Update>& updates);
   std::string PodsPath() const;
   std::string PodPath(const std::string& pod) const;
   std::string Ref(const std::string& pod) const;
@@ -193,7 +209,9 @@ class KubernetesEngine : public Engine {
   std::unique_ptr<kube::Informer> nodes_;
   std::deque<std::function<void()>> work_;  // guarded by mu_
   std::thread timer_;
+  std::thread usage_;
   std::atomic<int64_t> events_seen_{0};
+  std::atomic<int64_t> metrics_polls_{0};
   std::atomic<bool> shut_{false};
 };
 

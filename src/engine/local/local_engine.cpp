@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "engine/local/shim_spawn.h"
+#include "engine/local/usage_sampler.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -328,7 +329,7 @@ Status LocalEngine::StartWatching(const std::string& attempt_id, const std::stri
   std::lock_guard lock(mu_);
   if (shutdown_) return Unavailable("the local engine is shut down");
   if (watches_.count(attempt_id) > 0) return OkStatus();
-  watches_[attempt_id] = Watch{shim.pid, std::move(pidfd), dir};
+  watches_[attempt_id] = Watch{shim.pid, std::move(pidfd), dir, shim.job_pid, shim.started_at};
   ended_.erase(attempt_id);
   pending_.push_back(
       Started(attempt_id, shim.started_at != 0 ? shim.started_at : clock_.Now(), shim));
@@ -533,20 +534,28 @@ Update LocalEngine::EndOf(const std::string& attempt_id, const std::string& dir,
 }
 
 void LocalEngine::MonitorLoop() {
+  UsageSampler sampler(clock_, layout_.cpu_limits);
+  UsageTicker ticker(options_.usage_interval_ms * kMicrosPerMilli);
   for (;;) {
     std::vector<Update> deliver;
     UpdateSink sink;
     std::vector<pollfd> fds;
     std::vector<std::string> ids;
+    std::vector<UsageTarget> sample;
+    const Micros mono = MonotonicMicros();
     {
       std::lock_guard lock(mu_);
       if (shutdown_) return;
       deliver.swap(pending_);
       sink = sink_;
       fds.push_back(pollfd{wake_fd_.get(), POLLIN, 0});
+      const bool due = ticker.Due(!watches_.empty(), mono);
       for (const auto& [id, w] : watches_) {
         fds.push_back(pollfd{w.pidfd.get(), POLLIN, 0});
         ids.push_back(id);
+        // Chosen with the pending swap: its kStarted goes out first (now or earlier), and its
+        // kEnded can only come later, from this thread.
+        if (due) sample.push_back(UsageTarget{id, w.dir, w.job_pid, w.started_at});
       }
     }
     // Queued updates (kStarted, ends found at adopt) go out before any end seen below, so an
@@ -554,7 +563,10 @@ void LocalEngine::MonitorLoop() {
     for (const Update& u : deliver) {
       if (sink) sink(u);
     }
-    int ready = ::poll(fds.data(), fds.size(), -1);
+    for (const Update& u : sample.empty() ? std::vector<Update>() : sampler.Sample(sample, mono)) {
+      if (sink) sink(u);
+    }
+    int ready = ::poll(fds.data(), fds.size(), ticker.TimeoutMs(MonotonicMicros()));
     if (ready <= 0) continue;
     if (fds[0].revents != 0) {
       uint64_t count = 0;

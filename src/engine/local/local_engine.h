@@ -6,8 +6,9 @@
 ///
 /// Lifecycle: Create, SetSink, then Launch/Adopt/Stop/Cleanup from any thread; Shutdown (or the
 /// destructor) stops the monitor thread but never the jobs.
-/// Threading: all methods are thread-safe. One monitor thread waits on a pidfd per shim and
-/// calls the sink, never while holding the engine's mutex.
+/// Threading: all methods are thread-safe. One monitor thread waits on a pidfd per shim, samples
+/// the running attempts' usage every usage_interval_ms (only while any runs) and calls the sink,
+/// never while holding the engine's mutex.
 ///
 /// Launch errors that the spec causes (missing working directory, command not found or not
 /// executable) come back from Launch as kInvalidArgument and leave nothing behind; the attempt
@@ -44,6 +45,9 @@ struct LocalEngineOptions {
   std::string default_working_dir;
   /// How long Launch waits for the shim to report the job started.
   int64_t handshake_timeout_ms = 10000;
+  /// How often each running attempt's usage is sampled and sent as kUsage (usage_sampler.h);
+  /// 0: never.
+  int64_t usage_interval_ms = 2000;
 };
 
 class LocalEngine final : public Engine {
@@ -78,6 +82,8 @@ class LocalEngine final : public Engine {
     int shim_pid = 0;
     UniqueFd pidfd;
     std::string dir;
+    int job_pid = 0;        // its process group; 0 if the shim has not recorded it
+    Micros started_at = 0;  // when the job started; 0 if not recorded
   };
 
   LocalEngine(LocalEngineOptions options, logs::LogStore& logs, const Clock& clock,

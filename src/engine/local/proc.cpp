@@ -1,5 +1,6 @@
 #include "engine/local/proc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -42,6 +43,10 @@ Result<ProcStat> ParseProcStat(std::string_view text) {
   st.state = rest[0][0];
   if (!ParseNumber(std::string_view(rest[1]), st.ppid) ||
       !ParseNumber(std::string_view(rest[2]), st.pgrp) ||
+      !ParseNumber(std::string_view(rest[11]), st.utime_ticks) ||
+      !ParseNumber(std::string_view(rest[12]), st.stime_ticks) ||
+      !ParseNumber(std::string_view(rest[13]), st.cutime_ticks) ||
+      !ParseNumber(std::string_view(rest[14]), st.cstime_ticks) ||
       !ParseNumber(std::string_view(rest[19]), st.start_ticks) ||
       !ParseNumber(std::string_view(rest[21]), st.rss_pages)) {
     return InvalidArgument("process stat has a malformed number");
@@ -65,6 +70,31 @@ bool IsAliveWithStart(int pid, uint64_t start_ticks) {
   auto st = ReadProcStat(pid);
   if (!st.ok()) return false;
   return st->state != 'Z' && st->state != 'X' && st->start_ticks == start_ticks;
+}
+
+std::map<int, GroupUsage> SampleProcessGroups(const std::set<int>& pgids) {
+  static const int64_t page = ::sysconf(_SC_PAGESIZE);
+  static const int64_t ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  std::map<int, GroupUsage> out;
+  if (pgids.empty()) return out;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return out;
+  while (const dirent* e = ::readdir(dir)) {
+    int pid = 0;
+    std::string_view name(e->d_name);
+    if (!ParseNumber(name, pid) || pid <= 0) continue;
+    // Processes come and go during the scan; a vanished one simply does not count.
+    auto st = ReadProcStat(pid);
+    if (!st.ok() || st->state == 'Z' || st->state == 'X' || pgids.count(st->pgrp) == 0) continue;
+    GroupUsage& g = out[st->pgrp];
+    g.processes += 1;
+    g.rss_bytes += st->rss_pages * page;
+    int64_t ticks = static_cast<int64_t>(st->utime_ticks + st->stime_ticks) + st->cutime_ticks +
+                    st->cstime_ticks;
+    g.cpu_micros += ticks_per_second > 0 ? ticks * 1'000'000 / ticks_per_second : 0;
+  }
+  ::closedir(dir);
+  return out;
 }
 
 Result<std::string> ReadFile(const std::string& path) {

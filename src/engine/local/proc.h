@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,10 @@ struct ProcStat {
   char state = '?';  // 'R', 'S', 'Z', ...
   int ppid = 0;
   int pgrp = 0;
+  uint64_t utime_ticks = 0;  // field 14: user CPU time, in clock ticks
+  uint64_t stime_ticks = 0;  // field 15: system CPU time
+  int64_t cutime_ticks = 0;  // field 16: user CPU time of children it waited for
+  int64_t cstime_ticks = 0;  // field 17: system CPU time of children it waited for
   uint64_t start_ticks = 0;  // field 22: start time in clock ticks after boot
   int64_t rss_pages = 0;     // field 24
 };
@@ -31,6 +37,18 @@ struct ProcStat {
 [[nodiscard]] Result<ProcStat> ReadProcStat(int pid);
 /// True if `pid` exists, is not a zombie, and started at `start_ticks` (guards against pid reuse).
 bool IsAliveWithStart(int pid, uint64_t start_ticks);
+
+/// What the live (not zombie) processes of one process group use, summed.
+struct GroupUsage {
+  int processes = 0;
+  int64_t rss_bytes = 0;
+  /// utime + stime + cutime + cstime in microseconds: the CPU of the live processes and of the
+  /// children they reaped. It can go down when a process that had used CPU exits and is reaped
+  /// outside the group.
+  int64_t cpu_micros = 0;
+};
+/// One scan of /proc for the process groups in `pgids`; groups with no live process are absent.
+std::map<int, GroupUsage> SampleProcessGroups(const std::set<int>& pgids);
 
 /// Whole file; kNotFound if it does not exist, kInternal (errno detail) otherwise.
 [[nodiscard]] Result<std::string> ReadFile(const std::string& path);

@@ -1,31 +1,15 @@
 #include "engine/local/watchdog.h"
 
-#include <dirent.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
 
 #include "engine/local/proc.h"
 
 namespace tug::engine::local {
 
 int64_t SampleGroupRss(pid_t pgid) {
-  static const int64_t page = ::sysconf(_SC_PAGESIZE);
-  DIR* dir = ::opendir("/proc");
-  if (dir == nullptr) return 0;
-  int64_t total = 0;
-  while (const dirent* e = ::readdir(dir)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || end == e->d_name || *end != '\0') continue;
-    // Processes come and go during the scan; a vanished one simply does not count.
-    auto st = ReadProcStat(static_cast<int>(pid));
-    if (!st.ok() || st->pgrp != pgid || st->state == 'Z') continue;
-    total += st->rss_pages * page;
-  }
-  ::closedir(dir);
-  return total;
+  auto groups = SampleProcessGroups({static_cast<int>(pgid)});
+  auto it = groups.find(static_cast<int>(pgid));
+  return it == groups.end() ? 0 : it->second.rss_bytes;
 }
 
 bool Watchdog::Check(pid_t pgid) {
