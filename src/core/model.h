@@ -279,7 +279,8 @@ struct Run {
   std::string plan;
   std::vector<Attempt> attempts;  // filled by GetRun
   /// Filled by ListRuns (which leaves `attempts` empty): how many attempts the run has, and the
-  /// failure class of its latest attempt ("" unless it failed).
+  /// failure class of its latest failed attempt ("" when none failed; a run that recovered keeps
+  /// what it recovered from).
   int attempt_count = 0;
   std::string last_failure_class;
   bool operator==(const Run&) const = default;

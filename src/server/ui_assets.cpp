@@ -10,10 +10,10 @@
 namespace tug::server {
 namespace {
 
-// The UI talks to its own origin only; Preact and uPlot set styles through the CSSOM, which
-// style-src does not restrict, but uPlot also injects a <style> for its legend.
+// The UI talks to its own origin only. Its styles are files, and Preact and uPlot set element
+// styles through the CSSOM, which style-src does not restrict, so no inline style is allowed.
 constexpr const char* kCsp =
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 

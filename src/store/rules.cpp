@@ -202,7 +202,7 @@ RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const
       "SELECT {}, "
       "COALESCE((SELECT MAX(a.number) FROM attempts AS a WHERE a.run_id = runs.id), 0), "
       "COALESCE((SELECT a.failure_class FROM attempts AS a WHERE a.run_id = runs.id "
-      "ORDER BY a.number DESC LIMIT 1), '') "
+      "AND a.failure_class <> '' ORDER BY a.number DESC LIMIT 1), '') "
       "FROM runs WHERE 1 = 1",
       columns);
   auto bind = [&](std::string_view condition, std::string value) {
@@ -227,6 +227,9 @@ RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const
 
 Micros UsageBucketWidth(Micros age) {
   constexpr Micros kMinute = 60 * kMicrosPerSecond;
+  // Short jobs are the common case and chart poorly from a few wide buckets: full resolution
+  // (engines sample every 2 s or slower) for the first two minutes.
+  if (age < 2 * kMinute) return kMicrosPerSecond;
   if (age < 10 * kMinute) return 5 * kMicrosPerSecond;
   if (age < 120 * kMinute) return kMinute;
   return 5 * kMinute;

@@ -59,7 +59,7 @@ Error DefinitionNotFound(const std::string& name);
 [[nodiscard]] Status CheckTakeOver(const Attempt& a, const std::string& expected_owner);
 
 /// The ListRuns statement for a filter: "SELECT <columns>, <attempt count>, <failure class of the
-/// latest attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one bound
+/// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one bound
 /// parameter per filter that is set (status, definition, owner, the creation range as an id
 /// range, the cursor) and the page size last; `dollar` numbers them $1.. (PostgreSQL), else ?1..
 /// (SQLite). `after` is CheckPage's cursor id.
@@ -71,8 +71,8 @@ struct RunsQuery {
 RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
                         bool dollar);
 
-/// Usage downsampling: 5 s buckets for an attempt's first 10 minutes, 1 min up to 2 hours,
-/// 5 min after (a day-long attempt keeps about 500 buckets per component).
+/// Usage downsampling: 1 s buckets for an attempt's first 2 minutes, 5 s up to 10 minutes, 1 min
+/// up to 2 hours, 5 min after (a day-long attempt keeps about 560 buckets per component).
 Micros UsageBucketWidth(Micros age);
 /// The bucket a sample goes into: its width by the attempt's age, aligned to the attempt's start
 /// (so buckets of different widths never share a start), or to the epoch without a start time.

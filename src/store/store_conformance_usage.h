@@ -8,14 +8,14 @@
 
 namespace tug::store::conformance {
 
-/// A reading of `r`'s first attempt, started at kT0.
+/// A reading of `r`'s first attempt, started 5 minutes before kT0.
 inline UsageSample UsageOf(const Run& r, Micros at, int64_t memory, int64_t cpu,
                            const std::string& component = "main") {
   UsageSample s;
   s.run_id = r.id;
   s.attempt_id = r.attempts[0].id;
   s.at = at;
-  s.started_at = kT0;
+  s.started_at = kT0 - 300 * kSec;  // 5 minutes old: 5-second buckets
   s.reading.component = component;
   s.reading.memory_bytes = memory;
   s.reading.cpu_millis = cpu;
@@ -117,7 +117,7 @@ TEST_P(StoreConformanceTest, ListRunsSummarizesAttempts) {
   ASSERT_TRUE(Ok(page));
   ASSERT_EQ(page->runs.size(), 1u);
   EXPECT_EQ(page->runs[0].attempt_count, 2);
-  EXPECT_EQ(page->runs[0].last_failure_class, "") << "the latest attempt has not failed";
+  EXPECT_EQ(page->runs[0].last_failure_class, "oom") << "what the run is recovering from";
 
   ClaimExpect("server-a", kT0 + 3 * kSec, next.id);
   ASSERT_TRUE(Ok(store_->MarkRunning(next.id, kT0 + 4 * kSec)));
@@ -167,12 +167,14 @@ TEST_P(StoreConformanceTest, UsageOfOldReadingsIsCoarser) {
   // One reading every 5 s for 4 hours, as an engine sends them.
   for (Micros t = kT0; t < kT0 + 4 * 3600 * kSec; t += 5 * kSec) {
     day.push_back(UsageOf(r, t, (t - kT0) / kSec, 100));
+    day.back().started_at = kT0;
   }
   ASSERT_TRUE(Ok(store_->AppendUsage(day)));
   auto points = store_->ListUsage(r.id);
   ASSERT_TRUE(Ok(points));
-  // 10 min at 5 s, 110 min at 1 min, 120 min at 5 min.
-  EXPECT_EQ(points->size(), 120u + 110u + 24u);
+  // 2 min at 1 s (one reading each), 8 min at 5 s, 110 min at 1 min, 120 min at 5 min.
+  EXPECT_EQ(points->size(), 24u + 96u + 110u + 24u);
+  EXPECT_EQ(points->front().width, kSec);
   for (size_t i = 1; i < points->size(); ++i) {
     EXPECT_LT((*points)[i - 1].at, (*points)[i].at) << "not in time order at " << i;
   }

@@ -1,0 +1,249 @@
+// Shapes of the /api/v1 JSON (src/core/json.cpp, src/adapt, src/diagnose). Fields the server
+// may not send yet (owner, logs, attempt_count, failure_class, usage) are optional: the UI
+// never assumes them.
+
+export type RunStatus =
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'RETRYING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'STOPPED'
+  | 'LOST';
+
+export type AttemptStatus =
+  | 'QUEUED'
+  | 'LAUNCHING'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'STOPPED'
+  | 'LOST';
+
+export const RUN_STATUSES: RunStatus[] = [
+  'QUEUED',
+  'RUNNING',
+  'RETRYING',
+  'SUCCEEDED',
+  'FAILED',
+  'STOPPED',
+  'LOST',
+];
+
+export interface Outcome {
+  exit_code: number | null;
+  reason: string;
+  message: string;
+}
+
+export interface SparkRole {
+  cores?: string;
+  memory?: string;
+  memoryOverhead?: string;
+  maxResultSize?: string;
+  instances?: number;
+  min?: number;
+  max?: number;
+  dynamicAllocation?: boolean;
+}
+
+export interface Resources {
+  /** Bytes (a number) in responses; a string like "512Mi" is accepted in requests. */
+  memory?: number | string;
+  /** "500m" or "2". */
+  cpu?: string;
+  spark?: { driver?: SparkRole; executor?: SparkRole };
+}
+
+export interface Placement {
+  capacity?: string;
+  executor_capacity?: string;
+}
+
+export interface RunOverrides {
+  env?: Record<string, string>;
+  resources?: Resources;
+  timeout?: string;
+}
+
+export interface Definition {
+  name: string;
+  version?: number;
+  kind: string;
+  description?: string;
+  image?: string;
+  command?: string | string[];
+  env?: Record<string, string>;
+  working_dir?: string;
+  resources?: Resources;
+  timeout?: string;
+  retry?: {
+    max_attempts?: number;
+    max_infra_retries?: number;
+    backoff?: { initial?: string; max?: string; multiplier?: number };
+  };
+  adapt?: Record<string, unknown>;
+  spark?: Record<string, unknown>;
+  engine?: string;
+  cluster?: string;
+  kubernetes?: Record<string, unknown>;
+  labels?: Record<string, string>;
+  created_at?: string | null;
+}
+
+export interface Change {
+  field: string;
+  from: string;
+  to: string;
+}
+
+/** adapt::ToJson(Decision). */
+export interface Decision {
+  retry: boolean;
+  delay_seconds?: number;
+  resources?: Resources;
+  placement?: Placement;
+  rule?: string;
+  class?: string;
+  budget?: string;
+  user_failures?: number;
+  infra_failures?: number;
+  changes?: Change[];
+  sentence?: string;
+  recommended_memory?: number | null;
+}
+
+export interface DiagnosisLine {
+  component: string;
+  /** 1-based; 0 when the cause comes from platform facts only. */
+  line: number;
+  text?: string;
+}
+
+/** diagnose::ToJson(Diagnosis). */
+export interface Diagnosis {
+  class: string;
+  retryable?: boolean;
+  root_cause?: DiagnosisLine;
+  highlights?: DiagnosisLine[];
+  component?: string;
+  remediation?: string;
+  summary?: string;
+}
+
+export interface ComponentStatus {
+  name: string;
+  state: string;
+  pod?: string;
+  node?: string;
+  capacity?: string;
+  exit_code?: number | null;
+  reason?: string;
+  message?: string;
+  started_at?: string;
+  ended_at?: string;
+}
+
+export interface Attempt {
+  id: string;
+  run_id: string;
+  number: number;
+  status: AttemptStatus;
+  resources?: Resources;
+  placement?: Placement;
+  engine?: string;
+  claimed_by?: string;
+  created_at?: string | null;
+  due_at?: string | null;
+  launched_at?: string | null;
+  started_at?: string | null;
+  ended_at?: string | null;
+  outcome?: Outcome | null;
+  peak_memory?: number;
+  cpu_seconds?: number;
+  diagnosis?: Diagnosis | null;
+  decision?: Decision | null;
+  components?: ComponentStatus[] | null;
+  app_id?: string;
+  /** Components that have a log (newer servers). */
+  logs?: string[];
+}
+
+export interface RunSummary {
+  id: string;
+  definition: string;
+  definition_version: number;
+  status: RunStatus;
+  owner?: string;
+  created_at: string | null;
+  updated_at?: string | null;
+  started_at?: string | null;
+  ended_at?: string | null;
+  stop_requested?: boolean;
+  outcome?: Outcome | null;
+  overrides?: RunOverrides;
+  /** Newer servers: the number of attempts and the last failed attempt's class. */
+  attempt_count?: number;
+  failure_class?: string | null;
+}
+
+export interface Run extends RunSummary {
+  spec?: Definition;
+  plan?: Decision | null;
+  attempts: Attempt[];
+  spark_ui?: string;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  next_cursor: string | null;
+}
+
+export interface RunEvent {
+  seq: number;
+  run_id: string;
+  attempt_id?: string;
+  at: string | null;
+  type: string;
+  message: string;
+}
+
+export interface UsagePoint {
+  at: string;
+  memory_bytes?: number | null;
+  cpu_millis?: number | null;
+}
+
+export interface UsageSeries {
+  attempt_id: string;
+  attempt: number;
+  component: string;
+  memory_limit_bytes?: number;
+  cpu_limit_millis?: number;
+  points: UsagePoint[];
+}
+
+export interface Usage {
+  run_id: string;
+  series: UsageSeries[];
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}
+
+export const TERMINAL_RUN: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'STOPPED', 'LOST']);
+export const TERMINAL_ATTEMPT: ReadonlySet<string> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'STOPPED',
+  'LOST',
+]);
+
+export function isActiveRun(status: string): boolean {
+  return !TERMINAL_RUN.has(status);
+}
+
+export function isActiveAttempt(status: string): boolean {
+  return !TERMINAL_ATTEMPT.has(status);
+}
