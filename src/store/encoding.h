@@ -32,6 +32,10 @@ namespace tug::store {
   "lease_expires_at, created_at, due_at, launched_at, started_at, ended_at, exit_code, reason, " \
   "message, peak_memory_bytes, cpu_micros, diagnosis, capacity, executor_capacity, "             \
   "spark_resources, decision, components, app_id"
+/// Columns of a usage bucket row, in order (cpu_millis_sum / samples is the mean).
+#define TUG_USAGE_COLUMNS                                                            \
+  "attempt_id, component, bucket_at, width, memory_bytes, cpu_millis_sum, samples, " \
+  "memory_limit_bytes, cpu_limit_millis"
 /// Columns of an event row, in order.
 #define TUG_EVENT_COLUMNS "seq, run_id, attempt_id, at, type, message"
 

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/model.h"
 #include "store/encoding.h"
+#include "store/store.h"
 
 namespace tug::store {
 
@@ -101,6 +102,22 @@ Event DecodeEventRow(const Row& row) {
   e.type = row.Text(4);
   e.message = row.Text(5);
   return e;
+}
+
+/// The columns of TUG_USAGE_COLUMNS, in order; the CPU is the bucket's mean.
+template <class Row>
+UsagePoint DecodeUsageRow(const Row& row) {
+  UsagePoint p;
+  p.attempt_id = row.Text(0);
+  p.component = row.Text(1);
+  p.at = row.Int(2);
+  p.width = row.Int(3);
+  p.memory_bytes = row.Int(4);
+  p.samples = row.Int(6);
+  p.cpu_millis = p.samples > 0 ? row.Int(5) / p.samples : 0;
+  p.memory_limit_bytes = row.Int(7);
+  p.cpu_limit_millis = row.Int(8);
+  return p;
 }
 
 }  // namespace tug::store

@@ -4,6 +4,7 @@
 
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/transaction.h"
+#include "store/row_decoding.h"
 #include "store/rules.h"
 
 namespace tug::store {
@@ -41,31 +42,19 @@ Status PostgresStore::AppendUsage(const std::vector<UsageSample>& samples) {
 
 Result<std::vector<UsagePoint>> PostgresStore::ListUsage(const std::string& run_id) {
   std::vector<UsagePoint> points;
-  return ValueIfOk(Read([&](Tx& tx) -> Status {
-                     ASSIGN_OR_RETURN(
-                         Rows rows,
-                         tx.Exec("SELECT attempt_id, component, bucket_at, width, memory_bytes, "
-                                 "cpu_millis_sum, samples, memory_limit_bytes, cpu_limit_millis "
-                                 "FROM usage_samples WHERE run_id = $1 "
-                                 "ORDER BY attempt_id, component, bucket_at",
-                                 P(run_id)));
-                     points.clear();
-                     for (int i = 0; i < rows.size(); ++i) {
-                       UsagePoint p;
-                       p.attempt_id = rows.Text(i, 0);
-                       p.component = rows.Text(i, 1);
-                       p.at = rows.Int(i, 2);
-                       p.width = rows.Int(i, 3);
-                       p.memory_bytes = rows.Int(i, 4);
-                       p.samples = rows.Int(i, 6);
-                       p.cpu_millis = p.samples > 0 ? rows.Int(i, 5) / p.samples : 0;
-                       p.memory_limit_bytes = rows.Int(i, 7);
-                       p.cpu_limit_millis = rows.Int(i, 8);
-                       points.push_back(std::move(p));
-                     }
-                     return OkStatus();
-                   }),
-                   points);
+  return ValueIfOk(
+      Read([&](Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(
+            Rows rows, tx.Exec("SELECT " TUG_USAGE_COLUMNS " FROM usage_samples WHERE run_id = $1 "
+                               "ORDER BY attempt_id, component, bucket_at",
+                               P(run_id)));
+        points.clear();
+        for (int i = 0; i < rows.size(); ++i) {
+          points.push_back(DecodeUsageRow(pg::Row(rows, i)));
+        }
+        return OkStatus();
+      }),
+      points);
 }
 
 }  // namespace tug::store

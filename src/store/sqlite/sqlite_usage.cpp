@@ -1,6 +1,7 @@
 // SqliteStore: attempts' resource usage, downsampled into buckets (store/rules UsageBucketWidth).
 #include <fmt/format.h>
 
+#include "store/row_decoding.h"
 #include "store/rules.h"
 #include "store/sqlite/sqlite_internal.h"
 #include "store/sqlite/sqlite_store.h"
@@ -49,26 +50,14 @@ Result<std::vector<UsagePoint>> SqliteStore::ListUsage(const std::string& run_id
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
         points.clear();
-        ASSIGN_OR_RETURN(Stmt s,
-                         db.Prepare("SELECT attempt_id, component, bucket_at, width, memory_bytes, "
-                                    "cpu_millis_sum, samples, memory_limit_bytes, cpu_limit_millis "
-                                    "FROM usage_samples WHERE run_id = ? "
-                                    "ORDER BY attempt_id, component, bucket_at"));
+        ASSIGN_OR_RETURN(
+            Stmt s, db.Prepare("SELECT " TUG_USAGE_COLUMNS " FROM usage_samples WHERE run_id = ? "
+                               "ORDER BY attempt_id, component, bucket_at"));
         s.Bind(1, run_id);
         while (true) {
           ASSIGN_OR_RETURN(bool row, s.Step());
           if (!row) return OkStatus();
-          UsagePoint p;
-          p.attempt_id = s.Text(0);
-          p.component = s.Text(1);
-          p.at = s.Int(2);
-          p.width = s.Int(3);
-          p.memory_bytes = s.Int(4);
-          p.samples = s.Int(6);
-          p.cpu_millis = p.samples > 0 ? s.Int(5) / p.samples : 0;
-          p.memory_limit_bytes = s.Int(7);
-          p.cpu_limit_millis = s.Int(8);
-          points.push_back(std::move(p));
+          points.push_back(DecodeUsageRow(s));
         }
       }),
       points);
