@@ -1,0 +1,166 @@
+#include "sim/cluster.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include <fmt/format.h>
+
+namespace tug::sim {
+namespace {
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+constexpr int64_t kMaxNodeScore = 100;
+
+double Hours(Micros d) { return static_cast<double>(d) / 3600.0 / kMicrosPerSecond; }
+double Seconds(Micros d) { return static_cast<double>(d) / kMicrosPerSecond; }
+
+}  // namespace
+
+std::string_view ToString(Capacity c) { return c == Capacity::kSpot ? "spot" : "on-demand"; }
+
+std::string_view ToString(Scoring s) {
+  return s == Scoring::kMostAllocated ? "MostAllocated" : "LeastAllocated";
+}
+
+Result<Scoring> ParseScoring(std::string_view s) {
+  if (s == "most" || s == "MostAllocated" || s == "mostallocated") return Scoring::kMostAllocated;
+  if (s == "least" || s == "LeastAllocated" || s == "leastallocated") {
+    return Scoring::kLeastAllocated;
+  }
+  return InvalidArgument(fmt::format(
+      "scoring '{}' is not known; use MostAllocated (most) or LeastAllocated (least)", s));
+}
+
+std::vector<NodeType> DefaultNodeTypes(double spot_fraction) {
+  auto t = [spot_fraction](const char* name, int64_t cpu, int64_t mem_gib, double od) {
+    return NodeType{name, cpu * 1000 - 250, mem_gib * kGiB * 9 / 10, od, od * spot_fraction};
+  };
+  return {t("m5.4xlarge", 16, 64, 0.768), t("r5.4xlarge", 16, 128, 1.008),
+          t("r5.8xlarge", 32, 256, 2.016)};
+}
+
+int Cluster::Launch(int type, Capacity capacity, Micros now, Micros ready_at) {
+  Node n;
+  n.id = static_cast<int>(nodes_.size());
+  n.type = type;
+  n.capacity = capacity;
+  n.launched_at = now;
+  n.ready_at = ready_at;
+  nodes_.push_back(std::move(n));
+  ++live_;
+  return nodes_.back().id;
+}
+
+void Cluster::MarkReady(int id, Micros now) {
+  Node& n = nodes_[id];
+  if (n.removed || n.ready) return;
+  n.ready = true;
+  n.ready_at = now;
+  ready_.push_back(id);
+}
+
+void Cluster::Remove(int id, Micros now) {
+  Node& n = nodes_[id];
+  assert(!n.removed && n.pods.empty());
+  n.removed = true;
+  n.removed_at = now;
+  --live_;
+  if (n.ready) {
+    auto it = std::find(ready_.begin(), ready_.end(), id);
+    if (it != ready_.end()) ready_.erase(it);
+  }
+}
+
+int64_t Cluster::Score(const Node& n, int64_t cpu, int64_t mem, Scoring scoring) const {
+  const NodeType& t = types_[n.type];
+  auto one = [scoring](int64_t requested, int64_t capacity) -> int64_t {
+    if (capacity <= 0 || requested > capacity) return 0;
+    if (scoring == Scoring::kMostAllocated) return requested * kMaxNodeScore / capacity;
+    return (capacity - requested) * kMaxNodeScore / capacity;
+  };
+  return (one(n.used_cpu + cpu, t.cpu_millis) + one(n.used_mem + mem, t.memory_bytes)) / 2;
+}
+
+int Cluster::Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const {
+  int best = -1;
+  int64_t best_score = -1;
+  for (int id : ready_) {
+    const Node& n = nodes_[id];
+    if (!Accepts(affinity, n.capacity) || !Fits(n, cpu, mem)) continue;
+    int64_t s = Score(n, cpu, mem, scoring);
+    if (s > best_score || (s == best_score && id < best)) {
+      best = id;
+      best_score = s;
+    }
+  }
+  return best;
+}
+
+Micros Cluster::Overlap(Micros from, Micros to) const {
+  return std::max<Micros>(0, std::min(to, window_to_) - std::max(from, window_from_));
+}
+
+void Cluster::Accrue(Micros now) {
+  if (now > accrued_at_) {
+    double dt = Seconds(Overlap(accrued_at_, now));
+    used_cpu_seconds_ += static_cast<double>(total_used_cpu_) / 1000.0 * dt;
+    used_mem_seconds_ += static_cast<double>(total_used_mem_) / kGiB * dt;
+    accrued_at_ = now;
+  }
+}
+
+void Cluster::Bind(int node, int pod, int64_t cpu, int64_t mem, Micros now) {
+  Node& n = nodes_[node];
+  assert(n.ready && !n.removed && Fits(n, cpu, mem));
+  Accrue(now);
+  n.used_cpu += cpu;
+  n.used_mem += mem;
+  n.pods.push_back(pod);
+  total_used_cpu_ += cpu;
+  total_used_mem_ += mem;
+}
+
+void Cluster::Release(int node, int pod, int64_t cpu, int64_t mem, Micros now) {
+  Node& n = nodes_[node];
+  assert(!n.removed);
+  Accrue(now);
+  n.used_cpu -= cpu;
+  n.used_mem -= mem;
+  auto it = std::find(n.pods.begin(), n.pods.end(), pod);
+  assert(it != n.pods.end());
+  *it = n.pods.back();
+  n.pods.pop_back();
+  total_used_cpu_ -= cpu;
+  total_used_mem_ -= mem;
+}
+
+Cluster::Books Cluster::Close(Micros now) const {
+  Books b;
+  for (const Node& n : nodes_) {
+    const NodeType& t = types_[n.type];
+    Micros end = n.removed ? n.removed_at : std::max(now, n.launched_at);
+    double h = Hours(Overlap(n.launched_at, end));
+    if (n.capacity == Capacity::kSpot) {
+      b.node_hours_spot += h;
+      b.cost_spot += h * t.spot_price;
+    } else {
+      b.node_hours_on_demand += h;
+      b.cost_on_demand += h * t.on_demand_price;
+    }
+    if (n.ready) {
+      double s = Seconds(Overlap(n.ready_at, end));
+      b.alloc_cpu_seconds += static_cast<double>(t.cpu_millis) / 1000.0 * s;
+      b.alloc_mem_seconds += static_cast<double>(t.memory_bytes) / kGiB * s;
+    }
+  }
+  b.used_cpu_seconds = used_cpu_seconds_;
+  b.used_mem_seconds = used_mem_seconds_;
+  if (now > accrued_at_) {
+    double dt = Seconds(Overlap(accrued_at_, now));
+    b.used_cpu_seconds += static_cast<double>(total_used_cpu_) / 1000.0 * dt;
+    b.used_mem_seconds += static_cast<double>(total_used_mem_) / kGiB * dt;
+  }
+  return b;
+}
+
+}  // namespace tug::sim

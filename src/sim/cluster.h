@@ -1,0 +1,139 @@
+#pragma once
+/// The cluster model: node types with prices, nodes (provisioning → ready → removed), and the
+/// scheduler's two steps as kube-scheduler does them with the NodeResourcesFit plugin:
+///  - filter: the node is ready, its capacity type matches the pod's (karpenter.sh/
+///    capacity-type affinity) and its free allocatable cpu and memory hold the request;
+///  - score: MostAllocated (bin-packing: (used + request) / allocatable) or LeastAllocated
+///    (spreading: free after the request / allocatable), per resource as an integer 0-100
+///    (kube's integer maths), cpu and memory weighted equally; the highest score wins and ties
+///    go to the lowest node id (kube breaks ties at random; a fixed rule keeps runs
+///    reproducible).
+/// It also keeps the books the report needs: node time and cost by capacity type, allocatable
+/// × ready time, and requested × bound time.
+///
+/// Lifecycle: owned by one simulation. Threading: not thread-safe. No errors: callers check
+/// Fits() before Bind(); Bind/Release on a removed node is a programming error (asserted).
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace tug::sim {
+
+enum class Capacity : uint8_t { kOnDemand, kSpot };
+/// What a pod accepts: a required capacity type, or either.
+enum class Affinity : uint8_t { kAny, kOnDemand, kSpot };
+enum class Scoring : uint8_t { kMostAllocated, kLeastAllocated };
+
+std::string_view ToString(Capacity c);
+std::string_view ToString(Scoring s);
+[[nodiscard]] Result<Scoring> ParseScoring(std::string_view s);
+inline bool Accepts(Affinity a, Capacity c) {
+  return a == Affinity::kAny || (a == Affinity::kSpot) == (c == Capacity::kSpot);
+}
+
+/// An instance type as the scheduler sees it (allocatable, after system and kube reservations)
+/// and its hourly prices.
+struct NodeType {
+  std::string name;
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  double on_demand_price = 0;  // $ per hour
+  double spot_price = 0;       // $ per hour
+  double Price(Capacity c) const { return c == Capacity::kSpot ? spot_price : on_demand_price; }
+};
+
+/// AWS m5.4xlarge / r5.4xlarge / r5.8xlarge (us-east-1 on-demand list prices); allocatable is
+/// capacity minus ~0.25 cpu and ~10 % memory for the kubelet, system and daemonsets; spot is
+/// `spot_fraction` of on-demand.
+std::vector<NodeType> DefaultNodeTypes(double spot_fraction = 0.35);
+
+struct Node {
+  int id = 0;
+  int type = 0;
+  Capacity capacity = Capacity::kOnDemand;
+  Micros launched_at = 0;  // billed from here (the instance runs while it boots)
+  Micros ready_at = 0;     // pods can bind from here
+  Micros removed_at = -1;
+  bool ready = false;
+  bool removed = false;
+  int64_t used_cpu = 0;
+  int64_t used_mem = 0;
+  std::vector<int> pods;  // bound pod ids (the simulation's numbering)
+  /// Autoscaler: when a scan first saw it empty (-1: it was not, at the last scan).
+  Micros unneeded_since = -1;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(std::vector<NodeType> types) : types_(std::move(types)) {}
+
+  const std::vector<NodeType>& types() const { return types_; }
+  const NodeType& type(const Node& n) const { return types_[n.type]; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  Node& node(int id) { return nodes_[id]; }
+  const Node& node(int id) const { return nodes_[id]; }
+
+  /// A new node, billed from `now`, ready at `ready_at` (MarkReady is the caller's event).
+  int Launch(int type, Capacity capacity, Micros now, Micros ready_at);
+  void MarkReady(int id, Micros now);
+  /// Removes an empty node (scale-down or interruption after its pods were evicted).
+  void Remove(int id, Micros now);
+
+  bool Fits(const Node& n, int64_t cpu, int64_t mem) const {
+    const NodeType& t = types_[n.type];
+    return n.used_cpu + cpu <= t.cpu_millis && n.used_mem + mem <= t.memory_bytes;
+  }
+  /// kube's NodeResourcesFit score of placing the request on the node, 0-100.
+  int64_t Score(const Node& n, int64_t cpu, int64_t mem, Scoring scoring) const;
+  /// The node the scheduler picks, or -1 when no ready node passes the filter.
+  int Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const;
+  void Bind(int node, int pod, int64_t cpu, int64_t mem, Micros now);
+  void Release(int node, int pod, int64_t cpu, int64_t mem, Micros now);
+
+  /// Ready, not removed node ids (the scheduler's candidates), in launch order.
+  const std::vector<int>& ready_ids() const { return ready_; }
+  int live_nodes() const { return live_; }
+
+  /// Only time inside [from, to) goes into the books (default: all time).
+  void SetWindow(Micros from, Micros to) {
+    window_from_ = from;
+    window_to_ = to;
+  }
+  /// Closes the books at `now` (nodes still up are billed until then), within the window.
+  struct Books {
+    double node_hours_on_demand = 0;
+    double node_hours_spot = 0;
+    double cost_on_demand = 0;
+    double cost_spot = 0;
+    double alloc_cpu_seconds = 0;  // allocatable millicores × ready seconds / 1000
+    double alloc_mem_seconds = 0;  // allocatable GiB × ready seconds
+    double used_cpu_seconds = 0;   // requested cores × bound seconds
+    double used_mem_seconds = 0;   // requested GiB × bound seconds
+  };
+  Books Close(Micros now) const;
+
+ private:
+  /// Integrates used cpu/mem over time (called before every change).
+  void Accrue(Micros now);
+  /// The part of [from, to) inside the window.
+  Micros Overlap(Micros from, Micros to) const;
+
+  std::vector<NodeType> types_;
+  std::vector<Node> nodes_;
+  std::vector<int> ready_;
+  int live_ = 0;
+  Micros window_from_ = 0;
+  Micros window_to_ = std::numeric_limits<Micros>::max();
+  Micros accrued_at_ = 0;
+  int64_t total_used_cpu_ = 0;
+  int64_t total_used_mem_ = 0;
+  double used_cpu_seconds_ = 0;
+  double used_mem_seconds_ = 0;
+};
+
+}  // namespace tug::sim
