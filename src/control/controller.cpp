@@ -346,6 +346,10 @@ bool Controller::ApplyUpdate(const engine::Update& u) {
       // The engine's record (status.json) is removed by Cleanup, so it may only go once the
       // store has the outcome; while the store is unreachable the update is retried, and if
       // this process dies meanwhile the record stays for the next server's reconcile to read.
+      // The end and the cleanup are one step for HealOwn, which relaunches attempts that look
+      // unlaunched: between them, its stale read and an idempotent Launch that no longer finds
+      // the record would start the job again.
+      std::lock_guard attempt_lock(AttemptMutex(u.attempt_id));
       Status st = EndAttempt(*attempt, end);
       if (!st.ok() && Transient(st)) return false;
       if (!st.ok() && st.error().code() != Code::kFailedPrecondition) {

@@ -20,6 +20,7 @@
 /// the store, so each attempt is launched by one server at a time.
 ///
 /// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns three threads.
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -156,6 +157,12 @@ class Controller {
   std::thread lease_keeper_;
   std::thread housekeeper_;
 
+  /// Striped per-attempt mutexes: an end and its engine cleanup (ApplyUpdate) exclude a heal of
+  /// the same attempt (HealOwn), so a heal never relaunches an attempt whose record just went.
+  std::mutex& AttemptMutex(const std::string& attempt_id) {
+    return attempt_mu_[std::hash<std::string>{}(attempt_id) % attempt_mu_.size()];
+  }
+  std::array<std::mutex, 64> attempt_mu_;
   std::mutex launching_mu_;
   std::set<std::string> launching_;  // claimed by the dispatcher, Launch not yet returned
   /// Heals an attempt this server owns that nobody handles: a claim that committed while its

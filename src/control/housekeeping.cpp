@@ -134,8 +134,10 @@ void Controller::HealOwn(engine::Engine& engine, const Attempt& a) {
     if (launching_.count(a.id) > 0) return;  // the dispatcher has it in hand
   }
   // Read it again now that we know the engine does not watch it: the listing may predate its
-  // end. An end is stored before the engine's record is cleaned up, so an attempt still active
-  // here still has its record, and Launch/Adopt below find it instead of starting it again.
+  // end. An end is stored before the engine's record is cleaned up, and both happen under this
+  // attempt's mutex (ApplyUpdate), so an attempt still active here still has its record, and
+  // Launch/Adopt below find it instead of starting it again.
+  std::lock_guard attempt_lock(AttemptMutex(a.id));
   auto fresh = store_.GetAttempt(a.id);
   if (!fresh.ok() || IsTerminal(fresh->status) || fresh->claimed_by != options_.owner) return;
   // The sweep's view of what the engine watches predates the re-read: look again (rare: only
