@@ -140,6 +140,7 @@ int Serve(const cli::ServerFlags& flags) {
   eo.shim_command = {SelfExe(), "__shim"};
   eo.cgroup_mode = config->cgroup_mode;
   eo.stop_grace_ms = config->stop_grace_seconds * 1000;
+  eo.usage_interval_ms = config->usage_interval_seconds * 1000;
   auto engine = engine::local::LocalEngine::Create(eo, log_store, clock);
   if (!engine.ok()) return Die("starting the local engine: " + engine.error().ToString());
 
@@ -177,6 +178,7 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
     ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;
     ko2.stop_grace_seconds = config->stop_grace_seconds;
+    ko2.usage_interval = config->kube_usage_interval_seconds * kMicrosPerSecond;
     ko2.unknown_pods = cc.unknown_pods;
     ko2.prune_events = cc.prune_events;
     ko2.watch_nodes = cc.watch_nodes;

@@ -146,6 +146,24 @@ const Key kKeys[] = {
        ASSIGN_OR_RETURN(c.stop_grace_seconds, ParseDuration(v));
        return OkStatus();
      }},
+    {"engine.usage_interval", "TUG_USAGE_INTERVAL",
+     [](Config& c, const std::string& v) -> Status {
+       if (v == "0") {
+         c.usage_interval_seconds = 0;
+         return OkStatus();
+       }
+       ASSIGN_OR_RETURN(c.usage_interval_seconds, ParseDuration(v));
+       return OkStatus();
+     }},
+    {"engine.kube_usage_interval", "TUG_KUBE_USAGE_INTERVAL",
+     [](Config& c, const std::string& v) -> Status {
+       if (v == "0") {
+         c.kube_usage_interval_seconds = 0;
+         return OkStatus();
+       }
+       ASSIGN_OR_RETURN(c.kube_usage_interval_seconds, ParseDuration(v));
+       return OkStatus();
+     }},
     {"limits.max_memory", "TUG_MAX_MEMORY",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.limits.max_memory_bytes, ParseMemory(v));

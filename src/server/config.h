@@ -78,6 +78,10 @@ struct Config {
   SparkConfig spark;
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   int64_t stop_grace_seconds = 10;
+  /// How often engines sample running attempts' memory and CPU (0: never): the local engine
+  /// reads cgroups, the Kubernetes engines list metrics.k8s.io pod metrics.
+  int64_t usage_interval_seconds = 2;
+  int64_t kube_usage_interval_seconds = 15;
   // limits
   Limits limits;
   /// Spot interruption rate above which the planner moves executors to on-demand.

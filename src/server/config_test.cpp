@@ -20,6 +20,22 @@ TEST(ConfigTest, PrecedenceFileThenEnv) {
   EXPECT_EQ(c.database_path, ".tug/tug.db");
 }
 
+TEST(ConfigTest, UsageIntervalsAndUiDirectory) {
+  Config c = DefaultConfig();
+  EXPECT_EQ(c.usage_interval_seconds, 2);
+  EXPECT_EQ(c.kube_usage_interval_seconds, 15);
+  ASSERT_TRUE(
+      ApplyYaml(c, "engine: {usage_interval: 5s, kube_usage_interval: 1m}\n", "tug.yaml").ok());
+  EXPECT_EQ(c.usage_interval_seconds, 5);
+  EXPECT_EQ(c.kube_usage_interval_seconds, 60);
+  ASSERT_TRUE(ApplyEnv(c, {{"TUG_USAGE_INTERVAL", "0"}, {"TUG_UI_DIR", "/srv/ui"}}).ok());
+  EXPECT_EQ(c.usage_interval_seconds, 0) << "0 turns sampling off";
+  EXPECT_EQ(c.ui_dir, "/srv/ui");
+  auto bad = ApplyEnv(c, {{"TUG_USAGE_INTERVAL", "often"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("often"), std::string::npos) << bad.error().message();
+}
+
 TEST(ConfigTest, DatabaseUrlSelectsPostgres) {
   Config c = DefaultConfig();
   EXPECT_EQ(c.store_driver, "sqlite");
