@@ -2,7 +2,9 @@
 // Shared fixture of the controller tests: a recording engine and an in-memory store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -21,6 +23,11 @@ class FakeEngine final : public engine::Engine {
   void SetSink(engine::UpdateSink sink) override { sink_ = std::move(sink); }
   Result<std::string> Launch(const engine::LaunchSpec& spec) override {
     std::lock_guard lock(mu_);
+    // A real engine's launch is idempotent through its record of the attempt; once Cleanup
+    // removed that record, a launch starts the job a second time.
+    if (std::find(cleaned_.begin(), cleaned_.end(), spec.attempt_id) != cleaned_.end()) {
+      ++launches_after_cleanup_;
+    }
     launches_.push_back(spec);
     cv_.notify_all();
     if (!launch_error_.empty()) return Error(launch_code_, launch_error_);
@@ -39,6 +46,7 @@ class FakeEngine final : public engine::Engine {
   }
   // Launched or adopted, and not cleaned up (ended) yet: what a real engine watches.
   std::vector<std::string> Active() const override {
+    if (on_active) on_active();
     std::lock_guard lock(mu_);
     std::set<std::string> ids;
     for (const auto& l : launches_) ids.insert(l.attempt_id);
@@ -71,6 +79,10 @@ class FakeEngine final : public engine::Engine {
   Code launch_code_ = Code::kUnavailable;
   bool adopt_fails_ = false;
   bool host_bound_ = false;
+  int launches_after_cleanup_ = 0;
+  /// Called (without mu_) at the start of every Active(): lets a test act between a sweep's
+  /// steps.
+  std::function<void()> on_active;
 
   size_t Adopted() {
     std::lock_guard lock(mu_);

@@ -1,8 +1,10 @@
 // Orphan take-over, deferred updates through a store outage, and retention.
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "control/controller_test_fixture.h"
 #include "logs/fs_log_store.h"
@@ -157,6 +159,52 @@ TEST_F(HousekeepingTest, OurClaimWhoseReplyWasLostIsLaunched) {
   c.Stop();
   std::lock_guard lock(engine_.mu_);
   EXPECT_EQ(engine_.launches_.size(), 1u);
+}
+
+// The engine ran our attempt while the store was away (its launch and end were not recorded) and
+// the end arrives just as a sweep, having read the attempt as LAUNCHING, is about to relaunch it.
+// The end and its cleanup wait for the heal, so the heal's idempotent launch still finds the
+// engine's record and nothing runs twice.
+TEST_F(HousekeepingTest, AHealAndAnEndOfTheSameAttemptNeverInterleave) {
+  ControlOptions o = Fast();
+  o.dispatch = false;
+  tug::Run r = Submit();
+  const std::string id = r.attempts[0].id;
+  auto claimed = store_->ClaimAttempt(o.owner, clock_.Now(), 30 * kMicrosPerSecond);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  Controller c(o, *store_, engine_, registry_, clock_);
+  // Per sweep, the first Active() lists what the engine watches and the second is the heal's
+  // check after it re-read the attempt (LAUNCHING, no engine ref). At that second call the end
+  // arrives on another thread, and gets up to 300 ms to be recorded and cleaned up.
+  std::atomic<int> calls{0};
+  std::thread ender;
+  std::promise<void> ended;
+  auto ended_future = ended.get_future();
+  engine_.on_active = [&] {
+    if (++calls != 2) return;
+    ender = std::thread([&] {
+      engine::Update u;
+      u.kind = engine::Update::Kind::kEnded;
+      u.attempt_id = id;
+      u.at = clock_.Now();
+      u.status = AttemptStatus::kSucceeded;
+      u.outcome.exit_code = 0;
+      u.outcome.reason = "Completed";
+      engine_.Send(u);
+      ended.set_value();
+    });
+    ended_future.wait_for(std::chrono::milliseconds(300));
+  };
+  ASSERT_TRUE(c.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return Get(r.id).status == RunStatus::kSucceeded; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // more sweeps
+  c.Stop();
+  if (ender.joinable()) ender.join();
+  engine_.on_active = nullptr;
+  std::lock_guard lock(engine_.mu_);
+  EXPECT_EQ(engine_.launches_after_cleanup_, 0)
+      << "the heal relaunched an attempt whose engine record was already cleaned up";
+  EXPECT_LE(engine_.launches_.size(), 1u);
 }
 
 // Ours and running on a host-bound engine that no longer watches it (its end never reached the
