@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -13,6 +14,20 @@ namespace json = boost::json;
 
 namespace tug::cli {
 namespace {
+
+// A scalar as JSON text. Doubles in their shortest exact form ("1.6", not Boost.JSON's "1.6E0");
+// JSON has no NaN or infinity, so those are null.
+std::string Scalar(const json::value& v) {
+  if (v.is_double()) {
+    const double d = v.get_double();
+    if (!std::isfinite(d)) return "null";
+    std::string text = fmt::format("{}", d);
+    // Keep it a double for readers that care ("3" would read back as an integer).
+    if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+    return text;
+  }
+  return json::serialize(v);
+}
 
 void Emit(YAML::Emitter& out, const json::value& v) {
   switch (v.kind()) {
@@ -42,7 +57,7 @@ void Emit(YAML::Emitter& out, const json::value& v) {
       out << YAML::Null;
       break;
     default:
-      out << json::serialize(v);
+      out << Scalar(v);
   }
 }
 
@@ -77,14 +92,14 @@ void Pretty(std::string& out, const json::value& v, int indent) {
     }
     out += pad + "]";
   } else {
-    out += json::serialize(v);
+    out += Scalar(v);
   }
 }
 
 std::string Str(const json::value* v) {
   if (v == nullptr || v->is_null()) return "";
   if (v->is_string()) return std::string(v->get_string());
-  return json::serialize(*v);
+  return Scalar(*v);
 }
 
 const json::value* At(const json::value& v, std::initializer_list<const char*> path) {

@@ -19,6 +19,17 @@ TEST(OutputTest, YamlQuotesAmbiguousStrings) {
   EXPECT_NE(y.find("c: hello"), std::string::npos) << y;
 }
 
+TEST(OutputTest, DoublesPrintInTheirShortestForm) {
+  auto v = boost::json::parse(R"({"cost":1.6,"ratio":0.3,"whole":3.0,"n":7})");
+  std::string j = ToPrettyJson(v);
+  EXPECT_NE(j.find("\"cost\": 1.6,"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"ratio\": 0.3,"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"whole\": 3.0,"), std::string::npos) << j;
+  EXPECT_EQ(j.find("E0"), std::string::npos) << j;
+  EXPECT_EQ(boost::json::parse(j), v) << "the pretty form is not the same JSON";
+  EXPECT_NE(ToYaml(v).find("cost: 1.6"), std::string::npos) << ToYaml(v);
+}
+
 TEST(OutputTest, RunDetailShowsAttempts) {
   auto v = boost::json::parse(R"({"id":"r1","definition":"hog","definition_version":1,
     "status":"FAILED","created_at":"2026-11-24T08:00:00.000000Z",
