@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/quantity.h"
@@ -266,14 +267,13 @@ void Controller::OnUpdate(const engine::Update& u) {
 }
 
 void Controller::RecordUsage(const engine::Update& u) {
-  // Attempt ids are "<run id>-<number>": no store read per sample.
-  const size_t dash = u.attempt_id.rfind('-');
-  if (dash == std::string::npos || u.usage.empty()) return;
+  // The run id comes from the attempt id: no store read per sample.
+  const std::string run_id = RunIdOfAttempt(u.attempt_id);
+  if (run_id.empty() || u.usage.empty()) return;
   std::vector<store::UsageSample> samples;
   samples.reserve(u.usage.size());
   for (const UsageReading& r : u.usage) {
-    samples.push_back(
-        store::UsageSample{u.attempt_id.substr(0, dash), u.attempt_id, u.at, u.started_at, r});
+    samples.push_back(store::UsageSample{run_id, u.attempt_id, u.at, u.started_at, r});
   }
   // Usage is a chart, not a record the platform acts on: while the store is unreachable the
   // samples are dropped (and counted) rather than queued behind the updates that matter.

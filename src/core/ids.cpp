@@ -75,6 +75,12 @@ std::string AttemptId(std::string_view run_id, int number) {
   return std::string(run_id) + "-" + std::to_string(number);
 }
 
+std::string RunIdOfAttempt(std::string_view attempt_id) {
+  const size_t dash = attempt_id.rfind('-');
+  if (dash == std::string_view::npos || dash == 0) return "";
+  return std::string(attempt_id.substr(0, dash));
+}
+
 bool IsValidId(std::string_view id) {
   if (id.size() != 26) return false;
   for (char c : id) {

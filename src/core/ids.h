@@ -13,6 +13,9 @@ namespace tug {
 /// Thread-safe.
 std::string NewId(const Clock& clock);
 std::string AttemptId(std::string_view run_id, int number);
+/// The run id of an attempt id (AttemptId's inverse: the id without its "-<number>"); "" when
+/// `attempt_id` has no such suffix.
+std::string RunIdOfAttempt(std::string_view attempt_id);
 /// The smallest id NewId gives at `at` (millisecond precision): ids of runs created at or after
 /// `at` compare >= IdFloor(at), so a creation-time range is an id range (the primary key).
 std::string IdFloor(Micros at);

@@ -9,6 +9,13 @@
 namespace tug {
 namespace {
 
+TEST(IdsTest, RunIdOfAttemptInvertsAttemptId) {
+  EXPECT_EQ(RunIdOfAttempt(AttemptId("01jd0000000000000000000000", 12)),
+            "01jd0000000000000000000000");
+  EXPECT_EQ(RunIdOfAttempt("nodash"), "");
+  EXPECT_EQ(RunIdOfAttempt("-3"), "");
+}
+
 TEST(IdsTest, SortedUniqueAndValid) {
   ManualClock clock;
   std::string prev;

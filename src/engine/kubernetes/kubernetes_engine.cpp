@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "core/ids.h"
 #include "core/log.h"
 #include "engine/kubernetes/log_follower.h"
 
@@ -202,8 +203,7 @@ Status KubernetesEngine::Adopt(const std::string& attempt_id, const std::string&
     c.status.pod = name;
     if (c.status.state.empty()) c.status.state = "pending";
     if (t.first_seen == 0) t.first_seen = clock_.Now();
-    // The run id is the attempt id without its "-<n>" suffix.
-    if (t.run_id.empty()) t.run_id = attempt_id.substr(0, attempt_id.rfind('-'));
+    if (t.run_id.empty()) t.run_id = RunIdOfAttempt(attempt_id);
     by_pod_[name] = {attempt_id, FirstComponent()};
   }
   if (!pod.ok()) {
