@@ -1,7 +1,7 @@
 #include <string_view>
 
 #include "cli/cli.h"
-#include "engine/local/shim.h"
+#include "shim/shim.h"
 #include "serve.h"
 
 int main(int argc, char** argv) {

@@ -61,6 +61,20 @@ std::string SelfExe() {
   return {buf, static_cast<size_t>(n)};
 }
 
+// The local engine's shim: the configured path, else `tug-shim` beside this binary (a small
+// static executable that starts in well under a millisecond), else this binary's own `__shim`
+// mode, which works but loads every library of the server on each launch.
+std::vector<std::string> ShimCommand(const std::string& configured) {
+  if (!configured.empty()) return {configured};
+  std::string self = SelfExe();
+  std::string beside = self.substr(0, self.rfind('/') + 1) + "tug-shim";
+  if (::access(beside.c_str(), X_OK) == 0) return {beside};
+  log::Warn("tug-shim not found beside tug; launching attempts through `tug __shim`, which is "
+            "much slower per launch; install tug-shim next to tug or set engine.shim",
+            {{"looked_for", beside}});
+  return {self, "__shim"};
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
@@ -137,7 +151,7 @@ int Serve(const cli::ServerFlags& flags) {
 
   engine::local::LocalEngineOptions eo;
   eo.state_dir = config->data_dir + "/engine";
-  eo.shim_command = {SelfExe(), "__shim"};
+  eo.shim_command = ShimCommand(config->shim_path);
   eo.cgroup_mode = config->cgroup_mode;
   eo.stop_grace_ms = config->stop_grace_seconds * 1000;
   eo.usage_interval_ms = config->usage_interval_seconds * 1000;

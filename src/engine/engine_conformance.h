@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "engine/engine.h"
+#include "engine/update_recorder.h"
 #include "logs/fs_log_store.h"
 
 namespace tug::engine::conformance {
@@ -55,53 +56,7 @@ inline std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
   return info.param.name;
 }
 
-/// Collects one engine's updates; waits on a condition variable.
-class Recorder {
- public:
-  UpdateSink Sink() {
-    return [this](const Update& u) {
-      std::lock_guard lock(mu_);
-      updates_.push_back(u);
-      cv_.notify_all();
-    };
-  }
-  std::optional<Update> WaitFor(const std::string& attempt_id, Update::Kind kind,
-                                std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    std::unique_lock lock(mu_);
-    std::optional<Update> found;
-    cv_.wait_for(lock, timeout, [&] {
-      for (const Update& u : updates_) {
-        if (u.attempt_id == attempt_id && u.kind == kind) {
-          found = u;
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-  int Count(const std::string& attempt_id, Update::Kind kind) {
-    std::lock_guard lock(mu_);
-    int n = 0;
-    for (const Update& u : updates_) n += u.attempt_id == attempt_id && u.kind == kind ? 1 : 0;
-    return n;
-  }
-  /// Position of the first update of `kind` for the attempt, or -1.
-  int IndexOf(const std::string& attempt_id, Update::Kind kind) {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < updates_.size(); ++i) {
-      if (updates_[i].attempt_id == attempt_id && updates_[i].kind == kind) {
-        return static_cast<int>(i);
-      }
-    }
-    return -1;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Update> updates_;
-};
+using testing_util::Recorder;
 
 class EngineConformanceTest : public ::testing::TestWithParam<Param> {
  protected:

@@ -141,6 +141,15 @@ const Key kKeys[] = {
        c.cgroup_mode = v;
        return OkStatus();
      }},
+    {"engine.shim", "TUG_SHIM",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty() || v.front() != '/') {
+         return Status(InvalidArgument(fmt::format(
+             "engine.shim '{}' must be an absolute path to the tug-shim executable", v)));
+       }
+       c.shim_path = v;
+       return OkStatus();
+     }},
     {"engine.stop_grace", "TUG_STOP_GRACE",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.stop_grace_seconds, ParseDuration(v));

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/local/shim_spawn.h"
+#include "engine/local/local_internal.h"
 #include "engine/local/usage_sampler.h"
 
 #ifndef P_PIDFD
@@ -25,7 +24,7 @@ namespace fs = std::filesystem;
 
 namespace tug::engine::local {
 
-namespace {
+namespace internal {
 
 Status ValidateAttemptId(const std::string& id) {
   bool ok = !id.empty() && id.size() <= 200 && id.front() != '.' && id.front() != '-';
@@ -106,7 +105,9 @@ UniqueFd OpenLiveShim(const ShimPid& shim) {
   return pidfd;
 }
 
-}  // namespace
+}  // namespace internal
+
+using namespace internal;  // NOLINT(google-build-using-namespace): this engine's own helpers
 
 Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(LocalEngineOptions options,
                                                          logs::LogStore& logs, const Clock& clock) {
@@ -153,173 +154,6 @@ std::string LocalEngine::AttemptDir(const std::string& attempt_id) const {
 void LocalEngine::SetSink(UpdateSink sink) {
   std::lock_guard lock(mu_);
   sink_ = std::move(sink);
-}
-
-Result<std::string> LocalEngine::Launch(const LaunchSpec& spec) {
-  {
-    std::lock_guard lock(mu_);
-    if (shutdown_) return Unavailable("the local engine is shut down");
-  }
-  RETURN_IF_ERROR(ValidateAttemptId(spec.attempt_id));
-  if (spec.argv.empty() || spec.argv[0].empty()) {
-    return InvalidArgument(
-        fmt::format("attempt '{}' has no command; give a command or args", spec.attempt_id));
-  }
-  std::string dir = AttemptDir(spec.attempt_id);
-  // One launch at a time: in-process by the mutex, across server processes sharing the state
-  // directory by the flock. Under both, "directory exists" means "launched before".
-  std::lock_guard launch(launch_mu_);
-  std::string lock_path = options_.state_dir + "/.launch.lock";
-  UniqueFd lock_fd(::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644));
-  if (!lock_fd.valid()) return ErrnoError(fmt::format("opening '{}'", lock_path), errno);
-  while (::flock(lock_fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return ErrnoError(fmt::format("locking '{}'", lock_path), errno);
-  }
-  if (IsDir(dir)) {
-    if (FileExists(dir + "/" + kShimPidFile) || FileExists(dir + "/" + kStatusFile)) {
-      return LaunchExisting(spec.attempt_id, dir);
-    }
-    // A launch that died before its shim started: nothing runs for it, so start over.
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    if (ec) return Internal(fmt::format("removing stale attempt state '{}'", dir), ec.message());
-  }
-  return LaunchFresh(spec, dir);
-}
-
-Status LocalEngine::CheckRunnable(const LaunchSpec& spec, const std::string& working_dir) const {
-  if (!working_dir.empty() && !IsDir(working_dir)) {
-    return InvalidArgument(fmt::format(
-        "working directory '{}' does not exist or is not a directory; create it or change "
-        "working_dir",
-        working_dir));
-  }
-  const std::string& cmd = spec.argv[0];
-  if (cmd.find('/') != std::string::npos) {
-    std::string path = cmd[0] == '/' || working_dir.empty() ? cmd : working_dir + "/" + cmd;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        ::access(path.c_str(), X_OK) != 0) {
-      return InvalidArgument(fmt::format(
-          "command '{}' is not an executable file; check the path and its permissions", cmd));
-    }
-    return OkStatus();
-  }
-  auto it = spec.env.find("PATH");
-  std::string path = it != spec.env.end() ? it->second : kDefaultJobPath;
-  if (!FindExecutable(cmd, path)) {
-    return InvalidArgument(fmt::format(
-        "command '{}' was not found in PATH '{}'; install it or give an absolute path", cmd, path));
-  }
-  return OkStatus();
-}
-
-Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::string& dir) {
-  std::string working_dir =
-      !spec.working_dir.empty() ? spec.working_dir : options_.default_working_dir;
-  RETURN_IF_ERROR(CheckRunnable(spec, working_dir));
-  ASSIGN_OR_RETURN(std::string log_path, logs_.PathFor(spec.run_id, spec.attempt_id, "main"));
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    return ErrnoError(fmt::format("creating attempt state '{}'", dir), errno);
-  }
-  AttemptCgroups groups;
-  auto fail = [&](Error e) -> Result<std::string> {
-    (void)RemoveAttemptCgroups(groups);
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    return std::move(e).WithContext(fmt::format("launching attempt '{}'", spec.attempt_id));
-  };
-  if (working_dir.empty()) {
-    working_dir = dir + "/" + kWorkDir;
-    if (::mkdir(working_dir.c_str(), 0755) != 0) {
-      return fail(ErrnoError(fmt::format("creating '{}'", working_dir), errno));
-    }
-  }
-  auto created = CreateAttemptCgroups(layout_, spec.attempt_id, spec.resources);
-  if (!created.ok()) return fail(std::move(created).take_error());
-  groups = std::move(*created);
-
-  ShimSpec shim_spec;
-  shim_spec.attempt_id = spec.attempt_id;
-  shim_spec.run_id = spec.run_id;
-  shim_spec.argv = spec.argv;
-  shim_spec.env = spec.env;
-  // Who am I, for the job: its run, this attempt and its number (1 for the first try).
-  shim_spec.env["TUG_RUN_ID"] = spec.run_id;
-  shim_spec.env["TUG_ATTEMPT_ID"] = spec.attempt_id;
-  shim_spec.env["TUG_ATTEMPT"] = std::to_string(spec.attempt_number);
-  shim_spec.working_dir = working_dir;
-  shim_spec.log_path = log_path;
-  shim_spec.memory_bytes = spec.resources.memory_bytes;
-  shim_spec.cpu_millis = spec.resources.cpu_millis;
-  shim_spec.timeout_seconds = spec.timeout_seconds;
-  shim_spec.stop_grace_ms = options_.stop_grace_ms;
-  shim_spec.watchdog = layout_.version == CgroupVersion::kNone;
-  shim_spec.cgroups = groups;
-  if (Status st = WriteFileAtomic(dir + "/" + kSpecFile, SerializeSpec(shim_spec)); !st.ok()) {
-    return fail(std::move(st).take_error());
-  }
-
-  auto spawned = SpawnShim(options_.shim_command, dir, options_.handshake_timeout_ms);
-  if (!spawned.ok()) return fail(std::move(spawned).take_error());
-
-  // The shim wrote shim.pid (with the job) before answering the handshake.
-  ShimPid shim;
-  if (auto recorded = ReadShimPid(dir); recorded.ok()) {
-    shim = *recorded;
-  } else {
-    shim.pid = spawned->pid;
-    shim.job_pid = spawned->job_pid;
-    if (auto st = ReadProcStat(spawned->pid); st.ok()) shim.start_ticks = st->start_ticks;
-  }
-  EngineRef ref{shim.pid, shim.start_ticks, spawned->job_pid, dir};
-  std::string ref_text = SerializeRef(ref);
-  // ref.json is a convenience for a repeated Launch; shim.pid holds the same facts.
-  (void)WriteFileAtomic(dir + "/" + kRefFile, ref_text);
-  Status attached = StartWatching(spec.attempt_id, dir, shim);
-  if (!attached.ok()) {
-    // The shim is already gone (a very short job): report what it left.
-    if (!AttachExisting(spec.attempt_id, dir).ok()) {
-      ShimStatus lost;
-      lost.reason = std::string(reason::kLost);
-      lost.message = Gone(spec.attempt_id).message();
-      lost.ended_at = clock_.Now();
-      Queue(Started(spec.attempt_id, shim.started_at, shim));
-      QueueEnded(spec.attempt_id, lost);
-    }
-  }
-  return ref_text;
-}
-
-Result<std::string> LocalEngine::LaunchExisting(const std::string& attempt_id,
-                                                const std::string& dir) {
-  std::string ref_text;
-  if (auto text = ReadFile(dir + "/" + kRefFile); text.ok()) {
-    ref_text = *text;
-  } else {
-    EngineRef ref;
-    ref.dir = dir;
-    if (auto shim = ReadShimPid(dir); shim.ok()) {
-      ref = EngineRef{shim->pid, shim->start_ticks, shim->job_pid, dir};
-    }
-    ref_text = SerializeRef(ref);
-    (void)WriteFileAtomic(dir + "/" + kRefFile, ref_text);
-  }
-  bool known = false;
-  {
-    std::lock_guard lock(mu_);
-    known = watches_.count(attempt_id) > 0 || ended_.count(attempt_id) > 0;
-  }
-  // Launched by an earlier server process: watch it (or report its end) as Adopt would, so the
-  // caller that lost the first answer still hears how the attempt goes.
-  if (!known && !AttachExisting(attempt_id, dir).ok()) {
-    ShimStatus lost;
-    lost.reason = std::string(reason::kLost);
-    lost.message = Gone(attempt_id).message();
-    lost.ended_at = clock_.Now();
-    QueueEnded(attempt_id, lost);
-  }
-  return ref_text;
 }
 
 Status LocalEngine::StartWatching(const std::string& attempt_id, const std::string& dir,

@@ -35,7 +35,8 @@ namespace tug::engine::local {
 struct LocalEngineOptions {
   /// Attempt state directories live here (<state_dir>/<attempt id>/); created if missing.
   std::string state_dir;
-  /// The shim is started as shim_command + [attempt dir]; the server binary serves as shim.
+  /// The shim is started as shim_command + [attempt dir]: `tug-shim` in production (see
+  /// DefaultShimCommand), or a binary that runs RunShim for `__shim` (the server's own, tests).
   std::vector<std::string> shim_command = {"/proc/self/exe", "__shim"};
   /// auto | v2 | v1 | none (none: memory watchdog, no cpu limits).
   std::string cgroup_mode = "auto";
@@ -89,7 +90,9 @@ class LocalEngine final : public Engine {
   LocalEngine(LocalEngineOptions options, logs::LogStore& logs, const Clock& clock,
               CgroupLayout layout, UniqueFd wake_fd);
 
-  [[nodiscard]] Result<std::string> LaunchFresh(const LaunchSpec& spec, const std::string& dir);
+  /// Starts the attempt's shim in `dir`, whose flock `lock` holds (handed to the shim).
+  [[nodiscard]] Result<std::string> LaunchFresh(const LaunchSpec& spec, const std::string& dir,
+                                                UniqueFd lock);
   [[nodiscard]] Result<std::string> LaunchExisting(const std::string& attempt_id,
                                                    const std::string& dir);
   [[nodiscard]] Status CheckRunnable(const LaunchSpec& spec, const std::string& working_dir) const;
@@ -111,7 +114,6 @@ class LocalEngine final : public Engine {
   const CgroupLayout layout_;
   UniqueFd wake_fd_;  // eventfd: wakes the monitor when watches or updates are added
 
-  std::mutex launch_mu_;    // serialises Launch (with a flock across processes)
   std::mutex shutdown_mu_;  // serialises Shutdown (joins monitor_)
 
   mutable std::mutex mu_;

@@ -32,7 +32,8 @@
 #include "core/ids.h"
 #include "core/quantity.h"
 #include "engine/engine_conformance.h"
-#include "engine/local/shim.h"
+#include "engine/local/local_engine_test_fixture.h"
+#include "shim/shim.h"
 #include "logs/fs_log_store.h"
 
 extern char** environ;
@@ -40,52 +41,18 @@ extern char** environ;
 namespace tug::engine::local {
 namespace {
 
+using namespace local_test;  // NOLINT(google-build-using-namespace): the fixture's helpers
 using conformance::Recorder;
 using std::chrono::milliseconds;
-constexpr milliseconds kWait = std::chrono::seconds(30);
-constexpr int64_t kMi = int64_t{1024} * 1024;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Waits until <dir>/<name> exists, woken by inotify rather than by polling on a timer.
-bool WaitForPath(const std::string& dir, const std::string& name, milliseconds timeout) {
-  std::string path = dir + "/" + name;
-  UniqueFd fd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!fd.valid() || ::inotify_add_watch(fd.get(), dir.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
-    return false;
-  }
-  int64_t until = NowMs() + timeout.count();
-  while (!FileExists(path)) {
-    int64_t left = until - NowMs();
-    if (left <= 0) return false;
-    pollfd p{fd.get(), POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left));
-    char buf[4096];
-    while (::read(fd.get(), buf, sizeof buf) > 0) {
-    }
-  }
-  return true;
-}
-
-// Shell text that waits (bounded, about a minute) for `path` to exist.
-std::string WaitLoop(const std::string& path) {
-  return "i=0; while [ ! -e '" + path + "' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done";
-}
-
-void Touch(const std::string& path) { std::ofstream(path, std::ios::app).flush(); }
-
-const char* kAllocate256Mi = "$x = \"x\" x (256*1024*1024); print length($x)";
 
 // ---- Conformance -------------------------------------------------------------------------
 
-Result<std::unique_ptr<Engine>> MakeLocal(const conformance::Env& env, const std::string& mode) {
+// `checked`: this test binary's own `__shim` mode, built with the sanitizers, instead of tug-shim.
+Result<std::unique_ptr<Engine>> MakeLocal(const conformance::Env& env, const std::string& mode,
+                                          bool checked = false) {
   LocalEngineOptions o;
   o.state_dir = env.root + "/state";
-  o.shim_command = {"/proc/self/exe", "__shim"};
+  o.shim_command = checked ? std::vector<std::string>{"/proc/self/exe", "__shim"} : TestShimCommand();
   o.cgroup_mode = mode;
   o.stop_grace_ms = 2000;
   ASSIGN_OR_RETURN(std::unique_ptr<LocalEngine> engine,
@@ -97,101 +64,6 @@ bool WaitEndedUnwatched(const conformance::Env& env, const std::string& attempt_
                         milliseconds timeout) {
   return WaitForPath(env.root + "/state/" + attempt_id, kStatusFile, timeout);
 }
-
-// ---- LocalEngine-specific ----------------------------------------------------------------
-
-class LocalEngineTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tug-local-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    logs_ = std::make_unique<logs::FsLogStore>(root_ + "/logs");
-  }
-
-  void TearDown() override {
-    for (const std::string& go : go_files_) Touch(go);
-    for (size_t i = 0; i < engines_.size(); ++i) {
-      for (const std::string& id : engines_[i]->Active()) {
-        (void)engines_[i]->Stop(id);
-        recorders_[i]->WaitFor(id, Update::Kind::kEnded);
-      }
-    }
-    // Every test leaves the cgroups it made behind it removed, not just its state directory.
-    if (!engines_.empty()) {
-      for (const std::string& id : attempts_) {
-        Status st = engines_.back()->Cleanup(id);
-        EXPECT_TRUE(st.ok()) << st.error().ToString();
-      }
-    }
-    engines_.clear();
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
-
-  // A new engine over root_/state; index into engines_ and recorders_.
-  size_t Make(const std::string& mode = "auto", int64_t grace_ms = 2000) {
-    LocalEngineOptions o;
-    o.state_dir = root_ + "/state";
-    o.shim_command = {"/proc/self/exe", "__shim"};
-    o.cgroup_mode = mode;
-    o.stop_grace_ms = grace_ms;
-    auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
-    EXPECT_TRUE(made.ok()) << made.error().ToString();
-    recorders_.push_back(std::make_unique<Recorder>());
-    (*made)->SetSink(recorders_.back()->Sink());
-    engines_.push_back(std::move(*made));
-    return engines_.size() - 1;
-  }
-  LocalEngine& engine(size_t i) { return *engines_[i]; }
-  Recorder& rec(size_t i) { return *recorders_[i]; }
-
-  LaunchSpec Spec(std::vector<std::string> argv) {
-    LaunchSpec spec;
-    spec.run_id = NewId(SystemClock::Instance());
-    spec.attempt_id = AttemptId(spec.run_id, 1);
-    attempts_.push_back(spec.attempt_id);
-    spec.definition = "test";
-    spec.argv = std::move(argv);
-    return spec;
-  }
-  LaunchSpec Shell(const std::string& cmd) { return Spec({"/bin/sh", "-c", cmd}); }
-  std::string Go(const std::string& name) {
-    go_files_.push_back(root_ + "/" + name);
-    return go_files_.back();
-  }
-
-  std::optional<Update> RunToEnd(size_t e, const LaunchSpec& spec) {
-    auto ref = engine(e).Launch(spec);
-    EXPECT_TRUE(ref.ok()) << ref.error().ToString();
-    if (!ref.ok()) return std::nullopt;
-    auto ended = rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
-    EXPECT_TRUE(ended.has_value()) << "no end within 30 s for " << spec.attempt_id;
-    return ended;
-  }
-  std::string Log(const LaunchSpec& spec) {
-    auto chunk = logs_->Read(spec.run_id, spec.attempt_id, "main", 0, 4 << 20);
-    return chunk.ok() ? chunk->data : "";
-  }
-  AttemptCgroups GroupsOf(size_t e, const std::string& attempt_id) {
-    auto text = ReadFile(engine(e).AttemptDir(attempt_id) + "/" + kSpecFile);
-    if (!text.ok()) return {};
-    auto spec = ParseSpec(*text);
-    return spec.ok() ? spec->cgroups : AttemptCgroups{};
-  }
-
-  std::string root_;
-  std::unique_ptr<logs::FsLogStore> logs_;
-  std::vector<std::unique_ptr<LocalEngine>> engines_;
-  std::vector<std::unique_ptr<Recorder>> recorders_;
-  std::vector<std::string> go_files_;
-  std::vector<std::string> attempts_;
-};
-
-#define SKIP_WITHOUT_CGROUP(e)                                                     \
-  if (engine(e).cgroup_layout().version == CgroupVersion::kNone) {                 \
-    GTEST_SKIP() << "no writable cgroup here: " << engine(e).cgroup_layout().note; \
-  }
 
 TEST_F(LocalEngineTest, RealOomIsKilledByTheKernelAndReported) {
   size_t e = Make();
@@ -553,6 +425,7 @@ int TestServerMain(int argc, char** argv) {
   logs::FsLogStore logs(argv[3]);
   LocalEngineOptions o;
   o.state_dir = argv[2];
+  o.shim_command = TestShimCommand();
   auto engine = LocalEngine::Create(o, logs, SystemClock::Instance());
   if (!engine.ok()) {
     std::cerr << engine.error().ToString() << "\n";
@@ -583,6 +456,10 @@ INSTANTIATE_TEST_SUITE_P(
                             local::WaitEndedUnwatched},
                       Param{"Watchdog",
                             [](const Env& env) { return local::MakeLocal(env, "none"); },
+                            local::WaitEndedUnwatched},
+                      // The shim's own code under ASan/UBSan (tug-shim is built without them).
+                      Param{"CheckedShim",
+                            [](const Env& env) { return local::MakeLocal(env, "auto", true); },
                             local::WaitEndedUnwatched}),
     ParamName);
 

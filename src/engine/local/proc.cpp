@@ -122,7 +122,14 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view content) {
+Status SyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError(fmt::format("opening '{}'", dir), errno);
+  if (::fsync(fd.get()) != 0) return ErrnoError(fmt::format("syncing '{}'", dir), errno);
+  return OkStatus();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view content, Sync sync) {
   std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError(fmt::format("creating '{}'", tmp), errno);
@@ -132,8 +139,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view content) {
     ::unlink(tmp.c_str());
     return ErrnoError(fmt::format("writing '{}'", tmp), err);
   }
-  // fsync so that a machine crash cannot leave a renamed but empty status file.
-  if (::fsync(fd) != 0) {
+  // fsync before the rename, so that a machine crash cannot leave a renamed but empty file.
+  if (sync != Sync::kNone && ::fsync(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return ErrnoError(fmt::format("syncing '{}'", tmp), err);
@@ -143,6 +150,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view content) {
     int err = errno;
     ::unlink(tmp.c_str());
     return ErrnoError(fmt::format("renaming '{}' to '{}'", tmp, path), err);
+  }
+  if (sync == Sync::kFileAndDir) {
+    size_t slash = path.rfind('/');
+    return SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
   }
   return OkStatus();
 }

@@ -52,9 +52,18 @@ std::map<int, GroupUsage> SampleProcessGroups(const std::set<int>& pgids);
 
 /// Whole file; kNotFound if it does not exist, kInternal (errno detail) otherwise.
 [[nodiscard]] Result<std::string> ReadFile(const std::string& path);
-/// Writes `content` to a temporary file beside `path`, fsyncs it and renames it over `path`, so
-/// readers see the old content or the new, never a partial file.
-[[nodiscard]] Status WriteFileAtomic(const std::string& path, std::string_view content);
+/// How much of a write must survive a machine crash (a process crash never loses a write that
+/// returned: the page cache outlives the process).
+enum class Sync {
+  kNone,        // survives a process crash only
+  kFile,        // fsync the content before it becomes visible: never empty after a power loss
+  kFileAndDir,  // also fsync the directory, so the file itself survives a power loss
+};
+/// Writes `content` to a temporary file beside `path` and renames it over `path`, so readers
+/// see the old content or the new, never a partial file; `sync` says what is fsynced.
+[[nodiscard]] Status WriteFileAtomic(const std::string& path, std::string_view content, Sync sync);
+/// fsync of a directory (its entries); errno detail on failure.
+[[nodiscard]] Status SyncDir(const std::string& dir);
 /// One write(2) to an existing file (cgroup control files): the kernel's errno is the answer.
 [[nodiscard]] Status WriteControlFile(const std::string& path, std::string_view content);
 /// write(2) until done or a real error (EINTR retried). Returns false on error.

@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 
 #include "engine/local/proc.h"
-#include "engine/local/shim.h"
 #include "engine/local/state_files.h"
 
 extern char** environ;
@@ -25,6 +24,7 @@ namespace tug::engine::local {
 namespace {
 
 constexpr int kHandshakeFd = 3;
+constexpr int kLockFd = 4;
 // Above stdio and the handshake slot, so dup2 in the child never overwrites a source fd.
 constexpr int kHighFd = 10;
 
@@ -75,7 +75,7 @@ struct SpawnSetup {
 }  // namespace
 
 Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std::string& dir,
-                              int64_t timeout_ms) {
+                              int lock_fd, int64_t timeout_ms) {
   if (command.empty()) return InvalidArgument("the shim command is empty; set shim_command");
   int hs[2];
   if (::pipe2(hs, O_CLOEXEC) != 0) return ErrnoError("creating the shim handshake pipe", errno);
@@ -84,7 +84,8 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
   std::string log_path = dir + "/" + kShimLogFile;
   UniqueFd log_fd =
       HighFd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!hs_write.valid() || !log_fd.valid()) {
+  UniqueFd lock_copy = lock_fd >= 0 ? UniqueFd(::fcntl(lock_fd, F_DUPFD_CLOEXEC, kHighFd)) : UniqueFd();
+  if (!hs_write.valid() || !log_fd.valid() || (lock_fd >= 0 && !lock_copy.valid())) {
     return ErrnoError(fmt::format("preparing the shim's files in '{}'", dir), errno);
   }
 
@@ -95,12 +96,18 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::string hs_env = fmt::format("{}={}", kHandshakeFdEnv, kHandshakeFd);
-  std::string prefix = std::string(kHandshakeFdEnv) + "=";
+  std::string lock_env = fmt::format("{}={}", kLockFdEnv, kLockFd);
+  std::string hs_prefix = std::string(kHandshakeFdEnv) + "=";
+  std::string lock_prefix = std::string(kLockFdEnv) + "=";
   std::vector<char*> envp;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (std::strncmp(*e, prefix.c_str(), prefix.size()) != 0) envp.push_back(*e);
+    if (std::strncmp(*e, hs_prefix.c_str(), hs_prefix.size()) != 0 &&
+        std::strncmp(*e, lock_prefix.c_str(), lock_prefix.size()) != 0) {
+      envp.push_back(*e);
+    }
   }
   envp.push_back(hs_env.data());
+  if (lock_copy.valid()) envp.push_back(lock_env.data());
   envp.push_back(nullptr);
 
   SpawnSetup setup;
@@ -108,6 +115,8 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
   posix_spawn_file_actions_adddup2(&setup.actions, log_fd.get(), 1);
   posix_spawn_file_actions_adddup2(&setup.actions, log_fd.get(), 2);
   posix_spawn_file_actions_adddup2(&setup.actions, hs_write.get(), kHandshakeFd);
+  // The same open file description as the caller's: the flock passes to the shim.
+  if (lock_copy.valid()) posix_spawn_file_actions_adddup2(&setup.actions, lock_copy.get(), kLockFd);
   // A new session: the shim leaves the server's process group and terminal, so signals aimed at
   // the server (Ctrl-C, kill of its group) do not reach jobs. Signal state is reset because the
   // server's threads may block or ignore signals the shim relies on.
@@ -129,6 +138,7 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
   }
   hs_write.Reset();
   log_fd.Reset();
+  lock_copy.Reset();
 
   std::string line;
   int64_t deadline = MonotonicMs() + timeout_ms;

@@ -3,8 +3,11 @@
 /// They are the contract between the engine and the shim, and between one server process and
 /// the next (adoption after a restart):
 ///
+///   (the dir)    flock'ed by the launcher and then by its shim for the shim's whole life: a
+///                free lock and no shim.pid mean no job was ever started for the attempt
 ///   spec.json    written by the engine before the shim starts: what to run and how
-///   shim.pid     written by the shim: "<shim pid> <shim start ticks>" at once, then
+///   shim.pid     written by the shim: "<shim pid> <shim start ticks>" at once (durably: it
+///                is the record that a job may have started, even after a power loss), then
 ///                "<shim pid> <shim start ticks> <job pid> <job started_at micros>"
 ///   ref.json     written by the engine after the handshake: the engine ref handed out
 ///   status.json  written by the shim when the job has ended (atomically): the outcome
@@ -30,6 +33,11 @@ inline constexpr const char* kRefFile = "ref.json";
 inline constexpr const char* kStatusFile = "status.json";
 inline constexpr const char* kShimLogFile = "shim.log";
 inline constexpr const char* kWorkDir = "work";
+
+/// The environment variables that name the fds a shim inherits from its launcher: the
+/// handshake pipe ("ok <job pid>" / "error <code> <message>") and the attempt's launch lock.
+inline constexpr const char* kHandshakeFdEnv = "TUG_SHIM_HANDSHAKE_FD";
+inline constexpr const char* kLockFdEnv = "TUG_SHIM_LOCK_FD";
 
 struct ShimSpec {
   std::string attempt_id;

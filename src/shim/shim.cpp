@@ -1,4 +1,4 @@
-#include "engine/local/shim.h"
+#include "shim/shim.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -96,6 +96,7 @@ class Shim {
 
   std::string dir_;
   int handshake_fd_ = -1;
+  int lock_fd_ = -1;  // kept open (never closed) until exit
   ShimSpec spec_;
   UniqueFd log_fd_;
   UniqueFd signal_fd_;
@@ -121,15 +122,30 @@ class Shim {
   int64_t next_sample_mono_ = 0;
 };
 
+// The fd number in environment variable `name` (removed, so the job never sees it); -1 if unset.
+int TakeFdFromEnv(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return -1;
+  int fd = std::atoi(text);
+  ::unsetenv(name);
+  return fd > 2 ? fd : -1;
+}
+
 int Shim::Main() {
-  if (const char* hs = std::getenv(kHandshakeFdEnv)) {
-    handshake_fd_ = std::atoi(hs);
-    ::unsetenv(kHandshakeFdEnv);
+  handshake_fd_ = TakeFdFromEnv(kHandshakeFdEnv);
+  // The attempt's launch lock, taken by the launcher and passed on: held until this process
+  // exits, so a later Launch of the same attempt knows a shim is (or was, if shim.pid exists)
+  // on it. Closed in the job at exec.
+  lock_fd_ = TakeFdFromEnv(kLockFdEnv);
+  // Nothing the server left open may reach the job: keep stdio, the handshake and the lock.
+  unsigned next = 3;
+  for (int keep : {std::min(handshake_fd_, lock_fd_), std::max(handshake_fd_, lock_fd_)}) {
+    if (keep < 0) continue;
+    if (static_cast<unsigned>(keep) > next) ::close_range(next, static_cast<unsigned>(keep) - 1, 0);
+    next = static_cast<unsigned>(keep) + 1;
+    ::fcntl(keep, F_SETFD, FD_CLOEXEC);
   }
-  // Nothing the server left open may reach the job: keep stdio and the handshake only.
-  if (handshake_fd_ > 3) ::close_range(3, static_cast<unsigned>(handshake_fd_) - 1, 0);
-  ::close_range(static_cast<unsigned>(std::max(handshake_fd_, 2)) + 1, ~0U, 0);
-  if (handshake_fd_ >= 0) ::fcntl(handshake_fd_, F_SETFD, FD_CLOEXEC);
+  ::close_range(next, ~0U, 0);
 
   if (auto failure = Prepare()) return FailLaunch(*failure);
   if (auto failure = StartJob()) return FailLaunch(*failure);
@@ -151,7 +167,10 @@ std::optional<Shim::Launch> Shim::Prepare() {
   auto self = ReadProcStat(::getpid());
   if (!self.ok()) return Launch{"internal", self.error().ToString()};
   pid_record_ = ShimPid{::getpid(), self->start_ticks, 0, 0};
-  if (Status st = WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_));
+  // Durable before any job exists: after a machine crash this file, not the store, tells a
+  // relaunch that the attempt may have run (it is then adopted or LOST, never started again).
+  if (Status st = WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_),
+                                  Sync::kFileAndDir);
       !st.ok()) {
     return Launch{"internal", st.error().ToString()};
   }
@@ -279,7 +298,9 @@ std::optional<Shim::Launch> Shim::StartJob() {
   }
   pid_record_.job_pid = pid;
   pid_record_.started_at = started_at_;
-  if (Status st = WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_));
+  // The job's pid is a convenience (adoption checks the shim's pid and start time): no fsync.
+  if (Status st =
+          WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_), Sync::kNone);
       !st.ok()) {
     std::fprintf(stderr, "shim: %s\n", st.error().ToString().c_str());
   }
@@ -319,7 +340,7 @@ int Shim::FailLaunch(const Launch& failure) {
   st.message = failure.message;
   st.started_at = Now();
   st.ended_at = st.started_at;
-  Status written = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st));
+  Status written = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st), Sync::kFile);
   Handshake(fmt::format("error {} {}\n", failure.code, failure.message));
   return written.ok() ? 0 : 1;
 }
@@ -565,7 +586,8 @@ int Shim::Finish() {
   st.cpu_micros = usage.cpu_micros.value_or(ru_cpu_micros_);
   // The last log line goes out before status.json: once the end is reported the log is whole.
   LogTugboat(st.message);
-  if (Status w = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st)); !w.ok()) {
+  if (Status w = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st), Sync::kFile);
+      !w.ok()) {
     std::fprintf(stderr, "shim: %s\n", w.error().ToString().c_str());
     return 1;
   }
@@ -576,7 +598,8 @@ int Shim::Finish() {
 
 int RunShim(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s __shim ATTEMPT_DIR\n", argc > 0 ? argv[0] : "tug");
+    std::fprintf(stderr, "usage: %s ATTEMPT_DIR (started by the local engine of tug server)\n",
+                 argc > 0 ? argv[0] : "tug-shim");
     return 2;
   }
   Shim shim(argv[argc - 1]);

@@ -1,0 +1,177 @@
+// LocalEngine::Launch under concurrency: different attempts launch in parallel; one attempt is
+// started once however many callers (threads, engines over one state directory, a launcher that
+// died mid-launch) try. Every job appends its attempt id to a file, so a second start shows up
+// whatever the engine reports.
+#include <sys/file.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "engine/local/local_engine_test_fixture.h"
+#include "engine/local/shim_spawn.h"
+
+namespace tug::engine::local {
+namespace {
+
+using namespace local_test;  // NOLINT(google-build-using-namespace): the fixture's helpers
+
+class LocalLaunchTest : public LocalEngineTest {
+ protected:
+  // A job that records its start in root_/starts.log, then waits for `go` (if given).
+  LaunchSpec Recorded(const std::string& go = "") {
+    std::string cmd = "echo \"$TUG_ATTEMPT_ID\" >> '" + root_ + "/starts.log'";
+    if (!go.empty()) cmd += "; " + WaitLoop(go);
+    return Shell(cmd);
+  }
+  std::map<std::string, int> Starts() {
+    std::map<std::string, int> out;
+    std::ifstream in(root_ + "/starts.log");
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) ++out[line];
+    }
+    return out;
+  }
+};
+
+TEST_F(LocalLaunchTest, DifferentAttemptsLaunchInParallelAndEachStartsOnce) {
+  size_t e = Make("none");
+  constexpr int kAttempts = 64;
+  std::vector<LaunchSpec> specs;
+  for (int i = 0; i < kAttempts; ++i) specs.push_back(Recorded());
+  std::atomic<int> next{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < kAttempts; i = next++) {
+        if (!engine(e).Launch(specs[static_cast<size_t>(i)]).ok()) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  for (const LaunchSpec& spec : specs) {
+    auto ended = rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+    ASSERT_TRUE(ended.has_value()) << spec.attempt_id;
+    EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+  }
+  std::map<std::string, int> starts = Starts();
+  EXPECT_EQ(starts.size(), static_cast<size_t>(kAttempts));
+  for (const auto& [id, n] : starts) EXPECT_EQ(n, 1) << id;
+}
+
+TEST_F(LocalLaunchTest, OneAttemptLaunchedByManyThreadsAndTwoEnginesStartsOnce) {
+  // Two engines over one state directory stand for two server processes on one host.
+  size_t a = Make("none");
+  size_t b = Make("none");
+  std::string go = Go("go");
+  LaunchSpec spec = Recorded(go);
+  std::vector<std::thread> threads;
+  std::vector<std::string> refs(8);
+  std::atomic<int> failed{0};
+  for (size_t t = 0; t < refs.size(); ++t) {
+    threads.emplace_back([&, t] {
+      auto ref = engine(t % 2 == 0 ? a : b).Launch(spec);
+      if (ref.ok()) {
+        refs[t] = *ref;
+      } else {
+        ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failed.load(), 0);
+  auto ref = ParseRef(refs[0]);
+  ASSERT_TRUE(ref.ok()) << refs[0];
+  for (const std::string& r : refs) {
+    auto other = ParseRef(r);
+    ASSERT_TRUE(other.ok()) << r;
+    EXPECT_EQ(other->shim_pid, ref->shim_pid) << "two shims for one attempt";
+  }
+  Touch(go);
+  for (size_t e : {a, b}) {
+    auto ended = rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(ended->status, AttemptStatus::kSucceeded);
+  }
+  EXPECT_EQ(Starts()[spec.attempt_id], 1);
+}
+
+TEST_F(LocalLaunchTest, ALaunchThatDiedBeforeItsShimStartedIsStartedOver) {
+  size_t e = Make("none");
+  LaunchSpec spec = Recorded();
+  // What a launcher killed after mkdir and spec.json leaves: a directory nobody locks, no
+  // shim.pid. Nothing ran, so the next Launch starts the job.
+  std::string dir = engine(e).AttemptDir(spec.attempt_id);
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  std::ofstream(dir + "/spec.json") << "{\"argv\": [\"half written";
+  auto ended = RunToEnd(e, spec);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+  EXPECT_EQ(Starts()[spec.attempt_id], 1);
+}
+
+TEST_F(LocalLaunchTest, AShimWhoseLauncherDiedIsReportedNotStartedAgain) {
+  // The launcher spawned the shim (handing it the directory's lock) and died before the
+  // handshake: the shim goes on alone. A later Launch must find it, not start a second job.
+  size_t e = Make("none");
+  std::string go = Go("go");
+  LaunchSpec spec = Recorded(go);
+  // Launch once to learn what the engine writes, then replay the launcher's part by hand.
+  size_t prep = Make("none");
+  ASSERT_TRUE(engine(prep).Launch(spec).ok());
+  ASSERT_TRUE(rec(prep).WaitFor(spec.attempt_id, Update::Kind::kStarted, kWait).has_value());
+  std::string dir = engine(e).AttemptDir(spec.attempt_id);
+  auto spec_text = ReadFile(dir + "/" + kSpecFile);
+  ASSERT_TRUE(spec_text.ok());
+  Touch(go);
+  ASSERT_TRUE(rec(prep).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait).has_value());
+  ASSERT_TRUE(engine(prep).Cleanup(spec.attempt_id).ok());
+  std::filesystem::remove(go);
+  std::filesystem::remove(root_ + "/starts.log");
+
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir + "/" + kWorkDir).c_str(), 0755), 0);
+  std::ofstream(dir + "/" + kSpecFile) << *spec_text;
+  UniqueFd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_EQ(::flock(lock.get(), LOCK_EX | LOCK_NB), 0);
+  // The launcher's half: spawn with the lock, then "die" (never read the handshake) and drop
+  // its copy of the lock. SpawnShim waits for the handshake, so run it where it can be left.
+  std::thread launcher([&] {
+    auto spawned = SpawnShim(TestShimCommand(), dir, lock.get(), 30'000);
+    EXPECT_TRUE(spawned.ok()) << spawned.error().ToString();
+  });
+  // While the shim holds the lock, a new Launch waits for shim.pid and reports that shim.
+  auto ref = engine(e).Launch(spec);
+  launcher.join();
+  lock.Reset();
+  ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+  Touch(go);
+  auto ended = rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+  EXPECT_EQ(Starts()[spec.attempt_id], 1);
+}
+
+TEST_F(LocalLaunchTest, ALockedDirectoryWithoutAShimTimesOutAsUnavailable) {
+  LocalEngineOptions o;
+  o.state_dir = root_ + "/state";
+  o.shim_command = TestShimCommand();
+  o.cgroup_mode = "none";
+  o.handshake_timeout_ms = 200;
+  auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
+  ASSERT_TRUE(made.ok());
+  LaunchSpec spec = Recorded();
+  std::string dir = (*made)->AttemptDir(spec.attempt_id);
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  UniqueFd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_EQ(::flock(lock.get(), LOCK_EX | LOCK_NB), 0);
+  auto ref = (*made)->Launch(spec);
+  ASSERT_FALSE(ref.ok());
+  EXPECT_EQ(ref.error().code(), Code::kUnavailable) << ref.error().ToString();
+  EXPECT_TRUE(Starts().empty());
+}
+
+}  // namespace
+}  // namespace tug::engine::local
