@@ -15,6 +15,20 @@ json::value Time(Micros t) {
   return json::string(FormatTimestamp(t));
 }
 
+// A memory size that means exactly what it says when sent back: "64Mi", else "5G" (decimal
+// units), else the bytes ("5000000001"). FormatMemory's "4.7Gi" is for reading; a definition
+// printed with it and applied again would change size.
+json::value ExactMemory(int64_t bytes) {
+  std::string text = FormatMemory(bytes);
+  if (text.find('.') == std::string::npos) return json::string(text);
+  static constexpr std::pair<int64_t, const char*> kDecimal[] = {
+      {1'000'000'000'000, "T"}, {1'000'000'000, "G"}, {1'000'000, "M"}, {1'000, "k"}};
+  for (const auto& [size, unit] : kDecimal) {
+    if (bytes % size == 0) return json::string(fmt::format("{}{}", bytes / size, unit));
+  }
+  return json::string(std::to_string(bytes));
+}
+
 json::object StringMap(const std::map<std::string, std::string>& m) {
   json::object o;
   for (const auto& [k, v] : m) o[k] = v;
@@ -206,10 +220,10 @@ class Reader {
 json::object ToJson(const SparkRole& r, bool driver, const SparkResources& all) {
   json::object o;
   if (r.cpu_millis > 0) o["cores"] = FormatCpu(r.cpu_millis);
-  if (r.memory_bytes > 0) o["memory"] = FormatMemory(r.memory_bytes);
-  if (r.memory_overhead_bytes > 0) o["memoryOverhead"] = FormatMemory(r.memory_overhead_bytes);
+  if (r.memory_bytes > 0) o["memory"] = ExactMemory(r.memory_bytes);
+  if (r.memory_overhead_bytes > 0) o["memoryOverhead"] = ExactMemory(r.memory_overhead_bytes);
   if (driver) {
-    if (all.max_result_size_bytes > 0) o["maxResultSize"] = FormatMemory(all.max_result_size_bytes);
+    if (all.max_result_size_bytes > 0) o["maxResultSize"] = ExactMemory(all.max_result_size_bytes);
   } else {
     if (all.instances > 0) o["instances"] = all.instances;
     if (all.min_executors > 0) o["min"] = all.min_executors;
@@ -374,7 +388,7 @@ json::value ToJson(const Definition& d) {
                      {"rightsizing", d.adapt.rightsizing},
                      {"capacity", d.adapt.capacity},
                      {"critical", d.adapt.critical}};
-  if (d.adapt.max_memory_bytes > 0) adapt["max_memory"] = FormatMemory(d.adapt.max_memory_bytes);
+  if (d.adapt.max_memory_bytes > 0) adapt["max_memory"] = ExactMemory(d.adapt.max_memory_bytes);
   if (d.adapt.max_executors > 0) adapt["max_executors"] = d.adapt.max_executors;
   o["adapt"] = std::move(adapt);
   if (d.kind == "spark" || !(d.spark == SparkSpec{})) {
@@ -809,6 +823,11 @@ Result<json::value> ParseJson(std::string_view text) {
   json::parse_options opts;
   opts.max_depth = 64;
   json::value v = json::parse(text, ec, {}, opts);
+  if (ec == json::error::too_deep) {
+    return InvalidArgument(
+        fmt::format("request body is not valid JSON: nested more than {} levels deep; flatten it",
+                    opts.max_depth));
+  }
   if (ec) {
     return InvalidArgument(fmt::format("request body is not valid JSON: {}", ec.message()));
   }

@@ -184,5 +184,35 @@ TEST(JsonTest, MalformedJson) {
   EXPECT_NE(v.error().message().find("not valid JSON"), std::string::npos);
 }
 
+// Found by fuzz_yaml_definition: sizes no binary unit divides were printed rounded ("5G" as
+// "4.7Gi", 1000001 bytes as "976.6Ki"), so a definition printed by the API and applied again
+// changed size.
+TEST(JsonTest, MemorySizesPrintExactly) {
+  auto v = ParseJson(R"({"name":"sizes","kind":"spark","spark":{"version":"3.5","main":"x.py",
+      "driver":{"memory":"1000001k","memoryOverhead":1000001,"maxResultSize":"1.5Gi"},
+      "executor":{"memory":"5G","memoryOverhead":"384Mi"}},"adapt":{"max_memory":"64000000001"}})");
+  ASSERT_TRUE(v.ok());
+  auto d = DefinitionFromJson(*v);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  boost::json::value printed = ToJson(*d);
+  EXPECT_EQ(printed.at("spark").at("executor").at("memory"), boost::json::value("5G"));
+  EXPECT_EQ(printed.at("spark").at("executor").at("memoryOverhead"), boost::json::value("384Mi"));
+  EXPECT_EQ(printed.at("spark").at("driver").at("memory"), boost::json::value("1000001k"));
+  EXPECT_EQ(printed.at("spark").at("driver").at("memoryOverhead"), boost::json::value("1000001"));
+  EXPECT_EQ(printed.at("spark").at("driver").at("maxResultSize"), boost::json::value("1536Mi"));
+  EXPECT_EQ(printed.at("adapt").at("max_memory"), boost::json::value("64000000001"));
+  auto back = DefinitionFromJson(printed);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, *d);
+}
+
+TEST(JsonTest, DeepNestingIsRefusedNamingTheLimit) {
+  auto v = ParseJson(std::string(100'000, '[') + std::string(100'000, ']'));
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message().find("nested more than 64 levels deep"), std::string::npos)
+      << v.error().message();
+  EXPECT_TRUE(ParseJson(std::string(64, '[') + std::string(64, ']')).ok());
+}
+
 }  // namespace
 }  // namespace tug
