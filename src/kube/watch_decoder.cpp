@@ -11,6 +11,13 @@ Result<bool> WatchDecoder::Feed(std::string_view data, const Handler& on_event) 
   while (!data.empty()) {
     size_t nl = data.find('\n');
     if (nl == std::string_view::npos) {
+      if (pending_.size() + data.size() > max_line_) {
+        pending_.clear();
+        return Unavailable(fmt::format(
+            "the Kubernetes API server sent a watch event longer than {} bytes without a newline; "
+            "retry",
+            max_line_));
+      }
       pending_.append(data);
       return true;
     }
@@ -53,6 +60,19 @@ Result<bool> WatchDecoder::Line(std::string_view line, const Handler& on_event) 
   if (const auto* obj = o->if_contains("object")) event.object = *obj;
   // client-go turns ERROR events into errors as well: the stream is over after one.
   if (event.type == "ERROR") return ErrorFromStatus(event.object, 500);
+  // Like client-go, anything else that is not a known event about an object ends the stream
+  // (the informer watches again from the last good resourceVersion) instead of being passed on,
+  // where an unknown type would be dropped after advancing the resourceVersion.
+  if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED" &&
+      event.type != "BOOKMARK") {
+    return Unavailable(
+        fmt::format("the Kubernetes API server sent a watch event of unknown type '{}'; retry",
+                    event.type.substr(0, 40)));
+  }
+  if (!event.object.is_object()) {
+    return Unavailable(fmt::format(
+        "the Kubernetes API server sent a {} watch event without an object; retry", event.type));
+  }
   return on_event(event);
 }
 

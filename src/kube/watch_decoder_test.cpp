@@ -88,5 +88,34 @@ TEST(WatchDecoderTest, MalformedLinesAreUnavailable) {
   EXPECT_NE(r.error().message().find("malformed watch event"), std::string::npos);
 }
 
+// Found by fuzz_watch_decoder: {"type":"","object":{...}} was handed on as an event (the
+// informer took its resourceVersion, the engine dropped it). client-go refuses such lines.
+TEST(WatchDecoderTest, UnknownTypesAndMissingObjectsAreUnavailable) {
+  for (const char* line :
+       {R"({"type":"","object":{"kindtus":"Feqrror","code":400}})",
+        R"({"type":"ADDDED","object":{"kind":"Pod"}})", R"({"type":"MODIFIED"})",
+        R"({"type":"DELETED","object":[1]})", R"({"type":"ADDED","object":null})"}) {
+    WatchDecoder d;
+    int n = 0;
+    auto r = d.Feed(std::string(line) + "\n", [&](const WatchEvent&) { return ++n > 0; });
+    ASSERT_FALSE(r.ok()) << line;
+    EXPECT_EQ(r.error().code(), Code::kUnavailable) << line;
+    EXPECT_NE(r.error().message().find("watch event"), std::string::npos) << line;
+    EXPECT_EQ(n, 0) << line;
+  }
+}
+
+TEST(WatchDecoderTest, ALineThatNeverEndsIsUnavailable) {
+  WatchDecoder d(1000);
+  auto on = [](const WatchEvent&) { return true; };
+  std::string piece(300, 'x');
+  Result<bool> r = true;
+  for (int i = 0; i < 4 && r.ok(); ++i) r = d.Feed(piece, on);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Code::kUnavailable);
+  EXPECT_NE(r.error().message().find("longer than 1000 bytes"), std::string::npos)
+      << r.error().message();
+}
+
 }  // namespace
 }  // namespace tug::kube
