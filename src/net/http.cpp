@@ -1,5 +1,7 @@
 #include "net/http.h"
 
+#include "core/utf8.h"
+
 #include <fmt/format.h>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -21,7 +23,8 @@ Response ErrorResponse(const Error& error) {
   r.status = HttpStatus(error.code());
   boost::json::object inner;
   inner["code"] = CodeName(error.code());
-  inner["message"] = error.message();
+  // Messages quote what the client sent (ids, paths, values); JSON must stay valid UTF-8.
+  inner["message"] = ToValidUtf8(error.message());
   boost::json::object outer;
   outer["error"] = std::move(inner);
   r.body = boost::json::serialize(outer);

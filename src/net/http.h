@@ -141,4 +141,11 @@ class Router {
   std::unique_ptr<Node> root_;
 };
 
+/// What the server does with a request it has read: splits the target into path and query (400
+/// when malformed), finds the route (404, or 405 with Allow), and runs the handler (an exception
+/// becomes a 500, logged without request data). `route` gets the matched pattern ("" when none).
+/// `request.method`, `target`, `headers` and `body` must be filled in. The HTTP server's sessions
+/// call it, and so do in-process drivers (the API's fuzz target and tests), so both answer alike.
+Response Dispatch(const Router& router, Request& request, std::string& route);
+
 }  // namespace tug::net

@@ -194,36 +194,7 @@ void Session::Dispatch() {
   auto& msg = parser_->get();
   request_.body = std::move(msg.body());
   keep_alive_ = msg.keep_alive();
-  route_.clear();
-  if (auto st = ParseTarget(request_.target, request_.path, request_.query); !st.ok()) {
-    response_ = ErrorResponse(st.error());
-    return WriteResponse();
-  }
-  Router::Match match = context_.router.Find(request_);
-  route_ = std::move(match.pattern);
-  if (match.handler != nullptr) {
-    try {
-      response_ = (*match.handler)(request_);
-    } catch (const std::exception& e) {
-      // The dispatcher is a root: a handler bug must not take the server down. Log where, not
-      // what (what() may quote request data).
-      log::Error("http handler threw", {{"method", request_.method}, {"route", route_}});
-      response_ = ErrorResponse(Internal(fmt::format(
-          "internal error while handling {} {}; see the server log", request_.method, route_)));
-    } catch (...) {
-      log::Error("http handler threw", {{"method", request_.method}, {"route", route_}});
-      response_ = ErrorResponse(Internal(fmt::format(
-          "internal error while handling {} {}; see the server log", request_.method, route_)));
-    }
-  } else if (match.method_mismatch) {
-    response_ = ErrorResponse(InvalidArgument(fmt::format(
-        "method {} is not allowed on {}; use {}", request_.method, request_.path, match.allow)));
-    response_.status = 405;
-    response_.headers.emplace_back("Allow", std::move(match.allow));
-  } else {
-    response_ = ErrorResponse(NotFound(fmt::format(
-        "no route for {} {}; see /api/v1 routes in docs/api.md", request_.method, request_.path)));
-  }
+  response_ = net::Dispatch(context_.router, request_, route_);
   if (response_.deferred) {
     // The reply comes from another thread; bring it back to this connection's executor. The
     // session is idle (no read is pending) until then, and the closure keeps it alive.

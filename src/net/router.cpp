@@ -2,7 +2,11 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
+#include <fmt/format.h>
+
+#include "core/log.h"
 #include "net/http.h"
 
 namespace tug::net {
@@ -199,6 +203,35 @@ Router::Match Router::Find(Request& request) const {
     match.allow = node->allow;
   }
   return match;
+}
+
+Response Dispatch(const Router& router, Request& request, std::string& route) {
+  route.clear();
+  if (auto st = ParseTarget(request.target, request.path, request.query); !st.ok()) {
+    return ErrorResponse(st.error());
+  }
+  Router::Match match = router.Find(request);
+  route = std::move(match.pattern);
+  if (match.handler != nullptr) {
+    // The dispatcher is a root: a handler bug must not take the server down. Log where, not
+    // what (what() may quote request data).
+    try {
+      return (*match.handler)(request);
+    } catch (...) {
+      log::Error("http handler threw", {{"method", request.method}, {"route", route}});
+      return ErrorResponse(Internal(fmt::format(
+          "internal error while handling {} {}; see the server log", request.method, route)));
+    }
+  }
+  if (match.method_mismatch) {
+    Response r = ErrorResponse(InvalidArgument(fmt::format(
+        "method {} is not allowed on {}; use {}", request.method, request.path, match.allow)));
+    r.status = 405;
+    r.headers.emplace_back("Allow", std::move(match.allow));
+    return r;
+  }
+  return ErrorResponse(NotFound(fmt::format("no route for {} {}; see /api/v1 routes in docs/api.md",
+                                            request.method, request.path)));
 }
 
 }  // namespace tug::net

@@ -1,6 +1,8 @@
 #include "server/api.h"
 
+#include <cctype>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -8,6 +10,7 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/yaml.h"
 #include "server/api_internal.h"
 
 namespace json = boost::json;
@@ -46,6 +49,33 @@ Status ValidateOwner(const std::string& owner) {
     }
   }
   return OkStatus();
+}
+
+// The media type of a Content-Type value: lower case, without parameters.
+std::string MediaType(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  std::string out(t);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A request body as JSON: YAML when the Content-Type says so (one document), JSON otherwise
+// (whatever the type, so `curl -d` works).
+Result<json::value> ParseBody(const net::Request& req) {
+  std::string type = MediaType(req.Header("content-type"));
+  if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml" ||
+      type == "text/x-yaml") {
+    auto docs = YamlToJson(req.body);
+    if (!docs.ok()) return InvalidArgument("request body: " + docs.error().message());
+    if (docs->size() != 1) {
+      return InvalidArgument(fmt::format(
+          "request body holds {} YAML documents; send exactly one per request", docs->size()));
+    }
+    return std::move(docs->front());
+  }
+  return ParseJson(req.body);
 }
 
 }  // namespace
@@ -154,7 +184,7 @@ Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
         "request body is empty; send a definition as JSON, e.g. "
         "{\"name\":\"hello\",\"command\":\"echo hi\"}");
   }
-  ASSIGN_OR_RETURN(json::value v, ParseJson(req.body));
+  ASSIGN_OR_RETURN(json::value v, ParseBody(req));
   ASSIGN_OR_RETURN(Definition def, DefinitionFromJson(v));
   RETURN_IF_ERROR(Validate(def, options_.limits));
   return def;
@@ -218,13 +248,22 @@ net::Response Api::CreateRun(net::Request& req) {
     return Err(InvalidArgument(
         R"(request body is empty; send e.g. {"definition":"hello","env":{"K":"v"}})"));
   }
-  auto body = ParseJson(req.body);
+  auto body = ParseBody(req);
   if (!body.ok()) return Err(body.error());
   if (!body->is_object()) {
     return Err(
         InvalidArgument(R"(request body must be a JSON object, e.g. {"definition":"hello"})"));
   }
   json::object fields = body->as_object();
+  for (const auto& kv : fields) {
+    std::string_view k = kv.key();
+    if (k != "definition" && k != "owner" && k != "env" && k != "resources" && k != "timeout") {
+      return Err(InvalidArgument(
+          fmt::format("run: unknown field '{}'; known fields are definition, owner, env, "
+                      "resources, timeout",
+                      k)));
+    }
+  }
   const json::value* def_name = fields.if_contains("definition");
   if (def_name == nullptr || !def_name->is_string() || def_name->as_string().empty()) {
     return Err(
