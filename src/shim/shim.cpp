@@ -30,6 +30,7 @@
 #include "engine/local/proc.h"
 #include "engine/local/state_files.h"
 #include "engine/local/watchdog.h"
+#include "shim/spawn_job.h"
 
 namespace tug::engine::local {
 
@@ -46,22 +47,6 @@ int64_t MonotonicMs() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-// What the child reports on the exec-error pipe when setup fails between fork and exec.
-struct ChildFailure {
-  int step;
-  int err;
-  int index;
-};
-enum Step { kStepCgroup = 1, kStepChdir = 2, kStepExec = 3, kStepSetup = 4 };
-
-// Only async-signal-safe calls in here: it runs in the forked child of the shim.
-[[noreturn]] void ChildFail(int fd, int step, int index) {
-  ChildFailure f{step, errno, index};
-  ssize_t ignored = ::write(fd, &f, sizeof f);
-  (void)ignored;
-  ::_exit(127);
 }
 
 class Shim {
@@ -82,6 +67,9 @@ class Shim {
   int FailLaunch(const Launch& failure);
 
   void Handshake(std::string_view line);
+  /// A line on the shim's stderr, the state directory's shim.log shared by every shim: one
+  /// write, prefixed with the time and this attempt's id.
+  void Complain(std::string_view message) const;
   void LogTugboat(std::string_view text);
   void WriteLog(const std::string& data);
   void ReadPipe(size_t index);
@@ -167,18 +155,25 @@ std::optional<Shim::Launch> Shim::Prepare() {
   auto self = ReadProcStat(::getpid());
   if (!self.ok()) return Launch{"internal", self.error().ToString()};
   pid_record_ = ShimPid{::getpid(), self->start_ticks, 0, 0};
-  // Durable before any job exists: after a machine crash this file, not the store, tells a
-  // relaunch that the attempt may have run (it is then adopted or LOST, never started again).
-  if (Status st = WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_),
-                                  Sync::kFileAndDir);
-      !st.ok()) {
-    return Launch{"internal", st.error().ToString()};
-  }
   auto text = ReadFile(dir_ + "/" + kSpecFile);
   if (!text.ok()) return Launch{"internal", text.error().ToString()};
   auto spec = ParseSpec(*text);
   if (!spec.ok()) return Launch{"internal", spec.error().ToString()};
   spec_ = std::move(*spec);
+  // Before any job exists: the record that the attempt may have run, so a relaunch adopts it or
+  // reports it LOST, never starts it again. A process crash cannot lose it; with `sync` (the
+  // store's synchronous=full) neither can a power loss.
+  if (Status st = WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_),
+                                  spec_.sync ? Sync::kFileAndDir : Sync::kNone);
+      !st.ok()) {
+    return Launch{"internal", st.error().ToString()};
+  }
+  if (spec_.sync) {
+    // The attempt directory's own entry in the state directory.
+    if (Status st = SyncDir(dir_.substr(0, dir_.rfind('/') + 1)); !st.ok()) {
+      return Launch{"internal", st.error().ToString()};
+    }
+  }
   int fd = ::open(spec_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return Launch{"internal", fmt::format("opening log '{}': {}", spec_.log_path, strerror(errno))};
@@ -189,8 +184,6 @@ std::optional<Shim::Launch> Shim::Prepare() {
 }
 
 std::optional<Shim::Launch> Shim::StartJob() {
-  // Everything the child needs is built here: between fork and exec only async-signal-safe
-  // calls are allowed (the shim is single-threaded, but the rule keeps the child trivial).
   std::map<std::string, std::string> env = spec_.env;
   if (env.find("PATH") == env.end()) env["PATH"] = kDefaultJobPath;
   std::optional<std::string> exe = FindExecutable(spec_.argv[0], env["PATH"]);
@@ -200,24 +193,16 @@ std::optional<Shim::Launch> Shim::StartJob() {
                               "absolute path",
                               spec_.argv[0], env["PATH"])};
   }
-  std::vector<std::string> env_strings;
-  env_strings.reserve(env.size());
-  for (const auto& [k, v] : env) env_strings.push_back(fmt::format("{}={}", k, v));
-  std::vector<char*> envp;
-  envp.reserve(env_strings.size() + 1);
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_strings = spec_.argv;
-  std::vector<char*> argv;
-  argv.reserve(argv_strings.size() + 1);
-  for (auto& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> procs;
-  for (const std::string& d : spec_.cgroups.Dirs()) procs.push_back(d + "/cgroup.procs");
-  std::string workdir = spec_.working_dir;
+  JobCommand command;
+  command.exe = *exe;
+  command.argv = spec_.argv;
+  command.env.reserve(env.size());
+  for (const auto& [k, v] : env) command.env.push_back(fmt::format("{}={}", k, v));
+  command.working_dir = spec_.working_dir;
+  command.cgroups = spec_.cgroups;
 
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  int out[2], err[2], fail[2];
+  int out[2], err[2];
   if (!devnull.valid() || ::pipe2(out, O_CLOEXEC) != 0) {
     return Launch{"internal", fmt::format("creating pipes: {}", strerror(errno))};
   }
@@ -228,81 +213,45 @@ std::optional<Shim::Launch> Shim::StartJob() {
   }
   pipes_[1].Reset(err[0]);
   UniqueFd err_w(err[1]);
-  if (::pipe2(fail, O_CLOEXEC) != 0) {
-    return Launch{"internal", fmt::format("creating pipes: {}", strerror(errno))};
-  }
-  UniqueFd fail_r(fail[0]);
-  UniqueFd fail_w(fail[1]);
+  command.stdin_fd = devnull.get();
+  command.stdout_fd = out_w.get();
+  command.stderr_fd = err_w.get();
 
-  pid_t pid = ::fork();
-  if (pid < 0) return Launch{"internal", fmt::format("fork: {}", strerror(errno))};
-  if (pid == 0) {
-    int fw = fail_w.get();
-    ::setpgid(0, 0);
-    for (size_t i = 0; i < procs.size(); ++i) {
-      int fd = ::open(procs[i].c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, "0", 1) != 1) ChildFail(fw, kStepCgroup, static_cast<int>(i));
-      ::close(fd);
-    }
-    if (::dup2(devnull.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0) {
-      ChildFail(fw, kStepSetup, 0);
-    }
-    if (::chdir(workdir.c_str()) != 0) ChildFail(fw, kStepChdir, 0);
-    // Dispositions set to "ignore" and the blocked mask survive execve: give the job defaults.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(exe->c_str(), argv.data(), envp.data());
-    ChildFail(fw, kStepExec, 0);
-  }
-  // Also set here: whichever of parent and child runs first, the group exists before we signal.
-  ::setpgid(pid, pid);
-  job_pid_ = pid;
+  JobStart started = SpawnJob(command);
   started_at_ = Now();
   started_mono_ = MonotonicMs();
   out_w.Reset();
   err_w.Reset();
-  fail_w.Reset();
   devnull.Reset();
-
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = ::read(fail_r.get(), &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    job_pid_ = 0;
-    std::string why = strerror(failure.err);
-    switch (failure.step) {
-      case kStepCgroup:
-        return Launch{"internal", fmt::format("joining cgroup '{}': {}",
-                                              procs[static_cast<size_t>(failure.index)], why)};
-      case kStepChdir:
+  if (started.pid == 0) {
+    const JobStartFailure& f = started.failure;
+    std::string why = strerror(f.err);
+    switch (f.step) {
+      case JobStartFailure::kCgroup:
+        return Launch{"internal", fmt::format("joining cgroup '{}': {}", f.detail, why)};
+      case JobStartFailure::kChdir:
         return Launch{"invalid_argument",
                       fmt::format("working directory '{}' cannot be entered ({}); create it or "
                                   "change working_dir",
-                                  workdir, why)};
-      case kStepExec:
+                                  f.detail, why)};
+      case JobStartFailure::kExec:
         return Launch{"invalid_argument",
-                      fmt::format("cannot execute '{}' ({}); check the command", *exe, why)};
+                      fmt::format("cannot execute '{}' ({}); check the command", f.detail, why)};
       default:
-        return Launch{"internal", fmt::format("setting up the job's stdio: {}", why)};
+        return Launch{"internal", fmt::format("{}: {}", f.detail, why)};
     }
   }
+  const pid_t pid = started.pid;
+  job_pid_ = pid;
   pid_record_.job_pid = pid;
   pid_record_.started_at = started_at_;
-  // The job's pid is a convenience (adoption checks the shim's pid and start time): no fsync.
-  if (Status st =
-          WriteFileAtomic(dir_ + "/" + kShimPidFile, SerializeShimPid(pid_record_), Sync::kNone);
-      !st.ok()) {
-    std::fprintf(stderr, "shim: %s\n", st.error().ToString().c_str());
+  // The job's pid is a convenience (adoption checks the shim's pid and start time): appended to
+  // the file, not a new one, and not fsynced.
+  {
+    UniqueFd fd(::open((dir_ + "/" + kShimPidFile).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!fd.valid() || !WriteAll(fd.get(), SerializeShimPidJob(pid_record_))) {
+      Complain(fmt::format("recording the job's pid in {}: {}", kShimPidFile, strerror(errno)));
+    }
   }
   Handshake(fmt::format("ok {}\n", pid));
   std::string cmd;
@@ -333,16 +282,22 @@ std::string Shim::LimitsSummary() const {
 }
 
 int Shim::FailLaunch(const Launch& failure) {
-  std::fprintf(stderr, "shim: launch failed: %s\n", failure.message.c_str());
+  Complain("launch failed: " + failure.message);
   if (log_fd_.valid()) LogTugboat("launch failed: " + failure.message);
   ShimStatus st;
   st.reason = std::string(reason::kLaunchFailed);
   st.message = failure.message;
   st.started_at = Now();
   st.ended_at = st.started_at;
-  Status written = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st), Sync::kFile);
+  Status written = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st),
+                                   spec_.sync ? Sync::kFile : Sync::kNone);
   Handshake(fmt::format("error {} {}\n", failure.code, failure.message));
   return written.ok() ? 0 : 1;
+}
+
+void Shim::Complain(std::string_view message) const {
+  std::string line = FormatLogLine(Now(), dir_.substr(dir_.rfind('/') + 1), message);
+  (void)WriteAll(2, line);
 }
 
 void Shim::Handshake(std::string_view line) {
@@ -356,7 +311,7 @@ void Shim::Handshake(std::string_view line) {
 void Shim::WriteLog(const std::string& data) {
   if (data.empty() || !log_fd_.valid()) return;
   if (!WriteAll(log_fd_.get(), data)) {
-    std::fprintf(stderr, "shim: writing log '%s': %s\n", spec_.log_path.c_str(), strerror(errno));
+    Complain(fmt::format("writing log '{}': {}", spec_.log_path, strerror(errno)));
   }
 }
 
@@ -505,7 +460,7 @@ void Shim::Loop() {
     int timeout = wake < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, wake - now));
     int ready = ::poll(fds, nfds, timeout);
     if (ready < 0 && errno != EINTR) {
-      std::fprintf(stderr, "shim: poll: %s\n", strerror(errno));
+      Complain(fmt::format("poll: {}", strerror(errno)));
       break;
     }
     if (ready <= 0) continue;
@@ -532,8 +487,7 @@ void Shim::ReapAll() {
   while (Reap()) {
     int64_t left = until - MonotonicMs();
     if (left <= 0) {
-      std::fprintf(stderr, "shim: processes of the job survived SIGKILL for %lld ms\n",
-                   static_cast<long long>(kDrainMs));
+      Complain(fmt::format("processes of the job survived SIGKILL for {} ms", kDrainMs));
       return;
     }
     pollfd p{signal_fd_.get(), POLLIN, 0};
@@ -586,9 +540,10 @@ int Shim::Finish() {
   st.cpu_micros = usage.cpu_micros.value_or(ru_cpu_micros_);
   // The last log line goes out before status.json: once the end is reported the log is whole.
   LogTugboat(st.message);
-  if (Status w = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st), Sync::kFile);
+  if (Status w = WriteFileAtomic(dir_ + "/" + kStatusFile, SerializeStatus(st),
+                                 spec_.sync ? Sync::kFile : Sync::kNone);
       !w.ok()) {
-    std::fprintf(stderr, "shim: %s\n", w.error().ToString().c_str());
+    Complain(w.error().ToString());
     return 1;
   }
   return 0;

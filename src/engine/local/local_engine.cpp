@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_name.h"
 #include "engine/local/local_internal.h"
 #include "engine/local/usage_sampler.h"
 
@@ -129,20 +130,25 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(LocalEngineOptions opti
         ec.message());
   }
   ASSIGN_OR_RETURN(CgroupLayout layout, DetectCgroups(options.cgroup_mode));
+  const int64_t boot = options.boot_time > 0 ? options.boot_time : BootTime().value_or(0);
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return ErrnoError("creating the local engine's eventfd", errno);
   std::unique_ptr<LocalEngine> engine(
-      new LocalEngine(std::move(options), logs, clock, std::move(layout), std::move(wake)));
-  engine->monitor_ = std::thread([e = engine.get()] { e->MonitorLoop(); });
+      new LocalEngine(std::move(options), logs, clock, std::move(layout), std::move(wake), boot));
+  engine->monitor_ = std::thread([e = engine.get()] {
+    SetThreadName("tug-local-mon");
+    e->MonitorLoop();
+  });
   return engine;
 }
 
 LocalEngine::LocalEngine(LocalEngineOptions options, logs::LogStore& logs, const Clock& clock,
-                         CgroupLayout layout, UniqueFd wake_fd)
+                         CgroupLayout layout, UniqueFd wake_fd, int64_t boot_time)
     : options_(std::move(options)),
       logs_(logs),
       clock_(clock),
       layout_(std::move(layout)),
+      boot_time_(boot_time),
       wake_fd_(std::move(wake_fd)) {}
 
 LocalEngine::~LocalEngine() { Shutdown(); }
@@ -359,8 +365,8 @@ Update LocalEngine::EndOf(const std::string& attempt_id, const std::string& dir,
   lost.reason = std::string(reason::kLost);
   lost.message = fmt::format(
       "the shim of attempt '{}' (pid {}) ended without writing an exit status ({}); the job "
-      "may have been killed with it; see {}/{}",
-      attempt_id, shim_pid, status.error().message(), dir, kShimLogFile);
+      "may have been killed with it; see its lines in {}/{}",
+      attempt_id, shim_pid, status.error().message(), options_.state_dir, kShimLogFile);
   lost.ended_at = clock_.Now();
   Update u = Ended(attempt_id, lost);
   u.status = AttemptStatus::kLost;

@@ -44,6 +44,14 @@ struct LocalEngineOptions {
   int64_t stop_grace_ms = 5000;
   /// Working directory for specs without one; empty: a "work" directory in the attempt's state.
   std::string default_working_dir;
+  /// fsync each attempt's launch record (shim.pid, before the job starts) and its status.json,
+  /// so a power loss can neither start an attempt twice nor lose how it ended. Without it (the
+  /// default, like the store's synchronous=normal) both survive any process crash, and after a
+  /// machine crash an attempt whose launch record was lost is reported LOST, never restarted.
+  bool sync_files = false;
+  /// When this machine booted (seconds since the epoch); 0: read /proc/stat. Attempt state from
+  /// before it was left by a machine crash.
+  int64_t boot_time = 0;
   /// How long Launch waits for the shim to report the job started.
   int64_t handshake_timeout_ms = 10000;
   /// How often each running attempt's usage is sampled and sent as kUsage (usage_sampler.h);
@@ -88,7 +96,7 @@ class LocalEngine final : public Engine {
   };
 
   LocalEngine(LocalEngineOptions options, logs::LogStore& logs, const Clock& clock,
-              CgroupLayout layout, UniqueFd wake_fd);
+              CgroupLayout layout, UniqueFd wake_fd, int64_t boot_time);
 
   /// Starts the attempt's shim in `dir`, whose flock `lock` holds (handed to the shim).
   [[nodiscard]] Result<std::string> LaunchFresh(const LaunchSpec& spec, const std::string& dir,
@@ -112,7 +120,8 @@ class LocalEngine final : public Engine {
   logs::LogStore& logs_;
   const Clock& clock_;
   const CgroupLayout layout_;
-  UniqueFd wake_fd_;  // eventfd: wakes the monitor when watches or updates are added
+  const int64_t boot_time_;  // options_.boot_time, else /proc/stat btime; 0 if unknown
+  UniqueFd wake_fd_;         // eventfd: wakes the monitor when watches or updates are added
 
   std::mutex shutdown_mu_;  // serialises Shutdown (joins monitor_)
 

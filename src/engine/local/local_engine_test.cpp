@@ -33,8 +33,8 @@
 #include "core/quantity.h"
 #include "engine/engine_conformance.h"
 #include "engine/local/local_engine_test_fixture.h"
-#include "shim/shim.h"
 #include "logs/fs_log_store.h"
+#include "shim/shim.h"
 
 extern char** environ;
 
@@ -52,7 +52,8 @@ Result<std::unique_ptr<Engine>> MakeLocal(const conformance::Env& env, const std
                                           bool checked = false) {
   LocalEngineOptions o;
   o.state_dir = env.root + "/state";
-  o.shim_command = checked ? std::vector<std::string>{"/proc/self/exe", "__shim"} : TestShimCommand();
+  o.shim_command =
+      checked ? std::vector<std::string>{"/proc/self/exe", "__shim"} : TestShimCommand();
   o.cgroup_mode = mode;
   o.stop_grace_ms = 2000;
   ASSIGN_OR_RETURN(std::unique_ptr<LocalEngine> engine,
@@ -102,7 +103,9 @@ TEST_F(LocalEngineTest, LimitsAreWrittenToTheAttemptCgroups) {
   LaunchSpec spec = Shell(WaitLoop(Go("go")));
   spec.resources.memory_bytes = 64 * kMi;
   spec.resources.cpu_millis = 500;
-  ASSERT_TRUE(engine(e).Launch(spec).ok());
+  auto launch = engine(e).Launch(spec);
+  ASSERT_TRUE(launch.ok());
+  const std::string launched = *launch;
   AttemptCgroups g = GroupsOf(e, spec.attempt_id);
   if (g.version == CgroupVersion::kV1) {
     EXPECT_EQ(SplitWords(*ReadFile(g.memory + "/memory.limit_in_bytes"))[0], "67108864");
@@ -117,8 +120,8 @@ TEST_F(LocalEngineTest, LimitsAreWrittenToTheAttemptCgroups) {
     }
   }
   // The job itself is in the groups.
-  auto ref = ParseRef(*ReadFile(engine(e).AttemptDir(spec.attempt_id) + "/" + kRefFile));
-  ASSERT_TRUE(ref.ok());
+  auto ref = ParseRef(launched);
+  ASSERT_TRUE(ref.ok()) << launched;
   std::vector<int> pids = CgroupPids(g);
   EXPECT_NE(std::find(pids.begin(), pids.end(), ref->job_pid), pids.end());
   EXPECT_EQ(std::find(pids.begin(), pids.end(), ref->shim_pid), pids.end());
@@ -451,16 +454,14 @@ namespace tug::engine::conformance {
 
 INSTANTIATE_TEST_SUITE_P(
     LocalEngine, EngineConformanceTest,
-    ::testing::Values(Param{"CgroupAuto",
-                            [](const Env& env) { return local::MakeLocal(env, "auto"); },
-                            local::WaitEndedUnwatched},
-                      Param{"Watchdog",
-                            [](const Env& env) { return local::MakeLocal(env, "none"); },
-                            local::WaitEndedUnwatched},
-                      // The shim's own code under ASan/UBSan (tug-shim is built without them).
-                      Param{"CheckedShim",
-                            [](const Env& env) { return local::MakeLocal(env, "auto", true); },
-                            local::WaitEndedUnwatched}),
+    ::testing::Values(
+        Param{"CgroupAuto", [](const Env& env) { return local::MakeLocal(env, "auto"); },
+              local::WaitEndedUnwatched},
+        Param{"Watchdog", [](const Env& env) { return local::MakeLocal(env, "none"); },
+              local::WaitEndedUnwatched},
+        // The shim's own code under ASan/UBSan (tug-shim is built without them).
+        Param{"CheckedShim", [](const Env& env) { return local::MakeLocal(env, "auto", true); },
+              local::WaitEndedUnwatched}),
     ParamName);
 
 }  // namespace tug::engine::conformance

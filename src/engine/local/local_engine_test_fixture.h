@@ -17,14 +17,14 @@
 #include <vector>
 
 #include "core/ids.h"
-#include "engine/update_recorder.h"
 #include "engine/local/local_engine.h"
+#include "engine/update_recorder.h"
 #include "logs/fs_log_store.h"
 
 namespace tug::engine::local::local_test {
 
-using testing_util::Recorder;
 using std::chrono::milliseconds;
+using testing_util::Recorder;
 inline constexpr milliseconds kWait = std::chrono::seconds(30);
 inline constexpr int64_t kMi = int64_t{1024} * 1024;
 

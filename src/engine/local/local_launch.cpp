@@ -81,11 +81,14 @@ Result<std::string> LocalEngine::Launch(const LaunchSpec& spec) {
         continue;
       }
       if (!created) {
-        if (FileExists(dir + "/" + kShimPidFile) || FileExists(dir + "/" + kStatusFile)) {
+        // Launched before (or, from before this machine last booted, possibly launched: its
+        // records may not have outlived the crash): report that launch, never start another.
+        if (FileExists(dir + "/" + kShimPidFile) || FileExists(dir + "/" + kStatusFile) ||
+            (boot_time_ > 0 && locked.st_ctim.tv_sec < boot_time_)) {
           return LaunchExisting(spec.attempt_id, dir);
         }
-        // An earlier launch died before its shim recorded itself (and the shim writes shim.pid,
-        // durably, before it forks the job): nothing ever ran for this attempt. Start over.
+        // An earlier launch on this boot died before its shim recorded itself, and the shim
+        // writes shim.pid before it forks the job: nothing ever ran for this attempt. Start over.
         RETURN_IF_ERROR(ClearDir(dir));
       }
       return LaunchFresh(spec, dir, std::move(lock));
@@ -179,6 +182,7 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
   shim_spec.timeout_seconds = spec.timeout_seconds;
   shim_spec.stop_grace_ms = options_.stop_grace_ms;
   shim_spec.watchdog = layout_.version == CgroupVersion::kNone;
+  shim_spec.sync = options_.sync_files;
   shim_spec.cgroups = groups;
   // Read by the shim right away and by Cleanup (cgroup paths): a process crash never loses it,
   // and after a machine crash nothing it describes is left, so no fsync.
@@ -187,8 +191,7 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
     return fail(std::move(st).take_error());
   }
 
-  auto spawned =
-      SpawnShim(options_.shim_command, dir, lock.get(), options_.handshake_timeout_ms);
+  auto spawned = SpawnShim(options_.shim_command, dir, lock.get(), options_.handshake_timeout_ms);
   if (!spawned.ok()) return fail(std::move(spawned).take_error());
 
   // The shim wrote shim.pid (with the job) before answering the handshake.
@@ -202,8 +205,6 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
   }
   EngineRef ref{shim.pid, shim.start_ticks, spawned->job_pid, dir};
   std::string ref_text = SerializeRef(ref);
-  // ref.json is a convenience for a repeated Launch; shim.pid holds the same facts.
-  (void)WriteFileAtomic(dir + "/" + kRefFile, ref_text, Sync::kNone);
   Status attached = StartWatching(spec.attempt_id, dir, shim);
   if (!attached.ok()) {
     // The shim is already gone (a very short job): report what it left.
@@ -221,18 +222,14 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
 
 Result<std::string> LocalEngine::LaunchExisting(const std::string& attempt_id,
                                                 const std::string& dir) {
-  std::string ref_text;
-  if (auto text = ReadFile(dir + "/" + kRefFile); text.ok()) {
-    ref_text = *text;
-  } else {
-    EngineRef ref;
-    ref.dir = dir;
-    if (auto shim = ReadShimPid(dir); shim.ok()) {
-      ref = EngineRef{shim->pid, shim->start_ticks, shim->job_pid, dir};
-    }
-    ref_text = SerializeRef(ref);
-    (void)WriteFileAtomic(dir + "/" + kRefFile, ref_text, Sync::kNone);
+  // The ref is derived from shim.pid, which holds the same facts (no file of its own: every
+  // file per attempt costs a launch an inode).
+  EngineRef ref;
+  ref.dir = dir;
+  if (auto shim = ReadShimPid(dir); shim.ok()) {
+    ref = EngineRef{shim->pid, shim->start_ticks, shim->job_pid, dir};
   }
+  const std::string ref_text = SerializeRef(ref);
   bool known = false;
   {
     std::lock_guard lock(mu_);

@@ -173,5 +173,49 @@ TEST_F(LocalLaunchTest, ALockedDirectoryWithoutAShimTimesOutAsUnavailable) {
   EXPECT_TRUE(Starts().empty());
 }
 
+TEST_F(LocalLaunchTest, AnUnfinishedLaunchFromBeforeABootIsLostNotStartedAgain) {
+  // A machine crash may lose the records of a launch whose job did run (without sync_files,
+  // shim.pid is not fsynced). A directory older than this boot with no records is therefore
+  // reported LOST (the planner retries it as a new attempt), never started again.
+  size_t e = Make("none");
+  LaunchSpec spec = Recorded();
+  std::string dir = engine(e).AttemptDir(spec.attempt_id);
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  // A directory's ctime cannot be set back, so the machine "boots" after it was made instead.
+  LocalEngineOptions o;
+  o.state_dir = root_ + "/state";
+  o.shim_command = TestShimCommand();
+  o.cgroup_mode = "none";
+  o.boot_time = ::time(nullptr) + 5;
+  auto later = LocalEngine::Create(o, *logs_, SystemClock::Instance());
+  ASSERT_TRUE(later.ok()) << later.error().ToString();
+  Recorder recorder;
+  (*later)->SetSink(recorder.Sink());
+  auto ref = (*later)->Launch(spec);
+  ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+  auto ended = recorder.WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->status, AttemptStatus::kLost) << ended->message;
+  EXPECT_TRUE(Starts().empty());
+}
+
+TEST_F(LocalLaunchTest, SyncFilesStillLaunches) {
+  LocalEngineOptions o;
+  o.state_dir = root_ + "/state";
+  o.shim_command = TestShimCommand();
+  o.cgroup_mode = "auto";
+  o.sync_files = true;
+  auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
+  ASSERT_TRUE(made.ok());
+  Recorder recorder;
+  (*made)->SetSink(recorder.Sink());
+  LaunchSpec spec = Recorded();
+  ASSERT_TRUE((*made)->Launch(spec).ok());
+  auto ended = recorder.WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+  EXPECT_EQ(Starts()[spec.attempt_id], 1);
+}
+
 }  // namespace
 }  // namespace tug::engine::local

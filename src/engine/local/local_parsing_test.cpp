@@ -37,6 +37,17 @@ TEST(ProcStatTest, RejectsMalformedText) {
       ParseProcStat("abc (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21").ok());
 }
 
+TEST(ProcStatTest, BootTimeFromProcStat) {
+  EXPECT_EQ(ParseBootTime("cpu  1 2 3\nintr 5\nbtime 1796600000\nprocesses 9\n"), 1796600000);
+  EXPECT_EQ(ParseBootTime("cpu 1\nbtime 42"), 42);
+  EXPECT_EQ(ParseBootTime("cpu 1\nbtime x\n"), std::nullopt);
+  EXPECT_EQ(ParseBootTime("btimes 5\n"), std::nullopt);
+  EXPECT_EQ(ParseBootTime(""), std::nullopt);
+  auto boot = BootTime();
+  ASSERT_TRUE(boot.has_value());
+  EXPECT_LE(*boot, ::time(nullptr));
+}
+
 TEST(ProcStatTest, ReadsOwnProcess) {
   auto st = ReadProcStat(::getpid());
   ASSERT_TRUE(st.ok()) << st.error().ToString();
@@ -264,6 +275,7 @@ TEST(StateFilesTest, SpecRoundTrips) {
   spec.timeout_seconds = 10;
   spec.stop_grace_ms = 250;
   spec.watchdog = true;
+  spec.sync = true;
   spec.cgroups.version = CgroupVersion::kV1;
   spec.cgroups.memory = "/sys/fs/cgroup/memory/x/tugboat/r-1";
   spec.cgroups.cpu = "/sys/fs/cgroup/cpu/x/tugboat/r-1";
@@ -275,6 +287,7 @@ TEST(StateFilesTest, SpecRoundTrips) {
   EXPECT_EQ(back->cpu_millis, 500);
   EXPECT_EQ(back->stop_grace_ms, 250);
   EXPECT_TRUE(back->watchdog);
+  EXPECT_TRUE(back->sync);
   EXPECT_EQ(back->cgroups.version, CgroupVersion::kV1);
   EXPECT_EQ(back->cgroups.Dirs(), spec.cgroups.Dirs());
   EXPECT_FALSE(ParseSpec("{\"argv\": []}").ok());
@@ -301,6 +314,16 @@ TEST(StateFilesTest, StatusShimPidAndRefRoundTrip) {
   EXPECT_EQ(full->start_ticks, 3456u);
   EXPECT_EQ(full->job_pid, 13);
   EXPECT_EQ(full->started_at, 1700000000000000);
+  // The job's line is appended while readers may look: half of it is not there yet.
+  auto half = ParseShimPid("12 3456\n13 170");
+  ASSERT_TRUE(half.ok()) << half.error().ToString();
+  EXPECT_EQ(half->pid, 12);
+  EXPECT_EQ(half->job_pid, 0);
+  auto appended = ParseShimPid(SerializeShimPid({12, 3456, 0, 0}) +
+                               SerializeShimPidJob({12, 3456, 13, 1700000000000000}));
+  ASSERT_TRUE(appended.ok());
+  EXPECT_EQ(appended->job_pid, 13);
+  EXPECT_EQ(appended->started_at, 1700000000000000);
   EXPECT_FALSE(ParseShimPid("12").ok());
   EXPECT_FALSE(ParseShimPid("x 1").ok());
 
@@ -313,6 +336,7 @@ TEST(StateFilesTest, StatusShimPidAndRefRoundTrip) {
 TEST(StateFilesTest, StatusFollowsReason) {
   EXPECT_EQ(StatusForReason("Completed"), AttemptStatus::kSucceeded);
   EXPECT_EQ(StatusForReason("Stopped"), AttemptStatus::kStopped);
+  EXPECT_EQ(StatusForReason(reason::kLost), AttemptStatus::kLost);
   EXPECT_EQ(StatusForReason("OOMKilled"), AttemptStatus::kFailed);
   EXPECT_EQ(StatusForReason("DeadlineExceeded"), AttemptStatus::kFailed);
   EXPECT_EQ(StatusForReason("LaunchFailed"), AttemptStatus::kFailed);

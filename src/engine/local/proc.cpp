@@ -122,6 +122,30 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+std::optional<int64_t> ParseBootTime(std::string_view text) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    std::string_view line = text.substr(at, nl == std::string_view::npos ? text.npos : nl - at);
+    if (line.substr(0, 6) == "btime ") {
+      int64_t t = 0;
+      std::string_view num = line.substr(6);
+      auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), t);
+      if (ec == std::errc() && end == num.data() + num.size() && t > 0) return t;
+      return std::nullopt;
+    }
+    if (nl == std::string_view::npos) break;
+    at = nl + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> BootTime() {
+  auto text = ReadFile("/proc/stat");
+  if (!text.ok()) return std::nullopt;
+  return ParseBootTime(*text);
+}
+
 Status SyncDir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError(fmt::format("opening '{}'", dir), errno);

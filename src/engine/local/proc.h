@@ -35,6 +35,10 @@ struct ProcStat {
 [[nodiscard]] Result<ProcStat> ParseProcStat(std::string_view text);
 /// Reads and parses /proc/<pid>/stat; kNotFound if the process does not exist.
 [[nodiscard]] Result<ProcStat> ReadProcStat(int pid);
+/// When this machine booted, in seconds since the epoch (/proc/stat "btime").
+std::optional<int64_t> BootTime();
+/// Parses the text of /proc/stat for BootTime; nullopt without a well-formed btime line.
+std::optional<int64_t> ParseBootTime(std::string_view proc_stat);
 /// True if `pid` exists, is not a zombie, and started at `start_ticks` (guards against pid reuse).
 bool IsAliveWithStart(int pid, uint64_t start_ticks);
 

@@ -45,10 +45,24 @@ void Reap(int pid) {
   }
 }
 
+std::string StateDir(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
+
+// What this attempt's shim wrote to the shared shim.log (its lines name the attempt).
 std::string ShimLogTail(const std::string& dir) {
-  auto text = ReadFile(dir + "/" + kShimLogFile);
+  auto text = ReadFile(StateDir(dir) + "/" + kShimLogFile);
   if (!text.ok() || text->empty()) return "it wrote nothing";
-  std::string tail = text->size() > 400 ? text->substr(text->size() - 400) : *text;
+  const std::string mark = " " + dir.substr(dir.rfind('/') + 1) + " ";
+  std::string mine;
+  size_t at = text->size() > (1 << 20) ? text->size() - (1 << 20) : 0;
+  while (at < text->size()) {
+    size_t nl = text->find('\n', at);
+    if (nl == std::string::npos) nl = text->size();
+    std::string_view line(text->data() + at, nl - at);
+    if (line.find(mark) != std::string_view::npos) mine.append(line).push_back('\n');
+    at = nl + 1;
+  }
+  if (mine.empty()) return "it wrote nothing";
+  std::string tail = mine.size() > 400 ? mine.substr(mine.size() - 400) : mine;
   while (!tail.empty() && tail.back() == '\n') tail.pop_back();
   for (char& c : tail) {
     if (c == '\n') c = ' ';
@@ -81,10 +95,12 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
   if (::pipe2(hs, O_CLOEXEC) != 0) return ErrnoError("creating the shim handshake pipe", errno);
   UniqueFd hs_read(hs[0]);
   UniqueFd hs_write = HighFd(hs[1]);
-  std::string log_path = dir + "/" + kShimLogFile;
+  // One shim.log for every shim (its lines name their attempt): no file per attempt.
+  std::string log_path = StateDir(dir) + "/" + kShimLogFile;
   UniqueFd log_fd =
       HighFd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  UniqueFd lock_copy = lock_fd >= 0 ? UniqueFd(::fcntl(lock_fd, F_DUPFD_CLOEXEC, kHighFd)) : UniqueFd();
+  UniqueFd lock_copy =
+      lock_fd >= 0 ? UniqueFd(::fcntl(lock_fd, F_DUPFD_CLOEXEC, kHighFd)) : UniqueFd();
   if (!hs_write.valid() || !log_fd.valid() || (lock_fd >= 0 && !lock_copy.valid())) {
     return ErrnoError(fmt::format("preparing the shim's files in '{}'", dir), errno);
   }

@@ -1,9 +1,10 @@
 #pragma once
 /// Starting a shim from the server: posix_spawn of `command + [attempt dir]` in a new session
 /// (so a SIGKILL of the server, or of its process group, does not reach it), stdin /dev/null,
-/// stdout/stderr appended to <dir>/shim.log, a handshake pipe on fd 3 named by
-/// $TUG_SHIM_HANDSHAKE_FD and the attempt's locked directory on fd 4 named by $TUG_SHIM_LOCK_FD.
-/// Thread-safe (no shared state): launches of different attempts run in parallel.
+/// stdout/stderr appended to the state directory's shim.log (shared by every shim), a handshake
+/// pipe on fd 3 named by $TUG_SHIM_HANDSHAKE_FD and the attempt's locked directory on fd 4 named by
+/// $TUG_SHIM_LOCK_FD. Thread-safe (no shared state): launches of different attempts run in
+/// parallel.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -144,6 +144,7 @@ std::string SerializeSpec(const ShimSpec& spec) {
   o["timeout_seconds"] = spec.timeout_seconds;
   o["stop_grace_ms"] = spec.stop_grace_ms;
   o["watchdog"] = spec.watchdog;
+  o["sync"] = spec.sync;
   o["cgroups"] = CgroupsToJson(spec.cgroups);
   return Serialize(o) + "\n";
 }
@@ -164,6 +165,7 @@ Result<ShimSpec> ParseSpec(std::string_view text) {
   RETURN_IF_ERROR(f.Int("timeout_seconds", s.timeout_seconds));
   RETURN_IF_ERROR(f.Int("stop_grace_ms", s.stop_grace_ms));
   RETURN_IF_ERROR(f.Bool("watchdog", s.watchdog));
+  RETURN_IF_ERROR(f.Bool("sync", s.sync));
   ASSIGN_OR_RETURN(s.cgroups, CgroupsFromJson(f.Get("cgroups")));
   if (s.argv.empty()) return InvalidArgument("spec.json: 'argv' is empty");
   if (s.log_path.empty()) return InvalidArgument("spec.json: 'log_path' is empty");
@@ -206,13 +208,24 @@ Result<ShimStatus> ParseStatus(std::string_view text) {
   return st;
 }
 
+std::string SerializeShimPidJob(const ShimPid& p) {
+  return fmt::format("{} {}\n", p.job_pid, p.started_at);
+}
+
 std::string SerializeShimPid(const ShimPid& p) {
-  if (p.job_pid == 0) return fmt::format("{} {}\n", p.pid, p.start_ticks);
-  return fmt::format("{} {} {} {}\n", p.pid, p.start_ticks, p.job_pid, p.started_at);
+  std::string first = fmt::format("{} {}\n", p.pid, p.start_ticks);
+  return p.job_pid == 0 ? first : first + SerializeShimPidJob(p);
 }
 
 Result<ShimPid> ParseShimPid(std::string_view text) {
-  std::vector<std::string> w = SplitWords(text);
+  // The job's line counts only once whole: it is appended while readers may look.
+  size_t first_nl = text.find('\n');
+  std::string_view complete = text;
+  if (first_nl != std::string_view::npos) {
+    size_t last_nl = text.rfind('\n');
+    complete = text.substr(0, last_nl + 1);
+  }
+  std::vector<std::string> w = SplitWords(complete);
   ShimPid p;
   bool ok =
       (w.size() == 2 || w.size() == 4) && ParseNum(w[0], p.pid) && ParseNum(w[1], p.start_ticks);
@@ -247,6 +260,7 @@ Result<EngineRef> ParseRef(std::string_view text) {
 AttemptStatus StatusForReason(std::string_view reason) {
   if (reason == tug::reason::kCompleted) return AttemptStatus::kSucceeded;
   if (reason == tug::reason::kStopped) return AttemptStatus::kStopped;
+  if (reason == tug::reason::kLost) return AttemptStatus::kLost;
   return AttemptStatus::kFailed;
 }
 

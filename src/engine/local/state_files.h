@@ -6,13 +6,15 @@
 ///   (the dir)    flock'ed by the launcher and then by its shim for the shim's whole life: a
 ///                free lock and no shim.pid mean no job was ever started for the attempt
 ///   spec.json    written by the engine before the shim starts: what to run and how
-///   shim.pid     written by the shim: "<shim pid> <shim start ticks>" at once (durably: it
-///                is the record that a job may have started, even after a power loss), then
-///                "<shim pid> <shim start ticks> <job pid> <job started_at micros>"
-///   ref.json     written by the engine after the handshake: the engine ref handed out
+///   shim.pid     written by the shim before it starts the job: "<shim pid> <shim start
+///                ticks>\n" (atomically; fsynced with sync: the record that a job may have
+///                started); once the job runs, "<job pid> <job started_at micros>\n" is
+///                appended (a reader that sees that line without its newline ignores it)
 ///   status.json  written by the shim when the job has ended (atomically): the outcome
-///   shim.log     the shim's own stdout/stderr
 ///   work/        default working directory of the job
+/// and, for all attempts, <state_dir>/shim.log: every shim's own stderr, a line per message
+/// ("<attempt id>: ..."). Each file per attempt costs a launch an inode to allocate and later
+/// to free, which is most of a launch's cost on some filesystems, so there are few.
 ///
 /// Pure conversions; thread-safe.
 #include <cstdint>
@@ -29,9 +31,8 @@ namespace tug::engine::local {
 
 inline constexpr const char* kSpecFile = "spec.json";
 inline constexpr const char* kShimPidFile = "shim.pid";
-inline constexpr const char* kRefFile = "ref.json";
 inline constexpr const char* kStatusFile = "status.json";
-inline constexpr const char* kShimLogFile = "shim.log";
+inline constexpr const char* kShimLogFile = "shim.log";  // in the state directory
 inline constexpr const char* kWorkDir = "work";
 
 /// The environment variables that name the fds a shim inherits from its launcher: the
@@ -52,6 +53,8 @@ struct ShimSpec {
   int64_t stop_grace_ms = 5000;
   /// Memory limit enforced by sampling RSS (no cgroup) rather than by the kernel.
   bool watchdog = false;
+  /// fsync shim.pid (before the job starts) and status.json, so they survive a power loss.
+  bool sync = false;
   AttemptCgroups cgroups;
 };
 std::string SerializeSpec(const ShimSpec& spec);
@@ -76,7 +79,10 @@ struct ShimPid {
   int job_pid = 0;        // 0 until the job exists
   Micros started_at = 0;  // 0 until the job exists
 };
+/// The whole file as written at once (both lines when job_pid > 0).
 std::string SerializeShimPid(const ShimPid& p);
+/// The line appended once the job runs.
+std::string SerializeShimPidJob(const ShimPid& p);
 [[nodiscard]] Result<ShimPid> ParseShimPid(std::string_view text);
 
 /// The engine ref (JSON) stored with the attempt.
