@@ -153,6 +153,9 @@ int Serve(const cli::ServerFlags& flags) {
   eo.state_dir = config->data_dir + "/engine";
   eo.shim_command = ShimCommand(config->shim_path);
   eo.cgroup_mode = config->cgroup_mode;
+  // Power-loss durability is one setting: the store's synchronous=full also fsyncs the local
+  // engine's launch records.
+  eo.sync_files = config->sqlite_synchronous_full;
   eo.stop_grace_ms = config->stop_grace_seconds * 1000;
   eo.usage_interval_ms = config->usage_interval_seconds * 1000;
   auto engine = engine::local::LocalEngine::Create(eo, log_store, clock);
@@ -224,6 +227,7 @@ int Serve(const cli::ServerFlags& flags) {
   co.lease = config->lease_seconds * kMicrosPerSecond;
   co.renew_every = std::max<Micros>(co.lease / 3, kMicrosPerSecond);
   co.dispatch = config->dispatch;
+  co.launch_workers = config->launch_workers;
   co.retention = config->retention_seconds * kMicrosPerSecond;
   co.logs = &log_store;
   auto diagnoser = diagnose::Diagnoser::CreateBuiltin();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/quantity.h"
+#include "core/thread_name.h"
 
 namespace tug::control {
 namespace {
@@ -71,9 +73,26 @@ Status Controller::Start() {
     started_ = true;
     stopping_ = false;
   }
-  if (options_.dispatch) dispatcher_ = std::thread([this] { DispatchLoop(); });
-  lease_keeper_ = std::thread([this] { LeaseLoop(); });
-  housekeeper_ = std::thread([this] { HousekeepingLoop(); });
+  if (options_.dispatch) {
+    for (int i = 0; i < std::max(options_.launch_workers, 1); ++i) {
+      launchers_.emplace_back([this] {
+        SetThreadName("tug-launch");
+        LaunchLoop();
+      });
+    }
+    dispatcher_ = std::thread([this] {
+      SetThreadName("tug-dispatch");
+      DispatchLoop();
+    });
+  }
+  lease_keeper_ = std::thread([this] {
+    SetThreadName("tug-lease");
+    LeaseLoop();
+  });
+  housekeeper_ = std::thread([this] {
+    SetThreadName("tug-housekeep");
+    HousekeepingLoop();
+  });
   return OkStatus();
 }
 
@@ -85,7 +104,12 @@ void Controller::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  launch_cv_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
+  // The workers launch what was already claimed before they exit (a launch is short), so no
+  // claim waits for its lease to expire before the next server takes it.
+  for (std::thread& t : launchers_) t.join();
+  launchers_.clear();
   if (lease_keeper_.joinable()) lease_keeper_.join();
   if (housekeeper_.joinable()) housekeeper_.join();
   // Let another replica take the singleton loops over at once.
@@ -120,16 +144,21 @@ void Controller::Reconcile() {
 }
 
 void Controller::DispatchLoop() {
+  // Claimed attempts wait in launch_queue_ for a worker; no more are claimed than twice the
+  // workers can take, so a claim is launched soon after it is made (its lease is renewed
+  // meanwhile by the lease keeper) and other replicas can claim the rest.
+  const int max_in_flight = 2 * std::max(options_.launch_workers, 1);
   while (true) {
+    int room = 0;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || launches_in_flight_ < max_in_flight; });
       if (stopping_) return;
       wake_ = false;
+      room = max_in_flight - launches_in_flight_;
     }
-    // A batch of due attempts per transaction; each is launched in turn (their leases are
-    // renewed meanwhile by the lease keeper).
-    auto claimed =
-        store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease, options_.claim_batch);
+    auto claimed = store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease,
+                                        std::min(options_.claim_batch, room));
     if (!claimed.ok()) {
       log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
     } else if (!claimed->empty()) {
@@ -137,11 +166,12 @@ void Controller::DispatchLoop() {
         std::lock_guard lock(launching_mu_);
         for (const Attempt& a : *claimed) launching_.insert(a.id);
       }
-      for (const Attempt& a : *claimed) {
-        Launch(a);
-        std::lock_guard lock(launching_mu_);
-        launching_.erase(a.id);
+      {
+        std::lock_guard lock(mu_);
+        launches_in_flight_ += static_cast<int>(claimed->size());
+        for (Attempt& a : *claimed) launch_queue_.push_back(std::move(a));
       }
+      launch_cv_.notify_all();
       continue;  // there may be more due work
     }
     // Sleep until woken, until the next attempt is due, or a slow poll (expired leases).
@@ -152,6 +182,30 @@ void Controller::DispatchLoop() {
     std::unique_lock lock(mu_);
     if (!claimed.ok()) wait = std::max<Micros>(wait, 200 * kMicrosPerMilli);  // don't spin
     cv_.wait_for(lock, std::chrono::microseconds(wait), [this] { return wake_ || stopping_; });
+  }
+}
+
+void Controller::LaunchLoop() {
+  while (true) {
+    Attempt attempt;
+    {
+      std::unique_lock lock(mu_);
+      launch_cv_.wait(lock, [this] { return stopping_ || !launch_queue_.empty(); });
+      if (launch_queue_.empty()) return;  // stopping, and nothing claimed is left
+      // Oldest claim first (the queue is short: at most two claims per worker).
+      attempt = std::move(launch_queue_.front());
+      launch_queue_.erase(launch_queue_.begin());
+    }
+    Launch(attempt);
+    {
+      std::lock_guard lock(launching_mu_);
+      launching_.erase(attempt.id);
+    }
+    {
+      std::lock_guard lock(mu_);
+      --launches_in_flight_;
+    }
+    cv_.notify_all();  // the dispatcher may claim again
   }
 }
 
@@ -320,6 +374,15 @@ void Controller::RetryDeferred() {
 }
 
 bool Controller::ApplyUpdate(const engine::Update& u) {
+  if (u.kind == engine::Update::Kind::kStarted) {
+    // The commonest update needs nothing but the attempt id: one store call, no read first.
+    if (auto st = store_.MarkRunning(u.attempt_id, u.at); !st.ok()) {
+      if (Transient(st)) return false;
+      log::Debug("mark running skipped",
+                 {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
+    }
+    return true;
+  }
   auto attempt = store_.GetAttempt(u.attempt_id);
   if (!attempt.ok()) {
     if (Transient(attempt.error())) return false;
@@ -328,12 +391,7 @@ bool Controller::ApplyUpdate(const engine::Update& u) {
   }
   switch (u.kind) {
     case engine::Update::Kind::kStarted:
-      if (auto st = store_.MarkRunning(u.attempt_id, u.at); !st.ok()) {
-        if (Transient(st)) return false;
-        log::Debug("mark running skipped",
-                   {{"attempt", u.attempt_id}, {"why", st.error().ToString()}});
-      }
-      return true;
+      return true;  // handled above
     case engine::Update::Kind::kEnded: {
       store::AttemptEnd end;
       end.status = u.status;

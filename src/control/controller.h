@@ -1,7 +1,8 @@
 #pragma once
 /// The control loops of one server process:
-///  - dispatcher: claims due attempts from the store (with a lease) and launches them on the
-///    engine; woken at once by Wake() on submit, otherwise by the next due time or a slow poll
+///  - dispatcher: claims due attempts from the store (with a lease) and hands them to a pool of
+///    launch workers that launch them on their engines, several at a time; woken at once by
+///    Wake() on submit or when a worker frees up, otherwise by the next due time or a slow poll
 ///    (to take over expired leases of dead servers);
 ///  - monitor: turns engine updates into store transitions and timeline events;
 ///  - lease keeper: renews this owner's leases, and re-applies engine updates the store could
@@ -19,7 +20,8 @@
 /// Several replicas may share one store: claims, take-overs and singleton leases are atomic in
 /// the store, so each attempt is launched by one server at a time.
 ///
-/// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns three threads.
+/// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns a dispatcher, a
+/// lease keeper, a housekeeper and `launch_workers` launch threads.
 #include <array>
 #include <condition_variable>
 #include <functional>
@@ -49,8 +51,11 @@ struct ControlOptions {
   Micros lease = 30 * kMicrosPerSecond;
   Micros renew_every = 10 * kMicrosPerSecond;
   Micros idle_poll = 1 * kMicrosPerSecond;
-  /// Due attempts claimed per store transaction by the dispatcher (then launched in turn).
+  /// Due attempts claimed per store transaction by the dispatcher.
   int claim_batch = 8;
+  /// Launch workers: claimed attempts are launched this many at a time (an engine's Launch
+  /// waits on a process start or an API server; launches of different attempts overlap).
+  int launch_workers = 8;
   /// false: accept and store runs but launch nothing (maintenance, API benchmarks).
   bool dispatch = true;
   /// Diagnoses a failed attempt (JSON text for Attempt::diagnosis); empty: no diagnosis.
@@ -112,6 +117,8 @@ class Controller {
     store::AttemptEnd end;
   };
   void DispatchLoop();
+  /// A launch worker: launches claimed attempts from launch_queue_ until stopping and empty.
+  void LaunchLoop();
   void LeaseLoop();
   void HousekeepingLoop();
   /// Takes over and re-attaches orphaned attempts (see the file comment); `cluster`: also those
@@ -154,6 +161,10 @@ class Controller {
   bool stopping_ = false;
   bool started_ = false;
   std::thread dispatcher_;
+  std::vector<std::thread> launchers_;
+  std::condition_variable launch_cv_;     // with mu_: work queued, or stopping
+  std::vector<Attempt> launch_queue_;     // guarded by mu_: claimed, not yet taken by a worker
+  int launches_in_flight_ = 0;            // guarded by mu_: queued + being launched
   std::thread lease_keeper_;
   std::thread housekeeper_;
 

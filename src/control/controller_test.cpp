@@ -80,6 +80,33 @@ TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
   EXPECT_EQ(engine_.launches_.size(), 2u);
 }
 
+TEST_F(ControllerTest, LaunchesOverlapUpToTheWorkerCount) {
+  // Each launch waits until four are in the engine at once: with four workers they all get
+  // there; with launches one at a time the first would wait forever (the guard: 30 s).
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;
+  int most = 0;
+  engine_.on_launch = [&] {
+    std::unique_lock lock(mu);
+    most = std::max(most, ++inside);
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return most >= 4; });
+    --inside;
+  };
+  ControlOptions o = Options();
+  o.launch_workers = 4;
+  Controller c(o, *store_, engine_, registry_, clock_);
+  ASSERT_TRUE(c.Start().ok());
+  std::vector<tug::Run> runs;
+  for (int i = 0; i < 8; ++i) runs.push_back(Submit());
+  c.Wake();
+  ASSERT_TRUE(engine_.WaitLaunches(8));
+  for (const tug::Run& r : runs) EXPECT_TRUE(WaitForLaunched(r.attempts[0].id)) << r.id;
+  std::lock_guard lock(mu);
+  EXPECT_EQ(most, 4);
+}
+
 TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
   engine_.launch_error_ = "cannot reach the node agent at /nope";
   Controller c(Options(), *store_, engine_, registry_, clock_);

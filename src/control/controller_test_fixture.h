@@ -22,6 +22,7 @@ class FakeEngine final : public engine::Engine {
   bool HostBound() const override { return host_bound_; }
   void SetSink(engine::UpdateSink sink) override { sink_ = std::move(sink); }
   Result<std::string> Launch(const engine::LaunchSpec& spec) override {
+    if (on_launch) on_launch();
     std::lock_guard lock(mu_);
     // A real engine's launch is idempotent through its record of the attempt; once Cleanup
     // removed that record, a launch starts the job a second time.
@@ -83,6 +84,8 @@ class FakeEngine final : public engine::Engine {
   /// Called (without mu_) at the start of every Active(): lets a test act between a sweep's
   /// steps.
   std::function<void()> on_active;
+  /// Called (without mu_) at the start of every Launch: lets a test hold launches.
+  std::function<void()> on_launch;
 
   size_t Adopted() {
     std::lock_guard lock(mu_);

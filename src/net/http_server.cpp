@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "net/http_session.h"
 
 namespace tug::net {
@@ -151,7 +152,12 @@ Status HttpServer::Start() {
   s.work.emplace(s.io->get_executor());
   s.Accept();
   s.threads.reserve(static_cast<size_t>(threads));
-  for (int i = 0; i < threads; ++i) s.threads.emplace_back([&s] { s.Run(); });
+  for (int i = 0; i < threads; ++i) {
+    s.threads.emplace_back([&s] {
+      SetThreadName("tug-http");
+      s.Run();
+    });
+  }
   return OkStatus();
 }
 

@@ -312,6 +312,13 @@ const Key kKeys[] = {
        ASSIGN_OR_RETURN(c.lease_seconds, ParseDuration(v));
        return OkStatus();
      }},
+    {"dispatcher.launch_workers", "TUG_LAUNCH_WORKERS",
+     [](Config& c, const std::string& v) -> Status {
+       int64_t n = 0;
+       RETURN_IF_ERROR(SetInt(n, v, "dispatcher.launch_workers", 1, 256));
+       c.launch_workers = static_cast<int>(n);
+       return OkStatus();
+     }},
 };
 
 Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig& c) {

@@ -94,6 +94,8 @@ struct Config {
   // dispatcher
   int64_t lease_seconds = 30;
   bool dispatch = true;
+  /// Claimed attempts launched at a time.
+  int launch_workers = 8;
 
   /// Host and port of `listen`.
   std::string host() const;

@@ -1,6 +1,7 @@
 #include "server/submitter.h"
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace tug::server {
 
@@ -18,7 +19,10 @@ void Submitter::Start() {
   if (running_) return;
   running_ = true;
   stopping_ = false;
-  writer_ = std::thread([this] { Loop(); });
+  writer_ = std::thread([this] {
+    SetThreadName("tug-submit");
+    Loop();
+  });
 }
 
 void Submitter::Stop() {

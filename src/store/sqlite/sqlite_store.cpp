@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_name.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 
@@ -111,7 +112,10 @@ SqliteStore::SqliteStore(const Clock& clock, std::unique_ptr<Connection> writer,
   for (auto& r : readers_) idle_readers_.push_back(r.get());
   if (checkpointer_) {
     sqlite3_wal_hook(writer_->handle(), &SqliteStore::OnWalCommit, this);
-    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+    checkpoint_thread_ = std::thread([this] {
+      SetThreadName("tug-checkpoint");
+      CheckpointLoop();
+    });
   }
 }
 
