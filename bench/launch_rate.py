@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Local launches per second: submits N runs of a trivial job (`true` by default) from C client
+threads as fast as the server takes them, waits until every run has ended, and reports, from the
+times the store recorded:
+  launch rate   N / (last attempt started - first run created)
+  end rate      N / (last attempt ended - first run created)
+  submit->start p50/p99 over all runs (a queue forms when submits outrun launches)
+and checks that every run SUCCEEDED with exactly one attempt.
+
+  bench/launch_rate.py URL [N] [--clients C] [--command CMD] [--definition NAME]
+"""
+import argparse
+import http.client
+import json
+import sys
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timezone
+
+
+def ts(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+class Client:
+    def __init__(self, base):
+        u = urllib.parse.urlparse(base)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body) if body is not None else None
+        self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        r = self.conn.getresponse()
+        text = r.read()
+        if r.status >= 300:
+            raise SystemExit(f"{method} {path}: {r.status} {text[:300]!r}")
+        return json.loads(text) if text else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("url")
+    ap.add_argument("n", type=int, nargs="?", default=1000)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--command", default="true")
+    ap.add_argument("--definition", default="launch-rate")
+    ap.add_argument("--timeout", type=float, default=600)
+    a = ap.parse_args()
+
+    Client(a.url).call("PUT", f"/api/v1/definitions/{a.definition}",
+                       {"name": a.definition, "command": a.command,
+                        "resources": {"memory": "32Mi"}})
+    ids = [None] * a.n
+    nxt = iter(range(a.n))
+    lock = threading.Lock()
+
+    def submit():
+        c = Client(a.url)
+        while True:
+            with lock:
+                i = next(nxt, None)
+            if i is None:
+                return
+            ids[i] = c.call("POST", "/api/v1/runs", {"definition": a.definition})["id"]
+
+    t0 = time.time()
+    threads = [threading.Thread(target=submit) for _ in range(a.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    submitted = time.time() - t0
+
+    c = Client(a.url)
+    deadline = time.time() + a.timeout
+    runs = {}
+    pending = list(ids)
+    while pending:
+        if time.time() > deadline:
+            raise SystemExit(f"{len(pending)} runs did not end within {a.timeout} s")
+        still = []
+        for rid in pending:
+            run = c.call("GET", f"/api/v1/runs/{rid}")
+            if run["status"] in ("SUCCEEDED", "FAILED", "LOST", "STOPPED"):
+                runs[rid] = run
+            else:
+                still.append(rid)
+        pending = still
+        if pending:
+            time.sleep(0.2)
+
+    bad = [r for r in runs.values() if r["status"] != "SUCCEEDED" or len(r["attempts"]) != 1]
+    created = [ts(r["created_at"]) for r in runs.values()]
+    started = [ts(r["attempts"][0]["started_at"]) for r in runs.values()]
+    ended = [ts(r["attempts"][0]["ended_at"]) for r in runs.values()]
+    lat = sorted((s - c0) * 1000 for s, c0 in zip(started, created))
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
+
+    first = min(created)
+    print(f"{a.n} runs of '{a.command}' from {a.clients} clients: submitted in {submitted:.2f} s "
+          f"({a.n / submitted:.0f}/s); launch rate {a.n / (max(started) - first):.0f}/s; "
+          f"end rate {a.n / (max(ended) - first):.0f}/s; submit->start p50 {pct(50):.1f} ms, "
+          f"p99 {pct(99):.1f} ms; not SUCCEEDED in one attempt: {len(bad)}")
+    if bad:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
