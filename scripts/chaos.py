@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--replicas", type=int, help="default: 1 on SQLite, 2 on PostgreSQL")
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--rate", type=float, default=100,
+                    help="submissions per second in all (0: as fast as the servers take them)")
     ap.add_argument("--kills", type=int, default=8, help="SIGKILLs during the submissions")
     ap.add_argument("--sleep", default="0.2", help="how long each job sleeps (seconds)")
     ap.add_argument("--cgroup", default="auto", help="engine.cgroup for the servers")
@@ -152,6 +154,7 @@ def main():
         submitting = threading.Event()
         submitting.set()
         nxt = iter(range(args.runs))
+        start = time.time()
 
         def submitter(seed):
             r = random.Random(seed)
@@ -160,6 +163,8 @@ def main():
                     i = next(nxt, None)
                 if i is None:
                     return
+                if args.rate > 0:  # submission i is due at start + i / rate
+                    time.sleep(max(0.0, start + i / args.rate - time.time()))
                 while True:  # until one replica acknowledges this submission
                     live = [p for p in (x.live_port() for x in replicas) if p]
                     if not live:
@@ -181,11 +186,13 @@ def main():
 
         kills = []  # (replica, killed at, seconds to serve again)
 
+        # The kills fall at random moments over the submissions (the last at their end at most).
+        window = args.runs / args.rate if args.rate > 0 else 3.0
+        kill_times = sorted(rnd.uniform(0.05, window) for _ in range(args.kills))
+
         def killer():
-            for _ in range(args.kills):
-                time.sleep(rnd.uniform(0.05, 1.5))
-                if not submitting.is_set():
-                    return
+            for at in kill_times:
+                time.sleep(max(0.0, start + at - time.time()))
                 victim = rnd.choice(replicas)
                 killed_at = time.time()
                 victim.kill()

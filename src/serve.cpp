@@ -6,6 +6,7 @@
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "control/attempt_diagnosis.h"
 #include "control/controller.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "engine/kubernetes/kubernetes_engine.h"
 #include "engine/local/local_engine.h"
 #include "engine/spark/spark_engine.h"
@@ -230,10 +232,26 @@ int Serve(const cli::ServerFlags& flags) {
   co.launch_workers = config->launch_workers;
   co.retention = config->retention_seconds * kMicrosPerSecond;
   co.logs = &log_store;
-  auto diagnoser = diagnose::Diagnoser::CreateBuiltin();
-  if (!diagnoser.ok()) return Die("loading the diagnosis catalog: " + diagnoser.error().ToString());
-  co.diagnose = [&diagnoser, &log_store](const Attempt& a, AttemptStatus s, const Outcome& o) {
-    return control::DiagnoseAttempt(*diagnoser, log_store, a, s, o);
+  // Compiling the catalog into one vectorscan database takes a while (most of a start, and
+  // seconds under ASan), and nothing needs it before the first failed attempt: it compiles on
+  // its own thread while the server starts, and the first diagnosis waits for it. The builtin
+  // catalog is tested to compile; should it not, failures go undiagnosed and the log says so.
+  std::shared_future<std::shared_ptr<diagnose::Diagnoser>> diagnoser =
+      std::async(std::launch::async, [] {
+        SetThreadName("tug-catalog");
+        auto made = diagnose::Diagnoser::CreateBuiltin();
+        if (!made.ok()) {
+          log::Error("loading the diagnosis catalog failed; failures will not be diagnosed",
+                     {{"error", made.error().ToString()}});
+          return std::shared_ptr<diagnose::Diagnoser>();
+        }
+        return std::make_shared<diagnose::Diagnoser>(std::move(*made));
+      }).share();
+  co.diagnose = [diagnoser, &log_store](const Attempt& a, AttemptStatus s, const Outcome& o) {
+    if (s != AttemptStatus::kFailed) return std::string();  // only failures are diagnosed
+    const std::shared_ptr<diagnose::Diagnoser>& d = diagnoser.get();
+    if (!d) return std::string();
+    return control::DiagnoseAttempt(*d, log_store, a, s, o);
   };
   control::ClimateSource climate(*store);
   control::HistorySource history(*store);
