@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Submit -> process started latency on the local engine: submits N runs of a trivial job, one
-every 25 ms, then reads each run back and reports started_at - created_at (the shim records the
-time the job process was forked)."""
+"""Submit -> process started latency on the local engine: submits N runs of a trivial job at a
+steady rate (default 100 a second, one every 10 ms), then reads each run back and reports
+started_at - created_at (the shim records when the job's process exec'd).
+
+  bench/submit_latency.py URL N [RATE_PER_SECOND]"""
 import json
 import sys
 import time
@@ -9,6 +11,7 @@ import urllib.request
 from datetime import datetime
 
 base, n = sys.argv[1], int(sys.argv[2])
+rate = float(sys.argv[3]) if len(sys.argv) > 3 else 100.0
 
 
 def call(method, path, body=None):
@@ -26,9 +29,11 @@ def ts(s):
 call("PUT", "/api/v1/definitions/latency", {"name": "latency", "command": "true",
                                               "resources": {"memory": "32Mi"}})
 ids = []
-for _ in range(n):
+start = time.time()
+for i in range(n):
+    # On a schedule, not "sleep after each": a slow answer does not lower the rate.
+    time.sleep(max(0.0, start + i / rate - time.time()))
     ids.append(call("POST", "/api/v1/runs", {"definition": "latency"})["id"])
-    time.sleep(0.025)
 lat = []
 deadline = time.time() + 120
 for rid in ids:
@@ -48,5 +53,5 @@ def pct(p):
     return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
 
 
-print(f"submit -> process started, {len(lat)} runs: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, "
+print(f"submit -> process started, {len(lat)} runs at {rate:.0f}/s: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, "
       f"p99 {pct(99):.1f} ms, max {lat[-1]:.1f} ms")

@@ -142,7 +142,9 @@ def main():
         for r in replicas:
             r.start()
         port = replicas[0].live_port()
-        command = f"echo \"$TUG_ATTEMPT_ID\" >> {launches}; sleep {args.sleep}"
+        command = f"echo \"$TUG_ATTEMPT_ID\" >> {launches}"
+        if float(args.sleep) > 0:
+            command += f"; sleep {args.sleep}"
         status, body = call(port, "PUT", "/api/v1/definitions/chaos",
                             {"name": "chaos", "command": command,
                              "resources": {"memory": "32Mi"}})
