@@ -159,6 +159,7 @@ void Controller::DispatchLoop() {
     }
     auto claimed = store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease,
                                         std::min(options_.claim_batch, room));
+    ++claim_rounds_;
     if (!claimed.ok()) {
       log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
     } else if (!claimed->empty()) {

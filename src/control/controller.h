@@ -23,6 +23,7 @@
 /// Threading: Start/Stop from one thread; Wake/StopRun from any thread. Owns a dispatcher, a
 /// lease keeper, a housekeeper and `launch_workers` launch threads.
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -107,6 +108,10 @@ class Controller {
   [[nodiscard]] Status StopRun(const std::string& run_id);
 
   const std::string& owner() const { return options_.owner; }
+  /// Housekeeping sweeps completed since Start (tests wait for "several sweeps" by count).
+  int64_t sweeps() const { return sweeps_.load(); }
+  /// The dispatcher's claim rounds since Start (tests wait for "it looked again" by count).
+  int64_t claim_rounds() const { return claim_rounds_.load(); }
 
  private:
   /// An engine update, or the failed launch of `attempt` (update unset), the store could not
@@ -167,6 +172,8 @@ class Controller {
   int launches_in_flight_ = 0;            // guarded by mu_: queued + being launched
   std::thread lease_keeper_;
   std::thread housekeeper_;
+  std::atomic<int64_t> sweeps_{0};
+  std::atomic<int64_t> claim_rounds_{0};
 
   /// Striped per-attempt mutexes: an end and its engine cleanup (ApplyUpdate) exclude a heal of
   /// the same attempt (HealOwn), so a heal never relaunches an attempt whose record just went.

@@ -125,8 +125,12 @@ TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
   Micros due = waiting.attempts[1].due_at;
   EXPECT_GE(due - clock_.Now(), 30 * kMicrosPerSecond);  // half of the 60s initial back-off
   // Not launched before it is due, whatever wakes the dispatcher.
+  const int64_t rounds = c.claim_rounds();
   c.Wake();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 6000 && c.claim_rounds() < rounds + 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(c.claim_rounds(), rounds + 2) << "the dispatcher did not look again";
   EXPECT_EQ(engine_.launches_.size(), 1u);
   clock_.Advance(due - clock_.Now());
   c.Wake();

@@ -188,6 +188,7 @@ void Controller::HousekeepingLoop() {
     auto lease = store_.AcquireLease("reconcile", options_.owner, clock_.Now(),
                                      std::max(3 * options_.sweep_every, options_.lease));
     Sweep(lease.ok() && *lease);
+    ++sweeps_;
     if (options_.retention > 0 && clock_.Now() >= next_retention) {
       Retain();
       next_retention = clock_.Now() + options_.retention_every;

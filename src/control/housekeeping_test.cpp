@@ -44,12 +44,19 @@ class HousekeepingTest : public ControllerTest {
     ASSERT_TRUE(store_->MarkRunning(r.attempts[0].id, clock_.Now()).ok());
   }
 
+  // Polls `done` until it holds; the 60 s deadline is only a guard against a hang.
   bool WaitFor(const std::function<bool()>& done) {
-    for (int i = 0; i < 1000; ++i) {
+    for (int i = 0; i < 6000; ++i) {
       if (done()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
+  }
+  // Waits until `c` has completed `n` more sweeps: whatever a sweep would do wrongly, it has
+  // had its chances to, however slow the machine.
+  void Sweeps(const Controller& c, int n) {
+    const int64_t until = c.sweeps() + n;
+    ASSERT_TRUE(WaitFor([&] { return c.sweeps() >= until; }));
   }
 
   std::string dir_;
@@ -60,7 +67,7 @@ TEST_F(HousekeepingTest, OrphanOfAnotherHostIsTakenOverOnlyAfterItsLeaseExpires)
   RunAs(r, "host-b/7/bbbb");  // alive as far as we can tell: another host
   Controller c(Fast(), *store_, engine_, registry_, clock_);
   ASSERT_TRUE(c.Start().ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // several sweeps
+  Sweeps(c, 3);
   EXPECT_EQ(engine_.Adopted(), 0u) << "an attempt with a live lease was taken over";
   EXPECT_EQ(store_->GetAttempt(r.attempts[0].id)->claimed_by, "host-b/7/bbbb");
 
@@ -89,7 +96,7 @@ TEST_F(HousekeepingTest, DeadOwnerOnThisHostIsTakenOverAtOnceALiveOneIsNot) {
   Controller c(Fast(), *store_, engine_, registry_, clock_);
   ASSERT_TRUE(c.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return engine_.Adopted() == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Sweeps(c, 3);
   c.Stop();
   EXPECT_EQ(engine_.adopted_, std::vector<std::string>{dead.attempts[0].id});
   EXPECT_EQ(store_->GetAttempt(alive.attempts[0].id)->claimed_by, "host-a/56/live");
@@ -101,7 +108,7 @@ TEST_F(HousekeepingTest, ALiveOwnerOnThisHostKeepsALapsedLeaseUntilItLooksHung) 
   clock_.Advance(31 * kMicrosPerSecond);  // lapsed: the database was away, say
   Controller c(Fast(), *store_, engine_, registry_, clock_);
   ASSERT_TRUE(c.Start().ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Sweeps(c, 3);
   EXPECT_EQ(engine_.Adopted(), 0u);
   clock_.Advance(60 * kMicrosPerSecond);  // three leases without a renewal: hung
   ASSERT_TRUE(WaitFor([&] { return engine_.Adopted() == 1; }));
@@ -115,7 +122,7 @@ TEST_F(HousekeepingTest, HostBoundAttemptsAreAdoptedOnlyOnTheirOwnHost) {
   clock_.Advance(60 * kMicrosPerSecond);  // its lease expired long ago
   Controller c(Fast(), *store_, engine_, registry_, clock_);
   ASSERT_TRUE(c.Start().ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Sweeps(c, 3);
   c.Stop();
   EXPECT_EQ(engine_.Adopted(), 0u);
   EXPECT_EQ(store_->GetAttempt(other.attempts[0].id)->claimed_by, "host-b/7/bbbb");
@@ -135,7 +142,8 @@ TEST_F(HousekeepingTest, TwoReplicasNeverBothTakeOverOneOrphan) {
   ASSERT_TRUE(a.Start().ok());
   ASSERT_TRUE(b.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return engine_.Adopted() + other_engine.Adopted() >= kRuns; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Sweeps(a, 3);
+  Sweeps(b, 3);
   a.Stop();
   b.Stop();
   EXPECT_EQ(engine_.Adopted() + other_engine.Adopted(), static_cast<size_t>(kRuns));
@@ -155,7 +163,7 @@ TEST_F(HousekeepingTest, OurClaimWhoseReplyWasLostIsLaunched) {
   ASSERT_TRUE(c.Start().ok());
   ASSERT_TRUE(engine_.WaitLaunches(1));
   ASSERT_TRUE(WaitForLaunched(r.attempts[0].id));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // more sweeps: no second launch
+  Sweeps(c, 3);  // no second launch
   c.Stop();
   std::lock_guard lock(engine_.mu_);
   EXPECT_EQ(engine_.launches_.size(), 1u);
@@ -197,7 +205,7 @@ TEST_F(HousekeepingTest, AHealAndAnEndOfTheSameAttemptNeverInterleave) {
   };
   ASSERT_TRUE(c.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return Get(r.id).status == RunStatus::kSucceeded; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // more sweeps
+  Sweeps(c, 3);
   c.Stop();
   if (ender.joinable()) ender.join();
   engine_.on_active = nullptr;
@@ -216,7 +224,7 @@ TEST_F(HousekeepingTest, OurRunningAttemptTheEngineForgotIsAdoptedAgain) {
   Controller c(Fast(), *store_, engine_, registry_, clock_);
   ASSERT_TRUE(c.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return engine_.Adopted() == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Sweeps(c, 3);
   c.Stop();
   EXPECT_EQ(engine_.Adopted(), 1u) << "a watched attempt was adopted again";
 }
