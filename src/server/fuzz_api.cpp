@@ -61,8 +61,16 @@ constexpr Route kRoutes[16] = {
 constexpr const char* kTypes[4] = {"application/json", "application/json; charset=utf-8",
                                    "application/yaml", ""};
 
-// Inputs per store: a fresh one now and then keeps the tables small and the runs comparable.
-constexpr int kInputsPerStore = 2000;
+// Inputs per store: a fresh one now and then keeps the tables small and the runs comparable
+// (TUG_FUZZ_API_INPUTS_PER_STORE overrides it, e.g. 1 to replay an input on a fresh store).
+int InputsPerStore() {
+  static const int n = [] {
+    const char* v = std::getenv("TUG_FUZZ_API_INPUTS_PER_STORE");
+    int parsed = v != nullptr ? std::atoi(v) : 0;
+    return parsed > 0 ? parsed : 2000;
+  }();
+  return n;
+}
 
 [[noreturn]] void Fail(const std::string& what, const tug::net::Request& req,
                        const tug::net::Response& resp) {
@@ -170,7 +178,7 @@ void Check(State& s, const tug::net::Request& req, const tug::net::Response& res
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   State& s = GetState();
-  if (++s.inputs > kInputsPerStore) Open(s);
+  if (++s.inputs > InputsPerStore()) Open(s);
 
   const auto pick = static_cast<uint8_t>(data[0] - 'A');
   const Route& route = kRoutes[pick % 16];
