@@ -434,7 +434,7 @@ void Shim::Loop() {
       }
       if (watchdog_ && !watchdog_killed_) {
         if (now >= next_sample_mono_) {
-          if (watchdog_->Check(job_pid_)) {
+          if (watchdog_->Check(::getpid(), job_pid_)) {
             watchdog_killed_ = true;
             KillJob(SIGKILL);
           }

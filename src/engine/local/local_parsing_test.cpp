@@ -8,6 +8,7 @@
 #include "engine/local/outcome.h"
 #include "engine/local/proc.h"
 #include "engine/local/state_files.h"
+#include "engine/local/watchdog.h"
 
 namespace tug::engine::local {
 namespace {
@@ -46,6 +47,50 @@ TEST(ProcStatTest, BootTimeFromProcStat) {
   auto boot = BootTime();
   ASSERT_TRUE(boot.has_value());
   EXPECT_LE(*boot, ::time(nullptr));
+}
+
+TEST(WatchdogTest, SamplesTheWholeTreeBelowARootNotTheHost) {
+  // A child with a grandchild: both are counted, this process (the root) is not.
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::setpgid(0, 0);  // so the test can kill child and grandchild together
+    pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  ::setpgid(child, child);
+  struct KillGroup {
+    pid_t pgid;
+    ~KillGroup() {
+      ::kill(-pgid, SIGKILL);
+      int status = 0;
+      ::waitpid(pgid, &status, 0);
+    }
+  } kill_group{child};
+  std::optional<int64_t> rss;
+  for (int i = 0; i < 6000; ++i) {  // until the grandchild exists (a guard of 60 s)
+    rss = SampleDescendantsRss(::getpid());
+    if (!rss) break;
+    auto children =
+        ReadFile("/proc/" + std::to_string(child) + "/task/" + std::to_string(child) + "/children");
+    if (children.ok() && !SplitWords(*children).empty()) break;
+    ::usleep(10'000);
+  }
+  if (!rss) GTEST_SKIP() << "this kernel has no /proc/<pid>/task/<tid>/children";
+  auto self = ReadProcStat(::getpid());
+  auto kid = ReadProcStat(child);
+  ASSERT_TRUE(self.ok() && kid.ok());
+  int64_t page = ::sysconf(_SC_PAGESIZE);
+  rss = SampleDescendantsRss(::getpid());
+  EXPECT_GE(*rss, kid->rss_pages * page);  // the child, plus its child
+  EXPECT_LT(*rss, self->rss_pages * page + (64 << 20)) << "the root itself was counted?";
+  // Nothing below a process without children.
+  EXPECT_EQ(SampleDescendantsRss(0x7ffffff0).value_or(0), 0);
 }
 
 TEST(ProcStatTest, ReadsOwnProcess) {
