@@ -19,6 +19,9 @@ import urllib.parse
 from datetime import datetime, timezone
 
 
+TERMINAL = ("SUCCEEDED", "FAILED", "LOST", "STOPPED")
+
+
 def ts(s):
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
@@ -74,6 +77,12 @@ def main():
 
     c = Client(a.url)
     deadline = time.time() + a.timeout
+    # Wait cheaply (one GET every 0.2 s) for the last run submitted, so the polling does not
+    # compete with the launches; then read every run, and again those not ended yet.
+    while c.call("GET", f"/api/v1/runs/{ids[-1]}")["status"] not in TERMINAL:
+        if time.time() > deadline:
+            raise SystemExit(f"the last run did not end within {a.timeout} s")
+        time.sleep(0.2)
     runs = {}
     pending = list(ids)
     while pending:
@@ -82,13 +91,13 @@ def main():
         still = []
         for rid in pending:
             run = c.call("GET", f"/api/v1/runs/{rid}")
-            if run["status"] in ("SUCCEEDED", "FAILED", "LOST", "STOPPED"):
+            if run["status"] in TERMINAL:
                 runs[rid] = run
             else:
                 still.append(rid)
         pending = still
         if pending:
-            time.sleep(0.2)
+            time.sleep(1)
 
     bad = [r for r in runs.values() if r["status"] != "SUCCEEDED" or len(r["attempts"]) != 1]
     created = [ts(r["created_at"]) for r in runs.values()]

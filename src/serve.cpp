@@ -152,7 +152,7 @@ int Serve(const cli::ServerFlags& flags) {
   logs::FsLogStore log_store(config->data_dir + "/logs");
 
   engine::local::LocalEngineOptions eo;
-  eo.state_dir = config->data_dir + "/engine";
+  eo.state_dir = config->state_dir.empty() ? config->data_dir + "/engine" : config->state_dir;
   eo.shim_command = ShimCommand(config->shim_path);
   eo.cgroup_mode = config->cgroup_mode;
   // Power-loss durability is one setting: the store's synchronous=full also fsyncs the local

@@ -150,6 +150,15 @@ const Key kKeys[] = {
        c.shim_path = v;
        return OkStatus();
      }},
+    {"engine.state_dir", "TUG_STATE_DIR",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty() || v.front() != '/') {
+         return Status(InvalidArgument(
+             fmt::format("engine.state_dir '{}' must be an absolute directory path", v)));
+       }
+       c.state_dir = v;
+       return OkStatus();
+     }},
     {"engine.stop_grace", "TUG_STOP_GRACE",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.stop_grace_seconds, ParseDuration(v));

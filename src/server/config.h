@@ -79,6 +79,9 @@ struct Config {
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   /// The local engine's per-attempt supervisor; empty: `tug-shim` beside the `tug` binary.
   std::string shim_path;
+  /// The local engine's attempt state (one small directory per running attempt); empty:
+  /// <data_dir>/engine.
+  std::string state_dir;
   int64_t stop_grace_seconds = 10;
   /// How often engines sample running attempts' memory and CPU (0: never): the local engine
   /// reads cgroups, the Kubernetes engines list metrics.k8s.io pod metrics.
