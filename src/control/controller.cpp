@@ -45,6 +45,13 @@ Controller::Controller(ControlOptions options, store::Store& store,
           registry.AddHistogram("tug_submit_to_launch_seconds",
                                 "Time from an attempt becoming due to its process being started",
                                 {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+      launch_seconds_(registry.AddHistogram(
+          "tug_launch_seconds", "Time an engine's Launch call takes, by engine",
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5})),
+      update_seconds_(registry.AddHistogram(
+          "tug_engine_update_seconds",
+          "Time to record an engine update in the store (and clean up after an end), by kind",
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1})),
       adopted_(registry.AddCounter("tug_attempts_adopted_total",
                                    "Orphaned attempts taken over from a dead owner, by outcome")),
       deferred_total_(registry.AddCounter(
@@ -64,6 +71,7 @@ engine::Engine* Controller::EngineFor(const std::string& name) const {
 }
 
 Status Controller::Start() {
+  StartUpdateWorkers();
   for (auto& [name, e] : engines_) {
     e->SetSink([this](const engine::Update& u) { OnUpdate(u); });
   }
@@ -112,6 +120,8 @@ void Controller::Stop() {
   launchers_.clear();
   if (lease_keeper_.joinable()) lease_keeper_.join();
   if (housekeeper_.joinable()) housekeeper_.join();
+  // Updates already handed over are recorded; later ones are recorded on the engine's thread.
+  StopUpdateWorkers();
   // Let another replica take the singleton loops over at once.
   (void)store_.ReleaseLease("reconcile", options_.owner);
   (void)store_.ReleaseLease("retention", options_.owner);
@@ -262,12 +272,16 @@ void Controller::Launch(const Attempt& attempt) {
   engine::LaunchSpec spec = LaunchSpecFor(*run, attempt);
 
   engine::Engine* engine = EngineFor(attempt.engine);
+  const auto launch_start = std::chrono::steady_clock::now();
   Result<std::string> ref =
       engine != nullptr
           ? engine->Launch(spec)
           : Result<std::string>(FailedPrecondition(fmt::format(
                 "this server has no engine '{}'; configure it (see docs/configuration.md)",
                 attempt.engine)));
+  launch_seconds_.With({{"engine", attempt.engine}})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - launch_start)
+                   .count());
   Micros now = clock_.Now();
   if (!ref.ok()) {
     store::AttemptEnd end;
@@ -307,7 +321,69 @@ void Controller::Launch(const Attempt& attempt) {
   if (stop) (void)engine->Stop(attempt.id);
 }
 
+void Controller::StartUpdateWorkers() {
+  if (!update_queues_.empty()) return;
+  for (int i = 0; i < options_.update_workers; ++i) {
+    update_queues_.push_back(std::make_unique<UpdateQueue>());
+  }
+  for (auto& q : update_queues_) {
+    q->worker = std::thread([this, queue = q.get()] {
+      SetThreadName("tug-updates");
+      UpdateLoop(*queue);
+    });
+  }
+}
+
+void Controller::StopUpdateWorkers() {
+  for (auto& q : update_queues_) {
+    {
+      std::lock_guard lock(q->mu);
+      q->stop = true;
+    }
+    q->cv.notify_all();
+  }
+  for (auto& q : update_queues_) {
+    if (q->worker.joinable()) q->worker.join();
+  }
+  // The queues stay (stopped): a late update finds its queue stopped and records inline.
+}
+
+void Controller::UpdateLoop(UpdateQueue& queue) {
+  while (true) {
+    engine::Update u;
+    {
+      std::unique_lock lock(queue.mu);
+      queue.cv.wait(lock, [&] { return queue.stop || !queue.updates.empty(); });
+      if (queue.updates.empty()) {
+        queue.exited = true;
+        queue.cv.notify_all();
+        return;
+      }
+      u = std::move(queue.updates.front());
+      queue.updates.pop_front();
+    }
+    RecordUpdate(u);
+  }
+}
+
 void Controller::OnUpdate(const engine::Update& u) {
+  if (!update_queues_.empty()) {
+    UpdateQueue& q =
+        *update_queues_[std::hash<std::string>{}(u.attempt_id) % update_queues_.size()];
+    std::unique_lock lock(q.mu);
+    if (!q.stop) {
+      q.updates.push_back(u);
+      lock.unlock();
+      q.cv.notify_one();
+      return;
+    }
+    // Stopping: the attempt's earlier updates go first, then this one here.
+    q.cv.wait(lock, [&] { return q.exited; });
+  }
+  RecordUpdate(u);
+}
+
+void Controller::RecordUpdate(const engine::Update& u) {
   if (u.kind == engine::Update::Kind::kUsage) {
     RecordUsage(u);
     return;
@@ -318,7 +394,12 @@ void Controller::OnUpdate(const engine::Update& u) {
     behind = !deferred_.empty();
   }
   // Behind earlier deferred updates, this one waits its turn (a start before its end).
+  const auto start = std::chrono::steady_clock::now();
   if (behind || !ApplyUpdate(u)) Defer(Deferred{u, {}, {}});
+  update_seconds_.With({{"kind", u.kind == engine::Update::Kind::kStarted ? "started"
+                                 : u.kind == engine::Update::Kind::kEnded ? "ended"
+                                                                          : "event"}})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void Controller::RecordUsage(const engine::Update& u) {

@@ -25,6 +25,8 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <memory>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -57,6 +59,11 @@ struct ControlOptions {
   /// Launch workers: claimed attempts are launched this many at a time (an engine's Launch
   /// waits on a process start or an API server; launches of different attempts overlap).
   int launch_workers = 8;
+  /// Update workers: engine updates are recorded in the store by this many threads, each
+  /// attempt's updates by the same one and in order, so the engine's own thread never waits on
+  /// the store and ends of different attempts commit together. 0: recorded on the engine's
+  /// thread before the sink returns (tests that play an engine rely on it).
+  int update_workers = 4;
   /// false: accept and store runs but launch nothing (maintenance, API benchmarks).
   bool dispatch = true;
   /// Diagnoses a failed attempt (JSON text for Attempt::diagnosis); empty: no diagnosis.
@@ -139,7 +146,22 @@ class Controller {
   /// Re-applies deferred updates in order, stopping at the first the store still refuses.
   void RetryDeferred();
   void Launch(const Attempt& attempt);
+  /// The engine's sink: hands the update to its attempt's update worker (in order per attempt),
+  /// or records it here when the workers are not running (before Start, after Stop).
   void OnUpdate(const engine::Update& update);
+  /// Records one update (deferring it while the store is away).
+  void RecordUpdate(const engine::Update& update);
+  struct UpdateQueue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<engine::Update> updates;  // guarded by mu
+    bool stop = false;                   // guarded by mu: no more queueing; record inline
+    bool exited = false;                 // guarded by mu: the worker drained and left
+    std::thread worker;
+  };
+  void UpdateLoop(UpdateQueue& queue);
+  void StartUpdateWorkers();
+  void StopUpdateWorkers();
   /// Stores a kUsage update's readings (downsampled by the store); dropped when that fails.
   void RecordUsage(const engine::Update& update);
   /// Diagnoses (failed/lost), plans the next attempt and records the end in one store
@@ -159,6 +181,8 @@ class Controller {
   metrics::Family<metrics::Counter>& launched_;
   metrics::Family<metrics::Counter>& ended_;
   metrics::Family<metrics::Histogram>& submit_to_launch_;
+  metrics::Family<metrics::Histogram>& launch_seconds_;
+  metrics::Family<metrics::Histogram>& update_seconds_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -167,6 +191,7 @@ class Controller {
   bool started_ = false;
   std::thread dispatcher_;
   std::vector<std::thread> launchers_;
+  std::vector<std::unique_ptr<UpdateQueue>> update_queues_;  // set in Start, stopped in Stop
   std::condition_variable launch_cv_;     // with mu_: work queued, or stopping
   std::vector<Attempt> launch_queue_;     // guarded by mu_: claimed, not yet taken by a worker
   int launches_in_flight_ = 0;            // guarded by mu_: queued + being launched

@@ -107,6 +107,47 @@ TEST_F(ControllerTest, LaunchesOverlapUpToTheWorkerCount) {
   EXPECT_EQ(most, 4);
 }
 
+TEST_F(ControllerTest, UpdateWorkersRecordEachAttemptsUpdatesInOrderAndDrainOnStop) {
+  ControlOptions o = Options();
+  o.update_workers = 3;
+  o.dispatch = false;
+  Controller c(o, *store_, engine_, registry_, clock_);
+  std::vector<tug::Run> runs;
+  for (int i = 0; i < 20; ++i) {
+    runs.push_back(Submit());
+    auto claimed = store_->ClaimAttempt(o.owner, clock_.Now(), 30 * kMicrosPerSecond);
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  }
+  ASSERT_TRUE(c.Start().ok());
+  // Each attempt's start and end, interleaved across attempts: a start recorded after its end
+  // would be refused and the run would not be RUNNING-then-SUCCEEDED with a start time.
+  for (const tug::Run& r : runs) {
+    engine::Update start;
+    start.kind = engine::Update::Kind::kStarted;
+    start.attempt_id = r.attempts[0].id;
+    start.at = clock_.Now();
+    engine_.Send(start);
+  }
+  for (const tug::Run& r : runs) {
+    engine::Update end;
+    end.kind = engine::Update::Kind::kEnded;
+    end.attempt_id = r.attempts[0].id;
+    end.at = clock_.Now();
+    end.status = AttemptStatus::kSucceeded;
+    end.outcome.exit_code = 0;
+    end.outcome.reason = "Completed";
+    engine_.Send(end);
+  }
+  c.Stop();  // returns once every update handed over is recorded
+  for (const tug::Run& r : runs) {
+    tug::Run got = Get(r.id);
+    EXPECT_EQ(got.status, RunStatus::kSucceeded) << r.id;
+    EXPECT_GT(got.attempts[0].started_at, 0) << "the start was not recorded before the end";
+  }
+  std::lock_guard lock(engine_.mu_);
+  EXPECT_EQ(engine_.cleaned_.size(), runs.size());
+}
+
 TEST_F(ControllerTest, LaunchErrorFailsTheRunWithTheEnginesMessage) {
   engine_.launch_error_ = "cannot reach the node agent at /nope";
   Controller c(Options(), *store_, engine_, registry_, clock_);

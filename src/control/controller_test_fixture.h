@@ -106,6 +106,8 @@ class ControllerTest : public ::testing::Test {
   ControlOptions Options(const std::string& owner = "host-a/100/aaaa") {
     ControlOptions o;
     o.owner = owner;
+    // FakeEngine::Send returns once the update is recorded (the tests check the store next).
+    o.update_workers = 0;
     o.host = OwnerHost(owner);
     // Owners named ".../dead" or listed in dead_ are gone; the rest are alive.
     o.owner_gone = [this](const std::string& who) {

@@ -96,7 +96,9 @@ class Engine {
   /// reason Stopped. Unknown attempts: kNotFound.
   [[nodiscard]] virtual Status Stop(const std::string& attempt_id) = 0;
 
-  /// Attempt ids the engine is watching now.
+  /// Attempt ids the engine has in hand: watched, or ended with the end reported to the sink
+  /// (or queued for it) and not cleaned up yet. The controller takes an attempt of its own that
+  /// is missing here for one nobody handles (see Controller::HealOwn).
   virtual std::vector<std::string> Active() const = 0;
 
   /// Frees what the attempt left behind (cgroups, state files); logs are kept.

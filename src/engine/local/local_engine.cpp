@@ -251,6 +251,12 @@ std::vector<std::string> LocalEngine::Active() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& [id, w] : watches_) out.push_back(id);
+  // Ended, with the end sent (or on its way) to the sink, and not cleaned up yet: still in hand.
+  // Left out, a sweep that runs while the sink records a burst of ends would take them for
+  // attempts nobody handles and adopt them again.
+  for (const std::string& id : ended_) {
+    if (watches_.count(id) == 0) out.push_back(id);
+  }
   return out;
 }
 
