@@ -206,6 +206,8 @@ json::value ToJson(const Definition& d) {
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
+  if (!d.owner.empty()) o["owner"] = d.owner;
+  if (!d.group.empty()) o["group"] = d.group;
   return o;
 }
 
@@ -214,7 +216,8 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   if (!r.is_object()) return r.NotObject().take_error();
   RETURN_IF_ERROR(r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
                               "working_dir", "resources", "timeout", "retry", "adapt", "spark",
-                              "engine", "cluster", "kubernetes", "labels", "created_at"}));
+                              "engine", "cluster", "kubernetes", "labels", "created_at", "owner",
+                              "group"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -243,6 +246,8 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   }
   RETURN_IF_ERROR(named.Map("env", d.env));
   RETURN_IF_ERROR(named.String("working_dir", d.working_dir));
+  RETURN_IF_ERROR(named.String("owner", d.owner));
+  RETURN_IF_ERROR(named.String("group", d.group));
   if (const json::value* res = named.Get("resources")) {
     auto parsed = ResourcesFromJson(*res);
     if (!parsed.ok()) {

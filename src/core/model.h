@@ -176,6 +176,11 @@ struct Definition {
   KubernetesSpec kubernetes;
   std::map<std::string, std::string> labels;
   Micros created_at = 0;
+  /// Who created it and the group it belongs to (see src/auth): set by the server from the
+  /// caller's identity, kept by the store beside the spec (not part of it: a changed owner
+  /// alone is no new spec). "" for definitions from before authentication.
+  std::string owner;
+  std::string group;
   bool operator==(const Definition&) const = default;
 
   /// The argv the engine executes.
@@ -260,8 +265,12 @@ struct Attempt {
 
 struct Run {
   std::string id;
-  /// Who submitted it (the API's "owner"; the CLI sends $USER); "" when unknown.
+  /// Who submitted it: the caller's identity with authentication on; without it the API's
+  /// "owner" (the CLI sends $USER); "" when unknown.
   std::string owner;
+  /// The group it belongs to (src/auth): members of the group see and act on it. "" for runs
+  /// submitted without authentication, or personal runs of a user without groups.
+  std::string group;
   std::string definition;
   int64_t definition_version = 0;
   RunStatus status = RunStatus::kQueued;

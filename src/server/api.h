@@ -12,6 +12,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "auth/authenticator.h"
+#include "auth/identity.h"
+#include "auth/policy.h"
 #include "control/controller.h"
 #include "control/planning.h"
 #include "core/clock.h"
@@ -45,6 +48,15 @@ struct ApiOptions {
       preview;
   /// How long a follow=true log stream stays open at most.
   Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
+  /// Authentication; nullptr: off (the server listens on loopback only): every caller is an
+  /// admin without a name and names the owner of what it submits, as before authentication.
+  auth::Authenticator* authenticator = nullptr;
+  auth::PolicyOptions policy;
+  /// GET /api/v1/auth/config: what the web UI needs to sign in (OIDC client id and endpoints),
+  /// merged into {"enabled": ...}.
+  boost::json::object auth_config;
+  /// How long `tug token create` tokens live unless asked otherwise (0: forever).
+  int64_t token_ttl_seconds = 90 * 86400;
 };
 
 class Api {
@@ -66,24 +78,45 @@ class Api {
   /// For the server's completion hook: counts requests by route and code.
   void Observe(const std::string& route, int status, double seconds);
 
+  /// The caller's identity from the request's Authorization header (auth::Unauthenticated()
+  /// while authentication is off). For the Spark UI proxy's access check.
+  [[nodiscard]] Result<auth::Identity> Identify(const net::Request& req) const;
+  /// May `who` see run `run_id`? kNotFound, kPermissionDenied naming what is missing, or the
+  /// store's error. For the Spark UI proxy (the same policy as the API's).
+  [[nodiscard]] Status MaySeeRun(const auth::Identity& who, const std::string& run_id);
+
  private:
-  net::Response CreateDefinition(net::Request& req);
-  net::Response PutDefinition(net::Request& req);
-  net::Response ListDefinitions(net::Request& req);
-  net::Response GetDefinition(net::Request& req);
-  net::Response DeleteDefinition(net::Request& req);
-  net::Response CreateRun(net::Request& req);
-  net::Response ListRuns(net::Request& req);
-  net::Response GetRun(net::Request& req);
-  net::Response StopRun(net::Request& req);
-  net::Response RunLogs(net::Request& req);
-  net::Response RunEvents(net::Request& req);
-  net::Response RunUsage(net::Request& req);
+  using Who = const auth::Identity&;
+  net::Response CreateDefinition(net::Request& req, Who who);
+  net::Response PutDefinition(net::Request& req, Who who);
+  net::Response ListDefinitions(net::Request& req, Who who);
+  net::Response GetDefinition(net::Request& req, Who who);
+  net::Response DeleteDefinition(net::Request& req, Who who);
+  net::Response CreateRun(net::Request& req, Who who);
+  net::Response ListRuns(net::Request& req, Who who);
+  net::Response GetRun(net::Request& req, Who who);
+  net::Response StopRun(net::Request& req, Who who);
+  net::Response RunLogs(net::Request& req, Who who);
+  net::Response RunEvents(net::Request& req, Who who);
+  net::Response RunUsage(net::Request& req, Who who);
+  net::Response Metrics(net::Request& req, Who who);
+  net::Response WhoAmI(net::Request& req, Who who);
+  net::Response CreateToken(net::Request& req, Who who);
+  net::Response ListTokens(net::Request& req, Who who);
+  net::Response RevokeToken(net::Request& req, Who who);
   net::Response Healthz(net::Request& req);
   net::Response Readyz(net::Request& req);
-  net::Response Metrics(net::Request& req);
+  net::Response AuthConfig(net::Request& req);
 
-  Result<Definition> ParseDefinitionBody(const net::Request& req);
+  /// The policy's decision for `who` (kPermissionDenied with its reason when denied).
+  [[nodiscard]] Status Check(Who who, auth::Action action, const auth::Resource& resource) const;
+  /// A run `who` may read (kReadRun), or the error to answer with.
+  [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
+  /// Parses a definition body; `group`, when the body names one, is returned apart.
+  [[nodiscard]] Result<Definition> ParseDefinitionBody(const net::Request& req);
+  /// Owner and group of a definition being created or changed by `who` (`existing`: the stored
+  /// one, if any), checked against the policy.
+  [[nodiscard]] Status AssignOwnership(Who who, Definition& def, const Definition* existing);
   /// The engine a definition's attempts run on (its name), or a 422 saying what is missing.
   Result<std::string> EngineFor(const Definition& spec) const;
   /// The run as JSON, with live components of running attempts and the Spark UI link.

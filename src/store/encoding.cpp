@@ -331,6 +331,25 @@ Result<SparkResources> DecodeSparkResources(std::string_view text) {
   return s;
 }
 
+std::string EncodeGroups(const std::vector<std::string>& groups) {
+  json::array a;
+  for (const auto& g : groups) a.emplace_back(g);
+  return json::serialize(a);
+}
+
+Result<std::vector<std::string>> DecodeGroups(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return Corrupt("token groups", text);
+  for (const auto& g : v.as_array()) {
+    if (!g.is_string()) return Corrupt("token groups", text);
+    out.emplace_back(g.as_string());
+  }
+  return out;
+}
+
 std::string DescribeEnd(AttemptStatus status, const Outcome& outcome) {
   std::string text = outcome.reason.empty() ? std::string(ToString(status)) : outcome.reason;
   if (outcome.exit_code) text += fmt::format(" (exit {})", *outcome.exit_code);

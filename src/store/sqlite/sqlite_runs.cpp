@@ -112,7 +112,7 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
 Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
   ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -125,7 +125,8 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(10, run.ended_at)
       .Bind(11, run.stop_requested);
   sqlite::BindOutcome(r, 12, run.outcome);
-  r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, CommandSignature(run.spec));
+  r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, run.group);
+  r.Bind(18, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -182,8 +183,8 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
-          r.attempt_count = static_cast<int>(s.Int(16));  // after the 16 run columns
-          r.last_failure_class = s.Text(17);
+          r.attempt_count = static_cast<int>(s.Int(17));  // after the 17 run columns
+          r.last_failure_class = s.Text(18);
           page.runs.push_back(std::move(r));
         }
       }),

@@ -19,6 +19,7 @@
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_retries.h"
 #include "store/store_conformance_usage.h"
+#include "store/store_conformance_auth.h"
 
 namespace tug::store {
 namespace {
