@@ -36,9 +36,10 @@ Result<std::string> FetchUrl(const std::string& url, std::chrono::milliseconds t
   ASSIGN_OR_RETURN(net::HttpClient client, net::HttpClient::Create(base, o));
   ASSIGN_OR_RETURN(net::ClientResponse resp, client.Send("GET", target, "", ""));
   if (resp.status != 200) {
-    return Unavailable(fmt::format("the identity provider's JWKS at {} answered {}; check "
-                                   "auth.oidc.jwks_url",
-                                   url, resp.status));
+    return Unavailable(
+        fmt::format("the identity provider's JWKS at {} answered {}; check "
+                    "auth.oidc.jwks_url",
+                    url, resp.status));
   }
   return std::move(resp.body);
 }
@@ -46,8 +47,8 @@ Result<std::string> FetchUrl(const std::string& url, std::chrono::milliseconds t
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    return InvalidArgument(fmt::format("cannot read the JWKS file '{}'; check auth.oidc.jwks_file",
-                                       path));
+    return InvalidArgument(
+        fmt::format("cannot read the JWKS file '{}'; check auth.oidc.jwks_file", path));
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -72,8 +73,7 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
   return token;
 }
 
-Authenticator::Authenticator(AuthenticatorOptions options, store::Store& store,
-                             const Clock& clock)
+Authenticator::Authenticator(AuthenticatorOptions options, store::Store& store, const Clock& clock)
     : options_(std::move(options)), store_(store), clock_(clock) {}
 
 Result<std::unique_ptr<Authenticator>> Authenticator::Create(AuthenticatorOptions options,
@@ -99,9 +99,10 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(AuthenticatorOption
   std::unique_ptr<Authenticator> a(new Authenticator(std::move(options), store, clock));
   if (a->options_.oidc) {
     if (auto st = a->Fetch(); !st.ok()) {
-      log::Warn("the identity provider's keys could not be fetched; JWTs are refused until they "
-                "can be",
-                {{"error", st.error().message()}});
+      log::Warn(
+          "the identity provider's keys could not be fetched; JWTs are refused until they "
+          "can be",
+          {{"error", st.error().message()}});
     }
   }
   return a;
@@ -226,7 +227,8 @@ Result<std::shared_ptr<const KeySet>> Authenticator::Keys(bool unknown_kid) {
   const Micros now = clock_.Now();
   auto due = [&] {
     std::lock_guard lock(keys_mu_);
-    const bool may_retry = now - last_fetch_attempt_ >= o.jwks_refresh_min_seconds * kMicrosPerSecond;
+    const bool may_retry =
+        now - last_fetch_attempt_ >= o.jwks_refresh_min_seconds * kMicrosPerSecond;
     if (!keys_) return may_retry;
     if (unknown_kid) return may_retry;
     return now - keys_fetched_at_ >= o.jwks_max_age_seconds * kMicrosPerSecond && may_retry;
@@ -235,7 +237,8 @@ Result<std::shared_ptr<const KeySet>> Authenticator::Keys(bool unknown_kid) {
     std::lock_guard fetch(fetch_mu_);
     if (due()) {  // nobody fetched while this thread waited
       if (auto st = Fetch(); !st.ok()) {
-        log::Warn("fetching the identity provider's keys failed", {{"error", st.error().message()}});
+        log::Warn("fetching the identity provider's keys failed",
+                  {{"error", st.error().message()}});
       }
     }
   }

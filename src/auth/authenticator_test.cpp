@@ -176,9 +176,9 @@ class OidcTest : public AuthenticatorTest {
 
   json::object Claims() const {
     const int64_t now = clock_.Now() / kMicrosPerSecond;
-    return json::object{{"iss", "https://idp.example"}, {"aud", "tugboat"},
-                        {"email", "ada@example.com"},   {"groups", json::array{"ds"}},
-                        {"exp", now + 300},             {"iat", now}};
+    return json::object{
+        {"iss", "https://idp.example"}, {"aud", "tugboat"}, {"email", "ada@example.com"},
+        {"groups", json::array{"ds"}},  {"exp", now + 300}, {"iat", now}};
   }
 
   std::unique_ptr<testing::TestKey> first_;
@@ -236,15 +236,11 @@ TEST_F(OidcTest, AJwksFileIsReadAtStartAndABadOneRefusesToStart) {
   o.fetch_jwks = nullptr;
   o.oidc->jwks_url.clear();
   o.oidc->jwks_file = ::testing::TempDir() + "/jwks.json";
-  {
-    std::ofstream(o.oidc->jwks_file) << jwks_;
-  }
+  { std::ofstream(o.oidc->jwks_file) << jwks_; }
   auto a = Make(o);
   ASSERT_NE(a, nullptr);
   EXPECT_TRUE(a->Authenticate(Bearer(first_->Sign("ES256", Claims()))).ok());
-  {
-    std::ofstream(o.oidc->jwks_file) << "{\"keys\": []}";
-  }
+  { std::ofstream(o.oidc->jwks_file) << "{\"keys\": []}"; }
   auto bad = Authenticator::Create(o, *store_, clock_);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code(), Code::kInvalidArgument);

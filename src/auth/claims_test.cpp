@@ -63,9 +63,9 @@ TEST(ClaimsTest, NestedClaimsGroupsInOrderAndAMissingUser) {
   ClaimMapping m = Mapping();
   m.user_claim = "preferred_username";
   m.groups_claim = "realm_access.roles";
-  json::object claims{{"preferred_username", "ada"},
-                      {"realm_access", json::object{{"roles", json::array{"ml", "finance", "ml",
-                                                                          42, ""}}}}};
+  json::object claims{
+      {"preferred_username", "ada"},
+      {"realm_access", json::object{{"roles", json::array{"ml", "finance", "ml", 42, ""}}}}};
   auto id = MapClaims(claims, m);
   ASSERT_TRUE(id.ok()) << id.error().ToString();
   EXPECT_EQ(id->groups, (std::vector<std::string>{"ml", "finance"}));
@@ -77,10 +77,9 @@ TEST(ClaimsTest, NestedClaimsGroupsInOrderAndAMissingUser) {
   ASSERT_TRUE(dotted.ok());
   EXPECT_EQ(dotted->role, Role::kAdmin);
 
-  for (const json::object& bad :
-       {json::object{}, json::object{{"preferred_username", 7}},
-        json::object{{"preferred_username", ""}},
-        json::object{{"preferred_username", std::string("a\nb")}}}) {
+  for (const json::object& bad : {json::object{}, json::object{{"preferred_username", 7}},
+                                  json::object{{"preferred_username", ""}},
+                                  json::object{{"preferred_username", std::string("a\nb")}}}) {
     auto r = MapClaims(bad, m);
     ASSERT_FALSE(r.ok()) << json::serialize(bad);
     EXPECT_EQ(r.error().code(), Code::kUnauthenticated);

@@ -6,9 +6,12 @@ namespace tug::auth {
 
 std::string_view ToString(Role role) {
   switch (role) {
-    case Role::kViewer: return "viewer";
-    case Role::kUser: return "user";
-    case Role::kAdmin: return "admin";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kUser:
+      return "user";
+    case Role::kAdmin:
+      return "admin";
   }
   return "viewer";
 }
@@ -17,8 +20,8 @@ Result<Role> ParseRole(std::string_view text) {
   if (text == "viewer") return Role::kViewer;
   if (text == "user") return Role::kUser;
   if (text == "admin") return Role::kAdmin;
-  return InvalidArgument(
-      std::string("role '") + std::string(text) + "' is unknown; use viewer, user or admin");
+  return InvalidArgument(std::string("role '") + std::string(text) +
+                         "' is unknown; use viewer, user or admin");
 }
 
 bool Identity::InGroup(std::string_view group) const {

@@ -87,9 +87,9 @@ std::string StringField(const json::object& o, std::string_view key) {
 }
 
 std::unique_ptr<BIGNUM, BnFree> Bignum(std::string_view bytes) {
-  return std::unique_ptr<BIGNUM, BnFree>(BN_bin2bn(
-      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
-      nullptr));
+  return std::unique_ptr<BIGNUM, BnFree>(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                static_cast<int>(bytes.size()), nullptr));
 }
 
 // The curve names OpenSSL knows the JOSE curves by.
@@ -135,9 +135,8 @@ Result<EVP_PKEY*> RsaKey(const json::object& jwk) {
   auto bn_e = Bignum(e);
   if (!bn_n || !bn_e) return InvalidArgument("its modulus or exponent cannot be read");
   if (BN_num_bits(bn_n.get()) < 2048) {
-    return InvalidArgument(
-        fmt::format("its RSA modulus has {} bits; keys under 2048 bits are refused",
-                    BN_num_bits(bn_n.get())));
+    return InvalidArgument(fmt::format(
+        "its RSA modulus has {} bits; keys under 2048 bits are refused", BN_num_bits(bn_n.get())));
   }
   std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
   if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
@@ -187,8 +186,8 @@ Result<std::string> EcdsaToDer(std::string_view raw, size_t size) {
     return Unauthenticated("the token's ECDSA signature has the wrong length");
   }
   std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()),
-                        static_cast<int>(size), nullptr);
+  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(size),
+                        nullptr);
   BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data() + size),
                         static_cast<int>(size), nullptr);
   if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
@@ -224,10 +223,9 @@ bool VerifyWith(const Algorithm& alg, EVP_PKEY* key, std::string_view signed_par
       return false;
     }
   }
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(),
-                          reinterpret_cast<const unsigned char*>(signed_part.data()),
-                          signed_part.size()) == 1;
+  return EVP_DigestVerify(
+             ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+             reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
 }
 
 bool Fits(const JsonWebKey& k, const Algorithm& alg) {
@@ -332,8 +330,7 @@ bool KeySet::HasKid(std::string_view kid) const {
 Result<KeySet> KeySet::Parse(std::string_view jwks_json) {
   auto parsed = ParseJson(jwks_json);
   if (!parsed.ok()) return InvalidArgument("the JWKS is not JSON: " + parsed.error().message());
-  const json::value* keys =
-      parsed->is_object() ? parsed->as_object().if_contains("keys") : nullptr;
+  const json::value* keys = parsed->is_object() ? parsed->as_object().if_contains("keys") : nullptr;
   if (keys == nullptr || !keys->is_array()) {
     return InvalidArgument(R"(the JWKS is not a key set; expected {"keys": [...]})");
   }
@@ -402,15 +399,16 @@ Result<VerifiedJwt> VerifyJwt(std::string_view token, const KeySet& keys, const 
   out.alg = StringField(header, "alg");
   out.kid = StringField(header, "kid");
   if (header.contains("crit")) {
-    return Unauthenticated("the token's header has 'crit' extensions, which this server does not "
-                           "support");
+    return Unauthenticated(
+        "the token's header has 'crit' extensions, which this server does not "
+        "support");
   }
   const Algorithm* alg = FindAlgorithm(out.alg);
   if (alg == nullptr) {
     // "none" and HS* in particular: a public key is never a shared secret.
-    return Unauthenticated(fmt::format(
-        "the token's algorithm '{}' is not accepted; use RS256, PS256, ES256 or EdDSA",
-        out.alg.size() > 20 ? out.alg.substr(0, 20) : out.alg));
+    return Unauthenticated(
+        fmt::format("the token's algorithm '{}' is not accepted; use RS256, PS256, ES256 or EdDSA",
+                    out.alg.size() > 20 ? out.alg.substr(0, 20) : out.alg));
   }
   auto signature = Base64UrlDecode(signature_part);
   if (!signature.ok() || signature->empty()) {

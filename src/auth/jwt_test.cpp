@@ -33,7 +33,7 @@ struct Keys {
 class JwtTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    keys_ = new Keys{*TestKey::Rsa("rsa-1"),        *TestKey::Rsa("rsa-1"),
+    keys_ = new Keys{*TestKey::Rsa("rsa-1"),          *TestKey::Rsa("rsa-1"),
                      *TestKey::Ec("ec-256", "P-256"), *TestKey::Ec("ec-384", "P-384"),
                      *TestKey::Ec("ec-521", "P-521"), *TestKey::Ed25519("ed-1"),
                      *TestKey::Rsa("rsa-small", 1024)};
@@ -180,25 +180,26 @@ TEST_F(JwtTest, ForgedAndDowngradedTokensAreRefused) {
   };
   const Case cases[] = {
       {"alg none", keys_->rsa.Sign("none", Claims()), "algorithm 'none'", ""},
-      {"HS256 keyed with the public key", keys_->rsa.Sign("HS256", Claims()),
-       "algorithm 'HS256'", ""},
+      {"HS256 keyed with the public key", keys_->rsa.Sign("HS256", Claims()), "algorithm 'HS256'",
+       ""},
       {"HS512", keys_->rsa.Sign("HS512", Claims()), "algorithm 'HS512'", ""},
       {"unknown alg", keys_->rsa.Sign("RS1", Claims()), "not accepted", ""},
-      {"another key with the same kid", keys_->rsa_other.Sign("RS256", Claims()),
-       "does not verify", ""},
+      {"another key with the same kid", keys_->rsa_other.Sign("RS256", Claims()), "does not verify",
+       ""},
       {"payload changed after signing", tamper_payload(good), "does not verify", ""},
       {"unknown kid", keys_->rsa.Sign("RS256", Claims(), true, json::object{{"kid", "rotated"}}),
        "key set does not have", std::string(kUnknownKid)},
-      {"EC algorithm on an RSA kid", keys_->ec256.Sign("ES256", Claims(), true,
-                                                       json::object{{"kid", "rsa-1"}}),
+      {"EC algorithm on an RSA kid",
+       keys_->ec256.Sign("ES256", Claims(), true, json::object{{"kid", "rsa-1"}}),
        "fits the token's algorithm", ""},
       {"a JWK limited to ES256 used for ES384",
        keys_->ec256.Sign("ES256", Claims(), true, json::object{{"alg", "ES384"}}),
        "fits the token's algorithm", ""},
       {"a key below 2048 bits", keys_->rsa_small.Sign("RS256", Claims()), "key set does not have",
        std::string(kUnknownKid)},
-      {"crit header", keys_->rsa.Sign("RS256", Claims(), true,
-                                      json::object{{"crit", json::array{"b64"}}, {"b64", false}}),
+      {"crit header",
+       keys_->rsa.Sign("RS256", Claims(), true,
+                       json::object{{"crit", json::array{"b64"}}, {"b64", false}}),
        "crit", ""},
       {"no signature", good.substr(0, good.rfind('.') + 1), "signature is missing", ""},
       {"two parts", good.substr(0, good.rfind('.')), "neither", ""},

@@ -41,33 +41,44 @@ Decision NotMember(const Identity& who, const Resource& r, std::string_view verb
 }
 
 Decision NeedsUser(const Identity& who, std::string_view doing) {
-  return Deny(fmt::format(
-      "you ('{}') have the role {}, which may not {}; ask an admin for the user role", who.user,
-      ToString(who.role), doing));
+  return Deny(
+      fmt::format("you ('{}') have the role {}, which may not {}; ask an admin for the user role",
+                  who.user, ToString(who.role), doing));
 }
 
 Decision TargetGroup(const Identity& who, const Resource& r) {
   if (r.target_group.empty() || who.InGroup(r.target_group)) return Allow();
-  return Deny(fmt::format(
-      "you ('{}', {}) may not create a {} in group '{}'; pick one of your groups",
-      who.user, GroupsText(who), r.kind, r.target_group));
+  return Deny(
+      fmt::format("you ('{}', {}) may not create a {} in group '{}'; pick one of your groups",
+                  who.user, GroupsText(who), r.kind, r.target_group));
 }
 
 }  // namespace
 
 std::string_view ToString(Action action) {
   switch (action) {
-    case Action::kReadRun: return "read_run";
-    case Action::kSubmitRun: return "submit_run";
-    case Action::kStopRun: return "stop_run";
-    case Action::kReadDefinition: return "read_definition";
-    case Action::kCreateDefinition: return "create_definition";
-    case Action::kChangeDefinition: return "change_definition";
-    case Action::kDeleteDefinition: return "delete_definition";
-    case Action::kReadMetrics: return "read_metrics";
-    case Action::kCreateToken: return "create_token";
-    case Action::kListTokens: return "list_tokens";
-    case Action::kRevokeToken: return "revoke_token";
+    case Action::kReadRun:
+      return "read_run";
+    case Action::kSubmitRun:
+      return "submit_run";
+    case Action::kStopRun:
+      return "stop_run";
+    case Action::kReadDefinition:
+      return "read_definition";
+    case Action::kCreateDefinition:
+      return "create_definition";
+    case Action::kChangeDefinition:
+      return "change_definition";
+    case Action::kDeleteDefinition:
+      return "delete_definition";
+    case Action::kReadMetrics:
+      return "read_metrics";
+    case Action::kCreateToken:
+      return "create_token";
+    case Action::kListTokens:
+      return "list_tokens";
+    case Action::kRevokeToken:
+      return "revoke_token";
   }
   return "unknown";
 }
@@ -113,19 +124,19 @@ Decision Authorize(const Identity& who, Action action, const Resource& r,
     case Action::kCreateToken: {
       if (r.owner != who.user) {
         return Deny(fmt::format(
-            "you ('{}') may create tokens only for yourself, not for '{}'; ask an admin",
-            who.user, r.owner));
+            "you ('{}') may create tokens only for yourself, not for '{}'; ask an admin", who.user,
+            r.owner));
       }
       if (r.role > who.role) {
-        return Deny(fmt::format(
-            "you ('{}') have the role {} and may not create a token with the role {}", who.user,
-            ToString(who.role), ToString(r.role)));
+        return Deny(
+            fmt::format("you ('{}') have the role {} and may not create a token with the role {}",
+                        who.user, ToString(who.role), ToString(r.role)));
       }
       for (const auto& g : r.groups) {
         if (!who.InGroup(g)) {
           return Deny(fmt::format(
-              "you ('{}', {}) may not create a token for group '{}'; use your own groups",
-              who.user, GroupsText(who), g));
+              "you ('{}', {}) may not create a token for group '{}'; use your own groups", who.user,
+              GroupsText(who), g));
         }
       }
       return Allow();

@@ -19,7 +19,7 @@ Resource RunOf(std::string owner, std::string group) {
   return Resource{"run", "r1", std::move(owner), std::move(group), "", Role::kViewer, {}};
 }
 Resource Def(std::string owner, std::string group, std::string target = "") {
-  return Resource{"definition", "etl", std::move(owner), std::move(group), std::move(target),
+  return Resource{"definition",  "etl", std::move(owner), std::move(group), std::move(target),
                   Role::kViewer, {}};
 }
 Resource Token(std::string user, Role role, std::vector<std::string> groups) {
@@ -44,7 +44,8 @@ TEST(PolicyTest, Table) {
   };
   const Case cases[] = {
       // reading runs
-      {"viewer reads its group's run", viewer, Action::kReadRun, RunOf("bob", "ds"), group_only, true, ""},
+      {"viewer reads its group's run", viewer, Action::kReadRun, RunOf("bob", "ds"), group_only,
+       true, ""},
       {"viewer reads another group's run", viewer, Action::kReadRun, RunOf("bob", "ml"), group_only,
        false, "belongs to group 'ml'"},
       {"everything visible", viewer, Action::kReadRun, RunOf("bob", "ml"), all_visible, true, ""},
@@ -73,8 +74,8 @@ TEST(PolicyTest, Table) {
        "may not stop runs"},
       {"user stops its group's run", user, Action::kStopRun, RunOf("bob", "ml"), group_only, true,
        ""},
-      {"user stops another group's run even if visible", user, Action::kStopRun, RunOf("bob", "ops"),
-       all_visible, false, "may not stop run 'r1'"},
+      {"user stops another group's run even if visible", user, Action::kStopRun,
+       RunOf("bob", "ops"), all_visible, false, "may not stop run 'r1'"},
       // definitions
       {"viewer reads a definition", viewer, Action::kReadDefinition, Def("bob", "ds"), group_only,
        true, ""},
@@ -93,13 +94,13 @@ TEST(PolicyTest, Table) {
       {"viewer deletes", viewer, Action::kDeleteDefinition, Def("vera", "ds"), group_only, false,
        "may not delete definitions"},
       // metrics
-      {"viewer reads metrics", viewer, Action::kReadMetrics, Token("", Role::kViewer, {}), group_only, true,
-       ""},
+      {"viewer reads metrics", viewer, Action::kReadMetrics, Token("", Role::kViewer, {}),
+       group_only, true, ""},
       // tokens
-      {"own token", user, Action::kCreateToken, Token("ada", Role::kUser, {"ml"}), group_only,
-       true, ""},
-      {"own token with a higher role", user, Action::kCreateToken,
-       Token("ada", Role::kAdmin, {}), group_only, false, "may not create a token with the role admin"},
+      {"own token", user, Action::kCreateToken, Token("ada", Role::kUser, {"ml"}), group_only, true,
+       ""},
+      {"own token with a higher role", user, Action::kCreateToken, Token("ada", Role::kAdmin, {}),
+       group_only, false, "may not create a token with the role admin"},
       {"own token for a foreign group", user, Action::kCreateToken,
        Token("ada", Role::kUser, {"ops"}), group_only, false, "for group 'ops'"},
       {"a token for someone else", user, Action::kCreateToken, Token("bob", Role::kViewer, {}),

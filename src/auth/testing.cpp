@@ -108,8 +108,7 @@ std::string TestKey::Sign(const std::string& alg, const json::object& claims, bo
   json::object header{{"alg", alg}, {"typ", "JWT"}};
   if (with_kid) header["kid"] = kid_;
   for (const auto& kv : extra_header) header[kv.key()] = kv.value();
-  std::string signing_input =
-      B64(json::serialize(header)) + "." + B64(json::serialize(claims));
+  std::string signing_input = B64(json::serialize(header)) + "." + B64(json::serialize(claims));
   if (alg == "none") return signing_input + ".";
   if (alg.rfind("HS", 0) == 0) {
     std::string secret = json::serialize(Jwk());

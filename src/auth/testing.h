@@ -27,8 +27,8 @@ class TestKey {
   /// `with_kid` is false) and extra header fields merged in. `alg` must fit the key (RS*/PS* for
   /// RSA, ES* for EC, EdDSA); "none" and HS256 make unsigned and HMAC tokens (keyed with the
   /// JWK's text) for the tests that expect refusal.
-  std::string Sign(const std::string& alg, const boost::json::object& claims,
-                   bool with_kid = true, const boost::json::object& extra_header = {}) const;
+  std::string Sign(const std::string& alg, const boost::json::object& claims, bool with_kid = true,
+                   const boost::json::object& extra_header = {}) const;
   const std::string& kid() const { return kid_; }
 
  private:

@@ -30,14 +30,10 @@ TEST(TokenTest, ShapesAreToldApart) {
     bool token;
   };
   const Case cases[] = {
-      {"tug_" + std::string(43, 'A'), true},
-      {"tug_" + std::string(42, 'A'), false},
-      {"tug_" + std::string(44, 'A'), false},
-      {"tok_" + std::string(43, 'A'), false},
-      {"tug_" + std::string(42, 'A') + "=", false},
-      {"tug_" + std::string(42, 'A') + "-", true},
-      {"eyJhbGciOiJSUzI1NiJ9.e30.c2ln", false},
-      {"", false},
+      {"tug_" + std::string(43, 'A'), true},        {"tug_" + std::string(42, 'A'), false},
+      {"tug_" + std::string(44, 'A'), false},       {"tok_" + std::string(43, 'A'), false},
+      {"tug_" + std::string(42, 'A') + "=", false}, {"tug_" + std::string(42, 'A') + "-", true},
+      {"eyJhbGciOiJSUzI1NiJ9.e30.c2ln", false},     {"", false},
   };
   for (const auto& c : cases) EXPECT_EQ(LooksLikeToken(c.text), c.token) << c.text;
 }

@@ -46,7 +46,50 @@ Status ValidateOwner(const std::string& name, std::string_view field) {
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) {
-      return InvalidArgument(fmt::format("{} contains control characters; use a plain name", field));
+      return InvalidArgument(
+          fmt::format("{} contains control characters; use a plain name", field));
+    }
+  }
+  return OkStatus();
+}
+
+// What a refused change asked for ("POST /api/v1/runs"), for its audit line.
+std::string AuditAction(const net::Request& req) {
+  return fmt::format("{} {}", req.method, req.path);
+}
+
+std::string ErrorMessageOf(const net::Response& resp) {
+  auto v = ParseJson(resp.body);
+  if (v.ok() && v->is_object()) {
+    if (const json::value* e = v->as_object().if_contains("error"); e && e->is_object()) {
+      if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
+        return std::string(m->as_string());
+      }
+    }
+  }
+  return fmt::format("HTTP {}", resp.status);
+}
+
+// What each engine can do with secret env values (core/model.h SecretEnv): the local engine
+// passes inline values to the job and cannot read Kubernetes Secrets; the kubernetes and spark
+// engines only reference Secrets. Refused at submission, so nothing is stored that cannot run.
+Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
+  const bool local = engine == "local";
+  for (const auto& [name, secret] : spec.secret_env) {
+    if (local && secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' of definition '{}' comes from the Kubernetes Secret '{}', which the local "
+          "engine cannot read; give it an inline value ({{secret: true, value: ...}}) or run it "
+          "on kubernetes (engine: kubernetes)",
+          name, spec.name, secret.secret_name));
+    }
+    if (!local && !secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' of definition '{}' has an inline secret value, which engine '{}' does not "
+          "copy into pods; store it in a Kubernetes Secret (kubectl create secret generic NAME "
+          "--from-literal=KEY=...) and reference it: {{valueFrom: {{secretKeyRef: {{name: NAME, "
+          "key: KEY}}}}}}",
+          name, spec.name, engine.back() == ':' ? engine.substr(0, engine.size() - 1) : engine));
     }
   }
   return OkStatus();
@@ -114,11 +157,26 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
 void Api::Register(net::Router& router) {
   // Every route but health, readiness and the sign-in settings authenticates first; the
   // handler then asks the policy (Check) about what it touches.
+  // Changes refused for want of credentials or rights are audited here, once for every route;
+  // the handlers audit what they did.
   auto authed = [this](net::Response (Api::*fn)(net::Request&, Who)) {
     return [this, fn](net::Request& req) {
+      const bool change = req.method != "GET" && req.method != "HEAD";
       auto who = Identify(req);
-      if (!who.ok()) return Err(who.error());
-      return (this->*fn)(req, *who);
+      if (!who.ok()) {
+        if (change) {
+          auth::Identity anonymous;
+          anonymous.via = "anonymous";
+          Audit(anonymous, req,
+                {"request", AuditAction(req), "unauthenticated", who.error().message(), ""});
+        }
+        return Err(who.error());
+      }
+      net::Response resp = (this->*fn)(req, *who);
+      if (change && resp.status == 403) {
+        Audit(*who, req, {"request", AuditAction(req), "denied", ErrorMessageOf(resp), ""});
+      }
+      return resp;
     };
   };
   auto open = [this](net::Response (Api::*fn)(net::Request&)) {
@@ -203,8 +261,8 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
     const json::value* v = fields.if_contains(field);
     if (v == nullptr) continue;
     if (!v->is_string()) {
-      return Err(InvalidArgument(fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})",
-                                             field, field)));
+      return Err(InvalidArgument(
+          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})", field, field)));
     }
     *out = std::string(v->as_string());
     if (auto st = ValidateOwner(*out, field); !st.ok()) return Err(st.error());
@@ -237,9 +295,10 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
   } else if (group.empty()) {
     group = def->group;
   }
-  if (auto st = Check(who, auth::Action::kSubmitRun,
-                      auth::Resource{"definition", def->name, def->owner, def->group, group,
-                                     auth::Role::kViewer, {}});
+  if (auto st = Check(
+          who, auth::Action::kSubmitRun,
+          auth::Resource{
+              "definition", def->name, def->owner, def->group, group, auth::Role::kViewer, {}});
       !st.ok()) {
     return Err(st.error());
   }
@@ -255,6 +314,7 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
     if (!dry_run || !kube || !options_.clusters.empty()) return Err(engine_name.error());
     engine_name = spec.kind == "spark" ? std::string("spark:") : std::string("kubernetes:");
   }
+  if (auto st = CheckSecretsFit(spec, *engine_name); !st.ok()) return Err(st.error());
 
   Micros now = clock_.Now();
   adapt::Decision plan =
@@ -321,8 +381,17 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
   reply_run.attempts.push_back(first);
   net::Response resp;
   resp.deferred = std::make_shared<net::Deferred>();
+  // Audited once the store has answered: the line says whether the run exists.
+  auto audit = [this, who_copy = who, remote = req.remote, run_id = run.id,
+                detail = fmt::format("definition '{}' version {}, owner '{}', group '{}'",
+                                     def->name, def->version, owner, group)](const Status& st) {
+    if (options_.audit == nullptr) return;
+    options_.audit->Record(who_copy,
+                           {"submit_run", "run/" + run_id, st.ok() ? "ok" : "failed",
+                            st.ok() ? detail : detail + ": " + st.error().message(), remote});
+  };
   if (!submitter_.Submit(store::NewRun{std::move(run), std::move(first)}, resp.deferred,
-                         json::serialize(ToJson(reply_run)))) {
+                         json::serialize(ToJson(reply_run)), std::move(audit))) {
     return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
   }
   return resp;
@@ -405,13 +474,18 @@ net::Response Api::StopRun(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
   auto before = store_.GetRun(id);
   if (!before.ok()) return Err(before.error());
-  if (auto st = Check(who, auth::Action::kStopRun,
-                      auth::Resource{"run", id, before->owner, before->group, "",
-                                     auth::Role::kViewer, {}});
+  if (auto st = Check(
+          who, auth::Action::kStopRun,
+          auth::Resource{"run", id, before->owner, before->group, "", auth::Role::kViewer, {}});
       !st.ok()) {
     return Err(st.error());
   }
-  if (auto st = controller_.StopRun(id); !st.ok()) return Err(st.error());
+  if (auto st = controller_.StopRun(id, who.user); !st.ok()) return Err(st.error());
+  Audit(who, req,
+        {"stop_run", "run/" + id, "ok",
+         fmt::format("definition '{}', owner '{}', group '{}', was {}", before->definition,
+                     before->owner, before->group, ToString(before->status)),
+         ""});
   auto run = store_.GetRun(id);
   if (!run.ok()) return Err(run.error());
   return Json(202, ToJson(*run));

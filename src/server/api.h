@@ -1,16 +1,23 @@
 #pragma once
-#include <vector>
-/// API v1: definitions, runs, logs, events, health and metrics, as HTTP handlers on a Router.
-/// Every error is {"error":{"code","message"}} with a message that says what to fix; nothing is
-/// written before the whole request has been validated.
+/// API v1: definitions, runs, logs, events, tokens, health and metrics, as HTTP handlers on a
+/// Router. Every error is {"error":{"code","message"}} with a message that says what to fix;
+/// nothing is written before the whole request has been validated.
+///
+/// Authentication and authorization (src/auth): every route but /healthz, /readyz and
+/// /api/v1/auth/config first establishes who calls (401 without valid credentials, with
+/// WWW-Authenticate), then each handler asks the policy about what it touches (403 naming what is
+/// missing). With authentication off (loopback only) every caller is an admin without a name.
+/// Changes, and changes refused with 401/403, are written to the audit log (audit_log.h).
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
-
-#include <boost/json/value.hpp>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "auth/authenticator.h"
 #include "auth/identity.h"
@@ -23,6 +30,8 @@
 #include "logs/log_store.h"
 #include "metrics/registry.h"
 #include "net/http.h"
+#include "server/audit_log.h"
+#include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
 #include "store/store.h"
 
@@ -57,6 +66,8 @@ struct ApiOptions {
   boost::json::object auth_config;
   /// How long `tug token create` tokens live unless asked otherwise (0: forever).
   int64_t token_ttl_seconds = 90 * 86400;
+  /// Where changes are recorded; nullptr: nowhere (tests).
+  AuditLog* audit = nullptr;
 };
 
 class Api {
@@ -84,6 +95,9 @@ class Api {
   /// May `who` see run `run_id`? kNotFound, kPermissionDenied naming what is missing, or the
   /// store's error. For the Spark UI proxy (the same policy as the API's).
   [[nodiscard]] Status MaySeeRun(const auth::Identity& who, const std::string& run_id);
+  /// The Spark UI proxy's access check: Identify, then MaySeeRun — the decision GET
+  /// /api/v1/runs/{id} makes. The Api must outlive the proxy.
+  SparkUiAccess SparkUiAccessCheck();
 
  private:
   using Who = const auth::Identity&;
@@ -108,11 +122,14 @@ class Api {
   net::Response Readyz(net::Request& req);
   net::Response AuthConfig(net::Request& req);
 
+  /// Writes an audit line (when there is an audit log).
+  void Audit(Who who, const net::Request& req, AuditEntry entry);
   /// The policy's decision for `who` (kPermissionDenied with its reason when denied).
   [[nodiscard]] Status Check(Who who, auth::Action action, const auth::Resource& resource) const;
   /// A run `who` may read (kReadRun), or the error to answer with.
   [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
-  /// Parses a definition body; `group`, when the body names one, is returned apart.
+  /// Parses and validates a definition body. A secret env entry without value or reference
+  /// ({secret: true}, as GET answers) takes the stored definition's value.
   [[nodiscard]] Result<Definition> ParseDefinitionBody(const net::Request& req);
   /// Owner and group of a definition being created or changed by `who` (`existing`: the stored
   /// one, if any), checked against the policy.

@@ -20,7 +20,9 @@ namespace json = boost::json;
 
 namespace {
 
-json::value Time(Micros t) { return t == 0 ? json::value(nullptr) : json::value(FormatTimestamp(t)); }
+json::value Time(Micros t) {
+  return t == 0 ? json::value(nullptr) : json::value(FormatTimestamp(t));
+}
 
 json::object TokenJson(const store::ApiToken& t) {
   json::array groups;
@@ -60,9 +62,9 @@ Status Api::Check(Who who, auth::Action action, const auth::Resource& resource) 
 
 Result<tug::Run> Api::ReadableRun(Who who, const std::string& id) {
   ASSIGN_OR_RETURN(tug::Run run, store_.GetRun(id));
-  RETURN_IF_ERROR(Check(
-      who, auth::Action::kReadRun,
-      auth::Resource{"run", run.id, run.owner, run.group, "", auth::Role::kViewer, {}}));
+  RETURN_IF_ERROR(
+      Check(who, auth::Action::kReadRun,
+            auth::Resource{"run", run.id, run.owner, run.group, "", auth::Role::kViewer, {}}));
   return run;
 }
 
@@ -70,6 +72,19 @@ Status Api::MaySeeRun(const auth::Identity& who, const std::string& run_id) {
   auto run = ReadableRun(who, run_id);
   if (!run.ok()) return run.error();
   return OkStatus();
+}
+
+SparkUiAccess Api::SparkUiAccessCheck() {
+  return [this](const net::Request& req, const std::string& run_id) -> Status {
+    ASSIGN_OR_RETURN(auth::Identity who, Identify(req));
+    return MaySeeRun(who, run_id);
+  };
+}
+
+void Api::Audit(Who who, const net::Request& req, AuditEntry entry) {
+  if (options_.audit == nullptr) return;
+  if (entry.remote.empty()) entry.remote = req.remote;
+  options_.audit->Record(who, entry);
 }
 
 net::Response Api::WhoAmI(net::Request&, Who who) { return Json(200, IdentityJson(who)); }
@@ -126,14 +141,16 @@ net::Response Api::CreateToken(net::Request& req, Who who) {
       }
     } else {
       st = InvalidArgument(fmt::format(
-          "token: unknown field '{}'; known fields are name, user, groups, role, expires_in",
-          key));
+          "token: unknown field '{}'; known fields are name, user, groups, role, expires_in", key));
     }
     if (!st.ok()) return Err(st.error());
   }
   if (t.name.empty()) t.name = "token";
   if (t.name.size() > 64) {
     return Err(InvalidArgument("token: name is longer than 64 characters; use a short label"));
+  }
+  if (auto st = auth::ValidatePrincipalName(t.name, "token: name"); !st.ok()) {
+    return Err(st.error());
   }
   if (t.user.empty()) {
     return Err(InvalidArgument(
@@ -151,9 +168,8 @@ net::Response Api::CreateToken(net::Request& req, Who who) {
   if (!role.ok()) return Err(InvalidArgument("token: " + role.error().message()));
   const Micros now = clock_.Now();
   if (expires.empty()) {
-    t.expires_at = options_.token_ttl_seconds > 0
-                       ? now + options_.token_ttl_seconds * kMicrosPerSecond
-                       : 0;
+    t.expires_at =
+        options_.token_ttl_seconds > 0 ? now + options_.token_ttl_seconds * kMicrosPerSecond : 0;
   } else if (expires != "never" && expires != "0") {
     auto d = ParseDuration(expires);
     if (!d.ok() || *d <= 0) {
@@ -174,6 +190,15 @@ net::Response Api::CreateToken(net::Request& req, Who who) {
   t.created_by = who.authenticated() ? who.user : "(authentication off)";
   t.created_at = now;
   if (auto st = store_.CreateToken(t); !st.ok()) return Err(st.error());
+  std::string groups;
+  for (const auto& g : t.groups) groups += (groups.empty() ? "" : ", ") + g;
+  Audit(who, req,
+        {"create_token", "token/" + t.id, "ok",
+         fmt::format("token '{}' for user '{}', role {}, groups [{}], {}", t.name, t.user, t.role,
+                     groups,
+                     t.expires_at == 0 ? std::string("never expires")
+                                       : "expires " + FormatTimestamp(t.expires_at)),
+         ""});
   json::object out = TokenJson(t);
   // The only time the token is ever shown: the store keeps its hash.
   out["token"] = *text;
@@ -200,15 +225,18 @@ net::Response Api::RevokeToken(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
   auto token = store_.GetToken(id);
   if (!token.ok()) return Err(token.error());
-  if (auto st = Check(who, auth::Action::kRevokeToken,
-                      auth::Resource{"token", token->name, token->user, "", "",
-                                     auth::Role::kViewer, {}});
+  if (auto st =
+          Check(who, auth::Action::kRevokeToken,
+                auth::Resource{"token", token->name, token->user, "", "", auth::Role::kViewer, {}});
       !st.ok()) {
     return Err(st.error());
   }
   auto revoked = store_.RevokeToken(id, clock_.Now());
   if (!revoked.ok()) return Err(revoked.error());
   if (options_.authenticator != nullptr) options_.authenticator->Forget(id);
+  Audit(who, req,
+        {"revoke_token", "token/" + id, "ok",
+         fmt::format("token '{}' of user '{}'", revoked->name, revoked->user), ""});
   return Json(200, TokenJson(*revoked));
 }
 

@@ -1,5 +1,7 @@
 // API v1: definitions — create, update (versioned), list, read and delete, each through the
 // authorization policy. A definition belongs to its creator and a group (src/auth).
+#include <optional>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
@@ -18,8 +20,34 @@ namespace json = boost::json;
 namespace {
 
 auth::Resource DefinitionResource(const Definition& d, std::string target_group = "") {
-  return auth::Resource{"definition", d.name,   d.owner, d.group, std::move(target_group),
+  return auth::Resource{"definition",        d.name, d.owner, d.group, std::move(target_group),
                         auth::Role::kViewer, {}};
+}
+
+// An audit line's detail for a stored definition: version, owner, group and, for a change, which
+// top-level fields differ from `before` (by name; secret values are never written, only that
+// secret env changed).
+std::string Describe(const Definition& d, const Definition* before = nullptr) {
+  std::string out = fmt::format("version {}, owner '{}', group '{}'", d.version, d.owner, d.group);
+  if (before == nullptr) return out;
+  json::object now = ToJson(d).as_object();
+  json::object was = ToJson(*before).as_object();
+  std::string changed;
+  for (const auto& kv : now) {
+    if (kv.key() == "version" || kv.key() == "created_at") continue;
+    const json::value* old = was.if_contains(kv.key());
+    if (old == nullptr || *old != kv.value()) {
+      changed += (changed.empty() ? "" : ", ") + std::string(kv.key());
+    }
+  }
+  for (const auto& kv : was) {
+    if (!now.contains(kv.key())) changed += (changed.empty() ? "" : ", ") + std::string(kv.key());
+  }
+  if (d.secret_env != before->secret_env && changed.find("env") == std::string::npos) {
+    changed += (changed.empty() ? "" : ", ") + std::string("env (secret values)");
+  }
+  return out + fmt::format(" (was version {}); changed: {}", before->version,
+                           changed.empty() ? "nothing but the version" : changed);
 }
 
 }  // namespace
@@ -32,6 +60,27 @@ Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
   }
   ASSIGN_OR_RETURN(json::value v, ParseBody(req));
   ASSIGN_OR_RETURN(Definition def, DefinitionFromJson(v));
+  // {secret: true} without a value is what GET answers for a secret: applying a definition as
+  // read back keeps the stored value (the caller's right to change the definition is checked
+  // after, before anything is written).
+  std::optional<Definition> stored;
+  for (auto& [name, secret] : def.secret_env) {
+    if (!secret.kept()) continue;
+    if (!stored) {
+      auto current = store_.GetDefinition(def.name);
+      if (!current.ok() && current.error().code() != Code::kNotFound) return current.error();
+      stored = current.ok() ? std::move(*current) : Definition{};
+    }
+    auto it = stored->secret_env.find(name);
+    if (it == stored->secret_env.end()) {
+      return InvalidArgument(fmt::format(
+          "definition '{}': env '{}' is secret but has no value, and no stored version of the "
+          "definition has one to keep; give it with {{secret: true, value: ...}} or "
+          "{{valueFrom: {{secretKeyRef: {{name: ..., key: ...}}}}}}",
+          def.name, name));
+    }
+    secret = it->second;
+  }
   RETURN_IF_ERROR(Validate(def, options_.limits));
   return def;
 }
@@ -76,6 +125,7 @@ net::Response Api::CreateDefinition(net::Request& req, Who who) {
   if (auto st = AssignOwnership(who, *def, nullptr); !st.ok()) return Err(st.error());
   auto stored = store_.PutDefinition(*def, clock_.Now());
   if (!stored.ok()) return Err(stored.error());
+  Audit(who, req, {"create_definition", "definition/" + stored->name, "ok", Describe(*stored), ""});
   return Json(201, ToJson(*stored));
 }
 
@@ -100,6 +150,11 @@ net::Response Api::PutDefinition(net::Request& req, Who who) {
                        : before->version == stored->version ? "unchanged"
                                                             : "updated";
   out["change"] = change;
+  if (change != "unchanged") {
+    Audit(who, req,
+          {before.ok() ? "change_definition" : "create_definition", "definition/" + stored->name,
+           "ok", Describe(*stored, before.ok() ? &*before : nullptr), ""});
+  }
   return Json(before.ok() ? 200 : 201, out);
 }
 
@@ -129,6 +184,10 @@ net::Response Api::DeleteDefinition(net::Request& req, Who who) {
     return Err(st.error());
   }
   if (auto st = store_.DeleteDefinition(name, clock_.Now()); !st.ok()) return Err(st.error());
+  Audit(who, req,
+        {"delete_definition", "definition/" + name, "ok",
+         fmt::format("version {}, owner '{}', group '{}'", def->version, def->owner, def->group),
+         ""});
   return Json(200, json::object{{"deleted", name}});
 }
 

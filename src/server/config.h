@@ -68,8 +68,11 @@ struct AuthConfig {
   /// At start: register the token in this file as an admin token, or, when the file does not
   /// exist, make one and write it there (mode 0600). "" : none.
   std::string bootstrap_token_file;
-  /// The append-only audit log (JSON lines); "" : <data_dir>/audit.log.
+  /// The append-only audit log (JSON lines); "" : <data_dir>/audit.log. Written whether or not
+  /// authentication is on.
   std::string audit_log;
+  /// How long `tug token create` tokens live unless the request says (0: forever).
+  int64_t token_ttl_seconds = int64_t{90} * 86400;
   // OIDC (an identity provider's JWTs); on when `oidc_issuer` is set.
   std::string oidc_issuer;
   std::vector<std::string> oidc_audiences;

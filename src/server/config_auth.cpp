@@ -1,5 +1,8 @@
 // Server configuration: the `auth:` section (bearer tokens, OIDC, visibility, audit) and the
 // rule that a server reachable beyond loopback has authentication on.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
@@ -12,10 +15,12 @@ namespace tug::server {
 namespace {
 
 constexpr const char* kAuthHelp =
-    "turn authentication on: set auth.enabled: true (bearer tokens; make the first admin token "
-    "on this host with `tug token create --admin --data-dir DIR`, or set "
-    "auth.bootstrap_token_file) and/or configure auth.oidc (see docs/configuration.md, "
-    "Authentication); or listen on 127.0.0.1";
+    "turn authentication on in the config file (--config/TUG_CONFIG): `auth: {enabled: true, "
+    "bootstrap_token_file: /path/admin-token}` for bearer tokens (the server writes a first "
+    "admin token there; `tug login` with it, then `tug token create` for everyone else), "
+    "and/or `auth: {oidc: {issuer: ..., audience: ..., jwks_url: ...}}` for an identity "
+    "provider; or set TUG_AUTH=true and TUG_AUTH_BOOTSTRAP_TOKEN_FILE; see the README's "
+    "Authentication section. Or listen on 127.0.0.1";
 
 std::string Text(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
@@ -61,8 +66,8 @@ Status Bool(const std::string& text, bool& out, const std::string& what) {
 
 Status ApplyOidc(AuthConfig& a, const json::value& section, const std::string& source) {
   if (!section.is_object()) {
-    return InvalidArgument(fmt::format("{}: auth.oidc must be a map (issuer, audience, ...)",
-                                       source));
+    return InvalidArgument(
+        fmt::format("{}: auth.oidc must be a map (issuer, audience, ...)", source));
   }
   for (const auto& kv : section.as_object()) {
     const std::string key(kv.key());
@@ -142,7 +147,11 @@ Status CheckEndpoint(const std::string& url, const std::string& what) {
 }  // namespace
 
 bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  // 127.0.0.0/8 as an address, not a name that merely starts with "127." (which could resolve
+  // anywhere).
+  in_addr v4{};
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 Status ApplyAuthYaml(AuthConfig& a, const json::value& section, const std::string& source) {
@@ -161,12 +170,20 @@ Status ApplyAuthYaml(AuthConfig& a, const json::value& section, const std::strin
       a.bootstrap_token_file = text;
     } else if (key == "audit_log") {
       a.audit_log = text;
+    } else if (key == "token_ttl") {
+      auto d = text == "0" || text == "never" ? Result<int64_t>(int64_t{0}) : ParseDuration(text);
+      if (!d.ok() || *d < 0) {
+        st = InvalidArgument(
+            fmt::format("auth.token_ttl '{}' must be a duration such as 90d, or never", text));
+      } else {
+        a.token_ttl_seconds = *d;
+      }
     } else if (key == "oidc") {
       RETURN_IF_ERROR(ApplyOidc(a, kv.value(), source));
     } else {
       return InvalidArgument(fmt::format(
           "{}: unknown key 'auth.{}'; known keys: enabled, visibility, bootstrap_token_file, "
-          "audit_log, oidc",
+          "audit_log, token_ttl, oidc",
           source, key));
     }
     if (!st.ok()) return InvalidArgument(fmt::format("{}: {}", source, st.error().message()));
@@ -196,8 +213,8 @@ Status ApplyAuthEnv(AuthConfig& a, const std::map<std::string, std::string>& env
 Status ValidateAuth(const AuthConfig& a, const std::string& listen_host) {
   if (!a.on() && !IsLoopbackHost(listen_host)) {
     return InvalidArgument(fmt::format(
-        "refusing to listen on '{}' without authentication: anyone who can reach the port could "
-        "run jobs and read every run's logs; {}",
+        "refusing to listen on '{}' (not a loopback address) without authentication: anyone who "
+        "can reach the port could run jobs and read every run's logs; {}",
         listen_host, kAuthHelp));
   }
   if (a.visibility != "group" && a.visibility != "all") {
@@ -224,7 +241,8 @@ Status ValidateAuth(const AuthConfig& a, const std::string& listen_host) {
         "auth.oidc needs exactly one of jwks_url (the identity provider's keys, e.g. "
         "https://idp.example/.well-known/jwks.json) and jwks_file");
   }
-  if (!a.oidc_jwks_url.empty()) RETURN_IF_ERROR(CheckEndpoint(a.oidc_jwks_url, "auth.oidc.jwks_url"));
+  if (!a.oidc_jwks_url.empty())
+    RETURN_IF_ERROR(CheckEndpoint(a.oidc_jwks_url, "auth.oidc.jwks_url"));
   if (a.oidc_default_role != "viewer" && a.oidc_default_role != "user" &&
       a.oidc_default_role != "none") {
     return InvalidArgument(fmt::format(

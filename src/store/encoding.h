@@ -38,7 +38,7 @@ namespace tug::store {
   "attempt_id, component, bucket_at, width, memory_bytes, cpu_millis_sum, samples, " \
   "memory_limit_bytes, cpu_limit_millis"
 /// Columns of an API token row, in order.
-#define TUG_TOKEN_COLUMNS                                                                      \
+#define TUG_TOKEN_COLUMNS                                                                     \
   "id, name, user_name, groups, role, hash, created_by, created_at, expires_at, revoked_at, " \
   "last_used_at"
 /// Columns of an event row, in order.

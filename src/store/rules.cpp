@@ -82,8 +82,19 @@ Error DefinitionNotFound(const std::string& name) {
 }
 
 Error TokenNotFound(const std::string& id) {
-  return NotFound(
-      fmt::format("token '{}' not found; list your tokens with `tug token list`", id));
+  return NotFound(fmt::format("token '{}' not found; list your tokens with `tug token list`", id));
+}
+
+std::string SubmittedMessage(const Run& run) {
+  std::string who;
+  if (!run.owner.empty()) who = fmt::format(" by '{}'", run.owner);
+  if (!run.group.empty()) who += fmt::format(" (group '{}')", run.group);
+  return fmt::format("submitted{}: definition '{}' version {}", who, run.definition,
+                     run.definition_version);
+}
+
+std::string StopRequestedMessage(const std::string& by) {
+  return by.empty() ? std::string("stop requested") : fmt::format("stop requested by '{}'", by);
 }
 
 Status CheckNewToken(const ApiToken& token) {

@@ -32,6 +32,11 @@ Error AttemptNotFound(const std::string& id);
 Error DefinitionNotFound(const std::string& name);
 Error TokenNotFound(const std::string& id);
 
+/// The texts of the "submitted" and "stop_requested" events, naming who did it (the run's
+/// owner; `by`) when known: "submitted by 'ada' (group 'science'): definition 'etl' version 3".
+std::string SubmittedMessage(const Run& run);
+std::string StopRequestedMessage(const std::string& by);
+
 /// kInvalidArgument unless the token has an id, a user, a role and a 64-character hash.
 [[nodiscard]] Status CheckNewToken(const ApiToken& token);
 
@@ -70,10 +75,10 @@ std::string VisibilityCondition(const Visibility& visible, std::vector<std::stri
                                 bool dollar);
 
 /// The ListRuns statement for a filter: "SELECT <columns>, <attempt count>, <failure class of the
-/// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one bound
-/// parameter per filter that is set (status, definition, owner, the visibility, the creation
-/// range as an id range, the cursor) and the page size last; `dollar` numbers them $1.. (PostgreSQL), else ?1..
-/// (SQLite). `after` is CheckPage's cursor id.
+/// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one
+/// bound parameter per filter that is set (status, definition, owner, the visibility, the creation
+/// range as an id range, the cursor) and the page size last; `dollar` numbers them $1..
+/// (PostgreSQL), else ?1.. (SQLite). `after` is CheckPage's cursor id.
 struct RunsQuery {
   std::string sql;
   std::vector<std::string> params;  // in placeholder order, then the limit (filter.limit + 1)

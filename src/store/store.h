@@ -213,7 +213,12 @@ class Store {
   /// Sets stop_requested. A QUEUED run, or a RETRYING one whose next attempt is still QUEUED, is
   /// stopped at once (returns true); a running or launching one is left for the engine (returns
   /// false). kFailedPrecondition if the run already ended.
-  [[nodiscard]] virtual Result<bool> RequestStop(const std::string& run_id, Micros now) = 0;
+  /// `requested_by` names who asked in the "stop_requested" event ("" : nobody named).
+  [[nodiscard]] virtual Result<bool> RequestStop(const std::string& run_id, Micros now,
+                                                 const std::string& requested_by) = 0;
+  [[nodiscard]] Result<bool> RequestStop(const std::string& run_id, Micros now) {
+    return RequestStop(run_id, now, "");
+  }
   /// Attempts in LAUNCHING or RUNNING (for the monitor and reconcile after restart).
   [[nodiscard]] virtual Result<std::vector<Attempt>> ListActiveAttempts() = 0;
   /// When the next QUEUED attempt becomes due (for the dispatcher's sleep); nullopt if none.

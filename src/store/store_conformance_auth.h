@@ -194,4 +194,41 @@ TEST_P(StoreConformanceTest, ListsShowOnlyWhatAVisibilityAllows) {
   EXPECT_EQ(run->owner, "ada");
 }
 
+TEST_P(StoreConformanceTest, SecretEnvIsKeptWithTheSpecAndItsRuns) {
+  Definition d = MakeDefinition("secretive");
+  d.secret_env = {{"PASSWORD", SecretEnv{"hunter2", "", ""}},
+                  {"DB", SecretEnv{"", "db-creds", "password"}}};
+  auto v1 = store_->PutDefinition(d, kT0);
+  ASSERT_TRUE(Ok(v1));
+  auto read = store_->GetDefinition("secretive");
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->secret_env, d.secret_env);
+  // Unchanged: the same version. Another secret value: a new one.
+  EXPECT_EQ(store_->PutDefinition(d, kT0 + kSec)->version, 1);
+  d.secret_env["PASSWORD"].value = "correct horse";
+  EXPECT_EQ(store_->PutDefinition(d, kT0 + 2 * kSec)->version, 2);
+
+  NewRun n = MakeRun("secretive");
+  n.run.spec.secret_env = d.secret_env;
+  ASSERT_TRUE(Ok(store_->CreateRun(n.run, n.first)));
+  auto run = store_->GetRun(n.run.id);
+  ASSERT_TRUE(Ok(run));
+  EXPECT_EQ(run->spec.secret_env, d.secret_env);
+}
+
+TEST_P(StoreConformanceTest, EventsNameWhoSubmittedAndWhoStopped) {
+  Run r = Submit("hello");
+  ASSERT_TRUE(Ok(store_->RequestStop(r.id, kT0 + kSec, "bob")));
+  std::vector<Event> events = Events(r.id);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "submitted");
+  EXPECT_EQ(events[0].message,
+            "submitted by 'ada' (group 'science'): definition 'hello' version 2");
+  bool stop_named = false;
+  for (const Event& e : events) {
+    if (e.type == "stop_requested") stop_named = e.message == "stop requested by 'bob'";
+  }
+  EXPECT_TRUE(stop_named);
+}
+
 }  // namespace tug::store::conformance

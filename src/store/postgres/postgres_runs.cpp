@@ -40,8 +40,7 @@ Params CreateRunParams(const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
   p.Add(CommandSignature(run.spec));
   pg::AddAttempt(p, first);
-  p.Add(
-      fmt::format("submitted: definition '{}' version {}", run.definition, run.definition_version));
+  p.Add(SubmittedMessage(run));
   return p;
 }
 
@@ -352,7 +351,8 @@ Status PostgresStore::EndAttempt(const std::string& attempt_id, const AttemptEnd
   });
 }
 
-Result<bool> PostgresStore::RequestStop(const std::string& run_id, Micros now) {
+Result<bool> PostgresStore::RequestStop(const std::string& run_id, Micros now,
+                                        const std::string& requested_by) {
   bool stopped_now = false;
   return ValueIfOk(
       Write([&](Tx& tx) -> Status {
@@ -368,7 +368,9 @@ Result<bool> PostgresStore::RequestStop(const std::string& run_id, Micros now) {
         }
         tx.Queue("UPDATE runs SET stop_requested = true, updated_at = $1 WHERE id = $2",
                  P(now, run_id));
-        if (!run.Bool(0, 1)) QueueEvent(tx, run_id, "", now, "stop_requested", "stop requested");
+        if (!run.Bool(0, 1)) {
+          QueueEvent(tx, run_id, "", now, "stop_requested", StopRequestedMessage(requested_by));
+        }
         if (status != RunStatus::kQueued && status != RunStatus::kRetrying) return OkStatus();
         // A queued (or retrying) run stops at once only if none of its attempts was claimed: a
         // LAUNCHING attempt may have a process starting, which only the engine can stop. The

@@ -76,7 +76,9 @@ class PostgresStore final : public Store {
                       const std::string& engine_ref, Micros now) override;
   Status MarkRunning(const std::string& attempt_id, Micros started_at) override;
   Status EndAttempt(const std::string& attempt_id, const AttemptEnd& end) override;
-  Result<bool> RequestStop(const std::string& run_id, Micros now) override;
+  using Store::RequestStop;
+  Result<bool> RequestStop(const std::string& run_id, Micros now,
+                           const std::string& requested_by) override;
   Result<std::vector<Attempt>> ListActiveAttempts() override;
   Result<std::optional<Micros>> NextDueAt() override;
   Result<std::vector<HistoryRow>> ListSuccessHistory(const std::string& definition,

@@ -30,12 +30,11 @@ Result<std::vector<ApiToken>> ReadTokens(const Rows& rows) {
 Status PostgresStore::CreateToken(const ApiToken& t) {
   RETURN_IF_ERROR(CheckNewToken(t));
   Status st = Once([&](Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(Rows rows,
-                     tx.Exec("INSERT INTO api_tokens (" TUG_TOKEN_COLUMNS
-                             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                             P(t.id, t.name, t.user, EncodeGroups(t.groups), t.role, t.hash,
-                               t.created_by, t.created_at, t.expires_at, t.revoked_at,
-                               t.last_used_at)));
+    ASSIGN_OR_RETURN(Rows rows, tx.Exec("INSERT INTO api_tokens (" TUG_TOKEN_COLUMNS
+                                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                        P(t.id, t.name, t.user, EncodeGroups(t.groups), t.role,
+                                          t.hash, t.created_by, t.created_at, t.expires_at,
+                                          t.revoked_at, t.last_used_at)));
     (void)rows;
     return OkStatus();
   });
@@ -92,13 +91,12 @@ Result<ApiToken> PostgresStore::RevokeToken(const std::string& id, Micros now) {
   return ValueIfOk(
       Once([&](Tx& tx) -> Status {
         ASSIGN_OR_RETURN(
-            Rows rows,
-            tx.Exec("WITH u AS (UPDATE api_tokens SET revoked_at = $2 "
-                    "WHERE id = $1 AND revoked_at = 0 RETURNING " TUG_TOKEN_COLUMNS ") "
-                    "SELECT " TUG_TOKEN_COLUMNS " FROM u UNION ALL "
-                    "SELECT " TUG_TOKEN_COLUMNS " FROM api_tokens "
-                    "WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)",
-                    P(id, now)));
+            Rows rows, tx.Exec("WITH u AS (UPDATE api_tokens SET revoked_at = $2 "
+                               "WHERE id = $1 AND revoked_at = 0 RETURNING " TUG_TOKEN_COLUMNS ") "
+                               "SELECT " TUG_TOKEN_COLUMNS " FROM u UNION ALL "
+                               "SELECT " TUG_TOKEN_COLUMNS " FROM api_tokens "
+                               "WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)",
+                               P(id, now)));
         if (rows.empty()) return TokenNotFound(id);
         ASSIGN_OR_RETURN(out, DecodeTokenRow(Row(rows, 0)));
         return OkStatus();

@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include "core/thread_name.h"
-#include "store/sqlite/migrations.h"
 #include "store/rules.h"
+#include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 
 namespace tug::store {

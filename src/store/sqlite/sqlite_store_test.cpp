@@ -15,11 +15,11 @@
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 #include "store/store_conformance.h"
+#include "store/store_conformance_auth.h"
 #include "store/store_conformance_claims.h"
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_retries.h"
 #include "store/store_conformance_usage.h"
-#include "store/store_conformance_auth.h"
 
 namespace tug::store {
 namespace {

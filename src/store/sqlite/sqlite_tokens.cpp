@@ -13,9 +13,9 @@ using sqlite::Stmt;
 namespace {
 
 Result<ApiToken> LoadToken(Connection& db, std::string_view where, const std::string& value) {
-  ASSIGN_OR_RETURN(Stmt s, db.Prepare(fmt::format("SELECT " TUG_TOKEN_COLUMNS
-                                                  " FROM api_tokens WHERE {} = ?",
-                                                  where)));
+  ASSIGN_OR_RETURN(
+      Stmt s,
+      db.Prepare(fmt::format("SELECT " TUG_TOKEN_COLUMNS " FROM api_tokens WHERE {} = ?", where)));
   s.Bind(1, value);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return TokenNotFound(where == "id" ? value : std::string("(by hash)"));
@@ -68,33 +68,33 @@ Result<ApiToken> SqliteStore::GetToken(const std::string& id) {
 
 Result<std::vector<ApiToken>> SqliteStore::ListTokens(const std::string& user) {
   std::vector<ApiToken> out;
-  return sqlite::ValueIfOk(
-      Read([&](Connection& db) -> Status {
-        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT " TUG_TOKEN_COLUMNS " FROM api_tokens "
-                                            "WHERE ?1 = '' OR user_name = ?1 "
-                                            "ORDER BY created_at, id"));
-        s.Bind(1, user);
-        while (true) {
-          ASSIGN_OR_RETURN(bool row, s.Step());
-          if (!row) return OkStatus();
-          ASSIGN_OR_RETURN(ApiToken t, DecodeTokenRow(s));
-          out.push_back(std::move(t));
-        }
-      }),
-      out);
+  return sqlite::ValueIfOk(Read([&](Connection& db) -> Status {
+                             ASSIGN_OR_RETURN(
+                                 Stmt s, db.Prepare("SELECT " TUG_TOKEN_COLUMNS " FROM api_tokens "
+                                                    "WHERE ?1 = '' OR user_name = ?1 "
+                                                    "ORDER BY created_at, id"));
+                             s.Bind(1, user);
+                             while (true) {
+                               ASSIGN_OR_RETURN(bool row, s.Step());
+                               if (!row) return OkStatus();
+                               ASSIGN_OR_RETURN(ApiToken t, DecodeTokenRow(s));
+                               out.push_back(std::move(t));
+                             }
+                           }),
+                           out);
 }
 
 Result<ApiToken> SqliteStore::RevokeToken(const std::string& id, Micros now) {
   ApiToken out;
-  return sqlite::ValueIfOk(
-      Write([&](Connection& db) -> Status {
-        ASSIGN_OR_RETURN(Stmt s, db.Prepare("UPDATE api_tokens SET revoked_at = ? "
-                                            "WHERE id = ? AND revoked_at = 0"));
-        RETURN_IF_ERROR(s.Bind(1, now).Bind(2, id).Run());
-        ASSIGN_OR_RETURN(out, LoadToken(db, "id", id));
-        return OkStatus();
-      }),
-      out);
+  return sqlite::ValueIfOk(Write([&](Connection& db) -> Status {
+                             ASSIGN_OR_RETURN(Stmt s,
+                                              db.Prepare("UPDATE api_tokens SET revoked_at = ? "
+                                                         "WHERE id = ? AND revoked_at = 0"));
+                             RETURN_IF_ERROR(s.Bind(1, now).Bind(2, id).Run());
+                             ASSIGN_OR_RETURN(out, LoadToken(db, "id", id));
+                             return OkStatus();
+                           }),
+                           out);
 }
 
 Status SqliteStore::TouchToken(const std::string& id, Micros at) {
