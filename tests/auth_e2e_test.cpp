@@ -177,6 +177,17 @@ TEST_F(AuthTest, LoginStoresTheTokenPrivatelyAndCommandsUseIt) {
   ASSERT_EQ(logout.exit_code, 0) << logout.err;
   EXPECT_NE(server_->Tug({"whoami"}).exit_code, 0);
   EXPECT_FALSE(Has(ReadFile(dir_.path() + "/cli-config"), user));
+
+  // An admin revokes it; it stops working at once.
+  auto listed = Tug(admin_, {"token", "list", "--user", "ada", "-o", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const std::string id(json::parse(listed.out).at("tokens").at(0).at("id").as_string());
+  auto revoke = Tug(admin_, {"token", "revoke", id});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+  EXPECT_TRUE(Has(revoke.out, "revoked")) << revoke.out;
+  auto after = Tug(user, {"whoami"});
+  EXPECT_NE(after.exit_code, 0);
+  EXPECT_TRUE(Has(after.err, "was revoked")) << after.err;
 }
 
 TEST_F(AuthTest, ASecretReachesTheJobAndNothingElse) {
