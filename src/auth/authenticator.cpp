@@ -15,9 +15,7 @@ namespace {
 
 constexpr size_t kMaxCachedTokens = 10'000;
 
-Error Unauthenticated(std::string message) {
-  return Error(Code::kUnauthenticated, std::move(message));
-}
+Error Unauthenticated(std::string message) { return {Code::kUnauthenticated, std::move(message)}; }
 
 // "https://idp.example/.well-known/jwks.json?x=1" → ("https://idp.example", "/.well-known/...").
 std::pair<std::string, std::string> SplitUrl(const std::string& url) {

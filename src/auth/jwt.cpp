@@ -78,7 +78,7 @@ const Algorithm* FindAlgorithm(std::string_view name) {
 }
 
 Error Unauthenticated(std::string message, std::string detail = {}) {
-  return Error(Code::kUnauthenticated, std::move(message), std::move(detail));
+  return {Code::kUnauthenticated, std::move(message), std::move(detail)};
 }
 
 std::string StringField(const json::object& o, std::string_view key) {

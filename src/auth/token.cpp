@@ -88,7 +88,7 @@ std::string HashToken(std::string_view token) {
   EVP_Digest(token.data(), token.size(), md.data(), &len, EVP_sha256(), nullptr);
   constexpr std::string_view kHex = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out += kHex[md[i] >> 4];
     out += kHex[md[i] & 15];

@@ -173,7 +173,7 @@ Status ReadEnv(const Reader& named, Definition& d) {
   if (env == nullptr) return OkStatus();
   if (!env->is_object()) {
     return InvalidArgument(fmt::format(
-        "{}: 'env' must be a map of names to strings, e.g. {{\"K\": \"v\"}}", named.what()));
+        R"({}: 'env' must be a map of names to strings, e.g. {{"K": "v"}})", named.what()));
   }
   for (const auto& kv : env->get_object()) {
     const std::string name(kv.key());

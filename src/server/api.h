@@ -65,7 +65,7 @@ struct ApiOptions {
   /// merged into {"enabled": ...}.
   boost::json::object auth_config;
   /// How long `tug token create` tokens live unless asked otherwise (0: forever).
-  int64_t token_ttl_seconds = 90 * 86400;
+  int64_t token_ttl_seconds = int64_t{90} * 86400;
   /// Where changes are recorded; nullptr: nowhere (tests).
   AuditLog* audit = nullptr;
 };
