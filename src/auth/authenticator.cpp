@@ -124,8 +124,8 @@ void Authenticator::Forget(const std::string& token_id) {
 Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
   if (authorization.empty()) {
     return Unauthenticated(
-        "this server needs credentials; send Authorization: Bearer TOKEN (run `tug login`, or "
-        "sign in to the web UI)");
+        "this server needs credentials; send Authorization: Bearer TOKEN (with the CLI: `tug "
+        "login --token-file FILE`, a token from `tug token create`)");
   }
   auto token = BearerToken(authorization);
   if (!token) {
