@@ -251,6 +251,7 @@ engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
   spec.definition = run.definition;
   spec.argv = run.spec.Argv();
   spec.env = run.spec.env;
+  spec.secret_env = run.spec.secret_env;
   spec.working_dir = run.spec.working_dir;
   spec.image = run.spec.image;
   spec.resources = attempt.resources;
@@ -571,8 +572,8 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
   return st;
 }
 
-Status Controller::StopRun(const std::string& run_id) {
-  ASSIGN_OR_RETURN(bool stopped_now, store_.RequestStop(run_id, clock_.Now()));
+Status Controller::StopRun(const std::string& run_id, const std::string& requested_by) {
+  ASSIGN_OR_RETURN(bool stopped_now, store_.RequestStop(run_id, clock_.Now(), requested_by));
   if (stopped_now) return OkStatus();
   ASSIGN_OR_RETURN(Run run, store_.GetRun(run_id));
   for (const Attempt& a : run.attempts) {

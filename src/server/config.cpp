@@ -425,6 +425,10 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       }
       continue;
     }
+    if (path == "auth") {
+      RETURN_IF_ERROR(ApplyAuthYaml(config.auth, kv.value(), source));
+      continue;
+    }
     if (path == "spark.versions") {
       // Version → image; a file's map replaces the defaults.
       if (!kv.value().is_object() || kv.value().as_object().empty()) {
@@ -506,6 +510,7 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
     }
     config.clusters.front().namespace_ = it->second;
   }
+  RETURN_IF_ERROR(ApplyAuthEnv(config.auth, env));
   for (const auto& k : kKeys) {
     if (*k.env == '\0') continue;  // file only
     auto it = env.find(k.env);
@@ -528,12 +533,7 @@ Status ValidateConfig(Config& config) {
                     config.listen));
   }
   std::string host = config.host();
-  if (host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]") {
-    return InvalidArgument(fmt::format(
-        "listen '{}' is not a loopback address; authentication is not available yet, so the "
-        "server only listens on 127.0.0.1",
-        config.listen));
-  }
+  RETURN_IF_ERROR(ValidateAuth(config.auth, host));
   if (host == "localhost") config.listen = "127.0.0.1:" + config.listen.substr(colon + 1);
   if (config.data_dir.empty()) return InvalidArgument("data_dir must not be empty");
   for (size_t i = 0; i < config.clusters.size(); ++i) {

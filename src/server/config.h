@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "core/error.h"
 #include "core/model.h"
 
@@ -54,6 +56,46 @@ struct SparkConfig {
   int64_t attempt_log_cap_bytes = int64_t{2} << 30;
 };
 
+/// Authentication and authorization (src/auth; docs/configuration.md#authentication). Off unless
+/// `enabled` or an OIDC issuer is set; a server listening beyond loopback refuses to start
+/// without it.
+struct AuthConfig {
+  /// Bearer tokens from the store (`tug token create`).
+  bool enabled = false;
+  /// "group": callers see their groups' runs and definitions; "all": every signed-in caller may
+  /// read everything (still acting only on its groups').
+  std::string visibility = "group";
+  /// At start: register the token in this file as an admin token, or, when the file does not
+  /// exist, make one and write it there (mode 0600). "" : none.
+  std::string bootstrap_token_file;
+  /// The append-only audit log (JSON lines); "" : <data_dir>/audit.log. Written whether or not
+  /// authentication is on.
+  std::string audit_log;
+  /// How long `tug token create` tokens live unless the request says (0: forever).
+  int64_t token_ttl_seconds = int64_t{90} * 86400;
+  // OIDC (an identity provider's JWTs); on when `oidc_issuer` is set.
+  std::string oidc_issuer;
+  std::vector<std::string> oidc_audiences;
+  std::string oidc_jwks_url;
+  std::string oidc_jwks_file;
+  std::string oidc_user_claim = "sub";
+  std::string oidc_groups_claim = "groups";
+  std::vector<std::string> oidc_admin_groups;
+  std::vector<std::string> oidc_user_groups;
+  std::vector<std::string> oidc_viewer_groups;
+  std::string oidc_default_role = "viewer";  // viewer | user | none
+  int64_t oidc_clock_skew_seconds = 60;
+  /// For the web UI's sign-in (authorization code + PKCE); the client id is also an accepted
+  /// audience.
+  std::string oidc_client_id;
+  std::string oidc_authorization_endpoint;
+  std::string oidc_token_endpoint;
+  std::string oidc_scopes = "openid profile email";
+
+  bool oidc() const { return !oidc_issuer.empty(); }
+  bool on() const { return enabled || oidc(); }
+};
+
 /// `url` with its password replaced by "***", for logs and messages.
 std::string RedactUrl(const std::string& url);
 
@@ -99,6 +141,7 @@ struct Config {
   bool dispatch = true;
   /// Claimed attempts launched at a time.
   int launch_workers = 8;
+  AuthConfig auth;
 
   /// Host and port of `listen`.
   std::string host() const;
@@ -114,6 +157,17 @@ Config DefaultConfig();
 [[nodiscard]] Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env);
 /// Checks the final config (listen address, loopback-only while auth is off, paths...).
 [[nodiscard]] Status ValidateConfig(Config& config);
+/// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.
+[[nodiscard]] Status ApplyAuthYaml(AuthConfig& auth, const boost::json::value& section,
+                                   const std::string& source);
+/// TUG_AUTH, TUG_AUTH_VISIBILITY, TUG_AUTH_BOOTSTRAP_TOKEN_FILE, TUG_AUDIT_LOG and TUG_OIDC_*.
+[[nodiscard]] Status ApplyAuthEnv(AuthConfig& auth, const std::map<std::string, std::string>& env);
+/// The auth section's own checks, and the listen address against it: a non-loopback address
+/// without authentication is refused with how to turn it on.
+[[nodiscard]] Status ValidateAuth(const AuthConfig& auth, const std::string& listen_host);
+/// 127.0.0.0/8, ::1, localhost.
+bool IsLoopbackHost(const std::string& host);
+
 /// The process environment as a map.
 std::map<std::string, std::string> ProcessEnv();
 

@@ -115,6 +115,7 @@ Result<json::value> KubernetesEngine::FirstPod(const LaunchSpec& spec) {
         "the kubernetes engine runs container images; the definition has no "
         "image (add e.g. image: python:3.11)");
   }
+  RETURN_IF_ERROR(CheckSecretsByReference(spec, "kubernetes"));
   return BuildPod(spec, options_.pod);
 }
 

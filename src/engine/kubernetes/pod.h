@@ -40,6 +40,11 @@ std::string PodName(const std::string& attempt_id);
 /// A label value: [A-Za-z0-9._-], at most 63, starting and ending alphanumeric ("" stays "").
 std::string LabelValue(const std::string& s);
 
+/// kFailedPrecondition when the spec has an inline secret env value: on Kubernetes secrets are
+/// referenced (valueFrom.secretKeyRef), never copied into a pod or spark-submit's confs.
+/// `engine` names the engine in the message.
+[[nodiscard]] Status CheckSecretsByReference(const LaunchSpec& spec, std::string_view engine);
+
 /// The Pod for one attempt: restartPolicy Never, memory request = limit, cpu request,
 /// activeDeadlineSeconds, service account, pull policy and secrets, env, tolerations, node
 /// selector, and the capacity type as required node affinity.

@@ -49,6 +49,27 @@ TEST(PodNameTest, DnsSafeAndBounded) {
   EXPECT_EQ(LabelValue(std::string(80, 'z')).size(), 63u);
 }
 
+TEST(BuildPodTest, SecretsAreReferencedNeverCopied) {
+  LaunchSpec s;
+  s.attempt_id = "01jrun-1";
+  s.argv = {"true"};
+  s.image = "busybox";
+  s.env = {{"A", "1"}};
+  s.secret_env = {{"DB", SecretEnv{"", "db-creds", "password"}}};
+  EXPECT_TRUE(CheckSecretsByReference(s, "kubernetes").ok());
+  json::value pod = BuildPod(s, PodSettings{});
+  const json::array& env = pod.at("spec").at("containers").as_array().at(0).at("env").as_array();
+  ASSERT_EQ(env.size(), 2u);
+  EXPECT_EQ(env[1], json::parse(R"({"name":"DB","valueFrom":{"secretKeyRef":)"
+                                R"({"name":"db-creds","key":"password"}}})"));
+  s.secret_env["P"] = SecretEnv{"inline-s3cret", "", ""};
+  auto refused = CheckSecretsByReference(s, "kubernetes");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(refused.error().message().find("inline-s3cret"), std::string::npos);
+  EXPECT_EQ(json::serialize(BuildPod(s, PodSettings{})).find("inline-s3cret"), std::string::npos);
+}
+
 TEST(BuildPodTest, LabelsResourcesAffinityDeadline) {
   LaunchSpec s;
   s.run_id = "01jrun";

@@ -82,6 +82,7 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
         "spark version '{}' is not supported on Kubernetes here; use Spark 3.0 or newer",
         spec.spark.version));
   }
+  RETURN_IF_ERROR(kubernetes::CheckSecretsByReference(spec, "spark"));
   Submission sub;
   ASSIGN_OR_RETURN(sub.image, ImageFor(spec.spark.version, settings));
   const std::string base = PodName(spec.attempt_id);
@@ -202,6 +203,12 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
   for (const auto& [k, v] : spec.env) {
     c["spark.kubernetes.driverEnv." + k] = v;
     c["spark.executorEnv." + k] = v;
+  }
+  // Secrets by reference (Spark mounts them as secretKeyRef env in the driver and executor
+  // pods): the confs name the Secret, never its value.
+  for (const auto& [k, v] : spec.secret_env) {
+    c["spark.kubernetes.driver.secretKeyRef." + k] = v.secret_name + ":" + v.secret_key;
+    c["spark.kubernetes.executor.secretKeyRef." + k] = v.secret_name + ":" + v.secret_key;
   }
 
   std::vector<std::string>& a = sub.argv;

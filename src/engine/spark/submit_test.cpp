@@ -183,6 +183,22 @@ TEST(SparkSubmit, UnknownOrOldVersionsAreRefusedWithWhatExists) {
   EXPECT_EQ(BuildSubmission(container, Pods(), Settings()).error().code(), Code::kInvalidArgument);
 }
 
+TEST(SparkSubmit, SecretsAreReferencedNeverCopied) {
+  LaunchSpec spec = Pi("3.5");
+  spec.secret_env = {{"DB_PASSWORD", SecretEnv{"", "db-creds", "password"}}};
+  auto sub = BuildSubmission(spec, Pods(), Settings());
+  ASSERT_TRUE(sub.ok()) << sub.error().message();
+  EXPECT_EQ(sub->conf.at("spark.kubernetes.driver.secretKeyRef.DB_PASSWORD"), "db-creds:password");
+  EXPECT_EQ(sub->conf.at("spark.kubernetes.executor.secretKeyRef.DB_PASSWORD"),
+            "db-creds:password");
+  spec.secret_env["API_KEY"] = SecretEnv{"inline-s3cret", "", ""};
+  auto refused = BuildSubmission(spec, Pods(), Settings());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.error().message().find("secretKeyRef"), std::string::npos);
+  EXPECT_EQ(refused.error().message().find("inline-s3cret"), std::string::npos);
+}
+
 // ---------------------------------------------------------------- adapt → confs
 
 std::string Diag(const std::string& cls, const std::string& component) {
