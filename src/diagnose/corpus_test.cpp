@@ -59,8 +59,8 @@ std::string Trim(std::string_view s) {
 }
 
 // Regression floors for the batch/platform table (percent).
-constexpr double kBatchClassFloor = 0.0;
-constexpr double kBatchRootCauseFloor = 0.0;
+constexpr double kBatchClassFloor = 95.0;
+constexpr double kBatchRootCauseFloor = 95.0;
 
 bool NeverRetryLabel(std::string_view label) {
   return label == "user_code_error" || label == "data_error" || label == "config_error";
@@ -205,6 +205,14 @@ TEST(CorpusTest, BatchCorpusTable) {
   for (const auto& v : r.violations) ADD_FAILURE() << v;
   EXPECT_GE(r.ClassAcc(), kBatchClassFloor);
   EXPECT_GE(r.RcAcc(), kBatchRootCauseFloor);
+  // Every family with at least 5 excerpts: class >= 90 %, root-cause line >= 85 % (issue 28).
+  for (const auto& [cls, t] : r.per_class) {
+    if (t.total < 5) continue;
+    EXPECT_GE(100.0 * t.class_ok / t.total, 90.0) << cls;
+    EXPECT_GE(100.0 * t.rc_ok / t.total, 85.0) << cls;
+  }
+  // Retryable failures diagnosed not retryable (the run given up): at most 5 %.
+  EXPECT_LE(r.retryable_given_up * 100, 5 * std::max(1, r.retryable_labelled));
 }
 
 // Corpus hygiene: no user/data/config excerpt may be labelled retryable, in either corpus.
