@@ -55,9 +55,7 @@ Result<sim::Trace> LoadTrace(const SimArgs& a, const sim::GeneratorParams& g) {
     sim::AlibabaStats st;
     auto t = sim::LoadAlibabaBatchTask(text, opts, &st);
     if (!t.ok()) return std::move(t).take_error().WithContext(a.trace);
-    std::cerr << fmt::format(
-        "loaded {} jobs from {} rows of '{}' ({} not Terminated/Failed, {} without times)\n",
-        st.jobs, st.rows, a.trace, st.skipped_status, st.skipped_no_times);
+    for (const std::string& line : sim::DescribeLoad(st, a.trace)) std::cerr << line << "\n";
     return t;
   }
   auto t = sim::ParseTrace(text);
