@@ -278,6 +278,9 @@ void FleetSim::SchedulePass() {
         return s.affinity == p.affinity && p.cpu >= s.cpu && p.mem >= s.mem;
       });
       int node = hopeless ? -1 : cluster_.Pick(p.cpu, p.mem, p.affinity, policy_.scoring);
+      if (!hopeless && config_.on_pick) {
+        config_.on_pick(cluster_, p.cpu, p.mem, p.affinity, policy_.scoring, node);
+      }
       if (node < 0) {
         if (!hopeless && failed.size() < 64) failed.push_back({p.cpu, p.mem, p.affinity});
         pending_[keep++] = id;
