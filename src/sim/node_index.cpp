@@ -253,19 +253,13 @@ void NodeIndex::PickIn(const Group& g, int64_t cpu, int64_t mem, Best& best) con
   if (max_cpu < 0 || max_mem < 0) return;
   const int top_row = g.cpu.Step(max_cpu);
   const int top_col = g.mem.Step(max_mem);
-  auto cpu_bound = [&](int row) {
-    int64_t used = kMost ? std::min(g.cpu.High(row), max_cpu) : g.cpu.Low(row);
-    return ResourceScore(used + cpu, cpu_alloc, kScoring);
+  // One resource's score from the step and remainder of used × 100 (see above).
+  auto axis_score = [](int step, int64_t rem, int64_t k, int64_t rq,
+                       int64_t allocatable) -> int64_t {
+    int64_t r = rem + rq;
+    if (kMost) return step + k + (r >= allocatable ? 1 : 0);
+    return 100 - step - k - (r == 0 ? 0 : (r <= allocatable ? 1 : 2));
   };
-  auto mem_bound = [&](int col) {
-    int64_t used = kMost ? std::min(g.mem.High(col), max_mem) : g.mem.Low(col);
-    return ResourceScore(used + mem, mem_alloc, kScoring);
-  };
-  auto carry = [](int64_t r, int64_t allocatable) -> int64_t {
-    if (kMost) return r >= allocatable ? 1 : 0;
-    return r == 0 ? 0 : (r <= allocatable ? -1 : -2);
-  };
-  const int64_t mem_ceiling = mem_bound(kMost ? top_col : 0);
   int64_t kc = 0, rc = 0, km = 0, rm = 0;
   if (g.exact_maths) {
     kc = cpu * 100 / cpu_alloc;
@@ -273,6 +267,17 @@ void NodeIndex::PickIn(const Group& g, int64_t cpu, int64_t mem, Best& best) con
     km = mem * 100 / mem_alloc;
     rm = mem * 100 % mem_alloc;
   }
+  // A step's bound: the score at its most allocated value that still fits (MostAllocated) or
+  // its least allocated one (LeastAllocated).
+  auto bound = [&](const Axis& axis, int step, int64_t max_used, int64_t k, int64_t rq,
+                   int64_t request) {
+    int64_t used = kMost ? std::min(axis.High(step), max_used) : axis.Low(step);
+    if (!g.exact_maths) return ResourceScore(used + request, axis.allocatable, kScoring);
+    return axis_score(step, used * 100 - step * axis.allocatable, k, rq, axis.allocatable);
+  };
+  auto cpu_bound = [&](int row) { return bound(g.cpu, row, max_cpu, kc, rc, cpu); };
+  auto mem_bound = [&](int col) { return bound(g.mem, col, max_mem, km, rm, mem); };
+  const int64_t mem_ceiling = mem_bound(kMost ? top_col : 0);
   for (int row = kMost ? g.any_row.HighestAtMost(top_row) : g.any_row.LowestAtLeast(0);
        row >= 0 && row <= top_row;
        row = kMost ? g.any_row.HighestAtMost(row - 1) : g.any_row.LowestAtLeast(row + 1)) {
@@ -280,24 +285,22 @@ void NodeIndex::PickIn(const Group& g, int64_t cpu, int64_t mem, Best& best) con
     // Every row further along scores at most this, whatever its memory.
     if ((row_score + mem_ceiling) / 2 < best.score) break;
     const Bits128& cols = g.rows[row];
-    const int64_t cpu_base = kMost ? row + kc : 100 - row - kc;
     for (int col = kMost ? cols.HighestAtMost(top_col) : cols.LowestAtLeast(0);
          col >= 0 && col <= top_col;
          col = kMost ? cols.HighestAtMost(col - 1) : cols.LowestAtLeast(col + 1)) {
-      const int64_t bound = (row_score + mem_bound(col)) / 2;
-      if (bound < best.score) break;
+      const int64_t cell_bound = (row_score + mem_bound(col)) / 2;
+      if (cell_bound < best.score) break;
       // A cell that can at best tie matters only for a lower id. Spreading (LeastAllocated)
       // makes many nodes score the same, so this skips most of the cells it opens.
       const Cell& cell = g.cells[row * kSteps + col];
-      const bool tie_only = bound == best.score;
+      const bool tie_only = cell_bound == best.score;
       if (tie_only && cell.min_id > best.id) continue;
-      const int64_t mem_base = kMost ? col + km : 100 - col - km;
       for (const Entry& e : cell.entries) {
         if ((tie_only && e.min_id > best.id) || e.cpu > max_cpu || e.mem > max_mem) continue;
         int64_t score = 0;
         if (g.exact_maths) {
-          score = (cpu_base + carry(e.cpu_rem + rc, cpu_alloc) + mem_base +
-                   carry(e.mem_rem + rm, mem_alloc)) /
+          score = (axis_score(row, e.cpu_rem, kc, rc, cpu_alloc) +
+                   axis_score(col, e.mem_rem, km, rm, mem_alloc)) /
                   2;
         } else {
           score = (ResourceScore(e.cpu + cpu, cpu_alloc, kScoring) +
