@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <functional>
 #include <limits>
 
 #include "sim/cluster.h"
@@ -198,7 +199,7 @@ void NodeIndex::Insert(int id, int group, int64_t used_cpu, int64_t used_mem) {
     g.any_row.Set(row);
   }
   Class& c = class_pool_[k];
-  c.ids.insert(id);
+  c.ids.insert(std::lower_bound(c.ids.begin(), c.ids.end(), id, std::greater<>()), id);
   Entry& e = cell.entries[c.slot];
   e.min_id = std::min(e.min_id, id);
   cell.min_id = std::min(cell.min_id, id);
@@ -210,9 +211,11 @@ void NodeIndex::Erase(int id) {
   Group& g = groups_[w.group];
   Class& c = class_pool_[w.klass];
   Cell& cell = g.cells[c.cell];
-  c.ids.erase(id);
+  auto it = std::lower_bound(c.ids.begin(), c.ids.end(), id, std::greater<>());
+  assert(it != c.ids.end() && *it == id);
+  c.ids.erase(it);
   if (!c.ids.empty()) {
-    cell.entries[c.slot].min_id = *c.ids.begin();
+    cell.entries[c.slot].min_id = c.ids.back();
   } else {
     states_.Erase(w.group, cell.entries[c.slot].cpu, cell.entries[c.slot].mem);
     cell.entries[c.slot] = cell.entries.back();

@@ -28,7 +28,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <set>
 #include <vector>
 
 namespace tug::sim {
@@ -81,7 +80,9 @@ class NodeIndex {
     int klass = 0;  // index in class_pool_
   };
   struct Class {
-    std::set<int> ids;
+    /// Its node ids, highest first: the pick takes the lowest, which leaves from the back.
+    /// Classes are reused, so in a steady state their vectors no longer allocate.
+    std::vector<int> ids;
     int cell = -1;
     int slot = -1;  // position in its cell's entries
   };
