@@ -1,5 +1,7 @@
 #include "cli/sim_command.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +28,17 @@ namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+
+/// The cores this process may run on (taskset and cgroup cpusets narrow it; the hardware count
+/// does not).
+unsigned UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 int Fail(const std::string& message, int code = kExitError) {
   std::cerr << "error: " << message << "\n";
@@ -191,8 +204,7 @@ int SimCmd(const SimArgs& a) {
   // Policies are independent simulations (Simulate is reentrant): run them on up to --threads
   // threads; the results, and what is printed, stay in the order of --policy.
   size_t n = policies->size();
-  size_t threads = a.threads > 0 ? static_cast<size_t>(a.threads)
-                                 : std::max(1u, std::thread::hardware_concurrency());
+  size_t threads = a.threads > 0 ? static_cast<size_t>(a.threads) : UsableCores();
   threads = std::min(threads, n);
   std::vector<std::optional<Result<sim::PolicyResult>>> results(n);
   std::vector<double> seconds(n);
