@@ -6,13 +6,12 @@
 //
 //   sim_bench [--runs 3] [--nodes 1000,10000,100000] [--placements 2000000]
 //             [--scan-work 2000000000] [--skip-scan] [--skip-day]
-#include <time.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <string>
 #include <vector>

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/alibaba.h"
@@ -19,7 +20,7 @@ constexpr int64_t kGiB = int64_t{1} << 30;
 
 /// A replayed row every table case starts with, so that a load with nothing else succeeds.
 constexpr const char* kGood = "100,160,1,11,4,Terminated,100,0.0625\n";
-const std::string kHeader =
+constexpr std::string_view kHeader =
     "task_create_time,task_end_time,job_id,task_id,number_of_instances,status,plan_cpu,"
     "plan_mem\n";
 
@@ -118,7 +119,8 @@ std::vector<RowCase> RowCases() {
       {"no_task_id", "100,160,1,,2,Terminated,100,0.06\n",
        "alibaba line 2: job_id and task_id must be set for a Terminated task", ""},
       // Malformed whatever the status.
-      {"header_not_first", kHeader, "alibaba line 2: status 'status' is not one of", ""},
+      {"header_not_first", std::string(kHeader), "alibaba line 2: status 'status' is not one of",
+       ""},
       {"unknown_status", "100,160,1,12,2,Done,100,0.06\n",
        "alibaba line 2: status 'Done' is not one of Terminated, Failed, Ready, Waiting, Running, "
        "Cancelled",
@@ -166,16 +168,16 @@ TEST(Alibaba, HeaderCrlfAndByteOrderMarkLoadLikeThePublishedFile) {
   AlibabaStats plain_stats;
   auto want = LoadAlibabaBatchTask(plain, AlibabaOptions(), &plain_stats);
   ASSERT_TRUE(want.ok()) << want.error().ToString();
-  auto crlf = [](std::string s) {
+  auto crlf = [](const std::string& s) {
     std::string out;
     for (char ch : s) out += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
     return out;
   };
   const std::vector<std::pair<const char*, std::string>> variants = {
-      {"header", kHeader + plain},
-      {"header_crlf", crlf(kHeader + plain)},
+      {"header", std::string(kHeader) + plain},
+      {"header_crlf", crlf(std::string(kHeader) + plain)},
       {"crlf_no_final_newline", crlf(plain).substr(0, crlf(plain).size() - 2)},
-      {"bom_header_crlf", "\xEF\xBB\xBF" + crlf(kHeader + plain)},
+      {"bom_header_crlf", "\xEF\xBB\xBF" + crlf(std::string(kHeader) + plain)},
       {"schema_header",
        "create_timestamp,modify_timestamp,job_id,task_id,instance_num,status,plan_cpu,plan_mem\n" +
            plain},

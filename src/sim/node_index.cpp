@@ -136,7 +136,7 @@ NodeIndex::NodeIndex(const std::vector<NodeType>& types) {
       g.cpu.allocatable = types[t].cpu_millis;
       g.mem.allocatable = types[t].memory_bytes;
       g.exact_maths = g.cpu.allocatable > 0 && g.mem.allocatable > 0;
-      g.cells.resize(kSteps * kSteps);
+      g.cells.resize(static_cast<size_t>(kSteps) * kSteps);
     }
   }
 }

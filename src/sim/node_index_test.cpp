@@ -66,7 +66,7 @@ struct Compared {
 /// Random launches, readiness, binds (to the picked node and to random nodes, so that states
 /// are varied), releases and removals; after every step, random requests are picked both ways.
 /// Stops at the first difference.
-Compared CompareOnRandomCluster(std::vector<NodeType> types, uint64_t seed, int steps,
+Compared CompareOnRandomCluster(const std::vector<NodeType>& types, uint64_t seed, int steps,
                                 const std::vector<int64_t>& cpus,
                                 const std::vector<int64_t>& mems) {
   Cluster c(types);
@@ -179,6 +179,7 @@ TEST(NodeIndex, TiesGoToTheLowestIdAcrossGroups) {
   std::vector<NodeType> types{{"a", 4000, 16 * kGiB, 1, 0.3}, {"b", 4000, 16 * kGiB, 1, 0.3}};
   Cluster c(types);
   std::vector<int> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i) {
     ids.push_back(c.Launch(i % 2, i % 3 == 0 ? Capacity::kSpot : Capacity::kOnDemand, 0, 0));
   }
