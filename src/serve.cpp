@@ -193,6 +193,7 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.pod.spot_value = cc.spot_value;
     ko2.pod.on_demand_value = cc.on_demand_value;
     ko2.pod.default_service_account = cc.service_account;
+    ko2.pod.scheduler_name = cc.scheduler_name;
     ko2.pod_linger = cc.pod_linger_seconds * kMicrosPerSecond;
     ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
     ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;

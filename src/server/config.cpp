@@ -41,6 +41,20 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
   return OkStatus();
 }
 
+// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain).
+Status CheckSchedulerName(const std::string& v, const std::string& what) {
+  bool ok = !v.empty() && v.size() <= 253 && v.front() != '-' && v.front() != '.' &&
+            v.back() != '-' && v.back() != '.' &&
+            v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos;
+  if (!ok) {
+    return InvalidArgument(fmt::format(
+        "{} '{}' must be a scheduler's name: lower-case letters, digits, '-' and '.', e.g. "
+        "tugboat-binpack",
+        what, v));
+  }
+  return OkStatus();
+}
+
 const Key kKeys[] = {
     {"listen", "TUG_LISTEN",
      [](Config& c, const std::string& v) -> Status {
@@ -238,6 +252,12 @@ const Key kKeys[] = {
        c.dispatch = v == "true";
        return OkStatus();
      }},
+    {"kubernetes.scheduler_name", "TUG_KUBE_SCHEDULER_NAME",
+     [](Config& c, const std::string& v) -> Status {
+       RETURN_IF_ERROR(CheckSchedulerName(v, "kubernetes.scheduler_name"));
+       c.kube_scheduler_name = v;
+       return OkStatus();
+     }},
     {"spark.master", "TUG_SPARK_MASTER",
      [](Config& c, const std::string& v) -> Status {
        if (v.rfind("k8s://", 0) != 0) {
@@ -390,11 +410,15 @@ Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig
       RETURN_IF_ERROR(boolean(c.prune_events));
     } else if (key == "watch_nodes") {
       RETURN_IF_ERROR(boolean(c.watch_nodes));
+    } else if (key == "scheduler_name") {
+      RETURN_IF_ERROR(CheckSchedulerName(text, what + ".scheduler_name"));
+      c.scheduler_name = text;
     } else {
       return InvalidArgument(fmt::format(
           "{}: unknown key '{}'; known keys: name, kubeconfig, context, in_cluster, namespace, "
           "capacity_label, spot_value, on_demand_value, service_account, qps, burst, pod_linger, "
-          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes",
+          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes, "
+          "scheduler_name",
           what, key));
     }
   }
@@ -546,6 +570,10 @@ Status ValidateConfig(Config& config) {
       if (config.clusters[j].name == n) {
         return InvalidArgument(fmt::format("clusters: the name '{}' is used twice", n));
       }
+    }
+    // kubernetes.scheduler_name is the default of clusters that name no scheduler of their own.
+    if (config.clusters[i].scheduler_name.empty()) {
+      config.clusters[i].scheduler_name = config.kube_scheduler_name;
     }
   }
   if (config.engine == "kubernetes" && config.clusters.empty()) {

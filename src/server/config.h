@@ -30,6 +30,8 @@ struct ClusterConfig {
   std::string unknown_pods = "keep";  // keep | delete
   bool prune_events = false;
   bool watch_nodes = true;
+  /// Pods' spec.schedulerName ("": kubernetes.scheduler_name, else the default scheduler).
+  std::string scheduler_name;
 };
 
 /// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
@@ -75,6 +77,8 @@ struct Config {
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   std::vector<ClusterConfig> clusters;
+  /// kubernetes.scheduler_name: the scheduler of job pods on clusters that name none.
+  std::string kube_scheduler_name;
   SparkConfig spark;
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   /// The local engine's per-attempt supervisor; empty: `tug-shim` beside the `tug` binary.

@@ -118,6 +118,7 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
   std::string sa = spec.kubernetes.service_account.empty() ? settings.default_service_account
                                                            : spec.kubernetes.service_account;
   if (!sa.empty()) pod_spec["serviceAccountName"] = sa;
+  if (!settings.scheduler_name.empty()) pod_spec["schedulerName"] = settings.scheduler_name;
   if (!spec.kubernetes.image_pull_secrets.empty()) {
     json::array secrets;
     for (const auto& s : spec.kubernetes.image_pull_secrets) {

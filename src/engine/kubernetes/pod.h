@@ -31,6 +31,9 @@ struct PodSettings {
   std::string spot_value = "spot";
   std::string on_demand_value = "on-demand";
   std::string default_service_account;
+  /// spec.schedulerName of every pod ("": the cluster's default scheduler), e.g. the second
+  /// scheduler with the bin-packing profile that deploy/ ships ("tugboat-binpack").
+  std::string scheduler_name;
 };
 
 /// A memory quantity as Kubernetes writes it back: "96Mi", "2Gi", or plain bytes.

@@ -227,6 +227,18 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+TEST(BuildPodTest, SchedulerNameFromTheClusterSettings) {
+  LaunchSpec s;
+  s.run_id = "01jrun";
+  s.attempt_id = "01jrun-1";
+  s.argv = {"true"};
+  s.image = "busybox";
+  PodSettings settings;
+  EXPECT_FALSE(BuildPod(s, settings).at("spec").as_object().contains("schedulerName"));
+  settings.scheduler_name = "tugboat-binpack";
+  EXPECT_EQ(BuildPod(s, settings).at("spec").at("schedulerName").as_string(), "tugboat-binpack");
+}
+
 TEST(ReadPodTest, UnschedulableIsAWaitWithTheSchedulersMessage) {
   PodState st = ReadPod(Pod(R"({"phase":"Pending","conditions":[{"type":"PodScheduled",
       "status":"False","reason":"Unschedulable","message":"0/3 nodes are available: 3 Insufficient memory."}]})"));
