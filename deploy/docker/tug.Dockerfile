@@ -2,7 +2,7 @@
 # The tug image: `tug` (server and client) and `tug-shim`, non-root, on Debian bookworm-slim with
 # only the shared libraries tug links. Build from the repository root:
 #   docker build -f deploy/docker/tug.Dockerfile -t registry.example.com/tugboat/tug:0.1.0 .
-# TUG_BUILD_UI=OFF builds without the web UI (no Node.js stage needed).
+# --build-arg TUG_BUILD_UI=OFF builds without the web UI.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -29,7 +29,7 @@ RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
 WORKDIR /src
 COPY . .
 # Release preset (RelWithDebInfo, no tests); benchmarks off: they need Google Benchmark.
-RUN cmake --preset release -DTUG_BUILD_UI=${TUG_BUILD_UI} -DTUG_BUILD_BENCH=OFF \
+RUN cmake --preset release -DTUG_BUILD_UI="${TUG_BUILD_UI}" -DTUG_BUILD_BENCH=OFF \
  && cmake --build --preset release --target tug tug-shim \
  && strip --strip-debug build/release/tug build/release/tug-shim
 
@@ -48,8 +48,10 @@ RUN apt-get update \
 # tug-shim sits beside tug: the local engine finds it there.
 COPY --from=build /src/build/release/tug /src/build/release/tug-shim /usr/local/bin/
 USER 10001:10001
+# The data directory is the config's (the chart sets data_dir: /var/lib/tugboat); no TUG_DATA_DIR
+# here, since the environment would override the config file. `tug server` listens on loopback
+# until authentication exists, so a bare `docker run` is reachable only from inside.
 WORKDIR /var/lib/tugboat
-ENV TUG_DATA_DIR=/var/lib/tugboat
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/tug"]
 CMD ["server"]
