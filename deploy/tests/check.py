@@ -423,6 +423,24 @@ def cmd_dashboard(_args):
             else:
                 check(ident in EXTERNAL_METRICS, f"panel {p['title']!r}: {ident} is a known "
                       f"cAdvisor/kube-state-metrics series")
+    # Every expression parsed by Prometheus's own parser (promtool, from Debian's prometheus),
+    # Grafana's variables replaced by what they expand to.
+    promtool = subprocess.run(["sh", "-c", "command -v promtool"], capture_output=True, text=True)
+    if check(promtool.returncode == 0, "promtool found (scripts/setup.sh installs prometheus)"):
+        subst = {"$__rate_interval": "5m", "$__range": "6h", "$job": ".*", "$namespace": "batch",
+                 "$run": "01jrun"}
+        rules = []
+        for i, (p, t) in enumerate(targets):
+            expr = t.get("expr", "")
+            for k in sorted(subst, key=len, reverse=True):
+                expr = expr.replace(k, subst[k])
+            rules.append({"record": f"tugboat:panel_{i}", "expr": expr})
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+            yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, f)
+        p = run([promtool.stdout.strip(), "check", "rules", f.name], check_rc=False)
+        os.unlink(f.name)
+        check(p.returncode == 0, f"promtool parses all {len(rules)} expressions" +
+              ("" if p.returncode == 0 else ":\n" + p.stdout + p.stderr))
     for must in ["tug_queue_depth", "tug_attempts_launched_total", "tug_attempts_failed_total",
                  "tug_retry_decisions_total", "tug_attempts_ended_total"]:
         check(must in used, f"dashboard shows {must}")
