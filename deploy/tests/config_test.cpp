@@ -64,6 +64,7 @@ TEST(DeployConfigTest, DefaultValues) {
   EXPECT_EQ(c.spark.versions.size(), 3u);
   EXPECT_EQ(c.spark.ui_access, "direct");
   EXPECT_EQ(c.spark.submit_service_account, "tugboat-spark-submit");
+  EXPECT_EQ(c.usage_source, "metrics-api");
 }
 
 TEST(DeployConfigTest, ProductionValues) {
@@ -85,6 +86,8 @@ TEST(DeployConfigTest, ProductionValues) {
   EXPECT_EQ(c.stop_grace_seconds, 30);
   EXPECT_EQ(c.spark.event_log_dir, "s3a://example-tugboat-logs/spark-events");
   EXPECT_EQ(c.spark.history_url, "http://spark-history.batch:18080");
+  EXPECT_EQ(c.usage_source, "prometheus");
+  EXPECT_EQ(c.prometheus_url, "http://prometheus-operated.monitoring:9090");
 }
 
 }  // namespace

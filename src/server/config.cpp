@@ -252,6 +252,37 @@ const Key kKeys[] = {
        c.dispatch = v == "true";
        return OkStatus();
      }},
+    {"usage.source", "TUG_USAGE_SOURCE",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "metrics-api" && v != "prometheus") {
+         return InvalidArgument(
+             fmt::format("usage.source '{}' is unknown; use metrics-api or prometheus", v));
+       }
+       c.usage_source = v;
+       return OkStatus();
+     }},
+    // Setting the URL selects Prometheus, as store.url selects PostgreSQL.
+    {"usage.prometheus_url", "TUG_PROMETHEUS_URL",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty()) return OkStatus();
+       if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+         return InvalidArgument(fmt::format(
+             "usage.prometheus_url '{}' must be an http(s) URL, e.g. "
+             "http://prometheus.monitoring:9090",
+             RedactUrl(v)));
+       }
+       c.prometheus_url = v;
+       c.usage_source = "prometheus";
+       return OkStatus();
+     }},
+    {"usage.prometheus_rate_window", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.prometheus_rate_window_seconds, ParseDuration(v));
+       if (c.prometheus_rate_window_seconds < 1) {
+         return InvalidArgument("usage.prometheus_rate_window must be at least 1s, e.g. 2m");
+       }
+       return OkStatus();
+     }},
     {"kubernetes.scheduler_name", "TUG_KUBE_SCHEDULER_NAME",
      [](Config& c, const std::string& v) -> Status {
        RETURN_IF_ERROR(CheckSchedulerName(v, "kubernetes.scheduler_name"));
@@ -580,6 +611,11 @@ Status ValidateConfig(Config& config) {
     return InvalidArgument(
         "engine.driver kubernetes needs a cluster: add clusters: [{name, kubeconfig}] or set "
         "TUG_KUBECONFIG");
+  }
+  if (config.usage_source == "prometheus" && config.prometheus_url.empty()) {
+    return InvalidArgument(
+        "usage.source prometheus needs its address: set usage.prometheus_url or "
+        "TUG_PROMETHEUS_URL, e.g. http://prometheus.monitoring:9090");
   }
   if (config.database_path.empty()) config.database_path = config.data_dir + "/tug.db";
   if (config.store_driver == "postgres" && config.database_url.empty()) {

@@ -91,6 +91,12 @@ struct Config {
   /// reads cgroups, the Kubernetes engines list metrics.k8s.io pod metrics.
   int64_t usage_interval_seconds = 2;
   int64_t kube_usage_interval_seconds = 15;
+  /// Where the Kubernetes and Spark engines read pods' usage: "metrics-api" (metrics.k8s.io,
+  /// metrics-server) or "prometheus" (cAdvisor's series through the Prometheus HTTP API).
+  std::string usage_source = "metrics-api";
+  std::string prometheus_url;
+  /// The rate() window for CPU from Prometheus: at least two of its scrape intervals.
+  int64_t prometheus_rate_window_seconds = 120;
   // limits
   Limits limits;
   /// Spot interruption rate above which the planner moves executors to on-demand.

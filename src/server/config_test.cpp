@@ -156,6 +156,33 @@ clusters:
       << st.error().message();
 }
 
+TEST(ConfigTest, UsageFromPrometheus) {
+  Config c = DefaultConfig();
+  EXPECT_EQ(c.usage_source, "metrics-api");
+  ASSERT_TRUE(ApplyYaml(c, "usage: {prometheus_url: 'http://prom:9090', prometheus_rate_window: 1m}\n",
+                        "tug.yaml")
+                  .ok());
+  ASSERT_TRUE(ValidateConfig(c).ok());
+  EXPECT_EQ(c.usage_source, "prometheus");  // the URL selects it
+  EXPECT_EQ(c.prometheus_url, "http://prom:9090");
+  EXPECT_EQ(c.prometheus_rate_window_seconds, 60);
+  Config e = DefaultConfig();
+  ASSERT_TRUE(ApplyEnv(e, {{"TUG_PROMETHEUS_URL", "https://vm:8481/select/0/prometheus"}}).ok());
+  EXPECT_EQ(e.usage_source, "prometheus");
+  auto error = [](const std::string& yaml) {
+    Config x = DefaultConfig();
+    Status st = ApplyYaml(x, yaml, "tug.yaml");
+    if (st.ok()) st = ValidateConfig(x);
+    return st.ok() ? std::string() : st.error().message();
+  };
+  EXPECT_NE(error("usage: {source: prometheus}").find("set usage.prometheus_url or TUG_PROMETHEUS_URL"),
+            std::string::npos);
+  EXPECT_NE(error("usage: {source: cadvisor}").find("use metrics-api or prometheus"),
+            std::string::npos);
+  EXPECT_NE(error("usage: {prometheus_url: 'prom:9090'}").find("must be an http(s) URL"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, ClusterErrorsNameTheField) {
   auto error = [](const std::string& yaml) {
     Config c = DefaultConfig();

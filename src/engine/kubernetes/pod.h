@@ -64,6 +64,9 @@ struct PodState {
   std::string waiting_reason;
   std::string waiting_message;
   bool waiting_fatal = false;
+  /// kPending, on no node, and no verdict yet from the scheduler its spec names (not the
+  /// default one): that scheduler's name. A scheduler that is not running leaves it so forever.
+  std::string unassigned_scheduler;
   /// The DisruptionTarget condition is set (the pod is being evicted/preempted by the platform).
   bool disruption = false;
   std::string disruption_message;
