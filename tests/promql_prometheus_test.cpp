@@ -4,30 +4,16 @@
 // cgroup, the pause container, another attempt, another namespace). The test waits for
 // Prometheus to have ingested enough samples (a condition, not a sleep), then reads the usage
 // back through the same code the server would use.
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "metrics/promql.h"
 #include "net/http.h"
-#include "net/http_client.h"
 #include "net/http_server.h"
+#include "prometheus_fixture.h"
 #include "test_util.h"
-
-extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace tug {
 namespace {
@@ -86,106 +72,14 @@ class FixtureExporter {
   std::unique_ptr<net::HttpServer> server_;
 };
 
-// A port free right now (Prometheus takes no port 0 and does not say which it got).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-std::string PrometheusBinary() {
-  if (const char* p = std::getenv("TUG_PROMETHEUS"); p != nullptr && *p != '\0') return p;
-  for (const char* c : {"/usr/bin/prometheus", "/usr/local/bin/prometheus"}) {
-    if (::access(c, X_OK) == 0) return c;
-  }
-  return "";
-}
-
-// One Prometheus child: its own config, TSDB and loopback port; killed with the test.
-class PrometheusProcess {
- public:
-  PrometheusProcess(const std::string& dir, int target_port) : dir_(dir) {
-    std::ofstream(dir + "/prometheus.yml") << fmt::format(
-        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n"
-        "scrape_configs:\n"
-        "  - job_name: fixture\n"
-        "    static_configs: [{{targets: ['127.0.0.1:{}']}}]\n",
-        target_port);
-  }
-  ~PrometheusProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-  }
-  bool Start(const std::string& binary) {
-    port_ = FreePort();
-    std::vector<std::string> args = {binary,
-                                     "--config.file=" + dir_ + "/prometheus.yml",
-                                     "--storage.tsdb.path=" + dir_ + "/data",
-                                     "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                     "--log.level=warn"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    const std::string log = dir_ + "/prometheus.log";
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    int rc = ::posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0;
-  }
-  bool Alive() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string Log() const {
-    std::ifstream in(dir_ + "/prometheus.log");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
 TEST(PromqlPrometheusTest, UsageOfOneAttemptsPodsFromARealPrometheus) {
-  const std::string binary = PrometheusBinary();
-  ASSERT_FALSE(binary.empty()) << "prometheus not found; run scripts/setup.sh (Debian package "
-                                  "prometheus) or set TUG_PROMETHEUS";
   FixtureExporter exporter;
   ASSERT_TRUE(exporter.Start().ok());
   testing::TempDir dir;
   const Micros start = WallNow();
-  PrometheusProcess prom(dir.path(), exporter.port());
-  ASSERT_TRUE(prom.Start(binary));
-
-  auto client = net::HttpClient::Create(prom.url(), std::chrono::seconds(5));
-  ASSERT_TRUE(client.ok());
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        if (!prom.Alive()) return true;  // reported below
-        auto r = client->Send("GET", "/-/ready");
-        return r.ok() && r->status == 200;
-      },
-      std::chrono::seconds(60)))
-      << prom.Log();
-  ASSERT_TRUE(prom.Alive()) << "prometheus exited:\n" << prom.Log();
+  testing::PrometheusProcess prom(dir.path(), exporter.port());
+  std::string error;
+  ASSERT_TRUE(prom.Start(&error)) << error;
 
   metrics::PrometheusOptions o;
   o.url = prom.url();
