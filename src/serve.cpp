@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -24,6 +27,7 @@
 #include "engine/spark/spark_engine.h"
 #include "kube/client.h"
 #include "logs/fs_log_store.h"
+#include "metrics/promql.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
 #include "server/api.h"
@@ -242,6 +246,30 @@ int Serve(const cli::ServerFlags& flags) {
     bool in_cluster;
   };
   std::map<std::string, SparkCluster> spark_engines;  // by engine name
+  // usage.source prometheus: one reader (thread-safe) for every engine's usage thread. The
+  // engines ask for their namespace's pods (named tug-...) at each usage interval.
+  std::function<Result<std::vector<engine::kubernetes::PodMetricsSample>>(const std::string&)>
+      usage_source;
+  if (config->usage_source == "prometheus") {
+    metrics::PrometheusOptions po;
+    po.url = config->prometheus_url;
+    auto reader = metrics::PrometheusReader::Create(po);
+    if (!reader.ok()) return Die("usage.prometheus_url: " + reader.error().message());
+    std::shared_ptr<metrics::PrometheusReader> shared = std::move(*reader);
+    const int64_t window = config->prometheus_rate_window_seconds;
+    usage_source = [shared, window, &clock](const std::string& ns)
+        -> Result<std::vector<engine::kubernetes::PodMetricsSample>> {
+      ASSIGN_OR_RETURN(auto now, metrics::ReadNamespaceUsage(*shared, ns, "tug-", clock.Now(),
+                                                             window));
+      std::vector<engine::kubernetes::PodMetricsSample> out;
+      for (const auto& u : now) {
+        if (u.memory_bytes < 0 && u.cpu_millis < 0) continue;
+        out.push_back({u.pod, u.at, std::max<int64_t>(u.memory_bytes, 0),
+                       std::max<int64_t>(u.cpu_millis, 0)});
+      }
+      return out;
+    };
+  }
   for (const server::ClusterConfig& cc : config->clusters) {
     auto kc = cc.in_cluster && cc.kubeconfig.empty()
                   ? kube::InClusterConfig()
@@ -262,11 +290,13 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.pod.spot_value = cc.spot_value;
     ko2.pod.on_demand_value = cc.on_demand_value;
     ko2.pod.default_service_account = cc.service_account;
+    ko2.pod.scheduler_name = cc.scheduler_name;
     ko2.pod_linger = cc.pod_linger_seconds * kMicrosPerSecond;
     ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
     ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;
     ko2.stop_grace_seconds = config->stop_grace_seconds;
     ko2.usage_interval = config->kube_usage_interval_seconds * kMicrosPerSecond;
+    ko2.usage_source = usage_source;
     ko2.unknown_pods = cc.unknown_pods;
     ko2.prune_events = cc.prune_events;
     ko2.watch_nodes = cc.watch_nodes;

@@ -219,6 +219,8 @@ class Controller {
   metrics::Family<metrics::Counter>& adopted_;
   metrics::Family<metrics::Counter>& deferred_total_;
   metrics::Family<metrics::Counter>& usage_dropped_;
+  metrics::Family<metrics::Counter>& failed_;     // by failure class
+  metrics::Family<metrics::Counter>& decisions_;  // by the planner's rule and retry
 };
 
 }  // namespace tug::control

@@ -41,6 +41,20 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
   return OkStatus();
 }
 
+// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain).
+Status CheckSchedulerName(const std::string& v, const std::string& what) {
+  bool ok = !v.empty() && v.size() <= 253 && v.front() != '-' && v.front() != '.' &&
+            v.back() != '-' && v.back() != '.' &&
+            v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos;
+  if (!ok) {
+    return InvalidArgument(fmt::format(
+        "{} '{}' must be a scheduler's name: lower-case letters, digits, '-' and '.', e.g. "
+        "tugboat-binpack",
+        what, v));
+  }
+  return OkStatus();
+}
+
 const Key kKeys[] = {
     {"listen", "TUG_LISTEN",
      [](Config& c, const std::string& v) -> Status {
@@ -238,6 +252,43 @@ const Key kKeys[] = {
        c.dispatch = v == "true";
        return OkStatus();
      }},
+    {"usage.source", "TUG_USAGE_SOURCE",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "metrics-api" && v != "prometheus") {
+         return InvalidArgument(
+             fmt::format("usage.source '{}' is unknown; use metrics-api or prometheus", v));
+       }
+       c.usage_source = v;
+       return OkStatus();
+     }},
+    // Setting the URL selects Prometheus, as store.url selects PostgreSQL.
+    {"usage.prometheus_url", "TUG_PROMETHEUS_URL",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty()) return OkStatus();
+       if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+         return InvalidArgument(fmt::format(
+             "usage.prometheus_url '{}' must be an http(s) URL, e.g. "
+             "http://prometheus.monitoring:9090",
+             RedactUrl(v)));
+       }
+       c.prometheus_url = v;
+       c.usage_source = "prometheus";
+       return OkStatus();
+     }},
+    {"usage.prometheus_rate_window", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.prometheus_rate_window_seconds, ParseDuration(v));
+       if (c.prometheus_rate_window_seconds < 1) {
+         return InvalidArgument("usage.prometheus_rate_window must be at least 1s, e.g. 2m");
+       }
+       return OkStatus();
+     }},
+    {"kubernetes.scheduler_name", "TUG_KUBE_SCHEDULER_NAME",
+     [](Config& c, const std::string& v) -> Status {
+       RETURN_IF_ERROR(CheckSchedulerName(v, "kubernetes.scheduler_name"));
+       c.kube_scheduler_name = v;
+       return OkStatus();
+     }},
     {"spark.master", "TUG_SPARK_MASTER",
      [](Config& c, const std::string& v) -> Status {
        if (v.rfind("k8s://", 0) != 0) {
@@ -390,11 +441,15 @@ Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig
       RETURN_IF_ERROR(boolean(c.prune_events));
     } else if (key == "watch_nodes") {
       RETURN_IF_ERROR(boolean(c.watch_nodes));
+    } else if (key == "scheduler_name") {
+      RETURN_IF_ERROR(CheckSchedulerName(text, what + ".scheduler_name"));
+      c.scheduler_name = text;
     } else {
       return InvalidArgument(fmt::format(
           "{}: unknown key '{}'; known keys: name, kubeconfig, context, in_cluster, namespace, "
           "capacity_label, spot_value, on_demand_value, service_account, qps, burst, pod_linger, "
-          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes",
+          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes, "
+          "scheduler_name",
           what, key));
     }
   }
@@ -547,11 +602,20 @@ Status ValidateConfig(Config& config) {
         return InvalidArgument(fmt::format("clusters: the name '{}' is used twice", n));
       }
     }
+    // kubernetes.scheduler_name is the default of clusters that name no scheduler of their own.
+    if (config.clusters[i].scheduler_name.empty()) {
+      config.clusters[i].scheduler_name = config.kube_scheduler_name;
+    }
   }
   if (config.engine == "kubernetes" && config.clusters.empty()) {
     return InvalidArgument(
         "engine.driver kubernetes needs a cluster: add clusters: [{name, kubeconfig}] or set "
         "TUG_KUBECONFIG");
+  }
+  if (config.usage_source == "prometheus" && config.prometheus_url.empty()) {
+    return InvalidArgument(
+        "usage.source prometheus needs its address: set usage.prometheus_url or "
+        "TUG_PROMETHEUS_URL, e.g. http://prometheus.monitoring:9090");
   }
   if (config.database_path.empty()) config.database_path = config.data_dir + "/tug.db";
   if (config.store_driver == "postgres" && config.database_url.empty()) {

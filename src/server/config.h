@@ -32,6 +32,8 @@ struct ClusterConfig {
   std::string unknown_pods = "keep";  // keep | delete
   bool prune_events = false;
   bool watch_nodes = true;
+  /// Pods' spec.schedulerName ("": kubernetes.scheduler_name, else the default scheduler).
+  std::string scheduler_name;
 };
 
 /// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
@@ -117,6 +119,8 @@ struct Config {
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   std::vector<ClusterConfig> clusters;
+  /// kubernetes.scheduler_name: the scheduler of job pods on clusters that name none.
+  std::string kube_scheduler_name;
   SparkConfig spark;
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   /// The local engine's per-attempt supervisor; empty: `tug-shim` beside the `tug` binary.
@@ -129,6 +133,12 @@ struct Config {
   /// reads cgroups, the Kubernetes engines list metrics.k8s.io pod metrics.
   int64_t usage_interval_seconds = 2;
   int64_t kube_usage_interval_seconds = 15;
+  /// Where the Kubernetes and Spark engines read pods' usage: "metrics-api" (metrics.k8s.io,
+  /// metrics-server) or "prometheus" (cAdvisor's series through the Prometheus HTTP API).
+  std::string usage_source = "metrics-api";
+  std::string prometheus_url;
+  /// The rate() window for CPU from Prometheus: at least two of its scrape intervals.
+  int64_t prometheus_rate_window_seconds = 120;
   // limits
   Limits limits;
   /// Spot interruption rate above which the planner moves executors to on-demand.

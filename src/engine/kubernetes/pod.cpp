@@ -141,6 +141,7 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
   std::string sa = spec.kubernetes.service_account.empty() ? settings.default_service_account
                                                            : spec.kubernetes.service_account;
   if (!sa.empty()) pod_spec["serviceAccountName"] = sa;
+  if (!settings.scheduler_name.empty()) pod_spec["schedulerName"] = settings.scheduler_name;
   if (!spec.kubernetes.image_pull_secrets.empty()) {
     json::array secrets;
     for (const auto& s : spec.kubernetes.image_pull_secrets) {
@@ -273,10 +274,12 @@ PodState ReadPod(const json::value& pod) {
     }
     if (cs == nullptr && !list->get_array().empty()) cs = &list->get_array()[0];
   }
+  bool scheduler_spoke = false;  // a PodScheduled condition, either way
   if (const json::value* conds = At(pod, {"status", "conditions"});
       conds != nullptr && conds->is_array()) {
     for (const auto& c : conds->get_array()) {
       const std::string type = StringAt(c, {"type"});
+      scheduler_spoke = scheduler_spoke || type == "PodScheduled";
       if (type == "DisruptionTarget" && StringAt(c, {"status"}) == "True") {
         st.disruption = true;
         st.disruption_message = StringAt(c, {"message"});
@@ -287,6 +290,11 @@ PodState ReadPod(const json::value& pod) {
         st.waiting_message = StringAt(c, {"message"});
       }
     }
+  }
+  const std::string scheduler = StringAt(pod, {"spec", "schedulerName"});
+  if (st.node_name.empty() && !scheduler_spoke && (phase.empty() || phase == "Pending") &&
+      !scheduler.empty() && scheduler != "default-scheduler") {
+    st.unassigned_scheduler = scheduler;
   }
   const json::value* running = cs != nullptr ? At(*cs, {"state", "running"}) : nullptr;
   const json::value* terminated = cs != nullptr ? At(*cs, {"state", "terminated"}) : nullptr;

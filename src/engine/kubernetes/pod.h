@@ -31,6 +31,9 @@ struct PodSettings {
   std::string spot_value = "spot";
   std::string on_demand_value = "on-demand";
   std::string default_service_account;
+  /// spec.schedulerName of every pod ("": the cluster's default scheduler), e.g. the second
+  /// scheduler with the bin-packing profile that deploy/ ships ("tugboat-binpack").
+  std::string scheduler_name;
 };
 
 /// A memory quantity as Kubernetes writes it back: "96Mi", "2Gi", or plain bytes.
@@ -66,6 +69,9 @@ struct PodState {
   std::string waiting_reason;
   std::string waiting_message;
   bool waiting_fatal = false;
+  /// kPending, on no node, and no verdict yet from the scheduler its spec names (not the
+  /// default one): that scheduler's name. A scheduler that is not running leaves it so forever.
+  std::string unassigned_scheduler;
   /// The DisruptionTarget condition is set (the pod is being evicted/preempted by the platform).
   bool disruption = false;
   std::string disruption_message;

@@ -114,6 +114,12 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
   if (sa.empty()) sa = settings.driver_service_account;
   if (sa.empty()) sa = pods.default_service_account;
   if (!sa.empty()) c["spark.kubernetes.authenticate.driver.serviceAccountName"] = sa;
+  // Driver and executors go to the cluster's scheduler for job pods too (the controller pod gets
+  // it from BuildPod). Spark reads this conf from 3.3; older versions' pods keep the default
+  // scheduler. A definition's own conf wins.
+  if (!pods.scheduler_name.empty() && AtLeast(version, 3, 3)) {
+    c.emplace("spark.kubernetes.scheduler.name", pods.scheduler_name);
+  }
 
   // Our labels and the attempt annotation on driver and executors: the engine's informer finds
   // them by tugboat.io/managed and maps them back to the attempt.
