@@ -1,0 +1,248 @@
+#include "diagnose/literal_prefilter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TUG_PREFILTER_AVX2 1
+#endif
+
+#include "diagnose/regex_literals.h"
+
+namespace tug::diagnose {
+namespace {
+
+constexpr size_t kMinMergedLength = 5;
+// A merged anchor must itself be rare: at least 7 bytes and not a run of lower-case words
+// (LiteralCost 5 and under). " task " would cover "Lost task " and "Finished task " but
+// flags every other Spark INFO line.
+constexpr double kMaxMergedCost = 5.5;
+
+bool ContainsAny(const std::string& s, const std::vector<std::string>& subs) {
+  return std::any_of(subs.begin(), subs.end(),
+                     [&](const std::string& t) { return s.find(t) != std::string::npos; });
+}
+
+}  // namespace
+
+std::vector<std::string> ReduceAnchors(std::vector<std::string> literals, size_t short_below,
+                                       size_t target) {
+  std::erase_if(literals, [](const std::string& s) {
+    return s.empty() || s.find('\n') != std::string::npos;
+  });
+  std::sort(literals.begin(), literals.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  literals.erase(std::unique(literals.begin(), literals.end()), literals.end());
+  std::vector<std::string> kept;
+  for (std::string& s : literals) {
+    if (!ContainsAny(s, kept)) kept.push_back(std::move(s));
+  }
+  for (;;) {
+    size_t shorts = static_cast<size_t>(std::count_if(
+        kept.begin(), kept.end(), [&](const std::string& s) { return s.size() < short_below; }));
+    if (shorts <= target) break;
+    std::map<std::string, int> shared;
+    for (const std::string& s : kept) {
+      if (s.size() >= short_below) continue;
+      std::set<std::string> subs;
+      for (size_t len = kMinMergedLength; len < s.size(); ++len) {
+        for (size_t i = 0; i + len <= s.size(); ++i) subs.insert(s.substr(i, len));
+      }
+      for (const std::string& t : subs) ++shared[t];
+    }
+    const std::string* best = nullptr;
+    int best_count = 1;
+    double best_cost = 0;
+    for (const auto& [t, count] : shared) {
+      double cost = LiteralCost(t);
+      if (count < 2 || cost > kMaxMergedCost) continue;
+      if (count > best_count || (count == best_count && best != nullptr && cost < best_cost)) {
+        best = &t;
+        best_count = count;
+        best_cost = cost;
+      }
+    }
+    if (best == nullptr) break;
+    std::string anchor = *best;
+    std::erase_if(kept, [&](const std::string& s) { return s.find(anchor) != std::string::npos; });
+    kept.push_back(std::move(anchor));
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
+LiteralPrefilter::LiteralPrefilter(const std::vector<std::vector<std::string>>& required,
+                                   const std::vector<std::string>& markers,
+                                   const std::vector<std::string>& caseless_markers) {
+  std::vector<std::string> pool = markers;
+  for (const auto& set : required) pool.insert(pool.end(), set.begin(), set.end());
+  std::vector<std::string> anchors =
+      ReduceAnchors(std::move(pool), SampledGramMatcher::kMinLength, kTeddyTarget);
+  std::vector<TeddyMatcher::Literal> short_literals;
+  std::vector<std::string> long_literals;
+  for (std::string& a : anchors) {
+    if (a.size() >= SampledGramMatcher::kMinLength) {
+      long_literals.push_back(std::move(a));
+    } else {
+      short_literals.push_back(TeddyMatcher::Literal{std::move(a), false});
+    }
+  }
+  for (const std::string& m : caseless_markers) {
+    if (!m.empty() && m.find('\n') == std::string::npos) {
+      short_literals.push_back(TeddyMatcher::Literal{m, true});
+    }
+  }
+  teddy_ = TeddyMatcher(std::move(short_literals));
+  grams_ = SampledGramMatcher(std::move(long_literals));
+}
+
+struct PrefilterKernels {
+  // Teddy, then the sampled grams, each over the whole range; merged.
+  static void Sequential(const LiteralPrefilter& f, const char* data, size_t n,
+                         std::vector<uint32_t>* hits, uint64_t* candidates) {
+    size_t first = hits->size();
+    f.teddy_.FindPortable(data, n, hits, candidates);
+    size_t mid = hits->size();
+    f.grams_.Find(data, n, hits, candidates);
+    std::inplace_merge(hits->begin() + static_cast<std::ptrdiff_t>(first),
+                       hits->begin() + static_cast<std::ptrdiff_t>(mid), hits->end());
+  }
+
+#if defined(TUG_PREFILTER_AVX2)
+  // Teddy (TeddyKernels::Avx2) and the sampled grams (SampledGramMatcher::Find) on the same
+  // 32-byte blocks. The block at `i` tests Teddy windows i..i+31 and the grams at the four
+  // multiples of 8 from i & ~7 (consecutive blocks tile both). Candidates of a block are
+  // verified in position order; a verified one reports its line and the loop resumes at the
+  // next line, so each line is reported once and lines come in order.
+  template <int kSets>
+  __attribute__((target("avx2"))) static void Fused(const LiteralPrefilter& f, const char* data,
+                                                    size_t n, std::vector<uint32_t>* hits,
+                                                    uint64_t* candidates) {
+    const TeddyMatcher& t = f.teddy_;
+    const SampledGramMatcher& g = f.grams_;
+    constexpr size_t W = TeddyMatcher::kWindow;
+    constexpr size_t S = SampledGramMatcher::kStride;
+    const bool use_teddy = !t.empty();
+    const bool use_grams = !g.empty();
+    const uint64_t* filter = g.filter_.data();
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256i lo[kSets][W], hi[kSets][W];
+    for (int s = 0; s < kSets; ++s) {
+      for (size_t k = 0; k < W; ++k) {
+        lo[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.lo_[s][k]));
+        hi[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.hi_[s][k]));
+      }
+    }
+    size_t i = 0;
+    size_t reported_end = 0;  // the line after the last one reported starts here
+    while (i + 32 + W - 1 <= n) {
+      uint32_t tmask = 0;
+      alignas(32) uint8_t bits[kSets][32];
+      if (use_teddy) {
+        __m256i acc[kSets];
+        for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
+        for (size_t k = 0; k < W; ++k) {
+          __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + k));
+          __m256i vl = _mm256_and_si256(v, low4);
+          __m256i vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          for (int s = 0; s < kSets; ++s) {
+            acc[s] = _mm256_and_si256(acc[s], _mm256_and_si256(_mm256_shuffle_epi8(lo[s][k], vl),
+                                                               _mm256_shuffle_epi8(hi[s][k], vh)));
+          }
+        }
+        __m256i any = acc[0];
+        if constexpr (kSets == 2) any = _mm256_or_si256(acc[0], acc[1]);
+        if (_mm256_testz_si256(any, any) == 0) {
+          for (int s = 0; s < kSets; ++s) {
+            _mm256_store_si256(reinterpret_cast<__m256i*>(bits[s]), acc[s]);
+          }
+          tmask = ~static_cast<uint32_t>(
+              _mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
+        }
+      }
+      const size_t g0 = i & ~(S - 1);
+      uint32_t h[4];
+      unsigned gmask = 0;
+      if (use_grams) {
+        for (unsigned s = 0; s < 4; ++s) {
+          uint64_t gram;
+          std::memcpy(&gram, data + g0 + s * S, sizeof gram);
+          h[s] = SampledGramMatcher::Hash(gram);
+          uint64_t b = SampledGramMatcher::Bits(h[s]);
+          gmask |= static_cast<unsigned>((filter[SampledGramMatcher::Word(h[s])] & b) == b) << s;
+        }
+      }
+      size_t next = i + 32;
+      while ((tmask | gmask) != 0) {
+        // The earlier of the next Teddy window and the next gram sample.
+        size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctz(tmask)) : SIZE_MAX;
+        unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
+        size_t gpos = gmask != 0 ? g0 + gs * S : SIZE_MAX;
+        size_t start;
+        if (tpos <= gpos) {
+          tmask &= tmask - 1;
+          uint32_t buckets = bits[0][tpos - i];
+          if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][tpos - i]) << 8;
+          start = t.Verify(data, n, tpos, buckets);
+        } else {
+          gmask &= gmask - 1;
+          start = g.Verify(data, n, gpos, h[gs]);
+        }
+        if (candidates != nullptr) ++*candidates;
+        // A gram sampled just before `i` may sit in the line reported last.
+        if (start == TeddyMatcher::kNotFound || start < reported_end) continue;
+        hits->push_back(static_cast<uint32_t>(start));
+        const void* nl = std::memchr(data + start, '\n', n - start);
+        if (nl == nullptr) return;
+        reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+        next = reported_end;
+        break;
+      }
+      i = next;
+    }
+    // The tail: both matchers on what is left (Teddy windows from i, gram samples from
+    // i & ~7), keeping only lines not reported yet.
+    std::vector<uint32_t> tail;
+    t.FindPortable(data, n, &tail, candidates, i);
+    size_t mid = tail.size();
+    g.FindFrom(data, n, i & ~(S - 1), &tail, candidates);
+    std::inplace_merge(tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(mid), tail.end());
+    for (uint32_t at : tail) {
+      if (at < reported_end) continue;
+      hits->push_back(at);
+      const void* nl = std::memchr(data + at, '\n', n - at);
+      if (nl == nullptr) return;
+      reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+    }
+  }
+#endif
+};
+
+void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* hits,
+                            uint64_t* candidates) const {
+#if defined(TUG_PREFILTER_AVX2)
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  if (avx2) {
+    if (teddy_.sets() == 2) {
+      PrefilterKernels::Fused<2>(*this, data, n, hits, candidates);
+    } else {
+      PrefilterKernels::Fused<1>(*this, data, n, hits, candidates);
+    }
+    return;
+  }
+#endif
+  PrefilterKernels::Sequential(*this, data, n, hits, candidates);
+}
+
+std::vector<std::string> LiteralPrefilter::short_anchors() const {
+  std::vector<std::string> out;
+  for (const auto& l : teddy_.literals()) out.push_back(l.caseless ? "(?i)" + l.text : l.text);
+  return out;
+}
+
+}  // namespace tug::diagnose

@@ -1,0 +1,46 @@
+#pragma once
+/// Required literal factors of a regex: a set of byte strings such that every match of the
+/// regex contains at least one of them. The literal prefilter (literal_prefilter.h) searches
+/// for these and runs the full patterns only on the lines that hold one.
+///
+/// Only the part of the vectorscan/PCRE syntax the catalogs use is understood: literals and
+/// escapes, classes, `.`, groups `(...)` / `(?:...)`, alternation, the quantifiers `* + ? {n}
+/// {n,} {n,m}` (lazy or possessive), and the assertions `^ $ \b \B \A \z \Z \G`. Anything else
+/// (inline flags, lookaround, back-references, `\Q...\E`, POSIX classes, `\p{..}`) makes
+/// ParseRegex return nullopt, and the pattern then runs on the full path: a conservative
+/// answer, never a wrong one. Pure functions; thread-safe.
+#include <bitset>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tug::diagnose {
+
+struct RegexNode {
+  enum class Kind { kEmpty, kByte, kClass, kAssert, kConcat, kAlt, kRepeat };
+  Kind kind = Kind::kEmpty;
+  unsigned char byte = 0;           // kByte
+  std::bitset<256> set;             // kClass: the bytes it matches
+  int min = 0;                      // kRepeat
+  int max = -1;                     // kRepeat; -1 = unbounded
+  std::vector<RegexNode> children;  // kConcat, kAlt; kRepeat has exactly one
+};
+
+/// Parses `re` (the subset above). nullopt for unsupported syntax or a malformed regex.
+std::optional<RegexNode> ParseRegex(std::string_view re);
+
+/// The cheapest set of literals one of which every match contains (see LiteralCost), or
+/// nullopt when no such set is known (a pattern like `\d+ bytes?` still yields " byte"; `.*`
+/// or `[a-z]+` yield nothing). Literals are at most kMaxRequiredLiteral bytes.
+std::optional<std::vector<std::string>> RequiredLiterals(const RegexNode& re);
+std::optional<std::vector<std::string>> RequiredLiterals(std::string_view re);
+
+inline constexpr size_t kMaxRequiredLiteral = 64;
+
+/// How expensive a literal is as a prefilter anchor: short literals, dictionary words
+/// (lower-case letters only) and bare numbers occur on ordinary lines. Lower is better;
+/// literals under 3 bytes are useless (infinity).
+double LiteralCost(std::string_view literal);
+
+}  // namespace tug::diagnose
