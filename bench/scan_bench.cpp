@@ -168,7 +168,11 @@ int Anchors(const Diagnoser& d) {
   const auto& pf = c.prefilter(false);
   std::printf("short (Teddy):");
   for (const auto& a : c.prefilter(true).short_anchors()) std::printf(" [%s]", a.c_str());
-  std::printf("\nlong (sampled 8-grams): %zu\n", pf.long_anchors().size());
+  std::printf(
+      "\n%zu short anchors, %d set(s) of 8 buckets, estimated false candidates per KB "
+      "%.3f\nlong (sampled 8-grams): %zu\n",
+      pf.teddy().literals().size(), pf.teddy().sets(), pf.teddy().estimated_false_rate() * 1000,
+      pf.long_anchors().size());
   for (const auto& a : pf.long_anchors()) std::printf("  [%s]\n", a.c_str());
   std::printf("patterns without a required literal (full path): %zu\n",
               c.fallback_patterns().size());
@@ -185,7 +189,9 @@ double CpuSeconds() {
 int Scan(const Diagnoser& d, const char* path, tug::diagnose::ScanMode mode) {
   std::FILE* f = std::fopen(path, "rb");
   if (f == nullptr) return 1;
-  std::vector<char> buf(64 * 1024);
+  const char* chunk_env = std::getenv("CHUNK_KB");
+  std::vector<char> buf(static_cast<size_t>(chunk_env != nullptr ? std::atol(chunk_env) : 64) *
+                        1024);
   auto scan = d.Start("driver");
   scan->SetMode(mode);
   size_t total = 0;

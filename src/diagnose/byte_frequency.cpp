@@ -1,5 +1,8 @@
 #include "diagnose/byte_frequency.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace tug::diagnose {
 namespace {
 
@@ -61,11 +64,17 @@ constexpr std::string_view kCommonWords[] = {
 
 bool SharesCommonWord(std::string_view s) {
   constexpr size_t kOverlap = 6;
-  for (size_t i = 0; i + kOverlap <= s.size(); ++i) {
-    std::string_view piece = s.substr(i, kOverlap);
+  // Every 6-byte piece of every common word, sorted, built once.
+  static const std::vector<std::string_view> pieces = [] {
+    std::vector<std::string_view> out;
     for (std::string_view w : kCommonWords) {
-      if (w.find(piece) != std::string_view::npos) return true;
+      for (size_t i = 0; i + kOverlap <= w.size(); ++i) out.push_back(w.substr(i, kOverlap));
     }
+    std::sort(out.begin(), out.end());
+    return out;
+  }();
+  for (size_t i = 0; i + kOverlap <= s.size(); ++i) {
+    if (std::binary_search(pieces.begin(), pieces.end(), s.substr(i, kOverlap))) return true;
   }
   return false;
 }

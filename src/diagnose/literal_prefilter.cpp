@@ -131,6 +131,11 @@ struct PrefilterKernels {
     const bool use_grams = !g.empty();
     const uint64_t* filter = g.filter_.data();
     const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i mul = _mm256_set1_epi64x(static_cast<long long>(
+        uint64_t{SampledGramMatcher::kMulHigh} << 32 | SampledGramMatcher::kMulLow));
+    const __m256i low32 = _mm256_set1_epi64x(0xffffffffLL);
+    const __m256i one = _mm256_set1_epi64x(1);
+    const __m256i low6 = _mm256_set1_epi64x(63);
     __m256i lo[kSets][W], hi[kSets][W];
     for (int s = 0; s < kSets; ++s) {
       for (size_t k = 0; k < W; ++k) {
@@ -165,17 +170,25 @@ struct PrefilterKernels {
               _mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
         }
       }
+      // The four grams are the four 64-bit lanes of one load; SampledGramMatcher::Hash,
+      // Word and Bits in vector form, the filter words gathered.
       const size_t g0 = i & ~(S - 1);
-      uint32_t h[4];
+      alignas(32) uint64_t h[4];
       unsigned gmask = 0;
       if (use_grams) {
-        for (unsigned s = 0; s < 4; ++s) {
-          uint64_t gram;
-          std::memcpy(&gram, data + g0 + s * S, sizeof gram);
-          h[s] = SampledGramMatcher::Hash(gram);
-          uint64_t b = SampledGramMatcher::Bits(h[s]);
-          gmask |= static_cast<unsigned>((filter[SampledGramMatcher::Word(h[s])] & b) == b) << s;
-        }
+        __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + g0));
+        __m256i prod = _mm256_mullo_epi32(v, mul);
+        // Low 32 bits of each lane: low half product xor high half product.
+        __m256i hv = _mm256_and_si256(_mm256_xor_si256(prod, _mm256_srli_epi64(prod, 32)), low32);
+        hv = _mm256_xor_si256(hv, _mm256_srli_epi64(hv, SampledGramMatcher::kMixShift));
+        __m256i word = _mm256_srli_epi64(hv, 32 - SampledGramMatcher::kWordBits);
+        __m256i want = _mm256_or_si256(
+            _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(hv, 15), low6)),
+            _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(hv, 9), low6)));
+        __m256i words = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(filter), word, 8);
+        __m256i pass = _mm256_cmpeq_epi64(_mm256_and_si256(words, want), want);
+        gmask = static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(pass)));
+        if (gmask != 0) _mm256_store_si256(reinterpret_cast<__m256i*>(h), hv);
       }
       size_t next = i + 32;
       while ((tmask | gmask) != 0) {
@@ -191,7 +204,7 @@ struct PrefilterKernels {
           start = t.Verify(data, n, tpos, buckets);
         } else {
           gmask &= gmask - 1;
-          start = g.Verify(data, n, gpos, h[gs]);
+          start = g.Verify(data, n, gpos, static_cast<uint32_t>(h[gs]));
         }
         if (candidates != nullptr) ++*candidates;
         // A gram sampled just before `i` may sit in the line reported last.

@@ -33,11 +33,13 @@ SampledGramMatcher::SampledGramMatcher(std::vector<std::string> literals)
     const std::string& lit = literals_[li];
     // The stretch of kStride consecutive 8-grams least likely in ordinary text: the sampled
     // position lands on one of them, and common ones would only cost verifications.
+    std::vector<double> gram(lit.size() - kGram + 1);
+    for (size_t k = 0; k < gram.size(); ++k) gram[k] = GramProbability(lit.data() + k);
     size_t best_j = 0;
     double best = std::numeric_limits<double>::infinity();
     for (size_t j = 0; j + kMinLength <= lit.size(); ++j) {
       double sum = 0;
-      for (size_t k = j; k < j + kStride; ++k) sum += GramProbability(lit.data() + k);
+      for (size_t k = j; k < j + kStride; ++k) sum += gram[k];
       if (sum < best) {
         best = sum;
         best_j = j;

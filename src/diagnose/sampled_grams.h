@@ -53,13 +53,21 @@ class SampledGramMatcher {
     uint32_t literal;
     uint32_t offset;  // of the 8-gram in the literal
   };
-  // The top 32 bits of a multiplicative hash: 11 bits pick the word, 2 x 6 bits two bits in it.
+  // Each 32-bit half times an odd constant, low 32 bits kept, the two xored (vpmulld does
+  // eight halves at once in the AVX2 kernel), then xor-shifted: a bit of a low product depends
+  // only on the input bits below it, and the shift mixes the well-mixed top bits into the
+  // middle ones. Bits 9..31 are used: 11 pick the word, 2 x 6 two bits in it.
+  static constexpr uint32_t kMulLow = 0x9E3779B1;
+  static constexpr uint32_t kMulHigh = 0x85EBCA77;
+  static constexpr int kMixShift = 13;
   static uint32_t Hash(uint64_t gram) {
-    return static_cast<uint32_t>((gram * 0x9E3779B97F4A7C15ULL) >> 32);
+    uint32_t h =
+        (static_cast<uint32_t>(gram) * kMulLow) ^ (static_cast<uint32_t>(gram >> 32) * kMulHigh);
+    return h ^ (h >> kMixShift);
   }
   static uint32_t Word(uint32_t h) { return h >> (32 - kWordBits); }
   static uint64_t Bits(uint32_t h) {
-    return uint64_t{1} << (h & 63) | uint64_t{1} << (h >> 6 & 63);
+    return uint64_t{1} << (h >> 15 & 63) | uint64_t{1} << (h >> 9 & 63);
   }
   size_t Verify(const char* data, size_t n, size_t pos, uint32_t hash) const;
 

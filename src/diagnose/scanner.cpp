@@ -204,12 +204,21 @@ void LogScan::WalkFlagged(std::string_view chunk) {
     }
     return;
   }
-  // The line completing the partial (or the chunk's first line) always takes the full path.
+  // The chunk's first line. If it started in an earlier chunk, a literal may span the
+  // boundary, so the literal path checks the joined line on its own; the stream path has
+  // seen it whole and flagged it.
   size_t n = static_cast<size_t>(static_cast<const char*>(first_nl) - data);
+  bool continued = !partial_.empty();
   if (partial_.size() < kMaxLineBytes) {
     partial_.append(data, std::min(n, kMaxLineBytes - partial_.size()));
   }
-  ProcessLine(partial_);
+  bool flagged = !flags_.empty() && flags_.front() <= n;
+  if (continued && mode_ == ScanMode::kLiteral) flagged = LineMayMatter(partial_);
+  if (flagged || cur_block_ >= 0 || in_traceback_ || pending_noise_) {
+    ProcessLine(partial_);
+  } else {
+    SkipLine(partial_);
+  }
   partial_.clear();
   size_t cur = n + 1;
   const char* last_nl_p = static_cast<const char*>(memrchr(data, '\n', size));
@@ -267,6 +276,29 @@ void LogScan::WalkFlagged(std::string_view chunk) {
     }
   }
   if (end < size) partial_.append(data + end, std::min(size - end, kMaxLineBytes));
+}
+
+bool LogScan::LineMayMatter(std::string_view line) {
+  line_flags_.clear();
+  compiled_->prefilter(!spark_seen_).Find(line.data(), line.size(), &line_flags_);
+  if (!line_flags_.empty()) return true;
+  hs_database* fallback = compiled_->fallback_database();
+  if (fallback == nullptr) return false;
+  auto stop = [](unsigned, unsigned long long, unsigned long long, unsigned, void*) -> int {
+    return 1;  // the first match is enough
+  };
+  return hs_scan(fallback, line.data(), static_cast<unsigned>(line.size()), 0, scratch_, stop,
+                 nullptr) != HS_SUCCESS;
+}
+
+void LogScan::SkipLine(std::string_view raw) {
+  // What ProcessLine does with a line that holds nothing it looks for, outside any block.
+  ++line_no_;
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  if (!IsPlatformLine(raw) && !StripRelayPrefix(raw).empty()) {
+    last_text_.assign(raw.data(), std::min(raw.size(), kMaxLineBytes));
+    last_text_line_ = line_no_;
+  }
 }
 
 void LogScan::FeedReference(std::string_view chunk) {

@@ -176,6 +176,11 @@ class LogScan {
   // Runs the per-line logic on the lines of `chunk` that flags_ (ascending chunk offsets)
   // point into, and on those the open-block rules require; counts the others.
   void WalkFlagged(std::string_view chunk);
+  // Whether the literal path must look at `line` (a whole line): a prefilter hit or a
+  // fallback-pattern match.
+  bool LineMayMatter(std::string_view line);
+  // Counts a line the per-line logic would not change anything for (but the last text).
+  void SkipLine(std::string_view raw);
   void TrackTask(std::string_view text);
   int NewBlock(bool python, bool inherit_noise);
 
@@ -186,6 +191,7 @@ class LogScan {
   ScanMode mode_ = ScanMode::kLiteral;
   uint64_t stream_offset_ = 0;   // bytes fed to stream_ before the current chunk
   std::vector<uint32_t> flags_;  // chunk offsets inside lines the prefilter flagged
+  std::vector<uint32_t> line_flags_;
   std::string partial_;
   bool finished_ = false;
   int64_t line_no_ = 0;

@@ -22,11 +22,17 @@ using Nibbles = std::array<uint16_t, TeddyMatcher::kWindow>;  // a 16-bit set pe
 
 // Probability that a byte of log text passes a (low nibble set, high nibble set) test.
 double PassProbability(uint16_t lo, uint16_t hi) {
+  // Per high nibble, the probability of each low-nibble subset would be 2^16 entries; the
+  // 16 x 16 byte table and a walk over the set bits is fast enough for a few dozen literals.
+  static const std::array<std::array<double, 16>, 16> prob = [] {
+    std::array<std::array<double, 16>, 16> t{};
+    for (int b = 0; b < 256; ++b) t[b >> 4][b & 15] = ByteProbability(static_cast<uint8_t>(b));
+    return t;
+  }();
   double p = 0;
-  for (int b = 0; b < 256; ++b) {
-    if ((lo >> (b & 15) & 1) != 0 && (hi >> (b >> 4) & 1) != 0) {
-      p += ByteProbability(static_cast<uint8_t>(b));
-    }
+  for (uint32_t h = hi; h != 0; h &= h - 1) {
+    const auto& row = prob[static_cast<size_t>(__builtin_ctz(h))];
+    for (uint32_t l = lo; l != 0; l &= l - 1) p += row[static_cast<size_t>(__builtin_ctz(l))];
   }
   return p;
 }
@@ -65,29 +71,36 @@ bool Equal(const char* a, const std::string& lit, bool caseless) {
   return true;
 }
 
-}  // namespace
+// Greedy bucket assignment: each literal (short ones first: they have the fewest windows to
+// choose from) takes the window and bucket that raise the estimated false rate least.
+struct Assignment {
+  std::vector<Nibbles> lo, hi;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> members;  // (literal, window)
+  double false_rate = 0;  // expected candidates per position of log text
+};
 
-TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(literals)) {
-  sets_ = literals_.size() > 8 ? 2 : 1;
-  const size_t buckets = 8 * static_cast<size_t>(sets_);
-  std::vector<Nibbles> lo(buckets, Nibbles{}), hi(buckets, Nibbles{});
-  std::vector<bool> used(buckets, false);
-  // Short literals first: they have the fewest windows to choose from.
-  std::vector<uint32_t> order(literals_.size());
+Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buckets) {
+  Assignment a;
+  a.lo.assign(buckets, Nibbles{});
+  a.hi.assign(buckets, Nibbles{});
+  a.members.resize(buckets);
+  std::vector<uint32_t> order(literals.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return literals_[a].text.size() < literals_[b].text.size();
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+    return literals[x].text.size() < literals[y].text.size();
   });
   for (uint32_t li : order) {
-    const Literal& lit = literals_[li];
-    size_t windows = lit.text.size() > kWindow ? lit.text.size() - kWindow + 1 : 1;
+    const TeddyMatcher::Literal& lit = literals[li];
+    size_t windows =
+        lit.text.size() > TeddyMatcher::kWindow ? lit.text.size() - TeddyMatcher::kWindow + 1 : 1;
     double best = std::numeric_limits<double>::infinity();
     size_t best_bucket = 0, best_window = 0;
     for (size_t w = 0; w < windows; ++w) {
       for (size_t b = 0; b < buckets; ++b) {
-        Nibbles l = lo[b], h = hi[b];
+        Nibbles l = a.lo[b], h = a.hi[b];
         AddWindow(lit, w, &l, &h);
-        double delta = FalseRate(l, h) - (used[b] ? FalseRate(lo[b], hi[b]) : 0.0);
+        double before = a.members[b].empty() ? 0.0 : FalseRate(a.lo[b], a.hi[b]);
+        double delta = FalseRate(l, h) - before;
         if (delta < best) {
           best = delta;
           best_bucket = b;
@@ -95,18 +108,38 @@ TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(
         }
       }
     }
-    AddWindow(lit, best_window, &lo[best_bucket], &hi[best_bucket]);
-    used[best_bucket] = true;
-    buckets_[best_bucket].push_back(Entry{li, static_cast<uint32_t>(best_window)});
+    AddWindow(lit, best_window, &a.lo[best_bucket], &a.hi[best_bucket]);
+    a.members[best_bucket].emplace_back(li, static_cast<uint32_t>(best_window));
   }
   for (size_t b = 0; b < buckets; ++b) {
-    if (!used[b]) continue;
+    if (!a.members[b].empty()) a.false_rate += FalseRate(a.lo[b], a.hi[b]);
+  }
+  return a;
+}
+
+// One set of 8 buckets costs half the shuffles of two; the second set is worth it only when
+// the first one would report many false candidates.
+constexpr double kOneSetFalseRate = 1e-3;
+
+}  // namespace
+
+TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(literals)) {
+  Assignment a = Assign(literals_, 8);
+  if (a.false_rate > kOneSetFalseRate && literals_.size() > 8) {
+    Assignment two = Assign(literals_, 16);
+    if (two.false_rate < a.false_rate / 2) a = std::move(two);
+  }
+  sets_ = a.lo.size() > 8 ? 2 : 1;
+  false_rate_ = a.false_rate;
+  for (size_t b = 0; b < a.lo.size(); ++b) {
+    if (a.members[b].empty()) continue;
+    for (const auto& [lit, window] : a.members[b]) buckets_[b].push_back(Entry{lit, window});
     size_t set = b / 8;
     auto bit = static_cast<uint8_t>(1u << (b % 8));
     for (size_t k = 0; k < kWindow; ++k) {
       for (int nib = 0; nib < 16; ++nib) {
-        if ((lo[b][k] >> nib & 1) != 0) lo_[set][k][nib] = lo_[set][k][nib + 16] |= bit;
-        if ((hi[b][k] >> nib & 1) != 0) hi_[set][k][nib] = hi_[set][k][nib + 16] |= bit;
+        if ((a.lo[b][k] >> nib & 1) != 0) lo_[set][k][nib] = lo_[set][k][nib + 16] |= bit;
+        if ((a.hi[b][k] >> nib & 1) != 0) hi_[set][k][nib] = hi_[set][k][nib + 16] |= bit;
       }
     }
   }

@@ -36,8 +36,10 @@ class TeddyMatcher {
 
   bool empty() const { return literals_.empty(); }
   const std::vector<Literal>& literals() const { return literals_; }
-  /// Sets of 8 buckets in use (1 for up to 8 literals, else 2).
+  /// Sets of 8 buckets in use: 1, or 2 when 8 buckets would give many false candidates.
   int sets() const { return sets_; }
+  /// Expected windows passing the fingerprint test per position of log text (byte model).
+  double estimated_false_rate() const { return false_rate_; }
 
   /// Appends to `hits` the start offset of one occurrence per line of data[0, n) that holds a
   /// literal (lines end at '\n'); offsets ascend. `candidates`, if given, is increased by the
@@ -64,6 +66,7 @@ class TeddyMatcher {
   std::vector<Literal> literals_;
   std::vector<Entry> buckets_[kBuckets];
   int sets_ = 1;  // 8 buckets per set
+  double false_rate_ = 0;
   // [set][window position][nibble], each 16-byte table repeated for both AVX2 lanes.
   alignas(32) uint8_t lo_[2][kWindow][32] = {};
   alignas(32) uint8_t hi_[2][kWindow][32] = {};
