@@ -173,9 +173,9 @@ Result<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(Catalog 
   std::shared_ptr<CompiledCatalog> out(new CompiledCatalog());
   out->db_ = db;
   // Required literals per pattern; the patterns without any go to the fallback database.
-  std::vector<std::vector<std::string>> required;
+  std::vector<std::vector<RequiredLiteral>> required;
   for (size_t i = 0; i < catalog.patterns.size(); ++i) {
-    std::optional<std::vector<std::string>> lits = RequiredLiterals(catalog.patterns[i].regex);
+    std::optional<std::vector<RequiredLiteral>> lits = RequiredFactors(catalog.patterns[i].regex);
     if (lits) {
       required.push_back(std::move(*lits));
     } else {

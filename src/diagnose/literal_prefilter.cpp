@@ -76,29 +76,56 @@ std::vector<std::string> ReduceAnchors(std::vector<std::string> literals, size_t
   return kept;
 }
 
-LiteralPrefilter::LiteralPrefilter(const std::vector<std::vector<std::string>>& required,
+namespace {
+
+// An anchor's condition: the co-requirements of every pool literal it stands for (those that
+// contain it); one without any makes it unconditional. Too many alternatives: unconditional.
+LineCondition ConditionFor(const std::string& anchor, const std::vector<RequiredLiteral>& pool) {
+  constexpr size_t kMaxAlternatives = 16;
+  LineCondition cond;
+  for (const RequiredLiteral& l : pool) {
+    if (l.text.find(anchor) == std::string::npos) continue;
+    if (l.also.empty()) return LineCondition{};
+    if (std::find(cond.alternatives.begin(), cond.alternatives.end(), l.also) ==
+        cond.alternatives.end()) {
+      cond.alternatives.push_back(l.also);
+    }
+    if (cond.alternatives.size() > kMaxAlternatives) return LineCondition{};
+  }
+  return cond;
+}
+
+}  // namespace
+
+LiteralPrefilter::LiteralPrefilter(const std::vector<std::vector<RequiredLiteral>>& required,
                                    const std::vector<std::string>& markers,
                                    const std::vector<std::string>& caseless_markers) {
-  std::vector<std::string> pool = markers;
+  std::vector<RequiredLiteral> pool;
+  for (const std::string& m : markers) pool.push_back(RequiredLiteral{m, {}});
   for (const auto& set : required) pool.insert(pool.end(), set.begin(), set.end());
+  std::vector<std::string> texts;
+  for (const RequiredLiteral& l : pool) texts.push_back(l.text);
   std::vector<std::string> anchors =
-      ReduceAnchors(std::move(pool), SampledGramMatcher::kMinLength, kTeddyTarget);
+      ReduceAnchors(std::move(texts), SampledGramMatcher::kMinLength, kTeddyTarget);
   std::vector<TeddyMatcher::Literal> short_literals;
   std::vector<std::string> long_literals;
+  std::vector<LineCondition> long_conditions;
   for (std::string& a : anchors) {
+    LineCondition cond = ConditionFor(a, pool);
     if (a.size() >= SampledGramMatcher::kMinLength) {
       long_literals.push_back(std::move(a));
+      long_conditions.push_back(std::move(cond));
     } else {
-      short_literals.push_back(TeddyMatcher::Literal{std::move(a), false});
+      short_literals.push_back(TeddyMatcher::Literal{std::move(a), false, std::move(cond)});
     }
   }
   for (const std::string& m : caseless_markers) {
     if (!m.empty() && m.find('\n') == std::string::npos) {
-      short_literals.push_back(TeddyMatcher::Literal{m, true});
+      short_literals.push_back(TeddyMatcher::Literal{m, true, {}});
     }
   }
   teddy_ = TeddyMatcher(std::move(short_literals));
-  grams_ = SampledGramMatcher(std::move(long_literals));
+  grams_ = SampledGramMatcher(std::move(long_literals), std::move(long_conditions));
 }
 
 struct PrefilterKernels {
@@ -254,7 +281,18 @@ void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* h
 
 std::vector<std::string> LiteralPrefilter::short_anchors() const {
   std::vector<std::string> out;
-  for (const auto& l : teddy_.literals()) out.push_back(l.caseless ? "(?i)" + l.text : l.text);
+  for (const auto& l : teddy_.literals()) {
+    std::string a = l.caseless ? "(?i)" + l.text : l.text;
+    for (size_t i = 0; i < l.condition.alternatives.size(); ++i) {
+      a += i == 0 ? " if " : " or ";
+      for (const auto& set : l.condition.alternatives[i]) {
+        a += "(";
+        for (size_t j = 0; j < set.size(); ++j) a += (j > 0 ? "|" : "") + set[j];
+        a += ")";
+      }
+    }
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

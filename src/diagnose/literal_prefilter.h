@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "diagnose/regex_literals.h"
 #include "diagnose/sampled_grams.h"
 #include "diagnose/teddy.h"
 
@@ -30,10 +31,12 @@ class LiteralPrefilter {
   static constexpr size_t kTeddyTarget = 32;
 
   LiteralPrefilter() = default;
-  /// `required`: one literal set per pattern (a match of the pattern contains one of its set);
-  /// `markers`: literals whose lines must be found too; `caseless_markers`: the same, matched
-  /// ignoring ASCII case. Literals containing '\n' are dropped: no line holds them.
-  LiteralPrefilter(const std::vector<std::vector<std::string>>& required,
+  /// `required`: one literal set per pattern (a match of the pattern contains one of its set,
+  /// with that literal's co-requirements); `markers`: literals whose lines must be found too;
+  /// `caseless_markers`: the same, matched ignoring ASCII case. Literals containing '\n' are
+  /// dropped: no line holds them. An anchor's hit counts only on a line that satisfies the
+  /// co-requirements of one of the literals it stands for (markers have none).
+  LiteralPrefilter(const std::vector<std::vector<RequiredLiteral>>& required,
                    const std::vector<std::string>& markers,
                    const std::vector<std::string>& caseless_markers);
 
@@ -43,7 +46,7 @@ class LiteralPrefilter {
             uint64_t* candidates = nullptr) const;
 
   /// The anchors, for reports: Teddy's (short, and the caseless markers) and the sampled
-  /// matcher's (long).
+  /// matcher's (long). Conditional anchors are followed by " if ..." in short_anchors().
   std::vector<std::string> short_anchors() const;
   const std::vector<std::string>& long_anchors() const { return grams_.literals(); }
   const TeddyMatcher& teddy() const { return teddy_; }

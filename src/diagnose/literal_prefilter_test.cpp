@@ -109,7 +109,7 @@ TEST(TeddyTest, FindsExactlyTheLinesHoldingALiteral) {
     std::vector<Needle> needles = ShortNeedles();
     needles.resize(std::min(count, needles.size()));
     std::vector<TeddyMatcher::Literal> lits;
-    for (const Needle& n : needles) lits.push_back({n.text, n.caseless});
+    for (const Needle& n : needles) lits.push_back({n.text, n.caseless, {}});
     TeddyMatcher teddy(lits);
     for (size_t size : {0, 1, 3, 31, 34, 35, 36, 64, 100, 1000, 20000}) {
       std::string text = RandomText(rng, needles, size);
@@ -152,7 +152,8 @@ TEST(SampledGramTest, LiteralsShorterThanTheMinimumAreDropped) {
 
 TEST(LiteralPrefilterTest, FindsExactlyTheLinesHoldingAnAnchor) {
   std::mt19937_64 rng(13);
-  std::vector<std::vector<std::string>> required = {LongNeedles()};
+  std::vector<std::vector<RequiredLiteral>> required(1);
+  for (const std::string& l : LongNeedles()) required[0].push_back(RequiredLiteral{l, {}});
   std::vector<std::string> markers;
   for (const Needle& n : ShortNeedles()) {
     if (!n.caseless) markers.push_back(n.text);
@@ -177,6 +178,29 @@ TEST(LiteralPrefilterTest, FindsExactlyTheLinesHoldingAnAnchor) {
           << "round " << round << " shift " << shift << " size " << t.size() << " ["
           << (t.size() < 400 ? t : std::string()) << "]";
     }
+  }
+}
+
+TEST(LiteralPrefilterTest, ConditionalAnchorsCountOnlyWhereTheirCoRequirementsHold) {
+  // As from `\b429\b.*(rate|limit|Too Many)|Too Many Requests`, plus a marker.
+  std::vector<std::vector<RequiredLiteral>> required = {
+      {RequiredLiteral{"429", {{"Too Many", "limit", "rate"}}},
+       RequiredLiteral{"Too Many Requests", {}}}};
+  LiteralPrefilter pf(required, {"Error"}, {});
+  // Line 0 is padding that moves the others across every 32-byte block alignment.
+  std::string text =
+      "GET /x took 429 ms\n"                // 1: "429" without a co-requirement
+      "status 429: rate exceeded\n"         // 2
+      "429 then Error\n"                    // 3: the marker counts anyway
+      "429 x 429 y limit\n"                 // 4
+      "code 429 and Too Many Requests\n"    // 5: a failed 429 must not hide a later anchor
+      "broadcast_1429_piece0 in memory\n";  // 6
+  for (size_t shift = 0; shift < 40; ++shift) {
+    std::string t = std::string(shift, 'z') + "\n" + text;
+    std::vector<uint32_t> hits;
+    pf.Find(t.data(), t.size(), &hits);
+    std::set<size_t> lines = LinesOf(t, hits);
+    EXPECT_EQ(lines, (std::set<size_t>{2, 3, 4, 5})) << "shift " << shift;
   }
 }
 

@@ -352,11 +352,15 @@ class Parser {
 // of alternatives): past it the concatenation keeps what it has as a candidate and restarts.
 constexpr size_t kMaxSet = 64;
 constexpr size_t kMaxClassExpand = 4;
+// Co-requirements kept per literal: a few sets of a few literals are plenty to confirm a hit.
+constexpr size_t kMaxAlso = 4;
+constexpr size_t kMaxAlsoSet = 16;
 
 using Strings = std::vector<std::string>;
 
+// A required set: every match contains one of `lits` (and, per literal, its co-requirements).
 struct Candidate {
-  Strings set;
+  std::vector<RequiredLiteral> lits;
   double cost = std::numeric_limits<double>::infinity();
 };
 
@@ -366,18 +370,39 @@ double SetCost(const Strings& s) {
   return c;
 }
 
-void Consider(Candidate& best, const Strings& s) {
-  if (s.empty()) return;
-  double c = SetCost(s);  // infinite for any empty or too-short literal
-  if (c < best.cost) {
-    best.set = s;
-    best.cost = c;
-  }
+Candidate FromStrings(const Strings& s) {
+  Candidate c;
+  if (s.empty()) return c;
+  c.cost = SetCost(s);  // infinite for any empty or too-short literal
+  for (const std::string& x : s) c.lits.push_back(RequiredLiteral{x, {}});
+  return c;
 }
+
+Strings Texts(const Candidate& c) {
+  Strings out;
+  for (const RequiredLiteral& l : c.lits) out.push_back(l.text);
+  return out;
+}
+
+bool Usable(const Candidate& c) { return !c.lits.empty() && std::isfinite(c.cost); }
 
 void Dedupe(Strings& s) {
   std::sort(s.begin(), s.end());
   s.erase(std::unique(s.begin(), s.end()), s.end());
+}
+
+// Unites literal lists; a text that comes with different co-requirements keeps none (either
+// branch may have matched, and "one of two conditions" is not kept).
+void Unite(std::vector<RequiredLiteral>* into, const std::vector<RequiredLiteral>& more) {
+  for (const RequiredLiteral& l : more) {
+    auto it = std::find_if(into->begin(), into->end(),
+                           [&](const RequiredLiteral& x) { return x.text == l.text; });
+    if (it == into->end()) {
+      into->push_back(l);
+    } else if (it->also != l.also) {
+      it->also.clear();
+    }
+  }
 }
 
 struct Summary {
@@ -387,8 +412,34 @@ struct Summary {
 
 Candidate Best(const Summary& s) {
   Candidate c = s.required;
-  if (s.exact) Consider(c, *s.exact);
+  if (s.exact) {
+    Candidate e = FromStrings(*s.exact);
+    if (e.cost < c.cost) c = std::move(e);
+  }
   return c;
+}
+
+// The cheapest of a concatenation's required sets, each of its literals told the others
+// (every factor of a concatenation is in every match).
+Candidate CombineFactors(std::vector<Candidate> factors) {
+  Candidate best;
+  size_t best_i = 0;
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (factors[i].cost < best.cost) {
+      best = factors[i];
+      best_i = i;
+    }
+  }
+  if (!Usable(best)) return best;
+  for (RequiredLiteral& l : best.lits) {
+    for (size_t i = 0; i < factors.size() && l.also.size() < kMaxAlso; ++i) {
+      if (i == best_i || !Usable(factors[i]) || factors[i].lits.size() > kMaxAlsoSet) continue;
+      Strings set = Texts(factors[i]);
+      Dedupe(set);
+      if (std::find(l.also.begin(), l.also.end(), set) == l.also.end()) l.also.push_back(set);
+    }
+  }
+  return best;
 }
 
 Summary Analyze(const RegexNode& n, int depth) {
@@ -412,13 +463,18 @@ Summary Analyze(const RegexNode& n, int depth) {
       }
       return out;
     case Kind::kConcat: {
+      std::vector<Candidate> factors;
       Strings run{""};
       bool all_exact = true;
+      auto close_run = [&] {
+        Candidate c = FromStrings(run);
+        if (Usable(c)) factors.push_back(std::move(c));
+      };
       for (const RegexNode& child : n.children) {
         Summary c = Analyze(child, depth + 1);
-        if (c.required.cost < out.required.cost) out.required = c.required;
+        if (Usable(c.required)) factors.push_back(c.required);
         if (!c.exact) {
-          Consider(out.required, run);
+          close_run();
           run = {""};
           all_exact = false;
           continue;
@@ -436,7 +492,7 @@ Summary Analyze(const RegexNode& n, int depth) {
         }
         if (!fits) {
           // Too many or too long: what ran so far is a requirement; start again here.
-          Consider(out.required, run);
+          close_run();
           run = *c.exact;
           all_exact = false;
           continue;
@@ -447,12 +503,15 @@ Summary Analyze(const RegexNode& n, int depth) {
       if (all_exact) {
         out.exact = std::move(run);
       } else {
-        Consider(out.required, run);
+        close_run();
       }
+      out.required = CombineFactors(std::move(factors));
       return out;
     }
     case Kind::kAlt: {
-      Strings exact, required;
+      Strings exact;
+      Candidate required;
+      required.cost = 0;
       bool exact_ok = true, required_ok = true;
       for (const RegexNode& child : n.children) {
         Summary c = Analyze(child, depth + 1);
@@ -463,20 +522,18 @@ Summary Analyze(const RegexNode& n, int depth) {
           exact_ok = false;
         }
         Candidate b = Best(c);
-        if (b.set.empty()) {
+        if (!Usable(b)) {
           required_ok = false;
         } else if (required_ok) {
-          required.insert(required.end(), b.set.begin(), b.set.end());
+          Unite(&required.lits, b.lits);
+          required.cost += b.cost;
         }
       }
       if (exact_ok) {
         Dedupe(exact);
         out.exact = std::move(exact);
       }
-      if (required_ok) {
-        Dedupe(required);
-        Consider(out.required, required);
-      }
+      if (required_ok && !required.lits.empty()) out.required = std::move(required);
       return out;
     }
     case Kind::kRepeat: {
@@ -546,10 +603,26 @@ double LiteralCost(std::string_view s) {
   return cost * (1 + common / static_cast<double>(n));
 }
 
-std::optional<std::vector<std::string>> RequiredLiterals(const RegexNode& re) {
+std::optional<std::vector<RequiredLiteral>> RequiredFactors(const RegexNode& re) {
   Candidate best = Best(Analyze(re, 0));
-  if (best.set.empty() || !std::isfinite(best.cost)) return std::nullopt;
-  return best.set;
+  if (!Usable(best)) return std::nullopt;
+  std::sort(best.lits.begin(), best.lits.end(),
+            [](const RequiredLiteral& x, const RequiredLiteral& y) { return x.text < y.text; });
+  return best.lits;
+}
+
+std::optional<std::vector<RequiredLiteral>> RequiredFactors(std::string_view re) {
+  std::optional<RegexNode> node = ParseRegex(re);
+  if (!node) return std::nullopt;
+  return RequiredFactors(*node);
+}
+
+std::optional<std::vector<std::string>> RequiredLiterals(const RegexNode& re) {
+  std::optional<std::vector<RequiredLiteral>> f = RequiredFactors(re);
+  if (!f) return std::nullopt;
+  std::vector<std::string> out;
+  for (RequiredLiteral& l : *f) out.push_back(std::move(l.text));
+  return out;
 }
 
 std::optional<std::vector<std::string>> RequiredLiterals(std::string_view re) {

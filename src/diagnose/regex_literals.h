@@ -30,7 +30,23 @@ struct RegexNode {
 /// Parses `re` (the subset above). nullopt for unsupported syntax or a malformed regex.
 std::optional<RegexNode> ParseRegex(std::string_view re);
 
-/// The cheapest set of literals one of which every match contains (see LiteralCost), or
+/// A literal every match of some branch contains, with what else that match must contain:
+/// each set of `also` has a member in it too (co-requirements; empty when none are known).
+/// `\b429\b.*(rate|limit)` gives {"429", also {{"limit", "rate"}}}: a line with "429" but
+/// neither word cannot match.
+struct RequiredLiteral {
+  std::string text;
+  std::vector<std::vector<std::string>> also;
+  bool operator==(const RequiredLiteral&) const = default;
+};
+
+/// The cheapest set of literals one of which every match contains (see LiteralCost), each with
+/// its co-requirements, sorted by text; nullopt when no such set is known.
+std::optional<std::vector<RequiredLiteral>> RequiredFactors(const RegexNode& re);
+std::optional<std::vector<RequiredLiteral>> RequiredFactors(std::string_view re);
+
+/// The texts of RequiredFactors: the cheapest set of literals one of which every match
+/// contains (see LiteralCost), or
 /// nullopt when no such set is known (a pattern like `\d+ bytes?` still yields " byte"; `.*`
 /// or `[a-z]+` yield nothing). Literals are at most kMaxRequiredLiteral bytes.
 std::optional<std::vector<std::string>> RequiredLiterals(const RegexNode& re);

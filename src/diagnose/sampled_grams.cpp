@@ -24,10 +24,13 @@ double GramProbability(const char* p) {
 
 }  // namespace
 
-SampledGramMatcher::SampledGramMatcher(std::vector<std::string> literals)
+SampledGramMatcher::SampledGramMatcher(std::vector<std::string> literals,
+                                       std::vector<LineCondition> conditions)
     : filter_(size_t{1} << kWordBits, 0) {
-  for (std::string& lit : literals) {
-    if (lit.size() >= kMinLength) literals_.push_back(std::move(lit));
+  for (size_t i = 0; i < literals.size(); ++i) {
+    if (literals[i].size() < kMinLength) continue;
+    literals_.push_back(std::move(literals[i]));
+    conditions_.push_back(i < conditions.size() ? std::move(conditions[i]) : LineCondition{});
   }
   for (uint32_t li = 0; li < literals_.size(); ++li) {
     const std::string& lit = literals_[li];
@@ -63,7 +66,9 @@ size_t SampledGramMatcher::Verify(const char* data, size_t n, size_t pos, uint32
     size_t start = pos - it->offset;
     const std::string& lit = literals_[it->literal];
     if (start + lit.size() > n) continue;
-    if (std::memcmp(data + start, lit.data(), lit.size()) == 0) return start;
+    if (std::memcmp(data + start, lit.data(), lit.size()) != 0) continue;
+    const LineCondition& cond = conditions_[it->literal];
+    if (cond.always() || cond.HoldsAround(data, n, start)) return start;
   }
   return kNotFound;
 }

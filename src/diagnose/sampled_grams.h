@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "diagnose/line_condition.h"
+
 namespace tug::diagnose {
 
 struct PrefilterKernels;
@@ -26,8 +28,10 @@ class SampledGramMatcher {
   static constexpr size_t kNotFound = SIZE_MAX;
 
   SampledGramMatcher() = default;
-  /// Literals shorter than kMinLength are an error of the caller (ignored).
-  explicit SampledGramMatcher(std::vector<std::string> literals);
+  /// Literals shorter than kMinLength are an error of the caller (ignored). `conditions`, if
+  /// not empty, has one entry per literal: an occurrence counts only where it holds.
+  explicit SampledGramMatcher(std::vector<std::string> literals,
+                              std::vector<LineCondition> conditions = {});
 
   bool empty() const { return literals_.empty(); }
   const std::vector<std::string>& literals() const { return literals_; }
@@ -72,7 +76,8 @@ class SampledGramMatcher {
   size_t Verify(const char* data, size_t n, size_t pos, uint32_t hash) const;
 
   std::vector<std::string> literals_;
-  std::vector<Entry> entries_;  // sorted by hash
+  std::vector<LineCondition> conditions_;  // parallel to literals_
+  std::vector<Entry> entries_;             // sorted by hash
   std::vector<uint64_t> filter_;
 };
 

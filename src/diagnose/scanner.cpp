@@ -6,8 +6,8 @@
 #include <cctype>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 namespace tug::diagnose {
@@ -41,9 +41,34 @@ std::string TaskAttemptKey(std::string_view text) {
   return {};
 }
 
-// Newlines in [p, p + n): 16 bytes at a time with SSE2 (byte counters drained every 255
-// blocks), eight at a time elsewhere (SWAR zero-byte count).
+#if defined(__x86_64__)
+// 32 bytes at a time; the byte counters are drained every 255 blocks.
+__attribute__((target("avx2"))) size_t CountNewlinesAvx2(const char* p, size_t n) {
+  size_t count = 0, i = 0;
+  const __m256i nl = _mm256_set1_epi8('\n');
+  while (i + 32 <= n) {
+    __m256i acc = _mm256_setzero_si256();
+    size_t blocks = std::min<size_t>((n - i) / 32, 255);
+    for (size_t b = 0; b < blocks; ++b, i += 32) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));  // +1 per newline byte
+    }
+    __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
+    count += static_cast<size_t>(_mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) +
+                                 _mm256_extract_epi64(sums, 2) + _mm256_extract_epi64(sums, 3));
+  }
+  for (; i < n; ++i) count += p[i] == '\n';
+  return count;
+}
+#endif
+
+// Newlines in [p, p + n): with AVX2 if the CPU has it, else 16 bytes at a time with SSE2 (byte
+// counters drained every 255 blocks), else eight at a time (SWAR zero-byte count).
 size_t CountNewlines(const char* p, size_t n) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  if (avx2) return CountNewlinesAvx2(p, n);
+#endif
   size_t count = 0, i = 0;
 #if defined(__SSE2__)
   const __m128i nl = _mm_set1_epi8('\n');

@@ -154,7 +154,8 @@ size_t TeddyMatcher::Verify(const char* data, size_t n, size_t pos, uint32_t mas
       size_t start = pos - e.window;
       const Literal& lit = literals_[e.literal];
       if (start + lit.text.size() > n) continue;
-      if (Equal(data + start, lit.text, lit.caseless)) return start;
+      if (!Equal(data + start, lit.text, lit.caseless)) continue;
+      if (lit.condition.always() || lit.condition.HoldsAround(data, n, start)) return start;
     }
   }
   return kNotFound;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "diagnose/line_condition.h"
+
 namespace tug::diagnose {
 
 struct PrefilterKernels;
@@ -24,8 +26,9 @@ struct PrefilterKernels;
 class TeddyMatcher {
  public:
   struct Literal {
-    std::string text;       // at least 1 byte, no '\n'
-    bool caseless = false;  // ASCII letters match either case
+    std::string text;         // at least 1 byte, no '\n'
+    bool caseless = false;    // ASCII letters match either case
+    LineCondition condition;  // an occurrence counts only on a line where this holds
   };
   static constexpr size_t kWindow = 4;
   static constexpr size_t kBuckets = 16;
