@@ -3,32 +3,17 @@
 /// regex contains at least one of them. The literal prefilter (literal_prefilter.h) searches
 /// for these and runs the full patterns only on the lines that hold one.
 ///
-/// Only the part of the vectorscan/PCRE syntax the catalogs use is understood: literals and
-/// escapes, classes, `.`, groups `(...)` / `(?:...)`, alternation, the quantifiers `* + ? {n}
-/// {n,} {n,m}` (lazy or possessive), and the assertions `^ $ \b \B \A \z \Z \G`. Anything else
-/// (inline flags, lookaround, back-references, `\Q...\E`, POSIX classes, `\p{..}`) makes
-/// ParseRegex return nullopt, and the pattern then runs on the full path: a conservative
-/// answer, never a wrong one. Pure functions; thread-safe.
-#include <bitset>
+/// Regexes are parsed by ParseRegex (regex_parse.h); one it refuses has no required literals
+/// and runs on the full path: a conservative answer, never a wrong one. Pure functions;
+/// thread-safe.
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "diagnose/regex_parse.h"
+
 namespace tug::diagnose {
-
-struct RegexNode {
-  enum class Kind { kEmpty, kByte, kClass, kAssert, kConcat, kAlt, kRepeat };
-  Kind kind = Kind::kEmpty;
-  unsigned char byte = 0;           // kByte
-  std::bitset<256> set;             // kClass: the bytes it matches
-  int min = 0;                      // kRepeat
-  int max = -1;                     // kRepeat; -1 = unbounded
-  std::vector<RegexNode> children;  // kConcat, kAlt; kRepeat has exactly one
-};
-
-/// Parses `re` (the subset above). nullopt for unsupported syntax or a malformed regex.
-std::optional<RegexNode> ParseRegex(std::string_view re);
 
 /// A literal every match of some branch contains, with what else that match must contain:
 /// each set of `also` has a member in it too (co-requirements; empty when none are known).
@@ -45,10 +30,8 @@ struct RequiredLiteral {
 std::optional<std::vector<RequiredLiteral>> RequiredFactors(const RegexNode& re);
 std::optional<std::vector<RequiredLiteral>> RequiredFactors(std::string_view re);
 
-/// The texts of RequiredFactors: the cheapest set of literals one of which every match
-/// contains (see LiteralCost), or
-/// nullopt when no such set is known (a pattern like `\d+ bytes?` still yields " byte"; `.*`
-/// or `[a-z]+` yield nothing). Literals are at most kMaxRequiredLiteral bytes.
+/// The texts of RequiredFactors, or nullopt when no set is known (`\d+ bytes?` still yields
+/// " byte"; `.*` or `[a-z]+` yield nothing). Literals are at most kMaxRequiredLiteral bytes.
 std::optional<std::vector<std::string>> RequiredLiterals(const RegexNode& re);
 std::optional<std::vector<std::string>> RequiredLiterals(std::string_view re);
 

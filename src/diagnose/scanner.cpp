@@ -230,15 +230,15 @@ void LogScan::WalkFlagged(std::string_view chunk) {
     return;
   }
   // The chunk's first line. If it started in an earlier chunk, a literal may span the
-  // boundary, so the literal path checks the joined line on its own; the stream path has
-  // seen it whole and flagged it.
+  // boundary, so the literal path checks the joined line on its own; the stream path may
+  // have flagged it in the earlier chunk (where the match ended), so it takes the line.
   size_t n = static_cast<size_t>(static_cast<const char*>(first_nl) - data);
   bool continued = !partial_.empty();
   if (partial_.size() < kMaxLineBytes) {
     partial_.append(data, std::min(n, kMaxLineBytes - partial_.size()));
   }
   bool flagged = !flags_.empty() && flags_.front() <= n;
-  if (continued && mode_ == ScanMode::kLiteral) flagged = LineMayMatter(partial_);
+  if (continued) flagged = mode_ != ScanMode::kLiteral || LineMayMatter(partial_);
   if (flagged || cur_block_ >= 0 || in_traceback_ || pending_noise_) {
     ProcessLine(partial_);
   } else {
