@@ -176,6 +176,9 @@ int Anchors(const Diagnoser& d) {
   for (const auto& a : pf.long_anchors()) std::printf("  [%s]\n", a.c_str());
   std::printf("patterns without a required literal (full path): %zu\n",
               c.fallback_patterns().size());
+  std::printf("AVX2 kernels: %s\n", tug::diagnose::LiteralPrefilter::Vectorized()
+                                        ? "yes"
+                                        : "no (LogScan uses the stream prefilter)");
   return 0;
 }
 

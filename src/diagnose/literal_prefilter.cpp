@@ -263,11 +263,19 @@ struct PrefilterKernels {
 #endif
 };
 
+bool LiteralPrefilter::Vectorized() {
+#if defined(TUG_PREFILTER_AVX2)
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  return avx2;
+#else
+  return false;
+#endif
+}
+
 void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* hits,
                             uint64_t* candidates) const {
 #if defined(TUG_PREFILTER_AVX2)
-  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
-  if (avx2) {
+  if (Vectorized()) {
     if (teddy_.sets() == 2) {
       PrefilterKernels::Fused<2>(*this, data, n, hits, candidates);
     } else {
@@ -276,6 +284,11 @@ void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* h
     return;
   }
 #endif
+  PrefilterKernels::Sequential(*this, data, n, hits, candidates);
+}
+
+void LiteralPrefilter::FindPortable(const char* data, size_t n, std::vector<uint32_t>* hits,
+                                    uint64_t* candidates) const {
   PrefilterKernels::Sequential(*this, data, n, hits, candidates);
 }
 

@@ -40,10 +40,17 @@ class LiteralPrefilter {
                    const std::vector<std::string>& markers,
                    const std::vector<std::string>& caseless_markers);
 
+  /// Whether Find runs the AVX2 kernel on this CPU (otherwise the portable one, a byte at a
+  /// time: LogScan then prefers the stream prefilter).
+  static bool Vectorized();
+
   /// Appends to `hits` ascending offsets in data[0, n), at least one inside every line that
   /// holds an anchor (and none elsewhere). `candidates`, if given, counts fingerprint hits.
   void Find(const char* data, size_t n, std::vector<uint32_t>* hits,
             uint64_t* candidates = nullptr) const;
+  /// The portable kernels (what Find runs without AVX2); the same lines.
+  void FindPortable(const char* data, size_t n, std::vector<uint32_t>* hits,
+                    uint64_t* candidates = nullptr) const;
 
   /// The anchors, for reports: Teddy's (short, and the caseless markers) and the sampled
   /// matcher's (long). Conditional anchors are followed by " if ..." in short_anchors().

@@ -171,9 +171,11 @@ TEST(LiteralPrefilterTest, FindsExactlyTheLinesHoldingAnAnchor) {
     std::string text = RandomText(rng, planted, rng() % 20000);
     for (size_t shift : {0, 1, 5, 7}) {
       std::string t = text.substr(std::min(shift, text.size()));
-      std::vector<uint32_t> hits;
+      std::vector<uint32_t> hits, portable;
       pf.Find(t.data(), t.size(), &hits);
+      pf.FindPortable(t.data(), t.size(), &portable);
       EXPECT_TRUE(std::is_sorted(hits.begin(), hits.end()));
+      EXPECT_EQ(LinesOf(t, portable), LinesOf(t, hits));
       EXPECT_EQ(LinesOf(t, hits), NaiveLines(t, anchors))
           << "round " << round << " shift " << shift << " size " << t.size() << " ["
           << (t.size() < 400 ? t : std::string()) << "]";
@@ -197,10 +199,11 @@ TEST(LiteralPrefilterTest, ConditionalAnchorsCountOnlyWhereTheirCoRequirementsHo
       "broadcast_1429_piece0 in memory\n";  // 6
   for (size_t shift = 0; shift < 40; ++shift) {
     std::string t = std::string(shift, 'z') + "\n" + text;
-    std::vector<uint32_t> hits;
+    std::vector<uint32_t> hits, portable;
     pf.Find(t.data(), t.size(), &hits);
-    std::set<size_t> lines = LinesOf(t, hits);
-    EXPECT_EQ(lines, (std::set<size_t>{2, 3, 4, 5})) << "shift " << shift;
+    pf.FindPortable(t.data(), t.size(), &portable);
+    EXPECT_EQ(LinesOf(t, hits), (std::set<size_t>{2, 3, 4, 5})) << "shift " << shift;
+    EXPECT_EQ(LinesOf(t, portable), (std::set<size_t>{2, 3, 4, 5})) << "shift " << shift;
   }
 }
 

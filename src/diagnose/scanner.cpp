@@ -111,7 +111,13 @@ LogScan::LogScan(std::shared_ptr<const CompiledCatalog> compiled, std::string co
       hs_alloc_scratch(compiled_->fallback_database(), &scratch_) != HS_SUCCESS) {
     scratch_ = nullptr;
   }
-  if (!compiled_->literal_path()) mode_ = ScanMode::kReference;
+  if (!compiled_->literal_path()) {
+    mode_ = ScanMode::kReference;
+  } else if (!LiteralPrefilter::Vectorized()) {
+    // Without AVX2 the literal kernels go a byte at a time; vectorscan's stream prefilter
+    // (SSE2 / NEON) is then the faster way to skip lines.
+    SetMode(ScanMode::kStreamPrefilter);
+  }
   partial_.reserve(256);
 }
 
