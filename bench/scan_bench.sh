@@ -4,7 +4,8 @@
 #   bench/scan_bench.sh [SIZE_MB]      (default 1100; files go to /tmp)
 # Env: ROUNDS (default 5) rounds of scanner + grep -E (+ ripgrep if installed) in turn, on the
 # same warm file; medians are reported. STREAM=1 adds the issue-3 stream-prefilter path,
-# REFERENCE=1 the per-line reference path (slow). Each round is timed twice: wall clock and
+# REFERENCE=1 the per-line reference path (slow), MEMORY=1 the scanner fed from a copy of the
+# file in memory (the scanner without read()'s copies; its RSS holds the whole file). Each round is timed twice: wall clock and
 # CPU time (user + sys); on a shared machine the CPU figures are the steadier ones, and the
 # ratio to grep is given for both.
 # Counts can differ: the scanner matches each line after relay prefixes are stripped and keeps
@@ -48,6 +49,11 @@ for r in $(seq "$ROUNDS"); do
   # /usr/bin/time's includes compiling the catalog (~0.2 s of CPU), like grep's includes its own.
   sed -n 's/.*seconds=\([0-9.]*\) GBps.*cpu_seconds=\([0-9.]*\) .*/\1 \2/p' <<<"$scan_line" >> "$OUT/scan_self"
   sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<<"$scan_line" >> "$OUT/rss"
+  if [[ ${MEMORY:-0} == 1 ]]; then
+    run memory "$BIN" scan "$LOG" literal memory
+    sed -n 's/.*seconds=\([0-9.]*\) GBps.*cpu_seconds=\([0-9.]*\) .*/\1 \2/p' "$OUT/memory.out" >> "$OUT/memory_self"
+    echo "round $r scanner on the file in memory: $(cat "$OUT/memory.out")"
+  fi
   if [[ ${STREAM:-0} == 1 ]]; then
     run stream "$BIN" scan "$LOG" stream
     sed -n 's/.*seconds=\([0-9.]*\) GBps.*cpu_seconds=\([0-9.]*\) .*/\1 \2/p' "$OUT/stream.out" >> "$OUT/stream_self"
@@ -76,6 +82,11 @@ printf 'scanner   wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   peak RSS %s KB 
   "$sw" "$(gbps "$sw")" "$sc" "$(gbps "$sc")" "$(sort -n "$OUT/rss" | tail -1)"
 printf '          (whole process, with compiling the catalog: wall %.3f s, cpu %.3f s)\n' \
   "$(col scanner 1)" "$(col scanner 2)"
+if [[ -f $OUT/memory_self ]]; then
+  mw=$(col memory_self 1); mc=$(col memory_self 2)
+  printf 'in memory wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   (no page-cache copies)\n' \
+    "$mw" "$(gbps "$mw")" "$mc" "$(gbps "$mc")"
+fi
 if [[ -f $OUT/stream_self ]]; then
   tw=$(col stream_self 1); tc=$(col stream_self 2)
   printf 'stream    wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   (issue-3 path)\n' \

@@ -178,10 +178,13 @@ struct PrefilterKernels {
       if (use_teddy) {
         __m256i acc[kSets];
         for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
+        // Unrolled so that the tables stay in registers (GCC keeps the loop otherwise).
+#pragma GCC unroll 4
         for (size_t k = 0; k < W; ++k) {
           __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + k));
           __m256i vl = _mm256_and_si256(v, low4);
           __m256i vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+#pragma GCC unroll 2
           for (int s = 0; s < kSets; ++s) {
             acc[s] = _mm256_and_si256(acc[s], _mm256_and_si256(_mm256_shuffle_epi8(lo[s][k], vl),
                                                                _mm256_shuffle_epi8(hi[s][k], vh)));
