@@ -130,6 +130,7 @@ hs_database_t* CompileFallbackDatabase(const Catalog& catalog,
     ids.push_back(static_cast<unsigned>(i));
   }
   std::vector<const char*> exprs;
+  exprs.reserve(storage.size());
   for (const std::string& e : storage) exprs.push_back(e.c_str());
   for (unsigned extra : {0u, static_cast<unsigned>(HS_FLAG_PREFILTER)}) {
     std::vector<unsigned> flags(exprs.size(), extra);

@@ -43,7 +43,7 @@ std::vector<std::string> ReduceAnchors(std::vector<std::string> literals, size_t
     if (!ContainsAny(s, kept)) kept.push_back(std::move(s));
   }
   for (;;) {
-    size_t shorts = static_cast<size_t>(std::count_if(
+    auto shorts = static_cast<size_t>(std::count_if(
         kept.begin(), kept.end(), [&](const std::string& s) { return s.size() < short_below; }));
     if (shorts <= target) break;
     std::map<std::string, int> shared;
@@ -101,9 +101,11 @@ LiteralPrefilter::LiteralPrefilter(const std::vector<std::vector<RequiredLiteral
                                    const std::vector<std::string>& markers,
                                    const std::vector<std::string>& caseless_markers) {
   std::vector<RequiredLiteral> pool;
+  pool.reserve(markers.size());
   for (const std::string& m : markers) pool.push_back(RequiredLiteral{m, {}});
   for (const auto& set : required) pool.insert(pool.end(), set.begin(), set.end());
   std::vector<std::string> texts;
+  texts.reserve(pool.size());
   for (const RequiredLiteral& l : pool) texts.push_back(l.text);
   std::vector<std::string> anchors =
       ReduceAnchors(std::move(texts), SampledGramMatcher::kMinLength, kTeddyTarget);
@@ -152,8 +154,8 @@ struct PrefilterKernels {
                                                     uint64_t* candidates) {
     const TeddyMatcher& t = f.teddy_;
     const SampledGramMatcher& g = f.grams_;
-    constexpr size_t W = TeddyMatcher::kWindow;
-    constexpr size_t S = SampledGramMatcher::kStride;
+    constexpr size_t kWin = TeddyMatcher::kWindow;
+    constexpr size_t kStride = SampledGramMatcher::kStride;
     const bool use_teddy = !t.empty();
     const bool use_grams = !g.empty();
     const uint64_t* filter = g.filter_.data();
@@ -163,24 +165,24 @@ struct PrefilterKernels {
     const __m256i low32 = _mm256_set1_epi64x(0xffffffffLL);
     const __m256i one = _mm256_set1_epi64x(1);
     const __m256i low6 = _mm256_set1_epi64x(63);
-    __m256i lo[kSets][W], hi[kSets][W];
+    __m256i lo[kSets][kWin], hi[kSets][kWin];
     for (int s = 0; s < kSets; ++s) {
-      for (size_t k = 0; k < W; ++k) {
+      for (size_t k = 0; k < kWin; ++k) {
         lo[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.lo_[s][k]));
         hi[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.hi_[s][k]));
       }
     }
     size_t i = 0;
     size_t reported_end = 0;  // the line after the last one reported starts here
-    while (i + 32 + W - 1 <= n) {
+    while (i + 32 + kWin - 1 <= n) {
       uint32_t tmask = 0;
       alignas(32) uint8_t bits[kSets][32];
       if (use_teddy) {
         __m256i acc[kSets];
         for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
-        // Unrolled so that the tables stay in registers (GCC keeps the loop otherwise).
+          // Unrolled so that the tables stay in registers (GCC keeps the loop otherwise).
 #pragma GCC unroll 4
-        for (size_t k = 0; k < W; ++k) {
+        for (size_t k = 0; k < kWin; ++k) {
           __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + k));
           __m256i vl = _mm256_and_si256(v, low4);
           __m256i vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
@@ -202,7 +204,7 @@ struct PrefilterKernels {
       }
       // The four grams are the four 64-bit lanes of one load; SampledGramMatcher::Hash,
       // Word and Bits in vector form, the filter words gathered.
-      const size_t g0 = i & ~(S - 1);
+      const size_t g0 = i & ~(kStride - 1);
       alignas(32) uint64_t h[4];
       unsigned gmask = 0;
       if (use_grams) {
@@ -225,7 +227,7 @@ struct PrefilterKernels {
         // The earlier of the next Teddy window and the next gram sample.
         size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctz(tmask)) : SIZE_MAX;
         unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
-        size_t gpos = gmask != 0 ? g0 + gs * S : SIZE_MAX;
+        size_t gpos = gmask != 0 ? g0 + gs * kStride : SIZE_MAX;
         size_t start;
         if (tpos <= gpos) {
           tmask &= tmask - 1;
@@ -253,7 +255,7 @@ struct PrefilterKernels {
     std::vector<uint32_t> tail;
     t.FindPortable(data, n, &tail, candidates, i);
     size_t mid = tail.size();
-    g.FindFrom(data, n, i & ~(S - 1), &tail, candidates);
+    g.FindFrom(data, n, i & ~(kStride - 1), &tail, candidates);
     std::inplace_merge(tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(mid), tail.end());
     for (uint32_t at : tail) {
       if (at < reported_end) continue;

@@ -20,6 +20,6 @@ namespace tug::diagnose {
 /// `chunk_bytes` long. Blocking; one thread.
 [[nodiscard]] Status ReadLogFile(const std::string& path,
                                  const std::function<void(std::string_view)>& consume,
-                                 size_t chunk_bytes = 64 * 1024);
+                                 size_t chunk_bytes = size_t{64} * 1024);
 
 }  // namespace tug::diagnose

@@ -103,7 +103,7 @@ void SampledGramMatcher::FindFrom(const char* data, size_t n, size_t from,
     }
     size_t next = p + 4 * kStride;
     while (pass != 0) {
-      unsigned s = static_cast<unsigned>(__builtin_ctz(pass));
+      auto s = static_cast<unsigned>(__builtin_ctz(pass));
       pass &= pass - 1;
       size_t line_next = next;
       if (!check(p + s * kStride, h[s], &line_next)) return;

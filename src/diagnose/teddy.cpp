@@ -191,20 +191,20 @@ struct TeddyKernels {
   __attribute__((target("avx2"))) static void Avx2(const TeddyMatcher& t, const char* data,
                                                    size_t n, std::vector<uint32_t>* hits,
                                                    uint64_t* candidates) {
-    constexpr size_t W = TeddyMatcher::kWindow;
+    constexpr size_t kWin = TeddyMatcher::kWindow;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
-    __m256i lo[kSets][W], hi[kSets][W];
+    __m256i lo[kSets][kWin], hi[kSets][kWin];
     for (int s = 0; s < kSets; ++s) {
-      for (size_t k = 0; k < W; ++k) {
+      for (size_t k = 0; k < kWin; ++k) {
         lo[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.lo_[s][k]));
         hi[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.hi_[s][k]));
       }
     }
     size_t i = 0;
-    while (i + 32 + W - 1 <= n) {
+    while (i + 32 + kWin - 1 <= n) {
       __m256i acc[kSets];
       for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
-      for (size_t k = 0; k < W; ++k) {
+      for (size_t k = 0; k < kWin; ++k) {
         __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + k));
         __m256i vl = _mm256_and_si256(v, low4);
         __m256i vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
