@@ -62,9 +62,9 @@ Status Gunzip(const std::string& path, std::FILE* f, std::vector<unsigned char>&
     }
     if (rc == Z_BUF_ERROR && eof && zs.avail_in == 0) {
       return InvalidArgument("'" + path +
-                             "' ends in the middle of its gzip data (truncated?); diagnose the "
-                             "part that is there with `zcat " +
-                             path + " | ...` or re-fetch it");
+                             "' ends in the middle of its gzip data (truncated?); re-fetch it, or "
+                             "diagnose the part that is there: zcat '" +
+                             path + "' > part.log");
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
       std::string why = zs.msg != nullptr ? zs.msg : "error " + std::to_string(rc);
