@@ -14,9 +14,10 @@
 /// required literal are matched over the chunk by a small vectorscan database of their own.
 /// Newlines are counted in bulk; the per-line logic runs only on lines holding a hit, on every
 /// line while an exception block or traceback is open or a noise line awaits its exception,
-/// and on each line that completes a chunk-spanning partial. Results equal the per-line
-/// reference path (ScanMode::kReference) and the issue-3 stream prefilter
-/// (ScanMode::kStreamPrefilter), which are kept for tests and benchmarks.
+/// and on each line that completes a chunk-spanning partial if the prefilter flags the joined
+/// line. Results equal the per-line reference path (ScanMode::kReference) and the issue-3
+/// stream prefilter (ScanMode::kStreamPrefilter), which are kept for tests and benchmarks; the
+/// stream prefilter is also the default on CPUs without AVX2.
 ///
 /// Lifecycle: Diagnoser::Start() -> Feed()* -> Finish() -> read hits(). One LogScan per
 /// stream; not thread-safe, but distinct scans may run on distinct threads (each owns its
