@@ -10,6 +10,8 @@ PACKAGES=(
   # PostgresStore: its tests and store_bench start a throwaway server (initdb, pg_ctl, pgbench).
   postgresql-15 postgresql-client-15
   libspdlog-dev libfmt-dev libvectorscan-dev
+  # `tug diagnose` gunzips archived .gz logs as it reads them.
+  zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   perl python3 procps wrk bc
   # The Kubernetes test environment (scripts/kube-testenv): etcd, and what building
