@@ -50,7 +50,9 @@ COPY --from=build /src/build/release/tug /src/build/release/tug-shim /usr/local/
 USER 10001:10001
 # The data directory is the config's (the chart sets data_dir: /var/lib/tugboat); no TUG_DATA_DIR
 # here, since the environment would override the config file. `tug server` listens on loopback
-# until authentication exists, so a bare `docker run` is reachable only from inside.
+# unless authentication is on, so a bare `docker run` is reachable only from inside; e.g.
+#   docker run -e TUG_LISTEN=0.0.0.0:8080 -e TUG_AUTH=true \
+#     -e TUG_AUTH_BOOTSTRAP_TOKEN_FILE=/var/lib/tugboat/admin.token -p 8080:8080 IMAGE
 WORKDIR /var/lib/tugboat
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/tug"]

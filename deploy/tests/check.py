@@ -127,6 +127,14 @@ def cmd_template(args):
     check(cfg["engine"]["driver"] == "kubernetes" and cfg["clusters"][0]["in_cluster"] is True,
           "config: kubernetes engine, in-cluster credentials")
     check("url" not in cfg.get("store", {}), "config: no database URL in the ConfigMap")
+    check(cfg["auth"]["enabled"] is True and
+          cfg["auth"]["bootstrap_token_file"] == "/etc/tugboat/bootstrap/token",
+          "config: bearer tokens on, the first admin token from a Secret")
+    mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+    vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    check(mounts.get("bootstrap-token", {}).get("mountPath") == "/etc/tugboat/bootstrap" and
+          vols.get("bootstrap-token", {}).get("secret", {}).get("defaultMode") == 0o400,
+          "bootstrap token Secret mounted read-only, mode 0400")
     check(cfg["clusters"][0]["namespace"] == "batch", "config: job namespace from jobNamespaces")
 
     # RBAC exactly as the engines call the API (no wildcard, no secrets).
@@ -169,6 +177,8 @@ def cmd_template(args):
     check(len(images) == 3 and all(":3." in i for i in images),
           f"pre-puller pulls the three Spark images: {images}")
     check(len([o for o in by_kind(objs, "Namespace")]) == 2, "production: job namespaces created")
+    check(cfg["auth"]["oidc"]["issuer"] == "https://login.example.com/" and cfg["auth"]["enabled"],
+          "production: tokens and OIDC")
 
     # The scheduler config the chart renders, per API version (validated by `check.py scheduler`).
     for api, kube in [("v1", "1.30.0"), ("v1beta2", "1.23.0"), ("v1beta1", "1.20.2")]:
@@ -188,6 +198,8 @@ def cmd_template(args):
         (["--set", "persistence.accessModes={ReadWriteOnce}"], "needs persistence.accessModes [ReadWriteMany]"),
         (["--set", "persistence.enabled=false"], "needs persistence.enabled"),
         (["--set", "spark.uiAccess=proxy"], "spark.uiAccess \"proxy\" must be direct or apiserver"),
+        (["--set", "auth.tokens=false"], "tug refuses that without authentication"),
+        (["--set", "auth.visibility=everyone"], "auth.visibility \"everyone\" must be group or all"),
     ]:
         p = run([helm, "template", "t", CHART, *extra], check_rc=False)
         check(p.returncode != 0 and want in p.stderr,
@@ -259,6 +271,10 @@ def cmd_dry_run(_args):
                   f"{label}: PDB version picked from the 1.20 server (policy/v1beta1)")
             check(len(by_kind(objs, "ServiceMonitor")) == 1,
                   f"{label}: ServiceMonitor rendered once its CRD is served")
+            sm = by_kind(objs, "ServiceMonitor")
+            check(sm and sm[0]["spec"]["endpoints"][0].get("bearerTokenSecret", {}).get("name")
+                  == "tugboat-metrics-token",
+                  f"{label}: ServiceMonitor scrapes /metrics with a token from a Secret")
             if "scheduler" in label:
                 sc = [o for o in by_kind(objs, "ConfigMap") if o["metadata"]["name"].endswith("-scheduler")]
                 check(sc and "kubescheduler.config.k8s.io/v1beta1" in sc[0]["data"]["config.yaml"],

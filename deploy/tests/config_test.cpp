@@ -23,8 +23,8 @@ std::string Rendered(const std::string& name) {
 }
 
 // Parse and validate as `tug server --config` does. The chart listens on 0.0.0.0 (a Service must
-// reach the pods); until authentication lands (issue 19) ValidateConfig refuses any non-loopback
-// address, and that refusal is the only one allowed here.
+// reach the pods), which the server allows only with authentication on, so this also proves the
+// chart turns it on.
 Config Load(const std::string& name) {
   Config c = DefaultConfig();
   Status st = ApplyYaml(c, Rendered(name), name);
@@ -32,19 +32,7 @@ Config Load(const std::string& name) {
   st = ApplyEnv(c, {{"TUG_DATABASE_URL", "postgres://tug:secret@db.example:5432/tug"}});
   EXPECT_TRUE(st.ok()) << st.error().ToString();
   st = ValidateConfig(c);
-  if (!st.ok()) {
-    EXPECT_NE(st.error().message().find("is not a loopback address; authentication is not "
-                                        "available yet"),
-              std::string::npos)
-        << st.error().ToString();
-    // Validate the rest as it would be once the listen check passes.
-    Config rest = c;
-    rest.listen = "127.0.0.1:8080";
-    st = ValidateConfig(rest);
-    EXPECT_TRUE(st.ok()) << st.error().ToString();
-    rest.listen = c.listen;
-    c = rest;
-  }
+  EXPECT_TRUE(st.ok()) << st.error().ToString();
   return c;
 }
 
@@ -65,6 +53,11 @@ TEST(DeployConfigTest, DefaultValues) {
   EXPECT_EQ(c.spark.ui_access, "direct");
   EXPECT_EQ(c.spark.submit_service_account, "tugboat-spark-submit");
   EXPECT_EQ(c.usage_source, "metrics-api");
+  // Bearer tokens on, the first admin token from the mounted Secret.
+  EXPECT_TRUE(c.auth.enabled);
+  EXPECT_FALSE(c.auth.oidc());
+  EXPECT_EQ(c.auth.bootstrap_token_file, "/etc/tugboat/bootstrap/token");
+  EXPECT_EQ(c.auth.visibility, "group");
 }
 
 TEST(DeployConfigTest, ProductionValues) {
@@ -78,6 +71,13 @@ TEST(DeployConfigTest, ProductionValues) {
   EXPECT_EQ(c.clusters[1].pod_linger_seconds, 300);
   // The chart's second scheduler, for every job namespace.
   EXPECT_EQ(c.clusters[0].scheduler_name, "tugboat-binpack");
+  // Tokens and the identity provider together; its groups give the roles.
+  EXPECT_TRUE(c.auth.enabled);
+  EXPECT_EQ(c.auth.oidc_issuer, "https://login.example.com/");
+  EXPECT_EQ(c.auth.oidc_audiences, std::vector<std::string>{"tugboat"});
+  EXPECT_EQ(c.auth.oidc_admin_groups, std::vector<std::string>{"platform"});
+  EXPECT_EQ(c.auth.oidc_user_groups, std::vector<std::string>{"data-science"});
+  EXPECT_EQ(c.auth.visibility, "all");
   EXPECT_EQ(c.clusters[1].scheduler_name, "tugboat-binpack");
   EXPECT_EQ(c.database_pool_size, 16);
   EXPECT_EQ(c.retention_seconds, 30 * 86400);

@@ -94,6 +94,15 @@ v1beta1
 {{- if not .Values.jobNamespaces -}}
 {{- fail "jobNamespaces is empty: list at least one namespace where job pods run, e.g. [{name: batch}]" -}}
 {{- end -}}
+{{- if and (not .Values.auth.tokens) (not (.Values.auth.oidc | default dict).issuer) -}}
+{{- fail "auth: the server listens on the pod IP and tug refuses that without authentication; set auth.tokens: true (bearer tokens, tug token create) and/or auth.oidc.issuer (an identity provider's JWTs)" -}}
+{{- end -}}
+{{- if and .Values.auth.bootstrapTokenSecret (not .Values.auth.tokens) -}}
+{{- fail "auth.bootstrapTokenSecret needs auth.tokens: true (the bootstrap token is a bearer token); set auth.bootstrapTokenSecret: \"\" for OIDC only" -}}
+{{- end -}}
+{{- if not (has .Values.auth.visibility (list "group" "all")) -}}
+{{- fail (printf "auth.visibility %q must be group or all" .Values.auth.visibility) -}}
+{{- end -}}
 {{- if not (has .Values.spark.uiAccess (list "direct" "apiserver")) -}}
 {{- fail (printf "spark.uiAccess %q must be direct or apiserver" .Values.spark.uiAccess) -}}
 {{- end -}}
