@@ -205,8 +205,13 @@ Result<Diagnoser> Diagnoser::Create(Catalog catalog) {
 }
 
 Result<Diagnoser> Diagnoser::CreateBuiltin() {
-  ASSIGN_OR_RETURN(Catalog cat, BuiltinCatalog());
-  return Create(std::move(cat));
+  // The built-in catalog is fixed at build time and its compiled form immutable, so it is
+  // compiled once per process (hundreds of patterns: seconds under sanitizers) and shared.
+  static const Result<Diagnoser> builtin = []() -> Result<Diagnoser> {
+    ASSIGN_OR_RETURN(Catalog cat, BuiltinCatalog());
+    return Create(std::move(cat));
+  }();
+  return builtin;
 }
 
 std::unique_ptr<LogScan> Diagnoser::Start(std::string component) const {
