@@ -58,6 +58,9 @@ constexpr std::string_view kCommonWords[] = {
     "process",       "Process",      "output",      "Output",      "number",     "Number",
     "because",       "between",      "current",     "Current",     "timeout",    "Timeout",
     "failed",        "Failed",       "cannot",      "should",      "instance",   "Instance",
+    // Spark's whole-stage codegen logs this for every generated class: tens of thousands of
+    // lines a day in a busy driver.
+    "CodeGenerator: Code generated",
 };
 
 }  // namespace
@@ -89,6 +92,14 @@ double TextProbability(std::string_view s) {
     p *= i == 0 ? ByteProbability(b) : kNext[ClassOf(static_cast<uint8_t>(s[i - 1]))][c] * within;
   }
   return p;
+}
+
+bool InCommonWord(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::string_view w : kCommonWords) {
+    if (w.find(s) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace tug::diagnose

@@ -35,4 +35,8 @@ double TextProbability(std::string_view s);
 /// ...). The byte model above cannot know vocabulary; this list is what it misses.
 bool SharesCommonWord(std::string_view s);
 
+/// True if `s` occurs inside one of those common words (for short fingerprints: "Code" in
+/// "CodeGenerator: Code generated", "ting" in "starting").
+bool InCommonWord(std::string_view s);
+
 }  // namespace tug::diagnose

@@ -71,12 +71,28 @@ bool Equal(const char* a, const std::string& lit, bool caseless) {
   return true;
 }
 
+// How often the window of `lit` at offset `w` occurs in log text (word-aware byte model;
+// caseless literals as written, lower case being the common spelling).
+double WindowOccurrence(const TeddyMatcher::Literal& lit, size_t w) {
+  std::string_view text(lit.text);
+  text = text.substr(w, TeddyMatcher::kWindow);
+  if (text.size() >= 3 && InCommonWord(text)) return 1e-2;
+  double p = TextProbability(text);
+  if (lit.caseless) {
+    std::string lower(text);
+    for (char& c : lower) c = static_cast<char>(Lower(static_cast<unsigned char>(c)));
+    p = std::max(p, TextProbability(lower));
+  }
+  return p;
+}
+
 // Greedy bucket assignment: each literal (short ones first: they have the fewest windows to
 // choose from) takes the window and bucket that raise the estimated false rate least.
 struct Assignment {
   std::vector<Nibbles> lo, hi;
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> members;  // (literal, window)
-  double false_rate = 0;  // expected candidates per position of log text
+  double false_rate = 0;  // expected fingerprint passes per position from mixed nibbles
+  double occurrence = 0;  // expected occurrences of the chosen windows themselves
 };
 
 Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buckets) {
@@ -96,11 +112,16 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
     double best = std::numeric_limits<double>::infinity();
     size_t best_bucket = 0, best_window = 0;
     for (size_t w = 0; w < windows; ++w) {
+      // The window itself occurs in ordinary text this often, and each occurrence is a
+      // candidate whatever the bucket: the nibble model treats bytes as independent, so it
+      // takes "ting" (Preempting), "code" (exit code) or "or: " (fatal error: ) for rare when
+      // words make them common. The word-aware model prices that.
+      const double occurs = WindowOccurrence(lit, w);
       for (size_t b = 0; b < buckets; ++b) {
         Nibbles l = a.lo[b], h = a.hi[b];
         AddWindow(lit, w, &l, &h);
         double before = a.members[b].empty() ? 0.0 : FalseRate(a.lo[b], a.hi[b]);
-        double delta = FalseRate(l, h) - before;
+        double delta = FalseRate(l, h) - before + occurs;
         if (delta < best) {
           best = delta;
           best_bucket = b;
@@ -110,6 +131,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
     }
     AddWindow(lit, best_window, &a.lo[best_bucket], &a.hi[best_bucket]);
     a.members[best_bucket].emplace_back(li, static_cast<uint32_t>(best_window));
+    a.occurrence += WindowOccurrence(lit, best_window);
   }
   for (size_t b = 0; b < buckets; ++b) {
     if (!a.members[b].empty()) a.false_rate += FalseRate(a.lo[b], a.hi[b]);
@@ -130,7 +152,7 @@ TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(
     if (two.false_rate < a.false_rate / 2) a = std::move(two);
   }
   sets_ = a.lo.size() > 8 ? 2 : 1;
-  false_rate_ = a.false_rate;
+  false_rate_ = a.false_rate + a.occurrence;
   for (size_t b = 0; b < a.lo.size(); ++b) {
     if (a.members[b].empty()) continue;
     for (const auto& [lit, window] : a.members[b]) buckets_[b].push_back(Entry{lit, window});
