@@ -419,7 +419,13 @@ void FleetSim::Tick() {
     std::vector<PendingPod> pending;
     for (int id : pending_) {
       const Pod& p = pods_[id];
-      if (p.state == PodState::kPending) pending.push_back({p.cpu, p.mem, p.affinity});
+      if (p.state != PodState::kPending) continue;
+      pending.push_back({p.cpu, p.mem, p.affinity});
+      // A pending driver's executors, which it asks for once it runs (Policy).
+      const AttemptState& a = attempts_[p.attempt];
+      if (policy_.anticipate_executors && p.main && a.executors.empty()) {
+        for (int i = 0; i < a.target; ++i) pending.push_back({a.exec_cpu, a.exec_mem, a.exec_aff});
+      }
     }
     Capacity any = policy_.capacity == "spot" ? Capacity::kSpot : Capacity::kOnDemand;
     ScanPlan plan = Scan(cluster_, pending, autoscaler_, any, now_);

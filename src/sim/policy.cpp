@@ -82,6 +82,8 @@ Status Modify(Policy& p, std::string_view key, std::string_view value, std::stri
     ASSIGN_OR_RETURN(double n, ToDouble(value, what));
     if (n < 0 || n > 10000 || n != std::floor(n)) return InvalidArgument(what + " must be >= 0");
     (key == "spare" ? p.spare_on_demand : p.spare_spot) = static_cast<int>(n);
+  } else if (key == "anticipate") {
+    ASSIGN_OR_RETURN(p.anticipate_executors, OnOff(value, what));
   } else if (key == "retries" || key == "max_attempts") {
     ASSIGN_OR_RETURN(double n, ToDouble(value, what));
     if (n < 1 || n > 100 || n != std::floor(n)) return InvalidArgument(what + " must be 1..100");
@@ -89,7 +91,8 @@ Status Modify(Policy& p, std::string_view key, std::string_view value, std::stri
   } else {
     return InvalidArgument(
         fmt::format("policy '{}': unknown setting '{}'; use scoring, unneeded, adapt, rightsizing, "
-                    "autoscale, capacity, nodes, type, headroom, retries, spare or spare_spot",
+                    "autoscale, capacity, nodes, type, headroom, retries, spare, spare_spot or "
+                    "anticipate",
                     spec, key));
   }
   return OkStatus();
@@ -126,6 +129,7 @@ Policy TugboatPolicy() {
   p.adapt = true;
   p.rightsizing = true;
   p.capacity = "auto";
+  p.anticipate_executors = true;
   return p;
 }
 

@@ -52,6 +52,11 @@ struct Policy {
   int spare_on_demand = 0;
   int spare_spot = 0;
   Micros plain_retry_delay = 60 * kMicrosPerSecond;
+  /// Scale up for a Spark run's executors while its driver is still pending, as gang
+  /// scheduling's placeholder pods do (YuniKorn task groups, Volcano minMember): the planner
+  /// knows the executor count at submission, so their nodes boot alongside the driver's instead
+  /// of after it (two node boots in a row otherwise).
+  bool anticipate_executors = false;
 };
 
 Policy StaticPolicy();

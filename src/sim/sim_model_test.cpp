@@ -147,6 +147,43 @@ TEST(Autoscaler, EndToEndProvisioningDelayAndCulling) {
   EXPECT_NEAR(r->node_hours(), (1140.0 - 60.0) / 3600.0, 1e-9);
 }
 
+TEST(Autoscaler, ExecutorsOfAPendingDriverBootWithItsNode) {
+  // A Spark job at t=0 on an empty cluster: driver on-demand, executors on spot (tugboat). The
+  // scan at t=0 sees the pending driver. Without anticipation the executors are asked for only
+  // once the driver runs (t=180, its node ready just before that minute's scan), so their node
+  // is ready at 180 + 180 = 360 s; with it their spot node boots beside the driver's and the job
+  // starts at 180 s.
+  Trace t;
+  TraceJob j;
+  j.id = j.name = "s1";
+  j.kind = "spark";
+  j.driver = {1000, 2 * kGiB, 0};
+  j.executor = {1000, 4 * kGiB, 0};
+  j.instances = 2;
+  j.driver_peak = {kGiB / 2, 0};
+  j.executor_peak = {kGiB, 0};
+  j.duration_s = 600;
+  t.jobs = {j};
+  SimConfig cfg = Calm();
+  Policy with = TugboatPolicy();
+  ASSERT_TRUE(with.anticipate_executors);
+  auto r = Simulate(t, with, cfg);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->succeeded, 1);
+  EXPECT_DOUBLE_EQ(r->attempt_delay.p50, 180);
+  Policy without = TugboatPolicy();
+  without.anticipate_executors = false;
+  r = Simulate(t, without, cfg);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->succeeded, 1);
+  EXPECT_DOUBLE_EQ(r->attempt_delay.p50, 360);
+  // The setting parses.
+  auto parsed = ParsePolicies("c+anticipate=off");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+  EXPECT_FALSE((*parsed)[0].anticipate_executors);
+  EXPECT_FALSE(ParsePolicies("c+anticipate=maybe").ok());
+}
+
 TEST(Autoscaler, ProvisioningDelayIsAParameter) {
   Trace t;
   t.jobs = {Container("j1", 0, 1, 2, 60)};
