@@ -37,7 +37,9 @@ struct ClassTotals {
   }
 };
 
-// Lower-case and capitalised forms are both listed; matching is case-sensitive.
+// Lower-case and capitalised forms are both listed; matching is case-sensitive. CodeGenerator:
+// Spark's whole-stage codegen logs "CodeGenerator: Code generated in 12 ms" for every generated
+// class, tens of thousands of lines a day in a busy driver.
 constexpr std::string_view kCommonWords[] = {
     "memory",        "Memory",       "broadcast",   "Broadcast",   "scheduler",  "Scheduler",
     "resource",      "Resource",     "executor",    "Executor",    "container",  "Container",
@@ -58,9 +60,7 @@ constexpr std::string_view kCommonWords[] = {
     "process",       "Process",      "output",      "Output",      "number",     "Number",
     "because",       "between",      "current",     "Current",     "timeout",    "Timeout",
     "failed",        "Failed",       "cannot",      "should",      "instance",   "Instance",
-    // Spark's whole-stage codegen logs this for every generated class: tens of thousands of
-    // lines a day in a busy driver.
-    "CodeGenerator: Code generated",
+    "CodeGenerator",
 };
 
 }  // namespace

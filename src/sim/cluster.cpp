@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "cost/pricing.h"
+
 namespace tug::sim {
 namespace {
 
@@ -31,11 +33,12 @@ Result<Scoring> ParseScoring(std::string_view s) {
 }
 
 std::vector<NodeType> DefaultNodeTypes(double spot_fraction) {
-  auto t = [spot_fraction](const char* name, int64_t cpu, int64_t mem_gib, double od) {
-    return NodeType{name, cpu * 1000 - 250, mem_gib * kGiB * 9 / 10, od, od * spot_fraction};
-  };
-  return {t("m5.4xlarge", 16, 64, 0.768), t("r5.4xlarge", 16, 128, 1.008),
-          t("r5.8xlarge", 32, 256, 2.016)};
+  std::vector<NodeType> out;
+  for (const cost::NodePrice& p : cost::DefaultPriceBook(spot_fraction).types) {
+    out.push_back(
+        NodeType{p.type, p.cpu_millis, p.memory_bytes, p.on_demand_hourly, p.spot_hourly});
+  }
+  return out;
 }
 
 int Cluster::Launch(int type, Capacity capacity, Micros now, Micros ready_at) {

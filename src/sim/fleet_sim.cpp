@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "cost/pricing.h"
+
 namespace tug::sim {
 
 namespace {
@@ -356,11 +358,12 @@ void FleetSim::ReleasePod(int id) {
     const Node& n = cluster_.node(p.node);
     const NodeType& t = cluster_.type(n);
     double secs = Secs(now_ - p.bound);
-    double share = std::max(static_cast<double>(p.cpu) / static_cast<double>(t.cpu_millis),
-                            static_cast<double>(p.mem) / static_cast<double>(t.memory_bytes));
+    // The server's pricing (src/cost): the pod's dominant share of its node × price × time.
+    const cost::NodePrice price{t.name, t.cpu_millis, t.memory_bytes, t.on_demand_price,
+                                t.spot_price};
     AttemptState& a = attempts_[p.attempt];
-    a.share_node_seconds += share * secs;
-    a.share_cost += share * secs / 3600.0 * t.Price(n.capacity);
+    a.share_node_seconds += cost::ShareOfNode(p.cpu, p.mem, price) * secs;
+    a.share_cost += cost::PodCost(p.cpu, p.mem, price, n.capacity == Capacity::kSpot, secs);
     Micros in_window =
         std::max<Micros>(0, std::min(now_, window_to_) - std::max(p.bound, window_from_));
     result_.mem_peak_gib_seconds += static_cast<double>(p.peak_mem) / kGiB * Secs(in_window);

@@ -1,0 +1,193 @@
+#include "cost/pricing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/quantity.h"
+
+namespace tug::cost {
+
+namespace {
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+bool IsSpot(const std::string& capacity) { return capacity == kSpot; }
+
+std::string Hourly(double usd) { return fmt::format("${:.4g}/h", usd); }
+
+std::string Hours(double seconds) {
+  if (seconds < 120) return fmt::format("{:.0f} s", seconds);
+  if (seconds < 7200) return fmt::format("{:.1f} min", seconds / 60);
+  return fmt::format("{:.2f} h", seconds / 3600);
+}
+
+// One role's request and price, for the basis line.
+struct Part {
+  std::string what;  // "driver", "3 executors", ""
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  int count = 1;
+  bool spot = false;
+};
+
+std::string Describe(const PriceBook& book, const Part& p) {
+  std::string req =
+      fmt::format("{} cpu / {}", FormatCpu(p.cpu_millis), FormatMemory(p.memory_bytes));
+  std::string who = p.what.empty() ? "requested " + req : p.what + " " + req;
+  const char* cap = p.spot ? "spot" : "on-demand";
+  if (const NodePrice* n = DefaultType(book)) {
+    double hourly = p.spot ? n->spot_hourly : n->on_demand_hourly;
+    return fmt::format("{} on {} {} ({}, share {:.3g})", who, n->type, cap, Hourly(hourly),
+                       ShareOfNode(p.cpu_millis, p.memory_bytes, *n));
+  }
+  return fmt::format("{} {} at {}/cpu + {}/GiB", who, cap,
+                     Hourly(book.cpu_hourly * (p.spot ? book.spot_fraction : 1.0)),
+                     Hourly(book.gib_hourly * (p.spot ? book.spot_fraction : 1.0)));
+}
+
+}  // namespace
+
+PriceBook DefaultPriceBook(double spot_fraction) {
+  // Allocatable: capacity minus ~0.25 cpu and ~10 % memory for the kubelet, system and
+  // daemonsets.
+  auto t = [spot_fraction](const char* name, int64_t cpu, int64_t mem_gib, double on_demand) {
+    return NodePrice{name, cpu * 1000 - 250, mem_gib * kGiB * 9 / 10, on_demand,
+                     on_demand * spot_fraction};
+  };
+  PriceBook b;
+  b.types = {t("m5.4xlarge", 16, 64, 0.768), t("r5.4xlarge", 16, 128, 1.008),
+             t("r5.8xlarge", 32, 256, 2.016)};
+  b.default_type = "m5.4xlarge";
+  b.spot_fraction = spot_fraction;
+  return b;
+}
+
+Status Validate(const PriceBook& book) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < book.types.size(); ++i) {
+    const NodePrice& t = book.types[i];
+    std::string where = fmt::format("cost.node_types[{}]", i);
+    if (t.type.empty()) return InvalidArgument(where + ".type is empty; name the instance type");
+    if (!names.insert(t.type).second) {
+      return InvalidArgument(fmt::format("{}: type '{}' is listed twice", where, t.type));
+    }
+    if (t.cpu_millis <= 0 || t.memory_bytes <= 0) {
+      return InvalidArgument(
+          fmt::format("{} ('{}'): cpu and memory (allocatable) must be positive", where, t.type));
+    }
+    if (!(t.on_demand_hourly >= 0) || !(t.spot_hourly >= 0) || !std::isfinite(t.on_demand_hourly) ||
+        !std::isfinite(t.spot_hourly)) {
+      return InvalidArgument(fmt::format(
+          "{} ('{}'): on_demand and spot prices must be finite numbers >= 0", where, t.type));
+    }
+  }
+  if (!book.default_type.empty() && names.count(book.default_type) == 0) {
+    return InvalidArgument(fmt::format(
+        "cost.default_type '{}' is not one of cost.node_types; add it or pick a listed type",
+        book.default_type));
+  }
+  if (!(book.cpu_hourly >= 0) || !(book.gib_hourly >= 0) || !std::isfinite(book.cpu_hourly) ||
+      !std::isfinite(book.gib_hourly)) {
+    return InvalidArgument("cost.cpu_hourly and cost.gib_hourly must be finite numbers >= 0");
+  }
+  if (!(book.spot_fraction > 0 && book.spot_fraction <= 1)) {
+    return InvalidArgument(fmt::format(
+        "cost.spot_fraction {} must be in (0, 1]: spot's price as a fraction of on-demand",
+        book.spot_fraction));
+  }
+  return OkStatus();
+}
+
+const NodePrice* DefaultType(const PriceBook& book) {
+  if (book.types.empty()) return nullptr;
+  for (const NodePrice& t : book.types) {
+    if (t.type == book.default_type) return &t;
+  }
+  return &book.types.front();
+}
+
+double ShareOfNode(int64_t cpu_millis, int64_t memory_bytes, const NodePrice& node) {
+  if (node.cpu_millis <= 0 || node.memory_bytes <= 0) return 0;
+  return std::max(
+      static_cast<double>(std::max<int64_t>(cpu_millis, 0)) / static_cast<double>(node.cpu_millis),
+      static_cast<double>(std::max<int64_t>(memory_bytes, 0)) /
+          static_cast<double>(node.memory_bytes));
+}
+
+double PodCost(int64_t cpu_millis, int64_t memory_bytes, const NodePrice& node, bool spot,
+               double seconds) {
+  if (seconds <= 0) return 0;
+  double hourly = spot ? node.spot_hourly : node.on_demand_hourly;
+  return ShareOfNode(cpu_millis, memory_bytes, node) * hourly * seconds / 3600.0;
+}
+
+double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, bool spot,
+               double seconds) {
+  if (const NodePrice* n = DefaultType(book)) {
+    return PodCost(cpu_millis, memory_bytes, *n, spot, seconds);
+  }
+  if (seconds <= 0) return 0;
+  double hourly = static_cast<double>(std::max<int64_t>(cpu_millis, 0)) / 1000.0 * book.cpu_hourly +
+                  static_cast<double>(std::max<int64_t>(memory_bytes, 0)) /
+                      static_cast<double>(kGiB) * book.gib_hourly;
+  return hourly * (spot ? book.spot_fraction : 1.0) * seconds / 3600.0;
+}
+
+AttemptCost PriceAttempt(const PriceBook& book, const Attempt& a, const std::string& kind,
+                         Micros now) {
+  AttemptCost c;
+  c.attempt_id = a.id;
+  c.number = a.number;
+  c.failed = a.status == AttemptStatus::kFailed || a.status == AttemptStatus::kLost;
+  if (a.started_at <= 0) {
+    c.basis = "never started: nothing to price";
+    return c;
+  }
+  Micros end = a.ended_at > 0 ? a.ended_at : now;
+  c.running = a.ended_at <= 0;
+  c.seconds = static_cast<double>(std::max<Micros>(end - a.started_at, 0)) /
+              static_cast<double>(kMicrosPerSecond);
+  std::vector<Part> parts;
+  const SparkResources& s = a.resources.spark;
+  if (kind == "spark" && !s.empty()) {
+    auto pod_memory = [](const SparkRole& r) { return r.memory_bytes + EffectiveOverhead(r); };
+    parts.push_back(
+        {"driver", s.driver.cpu_millis, pod_memory(s.driver), 1, IsSpot(a.placement.capacity)});
+    int executors = s.instances > 0 ? s.instances : s.min_executors;
+    if (executors > 0) {
+      parts.push_back({fmt::format("{} executor{} ×", executors, executors == 1 ? "" : "s"),
+                       s.executor.cpu_millis, pod_memory(s.executor), executors,
+                       IsSpot(a.placement.executor_capacity)});
+    }
+  } else {
+    // A container without a cpu request still holds a slice of a node: price 0.1 cpu, as
+    // the Kubernetes engine's default request; memory likewise at least 64Mi.
+    parts.push_back({"", std::max<int64_t>(a.resources.cpu_millis, 100),
+                     std::max<int64_t>(a.resources.memory_bytes, 64 * kMiB), 1,
+                     IsSpot(a.placement.capacity)});
+  }
+  std::string basis;
+  for (const Part& p : parts) {
+    c.usd += p.count * PodCost(book, p.cpu_millis, p.memory_bytes, p.spot, c.seconds);
+    basis += (basis.empty() ? "" : "; ") + Describe(book, p);
+  }
+  c.basis = fmt::format("{}; {}{}", basis, Hours(c.seconds), c.running ? " so far" : "");
+  return c;
+}
+
+RunCost PriceRun(const PriceBook& book, const Run& run, Micros now) {
+  RunCost r;
+  for (const Attempt& a : run.attempts) {
+    AttemptCost c = PriceAttempt(book, a, run.spec.kind, now);
+    r.usd += c.usd;
+    if (c.failed) r.failed_usd += c.usd;
+    r.attempts.push_back(std::move(c));
+  }
+  return r;
+}
+
+}  // namespace tug::cost

@@ -1,0 +1,151 @@
+// Pricing: dominant share × hourly price × time, for containers, Spark and flat rates.
+#include "cost/pricing.h"
+
+#include <gtest/gtest.h>
+
+namespace tug::cost {
+namespace {
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+constexpr Micros kHour = Micros{3600} * kMicrosPerSecond;
+
+PriceBook Book() {
+  PriceBook b;
+  b.types = {{"small", 4000, 16 * kGiB, 1.0, 0.25}, {"big", 16000, 64 * kGiB, 4.0, 1.0}};
+  b.default_type = "small";
+  return b;
+}
+
+Attempt Container(int64_t cpu_millis, int64_t mem, Micros started, Micros ended,
+                  AttemptStatus status = AttemptStatus::kSucceeded) {
+  Attempt a;
+  a.id = "r-1";
+  a.number = 1;
+  a.status = status;
+  a.resources.cpu_millis = cpu_millis;
+  a.resources.memory_bytes = mem;
+  a.started_at = started;
+  a.ended_at = ended;
+  return a;
+}
+
+TEST(Pricing, ShareIsTheDominantOfCpuAndMemory) {
+  NodePrice n{"small", 4000, 16 * kGiB, 1.0, 0.25};
+  EXPECT_DOUBLE_EQ(ShareOfNode(1000, 1 * kGiB, n), 0.25);  // cpu dominates
+  EXPECT_DOUBLE_EQ(ShareOfNode(1000, 8 * kGiB, n), 0.5);   // memory dominates
+  EXPECT_DOUBLE_EQ(ShareOfNode(8000, 1 * kGiB, n), 2.0);   // bigger than the node
+  EXPECT_DOUBLE_EQ(ShareOfNode(-5, -5, n), 0.0);
+  EXPECT_DOUBLE_EQ(PodCost(1000, 8 * kGiB, n, false, 3600), 0.5);
+  EXPECT_DOUBLE_EQ(PodCost(1000, 8 * kGiB, n, true, 3600), 0.125);
+  EXPECT_DOUBLE_EQ(PodCost(1000, 8 * kGiB, n, true, 0), 0.0);
+}
+
+TEST(Pricing, ContainerOnTheDefaultTypeOnDemandAndSpot) {
+  PriceBook b = Book();
+  Attempt a = Container(2000, 4 * kGiB, kHour, 3 * kHour);  // half a small node, 2 h
+  AttemptCost c = PriceAttempt(b, a, "container", 10 * kHour);
+  EXPECT_DOUBLE_EQ(c.usd, 1.0);
+  EXPECT_DOUBLE_EQ(c.seconds, 7200);
+  EXPECT_FALSE(c.running);
+  EXPECT_EQ(c.basis, "requested 2 cpu / 4Gi on small on-demand ($1/h, share 0.5); 2.00 h");
+  a.placement.capacity = "spot";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", 10 * kHour).usd, 0.25);
+  b.default_type = "big";
+  a.placement.capacity = "on-demand";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", 10 * kHour).usd, 1.0);  // 1/8 of $4 × 2 h
+}
+
+TEST(Pricing, RunningAttemptIsPricedToNowAndUnstartedIsFree) {
+  PriceBook b = Book();
+  Attempt a = Container(4000, kGiB, kHour, 0, AttemptStatus::kRunning);
+  AttemptCost c = PriceAttempt(b, a, "container", kHour + 30 * 60 * kMicrosPerSecond);
+  EXPECT_TRUE(c.running);
+  EXPECT_DOUBLE_EQ(c.usd, 0.5);
+  EXPECT_NE(c.basis.find("so far"), std::string::npos) << c.basis;
+  Attempt q = Container(4000, kGiB, 0, 0, AttemptStatus::kQueued);  // started_at 0: not yet
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, q, "container", kHour).usd, 0.0);
+}
+
+TEST(Pricing, ContainerWithoutRequestsHoldsTheEngineDefault) {
+  PriceBook b = Book();
+  Attempt a = Container(0, 0, kHour, 2 * kHour);
+  // 100m of 4 cpu = 0.025 > 64Mi of 16Gi.
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", 3 * kHour).usd, 0.025);
+}
+
+TEST(Pricing, SparkIsDriverPlusExecutorsWithOverheadEachOnItsCapacity) {
+  PriceBook b = Book();
+  Attempt a = Container(0, 0, kHour, 2 * kHour);
+  a.resources.spark.driver = {1000, 3 * kGiB, kGiB};        // pod 4Gi: share 0.25
+  a.resources.spark.executor = {2000, 6 * kGiB, 2 * kGiB};  // pod 8Gi: share 0.5
+  a.resources.spark.instances = 4;
+  a.placement.capacity = "on-demand";
+  a.placement.executor_capacity = "spot";
+  AttemptCost c = PriceAttempt(b, a, "spark", 3 * kHour);
+  // driver 0.25 × $1 + 4 × 0.5 × $0.25 = 0.25 + 0.5.
+  EXPECT_DOUBLE_EQ(c.usd, 0.75);
+  EXPECT_NE(c.basis.find("driver 1 cpu / 4Gi on small on-demand"), std::string::npos) << c.basis;
+  EXPECT_NE(c.basis.find("4 executors × 2 cpu / 8Gi on small spot"), std::string::npos) << c.basis;
+  // Spark's default overhead (max(384Mi, 10 %)) counts when none is set.
+  a.resources.spark.driver = {500, 3 * kGiB, 0};  // memory dominates
+  a.resources.spark.instances = 0;
+  EXPECT_NEAR(PriceAttempt(b, a, "spark", 3 * kHour).usd,
+              (3.0 * kGiB + 384.0 * (1 << 20)) / (16.0 * kGiB), 1e-12);
+}
+
+TEST(Pricing, FlatRates) {
+  PriceBook b;
+  b.cpu_hourly = 0.04;
+  b.gib_hourly = 0.005;
+  b.spot_fraction = 0.5;
+  ASSERT_TRUE(Validate(b).ok());
+  Attempt a = Container(2000, 4 * kGiB, kHour, 2 * kHour);
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2 * 0.04 + 4 * 0.005);
+  a.placement.capacity = "spot";
+  AttemptCost c = PriceAttempt(b, a, "container", kHour);
+  EXPECT_DOUBLE_EQ(c.usd, (2 * 0.04 + 4 * 0.005) * 0.5);
+  EXPECT_NE(c.basis.find("spot at"), std::string::npos) << c.basis;
+}
+
+TEST(Pricing, RunTotalsAndRetriesApart) {
+  PriceBook b = Book();
+  tug::Run r;
+  r.spec.kind = "container";
+  r.attempts.push_back(Container(2000, kGiB, kHour, 2 * kHour, AttemptStatus::kFailed));    // $0.5
+  r.attempts.push_back(Container(2000, kGiB, 2 * kHour, 3 * kHour, AttemptStatus::kLost));  // $0.5
+  r.attempts.push_back(Container(4000, kGiB, 3 * kHour, 4 * kHour));                        // $1
+  r.attempts[1].id = "r-2";
+  r.attempts[2].id = "r-3";
+  RunCost c = PriceRun(b, r, 4 * kHour);
+  EXPECT_DOUBLE_EQ(c.usd, 2.0);
+  EXPECT_DOUBLE_EQ(c.failed_usd, 1.0);
+  ASSERT_EQ(c.attempts.size(), 3u);
+  EXPECT_TRUE(c.attempts[0].failed);
+  EXPECT_TRUE(c.attempts[1].failed);
+  EXPECT_FALSE(c.attempts[2].failed);
+  EXPECT_EQ(c.attempts[2].attempt_id, "r-3");
+}
+
+TEST(Pricing, ValidateNamesTheBadField) {
+  EXPECT_TRUE(Validate(DefaultPriceBook()).ok());
+  EXPECT_TRUE(Validate(PriceBook{}).ok());
+  EXPECT_TRUE(PriceBook{}.empty());
+  PriceBook b = Book();
+  b.default_type = "huge";
+  EXPECT_NE(Validate(b).error().message().find("cost.default_type 'huge'"), std::string::npos);
+  b = Book();
+  b.types[1].type = "small";
+  EXPECT_NE(Validate(b).error().message().find("listed twice"), std::string::npos);
+  b = Book();
+  b.types[0].memory_bytes = 0;
+  EXPECT_NE(Validate(b).error().message().find("cost.node_types[0]"), std::string::npos);
+  b = Book();
+  b.types[0].spot_hourly = -1;
+  EXPECT_NE(Validate(b).error().message().find("prices must be"), std::string::npos);
+  b = Book();
+  b.spot_fraction = 0;
+  EXPECT_NE(Validate(b).error().message().find("cost.spot_fraction"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tug::cost
