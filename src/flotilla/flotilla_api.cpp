@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "flotilla/flotilla_json.h"
+#include "flotilla/flotilla_lists.h"
 
 namespace json = boost::json;
 

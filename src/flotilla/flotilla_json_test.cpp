@@ -5,6 +5,7 @@
 // services/definition.go and services/execution.go (messages), state/pg_state_manager.go
 // (orderBy, makeWhereClause) and ui/src/helpers/FlotillaClient.ts (what the web UI sends).
 #include "flotilla/flotilla_json.h"
+#include "flotilla/flotilla_lists.h"
 
 #include <gtest/gtest.h>
 

@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "flotilla/flotilla_api.h"
 #include "flotilla/flotilla_json.h"
+#include "flotilla/flotilla_lists.h"
 #include "server/log_stream.h"
 
 namespace json = boost::json;
