@@ -67,7 +67,7 @@ class FlotillaApi {
   net::Response ExecuteDefinition(net::Request& req, Who who, const std::string& key,
                                   bool by_alias);
   /// The runs `who` may see that match `request` (see FlotillaOptions::max_scan).
-  net::Response History(net::Request& req, Who who, std::string definition);
+  net::Response History(net::Request& req, Who who, const std::string& definition);
   /// A run of `definition` with idempotence key `key` queued within the window that has not
   /// failed, if any (services/execution.go createAndEnqueueRun).
   Result<std::optional<tug::Run>> PriorRun(Who who, const std::string& definition,

@@ -214,7 +214,7 @@ std::string ClusterOf(const Run& run, const EngineContext& engines) {
     auto colon = e.find(':');
     return colon == std::string::npos ? e : e.substr(colon + 1);
   }
-  const std::string engine = run.spec.engine.empty() ? engines.default_engine : run.spec.engine;
+  std::string engine = run.spec.engine.empty() ? engines.default_engine : run.spec.engine;
   if (run.spec.kind == "spark" || engine == "kubernetes") {
     if (!run.spec.cluster.empty()) return run.spec.cluster;
     return engines.clusters.empty() ? std::string() : engines.clusters.front();

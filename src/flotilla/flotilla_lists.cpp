@@ -35,7 +35,7 @@ Result<ListRequest> ParseListRequest(std::string_view target) {
     }
     params[key].push_back(std::move(value));
   }
-  auto first = [&](const char* key, std::string fallback) {
+  auto first = [&](const char* key, const std::string& fallback) -> std::string {
     auto it = params.find(key);
     return it == params.end() || it->second.empty() ? fallback : it->second.front();
   };
@@ -282,7 +282,7 @@ Result<Page> Select(std::vector<json::object> rows, const ListRequest& request,
   if (request.offset < 0) return Internal("OFFSET must not be negative");
   Page page;
   page.total = static_cast<int64_t>(kept.size());
-  for (size_t i = static_cast<size_t>(std::min<int64_t>(request.offset, page.total));
+  for (auto i = static_cast<size_t>(std::min<int64_t>(request.offset, page.total));
        i < kept.size() && static_cast<int64_t>(page.items.size()) < request.limit; ++i) {
     page.items.push_back(std::move(kept[i]));
   }

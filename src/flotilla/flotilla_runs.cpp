@@ -158,7 +158,7 @@ net::Response FlotillaApi::ListDefinitionRuns(net::Request& req, Who who) {
   return History(req, who, req.params["definition_id"]);
 }
 
-net::Response FlotillaApi::History(net::Request& req, Who who, std::string definition) {
+net::Response FlotillaApi::History(net::Request& req, Who who, const std::string& definition) {
   auto parsed = ParseListRequest(req.target);
   if (!parsed.ok()) return ErrorAnswer(parsed.error());
   ListRequest& request = *parsed;
@@ -323,7 +323,7 @@ net::Response FlotillaApi::GetEvents(net::Request& req, Who who) {
                                {"source_object", e.attempt_id.empty() ? e.run_id : e.attempt_id},
                                {"message", e.message}});
   }
-  const int64_t total = static_cast<int64_t>(out.size());
+  const auto total = static_cast<int64_t>(out.size());
   return JsonAnswer(200, json::object{{"total", total}, {"pod_events", std::move(out)}});
 }
 
