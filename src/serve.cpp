@@ -25,6 +25,7 @@
 #include "engine/kubernetes/kubernetes_engine.h"
 #include "engine/local/local_engine.h"
 #include "engine/spark/spark_engine.h"
+#include "flotilla/flotilla_api.h"
 #include "kube/client.h"
 #include "logs/fs_log_store.h"
 #include "metrics/promql.h"
@@ -78,9 +79,10 @@ std::vector<std::string> ShimCommand(const std::string& configured) {
   std::string self = SelfExe();
   std::string beside = self.substr(0, self.rfind('/') + 1) + "tug-shim";
   if (::access(beside.c_str(), X_OK) == 0) return {beside};
-  log::Warn("tug-shim not found beside tug; launching attempts through `tug __shim`, which is "
-            "much slower per launch; install tug-shim next to tug or set engine.shim",
-            {{"looked_for", beside}});
+  log::Warn(
+      "tug-shim not found beside tug; launching attempts through `tug __shim`, which is "
+      "much slower per launch; install tug-shim next to tug or set engine.shim",
+      {{"looked_for", beside}});
   return {self, "__shim"};
 }
 
@@ -257,10 +259,11 @@ int Serve(const cli::ServerFlags& flags) {
     if (!reader.ok()) return Die("usage.prometheus_url: " + reader.error().message());
     std::shared_ptr<metrics::PrometheusReader> shared = std::move(*reader);
     const int64_t window = config->prometheus_rate_window_seconds;
-    usage_source = [shared, window, &clock](const std::string& ns)
-        -> Result<std::vector<engine::kubernetes::PodMetricsSample>> {
-      ASSIGN_OR_RETURN(auto now, metrics::ReadNamespaceUsage(*shared, ns, "tug-", clock.Now(),
-                                                             window));
+    usage_source =
+        [shared, window, &clock](
+            const std::string& ns) -> Result<std::vector<engine::kubernetes::PodMetricsSample>> {
+      ASSIGN_OR_RETURN(auto now,
+                       metrics::ReadNamespaceUsage(*shared, ns, "tug-", clock.Now(), window));
       std::vector<engine::kubernetes::PodMetricsSample> out;
       for (const auto& u : now) {
         if (u.memory_bytes < 0 && u.cpu_millis < 0) continue;
@@ -478,6 +481,9 @@ int Serve(const cli::ServerFlags& flags) {
   }
   net::Router router;
   api.Register(router);
+  // Flotilla's v6 API on the same Api (its policy, store and engines), when the config asks.
+  flotilla::FlotillaApi flotilla_api(api);
+  if (config->flotilla_v6) flotilla_api.Register(router);
   spark_ui.Register(router);
   ui->Register(router);
   net::ServerOptions no;
@@ -511,6 +517,7 @@ int Serve(const cli::ServerFlags& flags) {
                                {"store", store_name},
                                {"data_dir", config->data_dir},
                                {"auth", auth_mode},
+                               {"flotilla_v6", config->flotilla_v6 ? "on" : "off"},
                                {"audit_log", audit_path}});
 
   int sig = 0;

@@ -19,7 +19,6 @@ namespace tug::server {
 
 using api_internal::Err;
 using api_internal::Json;
-using api_internal::ParseBody;
 using api_internal::ParseIntParam;
 using api_internal::Revalidated;
 
@@ -38,21 +37,6 @@ Result<Micros> ParseTimeParam(const net::Request& req, const std::string& key) {
   return *t;
 }
 
-// Who submitted a run, or its group: a short printable name ("" when not given).
-Status ValidateOwner(const std::string& name, std::string_view field) {
-  if (name.size() > 64) {
-    return InvalidArgument(fmt::format("{} is {} characters long; use at most 64 (a {} name)",
-                                       field, name.size(), field == "owner" ? "user" : "group"));
-  }
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      return InvalidArgument(
-          fmt::format("{} contains control characters; use a plain name", field));
-    }
-  }
-  return OkStatus();
-}
-
 // What a refused change asked for ("POST /api/v1/runs"), for its audit line.
 std::string AuditAction(const net::Request& req) {
   return fmt::format("{} {}", req.method, req.path);
@@ -68,31 +52,6 @@ std::string ErrorMessageOf(const net::Response& resp) {
     }
   }
   return fmt::format("HTTP {}", resp.status);
-}
-
-// What each engine can do with secret env values (core/model.h SecretEnv): the local engine
-// passes inline values to the job and cannot read Kubernetes Secrets; the kubernetes and spark
-// engines only reference Secrets. Refused at submission, so nothing is stored that cannot run.
-Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
-  const bool local = engine == "local";
-  for (const auto& [name, secret] : spec.secret_env) {
-    if (local && secret.from_secret()) {
-      return FailedPrecondition(fmt::format(
-          "env '{}' of definition '{}' comes from the Kubernetes Secret '{}', which the local "
-          "engine cannot read; give it an inline value ({{secret: true, value: ...}}) or run it "
-          "on kubernetes (engine: kubernetes)",
-          name, spec.name, secret.secret_name));
-    }
-    if (!local && !secret.from_secret()) {
-      return FailedPrecondition(fmt::format(
-          "env '{}' of definition '{}' has an inline secret value, which engine '{}' does not "
-          "copy into pods; store it in a Kubernetes Secret (kubectl create secret generic NAME "
-          "--from-literal=KEY=...) and reference it: {{valueFrom: {{secretKeyRef: {{name: NAME, "
-          "key: KEY}}}}}}",
-          name, spec.name, engine.back() == ':' ? engine.substr(0, engine.size() - 1) : engine));
-    }
-  }
-  return OkStatus();
 }
 
 }  // namespace
@@ -224,183 +183,9 @@ void Api::Observe(const std::string& route, int status, double seconds) {
   series.seconds->Observe(seconds);
 }
 
-net::Response Api::CreateRun(net::Request& req, Who who) {
-  if (req.body.empty()) {
-    return Err(InvalidArgument(
-        R"(request body is empty; send e.g. {"definition":"hello","env":{"K":"v"}})"));
-  }
-  auto body = ParseBody(req);
-  if (!body.ok()) return Err(body.error());
-  if (!body->is_object()) {
-    return Err(
-        InvalidArgument(R"(request body must be a JSON object, e.g. {"definition":"hello"})"));
-  }
-  json::object fields = body->as_object();
-  for (const auto& kv : fields) {
-    std::string_view k = kv.key();
-    if (k != "definition" && k != "owner" && k != "group" && k != "env" && k != "resources" &&
-        k != "timeout") {
-      return Err(InvalidArgument(
-          fmt::format("run: unknown field '{}'; known fields are definition, owner, group, env, "
-                      "resources, timeout",
-                      k)));
-    }
-  }
-  const json::value* def_name = fields.if_contains("definition");
-  if (def_name == nullptr || !def_name->is_string() || def_name->as_string().empty()) {
-    return Err(
-        InvalidArgument("field 'definition' is required: the name of a definition, e.g. "
-                        "{\"definition\":\"hello\"}"));
-  }
-  std::string name(def_name->as_string());
-  fields.erase("definition");
-  std::string owner;
-  std::string group;
-  for (auto [field, out] : {std::pair<const char*, std::string*>{"owner", &owner},
-                            std::pair<const char*, std::string*>{"group", &group}}) {
-    const json::value* v = fields.if_contains(field);
-    if (v == nullptr) continue;
-    if (!v->is_string()) {
-      return Err(InvalidArgument(
-          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})", field, field)));
-    }
-    *out = std::string(v->as_string());
-    if (auto st = ValidateOwner(*out, field); !st.ok()) return Err(st.error());
-    fields.erase(field);
-  }
-  auto overrides = OverridesFromJson(fields);
-  if (!overrides.ok()) return Err(overrides.error());
-  auto def = store_.GetDefinition(name);
-  if (!def.ok()) {
-    if (def.error().code() == Code::kNotFound) {
-      return Err(NotFound(fmt::format(
-          "definition '{}' not found; create it with `tug apply -f FILE` or list them with "
-          "`tug get definitions`",
-          name)));
-    }
-    return Err(def.error());
-  }
-  // Who owns the run: with authentication, the caller (only admins submit for someone else);
-  // without, whoever the request names. Its group: the one asked for, else the definition's
-  // when the caller is in it, else the caller's first.
-  if (who.authenticated()) {
-    if (!owner.empty() && owner != who.user && who.role != auth::Role::kAdmin) {
-      return Err(Error(Code::kPermissionDenied,
-                       fmt::format("you are signed in as '{}' and may not submit runs as '{}'; "
-                                   "leave owner out (only admins submit for someone else)",
-                                   who.user, owner)));
-    }
-    if (owner.empty()) owner = who.user;
-    if (group.empty()) group = who.InGroup(def->group) ? def->group : who.PrimaryGroup();
-  } else if (group.empty()) {
-    group = def->group;
-  }
-  if (auto st = Check(
-          who, auth::Action::kSubmitRun,
-          auth::Resource{
-              "definition", def->name, def->owner, def->group, group, auth::Role::kViewer, {}});
-      !st.ok()) {
-    return Err(st.error());
-  }
-  Definition spec = ApplyOverrides(*def, *overrides);
-  spec.owner.clear();  // the definition's, not the run's; not part of the spec
-  spec.group.clear();
-  if (auto st = Validate(spec, options_.limits); !st.ok()) return Err(st.error());
-  const bool dry_run = req.Query("dry_run") == "true" || req.Query("dry_run") == "1";
-  auto engine_name = EngineFor(spec);
-  if (!engine_name.ok()) {
-    // A dry run needs no cluster: the engine's defaults fill in what no config gives.
-    const bool kube = spec.kind == "spark" || spec.engine == "kubernetes";
-    if (!dry_run || !kube || !options_.clusters.empty()) return Err(engine_name.error());
-    engine_name = spec.kind == "spark" ? std::string("spark:") : std::string("kubernetes:");
-  }
-  if (auto st = CheckSecretsFit(spec, *engine_name); !st.ok()) return Err(st.error());
-
-  Micros now = clock_.Now();
-  adapt::Decision plan =
-      options_.climate != nullptr && options_.history != nullptr
-          ? control::PlanFirstAttempt(*options_.history, *options_.climate, options_.platform,
-                                      def->name, spec, *overrides, now)
-          : adapt::PlanFirst(spec, *overrides, {}, {}, options_.platform, now);
-  tug::Run run;
-  run.id = NewId(clock_);
-  run.owner = owner;
-  run.group = group;
-  run.definition = def->name;
-  run.definition_version = def->version;
-  run.status = RunStatus::kQueued;
-  run.spec = spec;
-  run.overrides = *overrides;
-  run.created_at = now;
-  run.updated_at = now;
-  run.plan = json::serialize(adapt::ToJson(plan));
-  Attempt first;
-  first.id = AttemptId(run.id, 1);
-  first.run_id = run.id;
-  first.number = 1;
-  first.status = AttemptStatus::kQueued;
-  first.resources = plan.resources;
-  first.placement = plan.placement;
-  first.engine = *engine_name;
-  first.created_at = now;
-  first.due_at = now;
-  if (dry_run) {
-    // Everything a launch would do, nothing stored and nothing started.
-    engine::LaunchSpec launch = control::LaunchSpecFor(run, first);
-    const bool defaults = engine_name->back() == ':';
-    json::object out{
-        {"dry_run", true},
-        {"engine", defaults ? engine_name->substr(0, engine_name->size() - 1) : *engine_name},
-        {"plan", adapt::ToJson(plan)},
-        {"resources", ToJson(first.resources)},
-        {"placement", json::object{{"capacity", first.placement.capacity},
-                                   {"executor_capacity", first.placement.executor_capacity}}}};
-    if (defaults) {
-      out["note"] =
-          "no Kubernetes cluster is configured: namespace, capacity label and images are the "
-          "defaults";
-    }
-    if (options_.preview) {
-      auto preview = options_.preview(launch, *engine_name);
-      if (!preview.ok()) return Err(preview.error());
-      out["launch"] = std::move(*preview);
-    } else {
-      json::array argv;
-      for (const auto& a : launch.argv) argv.emplace_back(a);
-      out["launch"] = json::object{{"argv", std::move(argv)}};
-    }
-    return Json(200, std::move(out));
-  }
-  if (spec.kind == "spark" && options_.preview) {
-    // What the engine would refuse at launch (no image for the version, ...) is refused now.
-    if (auto p = options_.preview(control::LaunchSpecFor(run, first), *engine_name); !p.ok()) {
-      return Err(p.error());
-    }
-  }
-  tug::Run reply_run = run;
-  reply_run.attempts.push_back(first);
-  net::Response resp;
-  resp.deferred = std::make_shared<net::Deferred>();
-  // Audited once the store has answered: the line says whether the run exists.
-  auto audit = [this, who_copy = who, remote = req.remote, run_id = run.id,
-                detail = fmt::format("definition '{}' version {}, owner '{}', group '{}'",
-                                     def->name, def->version, owner, group)](const Status& st) {
-    if (options_.audit == nullptr) return;
-    options_.audit->Record(who_copy,
-                           {"submit_run", "run/" + run_id, st.ok() ? "ok" : "failed",
-                            st.ok() ? detail : detail + ": " + st.error().message(), remote});
-  };
-  if (!submitter_.Submit(store::NewRun{std::move(run), std::move(first)}, resp.deferred,
-                         json::serialize(ToJson(reply_run)), std::move(audit))) {
-    return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
-  }
-  return resp;
-}
-
 net::Response Api::ListRuns(net::Request& req, Who who) {
   store::RunFilter filter;
-  const auth::ListScope scope = auth::VisibleScope(who, options_.policy);
-  filter.visible = {scope.all, scope.groups, scope.owner};
+  filter.visible = VisibleTo(who);
   if (std::string s = req.Query("status"); !s.empty()) {
     auto status = ParseRunStatus(s);
     if (!status.ok()) return Err(status.error());
@@ -470,54 +255,29 @@ net::Response Api::GetRun(net::Request& req, Who who) {
   return Revalidated(req, RunJson(*run));
 }
 
-net::Response Api::StopRun(net::Request& req, Who who) {
-  const std::string& id = req.params["id"];
-  auto before = store_.GetRun(id);
-  if (!before.ok()) return Err(before.error());
-  if (auto st = Check(
-          who, auth::Action::kStopRun,
-          auth::Resource{"run", id, before->owner, before->group, "", auth::Role::kViewer, {}});
-      !st.ok()) {
-    return Err(st.error());
-  }
-  if (auto st = controller_.StopRun(id, who.user); !st.ok()) return Err(st.error());
+Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) {
+  ASSIGN_OR_RETURN(tug::Run before, store_.GetRun(id));
+  RETURN_IF_ERROR(
+      Check(who, auth::Action::kStopRun,
+            auth::Resource{"run", id, before.owner, before.group, "", auth::Role::kViewer, {}}));
+  RETURN_IF_ERROR(controller_.StopRun(id, who.user));
   Audit(who, req,
         {"stop_run", "run/" + id, "ok",
-         fmt::format("definition '{}', owner '{}', group '{}', was {}", before->definition,
-                     before->owner, before->group, ToString(before->status)),
+         fmt::format("definition '{}', owner '{}', group '{}', was {}", before.definition,
+                     before.owner, before.group, ToString(before.status)),
          ""});
+  return OkStatus();
+}
+
+net::Response Api::StopRun(net::Request& req, Who who) {
+  const std::string& id = req.params["id"];
+  if (auto st = StopRunFor(who, req, id); !st.ok()) return Err(st.error());
   auto run = store_.GetRun(id);
   if (!run.ok()) return Err(run.error());
   return Json(202, ToJson(*run));
 }
 
 net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"status", "ok"}}); }
-
-Result<std::string> Api::EngineFor(const Definition& spec) const {
-  std::string want = spec.engine.empty() ? options_.default_engine : spec.engine;
-  if (spec.kind == "spark") want = "spark";  // Spark runs on Kubernetes, whatever the default
-  std::string name = want;
-  if (want == "kubernetes" || want == "spark") {
-    std::string cluster = spec.cluster;
-    if (cluster.empty() && !options_.clusters.empty()) cluster = options_.clusters.front();
-    if (cluster.empty()) {
-      return FailedPrecondition(fmt::format(
-          "definition '{}' runs on engine {}, but this server has no Kubernetes cluster "
-          "configured; add one under clusters: (see docs/configuration.md); a dry run works "
-          "without one (`tug run --dry-run`, dry_run=true)",
-          spec.name, want));
-    }
-    name = want + ":" + cluster;
-  }
-  for (engine::Engine* e : engines_) {
-    if (e->Name() == name) return name;
-  }
-  std::string have;
-  for (engine::Engine* e : engines_) have += (have.empty() ? "" : ", ") + e->Name();
-  return FailedPrecondition(fmt::format(
-      "definition '{}' runs on engine '{}', which this server does not have (it has: {})",
-      spec.name, name, have));
-}
 
 net::Response Api::Readyz(net::Request&) {
   json::object out;

@@ -11,6 +11,7 @@
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
+#include <map>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -70,6 +71,45 @@ struct ApiOptions {
   AuditLog* audit = nullptr;
 };
 
+/// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
+/// (src/flotilla).
+struct RunRequest {
+  std::string definition;
+  /// Who submits (with authentication only admins may name someone else) and the run's group;
+  /// "": the defaults (the caller; the definition's group when the caller is in it, else the
+  /// caller's first).
+  std::string owner;
+  std::string group;
+  RunOverrides overrides;
+  /// This run's command instead of the definition's ("" keeps it): Flotilla's per-run command.
+  std::string command;
+  /// Where the planner may place it instead of the definition's adapt.capacity ("" keeps it):
+  /// spot | on-demand | auto.
+  std::string capacity;
+  /// Added to the run's spec labels (Flotilla's run labels and the metadata it keeps).
+  std::map<std::string, std::string> labels;
+  /// Added to the run's kubernetes.node_selector (Flotilla's arch).
+  std::map<std::string, std::string> node_selector;
+  /// Plan and check only: an engine without a configured cluster gets its defaults.
+  bool dry_run = false;
+};
+
+/// A submission validated and authorized, its first attempt planned; nothing is stored yet.
+struct PreparedRun {
+  tug::Run run;  // QUEUED, the spec resolved
+  Attempt first;
+  adapt::Decision plan;
+  /// The engine's name; for a dry run without a configured cluster "spark:" or "kubernetes:".
+  std::string engine;
+};
+
+/// A definition stored by Api::StoreDefinition.
+struct StoredDefinition {
+  Definition definition;
+  Definition before;   // the previous version (when `change` is not "created")
+  std::string change;  // created | updated | unchanged
+};
+
 class Api {
  public:
   Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
@@ -99,8 +139,49 @@ class Api {
   /// /api/v1/runs/{id} makes. The Api must outlive the proxy.
   SparkUiAccess SparkUiAccessCheck();
 
- private:
+  // --- What the handlers do, for other front ends on the same store (the Flotilla v6 API,
+  // src/flotilla): the same validation, policy checks and audit lines as API v1. Thread-safe;
+  // `req` is the request being answered (its remote address goes to the audit log). ---
+
   using Who = const auth::Identity&;
+  /// The policy's decision for `who` (kPermissionDenied with its reason when denied).
+  [[nodiscard]] Status Check(Who who, auth::Action action, const auth::Resource& resource) const;
+  /// What a listing shows `who`.
+  [[nodiscard]] store::Visibility VisibleTo(Who who) const;
+  /// A run `who` may read (kReadRun), or the error to answer with (kNotFound,
+  /// kPermissionDenied, the store's).
+  [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
+  /// Definition `name` if `who` may read it (kNotFound, kPermissionDenied).
+  [[nodiscard]] Result<Definition> ReadableDefinition(Who who, const std::string& name);
+  /// Definitions `who` may see, newest versions.
+  [[nodiscard]] Result<std::vector<Definition>> VisibleDefinitions(Who who);
+  /// Validates and stores `def` for `who` (owner and group assigned and checked, the change
+  /// audited). `create_only`: kAlreadyExists when it exists.
+  [[nodiscard]] Result<StoredDefinition> StoreDefinition(Who who, const net::Request& req,
+                                                         Definition def, bool create_only);
+  /// Hides definition `name` (kNotFound, kPermissionDenied); audited.
+  [[nodiscard]] Status RemoveDefinition(Who who, const net::Request& req, const std::string& name);
+  /// Validates, authorizes and plans a run (see RunRequest); kNotFound for an unknown
+  /// definition, kInvalidArgument, kFailedPrecondition (can never fit, no such engine),
+  /// kPermissionDenied.
+  [[nodiscard]] Result<PreparedRun> PrepareRun(Who who, RunRequest request);
+  /// Stores a prepared run through the batching submitter: a deferred response that is 201
+  /// with `created_body`, or the store's error (v1's shape); audited once stored. kUnavailable
+  /// as an error response when too many submissions wait.
+  net::Response SubmitRun(Who who, const net::Request& req, PreparedRun prepared,
+                          std::string created_body);
+  /// Stops run `id` for `who` (kNotFound, kPermissionDenied, kFailedPrecondition when it
+  /// ended); audited.
+  [[nodiscard]] Status StopRunFor(Who who, const net::Request& req, const std::string& id);
+  /// Writes an audit line (when there is an audit log); `entry.remote` defaults to the
+  /// request's.
+  void Audit(Who who, const net::Request& req, AuditEntry entry);
+  const ApiOptions& options() const { return options_; }
+  store::Store& store() { return store_; }
+  logs::LogStore& logs() { return logs_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
   net::Response CreateDefinition(net::Request& req, Who who);
   net::Response PutDefinition(net::Request& req, Who who);
   net::Response ListDefinitions(net::Request& req, Who who);
@@ -122,12 +203,6 @@ class Api {
   net::Response Readyz(net::Request& req);
   net::Response AuthConfig(net::Request& req);
 
-  /// Writes an audit line (when there is an audit log).
-  void Audit(Who who, const net::Request& req, AuditEntry entry);
-  /// The policy's decision for `who` (kPermissionDenied with its reason when denied).
-  [[nodiscard]] Status Check(Who who, auth::Action action, const auth::Resource& resource) const;
-  /// A run `who` may read (kReadRun), or the error to answer with.
-  [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
   /// Parses and validates a definition body. A secret env entry without value or reference
   /// ({secret: true}, as GET answers) takes the stored definition's value.
   [[nodiscard]] Result<Definition> ParseDefinitionBody(const net::Request& req);

@@ -60,6 +60,11 @@ Status Api::Check(Who who, auth::Action action, const auth::Resource& resource) 
   return auth::Authorize(who, action, resource, options_.policy).ToStatus();
 }
 
+store::Visibility Api::VisibleTo(Who who) const {
+  const auth::ListScope scope = auth::VisibleScope(who, options_.policy);
+  return store::Visibility{scope.all, scope.groups, scope.owner};
+}
+
 Result<tug::Run> Api::ReadableRun(Who who, const std::string& id) {
   ASSIGN_OR_RETURN(tug::Run run, store_.GetRun(id));
   RETURN_IF_ERROR(

@@ -81,8 +81,7 @@ Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
     }
     secret = it->second;
   }
-  RETURN_IF_ERROR(Validate(def, options_.limits));
-  return def;
+  return def;  // validated by StoreDefinition
 }
 
 Status Api::AssignOwnership(Who who, Definition& def, const Definition* existing) {
@@ -114,19 +113,58 @@ Status Api::AssignOwnership(Who who, Definition& def, const Definition* existing
   return Check(who, auth::Action::kCreateDefinition, DefinitionResource(def, def.group));
 }
 
+Result<Definition> Api::ReadableDefinition(Who who, const std::string& name) {
+  ASSIGN_OR_RETURN(Definition def, store_.GetDefinition(name));
+  RETURN_IF_ERROR(Check(who, auth::Action::kReadDefinition, DefinitionResource(def)));
+  return def;
+}
+
+Result<std::vector<Definition>> Api::VisibleDefinitions(Who who) {
+  return store_.ListDefinitions(VisibleTo(who));
+}
+
+Result<StoredDefinition> Api::StoreDefinition(Who who, const net::Request& req, Definition def,
+                                              bool create_only) {
+  RETURN_IF_ERROR(Validate(def, options_.limits));
+  auto before = store_.GetDefinition(def.name);
+  if (!before.ok() && before.error().code() != Code::kNotFound) return before.error();
+  if (create_only && before.ok()) {
+    return AlreadyExists(fmt::format(
+        "definition '{}' already exists; update it with PUT /api/v1/definitions/{} (tug apply)",
+        def.name, def.name));
+  }
+  RETURN_IF_ERROR(AssignOwnership(who, def, before.ok() ? &*before : nullptr));
+  ASSIGN_OR_RETURN(Definition stored, store_.PutDefinition(def, clock_.Now()));
+  StoredDefinition out;
+  out.change = !before.ok()                        ? "created"
+               : before->version == stored.version ? "unchanged"
+                                                   : "updated";
+  if (out.change != "unchanged") {
+    Audit(who, req,
+          {before.ok() ? "change_definition" : "create_definition", "definition/" + stored.name,
+           "ok", Describe(stored, before.ok() ? &*before : nullptr), ""});
+  }
+  if (before.ok()) out.before = std::move(*before);
+  out.definition = std::move(stored);
+  return out;
+}
+
+Status Api::RemoveDefinition(Who who, const net::Request& req, const std::string& name) {
+  ASSIGN_OR_RETURN(Definition def, store_.GetDefinition(name));
+  RETURN_IF_ERROR(Check(who, auth::Action::kDeleteDefinition, DefinitionResource(def)));
+  RETURN_IF_ERROR(store_.DeleteDefinition(name, clock_.Now()));
+  Audit(who, req,
+        {"delete_definition", "definition/" + name, "ok",
+         fmt::format("version {}, owner '{}', group '{}'", def.version, def.owner, def.group), ""});
+  return OkStatus();
+}
+
 net::Response Api::CreateDefinition(net::Request& req, Who who) {
   auto def = ParseDefinitionBody(req);
   if (!def.ok()) return Err(def.error());
-  if (store_.GetDefinition(def->name).ok()) {
-    return Err(AlreadyExists(fmt::format(
-        "definition '{}' already exists; update it with PUT /api/v1/definitions/{} (tug apply)",
-        def->name, def->name)));
-  }
-  if (auto st = AssignOwnership(who, *def, nullptr); !st.ok()) return Err(st.error());
-  auto stored = store_.PutDefinition(*def, clock_.Now());
+  auto stored = StoreDefinition(who, req, std::move(*def), /*create_only=*/true);
   if (!stored.ok()) return Err(stored.error());
-  Audit(who, req, {"create_definition", "definition/" + stored->name, "ok", Describe(*stored), ""});
-  return Json(201, ToJson(*stored));
+  return Json(201, ToJson(stored->definition));
 }
 
 net::Response Api::PutDefinition(net::Request& req, Who who) {
@@ -138,29 +176,15 @@ net::Response Api::PutDefinition(net::Request& req, Who who) {
         "definition name '{}' in the body does not match '{}' in the path; make them equal",
         def->name, name)));
   }
-  auto before = store_.GetDefinition(name);
-  if (!before.ok() && before.error().code() != Code::kNotFound) return Err(before.error());
-  if (auto st = AssignOwnership(who, *def, before.ok() ? &*before : nullptr); !st.ok()) {
-    return Err(st.error());
-  }
-  auto stored = store_.PutDefinition(*def, clock_.Now());
+  auto stored = StoreDefinition(who, req, std::move(*def), /*create_only=*/false);
   if (!stored.ok()) return Err(stored.error());
-  json::object out = ToJson(*stored).as_object();
-  std::string change = !before.ok()                         ? "created"
-                       : before->version == stored->version ? "unchanged"
-                                                            : "updated";
-  out["change"] = change;
-  if (change != "unchanged") {
-    Audit(who, req,
-          {before.ok() ? "change_definition" : "create_definition", "definition/" + stored->name,
-           "ok", Describe(*stored, before.ok() ? &*before : nullptr), ""});
-  }
-  return Json(before.ok() ? 200 : 201, out);
+  json::object out = ToJson(stored->definition).as_object();
+  out["change"] = stored->change;
+  return Json(stored->change == "created" ? 201 : 200, out);
 }
 
 net::Response Api::ListDefinitions(net::Request& req, Who who) {
-  const auth::ListScope scope = auth::VisibleScope(who, options_.policy);
-  auto defs = store_.ListDefinitions(store::Visibility{scope.all, scope.groups, scope.owner});
+  auto defs = VisibleDefinitions(who);
   if (!defs.ok()) return Err(defs.error());
   json::array a;
   for (const auto& d : *defs) a.push_back(ToJson(d));
@@ -168,26 +192,14 @@ net::Response Api::ListDefinitions(net::Request& req, Who who) {
 }
 
 net::Response Api::GetDefinition(net::Request& req, Who who) {
-  auto def = store_.GetDefinition(req.params["name"]);
+  auto def = ReadableDefinition(who, req.params["name"]);
   if (!def.ok()) return Err(def.error());
-  if (auto st = Check(who, auth::Action::kReadDefinition, DefinitionResource(*def)); !st.ok()) {
-    return Err(st.error());
-  }
   return Revalidated(req, ToJson(*def));
 }
 
 net::Response Api::DeleteDefinition(net::Request& req, Who who) {
   const std::string& name = req.params["name"];
-  auto def = store_.GetDefinition(name);
-  if (!def.ok()) return Err(def.error());
-  if (auto st = Check(who, auth::Action::kDeleteDefinition, DefinitionResource(*def)); !st.ok()) {
-    return Err(st.error());
-  }
-  if (auto st = store_.DeleteDefinition(name, clock_.Now()); !st.ok()) return Err(st.error());
-  Audit(who, req,
-        {"delete_definition", "definition/" + name, "ok",
-         fmt::format("version {}, owner '{}', group '{}'", def->version, def->owner, def->group),
-         ""});
+  if (auto st = RemoveDefinition(who, req, name); !st.ok()) return Err(st.error());
   return Json(200, json::object{{"deleted", name}});
 }
 

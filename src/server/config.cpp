@@ -41,20 +41,6 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
   return OkStatus();
 }
 
-// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain).
-Status CheckSchedulerName(const std::string& v, const std::string& what) {
-  bool ok = !v.empty() && v.size() <= 253 && v.front() != '-' && v.front() != '.' &&
-            v.back() != '-' && v.back() != '.' &&
-            v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos;
-  if (!ok) {
-    return InvalidArgument(fmt::format(
-        "{} '{}' must be a scheduler's name: lower-case letters, digits, '-' and '.', e.g. "
-        "tugboat-binpack",
-        what, v));
-  }
-  return OkStatus();
-}
-
 const Key kKeys[] = {
     {"listen", "TUG_LISTEN",
      [](Config& c, const std::string& v) -> Status {
@@ -367,6 +353,14 @@ const Key kKeys[] = {
        ASSIGN_OR_RETURN(c.spark.attempt_log_cap_bytes, ParseMemory(v));
        return OkStatus();
      }},
+    {"flotilla_v6", "TUG_FLOTILLA_V6",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "true" && v != "false") {
+         return InvalidArgument(fmt::format("flotilla_v6 '{}' must be true or false", v));
+       }
+       c.flotilla_v6 = v == "true";
+       return OkStatus();
+     }},
     {"dispatcher.lease", "TUG_LEASE",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.lease_seconds, ParseDuration(v));
@@ -381,103 +375,13 @@ const Key kKeys[] = {
      }},
 };
 
-Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig& c) {
-  if (!v.is_object()) return InvalidArgument(what + " must be a map with at least a name");
-  for (const auto& kv : v.as_object()) {
-    const std::string key(kv.key());
-    const std::string text = Text(kv.value());
-    auto bad = [&](std::string_view why) {
-      return InvalidArgument(fmt::format("{}.{} '{}' {}", what, key, text, why));
-    };
-    auto boolean = [&](bool& out) -> Status {
-      if (text != "true" && text != "false") return bad("must be true or false");
-      out = text == "true";
-      return OkStatus();
-    };
-    auto duration = [&](int64_t& out) -> Status {
-      if (text == "0" || text == "0s") {
-        out = 0;
-        return OkStatus();
-      }
-      auto d = ParseDuration(text);
-      if (!d.ok()) return bad("must be a duration, e.g. 30s or 10m");
-      out = *d;
-      return OkStatus();
-    };
-    if (key == "name") {
-      c.name = text;
-    } else if (key == "kubeconfig") {
-      c.kubeconfig = text;
-    } else if (key == "context") {
-      c.context = text;
-    } else if (key == "in_cluster") {
-      RETURN_IF_ERROR(boolean(c.in_cluster));
-    } else if (key == "namespace") {
-      c.namespace_ = text;
-    } else if (key == "capacity_label") {
-      c.capacity_label = text;
-    } else if (key == "spot_value") {
-      c.spot_value = text;
-    } else if (key == "on_demand_value") {
-      c.on_demand_value = text;
-    } else if (key == "service_account") {
-      c.service_account = text;
-    } else if (key == "qps") {
-      char* end = nullptr;
-      c.qps = std::strtod(text.c_str(), &end);
-      if (end == text.c_str() || *end != '\0' || c.qps < 0) return bad("must be a number >= 0");
-    } else if (key == "burst") {
-      RETURN_IF_ERROR(SetInt(c.burst, text, (what + ".burst").c_str(), 1, 100000));
-    } else if (key == "pod_linger") {
-      RETURN_IF_ERROR(duration(c.pod_linger_seconds));
-    } else if (key == "pending_timeout") {
-      RETURN_IF_ERROR(duration(c.pending_timeout_seconds));
-    } else if (key == "image_pull_grace") {
-      RETURN_IF_ERROR(duration(c.image_pull_grace_seconds));
-    } else if (key == "unknown_pods") {
-      if (text != "keep" && text != "delete") return bad("must be keep or delete");
-      c.unknown_pods = text;
-    } else if (key == "prune_events") {
-      RETURN_IF_ERROR(boolean(c.prune_events));
-    } else if (key == "watch_nodes") {
-      RETURN_IF_ERROR(boolean(c.watch_nodes));
-    } else if (key == "scheduler_name") {
-      RETURN_IF_ERROR(CheckSchedulerName(text, what + ".scheduler_name"));
-      c.scheduler_name = text;
-    } else {
-      return InvalidArgument(fmt::format(
-          "{}: unknown key '{}'; known keys: name, kubeconfig, context, in_cluster, namespace, "
-          "capacity_label, spot_value, on_demand_value, service_account, qps, burst, pod_linger, "
-          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes, "
-          "scheduler_name",
-          what, key));
-    }
-  }
-  if (c.kubeconfig.empty() && !c.in_cluster) {
-    return InvalidArgument(
-        fmt::format("{} ('{}') needs kubeconfig: PATH or in_cluster: true", what, c.name));
-  }
-  return OkStatus();
-}
-
 Status Walk(Config& config, const json::object& obj, const std::string& prefix,
             const std::string& source) {
   for (const auto& kv : obj) {
     std::string path =
         prefix.empty() ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
     if (path == "clusters") {
-      if (!kv.value().is_array()) {
-        return InvalidArgument(fmt::format(
-            "{}: clusters must be a list, e.g. [{{name: prod, kubeconfig: ~/.kube/config}}]",
-            source));
-      }
-      config.clusters.clear();
-      size_t i = 0;
-      for (const auto& item : kv.value().as_array()) {
-        ClusterConfig c;
-        RETURN_IF_ERROR(ParseCluster(item, fmt::format("{}: clusters[{}]", source, i++), c));
-        config.clusters.push_back(std::move(c));
-      }
+      RETURN_IF_ERROR(ApplyClustersYaml(config, kv.value(), source));
       continue;
     }
     if (path == "auth") {
@@ -524,6 +428,20 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
 }
 
 }  // namespace
+
+// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain).
+Status CheckSchedulerName(const std::string& v, const std::string& what) {
+  bool ok = !v.empty() && v.size() <= 253 && v.front() != '-' && v.front() != '.' &&
+            v.back() != '-' && v.back() != '.' &&
+            v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos;
+  if (!ok) {
+    return InvalidArgument(fmt::format(
+        "{} '{}' must be a scheduler's name: lower-case letters, digits, '-' and '.', e.g. "
+        "tugboat-binpack",
+        what, v));
+  }
+  return OkStatus();
+}
 
 std::string Config::host() const { return listen.substr(0, listen.rfind(':')); }
 

@@ -152,6 +152,9 @@ struct Config {
   /// Claimed attempts launched at a time.
   int launch_workers = 8;
   AuthConfig auth;
+  /// Serve Flotilla's v6 REST API under /api/v6/ (src/flotilla), beside v1, with the same
+  /// authentication.
+  bool flotilla_v6 = false;
 
   /// Host and port of `listen`.
   std::string host() const;
@@ -170,6 +173,12 @@ Config DefaultConfig();
 /// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.
 [[nodiscard]] Status ApplyAuthYaml(AuthConfig& auth, const boost::json::value& section,
                                    const std::string& source);
+/// The `clusters:` list of a config file (config_clusters.cpp); replaces config.clusters.
+[[nodiscard]] Status ApplyClustersYaml(Config& config, const boost::json::value& section,
+                                       const std::string& source);
+/// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain); `what`
+/// names the setting in the error.
+[[nodiscard]] Status CheckSchedulerName(const std::string& v, const std::string& what);
 /// TUG_AUTH, TUG_AUTH_VISIBILITY, TUG_AUTH_BOOTSTRAP_TOKEN_FILE, TUG_AUDIT_LOG and TUG_OIDC_*.
 [[nodiscard]] Status ApplyAuthEnv(AuthConfig& auth, const std::map<std::string, std::string>& env);
 /// The auth section's own checks, and the listen address against it: a non-loopback address

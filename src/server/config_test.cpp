@@ -36,6 +36,20 @@ TEST(ConfigTest, UsageIntervalsAndUiDirectory) {
   EXPECT_NE(bad.error().message().find("often"), std::string::npos) << bad.error().message();
 }
 
+TEST(ConfigTest, FlotillaV6IsOffUnlessAsked) {
+  Config c = DefaultConfig();
+  EXPECT_FALSE(c.flotilla_v6);
+  ASSERT_TRUE(ApplyYaml(c, "flotilla_v6: true\n", "tug.yaml").ok());
+  EXPECT_TRUE(c.flotilla_v6);
+  ASSERT_TRUE(ApplyEnv(c, {{"TUG_FLOTILLA_V6", "false"}}).ok());
+  EXPECT_FALSE(c.flotilla_v6);
+  auto bad = ApplyEnv(c, {{"TUG_FLOTILLA_V6", "yes"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("flotilla_v6 'yes' must be true or false"),
+            std::string::npos)
+      << bad.error().message();
+}
+
 TEST(ConfigTest, DatabaseUrlSelectsPostgres) {
   Config c = DefaultConfig();
   EXPECT_EQ(c.store_driver, "sqlite");
@@ -159,7 +173,8 @@ clusters:
 TEST(ConfigTest, UsageFromPrometheus) {
   Config c = DefaultConfig();
   EXPECT_EQ(c.usage_source, "metrics-api");
-  ASSERT_TRUE(ApplyYaml(c, "usage: {prometheus_url: 'http://prom:9090', prometheus_rate_window: 1m}\n",
+  ASSERT_TRUE(ApplyYaml(c,
+                        "usage: {prometheus_url: 'http://prom:9090', prometheus_rate_window: 1m}\n",
                         "tug.yaml")
                   .ok());
   ASSERT_TRUE(ValidateConfig(c).ok());
@@ -175,8 +190,9 @@ TEST(ConfigTest, UsageFromPrometheus) {
     if (st.ok()) st = ValidateConfig(x);
     return st.ok() ? std::string() : st.error().message();
   };
-  EXPECT_NE(error("usage: {source: prometheus}").find("set usage.prometheus_url or TUG_PROMETHEUS_URL"),
-            std::string::npos);
+  EXPECT_NE(
+      error("usage: {source: prometheus}").find("set usage.prometheus_url or TUG_PROMETHEUS_URL"),
+      std::string::npos);
   EXPECT_NE(error("usage: {source: cadvisor}").find("use metrics-api or prometheus"),
             std::string::npos);
   EXPECT_NE(error("usage: {prometheus_url: 'prom:9090'}").find("must be an http(s) URL"),

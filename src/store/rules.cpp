@@ -257,6 +257,14 @@ RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const
     q.sql += fmt::format(" AND {} {}{}", condition, dollar ? '$' : '?', q.params.size());
   };
   if (filter.status) bind("status =", std::string(ToString(*filter.status)));
+  if (!filter.statuses.empty()) {
+    std::string in;
+    for (RunStatus s : filter.statuses) {
+      q.params.emplace_back(ToString(s));
+      in += fmt::format("{}{}{}", in.empty() ? "" : ", ", dollar ? '$' : '?', q.params.size());
+    }
+    q.sql += " AND status IN (" + in + ")";
+  }
   if (!filter.definition.empty()) bind("definition =", filter.definition);
   if (!filter.owner.empty()) bind("owner =", filter.owner);
   q.sql += VisibilityCondition(filter.visible, q.params, dollar);

@@ -76,9 +76,9 @@ std::string VisibilityCondition(const Visibility& visible, std::vector<std::stri
 
 /// The ListRuns statement for a filter: "SELECT <columns>, <attempt count>, <failure class of the
 /// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one
-/// bound parameter per filter that is set (status, definition, owner, the visibility, the creation
-/// range as an id range, the cursor) and the page size last; `dollar` numbers them $1..
-/// (PostgreSQL), else ?1.. (SQLite). `after` is CheckPage's cursor id.
+/// bound parameter per filter that is set (status, each of statuses, definition, owner, the
+/// visibility, the creation range as an id range, the cursor) and the page size last; `dollar`
+/// numbers them $1.. (PostgreSQL), else ?1.. (SQLite). `after` is CheckPage's cursor id.
 struct RunsQuery {
   std::string sql;
   std::vector<std::string> params;  // in placeholder order, then the limit (filter.limit + 1)

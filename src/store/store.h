@@ -28,6 +28,8 @@ struct Visibility {
 
 struct RunFilter {
   std::optional<RunStatus> status;
+  /// Any of these statuses (empty: all); applies together with `status`.
+  std::vector<RunStatus> statuses;
   std::string definition;  // empty: all
   std::string owner;       // empty: all
   /// Creation time range [created_after, created_before), by the id's millisecond timestamp
@@ -245,8 +247,8 @@ class Store {
   /// loop over at once; a no-op otherwise.
   [[nodiscard]] virtual Status ReleaseLease(const std::string& name, const std::string& owner) = 0;
   /// Deletes up to `limit` (1..10000) ended runs with ended_at < `ended_before`, oldest first,
-  /// with their attempts, events and usage, in one transaction; returns their ids (the caller removes
-  /// their logs). Active runs are never deleted.
+  /// with their attempts, events and usage, in one transaction; returns their ids (the caller
+  /// removes their logs). Active runs are never deleted.
   [[nodiscard]] virtual Result<std::vector<std::string>> PurgeRuns(Micros ended_before,
                                                                    int limit) = 0;
 

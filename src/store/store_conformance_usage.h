@@ -94,6 +94,38 @@ TEST_P(StoreConformanceTest, ListRunsFiltersByOwnerAndCreationTime) {
   EXPECT_EQ(walked, (Ids{r3, r2, r1}));
 }
 
+TEST_P(StoreConformanceTest, ListRunsFiltersByAnyOfSeveralStatuses) {
+  // The Flotilla v6 API's status filters (src/flotilla): STOPPED is any ended status, and a
+  // request may name several.
+  Run queued = Submit("multi");
+  Run stopped = Submit("multi");
+  Run running = SubmitRunning();
+  ASSERT_TRUE(Ok(store_->RequestStop(stopped.id, kT0 + kSec)));
+
+  using Ids = std::vector<std::string>;
+  RunFilter ended;
+  ended.statuses = {RunStatus::kSucceeded, RunStatus::kFailed, RunStatus::kStopped,
+                    RunStatus::kLost};
+  EXPECT_EQ(ListIds(ended), (Ids{stopped.id}));
+  RunFilter active;
+  active.statuses = {RunStatus::kQueued, RunStatus::kRunning};
+  EXPECT_EQ(ListIds(active), (Ids{running.id, queued.id}));
+  RunFilter both;  // with `status` too: both apply
+  both.statuses = {RunStatus::kQueued, RunStatus::kRunning};
+  both.status = RunStatus::kQueued;
+  both.definition = "multi";
+  EXPECT_EQ(ListIds(both), (Ids{queued.id}));
+  RunFilter paged;  // the cursor follows the filtered order
+  paged.statuses = {RunStatus::kQueued, RunStatus::kStopped, RunStatus::kRunning};
+  paged.limit = 2;
+  auto first = store_->ListRuns(paged);
+  ASSERT_TRUE(Ok(first));
+  ASSERT_EQ(first->runs.size(), 2u);
+  ASSERT_FALSE(first->next_cursor.empty());
+  paged.cursor = first->next_cursor;
+  EXPECT_EQ(ListIds(paged), (Ids{queued.id}));
+}
+
 TEST_P(StoreConformanceTest, ListRunsSummarizesAttempts) {
   Run r = SubmitRunning();
   AttemptEnd oom;

@@ -1,0 +1,291 @@
+// API v1: submitting runs — the body of POST /api/v1/runs, and what every front end shares:
+// who owns the run, the policy check, the engine, the first attempt's plan, and the batched write
+// (PrepareRun, SubmitRun; the Flotilla v6 API uses them too).
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include "core/ids.h"
+#include "core/json.h"
+#include "server/api.h"
+#include "server/api_internal.h"
+
+namespace json = boost::json;
+
+namespace tug::server {
+
+using api_internal::Err;
+using api_internal::Json;
+using api_internal::ParseBody;
+
+namespace {
+
+// Who submitted a run, or its group: a short printable name ("" when not given).
+Status ValidateOwner(const std::string& name, std::string_view field) {
+  if (name.size() > 64) {
+    return InvalidArgument(fmt::format("{} is {} characters long; use at most 64 (a {} name)",
+                                       field, name.size(), field == "owner" ? "user" : "group"));
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      return InvalidArgument(
+          fmt::format("{} contains control characters; use a plain name", field));
+    }
+  }
+  return OkStatus();
+}
+
+// What each engine can do with secret env values (core/model.h SecretEnv): the local engine
+// passes inline values to the job and cannot read Kubernetes Secrets; the kubernetes and spark
+// engines only reference Secrets. Refused at submission, so nothing is stored that cannot run.
+Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
+  const bool local = engine == "local";
+  for (const auto& [name, secret] : spec.secret_env) {
+    if (local && secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' of definition '{}' comes from the Kubernetes Secret '{}', which the local "
+          "engine cannot read; give it an inline value ({{secret: true, value: ...}}) or run it "
+          "on kubernetes (engine: kubernetes)",
+          name, spec.name, secret.secret_name));
+    }
+    if (!local && !secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' of definition '{}' has an inline secret value, which engine '{}' does not "
+          "copy into pods; store it in a Kubernetes Secret (kubectl create secret generic NAME "
+          "--from-literal=KEY=...) and reference it: {{valueFrom: {{secretKeyRef: {{name: NAME, "
+          "key: KEY}}}}}}",
+          name, spec.name, engine.back() == ':' ? engine.substr(0, engine.size() - 1) : engine));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::string> Api::EngineFor(const Definition& spec) const {
+  std::string want = spec.engine.empty() ? options_.default_engine : spec.engine;
+  if (spec.kind == "spark") want = "spark";  // Spark runs on Kubernetes, whatever the default
+  std::string name = want;
+  if (want == "kubernetes" || want == "spark") {
+    std::string cluster = spec.cluster;
+    if (cluster.empty() && !options_.clusters.empty()) cluster = options_.clusters.front();
+    if (cluster.empty()) {
+      return FailedPrecondition(fmt::format(
+          "definition '{}' runs on engine {}, but this server has no Kubernetes cluster "
+          "configured; add one under clusters: (see docs/configuration.md); a dry run works "
+          "without one (`tug run --dry-run`, dry_run=true)",
+          spec.name, want));
+    }
+    name = want + ":" + cluster;
+  }
+  for (engine::Engine* e : engines_) {
+    if (e->Name() == name) return name;
+  }
+  std::string have;
+  for (engine::Engine* e : engines_) have += (have.empty() ? "" : ", ") + e->Name();
+  return FailedPrecondition(fmt::format(
+      "definition '{}' runs on engine '{}', which this server does not have (it has: {})",
+      spec.name, name, have));
+}
+
+Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
+  RETURN_IF_ERROR(ValidateOwner(request.owner, "owner"));
+  RETURN_IF_ERROR(ValidateOwner(request.group, "group"));
+  auto def = store_.GetDefinition(request.definition);
+  if (!def.ok()) {
+    if (def.error().code() == Code::kNotFound) {
+      return NotFound(fmt::format(
+          "definition '{}' not found; create it with `tug apply -f FILE` or list them with "
+          "`tug get definitions`",
+          request.definition));
+    }
+    return def.error();
+  }
+  std::string owner = std::move(request.owner);
+  std::string group = std::move(request.group);
+  // Who owns the run: with authentication, the caller (only admins submit for someone else);
+  // without, whoever the request names. Its group: the one asked for, else the definition's
+  // when the caller is in it, else the caller's first.
+  if (who.authenticated()) {
+    if (!owner.empty() && owner != who.user && who.role != auth::Role::kAdmin) {
+      return Error(Code::kPermissionDenied,
+                   fmt::format("you are signed in as '{}' and may not submit runs as '{}'; "
+                               "leave owner out (only admins submit for someone else)",
+                               who.user, owner));
+    }
+    if (owner.empty()) owner = who.user;
+    if (group.empty()) group = who.InGroup(def->group) ? def->group : who.PrimaryGroup();
+  } else if (group.empty()) {
+    group = def->group;
+  }
+  RETURN_IF_ERROR(
+      Check(who, auth::Action::kSubmitRun,
+            auth::Resource{
+                "definition", def->name, def->owner, def->group, group, auth::Role::kViewer, {}}));
+  Definition spec = ApplyOverrides(*def, request.overrides);
+  spec.owner.clear();  // the definition's, not the run's; not part of the spec
+  spec.group.clear();
+  if (!request.command.empty()) {
+    spec.command = std::move(request.command);
+    spec.args.clear();
+  }
+  if (!request.capacity.empty()) spec.adapt.capacity = std::move(request.capacity);
+  for (auto& [k, v] : request.labels) spec.labels[k] = std::move(v);
+  for (auto& [k, v] : request.node_selector) spec.kubernetes.node_selector[k] = std::move(v);
+  RETURN_IF_ERROR(Validate(spec, options_.limits));
+  auto engine_name = EngineFor(spec);
+  if (!engine_name.ok()) {
+    // A dry run needs no cluster: the engine's defaults fill in what no config gives.
+    const bool kube = spec.kind == "spark" || spec.engine == "kubernetes";
+    if (!request.dry_run || !kube || !options_.clusters.empty()) return engine_name.error();
+    engine_name = spec.kind == "spark" ? std::string("spark:") : std::string("kubernetes:");
+  }
+  RETURN_IF_ERROR(CheckSecretsFit(spec, *engine_name));
+
+  const Micros now = clock_.Now();
+  PreparedRun p;
+  p.plan = options_.climate != nullptr && options_.history != nullptr
+               ? control::PlanFirstAttempt(*options_.history, *options_.climate, options_.platform,
+                                           def->name, spec, request.overrides, now)
+               : adapt::PlanFirst(spec, request.overrides, {}, {}, options_.platform, now);
+  p.engine = *engine_name;
+  tug::Run& run = p.run;
+  run.id = NewId(clock_);
+  run.owner = owner;
+  run.group = group;
+  run.definition = def->name;
+  run.definition_version = def->version;
+  run.status = RunStatus::kQueued;
+  run.spec = std::move(spec);
+  run.overrides = std::move(request.overrides);
+  run.created_at = now;
+  run.updated_at = now;
+  run.plan = json::serialize(adapt::ToJson(p.plan));
+  Attempt& first = p.first;
+  first.id = AttemptId(run.id, 1);
+  first.run_id = run.id;
+  first.number = 1;
+  first.status = AttemptStatus::kQueued;
+  first.resources = p.plan.resources;
+  first.placement = p.plan.placement;
+  first.engine = p.engine;
+  first.created_at = now;
+  first.due_at = now;
+  if (!request.dry_run && run.spec.kind == "spark" && options_.preview) {
+    // What the engine would refuse at launch (no image for the version, ...) is refused now.
+    auto preview = options_.preview(control::LaunchSpecFor(run, first), p.engine);
+    if (!preview.ok()) return preview.error();
+  }
+  return p;
+}
+
+net::Response Api::SubmitRun(Who who, const net::Request& req, PreparedRun prepared,
+                             std::string created_body) {
+  net::Response resp;
+  resp.deferred = std::make_shared<net::Deferred>();
+  const tug::Run& run = prepared.run;
+  // Audited once the store has answered: the line says whether the run exists.
+  auto audit = [this, who_copy = who, remote = req.remote, run_id = run.id,
+                detail = fmt::format("definition '{}' version {}, owner '{}', group '{}'",
+                                     run.definition, run.definition_version, run.owner,
+                                     run.group)](const Status& st) {
+    if (options_.audit == nullptr) return;
+    options_.audit->Record(who_copy,
+                           {"submit_run", "run/" + run_id, st.ok() ? "ok" : "failed",
+                            st.ok() ? detail : detail + ": " + st.error().message(), remote});
+  };
+  if (!submitter_.Submit(store::NewRun{std::move(prepared.run), std::move(prepared.first)},
+                         resp.deferred, std::move(created_body), std::move(audit))) {
+    return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
+  }
+  return resp;
+}
+
+net::Response Api::CreateRun(net::Request& req, Who who) {
+  if (req.body.empty()) {
+    return Err(InvalidArgument(
+        R"(request body is empty; send e.g. {"definition":"hello","env":{"K":"v"}})"));
+  }
+  auto body = ParseBody(req);
+  if (!body.ok()) return Err(body.error());
+  if (!body->is_object()) {
+    return Err(
+        InvalidArgument(R"(request body must be a JSON object, e.g. {"definition":"hello"})"));
+  }
+  json::object fields = body->as_object();
+  for (const auto& kv : fields) {
+    std::string_view k = kv.key();
+    if (k != "definition" && k != "owner" && k != "group" && k != "env" && k != "resources" &&
+        k != "timeout") {
+      return Err(InvalidArgument(
+          fmt::format("run: unknown field '{}'; known fields are definition, owner, group, env, "
+                      "resources, timeout",
+                      k)));
+    }
+  }
+  const json::value* def_name = fields.if_contains("definition");
+  if (def_name == nullptr || !def_name->is_string() || def_name->as_string().empty()) {
+    return Err(
+        InvalidArgument("field 'definition' is required: the name of a definition, e.g. "
+                        "{\"definition\":\"hello\"}"));
+  }
+  RunRequest request;
+  request.definition = std::string(def_name->as_string());
+  fields.erase("definition");
+  for (auto [field, out] : {std::pair<const char*, std::string*>{"owner", &request.owner},
+                            std::pair<const char*, std::string*>{"group", &request.group}}) {
+    const json::value* v = fields.if_contains(field);
+    if (v == nullptr) continue;
+    if (!v->is_string()) {
+      return Err(InvalidArgument(
+          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})", field, field)));
+    }
+    *out = std::string(v->as_string());
+    if (auto st = ValidateOwner(*out, field); !st.ok()) return Err(st.error());
+    fields.erase(field);
+  }
+  auto overrides = OverridesFromJson(fields);
+  if (!overrides.ok()) return Err(overrides.error());
+  request.overrides = std::move(*overrides);
+  const bool dry_run = req.Query("dry_run") == "true" || req.Query("dry_run") == "1";
+  request.dry_run = dry_run;
+  auto prepared = PrepareRun(who, std::move(request));
+  if (!prepared.ok()) return Err(prepared.error());
+  if (!dry_run) {
+    tug::Run reply_run = prepared->run;
+    reply_run.attempts.push_back(prepared->first);
+    std::string body_text = json::serialize(ToJson(reply_run));
+    return SubmitRun(who, req, std::move(*prepared), std::move(body_text));
+  }
+  // A dry run: everything a launch would do, nothing stored and nothing started.
+  const PreparedRun& p = *prepared;
+  const std::string& engine_name = p.engine;
+  engine::LaunchSpec launch = control::LaunchSpecFor(p.run, p.first);
+  const bool defaults = engine_name.back() == ':';
+  json::object out{
+      {"dry_run", true},
+      {"engine", defaults ? engine_name.substr(0, engine_name.size() - 1) : engine_name},
+      {"plan", adapt::ToJson(p.plan)},
+      {"resources", ToJson(p.first.resources)},
+      {"placement", json::object{{"capacity", p.first.placement.capacity},
+                                 {"executor_capacity", p.first.placement.executor_capacity}}}};
+  if (defaults) {
+    out["note"] =
+        "no Kubernetes cluster is configured: namespace, capacity label and images are the "
+        "defaults";
+  }
+  if (options_.preview) {
+    auto preview = options_.preview(launch, engine_name);
+    if (!preview.ok()) return Err(preview.error());
+    out["launch"] = std::move(*preview);
+  } else {
+    json::array argv;
+    for (const auto& a : launch.argv) argv.emplace_back(a);
+    out["launch"] = json::object{{"argv", std::move(argv)}};
+  }
+  return Json(200, std::move(out));
+}
+
+}  // namespace tug::server
