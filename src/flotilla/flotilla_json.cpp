@@ -91,10 +91,14 @@ Result<std::optional<bool>> BoolField(const json::object& o, std::string_view na
 }
 
 // eks_adapter.go sanitizeEnvVar: no leading '$', no spaces.
-std::string SanitizeEnvName(std::string name) {
-  if (!name.empty() && name.front() == '$') name.erase(0, 1);
-  name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
-  return name;
+std::string SanitizeEnvName(std::string_view name) {
+  if (name.starts_with('$')) name.remove_prefix(1);
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    if (c != ' ') out.push_back(c);
+  }
+  return out;
 }
 
 // An env list, [{"name": ..., "value": ...}], as a map (a later name wins); nullopt when absent.
@@ -114,7 +118,7 @@ Result<std::optional<std::map<std::string, std::string>>> EnvField(const json::o
     }
     ASSIGN_OR_RETURN(std::string name, StringField(item.as_object(), "name"));
     ASSIGN_OR_RETURN(std::string value, StringField(item.as_object(), "value"));
-    name = SanitizeEnvName(std::move(name));
+    name = SanitizeEnvName(name);
     if (name.empty()) continue;  // eks_adapter.go envOverrides drops empty names
     env[name] = std::move(value);
   }
