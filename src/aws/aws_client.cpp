@@ -73,6 +73,10 @@ Error AwsError(int status, const std::string& body, const std::string& what) {
   if (status == 409) c = Code::kAborted;
   if (status == 416) c = Code::kFailedPrecondition;
   if (status == 429 || status >= 500) c = Code::kUnavailable;
+  // Some services answer "not found" with 400 (emr-containers' ResourceNotFoundException is
+  // 400 in its service model): the error name decides.
+  if (code.ends_with("NotFoundException") || code.starts_with("NoSuch")) c = Code::kNotFound;
+  if (code == "ThrottlingException" || code == "SlowDown") c = Code::kUnavailable;
   return Error(c, text, detail);
 }
 

@@ -6,8 +6,9 @@
 /// keep-alive connection. Threading: thread-safe (one request at a time, behind a mutex).
 /// Errors: transport errors as net::HttpClient reports them; AWS error responses (4xx/5xx) as
 /// AwsError(): 400 kInvalidArgument, 401/403 kPermissionDenied, 404 kNotFound, 409 kAborted,
-/// 416 kFailedPrecondition, 429/5xx kUnavailable, with the AWS error code and HTTP status as
-/// detail. Credentials never appear in errors or logs.
+/// 416 kFailedPrecondition, 429/5xx kUnavailable; whatever the status, *NotFoundException and
+/// NoSuch* are kNotFound. The AWS error code and HTTP status are the detail. Credentials never
+/// appear in errors or logs.
 #include <chrono>
 #include <memory>
 #include <mutex>
