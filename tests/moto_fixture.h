@@ -26,8 +26,10 @@ class MotoServer {
   MotoServer(const MotoServer&) = delete;
   MotoServer& operator=(const MotoServer&) = delete;
 
-  /// Starts moto_server; false (with the reason in *error) when it cannot.
-  bool Start(std::string* error);
+  /// Starts moto_server; false (with the reason in *error) when it cannot. Without
+  /// `verify_signatures` moto checks no signature at all (for unsigned calls such as STS
+  /// AssumeRoleWithWebIdentity).
+  bool Start(std::string* error, bool verify_signatures = true);
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   /// The server's output so far (for failure messages).
   std::string Log() const;

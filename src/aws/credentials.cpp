@@ -1,5 +1,7 @@
 #include "aws/credentials.h"
 
+#include "aws/web_identity.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -99,9 +101,16 @@ Result<Credentials> FromSharedFile(const Env& env) {
   return ParseSharedCredentials(ss.str(), NonEmpty(env, "AWS_PROFILE").value_or("default"), path);
 }
 
+DefaultCredentialsChain::DefaultCredentialsChain(Env env, const Clock* clock)
+    : env_(std::move(env)),
+      web_identity_(std::make_unique<WebIdentityCredentialsProvider>(env_, clock)) {}
+
+DefaultCredentialsChain::~DefaultCredentialsChain() = default;
+
 Result<Credentials> DefaultCredentialsChain::Get() {
   auto from_env = FromEnvironment(env_);
   if (from_env.ok() || from_env.error().code() != Code::kNotFound) return from_env;
+  if (WebIdentityCredentialsProvider::Configured(env_)) return web_identity_->Get();
   auto from_file = FromSharedFile(env_);
   if (from_file.ok() || from_file.error().code() != Code::kNotFound) return from_file;
   return NotFound("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or " +

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "aws/sigv4.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace tug::aws {
@@ -49,15 +50,18 @@ class StaticCredentialsProvider final : public CredentialsProvider {
   Credentials credentials_;
 };
 
-/// Tries each source in order on every Get() (both are cheap); kNotFound with a message naming
-/// every source when none has credentials.
+/// Tries each source in order on every Get(): the environment's keys, a web-identity token
+/// (web_identity.h; its credentials cached until shortly before they expire), the shared
+/// credentials file. kNotFound with a message naming every source when none has credentials.
 class DefaultCredentialsChain final : public CredentialsProvider {
  public:
-  explicit DefaultCredentialsChain(Env env) : env_(std::move(env)) {}
+  explicit DefaultCredentialsChain(Env env, const Clock* clock = nullptr);
+  ~DefaultCredentialsChain() override;
   Result<Credentials> Get() override;
 
  private:
   Env env_;
+  std::unique_ptr<CredentialsProvider> web_identity_;
 };
 
 }  // namespace tug::aws
