@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "aws/credentials.h"
+#include "aws/s3_client.h"
 #include "control/attempt_diagnosis.h"
 #include "control/controller.h"
 #include "core/log.h"
@@ -23,6 +25,7 @@
 #include "engine/spark/spark_engine.h"
 #include "kube/client.h"
 #include "logs/fs_log_store.h"
+#include "logs/s3_log_store.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
 #include "server/api.h"
@@ -149,7 +152,29 @@ int Serve(const cli::ServerFlags& flags) {
     store = std::move(*opened);
   }
 
-  logs::FsLogStore log_store(config->data_dir + "/logs");
+  // Logs: files under <data_dir>/logs, or S3 with that directory as the live writers' spool.
+  logs::FsLogStore fs_logs(config->data_dir + "/logs");
+  std::unique_ptr<aws::S3Client> s3;
+  std::unique_ptr<logs::S3LogStore> s3_logs;
+  if (config->logs.store == "s3") {
+    aws::AwsClientOptions s3o;
+    s3o.service = "s3";
+    s3o.region = config->logs.region;
+    s3o.endpoint = config->logs.endpoint.empty()
+                       ? "https://s3." + config->logs.region + ".amazonaws.com"
+                       : config->logs.endpoint;
+    s3o.credentials = std::make_shared<aws::DefaultCredentialsChain>(aws::ProcessEnv());
+    s3o.clock = &clock;
+    auto client = aws::AwsClient::Create(s3o);
+    if (!client.ok()) return Die("logs.store s3: " + client.error().ToString());
+    s3 = std::make_unique<aws::S3Client>(std::move(*client));
+    logs::S3LogStoreOptions lo;
+    lo.bucket = config->logs.bucket;
+    lo.prefix = config->logs.prefix;
+    s3_logs = std::make_unique<logs::S3LogStore>(lo, *s3, config->data_dir + "/logs");
+  }
+  logs::LogStore& log_store =
+      s3_logs ? static_cast<logs::LogStore&>(*s3_logs) : static_cast<logs::LogStore&>(fs_logs);
 
   engine::local::LocalEngineOptions eo;
   eo.state_dir = config->state_dir.empty() ? config->data_dir + "/engine" : config->state_dir;

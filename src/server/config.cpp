@@ -42,6 +42,37 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
 }
 
 const Key kKeys[] = {
+    {"logs.store", "TUG_LOGS_STORE",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "fs" && v != "s3") {
+         return InvalidArgument(fmt::format("logs.store '{}' is unknown; use fs or s3", v));
+       }
+       c.logs.store = v;
+       return OkStatus();
+     }},
+    {"logs.bucket", "TUG_LOGS_BUCKET",
+     [](Config& c, const std::string& v) -> Status {
+       c.logs.bucket = v;
+       return OkStatus();
+     }},
+    {"logs.prefix", "TUG_LOGS_PREFIX",
+     [](Config& c, const std::string& v) -> Status {
+       c.logs.prefix = v;
+       return OkStatus();
+     }},
+    {"logs.region", "TUG_LOGS_REGION",
+     [](Config& c, const std::string& v) -> Status {
+       c.logs.region = v;
+       return OkStatus();
+     }},
+    {"logs.endpoint", "TUG_LOGS_ENDPOINT",
+     [](Config& c, const std::string& v) -> Status {
+       if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+         return InvalidArgument(fmt::format("logs.endpoint '{}' must be an http(s) URL", v));
+       }
+       c.logs.endpoint = v;
+       return OkStatus();
+     }},
     {"listen", "TUG_LISTEN",
      [](Config& c, const std::string& v) -> Status {
        c.listen = v;
@@ -518,6 +549,9 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
 }
 
 Status ValidateConfig(Config& config) {
+  if (config.logs.store == "s3" && config.logs.bucket.empty()) {
+    return InvalidArgument("logs.store is s3 but logs.bucket is not set; name the bucket");
+  }
   size_t colon = config.listen.rfind(':');
   bool port_ok = colon != std::string::npos && colon + 1 < config.listen.size() &&
                  config.listen.size() - colon - 1 <= 5 &&

@@ -57,7 +57,19 @@ struct SparkConfig {
 /// `url` with its password replaced by "***", for logs and messages.
 std::string RedactUrl(const std::string& url);
 
+/// Where logs are kept: "fs" (files under <data_dir>/logs, the default) or "s3" (an S3 bucket,
+/// with <data_dir>/logs as the local spool live writers append to).
+struct LogsConfig {
+  std::string store = "fs";
+  std::string bucket;
+  std::string prefix = "tug/logs/";
+  std::string region = "us-east-1";
+  /// Empty: https://s3.<region>.amazonaws.com; set for S3-compatible stores and tests.
+  std::string endpoint;
+};
+
 struct Config {
+  LogsConfig logs;
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".tug";
   /// Serve the web UI from this directory (a Vite build) instead of the copy in the binary.
