@@ -1,10 +1,14 @@
 // Log scanner throughput: `scan_bench gen FILE MB` writes a synthetic log (ordinary INFO lines
 // with JVM/Python/OOM failure excerpts every few thousand lines), `scan_bench patterns FILE`
-// writes the built-in catalog's regexes in grep -E syntax, `scan_bench scan FILE [reference]`
-// feeds FILE to one LogScan in 64 KiB chunks on this thread and prints GB/s, peak RSS and the
-// count of lines that matched a catalog pattern. Run by hand through bench/scan_bench.sh.
+// writes the built-in catalog's regexes in grep -E syntax, `scan_bench scan FILE
+// [literal|stream|reference] [memory]` feeds FILE to one LogScan in 64 KiB chunks on this
+// thread (read with fread, or from memory) and prints GB/s (wall and CPU), peak RSS and the
+// count of lines that matched a catalog pattern; `anchors` lists the prefilter's anchors and
+// `prefilter FILE` times the prefilter alone. Run by hand through bench/scan_bench.sh.
 #include <sys/resource.h>
+#include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +30,8 @@ int Gen(const char* path, long mb) {
   std::ofstream out(path, std::ios::binary);
   if (!out) return 1;
   std::mt19937_64 rng(42);
+  // The log templates stay one per line.
+  // clang-format off
   const char* kInfo[] = {
       "INFO BlockManagerInfo: Added broadcast_%d_piece0 in memory on 10.0.%d.7:41235 (size: 5.2 KiB, free: 366.3 MiB)",
       "INFO TaskSchedulerImpl: Adding task set %d.0 with %d tasks resource profile 0",
@@ -62,6 +68,7 @@ int Gen(const char* path, long mb) {
       "\tat java.io.FileOutputStream.writeBytes(Native Method)\n"
       "\t... 12 more\n",
   };
+  // clang-format on
   char buf[512];
   long target = mb * 1024 * 1024, written = 0, line = 0;
   std::string block;
@@ -114,15 +121,101 @@ int Patterns(const Diagnoser& d, const char* path) {
   return out ? 0 : 1;
 }
 
-int Scan(const Diagnoser& d, const char* path, bool reference) {
+// The prefilter alone over FILE (64 KiB chunks read into memory first): per matcher the
+// seconds, fingerprint candidates per KB and lines with a hit.
+int Prefilter(const Diagnoser& d, const char* path) {
   std::FILE* f = std::fopen(path, "rb");
   if (f == nullptr) return 1;
-  std::vector<char> buf(64 * 1024);
+  std::string data;
+  std::vector<char> buf(1 << 20);
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) data.append(buf.data(), n);
+  std::fclose(f);
+  const auto& pf = d.compiled().prefilter(false);
+  std::vector<uint32_t> hits;
+  // Thread CPU time, best of 5 rounds: the machine is shared, and this is a kernel figure.
+  auto run = [&](const char* name, auto&& find) {
+    uint64_t candidates = 0, lines = 0;
+    double best = 1e30;
+    for (int round = 0; round < 5; ++round) {
+      candidates = lines = 0;
+      timespec a{}, b{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+      for (size_t i = 0; i < data.size(); i += 65536) {
+        hits.clear();
+        size_t n = std::min<size_t>(65536, data.size() - i);
+        find(data.data() + i, n, &hits, &candidates);
+        lines += hits.size();
+      }
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+      best = std::min(best, static_cast<double>(b.tv_sec - a.tv_sec) +
+                                static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e9);
+    }
+    std::printf("%-8s cpu_seconds=%.4f cpu_GBps=%.2f candidates_per_KB=%.3f hit_lines=%llu\n", name,
+                best, data.size() / best / 1e9, candidates * 1000.0 / data.size(),
+                static_cast<unsigned long long>(lines));
+  };
+  run("teddy", [&](const char* p, size_t n, std::vector<uint32_t>* h, uint64_t* c) {
+    pf.teddy().Find(p, n, h, c);
+  });
+  run("grams", [&](const char* p, size_t n, std::vector<uint32_t>* h, uint64_t* c) {
+    pf.grams().Find(p, n, h, c);
+  });
+  run("both",
+      [&](const char* p, size_t n, std::vector<uint32_t>* h, uint64_t* c) { pf.Find(p, n, h, c); });
+  return 0;
+}
+
+int Anchors(const Diagnoser& d) {
+  const auto& c = d.compiled();
+  const auto& pf = c.prefilter(false);
+  std::printf("short (Teddy):");
+  for (const auto& a : c.prefilter(true).short_anchors()) std::printf(" [%s]", a.c_str());
+  std::printf(
+      "\n%zu short anchors, %d set(s) of 8 buckets, estimated false candidates per KB "
+      "%.3f\nlong (sampled 8-grams): %zu\n",
+      pf.teddy().literals().size(), pf.teddy().sets(), pf.teddy().estimated_false_rate() * 1000,
+      pf.long_anchors().size());
+  for (const auto& a : pf.long_anchors()) std::printf("  [%s]\n", a.c_str());
+  std::printf("patterns without a required literal (full path): %zu\n",
+              c.fallback_patterns().size());
+  std::printf("AVX2 kernels: %s\n", tug::diagnose::LiteralPrefilter::Vectorized()
+                                        ? "yes"
+                                        : "no (LogScan uses the stream prefilter)");
+  return 0;
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// `in_memory`: the file is read whole before the clock starts and fed in 64 KiB slices of
+// that buffer, to time the scanner without the copies out of the page cache.
+int Scan(const Diagnoser& d, const char* path, tug::diagnose::ScanMode mode, bool in_memory) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) return 1;
+  const char* chunk_env = std::getenv("CHUNK_KB");
+  std::vector<char> buf(static_cast<size_t>(chunk_env != nullptr ? std::atol(chunk_env) : 64) *
+                        1024);
+  std::string whole;
+  if (in_memory) {
+    for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) whole.append(buf.data(), n);
+  }
   auto scan = d.Start("driver");
-  if (reference) scan->SetReferenceMode(true);
+  scan->SetMode(mode);
   size_t total = 0;
+  double cpu0 = CpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
-  for (;;) {
+  if (in_memory) {
+    for (size_t i = 0; i < whole.size(); i += buf.size()) {
+      std::string_view chunk = std::string_view(whole).substr(i, buf.size());
+      total += chunk.size();
+      scan->Feed(chunk);
+    }
+  }
+  for (; !in_memory;) {
     size_t n = std::fread(buf.data(), 1, buf.size(), f);
     if (n == 0) break;
     total += n;
@@ -130,6 +223,7 @@ int Scan(const Diagnoser& d, const char* path, bool reference) {
   }
   scan->Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double cpu = CpuSeconds() - cpu0;
   std::fclose(f);
   std::set<std::string> ids;
   for (const auto& p : d.catalog().patterns) ids.insert(p.id);
@@ -144,10 +238,12 @@ int Scan(const Diagnoser& d, const char* path, bool reference) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("bytes=%zu lines=%lld seconds=%.3f GBps=%.3f peak_rss_kb=%ld matching_lines=%zu%s\n",
-              total, static_cast<long long>(scan->lines()), secs, total / secs / 1e9,
-              ru.ru_maxrss, matching,
-              scan->hits().size() >= tug::diagnose::kMaxHits ? " (hit cap reached)" : "");
+  std::printf(
+      "bytes=%zu lines=%lld examined=%lld seconds=%.3f GBps=%.3f cpu_seconds=%.3f "
+      "cpu_GBps=%.3f peak_rss_kb=%ld matching_lines=%zu%s\n",
+      total, static_cast<long long>(scan->lines()), static_cast<long long>(scan->lines_examined()),
+      secs, total / secs / 1e9, cpu, total / cpu / 1e9, ru.ru_maxrss, matching,
+      scan->hits().size() >= tug::diagnose::kMaxHits ? " (hit cap reached)" : "");
   return 0;
 }
 
@@ -161,9 +257,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (argc >= 3 && std::strcmp(argv[1], "patterns") == 0) return Patterns(d.value(), argv[2]);
+  if (argc >= 2 && std::strcmp(argv[1], "anchors") == 0) return Anchors(d.value());
+  if (argc >= 3 && std::strcmp(argv[1], "prefilter") == 0) return Prefilter(d.value(), argv[2]);
   if (argc >= 3 && std::strcmp(argv[1], "scan") == 0) {
-    return Scan(d.value(), argv[2], argc >= 4 && std::strcmp(argv[3], "reference") == 0);
+    using tug::diagnose::ScanMode;
+    std::string mode = argc >= 4 ? argv[3] : "literal";
+    if (mode != "literal" && mode != "stream" && mode != "reference") {
+      std::cerr << "unknown mode '" << mode << "'; use literal, stream or reference\n";
+      return 2;
+    }
+    return Scan(d.value(), argv[2],
+                mode == "literal"  ? ScanMode::kLiteral
+                : mode == "stream" ? ScanMode::kStreamPrefilter
+                                   : ScanMode::kReference,
+                argc >= 5 && std::strcmp(argv[4], "memory") == 0);
   }
-  std::cerr << "usage: scan_bench gen FILE MB | patterns FILE | scan FILE [reference]\n";
+  std::cerr << "usage: scan_bench gen FILE MB | patterns FILE | anchors | "
+               "scan FILE [literal|stream|reference] [memory]\n";
   return 2;
 }

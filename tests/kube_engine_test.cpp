@@ -183,6 +183,44 @@ retry: {max_attempts: 3, max_infra_retries: 3}
   EXPECT_NE(Text(attempts[0], {"decision", "sentence"}).find("not retried"), std::string::npos);
 }
 
+// kubernetes.scheduler_name reaches every job pod's spec.schedulerName. Here no scheduler serves
+// that name (the simulator plays only the default scheduler, like a cluster without the chart's
+// second scheduler): the pod is never looked at, and the attempt ends as Unschedulable after the
+// cluster's pending_timeout with a message that names the scheduler, instead of waiting forever.
+TEST_F(KubeEngineTest, SchedulerNameFromConfigAndAPodNoSchedulerTakes) {
+  TearDown();
+  // The indented line continues the cluster entry; the last one is top-level.
+  StartServer("30s", "    pending_timeout: 3s\nkubernetes: {scheduler_name: tugboat-binpack}\n");
+  Apply(R"y(name: kube-binpack
+engine: kubernetes
+image: busybox:1.36
+command: ["/bin/true"]
+resources: {memory: 32Mi}
+retry: {max_attempts: 1, max_infra_retries: 0}
+)y");
+  std::string id = Submit("kube-binpack");
+  std::string attempt;
+  ASSERT_TRUE(WaitFor([&] {
+    json::object run = GetRun(id);
+    const json::value* a = run.if_contains("attempts");
+    if (a == nullptr || !a->is_array() || a->as_array().empty()) return false;
+    attempt = Text(a->as_array()[0], {"id"});
+    return Pod(attempt).ok();
+  })) << Status(id);
+  auto pod = Pod(attempt);
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(Text(*pod, {"spec", "schedulerName"}), "tugboat-binpack");
+  EXPECT_EQ(Text(*pod, {"spec", "nodeName"}), "");
+  ASSERT_TRUE(WaitStatus(id, "FAILED")) << Status(id);
+  json::object run = GetRun(id);
+  const json::value& first = run.at("attempts").as_array()[0];
+  EXPECT_EQ(Text(first, {"outcome", "reason"}), "Unschedulable");
+  std::string message = Text(first, {"outcome", "message"});
+  EXPECT_NE(message.find("names the scheduler 'tugboat-binpack'; is that scheduler running?"),
+            std::string::npos)
+      << message;
+}
+
 TEST_F(KubeEngineTest, NodeLossRetriesOnOnDemand) {
   ASSERT_TRUE(world_->sim_->AddNode({"spot-2", "spot"}).ok());
   Apply(R"y(name: kube-spot

@@ -1,6 +1,7 @@
 // `tug sim` end to end: a small generated day through policies (a), (b) and (c) with the real
 // binary; the report has all three, and (c) beats (a) on cost and terminal OOM failures.
-// Also the trace round trip through `tug sim generate` and the CLI's error paths.
+// Also the trace round trip through `tug sim generate`, an Alibaba file as it circulates (header,
+// CRLF, Waiting rows without requests) and the CLI's error paths.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -73,6 +74,55 @@ TEST(SimDay, GeneratedTraceReplaysToTheSameReport) {
   ASSERT_EQ(generated.exit_code, 0) << generated.err;
   EXPECT_EQ(from_file.out, generated.out);
   EXPECT_NE(from_file.out.find("| metric | (c) tugboat |"), std::string::npos) << from_file.out;
+}
+
+TEST(SimDay, AlibabaFileAsItCirculatesLoadsAndSaysWhatItSkipped) {
+  // cluster-trace-v2017 batch_task.csv as the copy in circulation has it: a header row, CRLF,
+  // Waiting rows with empty plan_cpu and plan_mem among finished tasks.
+  TempDir dir;
+  std::string csv =
+      "task_create_time,task_end_time,job_id,task_id,number_of_instances,status,plan_cpu,"
+      "plan_mem\r\n";
+  int task = 0;
+  for (int job = 1; job <= 60; ++job) {
+    int start = 600 + job * 977;
+    for (int t = 0; t < 5; ++t) {
+      ++task;
+      csv += std::to_string(start + t * 30) + "," + std::to_string(start + t * 30 + 400 + t * 97) +
+             "," + std::to_string(job) + "," + std::to_string(task) + "," +
+             std::to_string(t == 0 ? 1 : t * 7) + "," + (t == 4 ? "Failed" : "Terminated") +
+             ",100,0.0118\r\n";
+    }
+    csv += std::to_string(start) + ",0," + std::to_string(job) + "," + std::to_string(++task) +
+           ",12,Waiting,,\r\n";
+  }
+  csv += "0,900,99,9999,1,Terminated,50,0.0079\r\n";  // created before the trace
+  std::string file = dir.Write("batch_task.csv", csv);
+  std::vector<std::string> cmd = {TugBinary(), "sim",      "--trace", file, "--format",
+                                  "alibaba",   "--policy", "a,b,c",   "-o", "json"};
+  CommandResult r = RunCommand(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("loaded 300 jobs from 361 rows of '" + file + "'"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("skipped 1 header row"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped 60 Waiting rows without requests"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped 1 Terminated/Failed row without times"), std::string::npos)
+      << r.err;
+  json::value v = json::parse(r.out);
+  const json::array& p = v.at("policies").as_array();
+  ASSERT_EQ(p.size(), 3u);
+  for (const json::value& x : p) EXPECT_EQ(x.at("runs").at("total").as_int64(), 300);
+  // Policies run on one thread each by default; one thread gives the same report.
+  cmd.insert(cmd.end(), {"--threads", "1"});
+  CommandResult one = RunCommand(cmd);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, r.out);
+  // A malformed row of a task that would be replayed still stops the load, with its line.
+  std::string bad = dir.Write("bad.csv", csv + "100,200,7,7,2,Terminated,100,lots\r\n");
+  CommandResult b = RunCommand({TugBinary(), "sim", "--trace", bad, "--format", "alibaba"});
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_NE(b.err.find("alibaba line 363: plan_mem 'lots' is not a number"), std::string::npos)
+      << b.err;
 }
 
 TEST(SimDay, ErrorsAreClearAndNonZero) {

@@ -111,8 +111,11 @@ std::string TempDir::Write(const std::string& name, const std::string& content) 
   return p;
 }
 
-ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args,
+                             std::string listen)
+    : data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)),
+      listen_(std::move(listen)) {}
 
 ServerProcess::~ServerProcess() { Terminate(); }
 
@@ -120,8 +123,8 @@ bool ServerProcess::Start(std::string* error) {
   std::filesystem::create_directories(data_dir_);
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return false;
-  std::vector<std::string> argv = {TugBinary(),   "server",     "--listen",
-                                   "127.0.0.1:0", "--data-dir", data_dir_};
+  std::vector<std::string> argv = {TugBinary(), "server",     "--listen",
+                                   listen_,     "--data-dir", data_dir_};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto args = CArgs(argv);
   std::string log = data_dir_ + "/server.log";
@@ -145,13 +148,16 @@ bool ServerProcess::Start(std::string* error) {
     line.append(buf, static_cast<size_t>(n));
   }
   close(out_pipe[0]);
-  size_t at = line.find("http://127.0.0.1:");
+  // "tug server listening on http://HOST:PORT (...)"; clients reach any address on loopback.
+  const std::string host = listen_.substr(0, listen_.rfind(':'));
+  const std::string prefix = "http://" + (host == "localhost" ? "127.0.0.1" : host) + ":";
+  size_t at = line.find(prefix);
   if (at == std::string::npos) {
     if (error != nullptr) *error = "server did not start: " + line + "\n" + Log();
     Kill();
     return false;
   }
-  port_ = std::atoi(line.c_str() + at + std::strlen("http://127.0.0.1:"));
+  port_ = std::atoi(line.c_str() + at + prefix.size());
   return port_ > 0;
 }
 

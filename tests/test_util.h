@@ -42,7 +42,9 @@ class TempDir {
 /// A `tug server` child process on a free loopback port with its own data dir.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  /// `listen`: the --listen address (port 0: a free one, read from the server's first line).
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {},
+                         std::string listen = "127.0.0.1:0");
   ~ServerProcess();
   /// Starts and waits for the "listening on" line; returns false (with the log) on failure.
   bool Start(std::string* error);
@@ -60,6 +62,7 @@ class ServerProcess {
  private:
   std::string data_dir_;
   std::vector<std::string> extra_args_;
+  std::string listen_;
   pid_t pid_ = -1;
   int port_ = 0;
 };

@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include "cli/auth_commands.h"
 #include "cli/client.h"
 #include "cli/log_commands.h"
 #include "cli/output.h"
@@ -163,6 +164,7 @@ struct RunArgs {
   std::string cpu;
   std::string timeout;
   std::string owner;
+  std::string group;
   bool wait = false;
   bool follow = false;
   bool dry_run = false;
@@ -221,9 +223,13 @@ void PrintDryRun(const json::value& v) {
 
 int RunCmd(const Globals& g, const RunArgs& a) {
   json::object body{{"definition", a.name}};
-  if (std::string owner = a.owner.empty() ? CurrentUser() : a.owner; !owner.empty()) {
+  // Signed in, the server takes the owner from the token; without one (a loopback server
+  // without authentication) the run is $USER's.
+  if (std::string owner = a.owner.empty() && g.token.empty() ? CurrentUser() : a.owner;
+      !owner.empty()) {
     body["owner"] = owner;
   }
+  if (!a.group.empty()) body["group"] = a.group;
   json::object env;
   for (const auto& kv : a.env) {
     size_t eq = kv.find('=');
@@ -388,11 +394,6 @@ int EventsCmd(const Globals& g, const std::string& id) {
   return 0;
 }
 
-std::string DefaultServer() {
-  const char* env = std::getenv("TUG_SERVER");
-  return env != nullptr && *env != '\0' ? env : "http://127.0.0.1:8080";
-}
-
 }  // namespace
 
 int Main(int argc, char** argv, const ServeFn& serve) {
@@ -400,8 +401,13 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags (-o, --server) may follow the subcommand
   Globals g;
-  g.server = DefaultServer();
-  app.add_option("--server", g.server, "Server URL (env TUG_SERVER)")->capture_default_str();
+  g.server = "http://127.0.0.1:8080";
+  auto* server_flag = app.add_option("--server", g.server,
+                                     "Server URL (env TUG_SERVER; default: the one of `tug login`)")
+                          ->capture_default_str();
+  auto* token_flag = app.add_option(
+      "--token", g.token,
+      "Bearer token (env TUG_TOKEN; default: the one `tug login` stored for the server)");
   app.add_option("-o,--output", g.output, "Output format: table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}))
       ->capture_default_str();
@@ -427,7 +433,11 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   run->add_option("--memory", ra.memory, "Memory limit, e.g. 512Mi or 2Gi");
   run->add_option("--cpu", ra.cpu, "CPU, e.g. 500m or 2");
   run->add_option("--timeout", ra.timeout, "Deadline, e.g. 30s, 10m, 1h");
-  run->add_option("--owner", ra.owner, "Who submits (default: $USER)");
+  run->add_option("--owner", ra.owner,
+                  "Who submits (default: you when signed in, else $USER; only admins name "
+                  "someone else)");
+  run->add_option("--group", ra.group,
+                  "The run's group (default: the definition's if you are in it, else your first)");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
   run->add_flag("--dry-run", ra.dry_run,
@@ -476,27 +486,35 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   SimArgs sim_args;
   auto* sim = AddSimCommand(app, sim_args);
 
+  AuthArgs auth_args;
+  AddAuthCommands(app, auth_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
   }
-  if (g.server.find("://") == std::string::npos) g.server = "http://" + g.server;
-
   if (*server) return serve(sf);
-  if (*apply) return Apply(g, files);
-  if (*run) return RunCmd(g, ra);
-  if (*get) return GetCmd(g, ga);
-  if (*logs) return LogsCmd(g, la);
-  if (*stop) return StopCmd(g, stop_id);
-  if (*events) return EventsCmd(g, events_id);
   if (*sim) return SimCmd(sim_args);
   if (*diag) {
     if (diag_exit >= 0) dopts.exit_code = diag_exit;
     dopts.json = g.output == "json";
     return diagnose::DiagnoseFiles(dopts, std::cout, std::cerr);
   }
+  // The client commands: which server, with which token.
+  if (auto st = ResolveCredentials(g, server_flag->count() > 0, token_flag->count() > 0);
+      !st.ok()) {
+    return Fail(st.error().message());
+  }
+  if (token_flag->count() > 0) auth_args.login_token = g.token;
+  if (int rc = AuthCmd(g, auth_args); rc >= 0) return rc;
+  if (*apply) return Apply(g, files);
+  if (*run) return RunCmd(g, ra);
+  if (*get) return GetCmd(g, ga);
+  if (*logs) return LogsCmd(g, la);
+  if (*stop) return StopCmd(g, stop_id);
+  if (*events) return EventsCmd(g, events_id);
   return kExitUsage;
 }
 

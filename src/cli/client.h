@@ -23,6 +23,9 @@ constexpr int kExitUsage = 2;
 struct Globals {
   std::string server;
   std::string output = "table";
+  /// Bearer token sent with every request ("" : none): --token, else TUG_TOKEN, else the one
+  /// `tug login` stored for the server (cli_config.h).
+  std::string token;
 };
 
 inline int Fail(const std::string& message) {
@@ -64,7 +67,12 @@ inline bool WriteStdout(std::string_view chunk) {
 class Client {
  public:
   static Result<Client> Connect(const Globals& g) {
-    ASSIGN_OR_RETURN(auto http, net::HttpClient::Create(g.server, std::chrono::seconds(60)));
+    net::HttpClientOptions o;
+    o.timeout = std::chrono::seconds(60);
+    if (!g.token.empty()) {
+      o.headers = [auth = "Bearer " + g.token] { return net::HeaderList{{"Authorization", auth}}; };
+    }
+    ASSIGN_OR_RETURN(auto http, net::HttpClient::Create(g.server, o));
     return Client(std::move(http));
   }
 
@@ -72,10 +80,8 @@ class Client {
   Result<json::value> Call(const std::string& method, const std::string& target,
                            const std::string& body = "") {
     ASSIGN_OR_RETURN(auto resp, http_.Send(method, target, body));
-    if (resp.status >= 400) {
-      return Error(resp.status == 404 ? Code::kNotFound : Code::kInvalidArgument,
-                   ServerMessage(resp.status, resp.body));
-    }
+    if (resp.status >= 400)
+      return Error(CodeOf(resp.status), ServerMessage(resp.status, resp.body));
     json::value v;
     if (!resp.body.empty()) {
       auto parsed = ParseJson(resp.body);
@@ -98,11 +104,24 @@ class Client {
         },
         &status);
     if (!st.ok()) return st;
-    if (status >= 400) return InvalidArgument(ServerMessage(status, error_body));
+    if (status >= 400) return Error(CodeOf(status), ServerMessage(status, error_body));
     return OkStatus();
   }
 
  private:
+  static Code CodeOf(int status) {
+    switch (status) {
+      case 401:
+        return Code::kUnauthenticated;
+      case 403:
+        return Code::kPermissionDenied;
+      case 404:
+        return Code::kNotFound;
+      default:
+        return Code::kInvalidArgument;
+    }
+  }
+
   explicit Client(net::HttpClient http) : http_(std::move(http)) {}
   net::HttpClient http_;
 };

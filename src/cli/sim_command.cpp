@@ -1,8 +1,15 @@
 #include "cli/sim_command.h"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -21,6 +28,17 @@ namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+
+/// The cores this process may run on (taskset and cgroup cpusets narrow it; the hardware count
+/// does not).
+unsigned UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 int Fail(const std::string& message, int code = kExitError) {
   std::cerr << "error: " << message << "\n";
@@ -55,9 +73,7 @@ Result<sim::Trace> LoadTrace(const SimArgs& a, const sim::GeneratorParams& g) {
     sim::AlibabaStats st;
     auto t = sim::LoadAlibabaBatchTask(text, opts, &st);
     if (!t.ok()) return std::move(t).take_error().WithContext(a.trace);
-    std::cerr << fmt::format(
-        "loaded {} jobs from {} rows of '{}' ({} not Terminated/Failed, {} without times)\n",
-        st.jobs, st.rows, a.trace, st.skipped_status, st.skipped_no_times);
+    for (const std::string& line : sim::DescribeLoad(st, a.trace)) std::cerr << line << "\n";
     return t;
   }
   auto t = sim::ParseTrace(text);
@@ -135,6 +151,8 @@ CLI::App* AddSimCommand(CLI::App& app, SimArgs& a) {
   sim->add_option("--alibaba-cpu-units", a.alibaba_cpu_units, "plan_cpu units per core")
       ->capture_default_str();
   sim->add_option("--max-jobs", a.max_jobs, "Alibaba: load at most this many jobs");
+  sim->add_option("--threads", a.threads,
+                  "Policies simulated at once (default: one per core); the report is the same");
   a.generate_cmd = sim->add_subcommand("generate", "Write a generated trace and exit");
   a.generate_cmd->fallthrough();
   a.generate_cmd->add_option("-o,--out", a.generate_out, "Trace file to write ('-': stdout)")
@@ -183,14 +201,32 @@ int SimCmd(const SimArgs& a) {
   c.trace_source = trace->source;
   c.config = *config;
   for (const sim::TraceJob& j : trace->jobs) (j.spark() ? c.spark_jobs : c.container_jobs)++;
-  for (const sim::Policy& p : *policies) {
-    // Wall time is for the person at the terminal only; the report itself has none.
-    auto start = std::chrono::steady_clock::now();
-    auto r = sim::Simulate(*trace, p, *config);
+  // Policies are independent simulations (Simulate is reentrant): run them on up to --threads
+  // threads; the results, and what is printed, stay in the order of --policy.
+  size_t n = policies->size();
+  size_t threads = a.threads > 0 ? static_cast<size_t>(a.threads) : UsableCores();
+  threads = std::min(threads, n);
+  std::vector<std::optional<Result<sim::PolicyResult>>> results(n);
+  std::vector<double> seconds(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      // Wall time is for the person at the terminal only; the report itself has none.
+      auto start = std::chrono::steady_clock::now();
+      results[i] = sim::Simulate(*trace, (*policies)[i], *config);
+      seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Result<sim::PolicyResult>& r = *results[i];
     if (!r.ok()) return Fail(r.error().message());
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << fmt::format("simulated {} in {:.2f} s ({} events, {} placements)\n", p.label, secs,
-                             r->events, r->placements);
+    std::cerr << fmt::format("simulated {} in {:.2f} s ({} events, {} placements)\n",
+                             (*policies)[i].label, seconds[i], r->events, r->placements);
     c.results.push_back(std::move(*r));
   }
   if (a.output == "json") {

@@ -36,6 +36,8 @@ struct SimArgs {
   std::string alibaba_memory = "64Gi";
   double alibaba_cpu_units = 100;
   long long max_jobs = 0;
+  // Policies simulated at once (0: one per core).
+  int threads = 0;
   // `tug sim generate -o FILE`
   std::string generate_out;
   CLI::App* generate_cmd = nullptr;

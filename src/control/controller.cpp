@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "core/ids.h"
 #include "core/json.h"
@@ -59,7 +60,12 @@ Controller::Controller(ControlOptions options, store::Store& store,
           "Engine updates kept in memory because the store was unreachable, retried until taken")),
       usage_dropped_(registry.AddCounter(
           "tug_usage_samples_dropped_total",
-          "Usage readings not stored because the store refused them (charts have a gap)")) {
+          "Usage readings not stored because the store refused them (charts have a gap)")),
+      failed_(registry.AddCounter("tug_attempts_failed_total",
+                                  "Failed or lost attempts, by the failure class acted on")),
+      decisions_(registry.AddCounter(
+          "tug_retry_decisions_total",
+          "The planner's decisions after failed attempts, by rule and whether it retried")) {
   for (engine::Engine* e : engines) engines_[e->Name()] = e;
 }
 
@@ -251,6 +257,7 @@ engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
   spec.definition = run.definition;
   spec.argv = run.spec.Argv();
   spec.env = run.spec.env;
+  spec.secret_env = run.spec.secret_env;
   spec.working_dir = run.spec.working_dir;
   spec.image = run.spec.image;
   spec.resources = attempt.resources;
@@ -564,6 +571,20 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
   }
   if (st.ok()) {
     ended_.With({{"reason", end.outcome.reason}}).Inc();
+    if (!end.failure_class.empty()) failed_.With({{"class", end.failure_class}}).Inc();
+    if (!end.decision.empty()) {
+      // The decision is stored as JSON (adapt::ToJson); its rule is a small closed set of ids.
+      boost::system::error_code ec;
+      boost::json::value d = boost::json::parse(end.decision, ec);
+      if (!ec && d.is_object()) {
+        const auto* rule = d.as_object().if_contains("rule");
+        decisions_
+            .With({{"rule", rule != nullptr && rule->is_string() ? std::string(rule->as_string())
+                                                                 : std::string("unknown")},
+                   {"retry", planned ? "true" : "false"}})
+            .Inc();
+      }
+    }
     log::Info("attempt ended",
               {{"run", attempt.run_id},
                {"attempt", attempt.id},
@@ -579,8 +600,8 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
   return st;
 }
 
-Status Controller::StopRun(const std::string& run_id) {
-  ASSIGN_OR_RETURN(bool stopped_now, store_.RequestStop(run_id, clock_.Now()));
+Status Controller::StopRun(const std::string& run_id, const std::string& requested_by) {
+  ASSIGN_OR_RETURN(bool stopped_now, store_.RequestStop(run_id, clock_.Now(), requested_by));
   if (stopped_now) return OkStatus();
   ASSIGN_OR_RETURN(Run run, store_.GetRun(run_id));
   for (const Attempt& a : run.attempts) {

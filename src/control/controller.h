@@ -111,8 +111,9 @@ class Controller {
   /// Something changed (a run was submitted): look for due work now.
   void Wake();
   /// Stops a run: at once if it is queued, through the engine if it runs.
-  /// kNotFound, kFailedPrecondition (already ended).
-  [[nodiscard]] Status StopRun(const std::string& run_id);
+  /// kNotFound, kFailedPrecondition (already ended). `requested_by` is named in the run's
+  /// "stop_requested" event.
+  [[nodiscard]] Status StopRun(const std::string& run_id, const std::string& requested_by = "");
 
   const std::string& owner() const { return options_.owner; }
   /// Housekeeping sweeps completed since Start (tests wait for "several sweeps" by count).
@@ -218,6 +219,8 @@ class Controller {
   metrics::Family<metrics::Counter>& adopted_;
   metrics::Family<metrics::Counter>& deferred_total_;
   metrics::Family<metrics::Counter>& usage_dropped_;
+  metrics::Family<metrics::Counter>& failed_;     // by failure class
+  metrics::Family<metrics::Counter>& decisions_;  // by the planner's rule and retry
 };
 
 }  // namespace tug::control

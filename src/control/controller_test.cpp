@@ -78,6 +78,14 @@ TEST_F(ControllerTest, DispatchesAndRecordsTheEngineUpdates) {
   EXPECT_TRUE(done.attempts[1].decision.empty());
   c.Stop();
   EXPECT_EQ(engine_.launches_.size(), 2u);
+  // /metrics: the failure by its class, the decision by its rule (the Grafana dashboard's).
+  std::string text = registry_.Render();
+  EXPECT_NE(text.find(R"(tug_attempts_ended_total{reason="OOMKilled"} 1)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("tug_attempts_failed_total{class="), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(tug_retry_decisions_total{rule="oom.container.grow",retry="true"} 1)"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(ControllerTest, LaunchesOverlapUpToTheWorkerCount) {

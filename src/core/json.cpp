@@ -212,6 +212,7 @@ json::object ToJsonSummary(const Run& r) {
   json::object o;
   o["id"] = r.id;
   o["owner"] = r.owner;
+  o["group"] = r.group;
   o["definition"] = r.definition;
   o["definition_version"] = r.definition_version;
   o["status"] = ToString(r.status);
@@ -253,6 +254,7 @@ Result<Run> RunFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.Time("ended_at", run.ended_at));
   RETURN_IF_ERROR(r.Bool("stop_requested", run.stop_requested));
   RETURN_IF_ERROR(r.String("owner", run.owner));
+  RETURN_IF_ERROR(r.String("group", run.group));
   int64_t attempt_count = 0;
   RETURN_IF_ERROR(r.Int("attempt_count", attempt_count));
   run.attempt_count = static_cast<int>(attempt_count);

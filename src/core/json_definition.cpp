@@ -147,6 +147,98 @@ Result<KubernetesSpec> KubernetesFromJson(const json::value& v, const std::strin
   return k;
 }
 
+namespace {
+
+// env: plain values as strings, secrets as {"secret": true} (the value never leaves the server)
+// or their Kubernetes Secret reference.
+json::object EnvJson(const Definition& d) {
+  json::object o = StringMap(d.env);
+  for (const auto& [k, v] : d.secret_env) {
+    if (v.from_secret()) {
+      o[k] = json::object{
+          {"valueFrom", json::object{{"secretKeyRef", json::object{{"name", v.secret_name},
+                                                                   {"key", v.secret_key}}}}}};
+    } else {
+      o[k] = json::object{{"secret", true}};
+    }
+  }
+  return o;
+}
+
+// env: NAME: value (a string; YAML numbers and booleans keep their text), or a secret:
+// {secret: true, value: ...}, {valueFrom: {secretKeyRef: {name, key}}}, or {secret: true} alone
+// (what GET answers: keep the stored value). Messages never repeat a value.
+Status ReadEnv(const Reader& named, Definition& d) {
+  const json::value* env = named.Get("env");
+  if (env == nullptr) return OkStatus();
+  if (!env->is_object()) {
+    return InvalidArgument(fmt::format(
+        R"({}: 'env' must be a map of names to strings, e.g. {{"K": "v"}})", named.what()));
+  }
+  for (const auto& kv : env->get_object()) {
+    const std::string name(kv.key());
+    const json::value& x = kv.value();
+    if (x.is_string()) {
+      d.env[name] = std::string(x.get_string());
+      continue;
+    }
+    if (x.is_int64() || x.is_uint64() || x.is_double() || x.is_bool()) {
+      d.env[name] = json::serialize(x);  // YAML users write FOO: 1; keep its text
+      continue;
+    }
+    const std::string what = fmt::format("{}: env.{}", named.what(), name);
+    if (!x.is_object()) {
+      return InvalidArgument(fmt::format(
+          "{} must be a string, or a secret: {{secret: true, value: ...}} or {{valueFrom: "
+          "{{secretKeyRef: {{name: ..., key: ...}}}}}}",
+          what));
+    }
+    Reader r(x, what);
+    RETURN_IF_ERROR(r.OnlyKeys({"secret", "value", "valueFrom"}));
+    bool secret = true;
+    RETURN_IF_ERROR(r.Bool("secret", secret));
+    if (!secret) {
+      return InvalidArgument(
+          fmt::format("{}: secret: false is a plain value; write it as NAME: value", what));
+    }
+    SecretEnv s;
+    if (const json::value* value = r.Get("value")) {
+      if (!value->is_string() && !value->is_number() && !value->is_bool()) {
+        return InvalidArgument(fmt::format("{}: 'value' must be a string", what));
+      }
+      s.value = value->is_string() ? std::string(value->get_string()) : json::serialize(*value);
+      if (s.value.empty()) {
+        return InvalidArgument(fmt::format("{}: the secret 'value' is empty", what));
+      }
+    }
+    if (const json::value* from = r.Get("valueFrom")) {
+      Reader f(*from, what + ".valueFrom");
+      if (!f.is_object()) return f.NotObject();
+      RETURN_IF_ERROR(f.OnlyKeys({"secretKeyRef"}));
+      const json::value* ref = f.Get("secretKeyRef");
+      if (ref == nullptr || !ref->is_object()) {
+        return InvalidArgument(
+            fmt::format("{}.valueFrom needs secretKeyRef: {{name: SECRET, key: KEY}}", what));
+      }
+      Reader k(*ref, what + ".valueFrom.secretKeyRef");
+      RETURN_IF_ERROR(k.OnlyKeys({"name", "key"}));
+      RETURN_IF_ERROR(k.String("name", s.secret_name));
+      RETURN_IF_ERROR(k.String("key", s.secret_key));
+      if (s.secret_name.empty() || s.secret_key.empty()) {
+        return InvalidArgument(
+            fmt::format("{}.valueFrom.secretKeyRef needs the Secret's name and key", what));
+      }
+      if (!s.value.empty()) {
+        return InvalidArgument(fmt::format("{}: give either a value or valueFrom, not both", what));
+      }
+    }
+    d.secret_env[name] = std::move(s);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 json::value ToJson(const Definition& d) {
   json::object o;
   o["name"] = d.name;
@@ -161,7 +253,7 @@ json::value ToJson(const Definition& d) {
   } else {
     o["command"] = d.command;
   }
-  if (!d.env.empty()) o["env"] = StringMap(d.env);
+  if (!d.env.empty() || !d.secret_env.empty()) o["env"] = EnvJson(d);
   if (!d.working_dir.empty()) o["working_dir"] = d.working_dir;
   o["resources"] = ToJson(d.resources);
   if (d.timeout_seconds > 0) o["timeout"] = FormatDuration(d.timeout_seconds);
@@ -206,15 +298,18 @@ json::value ToJson(const Definition& d) {
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
+  if (!d.owner.empty()) o["owner"] = d.owner;
+  if (!d.group.empty()) o["group"] = d.group;
   return o;
 }
 
 Result<Definition> DefinitionFromJson(const json::value& v) {
   Reader r(v, "definition");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"name", "version", "kind", "description", "image", "command", "env",
-                              "working_dir", "resources", "timeout", "retry", "adapt", "spark",
-                              "engine", "cluster", "kubernetes", "labels", "created_at"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"name",       "version", "kind",        "description", "image",
+                              "command",    "env",     "working_dir", "resources",   "timeout",
+                              "retry",      "adapt",   "spark",       "engine",      "cluster",
+                              "kubernetes", "labels",  "created_at",  "owner",       "group"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -241,8 +336,10 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
           "{}: command must be a string (run by /bin/sh -c) or a list of strings", named.what()));
     }
   }
-  RETURN_IF_ERROR(named.Map("env", d.env));
+  RETURN_IF_ERROR(ReadEnv(named, d));
   RETURN_IF_ERROR(named.String("working_dir", d.working_dir));
+  RETURN_IF_ERROR(named.String("owner", d.owner));
+  RETURN_IF_ERROR(named.String("group", d.group));
   if (const json::value* res = named.Get("resources")) {
     auto parsed = ResourcesFromJson(*res);
     if (!parsed.ok()) {

@@ -30,6 +30,58 @@ TEST(JsonTest, DefinitionRoundTrip) {
   EXPECT_EQ(*DefinitionFromJson(ToJson(d)), d);
 }
 
+TEST(JsonTest, SecretEnvIsReadButNeverWritten) {
+  auto parsed = DefinitionFromJson(boost::json::parse(R"({
+    "name": "etl", "command": "run",
+    "env": {"PLAIN": "x", "N": 3,
+            "PASSWORD": {"secret": true, "value": "hunter2"},
+            "DB": {"valueFrom": {"secretKeyRef": {"name": "db-creds", "key": "password"}}},
+            "KEPT": {"secret": true}}})"));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->env, (std::map<std::string, std::string>{{"N", "3"}, {"PLAIN", "x"}}));
+  EXPECT_EQ(parsed->secret_env.at("PASSWORD"), (SecretEnv{"hunter2", "", ""}));
+  EXPECT_EQ(parsed->secret_env.at("DB"), (SecretEnv{"", "db-creds", "password"}));
+  EXPECT_TRUE(parsed->secret_env.at("KEPT").kept());
+
+  const std::string text = boost::json::serialize(ToJson(*parsed));
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  const boost::json::value rendered = ToJson(*parsed);
+  const auto& env = rendered.at("env");
+  EXPECT_EQ(env.at("PASSWORD"), boost::json::parse(R"({"secret": true})"));
+  EXPECT_EQ(env.at("DB"),
+            boost::json::parse(
+                R"({"valueFrom": {"secretKeyRef": {"name": "db-creds", "key": "password"}}})"));
+  // What GET answers, applied again, asks to keep the stored value.
+  auto again = DefinitionFromJson(ToJson(*parsed));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->secret_env.at("PASSWORD").kept());
+  EXPECT_EQ(again->secret_env.at("DB"), parsed->secret_env.at("DB"));
+
+  // Validation: a secret needs a value or a reference; messages never repeat a value.
+  Definition d = *parsed;
+  EXPECT_FALSE(Validate(d, Limits{}).ok());  // KEPT has neither
+  d.secret_env.erase("KEPT");
+  EXPECT_TRUE(Validate(d, Limits{}).ok());
+  d.secret_env["DB"].secret_name = "Not_A_Name";
+  EXPECT_FALSE(Validate(d, Limits{}).ok());
+  for (
+      const char* bad :
+      {R"({"name":"e","env":{"P":{"secret":true,"value":"s3cr3t","valueFrom":{"secretKeyRef":{"name":"a","key":"b"}}}}})",
+       R"({"name":"e","env":{"P":{"secret":false,"value":"s3cr3t"}}})",
+       R"({"name":"e","env":{"P":{"value":"s3cr3t","colour":"red"}}})",
+       R"({"name":"e","env":{"P":{"valueFrom":{"secretKeyRef":{"name":"a"}}}}})"}) {
+    auto r = DefinitionFromJson(boost::json::parse(bad));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().message().find("s3cr3t"), std::string::npos) << r.error().message();
+  }
+  // A run's override of a secret's name replaces it with the plain value.
+  RunOverrides o;
+  o.env = {{"PASSWORD", "plain"}};
+  Definition applied = ApplyOverrides(*parsed, o);
+  EXPECT_EQ(applied.env.at("PASSWORD"), "plain");
+  EXPECT_EQ(applied.secret_env.count("PASSWORD"), 0u);
+}
+
 TEST(JsonTest, RetryAdaptAndSparkRoundTrip) {
   Definition d = SampleDefinition();
   d.retry.max_attempts = 5;

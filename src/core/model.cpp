@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/quantity.h"
 
@@ -432,6 +433,39 @@ std::string SparkConfManaged(const std::string& key) {
   return "";
 }
 
+namespace {
+
+// A Kubernetes Secret's name (a DNS subdomain) and key ([-._a-zA-Z0-9]+), as the API server
+// would check them at pod creation, so a typo is a 400 now rather than a pod that never starts.
+Status ValidateSecretRef(const std::string& def, const std::string& env, const SecretEnv& ref) {
+  const std::string& name = ref.secret_name;
+  bool name_ok = name.size() <= 253 && std::isalnum(static_cast<unsigned char>(name.front())) &&
+                 std::isalnum(static_cast<unsigned char>(name.back()));
+  for (char c : name) {
+    name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
+  }
+  if (!name_ok) {
+    return InvalidArgument(fmt::format(
+        "definition '{}': env '{}': secretKeyRef name '{}' is not a Kubernetes Secret name; use "
+        "lower-case letters, digits, '-' and '.'",
+        def, env, name));
+  }
+  bool key_ok = !ref.secret_key.empty() && ref.secret_key.size() <= 253;
+  for (char c : ref.secret_key) {
+    key_ok =
+        key_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  }
+  if (!key_ok) {
+    return InvalidArgument(fmt::format(
+        "definition '{}': env '{}': secretKeyRef key '{}' is not a valid key; use letters, "
+        "digits, '-', '_' and '.'",
+        def, env, ref.secret_key));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateName(def.name));
   if (def.kind != "container" && def.kind != "spark") {
@@ -495,6 +529,36 @@ Status Validate(const Definition& def, const Limits& limits) {
           fmt::format("definition '{}': env '{}' contains a NUL byte", def.name, k));
     }
   }
+  for (const auto& [k, v] : def.secret_env) {
+    if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+      return InvalidArgument(fmt::format(
+          "definition '{}': env name '{}' is not valid; use letters, digits and '_'", def.name, k));
+    }
+    if (def.env.count(k) > 0) {
+      return InvalidArgument(
+          fmt::format("definition '{}': env '{}' is both plain and secret; keep one", def.name, k));
+    }
+    if (v.kept()) {
+      return InvalidArgument(fmt::format(
+          "definition '{}': env '{}' is secret but has no value; give it one with {{secret: "
+          "true, value: ...}} or reference a Kubernetes Secret with {{valueFrom: {{secretKeyRef: "
+          "{{name: ..., key: ...}}}}}}",
+          def.name, k));
+    }
+    if (v.value.find('\0') != std::string::npos) {
+      return InvalidArgument(
+          fmt::format("definition '{}': env '{}' contains a NUL byte", def.name, k));
+    }
+    if (v.from_secret() != !v.secret_key.empty() || (v.from_secret() && !v.value.empty())) {
+      return InvalidArgument(fmt::format(
+          "definition '{}': env '{}' needs either a value or a secretKeyRef with name and key, "
+          "not both",
+          def.name, k));
+    }
+    if (v.from_secret()) {
+      RETURN_IF_ERROR(ValidateSecretRef(def.name, k, v));
+    }
+  }
   if (!def.working_dir.empty() && def.working_dir.front() != '/') {
     return InvalidArgument(fmt::format("definition '{}': working_dir '{}' must be an absolute path",
                                        def.name, def.working_dir));
@@ -504,7 +568,10 @@ Status Validate(const Definition& def, const Limits& limits) {
 
 Definition ApplyOverrides(const Definition& def, const RunOverrides& o) {
   Definition out = def;
-  for (const auto& [k, v] : o.env) out.env[k] = v;
+  for (const auto& [k, v] : o.env) {
+    out.env[k] = v;
+    out.secret_env.erase(k);  // an override replaces a secret with its (plain) value
+  }
   if (o.resources.memory_bytes > 0) out.resources.memory_bytes = o.resources.memory_bytes;
   if (o.resources.cpu_millis > 0) out.resources.cpu_millis = o.resources.cpu_millis;
   if (o.timeout_seconds > 0) out.timeout_seconds = o.timeout_seconds;

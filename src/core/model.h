@@ -153,6 +153,27 @@ struct KubernetesSpec {
   bool empty() const { return *this == KubernetesSpec{}; }
 };
 
+/// A definition's environment variable whose value is a secret. YAML:
+///   env:
+///     PASSWORD: {secret: true, value: hunter2}                  # inline: kept in the store
+///     DB_PASSWORD: {valueFrom: {secretKeyRef: {name: db, key: password}}}  # a Kubernetes Secret
+/// Never returned by the API (it answers {secret: true} or the reference), printed by the CLI,
+/// written to the server's logs, events or audit log. The local engine passes inline values to
+/// the job; the kubernetes and spark engines reference the Kubernetes Secret (valueFrom), so its
+/// value never passes through Tugboat.
+struct SecretEnv {
+  /// The inline value; "" when it comes from a Kubernetes Secret. A definition read back from
+  /// the API has neither value nor reference: applying it again keeps the stored value.
+  std::string value;
+  /// valueFrom.secretKeyRef: the Secret's name and key (both set, or neither).
+  std::string secret_name;
+  std::string secret_key;
+  bool from_secret() const { return !secret_name.empty(); }
+  /// Neither a value nor a reference: "keep the stored one" (an apply of what GET returned).
+  bool kept() const { return value.empty() && secret_name.empty(); }
+  bool operator==(const SecretEnv&) const = default;
+};
+
 struct Definition {
   std::string name;
   int64_t version = 0;  // assigned by the store
@@ -163,6 +184,8 @@ struct Definition {
   std::string command;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
+  /// Secret environment variables (names never also in `env`).
+  std::map<std::string, SecretEnv> secret_env;
   std::string working_dir;
   Resources resources;
   int64_t timeout_seconds = 0;  // 0: no deadline
@@ -176,6 +199,11 @@ struct Definition {
   KubernetesSpec kubernetes;
   std::map<std::string, std::string> labels;
   Micros created_at = 0;
+  /// Who created it and the group it belongs to (see src/auth): set by the server from the
+  /// caller's identity, kept by the store beside the spec (not part of it: a changed owner
+  /// alone is no new spec). "" for definitions from before authentication.
+  std::string owner;
+  std::string group;
   bool operator==(const Definition&) const = default;
 
   /// The argv the engine executes.
@@ -260,8 +288,12 @@ struct Attempt {
 
 struct Run {
   std::string id;
-  /// Who submitted it (the API's "owner"; the CLI sends $USER); "" when unknown.
+  /// Who submitted it: the caller's identity with authentication on; without it the API's
+  /// "owner" (the CLI sends $USER); "" when unknown.
   std::string owner;
+  /// The group it belongs to (src/auth): members of the group see and act on it. "" for runs
+  /// submitted without authentication, or personal runs of a user without groups.
+  std::string group;
   std::string definition;
   int64_t definition_version = 0;
   RunStatus status = RunStatus::kQueued;

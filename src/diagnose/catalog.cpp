@@ -179,6 +179,8 @@ std::string RemediationText(std::string_view key, std::string_view cls) {
       {"metastore_tls", "fix the metastore TLS/SASL settings"},
       {"python_env", "fix the Python environment of the workers (PYTHONPATH, packaged modules)"},
       {"secret_mount", "mount the missing secret/credential file"},
+      {"admission", "the Kubernetes API or an admission webhook rejected the object; the same request is rejected every time: fix the spec; do not retry"},
+      {"config_file", "a value in the job's configuration file has the wrong type or format: fix it; do not retry"},
       {"none", "not a failure; nothing to change"},
   };
   for (const auto& e : kTable) {

@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "diagnose/diagnoser.h"
 #include "diagnose/offline.h"
@@ -23,6 +23,19 @@ std::filesystem::path TempDir() {
               ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// Taxonomy retry policy: user code, data and configuration errors are never retried, and
+// noise is never a reason to retry; no pattern of the built-in catalog may say otherwise.
+TEST(CatalogTest, NoUserDataConfigOrNoisePatternIsRetryable) {
+  auto cat = BuiltinCatalog();
+  ASSERT_TRUE(cat.ok()) << cat.error().ToString();
+  for (const Pattern& p : cat->patterns) {
+    if (p.cls == "user_code_error" || p.cls == "data_error" || p.cls == "config_error" ||
+        p.cls == "benign_noise") {
+      EXPECT_FALSE(p.retryable) << p.id << " (" << p.cls << ") is marked retryable at " << p.origin;
+    }
+  }
 }
 
 TEST(CatalogTest, BuiltinIsLargeAndUsesTaxonomyLabels) {
@@ -58,7 +71,8 @@ TEST(CatalogTest, BadRegexIsRejectedWithFileLineAndReason) {
 }
 
 TEST(CatalogTest, UnsupportedConstructAndUnknownClassAreRejected) {
-  auto lookbehind = ParseCatalog("patterns:\n  - {id: lb, regex: '(?<!x)y', class: timeout}\n", "f");
+  auto lookbehind =
+      ParseCatalog("patterns:\n  - {id: lb, regex: '(?<!x)y', class: timeout}\n", "f");
   EXPECT_FALSE(lookbehind.ok());
   auto bad_class = ParseCatalog("patterns:\n  - {id: c, regex: 'y', class: oom}\n", "f.yaml");
   ASSERT_FALSE(bad_class.ok());

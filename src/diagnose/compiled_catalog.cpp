@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <iterator>
+#include <optional>
+
+#include "diagnose/regex_literals.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -16,17 +20,27 @@ namespace {
 // Literals for every line the per-line logic must see besides catalog matches (ProcessLine):
 // JVM headers and Python exception names end in these words, `most recent failure:` opens a
 // wrapper block, `Traceback` / `File "...", line ` open tracebacks, `Lost task ` feeds rule 6,
-// `Executor task launch worker` marks executor threads. `spark` is last (spark_id).
-constexpr const char* kPrefilterPatterns[] = {"Exception",
-                                              "Error",
-                                              "Throwable",
-                                              "Failure",
-                                              "most recent failure:",
-                                              "Traceback \\(most recent",
-                                              "\", line ",
-                                              "Lost task ",
-                                              "Executor task launch worker",
-                                              "spark"};
+// `Executor task launch worker` marks executor threads. `spark` (any case) only matters until a
+// scan has seen it, so it is kept apart (kSparkMarker).
+constexpr const char* kLineMarkers[] = {"Exception",
+                                        "Error",
+                                        "Throwable",
+                                        "Failure",
+                                        "most recent failure:",
+                                        "Traceback (most recent",
+                                        "\", line ",
+                                        "Lost task ",
+                                        "Executor task launch worker"};
+constexpr const char* kSparkMarker = "spark";
+
+std::string EscapeRegex(std::string_view literal) {
+  std::string out;
+  for (char c : literal) {
+    if (std::strchr("\\^$.|?*+()[]{}", c) != nullptr) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
 
 // A looser copy of a catalog regex for the stream prefilter: the per-line scan matches the
 // stripped line (a substring of the raw line), so anchors and word boundaries, which depend on
@@ -76,12 +90,14 @@ hs_database_t* CompileStreamDatabase(const Catalog& catalog, unsigned* spark_id)
     flags.push_back(0);
     ids.push_back(static_cast<unsigned>(i));
   }
-  for (const char* p : kPrefilterPatterns) {
-    storage.emplace_back(p);
+  for (const char* p : kLineMarkers) {
+    storage.push_back(EscapeRegex(p));
     flags.push_back(0);
     ids.push_back(static_cast<unsigned>(ids.size()));
   }
-  flags.back() = HS_FLAG_CASELESS;
+  storage.emplace_back(kSparkMarker);
+  flags.push_back(HS_FLAG_CASELESS);
+  ids.push_back(static_cast<unsigned>(ids.size()));
   *spark_id = ids.back();
   std::vector<const char*> exprs;
   for (const std::string& e : storage) exprs.push_back(e.c_str());
@@ -94,6 +110,35 @@ hs_database_t* CompileStreamDatabase(const Catalog& catalog, unsigned* spark_id)
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), f.data(), ids.data(), static_cast<unsigned>(exprs.size()),
                          HS_MODE_STREAM, nullptr, &db, &err) == HS_SUCCESS) {
+      return db;
+    }
+    hs_free_compile_error(err);
+  }
+  return nullptr;
+}
+
+// Block-mode database of the loosened `patterns` (ids are catalog indexes), for the patterns
+// the literal prefilter cannot find. Scanned over whole chunks, a superset of the lines the
+// per-line scan matches is flagged (see Loosen). nullptr if it does not compile even as a
+// prefilter; the caller then treats every line as flagged.
+hs_database_t* CompileFallbackDatabase(const Catalog& catalog,
+                                       const std::vector<size_t>& patterns) {
+  std::vector<std::string> storage;
+  std::vector<unsigned> ids;
+  for (size_t i : patterns) {
+    storage.push_back(Loosen(catalog.patterns[i].regex));
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  std::vector<const char*> exprs;
+  exprs.reserve(storage.size());
+  for (const std::string& e : storage) exprs.push_back(e.c_str());
+  for (unsigned extra : {0u, static_cast<unsigned>(HS_FLAG_PREFILTER)}) {
+    std::vector<unsigned> flags(exprs.size(), extra);
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &err) == HS_SUCCESS) {
       return db;
     }
     hs_free_compile_error(err);
@@ -127,14 +172,38 @@ Result<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(Catalog 
     return InvalidArgument(where + "catalog does not compile: " + why);
   }
   std::shared_ptr<CompiledCatalog> out(new CompiledCatalog());
-  out->stream_db_ = CompileStreamDatabase(catalog, &out->spark_id_);
-  out->catalog_ = std::move(catalog);
   out->db_ = db;
+  // Required literals per pattern; the patterns without any go to the fallback database.
+  std::vector<std::vector<RequiredLiteral>> required;
+  for (size_t i = 0; i < catalog.patterns.size(); ++i) {
+    std::optional<std::vector<RequiredLiteral>> lits = RequiredFactors(catalog.patterns[i].regex);
+    if (lits) {
+      required.push_back(std::move(*lits));
+    } else {
+      out->fallback_patterns_.push_back(i);
+    }
+  }
+  std::vector<std::string> markers(std::begin(kLineMarkers), std::end(kLineMarkers));
+  out->prefilter_ = LiteralPrefilter(required, markers, {});
+  out->prefilter_spark_ = LiteralPrefilter(required, markers, {kSparkMarker});
+  if (!out->fallback_patterns_.empty()) {
+    // If even that fails (a loosened pattern matching the empty string), scans take the
+    // per-line path: literal_path() is false.
+    out->fallback_db_ = CompileFallbackDatabase(catalog, out->fallback_patterns_);
+  }
+  out->catalog_ = std::move(catalog);
   return std::shared_ptr<const CompiledCatalog>(std::move(out));
+}
+
+hs_database* CompiledCatalog::stream_database() const {
+  std::call_once(stream_once_,
+                 [this] { stream_db_ = CompileStreamDatabase(catalog_, &spark_id_); });
+  return stream_db_;
 }
 
 CompiledCatalog::~CompiledCatalog() {
   hs_free_database(db_);
+  hs_free_database(fallback_db_);
   hs_free_database(stream_db_);
 }
 

@@ -62,6 +62,10 @@ std::string EffectiveClass(const LogScan& scan, const Hit& hit, const Signal& s)
     if (comp == "driver" || names_driver) return "driver_oom";
     return spark ? "executor_container_oom" : "batch_container_oom";
   }
+  if (s.id == "native.segfault" && comp == "batch-container" && !scan.spark_seen()) {
+    // A segfault of a plain program (not a PySpark worker) is the program's own native crash.
+    return "user_code_error";
+  }
   if (s.cls == "transient_dependency" && hit.block >= 0 &&
       (scan.blocks()[static_cast<size_t>(hit.block)].spark_network ||
        scan.blocks()[static_cast<size_t>(hit.block)].shuffle)) {
@@ -102,6 +106,12 @@ Outcome EffectiveOutcome(const Facts& facts) {
   return {facts.exit_code, facts.reason, facts.component};
 }
 
+// True when the platform reports a failed attempt (non-zero exit or a failure reason).
+bool AttemptFailed(const Outcome& o) {
+  if (o.exit_code && *o.exit_code != 0) return true;
+  return !o.reason.empty() && o.reason != "Completed";
+}
+
 // Platform evidence that decides the class by itself (rule 1). Empty when it does not.
 std::string ClassFromOutcome(const Outcome& o, bool spark) {
   const std::string& r = o.reason;
@@ -114,7 +124,10 @@ std::string ClassFromOutcome(const Outcome& o, bool spark) {
   if (r == "OOMKilled") return oom_class();
   if (r == "Evicted") return "disk_full";
   if (r == "NodeLost" || r == "NodeShutdown" || r == "Preempted" || r == "Deleted" ||
-      r == "Preempting") {
+      r == "Preempting" || r == "Terminated" || r == "OutOfmemory" || r == "OutOfcpu" ||
+      r == "UnexpectedAdmissionError" || r == "Lost") {
+    // Terminated: imminent node shutdown; Lost: the engine lost the pod; OutOf*: rejected by the
+    // node at admission (the container never started, so a retry elsewhere is safe).
     return "node_loss";
   }
   if (r == "DeadlineExceeded") return "timeout";
@@ -148,7 +161,9 @@ std::string FallbackFromOutcome(const Outcome& o, bool spark) {
       return spark && o.component != "batch-container" ? "executor_container_oom"
                                                        : "batch_container_oom";
     case 139:
-      return "python_worker_crash";
+      return spark && o.component != "batch-container" ? "python_worker_crash" : "user_code_error";
+    case 124:  // coreutils `timeout` fired: the job's own deadline
+      return "timeout";
     case 143:
       return "node_loss";
     case 56:
@@ -249,7 +264,8 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
       if (c.cls == platform_cls && (agree == nullptr || Better(c, *agree))) agree = &c;
     }
     d.cls = platform_cls;
-    d.retryable = !NeverRetry(platform_cls);
+    // A deadline is not retried unless the job's own timeout grows (taxonomy: timeout/deadline).
+    d.retryable = !NeverRetry(platform_cls) && outcome.reason != "DeadlineExceeded";
     if (!facts.containers.empty()) d.component = outcome.component;
     notes.push_back("platform: " + (outcome.reason.empty() ? std::string("exit") : outcome.reason) +
                     (outcome.exit_code ? " exit code " + std::to_string(*outcome.exit_code) : ""));
@@ -286,16 +302,20 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
     }
   } else if (std::string fb = FallbackFromOutcome(outcome, spark); !fb.empty()) {
     d.cls = fb;
-    d.retryable = !NeverRetry(fb) && fb != "python_worker_crash";
+    d.retryable = !NeverRetry(fb) && fb != "python_worker_crash" && fb != "timeout";
     d.root_cause = {outcome.component, 0,
                     "terminated: exit_code=" + std::to_string(*outcome.exit_code) +
                         (outcome.reason.empty() ? "" : " reason=" + outcome.reason)};
   } else if (first_noise != nullptr) {
+    // Only noise: nothing to blame on the user. If the platform says the attempt failed, the
+    // cause is unknown (not in these logs), and one retry is worthwhile (taxonomy: unknown
+    // executor loss); without a failed outcome it is the normal end of a finished program.
     d.cls = "benign_noise";
-    d.retryable = false;
+    d.retryable = AttemptFailed(outcome);
     remediation_key = "none";
     d.root_cause = {first_noise_scan->component(), first_noise->line, first_noise->text};
-    notes.push_back("only known noise found");
+    notes.push_back(d.retryable ? "unknown cause: only known noise in the logs of a failed attempt"
+                                : "only known noise found");
   } else {
     // Nothing matched: the last line a failing program printed is the best guess.
     // Nothing matched. An unknown exception is most likely the application's own (deterministic)
@@ -349,7 +369,7 @@ Diagnosis Diagnoser::Decide(const std::vector<const LogScan*>& scans, const Fact
     notes.push_back("the same task failed " + std::to_string(repeats) +
                     " times for the same reason: deterministic");
   }
-  if (NeverRetry(d.cls)) d.retryable = false;
+  if (NeverRetry(d.cls) && !(d.cls == "benign_noise" && d.retryable)) d.retryable = false;
   d.remediation = RemediationText(remediation_key, d.cls);
 
   // Highlights: the root cause, then the strongest other distinct lines (never noise).

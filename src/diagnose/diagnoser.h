@@ -77,6 +77,8 @@ class Diagnoser {
   Diagnosis Decide(const std::vector<const LogScan*>& scans, const Facts& facts) const;
 
   const Catalog& catalog() const { return compiled_->catalog(); }
+  /// The compiled form (prefilter anchors, fallback patterns), for reports and benchmarks.
+  const CompiledCatalog& compiled() const { return *compiled_; }
 
  private:
   explicit Diagnoser(std::shared_ptr<const CompiledCatalog> c) : compiled_(std::move(c)) {}

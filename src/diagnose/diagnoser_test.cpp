@@ -310,5 +310,171 @@ TEST_F(DiagnoserTest, MultipleStreamsEarlierScanWinsTies) {
   EXPECT_EQ(d.root_cause.line, 3);
 }
 
+// Plain batch containers, Kubernetes API Status bodies and workflow controllers (issue 28).
+
+TEST_F(DiagnoserTest, BatchPlatformEvidenceForPlainPods) {
+  // Deadline from the platform: timeout, and not retried.
+  Facts deadline;
+  deadline.reason = "DeadlineExceeded";
+  Diagnosis d = Run("working...\n", "batch-container", deadline);
+  EXPECT_EQ(d.cls, "timeout");
+  EXPECT_FALSE(d.retryable);
+  // Rejected by the node before the container started: node loss, retried elsewhere.
+  Facts rejected;
+  rejected.reason = "OutOfmemory";
+  d = Run("", "batch-container", rejected);
+  EXPECT_EQ(d.cls, "node_loss");
+  EXPECT_TRUE(d.retryable);
+  // Exit codes when the logs say nothing: 124 (coreutils timeout) and 139 of a plain program.
+  Facts t124;
+  t124.exit_code = 124;
+  d = Run("step 3 of 9\n", "batch-container", t124);
+  EXPECT_EQ(d.cls, "timeout");
+  EXPECT_FALSE(d.retryable);
+  Facts t139;
+  t139.exit_code = 139;
+  d = Run("step 3 of 9\n", "batch-container", t139);
+  EXPECT_EQ(d.cls, "user_code_error");
+  EXPECT_FALSE(d.retryable);
+}
+
+TEST_F(DiagnoserTest, BatchOnlyNoiseIsUnknownCauseNotUserCode) {
+  std::string log =
+      "21/04/22 12:40:44 ERROR ShutdownHookManager: Exception while deleting Spark temp dir: "
+      "/tmp/spark-1\n"
+      "java.io.IOException: Failed to delete: /tmp/spark-1/userFiles-2/app.jar\n"
+      "\tat org.apache.spark.network.util.JavaUtils.deleteRecursively(JavaUtils.java:118)\n";
+  Diagnosis d = Run(log, "driver");
+  EXPECT_EQ(d.cls, "benign_noise");
+  EXPECT_EQ(d.root_cause.line, 1);
+  EXPECT_FALSE(d.retryable);  // nothing says the attempt failed
+  // The same logs from an attempt the platform reports as failed: the cause is not in the logs,
+  // so neither the user is blamed nor the retry given up.
+  Facts failed;
+  failed.exit_code = 1;
+  d = Run(log, "driver", failed);
+  EXPECT_EQ(d.cls, "benign_noise");
+  EXPECT_TRUE(d.retryable);
+  EXPECT_NE(d.summary.find("unknown cause"), std::string::npos) << d.summary;
+}
+
+TEST_F(DiagnoserTest, BatchKubernetesStatusBodies) {
+  // 404 for a pods object that vanished: node loss, retryable.
+  Diagnosis d =
+      Run("ERROR - Failed to execute job 1 for task t ((404)\n"
+          "Reason: Not Found\n"
+          "HTTP response body: {\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+          "\"status\":\"Failure\",\"message\":\"pods \\\"t-1\\\" not found\",\"reason\":"
+          "\"NotFound\",\"details\":{\"name\":\"t-1\",\"kind\":\"pods\"},\"code\":404}\n",
+          "controller");
+  EXPECT_EQ(d.cls, "node_loss");
+  EXPECT_TRUE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 3);
+  // Admission webhook denial and a 403 are configuration: never retried, even when a later
+  // NotFound for the pod that was never created follows.
+  d =
+      Run("Error from server (Forbidden): error when creating \"p.yaml\": pods \"x\" is "
+          "forbidden: error looking up service account ns/default: serviceaccount \"default\" "
+          "not found\n"
+          "Error from server (NotFound): pods \"x\" not found\n",
+          "controller");
+  EXPECT_EQ(d.cls, "config_error");
+  EXPECT_FALSE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 1);
+  d =
+      Run("Warning  FailedCreatePod  1m  ctl  Error creating: admission webhook \"v.x.io\" "
+          "denied the request: replicas missing\n",
+          "k8s-events");
+  EXPECT_EQ(d.cls, "config_error");
+  EXPECT_FALSE(d.retryable);
+}
+
+TEST_F(DiagnoserTest, BatchImagePullRateLimitBeatsGenericFailure) {
+  std::string events =
+      "  Warning  Failed   16s  kubelet  Failed to pull image \"a/b:1\": rpc error: code = "
+      "Unknown desc = Error reading manifest 1 in docker.io/a/b: toomanyrequests: You have "
+      "reached your pull rate limit.\n"
+      "  Warning  Failed   16s  kubelet  Error: ErrImagePull\n"
+      "  Warning  Failed   4s   kubelet  Error: ImagePullBackOff\n";
+  Diagnosis d = Run(events, "k8s-events");
+  EXPECT_EQ(d.cls, "k8s_image_pull");
+  EXPECT_TRUE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 1);
+  d = Run("Error response from daemon: manifest for a/b:latest not found: manifest unknown\n",
+          "batch-container");
+  EXPECT_EQ(d.cls, "k8s_image_pull");
+  EXPECT_FALSE(d.retryable);
+}
+
+TEST_F(DiagnoserTest, BatchEarliestDecisiveWarningWins) {
+  std::string describe =
+      "Status:               Failed\n"
+      "Reason:               DeadlineExceeded\n"
+      "Message:              Pod was active on the node longer than the specified deadline\n";
+  Diagnosis d = Run(describe, "k8s-events");
+  EXPECT_EQ(d.cls, "timeout");
+  EXPECT_FALSE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 2);
+}
+
+TEST_F(DiagnoserTest, BatchDataVersusCode) {
+  // A value read from an input file that does not convert: data, not retryable.
+  Diagnosis d =
+      Run("Traceback (most recent call last):\n"
+          "  File \"/app/load.py\", line 31, in load\n"
+          "    rows.append(float(cols[1]))\n"
+          "ValueError: could not convert string to float: 'BTCUSD'\n",
+          "batch-container");
+  EXPECT_EQ(d.cls, "data_error");
+  EXPECT_FALSE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 4);
+  // An index bug in the program: user code.
+  d =
+      Run("Traceback (most recent call last):\n"
+          "  File \"/app/load.py\", line 39, in load\n"
+          "    x = float(pd[finish][4])\n"
+          "IndexError: index 242 is out of bounds for axis 0 with size 242\n",
+          "batch-container");
+  EXPECT_EQ(d.cls, "user_code_error");
+  EXPECT_FALSE(d.retryable);
+  // The job's own configuration file: configuration, not data.
+  d =
+      Run("FATA[0000] Configuration file error: Failed to read configuration file: json: cannot "
+          "unmarshal string into Go struct field rawConfig.ProxyBook of type []string\n",
+          "batch-container");
+  EXPECT_EQ(d.cls, "config_error");
+  EXPECT_FALSE(d.retryable);
+}
+
+TEST_F(DiagnoserTest, BatchProgramCrashesOfGoNodeAndNative) {
+  Diagnosis d =
+      Run("panic: runtime error: invalid memory address or nil pointer dereference\n"
+          "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x1c796c1]\n"
+          "\n"
+          "goroutine 1 [running]:\n"
+          "main.run(0xc000)\n"
+          "\t/app/main.go:12 +0x4a1\n",
+          "batch-container");
+  EXPECT_EQ(d.cls, "user_code_error");
+  EXPECT_EQ(d.root_cause.line, 1);
+  d = Run(
+      "(node:3180) UnhandledPromiseRejectionWarning: TypeError: Cannot read property 'id' of "
+      "undefined\n"
+      "    at Worker.handle (file:///app/index.mjs:105:51)\n"
+      "(node:3180) [DEP0018] DeprecationWarning: Unhandled promise rejections are deprecated.\n",
+      "batch-container");
+  EXPECT_EQ(d.cls, "user_code_error");
+  EXPECT_EQ(d.root_cause.line, 1);
+  // std::bad_alloc then abort (134): memory, retried with a larger limit.
+  d =
+      Run("terminate called after throwing an instance of 'std::bad_alloc'\n"
+          "  what():  std::bad_alloc\n"
+          "Aborted (core dumped)\n",
+          "batch-container");
+  EXPECT_EQ(d.cls, "batch_container_oom");
+  EXPECT_TRUE(d.retryable);
+  EXPECT_EQ(d.root_cause.line, 1);
+}
+
 }  // namespace
 }  // namespace tug::diagnose

@@ -1,11 +1,8 @@
 #include "diagnose/offline.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-
 #include "core/json.h"
 #include "diagnose/diagnoser.h"
+#include "diagnose/log_file.h"
 
 namespace tug::diagnose {
 
@@ -20,21 +17,13 @@ int DiagnoseFiles(const OfflineOptions& options, std::ostream& out, std::ostream
     return 1;
   }
   std::vector<std::unique_ptr<LogScan>> scans;
-  std::vector<char> buf(64 * 1024);
   for (const std::string& path : options.files) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      err << "error: cannot open '" << path << "': " << std::strerror(errno) << "\n";
-      return 1;
-    }
     auto scan = diagnoser->Start(options.component);
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      std::streamsize n = in.gcount();
-      if (n > 0) scan->Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
-    }
-    if (in.bad()) {
-      err << "error: reading '" << path << "' failed: " << std::strerror(errno) << "\n";
+    Status read = ReadLogFile(path, [&](std::string_view chunk) { scan->Feed(chunk); });
+    if (!read.ok()) {
+      err << "error: " << read.error().message();
+      if (!read.error().detail().empty()) err << ": " << read.error().detail();
+      err << "\n";
       return 1;
     }
     scan->Finish();

@@ -6,8 +6,8 @@
 #include <cctype>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 namespace tug::diagnose {
@@ -41,9 +41,34 @@ std::string TaskAttemptKey(std::string_view text) {
   return {};
 }
 
-// Newlines in [p, p + n): 16 bytes at a time with SSE2 (byte counters drained every 255
-// blocks), eight at a time elsewhere (SWAR zero-byte count).
+#if defined(__x86_64__)
+// 32 bytes at a time; the byte counters are drained every 255 blocks.
+__attribute__((target("avx2"))) size_t CountNewlinesAvx2(const char* p, size_t n) {
+  size_t count = 0, i = 0;
+  const __m256i nl = _mm256_set1_epi8('\n');
+  while (i + 32 <= n) {
+    __m256i acc = _mm256_setzero_si256();
+    size_t blocks = std::min<size_t>((n - i) / 32, 255);
+    for (size_t b = 0; b < blocks; ++b, i += 32) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));  // +1 per newline byte
+    }
+    __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
+    count += static_cast<size_t>(_mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) +
+                                 _mm256_extract_epi64(sums, 2) + _mm256_extract_epi64(sums, 3));
+  }
+  for (; i < n; ++i) count += p[i] == '\n';
+  return count;
+}
+#endif
+
+// Newlines in [p, p + n): with AVX2 if the CPU has it, else 16 bytes at a time with SSE2 (byte
+// counters drained every 255 blocks), else eight at a time (SWAR zero-byte count).
 size_t CountNewlines(const char* p, size_t n) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  if (avx2) return CountNewlinesAvx2(p, n);
+#endif
   size_t count = 0, i = 0;
 #if defined(__SSE2__)
   const __m128i nl = _mm_set1_epi8('\n');
@@ -82,10 +107,16 @@ LogScan::LogScan(std::shared_ptr<const CompiledCatalog> compiled, std::string co
     : compiled_(std::move(compiled)), component_(std::move(component)) {
   // Allocation only fails on memory exhaustion; a scan without scratch matches nothing.
   if (hs_alloc_scratch(compiled_->database(), &scratch_) != HS_SUCCESS) scratch_ = nullptr;
-  if (scratch_ != nullptr && compiled_->stream_database() != nullptr &&
-      hs_alloc_scratch(compiled_->stream_database(), &scratch_) == HS_SUCCESS &&
-      hs_open_stream(compiled_->stream_database(), 0, &stream_) != HS_SUCCESS) {
-    stream_ = nullptr;
+  if (scratch_ != nullptr && compiled_->fallback_database() != nullptr &&
+      hs_alloc_scratch(compiled_->fallback_database(), &scratch_) != HS_SUCCESS) {
+    scratch_ = nullptr;
+  }
+  if (!compiled_->literal_path()) {
+    mode_ = ScanMode::kReference;
+  } else if (!LiteralPrefilter::Vectorized()) {
+    // Without AVX2 the literal kernels go a byte at a time; vectorscan's stream prefilter
+    // (SSE2 / NEON) is then the faster way to skip lines.
+    SetMode(ScanMode::kStreamPrefilter);
   }
   partial_.reserve(256);
 }
@@ -95,47 +126,106 @@ LogScan::~LogScan() {
   hs_free_scratch(scratch_);
 }
 
+void LogScan::SetMode(ScanMode mode) {
+  if (mode == mode_) return;
+  // The stream prefilter needs the whole stream; the other modes keep no state of their own
+  // and may be switched to at any time.
+  if (mode == ScanMode::kStreamPrefilter && (line_no_ > 0 || !partial_.empty())) return;
+  if (stream_ != nullptr) {
+    hs_close_stream(stream_, scratch_, nullptr, nullptr);
+    stream_ = nullptr;
+  }
+  if (mode == ScanMode::kLiteral && !compiled_->literal_path()) mode = ScanMode::kReference;
+  if (mode == ScanMode::kStreamPrefilter) {
+    hs_database* db = compiled_->stream_database();
+    if (db == nullptr || scratch_ == nullptr || hs_alloc_scratch(db, &scratch_) != HS_SUCCESS ||
+        hs_open_stream(db, 0, &stream_) != HS_SUCCESS) {
+      stream_ = nullptr;
+      mode = ScanMode::kReference;
+    }
+  }
+  mode_ = mode;
+}
+
 void LogScan::Feed(std::string_view chunk) {
   if (finished_) return;
-  if (reference_ || stream_ == nullptr) {
-    // A scan switched to the reference path mid-stream stays consistent: the per-line path
-    // needs no stream state.
-    if (stream_ != nullptr) {
-      hs_close_stream(stream_, scratch_, nullptr, nullptr);
-      stream_ = nullptr;
-    }
+  if (mode_ == ScanMode::kReference || scratch_ == nullptr) {
     FeedReference(chunk);
     return;
   }
-  // Slices of at most 1 MiB keep the match-offset buffer bounded whatever the caller feeds.
+  // Slices of at most 1 MiB keep the flag buffer bounded whatever the caller feeds.
   constexpr size_t kSlice = size_t{1} << 20;
-  for (size_t i = 0; i < chunk.size(); i += kSlice) FeedFast(chunk.substr(i, kSlice));
+  for (size_t i = 0; i < chunk.size(); i += kSlice) {
+    if (mode_ == ScanMode::kLiteral) {
+      FeedLiteral(chunk.substr(i, kSlice));
+    } else {
+      FeedStream(chunk.substr(i, kSlice));
+    }
+  }
 }
 
-void LogScan::FeedFast(std::string_view chunk) {
+void LogScan::FeedLiteral(std::string_view chunk) {
   if (chunk.empty()) return;
   flags_.clear();
+  compiled_->prefilter(!spark_seen_).Find(chunk.data(), chunk.size(), &flags_);
+  if (hs_database* fallback = compiled_->fallback_database(); fallback != nullptr) {
+    size_t literal_flags = flags_.size();
+    auto on_match = [](unsigned, unsigned long long, unsigned long long to, unsigned,
+                       void* ctx) -> int {
+      auto* flags = static_cast<std::vector<uint32_t>*>(ctx);
+      if (flags->empty() || flags->back() != to - 1) {
+        flags->push_back(static_cast<uint32_t>(to - 1));
+      }
+      return 0;
+    };
+    if (hs_scan(fallback, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratch_, on_match,
+                &flags_) != HS_SUCCESS) {
+      // Cannot happen with a valid database: flag every line of this chunk instead.
+      flags_.resize(literal_flags);
+      FeedReference(chunk);
+      return;
+    }
+    if (!std::is_sorted(flags_.begin() + static_cast<std::ptrdiff_t>(literal_flags),
+                        flags_.end())) {
+      std::sort(flags_.begin() + static_cast<std::ptrdiff_t>(literal_flags), flags_.end());
+    }
+    std::inplace_merge(flags_.begin(), flags_.begin() + static_cast<std::ptrdiff_t>(literal_flags),
+                       flags_.end());
+  }
+  WalkFlagged(chunk);
+}
+
+void LogScan::FeedStream(std::string_view chunk) {
+  if (chunk.empty()) return;
+  flags_.clear();
+  struct Context {
+    LogScan* self;
+    uint64_t base;
+  } ctx{this, stream_offset_};
   auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned,
-                     void* ctx) -> int {
-    auto* self = static_cast<LogScan*>(ctx);
-    if (id == self->compiled_->spark_id() && self->spark_seen_) return 0;
+                     void* p) -> int {
+    auto* c = static_cast<Context*>(p);
+    if (id == c->self->compiled_->spark_id() && c->self->spark_seen_) return 0;
+    auto at = static_cast<uint32_t>(to - 1 - c->base);
     // Matches of one line arrive together; only a new end offset is worth recording.
-    if (self->flags_.empty() || self->flags_.back() != to - 1) self->flags_.push_back(to - 1);
+    if (c->self->flags_.empty() || c->self->flags_.back() != at) c->self->flags_.push_back(at);
     return 0;
   };
+  stream_offset_ += chunk.size();
   if (hs_scan_stream(stream_, chunk.data(), static_cast<unsigned>(chunk.size()), 0, scratch_,
-                     on_match, this) != HS_SUCCESS) {
+                     on_match, &ctx) != HS_SUCCESS) {
     // Cannot happen with a valid stream; fall back to the per-line path for good.
     hs_close_stream(stream_, scratch_, nullptr, nullptr);
     stream_ = nullptr;
-    stream_offset_ += chunk.size();
+    mode_ = ScanMode::kReference;
     FeedReference(chunk);
     return;
   }
-  const uint64_t base = stream_offset_;
-  stream_offset_ += chunk.size();
   if (!std::is_sorted(flags_.begin(), flags_.end())) std::sort(flags_.begin(), flags_.end());
+  WalkFlagged(chunk);
+}
 
+void LogScan::WalkFlagged(std::string_view chunk) {
   const char* data = chunk.data();
   const size_t size = chunk.size();
   const void* first_nl = std::memchr(data, '\n', size);
@@ -145,12 +235,21 @@ void LogScan::FeedFast(std::string_view chunk) {
     }
     return;
   }
-  // The line completing the partial (or the chunk's first line) always takes the full path.
+  // The chunk's first line. If it started in an earlier chunk, a literal may span the
+  // boundary, so the literal path checks the joined line on its own; the stream path may
+  // have flagged it in the earlier chunk (where the match ended), so it takes the line.
   size_t n = static_cast<size_t>(static_cast<const char*>(first_nl) - data);
+  bool continued = !partial_.empty();
   if (partial_.size() < kMaxLineBytes) {
     partial_.append(data, std::min(n, kMaxLineBytes - partial_.size()));
   }
-  ProcessLine(partial_);
+  bool flagged = !flags_.empty() && flags_.front() <= n;
+  if (continued) flagged = mode_ != ScanMode::kLiteral || LineMayMatter(partial_);
+  if (flagged || cur_block_ >= 0 || in_traceback_ || pending_noise_) {
+    ProcessLine(partial_);
+  } else {
+    SkipLine(partial_);
+  }
   partial_.clear();
   size_t cur = n + 1;
   const char* last_nl_p = static_cast<const char*>(memrchr(data, '\n', size));
@@ -170,13 +269,13 @@ void LogScan::FeedFast(std::string_view chunk) {
       cur = process_at(cur);
       continue;
     }
-    while (fi < flags_.size() && flags_[fi] < base + cur) ++fi;
-    if (fi == flags_.size() || flags_[fi] >= base + end) {
+    while (fi < flags_.size() && flags_[fi] < cur) ++fi;
+    if (fi == flags_.size() || flags_[fi] >= end) {
       line_no_ += static_cast<int64_t>(CountNewlines(data + cur, end - cur));
       cur = end;
       break;
     }
-    size_t b = static_cast<size_t>(flags_[fi] - base);
+    size_t b = flags_[fi];
     // A flag on a newline byte (a match spanning lines through `\s`) flags the line it ends.
     size_t line_start = cur;
     if (b > cur) {
@@ -208,6 +307,29 @@ void LogScan::FeedFast(std::string_view chunk) {
     }
   }
   if (end < size) partial_.append(data + end, std::min(size - end, kMaxLineBytes));
+}
+
+bool LogScan::LineMayMatter(std::string_view line) {
+  line_flags_.clear();
+  compiled_->prefilter(!spark_seen_).Find(line.data(), line.size(), &line_flags_);
+  if (!line_flags_.empty()) return true;
+  hs_database* fallback = compiled_->fallback_database();
+  if (fallback == nullptr) return false;
+  auto stop = [](unsigned, unsigned long long, unsigned long long, unsigned, void*) -> int {
+    return 1;  // the first match is enough
+  };
+  return hs_scan(fallback, line.data(), static_cast<unsigned>(line.size()), 0, scratch_, stop,
+                 nullptr) != HS_SUCCESS;
+}
+
+void LogScan::SkipLine(std::string_view raw) {
+  // What ProcessLine does with a line that holds nothing it looks for, outside any block.
+  ++line_no_;
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  if (!IsPlatformLine(raw) && !StripRelayPrefix(raw).empty()) {
+    last_text_.assign(raw.data(), std::min(raw.size(), kMaxLineBytes));
+    last_text_line_ = line_no_;
+  }
 }
 
 void LogScan::FeedReference(std::string_view chunk) {
@@ -285,6 +407,7 @@ void LogScan::TrackTask(std::string_view text) {
 
 void LogScan::ProcessLine(std::string_view raw) {
   ++line_no_;
+  ++lines_examined_;
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
   std::string_view text = StripRelayPrefix(raw);
   if (!text.empty() && !IsPlatformLine(raw)) {

@@ -6,13 +6,18 @@
 /// vectorscan block-mode database. Only matching lines are kept, each capped at kMaxLineBytes,
 /// so memory stays bounded whatever the log size; binary bytes and megabyte lines are fine.
 ///
-/// Fast path: each fed chunk is scanned once as a whole by a second, stream-mode database (the
-/// catalog with anchors and word boundaries dropped, so it matches a superset of lines, plus
-/// prefilter literals for everything the per-line logic inspects: exception words, `Traceback`,
-/// `", line `, `Lost task `, `Executor task launch worker`, `spark`). Newlines are counted in
-/// bulk; the per-line logic runs only on flagged lines, on every line while an exception block
-/// or traceback is open or a noise line awaits its exception, and on each line that completes a
-/// chunk-spanning partial. Results equal the per-line reference path (SetReferenceMode).
+/// Fast path (ScanMode::kLiteral, the default): each fed chunk goes once through the literal
+/// prefilter (literal_prefilter.h): the required literals of every catalog pattern plus the
+/// markers the per-line logic inspects (exception words, `Traceback (most recent`,
+/// `", line `, `Lost task `, `Executor task launch worker`, `spark` until seen), searched with
+/// SIMD (Teddy for short literals, sampled 8-gram hashing for long ones). Patterns without a
+/// required literal are matched over the chunk by a small vectorscan database of their own.
+/// Newlines are counted in bulk; the per-line logic runs only on lines holding a hit, on every
+/// line while an exception block or traceback is open or a noise line awaits its exception,
+/// and on each line that completes a chunk-spanning partial if the prefilter flags the joined
+/// line. Results equal the per-line reference path (ScanMode::kReference) and the issue-3
+/// stream prefilter (ScanMode::kStreamPrefilter), which are kept for tests and benchmarks; the
+/// stream prefilter is also the default on CPUs without AVX2.
 ///
 /// Lifecycle: Diagnoser::Start() -> Feed()* -> Finish() -> read hits(). One LogScan per
 /// stream; not thread-safe, but distinct scans may run on distinct threads (each owns its
@@ -20,12 +25,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
 #include "diagnose/catalog.h"
+#include "diagnose/literal_prefilter.h"
 
 struct hs_database;
 struct hs_scratch;
@@ -42,7 +49,10 @@ inline constexpr size_t kMaxHits = 4096;
 inline constexpr size_t kMaxBlocks = 4096;
 inline constexpr size_t kMaxCauseBytes = 4096;
 
-/// The catalog compiled into one vectorscan database. Immutable; shared by scans.
+/// The catalog compiled for scanning: one vectorscan block-mode database of every pattern (the
+/// per-line match), the literal prefilter of the fast path and a database of the patterns that
+/// have no required literal. Immutable (the issue-3 stream database is built on first use,
+/// under a once flag); shared by scans on any thread.
 class CompiledCatalog {
  public:
   [[nodiscard]] static Result<std::shared_ptr<const CompiledCatalog>> Compile(Catalog catalog);
@@ -52,18 +62,39 @@ class CompiledCatalog {
 
   const Catalog& catalog() const { return catalog_; }
   hs_database* database() const { return db_; }
-  /// Stream-mode prefilter database (nullptr if it did not compile: scans use the per-line
-  /// path). Ids below catalog().patterns.size() are catalog patterns; see kPrefilter* ids.
-  hs_database* stream_database() const { return stream_db_; }
+  /// The fast path's first pass; `with_spark` adds the caseless `spark` marker (needed until a
+  /// scan has seen a line mentioning Spark).
+  const LiteralPrefilter& prefilter(bool with_spark) const {
+    return with_spark ? prefilter_spark_ : prefilter_;
+  }
+  /// Block-mode database of the loosened patterns that have no required literal (ids are
+  /// catalog indexes); nullptr when every pattern has one.
+  hs_database* fallback_database() const { return fallback_db_; }
+  /// Catalog indexes of the patterns on the fallback database (`fallback_database`).
+  const std::vector<size_t>& fallback_patterns() const { return fallback_patterns_; }
+  /// False when some pattern has no required literal and its loosened form does not compile
+  /// (it matches the empty string): ScanMode::kLiteral then runs the per-line path.
+  bool literal_path() const { return fallback_patterns_.empty() || fallback_db_ != nullptr; }
+  /// Stream-mode prefilter of ScanMode::kStreamPrefilter (nullptr if it did not compile).
+  /// Ids below catalog().patterns.size() are catalog patterns; spark_id() is `spark`.
+  hs_database* stream_database() const;
   unsigned spark_id() const { return spark_id_; }
 
  private:
   CompiledCatalog() = default;
   Catalog catalog_;
   hs_database* db_ = nullptr;
-  hs_database* stream_db_ = nullptr;
-  unsigned spark_id_ = 0;
+  LiteralPrefilter prefilter_;
+  LiteralPrefilter prefilter_spark_;
+  hs_database* fallback_db_ = nullptr;
+  std::vector<size_t> fallback_patterns_;
+  mutable std::once_flag stream_once_;
+  mutable hs_database* stream_db_ = nullptr;
+  mutable unsigned spark_id_ = 0;
 };
+
+/// How a LogScan finds the lines worth the per-line logic (see the file comment).
+enum class ScanMode { kLiteral, kStreamPrefilter, kReference };
 
 /// One reason a line matters: a catalog pattern, or the built-in Python exception rule.
 struct Signal {
@@ -113,14 +144,18 @@ class LogScan {
   /// Flushes a last line without a newline. Feed after Finish is ignored.
   void Finish();
 
-  /// Reference (pre-fast-path) behaviour: every line goes through the per-line logic and a
-  /// block-mode scan. Same results, much slower; for tests and benchmarks. Call before Feed.
-  void SetReferenceMode(bool on) { reference_ = on; }
+  /// kReference: every line goes through the per-line logic and a block-mode scan;
+  /// kStreamPrefilter: the issue-3 fast path. Same results as kLiteral (the default), slower;
+  /// for tests and benchmarks. Call before Feed.
+  void SetMode(ScanMode mode);
+  void SetReferenceMode(bool on) { SetMode(on ? ScanMode::kReference : ScanMode::kLiteral); }
 
   const std::string& component() const { return component_; }
   const std::vector<Hit>& hits() const { return hits_; }
   const std::vector<Block>& blocks() const { return blocks_; }
   int64_t lines() const { return line_no_; }
+  /// Lines that went through the per-line logic (all of them on the reference path).
+  int64_t lines_examined() const { return lines_examined_; }
   bool spark_seen() const { return spark_seen_; }
   /// Most failures of one task index in one stage with the same (digit-free) reason.
   int max_task_repeats() const { return max_task_repeats_; }
@@ -137,7 +172,16 @@ class LogScan {
  private:
   void ProcessLine(std::string_view raw);
   void FeedReference(std::string_view chunk);
-  void FeedFast(std::string_view chunk);
+  void FeedLiteral(std::string_view chunk);
+  void FeedStream(std::string_view chunk);
+  // Runs the per-line logic on the lines of `chunk` that flags_ (ascending chunk offsets)
+  // point into, and on those the open-block rules require; counts the others.
+  void WalkFlagged(std::string_view chunk);
+  // Whether the literal path must look at `line` (a whole line): a prefilter hit or a
+  // fallback-pattern match.
+  bool LineMayMatter(std::string_view line);
+  // Counts a line the per-line logic would not change anything for (but the last text).
+  void SkipLine(std::string_view raw);
   void TrackTask(std::string_view text);
   int NewBlock(bool python, bool inherit_noise);
 
@@ -145,12 +189,14 @@ class LogScan {
   std::string component_;
   hs_scratch* scratch_ = nullptr;
   hs_stream* stream_ = nullptr;
-  bool reference_ = false;
+  ScanMode mode_ = ScanMode::kLiteral;
   uint64_t stream_offset_ = 0;   // bytes fed to stream_ before the current chunk
-  std::vector<uint64_t> flags_;  // stream offsets of the last byte of prefilter matches
+  std::vector<uint32_t> flags_;  // chunk offsets inside lines the prefilter flagged
+  std::vector<uint32_t> line_flags_;
   std::string partial_;
   bool finished_ = false;
   int64_t line_no_ = 0;
+  int64_t lines_examined_ = 0;
   std::vector<Hit> hits_;
   std::vector<Block> blocks_;
   std::vector<int64_t> successes_;

@@ -28,6 +28,10 @@ struct LaunchSpec {
   std::string definition;
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
+  /// Secret variables (core/model.h): the local engine adds inline values to the job's
+  /// environment; the kubernetes and spark engines reference Kubernetes Secrets and refuse
+  /// inline values. Never logged.
+  std::map<std::string, SecretEnv> secret_env;
   std::string working_dir;  // empty: the engine's default
   std::string image;        // recorded; engines without images ignore it
   Resources resources;

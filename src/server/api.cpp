@@ -19,6 +19,7 @@ namespace tug::server {
 
 using api_internal::Err;
 using api_internal::Json;
+using api_internal::ParseBody;
 using api_internal::ParseIntParam;
 using api_internal::Revalidated;
 
@@ -37,45 +38,61 @@ Result<Micros> ParseTimeParam(const net::Request& req, const std::string& key) {
   return *t;
 }
 
-// Who submitted a run: a short printable name ("" when not given).
-Status ValidateOwner(const std::string& owner) {
-  if (owner.size() > 64) {
-    return InvalidArgument(
-        fmt::format("owner is {} characters long; use at most 64 (a user name)", owner.size()));
+// Who submitted a run, or its group: a short printable name ("" when not given).
+Status ValidateOwner(const std::string& name, std::string_view field) {
+  if (name.size() > 64) {
+    return InvalidArgument(fmt::format("{} is {} characters long; use at most 64 (a {} name)",
+                                       field, name.size(), field == "owner" ? "user" : "group"));
   }
-  for (unsigned char c : owner) {
+  for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) {
-      return InvalidArgument("owner contains control characters; use a plain user name");
+      return InvalidArgument(
+          fmt::format("{} contains control characters; use a plain name", field));
     }
   }
   return OkStatus();
 }
 
-// The media type of a Content-Type value: lower case, without parameters.
-std::string MediaType(std::string_view content_type) {
-  std::string_view t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-  std::string out(t);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+// What a refused change asked for ("POST /api/v1/runs"), for its audit line.
+std::string AuditAction(const net::Request& req) {
+  return fmt::format("{} {}", req.method, req.path);
 }
 
-// A request body as JSON: YAML when the Content-Type says so (one document), JSON otherwise
-// (whatever the type, so `curl -d` works).
-Result<json::value> ParseBody(const net::Request& req) {
-  std::string type = MediaType(req.Header("content-type"));
-  if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml" ||
-      type == "text/x-yaml") {
-    auto docs = YamlToJson(req.body);
-    if (!docs.ok()) return InvalidArgument("request body: " + docs.error().message());
-    if (docs->size() != 1) {
-      return InvalidArgument(fmt::format(
-          "request body holds {} YAML documents; send exactly one per request", docs->size()));
+std::string ErrorMessageOf(const net::Response& resp) {
+  auto v = ParseJson(resp.body);
+  if (v.ok() && v->is_object()) {
+    if (const json::value* e = v->as_object().if_contains("error"); e && e->is_object()) {
+      if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
+        return std::string(m->as_string());
+      }
     }
-    return std::move(docs->front());
   }
-  return ParseJson(req.body);
+  return fmt::format("HTTP {}", resp.status);
+}
+
+// What each engine can do with secret env values (core/model.h SecretEnv): the local engine
+// passes inline values to the job and cannot read Kubernetes Secrets; the kubernetes and spark
+// engines only reference Secrets. Refused at submission, so nothing is stored that cannot run.
+Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
+  const bool local = engine == "local";
+  for (const auto& [name, secret] : spec.secret_env) {
+    if (local && secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' of definition '{}' comes from the Kubernetes Secret '{}', which the local "
+          "engine cannot read; give it an inline value ({{secret: true, value: ...}}) or run it "
+          "on kubernetes (engine: kubernetes)",
+          name, spec.name, secret.secret_name));
+    }
+    if (!local && !secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' of definition '{}' has an inline secret value, which engine '{}' does not "
+          "copy into pods; store it in a Kubernetes Secret (kubectl create secret generic NAME "
+          "--from-literal=KEY=...) and reference it: {{valueFrom: {{secretKeyRef: {{name: NAME, "
+          "key: KEY}}}}}}",
+          name, spec.name, engine.back() == ':' ? engine.substr(0, engine.size() - 1) : engine));
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace
@@ -138,24 +155,53 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
 }
 
 void Api::Register(net::Router& router) {
-  auto bind = [this](net::Response (Api::*fn)(net::Request&)) {
+  // Every route but health, readiness and the sign-in settings authenticates first; the
+  // handler then asks the policy (Check) about what it touches.
+  // Changes refused for want of credentials or rights are audited here, once for every route;
+  // the handlers audit what they did.
+  auto authed = [this](net::Response (Api::*fn)(net::Request&, Who)) {
+    return [this, fn](net::Request& req) {
+      const bool change = req.method != "GET" && req.method != "HEAD";
+      auto who = Identify(req);
+      if (!who.ok()) {
+        if (change) {
+          auth::Identity anonymous;
+          anonymous.via = "anonymous";
+          Audit(anonymous, req,
+                {"request", AuditAction(req), "unauthenticated", who.error().message(), ""});
+        }
+        return Err(who.error());
+      }
+      net::Response resp = (this->*fn)(req, *who);
+      if (change && resp.status == 403) {
+        Audit(*who, req, {"request", AuditAction(req), "denied", ErrorMessageOf(resp), ""});
+      }
+      return resp;
+    };
+  };
+  auto open = [this](net::Response (Api::*fn)(net::Request&)) {
     return [this, fn](net::Request& req) { return (this->*fn)(req); };
   };
-  router.Add("POST", "/api/v1/definitions", bind(&Api::CreateDefinition));
-  router.Add("GET", "/api/v1/definitions", bind(&Api::ListDefinitions));
-  router.Add("GET", "/api/v1/definitions/{name}", bind(&Api::GetDefinition));
-  router.Add("PUT", "/api/v1/definitions/{name}", bind(&Api::PutDefinition));
-  router.Add("DELETE", "/api/v1/definitions/{name}", bind(&Api::DeleteDefinition));
-  router.Add("POST", "/api/v1/runs", bind(&Api::CreateRun));
-  router.Add("GET", "/api/v1/runs", bind(&Api::ListRuns));
-  router.Add("GET", "/api/v1/runs/{id}", bind(&Api::GetRun));
-  router.Add("POST", "/api/v1/runs/{id}/stop", bind(&Api::StopRun));
-  router.Add("GET", "/api/v1/runs/{id}/logs", bind(&Api::RunLogs));
-  router.Add("GET", "/api/v1/runs/{id}/events", bind(&Api::RunEvents));
-  router.Add("GET", "/api/v1/runs/{id}/usage", bind(&Api::RunUsage));
-  router.Add("GET", "/healthz", bind(&Api::Healthz));
-  router.Add("GET", "/readyz", bind(&Api::Readyz));
-  router.Add("GET", "/metrics", bind(&Api::Metrics));
+  router.Add("POST", "/api/v1/definitions", authed(&Api::CreateDefinition));
+  router.Add("GET", "/api/v1/definitions", authed(&Api::ListDefinitions));
+  router.Add("GET", "/api/v1/definitions/{name}", authed(&Api::GetDefinition));
+  router.Add("PUT", "/api/v1/definitions/{name}", authed(&Api::PutDefinition));
+  router.Add("DELETE", "/api/v1/definitions/{name}", authed(&Api::DeleteDefinition));
+  router.Add("POST", "/api/v1/runs", authed(&Api::CreateRun));
+  router.Add("GET", "/api/v1/runs", authed(&Api::ListRuns));
+  router.Add("GET", "/api/v1/runs/{id}", authed(&Api::GetRun));
+  router.Add("POST", "/api/v1/runs/{id}/stop", authed(&Api::StopRun));
+  router.Add("GET", "/api/v1/runs/{id}/logs", authed(&Api::RunLogs));
+  router.Add("GET", "/api/v1/runs/{id}/events", authed(&Api::RunEvents));
+  router.Add("GET", "/api/v1/runs/{id}/usage", authed(&Api::RunUsage));
+  router.Add("GET", "/api/v1/whoami", authed(&Api::WhoAmI));
+  router.Add("POST", "/api/v1/tokens", authed(&Api::CreateToken));
+  router.Add("GET", "/api/v1/tokens", authed(&Api::ListTokens));
+  router.Add("DELETE", "/api/v1/tokens/{id}", authed(&Api::RevokeToken));
+  router.Add("GET", "/api/v1/auth/config", open(&Api::AuthConfig));
+  router.Add("GET", "/healthz", open(&Api::Healthz));
+  router.Add("GET", "/readyz", open(&Api::Readyz));
+  router.Add("GET", "/metrics", authed(&Api::Metrics));
 }
 
 void Api::Observe(const std::string& route, int status, double seconds) {
@@ -178,72 +224,7 @@ void Api::Observe(const std::string& route, int status, double seconds) {
   series.seconds->Observe(seconds);
 }
 
-Result<Definition> Api::ParseDefinitionBody(const net::Request& req) {
-  if (req.body.empty()) {
-    return InvalidArgument(
-        "request body is empty; send a definition as JSON, e.g. "
-        "{\"name\":\"hello\",\"command\":\"echo hi\"}");
-  }
-  ASSIGN_OR_RETURN(json::value v, ParseBody(req));
-  ASSIGN_OR_RETURN(Definition def, DefinitionFromJson(v));
-  RETURN_IF_ERROR(Validate(def, options_.limits));
-  return def;
-}
-
-net::Response Api::CreateDefinition(net::Request& req) {
-  auto def = ParseDefinitionBody(req);
-  if (!def.ok()) return Err(def.error());
-  if (store_.GetDefinition(def->name).ok()) {
-    return Err(AlreadyExists(fmt::format(
-        "definition '{}' already exists; update it with PUT /api/v1/definitions/{} (tug apply)",
-        def->name, def->name)));
-  }
-  auto stored = store_.PutDefinition(*def, clock_.Now());
-  if (!stored.ok()) return Err(stored.error());
-  return Json(201, ToJson(*stored));
-}
-
-net::Response Api::PutDefinition(net::Request& req) {
-  auto def = ParseDefinitionBody(req);
-  if (!def.ok()) return Err(def.error());
-  const std::string& name = req.params["name"];
-  if (def->name != name) {
-    return Err(InvalidArgument(fmt::format(
-        "definition name '{}' in the body does not match '{}' in the path; make them equal",
-        def->name, name)));
-  }
-  auto before = store_.GetDefinition(name);
-  auto stored = store_.PutDefinition(*def, clock_.Now());
-  if (!stored.ok()) return Err(stored.error());
-  json::object out = ToJson(*stored).as_object();
-  std::string change = !before.ok()                         ? "created"
-                       : before->version == stored->version ? "unchanged"
-                                                            : "updated";
-  out["change"] = change;
-  return Json(before.ok() ? 200 : 201, out);
-}
-
-net::Response Api::ListDefinitions(net::Request& req) {
-  auto defs = store_.ListDefinitions();
-  if (!defs.ok()) return Err(defs.error());
-  json::array a;
-  for (const auto& d : *defs) a.push_back(ToJson(d));
-  return Revalidated(req, json::object{{"definitions", std::move(a)}});
-}
-
-net::Response Api::GetDefinition(net::Request& req) {
-  auto def = store_.GetDefinition(req.params["name"]);
-  if (!def.ok()) return Err(def.error());
-  return Revalidated(req, ToJson(*def));
-}
-
-net::Response Api::DeleteDefinition(net::Request& req) {
-  const std::string& name = req.params["name"];
-  if (auto st = store_.DeleteDefinition(name, clock_.Now()); !st.ok()) return Err(st.error());
-  return Json(200, json::object{{"deleted", name}});
-}
-
-net::Response Api::CreateRun(net::Request& req) {
+net::Response Api::CreateRun(net::Request& req, Who who) {
   if (req.body.empty()) {
     return Err(InvalidArgument(
         R"(request body is empty; send e.g. {"definition":"hello","env":{"K":"v"}})"));
@@ -257,9 +238,10 @@ net::Response Api::CreateRun(net::Request& req) {
   json::object fields = body->as_object();
   for (const auto& kv : fields) {
     std::string_view k = kv.key();
-    if (k != "definition" && k != "owner" && k != "env" && k != "resources" && k != "timeout") {
+    if (k != "definition" && k != "owner" && k != "group" && k != "env" && k != "resources" &&
+        k != "timeout") {
       return Err(InvalidArgument(
-          fmt::format("run: unknown field '{}'; known fields are definition, owner, env, "
+          fmt::format("run: unknown field '{}'; known fields are definition, owner, group, env, "
                       "resources, timeout",
                       k)));
     }
@@ -273,13 +255,18 @@ net::Response Api::CreateRun(net::Request& req) {
   std::string name(def_name->as_string());
   fields.erase("definition");
   std::string owner;
-  if (const json::value* o = fields.if_contains("owner")) {
-    if (!o->is_string()) {
-      return Err(InvalidArgument(R"(field 'owner' must be a string, e.g. {"owner":"ada"})"));
+  std::string group;
+  for (auto [field, out] : {std::pair<const char*, std::string*>{"owner", &owner},
+                            std::pair<const char*, std::string*>{"group", &group}}) {
+    const json::value* v = fields.if_contains(field);
+    if (v == nullptr) continue;
+    if (!v->is_string()) {
+      return Err(InvalidArgument(
+          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})", field, field)));
     }
-    owner = std::string(o->as_string());
-    if (auto st = ValidateOwner(owner); !st.ok()) return Err(st.error());
-    fields.erase("owner");
+    *out = std::string(v->as_string());
+    if (auto st = ValidateOwner(*out, field); !st.ok()) return Err(st.error());
+    fields.erase(field);
   }
   auto overrides = OverridesFromJson(fields);
   if (!overrides.ok()) return Err(overrides.error());
@@ -293,7 +280,31 @@ net::Response Api::CreateRun(net::Request& req) {
     }
     return Err(def.error());
   }
+  // Who owns the run: with authentication, the caller (only admins submit for someone else);
+  // without, whoever the request names. Its group: the one asked for, else the definition's
+  // when the caller is in it, else the caller's first.
+  if (who.authenticated()) {
+    if (!owner.empty() && owner != who.user && who.role != auth::Role::kAdmin) {
+      return Err(Error(Code::kPermissionDenied,
+                       fmt::format("you are signed in as '{}' and may not submit runs as '{}'; "
+                                   "leave owner out (only admins submit for someone else)",
+                                   who.user, owner)));
+    }
+    if (owner.empty()) owner = who.user;
+    if (group.empty()) group = who.InGroup(def->group) ? def->group : who.PrimaryGroup();
+  } else if (group.empty()) {
+    group = def->group;
+  }
+  if (auto st = Check(
+          who, auth::Action::kSubmitRun,
+          auth::Resource{
+              "definition", def->name, def->owner, def->group, group, auth::Role::kViewer, {}});
+      !st.ok()) {
+    return Err(st.error());
+  }
   Definition spec = ApplyOverrides(*def, *overrides);
+  spec.owner.clear();  // the definition's, not the run's; not part of the spec
+  spec.group.clear();
   if (auto st = Validate(spec, options_.limits); !st.ok()) return Err(st.error());
   const bool dry_run = req.Query("dry_run") == "true" || req.Query("dry_run") == "1";
   auto engine_name = EngineFor(spec);
@@ -303,6 +314,7 @@ net::Response Api::CreateRun(net::Request& req) {
     if (!dry_run || !kube || !options_.clusters.empty()) return Err(engine_name.error());
     engine_name = spec.kind == "spark" ? std::string("spark:") : std::string("kubernetes:");
   }
+  if (auto st = CheckSecretsFit(spec, *engine_name); !st.ok()) return Err(st.error());
 
   Micros now = clock_.Now();
   adapt::Decision plan =
@@ -313,6 +325,7 @@ net::Response Api::CreateRun(net::Request& req) {
   tug::Run run;
   run.id = NewId(clock_);
   run.owner = owner;
+  run.group = group;
   run.definition = def->name;
   run.definition_version = def->version;
   run.status = RunStatus::kQueued;
@@ -368,15 +381,26 @@ net::Response Api::CreateRun(net::Request& req) {
   reply_run.attempts.push_back(first);
   net::Response resp;
   resp.deferred = std::make_shared<net::Deferred>();
+  // Audited once the store has answered: the line says whether the run exists.
+  auto audit = [this, who_copy = who, remote = req.remote, run_id = run.id,
+                detail = fmt::format("definition '{}' version {}, owner '{}', group '{}'",
+                                     def->name, def->version, owner, group)](const Status& st) {
+    if (options_.audit == nullptr) return;
+    options_.audit->Record(who_copy,
+                           {"submit_run", "run/" + run_id, st.ok() ? "ok" : "failed",
+                            st.ok() ? detail : detail + ": " + st.error().message(), remote});
+  };
   if (!submitter_.Submit(store::NewRun{std::move(run), std::move(first)}, resp.deferred,
-                         json::serialize(ToJson(reply_run)))) {
+                         json::serialize(ToJson(reply_run)), std::move(audit))) {
     return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
   }
   return resp;
 }
 
-net::Response Api::ListRuns(net::Request& req) {
+net::Response Api::ListRuns(net::Request& req, Who who) {
   store::RunFilter filter;
+  const auth::ListScope scope = auth::VisibleScope(who, options_.policy);
+  filter.visible = {scope.all, scope.groups, scope.owner};
   if (std::string s = req.Query("status"); !s.empty()) {
     auto status = ParseRunStatus(s);
     if (!status.ok()) return Err(status.error());
@@ -440,15 +464,28 @@ json::value Api::RunJson(const tug::Run& run) const {
   return v;
 }
 
-net::Response Api::GetRun(net::Request& req) {
-  auto run = store_.GetRun(req.params["id"]);
+net::Response Api::GetRun(net::Request& req, Who who) {
+  auto run = ReadableRun(who, req.params["id"]);
   if (!run.ok()) return Err(run.error());
   return Revalidated(req, RunJson(*run));
 }
 
-net::Response Api::StopRun(net::Request& req) {
+net::Response Api::StopRun(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
-  if (auto st = controller_.StopRun(id); !st.ok()) return Err(st.error());
+  auto before = store_.GetRun(id);
+  if (!before.ok()) return Err(before.error());
+  if (auto st = Check(
+          who, auth::Action::kStopRun,
+          auth::Resource{"run", id, before->owner, before->group, "", auth::Role::kViewer, {}});
+      !st.ok()) {
+    return Err(st.error());
+  }
+  if (auto st = controller_.StopRun(id, who.user); !st.ok()) return Err(st.error());
+  Audit(who, req,
+        {"stop_run", "run/" + id, "ok",
+         fmt::format("definition '{}', owner '{}', group '{}', was {}", before->definition,
+                     before->owner, before->group, ToString(before->status)),
+         ""});
   auto run = store_.GetRun(id);
   if (!run.ok()) return Err(run.error());
   return Json(202, ToJson(*run));
@@ -507,7 +544,12 @@ net::Response Api::Readyz(net::Request&) {
   return Json(ready ? 200 : 503, out);
 }
 
-net::Response Api::Metrics(net::Request&) {
+net::Response Api::Metrics(net::Request&, Who who) {
+  if (auto st = Check(who, auth::Action::kReadMetrics,
+                      auth::Resource{"metrics", "", "", "", "", auth::Role::kViewer, {}});
+      !st.ok()) {
+    return Err(st.error());
+  }
   net::Response resp;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
   resp.body = registry_.Render();

@@ -1,17 +1,27 @@
 #pragma once
-#include <vector>
-/// API v1: definitions, runs, logs, events, health and metrics, as HTTP handlers on a Router.
-/// Every error is {"error":{"code","message"}} with a message that says what to fix; nothing is
-/// written before the whole request has been validated.
+/// API v1: definitions, runs, logs, events, tokens, health and metrics, as HTTP handlers on a
+/// Router. Every error is {"error":{"code","message"}} with a message that says what to fix;
+/// nothing is written before the whole request has been validated.
+///
+/// Authentication and authorization (src/auth): every route but /healthz, /readyz and
+/// /api/v1/auth/config first establishes who calls (401 without valid credentials, with
+/// WWW-Authenticate), then each handler asks the policy about what it touches (403 naming what is
+/// missing). With authentication off (loopback only) every caller is an admin without a name.
+/// Changes, and changes refused with 401/403, are written to the audit log (audit_log.h).
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
-
-#include <boost/json/value.hpp>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "auth/authenticator.h"
+#include "auth/identity.h"
+#include "auth/policy.h"
 #include "control/controller.h"
 #include "control/planning.h"
 #include "core/clock.h"
@@ -20,6 +30,8 @@
 #include "logs/log_store.h"
 #include "metrics/registry.h"
 #include "net/http.h"
+#include "server/audit_log.h"
+#include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
 #include "store/store.h"
 
@@ -45,6 +57,17 @@ struct ApiOptions {
       preview;
   /// How long a follow=true log stream stays open at most.
   Micros max_follow = Micros{24} * 3600 * kMicrosPerSecond;
+  /// Authentication; nullptr: off (the server listens on loopback only): every caller is an
+  /// admin without a name and names the owner of what it submits, as before authentication.
+  auth::Authenticator* authenticator = nullptr;
+  auth::PolicyOptions policy;
+  /// GET /api/v1/auth/config: what the web UI needs to sign in (OIDC client id and endpoints),
+  /// merged into {"enabled": ...}.
+  boost::json::object auth_config;
+  /// How long `tug token create` tokens live unless asked otherwise (0: forever).
+  int64_t token_ttl_seconds = int64_t{90} * 86400;
+  /// Where changes are recorded; nullptr: nowhere (tests).
+  AuditLog* audit = nullptr;
 };
 
 class Api {
@@ -66,24 +89,51 @@ class Api {
   /// For the server's completion hook: counts requests by route and code.
   void Observe(const std::string& route, int status, double seconds);
 
+  /// The caller's identity from the request's Authorization header (auth::Unauthenticated()
+  /// while authentication is off). For the Spark UI proxy's access check.
+  [[nodiscard]] Result<auth::Identity> Identify(const net::Request& req) const;
+  /// May `who` see run `run_id`? kNotFound, kPermissionDenied naming what is missing, or the
+  /// store's error. For the Spark UI proxy (the same policy as the API's).
+  [[nodiscard]] Status MaySeeRun(const auth::Identity& who, const std::string& run_id);
+  /// The Spark UI proxy's access check: Identify, then MaySeeRun — the decision GET
+  /// /api/v1/runs/{id} makes. The Api must outlive the proxy.
+  SparkUiAccess SparkUiAccessCheck();
+
  private:
-  net::Response CreateDefinition(net::Request& req);
-  net::Response PutDefinition(net::Request& req);
-  net::Response ListDefinitions(net::Request& req);
-  net::Response GetDefinition(net::Request& req);
-  net::Response DeleteDefinition(net::Request& req);
-  net::Response CreateRun(net::Request& req);
-  net::Response ListRuns(net::Request& req);
-  net::Response GetRun(net::Request& req);
-  net::Response StopRun(net::Request& req);
-  net::Response RunLogs(net::Request& req);
-  net::Response RunEvents(net::Request& req);
-  net::Response RunUsage(net::Request& req);
+  using Who = const auth::Identity&;
+  net::Response CreateDefinition(net::Request& req, Who who);
+  net::Response PutDefinition(net::Request& req, Who who);
+  net::Response ListDefinitions(net::Request& req, Who who);
+  net::Response GetDefinition(net::Request& req, Who who);
+  net::Response DeleteDefinition(net::Request& req, Who who);
+  net::Response CreateRun(net::Request& req, Who who);
+  net::Response ListRuns(net::Request& req, Who who);
+  net::Response GetRun(net::Request& req, Who who);
+  net::Response StopRun(net::Request& req, Who who);
+  net::Response RunLogs(net::Request& req, Who who);
+  net::Response RunEvents(net::Request& req, Who who);
+  net::Response RunUsage(net::Request& req, Who who);
+  net::Response Metrics(net::Request& req, Who who);
+  net::Response WhoAmI(net::Request& req, Who who);
+  net::Response CreateToken(net::Request& req, Who who);
+  net::Response ListTokens(net::Request& req, Who who);
+  net::Response RevokeToken(net::Request& req, Who who);
   net::Response Healthz(net::Request& req);
   net::Response Readyz(net::Request& req);
-  net::Response Metrics(net::Request& req);
+  net::Response AuthConfig(net::Request& req);
 
-  Result<Definition> ParseDefinitionBody(const net::Request& req);
+  /// Writes an audit line (when there is an audit log).
+  void Audit(Who who, const net::Request& req, AuditEntry entry);
+  /// The policy's decision for `who` (kPermissionDenied with its reason when denied).
+  [[nodiscard]] Status Check(Who who, auth::Action action, const auth::Resource& resource) const;
+  /// A run `who` may read (kReadRun), or the error to answer with.
+  [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
+  /// Parses and validates a definition body. A secret env entry without value or reference
+  /// ({secret: true}, as GET answers) takes the stored definition's value.
+  [[nodiscard]] Result<Definition> ParseDefinitionBody(const net::Request& req);
+  /// Owner and group of a definition being created or changed by `who` (`existing`: the stored
+  /// one, if any), checked against the policy.
+  [[nodiscard]] Status AssignOwnership(Who who, Definition& def, const Definition* existing);
   /// The engine a definition's attempts run on (its name), or a 422 saying what is missing.
   Result<std::string> EngineFor(const Definition& spec) const;
   /// The run as JSON, with live components of running attempts and the Spark UI link.

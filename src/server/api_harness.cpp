@@ -57,6 +57,8 @@ struct ApiHarness::Impl {
   std::unique_ptr<store::SqliteStore> store;
   logs::FsLogStore logs;
   StubEngine engine;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<AuditLog> audit;
   std::unique_ptr<control::Controller> controller;
   std::unique_ptr<Api> api;
   net::Router router;
@@ -64,7 +66,8 @@ struct ApiHarness::Impl {
   CountDb count;  // guarded by count_mu
 };
 
-Result<std::unique_ptr<ApiHarness>> ApiHarness::Open(const std::string& dir, ApiOptions options) {
+Result<std::unique_ptr<ApiHarness>> ApiHarness::Open(const std::string& dir, ApiOptions options,
+                                                     Extras extras) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Unavailable(fmt::format("cannot create '{}': {}", dir, ec.message()));
@@ -74,6 +77,16 @@ Result<std::unique_ptr<ApiHarness>> ApiHarness::Open(const std::string& dir, Api
   so.path = dir + "/tug.db";
   so.read_connections = 1;
   ASSIGN_OR_RETURN(impl->store, store::SqliteStore::Open(so, clock));
+  if (extras.auth) {
+    ASSIGN_OR_RETURN(
+        impl->authenticator,
+        auth::Authenticator::Create(std::move(extras.authenticator), *impl->store, clock));
+    options.authenticator = impl->authenticator.get();
+  }
+  if (!extras.audit_log.empty()) {
+    ASSIGN_OR_RETURN(impl->audit, AuditLog::Open(extras.audit_log, clock));
+    options.audit = impl->audit.get();
+  }
   control::ControlOptions co;
   co.host = "harness";
   co.owner = "harness/1/api";
@@ -146,5 +159,7 @@ Result<ApiHarness::Rows> ApiHarness::CountRows() {
 }
 
 store::Store& ApiHarness::store() { return *impl_->store; }
+
+Api& ApiHarness::api() { return *impl_->api; }
 
 }  // namespace tug::server

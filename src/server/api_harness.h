@@ -18,6 +18,14 @@
 
 namespace tug::server {
 
+/// What the harness adds to the options the way `tug server` would: an authenticator on its
+/// own store, and an audit log.
+struct ApiHarnessExtras {
+  bool auth = false;  // authentication on (bearer tokens; OIDC when authenticator.oidc is set)
+  auth::AuthenticatorOptions authenticator;
+  std::string audit_log;  // "": none
+};
+
 class ApiHarness {
  public:
   /// Rows a request may write.
@@ -29,10 +37,13 @@ class ApiHarness {
     bool operator==(const Rows&) const = default;
   };
 
+  using Extras = ApiHarnessExtras;
+
   /// A fresh store in `dir` (created if missing; the database is `dir`/tug.db). Errors: the
-  /// store's.
+  /// store's, the authenticator's, the audit log's.
   [[nodiscard]] static Result<std::unique_ptr<ApiHarness>> Open(const std::string& dir,
-                                                                ApiOptions options = {});
+                                                                ApiOptions options = {},
+                                                                Extras extras = {});
   ~ApiHarness();
   ApiHarness(const ApiHarness&) = delete;
   ApiHarness& operator=(const ApiHarness&) = delete;
@@ -48,6 +59,7 @@ class ApiHarness {
   /// Counts rows with a connection of its own (what was committed).
   [[nodiscard]] Result<Rows> CountRows();
   store::Store& store();
+  Api& api();
 
  private:
   struct Impl;

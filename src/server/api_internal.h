@@ -1,11 +1,15 @@
 #pragma once
 // Helpers shared by the API's handler files (api.cpp, api_run_views.cpp); not a public surface.
+#include <cctype>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
 #include "core/error.h"
+#include "core/json.h"
+#include "core/yaml.h"
 #include "net/http.h"
 
 namespace tug::server::api_internal {
@@ -16,7 +20,14 @@ inline net::Response Json(int status, const json::value& v) {
   return net::JsonResponse(status, json::serialize(v));
 }
 
-inline net::Response Err(const Error& e) { return net::ErrorResponse(e); }
+/// The error answer; a 401 also says how to authenticate (RFC 6750).
+inline net::Response Err(const Error& e) {
+  net::Response r = net::ErrorResponse(e);
+  if (e.code() == Code::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tugboat\"");
+  }
+  return r;
+}
 
 // A GET answer clients poll (the web UI every few seconds): an ETag of the body, and 304 without
 // a body when the client already has it.
@@ -30,6 +41,33 @@ inline net::Response Revalidated(const net::Request& req, const json::value& v) 
   r.headers.emplace_back("ETag", std::move(etag));
   r.headers.emplace_back("Cache-Control", "no-cache");
   return r;
+}
+
+// The media type of a Content-Type value: lower case, without parameters.
+inline std::string MediaType(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  std::string out(t);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A request body as JSON: YAML when the Content-Type says so (one document), JSON otherwise
+// (whatever the type, so `curl -d` works).
+inline Result<json::value> ParseBody(const net::Request& req) {
+  std::string type = MediaType(req.Header("content-type"));
+  if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml" ||
+      type == "text/x-yaml") {
+    auto docs = YamlToJson(req.body);
+    if (!docs.ok()) return InvalidArgument("request body: " + docs.error().message());
+    if (docs->size() != 1) {
+      return InvalidArgument(fmt::format(
+          "request body holds {} YAML documents; send exactly one per request", docs->size()));
+    }
+    return std::move(docs->front());
+  }
+  return ParseJson(req.body);
 }
 
 /// An integer query parameter in [lo, hi]; `fallback` when absent.

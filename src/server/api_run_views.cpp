@@ -18,8 +18,8 @@ using api_internal::ParseIntParam;
 using api_internal::Revalidated;
 namespace json = boost::json;
 
-net::Response Api::RunLogs(net::Request& req) {
-  auto run = store_.GetRun(req.params["id"]);
+net::Response Api::RunLogs(net::Request& req, Who who) {
+  auto run = ReadableRun(who, req.params["id"]);
   if (!run.ok()) return Err(run.error());
   if (run->attempts.empty()) return Err(NotFound("run has no attempts yet"));
   const Attempt* attempt = &run->attempts.back();
@@ -78,9 +78,9 @@ net::Response Api::RunLogs(net::Request& req) {
   return resp;
 }
 
-net::Response Api::RunEvents(net::Request& req) {
+net::Response Api::RunEvents(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
-  if (auto run = store_.GetRun(id); !run.ok()) return Err(run.error());
+  if (auto run = ReadableRun(who, id); !run.ok()) return Err(run.error());
   std::string after_raw = req.Query("after", "0");
   if (after_raw.empty() || after_raw.size() > 18 ||
       after_raw.find_first_not_of("0123456789") != std::string::npos) {
@@ -97,8 +97,8 @@ net::Response Api::RunEvents(net::Request& req) {
   return Revalidated(req, json::object{{"events", std::move(a)}});
 }
 
-net::Response Api::RunUsage(net::Request& req) {
-  auto run = store_.GetRun(req.params["id"]);
+net::Response Api::RunUsage(net::Request& req, Who who) {
+  auto run = ReadableRun(who, req.params["id"]);
   if (!run.ok()) return Err(run.error());
   auto points = store_.ListUsage(run->id);
   if (!points.ok()) return Err(points.error());

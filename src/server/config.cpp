@@ -41,6 +41,20 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
   return OkStatus();
 }
 
+// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain).
+Status CheckSchedulerName(const std::string& v, const std::string& what) {
+  bool ok = !v.empty() && v.size() <= 253 && v.front() != '-' && v.front() != '.' &&
+            v.back() != '-' && v.back() != '.' &&
+            v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos;
+  if (!ok) {
+    return InvalidArgument(fmt::format(
+        "{} '{}' must be a scheduler's name: lower-case letters, digits, '-' and '.', e.g. "
+        "tugboat-binpack",
+        what, v));
+  }
+  return OkStatus();
+}
+
 const Key kKeys[] = {
     {"logs.store", "TUG_LOGS_STORE",
      [](Config& c, const std::string& v) -> Status {
@@ -269,6 +283,43 @@ const Key kKeys[] = {
        c.dispatch = v == "true";
        return OkStatus();
      }},
+    {"usage.source", "TUG_USAGE_SOURCE",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "metrics-api" && v != "prometheus") {
+         return InvalidArgument(
+             fmt::format("usage.source '{}' is unknown; use metrics-api or prometheus", v));
+       }
+       c.usage_source = v;
+       return OkStatus();
+     }},
+    // Setting the URL selects Prometheus, as store.url selects PostgreSQL.
+    {"usage.prometheus_url", "TUG_PROMETHEUS_URL",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty()) return OkStatus();
+       if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+         return InvalidArgument(fmt::format(
+             "usage.prometheus_url '{}' must be an http(s) URL, e.g. "
+             "http://prometheus.monitoring:9090",
+             RedactUrl(v)));
+       }
+       c.prometheus_url = v;
+       c.usage_source = "prometheus";
+       return OkStatus();
+     }},
+    {"usage.prometheus_rate_window", "",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.prometheus_rate_window_seconds, ParseDuration(v));
+       if (c.prometheus_rate_window_seconds < 1) {
+         return InvalidArgument("usage.prometheus_rate_window must be at least 1s, e.g. 2m");
+       }
+       return OkStatus();
+     }},
+    {"kubernetes.scheduler_name", "TUG_KUBE_SCHEDULER_NAME",
+     [](Config& c, const std::string& v) -> Status {
+       RETURN_IF_ERROR(CheckSchedulerName(v, "kubernetes.scheduler_name"));
+       c.kube_scheduler_name = v;
+       return OkStatus();
+     }},
     {"spark.master", "TUG_SPARK_MASTER",
      [](Config& c, const std::string& v) -> Status {
        if (v.rfind("k8s://", 0) != 0) {
@@ -421,11 +472,15 @@ Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig
       RETURN_IF_ERROR(boolean(c.prune_events));
     } else if (key == "watch_nodes") {
       RETURN_IF_ERROR(boolean(c.watch_nodes));
+    } else if (key == "scheduler_name") {
+      RETURN_IF_ERROR(CheckSchedulerName(text, what + ".scheduler_name"));
+      c.scheduler_name = text;
     } else {
       return InvalidArgument(fmt::format(
           "{}: unknown key '{}'; known keys: name, kubeconfig, context, in_cluster, namespace, "
           "capacity_label, spot_value, on_demand_value, service_account, qps, burst, pod_linger, "
-          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes",
+          "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes, "
+          "scheduler_name",
           what, key));
     }
   }
@@ -454,6 +509,10 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
         RETURN_IF_ERROR(ParseCluster(item, fmt::format("{}: clusters[{}]", source, i++), c));
         config.clusters.push_back(std::move(c));
       }
+      continue;
+    }
+    if (path == "auth") {
+      RETURN_IF_ERROR(ApplyAuthYaml(config.auth, kv.value(), source));
       continue;
     }
     if (path == "spark.versions") {
@@ -537,6 +596,7 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
     }
     config.clusters.front().namespace_ = it->second;
   }
+  RETURN_IF_ERROR(ApplyAuthEnv(config.auth, env));
   for (const auto& k : kKeys) {
     if (*k.env == '\0') continue;  // file only
     auto it = env.find(k.env);
@@ -562,12 +622,7 @@ Status ValidateConfig(Config& config) {
                     config.listen));
   }
   std::string host = config.host();
-  if (host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]") {
-    return InvalidArgument(fmt::format(
-        "listen '{}' is not a loopback address; authentication is not available yet, so the "
-        "server only listens on 127.0.0.1",
-        config.listen));
-  }
+  RETURN_IF_ERROR(ValidateAuth(config.auth, host));
   if (host == "localhost") config.listen = "127.0.0.1:" + config.listen.substr(colon + 1);
   if (config.data_dir.empty()) return InvalidArgument("data_dir must not be empty");
   for (size_t i = 0; i < config.clusters.size(); ++i) {
@@ -581,11 +636,20 @@ Status ValidateConfig(Config& config) {
         return InvalidArgument(fmt::format("clusters: the name '{}' is used twice", n));
       }
     }
+    // kubernetes.scheduler_name is the default of clusters that name no scheduler of their own.
+    if (config.clusters[i].scheduler_name.empty()) {
+      config.clusters[i].scheduler_name = config.kube_scheduler_name;
+    }
   }
   if (config.engine == "kubernetes" && config.clusters.empty()) {
     return InvalidArgument(
         "engine.driver kubernetes needs a cluster: add clusters: [{name, kubeconfig}] or set "
         "TUG_KUBECONFIG");
+  }
+  if (config.usage_source == "prometheus" && config.prometheus_url.empty()) {
+    return InvalidArgument(
+        "usage.source prometheus needs its address: set usage.prometheus_url or "
+        "TUG_PROMETHEUS_URL, e.g. http://prometheus.monitoring:9090");
   }
   if (config.database_path.empty()) config.database_path = config.data_dir + "/tug.db";
   if (config.store_driver == "postgres" && config.database_url.empty()) {

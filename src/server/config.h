@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "core/error.h"
 #include "core/model.h"
 
@@ -30,6 +32,8 @@ struct ClusterConfig {
   std::string unknown_pods = "keep";  // keep | delete
   bool prune_events = false;
   bool watch_nodes = true;
+  /// Pods' spec.schedulerName ("": kubernetes.scheduler_name, else the default scheduler).
+  std::string scheduler_name;
 };
 
 /// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
@@ -52,6 +56,46 @@ struct SparkConfig {
   bool decommission_on_spot = true;
   int64_t component_log_cap_bytes = int64_t{256} << 20;
   int64_t attempt_log_cap_bytes = int64_t{2} << 30;
+};
+
+/// Authentication and authorization (src/auth; docs/configuration.md#authentication). Off unless
+/// `enabled` or an OIDC issuer is set; a server listening beyond loopback refuses to start
+/// without it.
+struct AuthConfig {
+  /// Bearer tokens from the store (`tug token create`).
+  bool enabled = false;
+  /// "group": callers see their groups' runs and definitions; "all": every signed-in caller may
+  /// read everything (still acting only on its groups').
+  std::string visibility = "group";
+  /// At start: register the token in this file as an admin token, or, when the file does not
+  /// exist, make one and write it there (mode 0600). "" : none.
+  std::string bootstrap_token_file;
+  /// The append-only audit log (JSON lines); "" : <data_dir>/audit.log. Written whether or not
+  /// authentication is on.
+  std::string audit_log;
+  /// How long `tug token create` tokens live unless the request says (0: forever).
+  int64_t token_ttl_seconds = int64_t{90} * 86400;
+  // OIDC (an identity provider's JWTs); on when `oidc_issuer` is set.
+  std::string oidc_issuer;
+  std::vector<std::string> oidc_audiences;
+  std::string oidc_jwks_url;
+  std::string oidc_jwks_file;
+  std::string oidc_user_claim = "sub";
+  std::string oidc_groups_claim = "groups";
+  std::vector<std::string> oidc_admin_groups;
+  std::vector<std::string> oidc_user_groups;
+  std::vector<std::string> oidc_viewer_groups;
+  std::string oidc_default_role = "viewer";  // viewer | user | none
+  int64_t oidc_clock_skew_seconds = 60;
+  /// For the web UI's sign-in (authorization code + PKCE); the client id is also an accepted
+  /// audience.
+  std::string oidc_client_id;
+  std::string oidc_authorization_endpoint;
+  std::string oidc_token_endpoint;
+  std::string oidc_scopes = "openid profile email";
+
+  bool oidc() const { return !oidc_issuer.empty(); }
+  bool on() const { return enabled || oidc(); }
 };
 
 /// `url` with its password replaced by "***", for logs and messages.
@@ -87,6 +131,8 @@ struct Config {
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   std::vector<ClusterConfig> clusters;
+  /// kubernetes.scheduler_name: the scheduler of job pods on clusters that name none.
+  std::string kube_scheduler_name;
   SparkConfig spark;
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   /// The local engine's per-attempt supervisor; empty: `tug-shim` beside the `tug` binary.
@@ -99,6 +145,12 @@ struct Config {
   /// reads cgroups, the Kubernetes engines list metrics.k8s.io pod metrics.
   int64_t usage_interval_seconds = 2;
   int64_t kube_usage_interval_seconds = 15;
+  /// Where the Kubernetes and Spark engines read pods' usage: "metrics-api" (metrics.k8s.io,
+  /// metrics-server) or "prometheus" (cAdvisor's series through the Prometheus HTTP API).
+  std::string usage_source = "metrics-api";
+  std::string prometheus_url;
+  /// The rate() window for CPU from Prometheus: at least two of its scrape intervals.
+  int64_t prometheus_rate_window_seconds = 120;
   // limits
   Limits limits;
   /// Spot interruption rate above which the planner moves executors to on-demand.
@@ -111,6 +163,7 @@ struct Config {
   bool dispatch = true;
   /// Claimed attempts launched at a time.
   int launch_workers = 8;
+  AuthConfig auth;
 
   /// Host and port of `listen`.
   std::string host() const;
@@ -126,6 +179,17 @@ Config DefaultConfig();
 [[nodiscard]] Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env);
 /// Checks the final config (listen address, loopback-only while auth is off, paths...).
 [[nodiscard]] Status ValidateConfig(Config& config);
+/// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.
+[[nodiscard]] Status ApplyAuthYaml(AuthConfig& auth, const boost::json::value& section,
+                                   const std::string& source);
+/// TUG_AUTH, TUG_AUTH_VISIBILITY, TUG_AUTH_BOOTSTRAP_TOKEN_FILE, TUG_AUDIT_LOG and TUG_OIDC_*.
+[[nodiscard]] Status ApplyAuthEnv(AuthConfig& auth, const std::map<std::string, std::string>& env);
+/// The auth section's own checks, and the listen address against it: a non-loopback address
+/// without authentication is refused with how to turn it on.
+[[nodiscard]] Status ValidateAuth(const AuthConfig& auth, const std::string& listen_host);
+/// 127.0.0.0/8, ::1, localhost.
+bool IsLoopbackHost(const std::string& host);
+
 /// The process environment as a map.
 std::map<std::string, std::string> ProcessEnv();
 

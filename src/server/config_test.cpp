@@ -122,6 +122,67 @@ clusters:
   EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
+TEST(ConfigTest, SchedulerNameForJobPods) {
+  // kubernetes.scheduler_name is the default; a cluster's own scheduler_name wins.
+  Config c = DefaultConfig();
+  ASSERT_TRUE(ApplyYaml(c, R"(kubernetes: {scheduler_name: tugboat-binpack}
+clusters:
+  - {name: prod, kubeconfig: /k, scheduler_name: default-scheduler}
+  - {name: dev, in_cluster: true}
+)",
+                        "tug.yaml")
+                  .ok());
+  ASSERT_TRUE(ValidateConfig(c).ok());
+  EXPECT_EQ(c.clusters[0].scheduler_name, "default-scheduler");
+  EXPECT_EQ(c.clusters[1].scheduler_name, "tugboat-binpack");
+  Config e = DefaultConfig();
+  ASSERT_TRUE(
+      ApplyEnv(e, {{"TUG_KUBECONFIG", "/k"}, {"TUG_KUBE_SCHEDULER_NAME", "tugboat-binpack"}}).ok());
+  ASSERT_TRUE(ValidateConfig(e).ok());
+  EXPECT_EQ(e.clusters[0].scheduler_name, "tugboat-binpack");
+  Config none = DefaultConfig();
+  ASSERT_TRUE(ApplyEnv(none, {{"TUG_KUBECONFIG", "/k"}}).ok());
+  ASSERT_TRUE(ValidateConfig(none).ok());
+  EXPECT_EQ(none.clusters[0].scheduler_name, "");
+  Config bad = DefaultConfig();
+  Status st = ApplyYaml(bad, "kubernetes: {scheduler_name: Bin_Pack}\n", "tug.yaml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("kubernetes.scheduler_name 'Bin_Pack' must be a scheduler's"),
+            std::string::npos)
+      << st.error().message();
+  st = ApplyYaml(bad, "clusters: [{name: a, kubeconfig: k, scheduler_name: -x}]\n", "tug.yaml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("clusters[0].scheduler_name '-x'"), std::string::npos)
+      << st.error().message();
+}
+
+TEST(ConfigTest, UsageFromPrometheus) {
+  Config c = DefaultConfig();
+  EXPECT_EQ(c.usage_source, "metrics-api");
+  ASSERT_TRUE(ApplyYaml(c, "usage: {prometheus_url: 'http://prom:9090', prometheus_rate_window: 1m}\n",
+                        "tug.yaml")
+                  .ok());
+  ASSERT_TRUE(ValidateConfig(c).ok());
+  EXPECT_EQ(c.usage_source, "prometheus");  // the URL selects it
+  EXPECT_EQ(c.prometheus_url, "http://prom:9090");
+  EXPECT_EQ(c.prometheus_rate_window_seconds, 60);
+  Config e = DefaultConfig();
+  ASSERT_TRUE(ApplyEnv(e, {{"TUG_PROMETHEUS_URL", "https://vm:8481/select/0/prometheus"}}).ok());
+  EXPECT_EQ(e.usage_source, "prometheus");
+  auto error = [](const std::string& yaml) {
+    Config x = DefaultConfig();
+    Status st = ApplyYaml(x, yaml, "tug.yaml");
+    if (st.ok()) st = ValidateConfig(x);
+    return st.ok() ? std::string() : st.error().message();
+  };
+  EXPECT_NE(error("usage: {source: prometheus}").find("set usage.prometheus_url or TUG_PROMETHEUS_URL"),
+            std::string::npos);
+  EXPECT_NE(error("usage: {source: cadvisor}").find("use metrics-api or prometheus"),
+            std::string::npos);
+  EXPECT_NE(error("usage: {prometheus_url: 'prom:9090'}").find("must be an http(s) URL"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, ClusterErrorsNameTheField) {
   auto error = [](const std::string& yaml) {
     Config c = DefaultConfig();

@@ -118,6 +118,14 @@ net::Response Refuse(std::string_view why) {
                   why)));
 }
 
+net::Response Denied(const Error& e) {
+  net::Response r = net::ErrorResponse(e);
+  if (e.code() == Code::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tugboat\"");
+  }
+  return r;
+}
+
 net::Response BadGateway(std::string message) {
   net::Response r = net::ErrorResponse(Unavailable(std::move(message)));
   r.status = 502;
@@ -306,11 +314,7 @@ void SparkUiProxy::Register(net::Router& router) {
 
 net::Response SparkUiProxy::Bare(net::Request& req) const {
   const std::string& run_id = req.params.at("id");
-  if (!access_(req, run_id)) {
-    return net::ErrorResponse(Error(
-        Code::kPermissionDenied,
-        fmt::format("you may not see the Spark UI of run '{}'; ask its owner for access", run_id)));
-  }
+  if (auto st = access_(req, run_id); !st.ok()) return Denied(st.error());
   auto forward = Validate(req, 3);
   if (!forward.ok()) return Refuse(forward.error().message());
   // Relative links in the UI only resolve under a trailing slash.
@@ -323,11 +327,7 @@ net::Response SparkUiProxy::Bare(net::Request& req) const {
 
 net::Response SparkUiProxy::Proxy(net::Request& req) const {
   const std::string& run_id = req.params.at("id");
-  if (!access_(req, run_id)) {
-    return net::ErrorResponse(Error(
-        Code::kPermissionDenied,
-        fmt::format("you may not see the Spark UI of run '{}'; ask its owner for access", run_id)));
-  }
+  if (auto st = access_(req, run_id); !st.ok()) return Denied(st.error());
   auto forward = Validate(req, 3);
   if (!forward.ok()) return Refuse(forward.error().message());
   auto target = resolver_(run_id);

@@ -7,13 +7,13 @@
 ///
 /// Routes (Register): GET and HEAD on `/runs/{id}/spark-ui` (302 to `.../spark-ui/`) and on
 /// `/runs/{id}/spark-ui/{rest...}`; other methods are 405 (by the router).
-/// Per request, in order: access (403) → path validation (400) → resolver (404 for an unknown
-/// run; 404 with the target's message for kNone; other resolver errors as they are) → kHistory:
-/// 302 to its URL → kLive: one upstream request with an allow-list of the caller's headers (never
-/// its Authorization or Cookie) plus the target's own client headers. The upstream's status,
-/// Content-Type, Cache-Control, ETag and Last-Modified come back, and its Location rewritten into
-/// the proxy base (a redirect elsewhere is 502). Bodies are not rewritten: Spark, started with
-/// spark.ui.proxyBase = ProxyBase(id), writes its links under the proxy base itself.
+/// Per request, in order: access (401/403/404) → path validation (400) → resolver (404 for an
+/// unknown run; 404 with the target's message for kNone; other resolver errors as they are) →
+/// kHistory: 302 to its URL → kLive: one upstream request with an allow-list of the caller's
+/// headers (never its Authorization or Cookie) plus the target's own client headers. The upstream's
+/// status, Content-Type, Cache-Control, ETag and Last-Modified come back, and its Location
+/// rewritten into the proxy base (a redirect elsewhere is 502). Bodies are not rewritten: Spark,
+/// started with spark.ui.proxyBase = ProxyBase(id), writes its links under the proxy base itself.
 /// Upstream failures: unreachable or misbehaving 502, no answer within the timeout 504, a body
 /// over max_response_bytes 502.
 ///
@@ -53,9 +53,11 @@ struct SparkUiTarget {
 /// thread, so it must be thread-safe and quick.
 using SparkUiResolver = std::function<Result<SparkUiTarget>(const std::string& run_id)>;
 
-/// May the caller see this run? (Tugboat has no per-user auth yet: the server passes a function
-/// that always allows; the proxy still calls it before resolving anything.)
-using SparkUiAccess = std::function<bool(const net::Request&, const std::string& run_id)>;
+/// May the caller see this run? OK, or the error to answer with: kUnauthenticated (401, with
+/// WWW-Authenticate), kPermissionDenied (403), kNotFound (404). The server passes the API's
+/// authentication and policy (the same decision as GET /api/v1/runs/{id}); the proxy calls it
+/// before resolving anything, so a run the caller may not see never reaches an upstream.
+using SparkUiAccess = std::function<Status(const net::Request&, const std::string& run_id)>;
 
 struct SparkUiProxyOptions {
   int64_t max_response_bytes = 64 << 20;

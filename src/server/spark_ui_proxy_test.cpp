@@ -46,12 +46,18 @@ class SparkUiProxyTest : public ::testing::Test {
           ++resolver_calls_;
           return Resolve(id);
         },
-        [this](const net::Request& req, const std::string& id) {
+        [this](const net::Request& req, const std::string& id) -> Status {
           std::lock_guard lock(mu_);
           access_seen_.push_back(id);
           // The proxy hands over the request itself, headers included.
-          if (req.Header("x-deny") == "yes") return false;
-          return allow_.load();
+          if (req.Header("x-anonymous") == "yes") {
+            return Error(Code::kUnauthenticated, "sign in to see this run's Spark UI");
+          }
+          if (req.Header("x-deny") == "yes" || !allow_.load()) {
+            return Error(Code::kPermissionDenied,
+                         fmt::format("run '{}' belongs to another group", id));
+          }
+          return OkStatus();
         },
         po);
     net::Router router;
@@ -400,6 +406,10 @@ TEST_F(SparkUiProxyTest, DeniedAccessIs403BeforeAnythingIsResolved) {
   allow_ = true;
   auto header_denied = Get("/runs/r1/spark-ui/jobs/", {{"X-Deny", "yes"}});
   EXPECT_EQ(header_denied.status, 403);
+  EXPECT_EQ(ErrorMessage(header_denied), "run 'r1' belongs to another group");
+  auto anonymous = Get("/runs/r1/spark-ui/jobs/", {{"X-Anonymous", "yes"}});
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.Header("www-authenticate"), "Bearer realm=\"tugboat\"");
   EXPECT_EQ(resolver_calls_.load(), 0);
   std::lock_guard lock(mu_);
   ASSERT_FALSE(access_seen_.empty());

@@ -38,11 +38,12 @@ void Submitter::Stop() {
 }
 
 bool Submitter::Submit(store::NewRun run, std::shared_ptr<net::Deferred> reply,
-                       std::string created_body) {
+                       std::string created_body, std::function<void(const Status&)> done) {
   {
     std::lock_guard lock(mu_);
     if (!running_ || stopping_ || queue_.size() >= max_queue_) return false;
-    queue_.push_back(Item{std::move(run), std::move(reply), std::move(created_body)});
+    queue_.push_back(
+        Item{std::move(run), std::move(reply), std::move(created_body), std::move(done)});
   }
   cv_.notify_one();
   return true;
@@ -76,6 +77,7 @@ void Submitter::Commit(std::vector<Item>& batch) {
   size_t created = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const Status& st = i < results.size() ? results[i] : Status(Internal("no result for run"));
+    if (batch[i].done) batch[i].done(st);
     if (st.ok()) {
       ++created;
       batch[i].reply->Reply(net::JsonResponse(201, std::move(batch[i].created_body)));

@@ -34,15 +34,18 @@ class Submitter {
   void Stop();
 
   /// Queues the run; `reply` gets 201 with `created_body`, or the store's error. Returns false
-  /// (and does not queue) when the queue is full or the submitter is stopped.
+  /// (and does not queue) when the queue is full or the submitter is stopped. `done` (may be
+  /// empty) gets the store's answer on the writer thread, before the reply (the audit log).
   [[nodiscard]] bool Submit(store::NewRun run, std::shared_ptr<net::Deferred> reply,
-                            std::string created_body);
+                            std::string created_body,
+                            std::function<void(const Status&)> done = nullptr);
 
  private:
   struct Item {
     store::NewRun run;
     std::shared_ptr<net::Deferred> reply;
     std::string created_body;
+    std::function<void(const Status&)> done;
   };
   void Loop();
   void Commit(std::vector<Item>& batch);

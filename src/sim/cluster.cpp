@@ -9,7 +9,6 @@ namespace tug::sim {
 namespace {
 
 constexpr int64_t kGiB = int64_t{1} << 30;
-constexpr int64_t kMaxNodeScore = 100;
 
 double Hours(Micros d) { return static_cast<double>(d) / 3600.0 / kMicrosPerSecond; }
 double Seconds(Micros d) { return static_cast<double>(d) / kMicrosPerSecond; }
@@ -57,6 +56,7 @@ void Cluster::MarkReady(int id, Micros now) {
   n.ready = true;
   n.ready_at = now;
   ready_.push_back(id);
+  index_.Add(id, n.type, n.capacity, n.used_cpu, n.used_mem);
 }
 
 void Cluster::Remove(int id, Micros now) {
@@ -68,32 +68,15 @@ void Cluster::Remove(int id, Micros now) {
   if (n.ready) {
     auto it = std::find(ready_.begin(), ready_.end(), id);
     if (it != ready_.end()) ready_.erase(it);
+    index_.Remove(id);
   }
 }
 
 int64_t Cluster::Score(const Node& n, int64_t cpu, int64_t mem, Scoring scoring) const {
   const NodeType& t = types_[n.type];
-  auto one = [scoring](int64_t requested, int64_t capacity) -> int64_t {
-    if (capacity <= 0 || requested > capacity) return 0;
-    if (scoring == Scoring::kMostAllocated) return requested * kMaxNodeScore / capacity;
-    return (capacity - requested) * kMaxNodeScore / capacity;
-  };
-  return (one(n.used_cpu + cpu, t.cpu_millis) + one(n.used_mem + mem, t.memory_bytes)) / 2;
-}
-
-int Cluster::Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const {
-  int best = -1;
-  int64_t best_score = -1;
-  for (int id : ready_) {
-    const Node& n = nodes_[id];
-    if (!Accepts(affinity, n.capacity) || !Fits(n, cpu, mem)) continue;
-    int64_t s = Score(n, cpu, mem, scoring);
-    if (s > best_score || (s == best_score && id < best)) {
-      best = id;
-      best_score = s;
-    }
-  }
-  return best;
+  return (ResourceScore(n.used_cpu + cpu, t.cpu_millis, scoring) +
+          ResourceScore(n.used_mem + mem, t.memory_bytes, scoring)) /
+         2;
 }
 
 Micros Cluster::Overlap(Micros from, Micros to) const {
@@ -116,6 +99,7 @@ void Cluster::Bind(int node, int pod, int64_t cpu, int64_t mem, Micros now) {
   n.used_cpu += cpu;
   n.used_mem += mem;
   n.pods.push_back(pod);
+  index_.Update(node, n.used_cpu, n.used_mem);
   total_used_cpu_ += cpu;
   total_used_mem_ += mem;
 }
@@ -130,6 +114,7 @@ void Cluster::Release(int node, int pod, int64_t cpu, int64_t mem, Micros now) {
   assert(it != n.pods.end());
   *it = n.pods.back();
   n.pods.pop_back();
+  if (n.ready) index_.Update(node, n.used_cpu, n.used_mem);
   total_used_cpu_ -= cpu;
   total_used_mem_ -= mem;
 }

@@ -1,6 +1,7 @@
 #pragma once
 /// The cluster model: node types with prices, nodes (provisioning → ready → removed), and the
-/// scheduler's two steps as kube-scheduler does them with the NodeResourcesFit plugin:
+/// scheduler's two steps as kube-scheduler does them with the NodeResourcesFit plugin (the
+/// answer is that of a scan of every ready node; NodeIndex finds it without the scan):
 ///  - filter: the node is ready, its capacity type matches the pod's (karpenter.sh/
 ///    capacity-type affinity) and its free allocatable cpu and memory hold the request;
 ///  - score: MostAllocated (bin-packing: (used + request) / allocatable) or LeastAllocated
@@ -21,6 +22,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "sim/node_index.h"
 
 namespace tug::sim {
 
@@ -70,7 +72,7 @@ struct Node {
 
 class Cluster {
  public:
-  explicit Cluster(std::vector<NodeType> types) : types_(std::move(types)) {}
+  explicit Cluster(std::vector<NodeType> types) : types_(std::move(types)), index_(types_) {}
 
   const std::vector<NodeType>& types() const { return types_; }
   const NodeType& type(const Node& n) const { return types_[n.type]; }
@@ -90,8 +92,12 @@ class Cluster {
   }
   /// kube's NodeResourcesFit score of placing the request on the node, 0-100.
   int64_t Score(const Node& n, int64_t cpu, int64_t mem, Scoring scoring) const;
-  /// The node the scheduler picks, or -1 when no ready node passes the filter.
-  int Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const;
+  /// The node the scheduler picks, or -1 when no ready node passes the filter: the highest
+  /// Score among the ready nodes that pass, ties to the lowest id. Its cost does not grow with
+  /// the number of nodes (node_index.h).
+  int Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const {
+    return index_.Pick(cpu, mem, affinity, scoring);
+  }
   void Bind(int node, int pod, int64_t cpu, int64_t mem, Micros now);
   void Release(int node, int pod, int64_t cpu, int64_t mem, Micros now);
 
@@ -124,6 +130,7 @@ class Cluster {
   Micros Overlap(Micros from, Micros to) const;
 
   std::vector<NodeType> types_;
+  NodeIndex index_;  // the ready nodes, by allocation
   std::vector<Node> nodes_;
   std::vector<int> ready_;
   int live_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -181,17 +182,37 @@ Result<PolicyResult> FleetSim::Run() {
     result_.static_nodes = static_.nodes;
     result_.static_type = config_.node_types[static_.type].name;
   }
-  Micros last_submit = 0;
-  for (size_t i = 0; i < trace_.jobs.size(); ++i) {
-    Push(trace_.jobs[i].submit, Ev::kSubmit, static_cast<int32_t>(i));
-    last_submit = std::max(last_submit, trace_.jobs[i].submit);
-  }
+  // Submits are read in (time, job) order beside the queue instead of sitting in it: the heap
+  // then holds only what is in flight (thousands of events, not the 200,000 submits of a large
+  // trace), and stays in cache. Submits take the sequence numbers 0..n-1, as if pushed first,
+  // so at equal times they still come before every other event, in job order.
+  const size_t n = trace_.jobs.size();
+  std::vector<int32_t> submits(n);
+  std::iota(submits.begin(), submits.end(), 0);
+  std::stable_sort(submits.begin(), submits.end(), [this](int32_t a, int32_t b) {
+    return trace_.jobs[a].submit < trace_.jobs[b].submit;
+  });
+  seq_ = n;
+  Micros last_submit = n > 0 ? trace_.jobs[submits.back()].submit : 0;
   Push(0, Ev::kTick);
   Micros horizon = last_submit + config_.drain_limit;
-  while (!queue_.empty()) {
-    Event ev = queue_.top();
+  size_t next_submit = 0;
+  while (next_submit < n || !queue_.empty()) {
+    bool submit = next_submit < n &&
+                  (queue_.empty() || trace_.jobs[submits[next_submit]].submit <= queue_.top().t);
+    Event ev;
+    if (submit) {
+      int32_t job = submits[next_submit];
+      ev = Event{trace_.jobs[job].submit, static_cast<uint64_t>(job), Ev::kSubmit, job, 0};
+    } else {
+      ev = queue_.top();
+    }
     if (ev.t > horizon) break;
-    queue_.pop();
+    if (submit) {
+      ++next_submit;
+    } else {
+      queue_.pop();
+    }
     now_ = ev.t;
     ++result_.events;
     switch (ev.type) {
@@ -278,6 +299,9 @@ void FleetSim::SchedulePass() {
         return s.affinity == p.affinity && p.cpu >= s.cpu && p.mem >= s.mem;
       });
       int node = hopeless ? -1 : cluster_.Pick(p.cpu, p.mem, p.affinity, policy_.scoring);
+      if (!hopeless && config_.on_pick) {
+        config_.on_pick(cluster_, p.cpu, p.mem, p.affinity, policy_.scoring, node);
+      }
       if (node < 0) {
         if (!hopeless && failed.size() < 64) failed.push_back({p.cpu, p.mem, p.affinity});
         pending_[keep++] = id;

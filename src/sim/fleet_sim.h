@@ -4,12 +4,12 @@
 // fleet_attempts.cpp the attempt lifecycle (pods, progress, failures, the planner's calls).
 #include <deque>
 #include <limits>
-#include <queue>
 #include <vector>
 
 #include "adapt/adapt.h"
 #include "sim/autoscaler.h"
 #include "sim/cluster.h"
+#include "sim/event_queue.h"
 #include "sim/planner.h"
 #include "sim/rng.h"
 #include "sim/simulation.h"
@@ -26,9 +26,9 @@ struct Event {
   uint32_t version = 0;
 };
 
-struct Later {
+struct Earlier {
   bool operator()(const Event& a, const Event& b) const {
-    return a.t != b.t ? a.t > b.t : a.seq > b.seq;
+    return a.t != b.t ? a.t < b.t : a.seq < b.seq;
   }
 };
 
@@ -144,7 +144,7 @@ class FleetSim {
   Rng spot_rng_;
   AutoscalerConfig autoscaler_;
   StaticSize static_;
-  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  QuaternaryHeap<Event, Earlier> queue_;
   uint64_t seq_ = 0;
   Micros now_ = 0;
   bool schedule_requested_ = false;

@@ -17,6 +17,7 @@
 /// until `max_attempts` attempts have run, whatever the failure.
 ///
 /// Threading: values. Errors: ParsePolicies returns InvalidArgument naming the bad part.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +103,10 @@ struct SimConfig {
   /// copy on an empty cluster, measured until everything ended (tests use this).
   bool steady_state = true;
   Micros day = 86400 * kMicrosPerSecond;
+  /// Tests only: called after every Cluster::Pick of the scheduler with the cluster as it was,
+  /// the pod's request and the node picked (-1: none). Empty in every other use.
+  std::function<void(const Cluster&, int64_t cpu, int64_t mem, Affinity, Scoring, int node)>
+      on_pick;
 };
 
 SimConfig DefaultSimConfig();

@@ -1,10 +1,9 @@
-// Traces: the JSON Lines format, the generator and the Alibaba loader.
+// Traces: the JSON Lines format and the generator (alibaba_test.cpp: the Alibaba loader).
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "sim/alibaba.h"
 #include "sim/generator.h"
 #include "sim/trace.h"
 
@@ -168,52 +167,6 @@ TEST(Generator, ParametersAreSetByName) {
   EXPECT_GT(docs.size(), 30u);
   EXPECT_EQ(docs[1].name, "spark_jobs");
   EXPECT_EQ(docs[1].value, "12");
-}
-
-TEST(Alibaba, LoadsFinishedTasks) {
-  // create, modify, job, task, instances, status, plan_cpu, plan_mem
-  std::string csv =
-      "100,160,1,11,4,Terminated,100,0.0625\n"
-      "120,150,1,12,1,Terminated,50,0.03125\n"
-      "130,200,2,21,3,Failed,200,0.125\n"
-      "140,0,3,31,2,Running,100,0.1\n"
-      "0,50,4,41,1,Terminated,100,0.1\n";
-  AlibabaOptions opts;
-  AlibabaStats st;
-  auto t = LoadAlibabaBatchTask(csv, opts, &st);
-  ASSERT_TRUE(t.ok()) << t.error().ToString();
-  EXPECT_EQ(st.rows, 5);
-  EXPECT_EQ(st.jobs, 3);
-  EXPECT_EQ(st.skipped_status, 1);
-  EXPECT_EQ(st.skipped_no_times, 1);
-  ASSERT_EQ(t->jobs.size(), 3u);
-  const TraceJob& a = t->jobs[0];
-  EXPECT_EQ(a.id, "a1-11");
-  EXPECT_EQ(a.kind, "spark");
-  EXPECT_EQ(a.submit, 0);  // times start at the first submit
-  EXPECT_EQ(a.instances, 4);
-  EXPECT_EQ(a.executor.cpu_millis, 1000);
-  EXPECT_EQ(a.executor.memory_bytes, 4 * kGiB);  // 0.0625 × 64Gi
-  EXPECT_EQ(a.duration_s, 60);
-  const TraceJob& b = t->jobs[1];
-  EXPECT_EQ(b.kind, "container");
-  EXPECT_EQ(b.container.cpu_millis, 500);
-  EXPECT_EQ(b.submit, 20 * kMicrosPerSecond);
-  const TraceJob& c = t->jobs[2];
-  ASSERT_EQ(c.failures.size(), 1u);
-  EXPECT_EQ(c.failures[0].kind, Injection::Kind::kUserError);
-}
-
-TEST(Alibaba, BadRowsNameTheLine) {
-  AlibabaOptions opts;
-  auto cols = LoadAlibabaBatchTask("100,160,1,11,4,Terminated,100,0.06\n1,2,3\n", opts);
-  ASSERT_FALSE(cols.ok());
-  EXPECT_NE(cols.error().message().find("alibaba line 2: expected 8 columns"), std::string::npos);
-  auto num = LoadAlibabaBatchTask("\n\n100,160,1,11,4,Terminated,lots,0.06\n", opts);
-  ASSERT_FALSE(num.ok());
-  EXPECT_NE(num.error().message().find("alibaba line 3: plan_cpu 'lots' is not a number"),
-            std::string::npos);
-  EXPECT_FALSE(LoadAlibabaBatchTask("100,160,1,11,4,Running,100,0.06\n", opts).ok());
 }
 
 }  // namespace

@@ -197,6 +197,15 @@ std::string EncodeSpec(const Definition& d) {
   for (const auto& a : d.args) args.emplace_back(a);
   o["args"] = std::move(args);
   o["env"] = StringMap(d.env);
+  // Only when there are any, so specs stored before secrets existed encode the same.
+  if (!d.secret_env.empty()) {
+    json::object secrets;
+    for (const auto& [k, v] : d.secret_env) {
+      secrets[k] = json::object{
+          {"value", v.value}, {"secret_name", v.secret_name}, {"secret_key", v.secret_key}};
+    }
+    o["secret_env"] = std::move(secrets);
+  }
   o["working_dir"] = d.working_dir;
   o["memory_bytes"] = d.resources.memory_bytes;
   o["cpu_millis"] = d.resources.cpu_millis;
@@ -246,6 +255,18 @@ Result<Definition> DecodeSpec(std::string_view text) {
   RETURN_IF_ERROR(f.Str("command", d.command));
   RETURN_IF_ERROR(f.List("args", d.args));
   RETURN_IF_ERROR(f.Map("env", d.env));
+  ASSIGN_OR_RETURN(const json::object* secrets, f.Object("secret_env"));
+  if (secrets != nullptr) {
+    for (const auto& kv : *secrets) {
+      if (!kv.value().is_object()) return Corrupt("definition spec", "secret_env entry");
+      Fields e(kv.value().get_object(), "definition spec");
+      SecretEnv v;
+      RETURN_IF_ERROR(e.Str("value", v.value));
+      RETURN_IF_ERROR(e.Str("secret_name", v.secret_name));
+      RETURN_IF_ERROR(e.Str("secret_key", v.secret_key));
+      d.secret_env[std::string(kv.key())] = std::move(v);
+    }
+  }
   RETURN_IF_ERROR(f.Str("working_dir", d.working_dir));
   RETURN_IF_ERROR(f.Int("memory_bytes", d.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
@@ -329,6 +350,25 @@ Result<SparkResources> DecodeSparkResources(std::string_view text) {
   ASSIGN_OR_RETURN(json::object o, ParseObject(text, "attempt spark resources"));
   RETURN_IF_ERROR(ReadSparkResources(Fields(o, "attempt spark resources"), s));
   return s;
+}
+
+std::string EncodeGroups(const std::vector<std::string>& groups) {
+  json::array a;
+  for (const auto& g : groups) a.emplace_back(g);
+  return json::serialize(a);
+}
+
+Result<std::vector<std::string>> DecodeGroups(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return Corrupt("token groups", text);
+  for (const auto& g : v.as_array()) {
+    if (!g.is_string()) return Corrupt("token groups", text);
+    out.emplace_back(g.as_string());
+  }
+  return out;
 }
 
 std::string DescribeEnd(AttemptStatus status, const Outcome& outcome) {

@@ -15,6 +15,7 @@
 /// Pure functions; safe from any thread.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "core/model.h"
@@ -25,7 +26,7 @@ namespace tug::store {
 /// "SELECT " TUG_RUN_COLUMNS " FROM runs ...".
 #define TUG_RUN_COLUMNS                                                                   \
   "id, definition, definition_version, status, spec, overrides, created_at, updated_at, " \
-  "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner"
+  "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name"
 /// Columns of an attempt row, in order.
 #define TUG_ATTEMPT_COLUMNS                                                                      \
   "id, run_id, number, status, memory_bytes, cpu_millis, engine, engine_ref, claimed_by, "       \
@@ -36,6 +37,10 @@ namespace tug::store {
 #define TUG_USAGE_COLUMNS                                                            \
   "attempt_id, component, bucket_at, width, memory_bytes, cpu_millis_sum, samples, " \
   "memory_limit_bytes, cpu_limit_millis"
+/// Columns of an API token row, in order.
+#define TUG_TOKEN_COLUMNS                                                                     \
+  "id, name, user_name, groups, role, hash, created_by, created_at, expires_at, revoked_at, " \
+  "last_used_at"
 /// Columns of an event row, in order.
 #define TUG_EVENT_COLUMNS "seq, run_id, attempt_id, at, type, message"
 
@@ -49,6 +54,10 @@ std::string EncodeOverrides(const RunOverrides& overrides);
 /// An attempt's Spark sizes (attempts.spark_resources): "" for empty ones (container jobs).
 std::string EncodeSparkResources(const SparkResources& spark);
 [[nodiscard]] Result<SparkResources> DecodeSparkResources(std::string_view text);
+
+/// A token's groups (api_tokens.groups): a JSON array of strings.
+std::string EncodeGroups(const std::vector<std::string>& groups);
+[[nodiscard]] Result<std::vector<std::string>> DecodeGroups(std::string_view text);
 
 /// The text of an "ended" event: "OOMKilled (exit 137): <message>".
 std::string DescribeEnd(AttemptStatus status, const Outcome& outcome);

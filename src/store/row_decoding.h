@@ -50,6 +50,7 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.outcome = DecodeOutcomeRow(row, 11);
   r.plan = row.Text(14);
   r.owner = row.Text(15);
+  r.group = row.Text(16);
   return r;
 }
 
@@ -118,6 +119,27 @@ UsagePoint DecodeUsageRow(const Row& row) {
   p.memory_limit_bytes = row.Int(7);
   p.cpu_limit_millis = row.Int(8);
   return p;
+}
+
+template <class Row>
+Result<ApiToken> DecodeTokenRow(const Row& row) {
+  ApiToken t;
+  t.id = row.Text(0);
+  t.name = row.Text(1);
+  t.user = row.Text(2);
+  auto groups = DecodeGroups(row.TextView(3));
+  if (!groups.ok()) {
+    return std::move(groups).take_error().WithContext(fmt::format("token '{}'", t.id));
+  }
+  t.groups = std::move(*groups);
+  t.role = row.Text(4);
+  t.hash = row.Text(5);
+  t.created_by = row.Text(6);
+  t.created_at = row.Int(7);
+  t.expires_at = row.Int(8);
+  t.revoked_at = row.Int(9);
+  t.last_used_at = row.Int(10);
+  return t;
 }
 
 }  // namespace tug::store

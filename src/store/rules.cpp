@@ -81,6 +81,29 @@ Error DefinitionNotFound(const std::string& name) {
       name));
 }
 
+Error TokenNotFound(const std::string& id) {
+  return NotFound(fmt::format("token '{}' not found; list your tokens with `tug token list`", id));
+}
+
+std::string SubmittedMessage(const Run& run) {
+  std::string who;
+  if (!run.owner.empty()) who = fmt::format(" by '{}'", run.owner);
+  if (!run.group.empty()) who += fmt::format(" (group '{}')", run.group);
+  return fmt::format("submitted{}: definition '{}' version {}", who, run.definition,
+                     run.definition_version);
+}
+
+std::string StopRequestedMessage(const std::string& by) {
+  return by.empty() ? std::string("stop requested") : fmt::format("stop requested by '{}'", by);
+}
+
+Status CheckNewToken(const ApiToken& token) {
+  if (token.id.empty() || token.user.empty() || token.role.empty() || token.hash.size() != 64) {
+    return InvalidArgument("a token needs an id, a user, a role and a SHA-256 hash; set them all");
+  }
+  return OkStatus();
+}
+
 Status CheckNewRun(const Run& run, const Attempt& first) {
   if (run.id.empty() || first.id.empty()) {
     return InvalidArgument("a run and its first attempt need ids; generate them with NewId");
@@ -194,6 +217,30 @@ Status CheckTakeOver(const Attempt& a, const std::string& expected_owner) {
 
 // --- ListRuns ---
 
+std::string VisibilityCondition(const Visibility& visible, std::vector<std::string>& params,
+                                bool dollar) {
+  if (visible.all) return "";
+  auto placeholder = [&](std::string value) {
+    params.push_back(std::move(value));
+    return fmt::format("{}{}", dollar ? '$' : '?', params.size());
+  };
+  std::string terms;
+  if (!visible.groups.empty()) {
+    terms = "group_name IN (";
+    for (size_t i = 0; i < visible.groups.size(); ++i) {
+      if (i > 0) terms += ", ";
+      terms += placeholder(visible.groups[i]);
+    }
+    terms += ")";
+  }
+  if (!visible.owner.empty()) {
+    if (!terms.empty()) terms += " OR ";
+    terms += "owner = " + placeholder(visible.owner);
+  }
+  if (terms.empty()) return " AND 1 = 0";
+  return " AND (" + terms + ")";
+}
+
 RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
                         bool dollar) {
   RunsQuery q;
@@ -212,6 +259,7 @@ RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const
   if (filter.status) bind("status =", std::string(ToString(*filter.status)));
   if (!filter.definition.empty()) bind("definition =", filter.definition);
   if (!filter.owner.empty()) bind("owner =", filter.owner);
+  q.sql += VisibilityCondition(filter.visible, q.params, dollar);
   // Ids are time-ordered: a creation range is a primary-key range, so every shape stays an
   // index scan that stops after one page.
   if (filter.created_after > 0) bind("id >=", IdFloor(filter.created_after));

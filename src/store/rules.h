@@ -30,6 +30,15 @@ Error RunTransitionError(const std::string& run_id, RunStatus from, RunStatus to
 Error RunNotFound(const std::string& id);
 Error AttemptNotFound(const std::string& id);
 Error DefinitionNotFound(const std::string& name);
+Error TokenNotFound(const std::string& id);
+
+/// The texts of the "submitted" and "stop_requested" events, naming who did it (the run's
+/// owner; `by`) when known: "submitted by 'ada' (group 'science'): definition 'etl' version 3".
+std::string SubmittedMessage(const Run& run);
+std::string StopRequestedMessage(const std::string& by);
+
+/// kInvalidArgument unless the token has an id, a user, a role and a 64-character hash.
+[[nodiscard]] Status CheckNewToken(const ApiToken& token);
 
 /// kInvalidArgument unless `run` and `first` have ids, `first` belongs to `run` and both are
 /// QUEUED.
@@ -58,11 +67,18 @@ Error DefinitionNotFound(const std::string& name);
 /// by it (kAborted).
 [[nodiscard]] Status CheckTakeOver(const Attempt& a, const std::string& expected_owner);
 
+/// The SQL condition of a Visibility: "" when it shows everything, else " AND (...)" with one
+/// placeholder per group and one for the owner, their values appended to `params` (numbered on
+/// from its size: $N for PostgreSQL when `dollar`, else ?N). Rows without a group are matched
+/// only through their owner; an empty owner matches nothing.
+std::string VisibilityCondition(const Visibility& visible, std::vector<std::string>& params,
+                                bool dollar);
+
 /// The ListRuns statement for a filter: "SELECT <columns>, <attempt count>, <failure class of the
-/// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one bound
-/// parameter per filter that is set (status, definition, owner, the creation range as an id
-/// range, the cursor) and the page size last; `dollar` numbers them $1.. (PostgreSQL), else ?1..
-/// (SQLite). `after` is CheckPage's cursor id.
+/// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one
+/// bound parameter per filter that is set (status, definition, owner, the visibility, the creation
+/// range as an id range, the cursor) and the page size last; `dollar` numbers them $1..
+/// (PostgreSQL), else ?1.. (SQLite). `after` is CheckPage's cursor id.
 struct RunsQuery {
   std::string sql;
   std::vector<std::string> params;  // in placeholder order, then the limit (filter.limit + 1)

@@ -18,6 +18,14 @@
 
 namespace tug::store {
 
+/// What a listing may show a caller (src/auth's ListScope): everything, or the rows whose group
+/// is one of `groups` plus those `owner` owns (an empty owner owns nothing). Filtered in SQL.
+struct Visibility {
+  bool all = true;
+  std::vector<std::string> groups;
+  std::string owner;
+};
+
 struct RunFilter {
   std::optional<RunStatus> status;
   std::string definition;  // empty: all
@@ -29,6 +37,7 @@ struct RunFilter {
   /// Opaque cursor from a previous page's next_cursor; empty: first page (newest first).
   std::string cursor;
   int limit = 50;  // 1..500
+  Visibility visible;
 };
 
 struct RunPage {
@@ -103,6 +112,22 @@ struct NewRun {
   Attempt first;
 };
 
+/// An API bearer token (src/auth): only the SHA-256 of its text is kept.
+struct ApiToken {
+  std::string id;    // NewId; names the token in lists and revocations
+  std::string name;  // what it is for: "laptop", "ci"
+  std::string user;
+  std::vector<std::string> groups;
+  std::string role;  // "viewer" | "user" | "admin" (auth::Role; the store does not read it)
+  std::string hash;  // lower-case hex SHA-256 of the token
+  std::string created_by;
+  Micros created_at = 0;
+  Micros expires_at = 0;  // 0: never
+  Micros revoked_at = 0;  // 0: live
+  Micros last_used_at = 0;
+  bool operator==(const ApiToken&) const = default;
+};
+
 struct StatusCount {
   RunStatus status;
   int64_t count;
@@ -114,12 +139,18 @@ class Store {
 
   // --- definitions (versioned; a PUT of a changed spec makes version N+1) ---
 
-  /// Stores `def` as the newest version of its name. An unchanged spec keeps the current version
-  /// (idempotent apply). Returns the stored definition with version and created_at set.
+  /// Stores `def` as the newest version of its name. An unchanged spec (with the same owner and
+  /// group) keeps the current version (idempotent apply). Returns the stored definition with
+  /// version and created_at set.
   [[nodiscard]] virtual Result<Definition> PutDefinition(const Definition& def, Micros now) = 0;
   /// The newest live version; kNotFound if never created or deleted.
   [[nodiscard]] virtual Result<Definition> GetDefinition(const std::string& name) = 0;
-  [[nodiscard]] virtual Result<std::vector<Definition>> ListDefinitions() = 0;
+  /// Newest live versions by name, only those `visible` allows.
+  [[nodiscard]] virtual Result<std::vector<Definition>> ListDefinitions(
+      const Visibility& visible) = 0;
+  [[nodiscard]] Result<std::vector<Definition>> ListDefinitions() {
+    return ListDefinitions(Visibility{});
+  }
   /// Hides the definition (runs keep their snapshot); kNotFound if absent.
   [[nodiscard]] virtual Status DeleteDefinition(const std::string& name, Micros now) = 0;
 
@@ -182,7 +213,12 @@ class Store {
   /// Sets stop_requested. A QUEUED run, or a RETRYING one whose next attempt is still QUEUED, is
   /// stopped at once (returns true); a running or launching one is left for the engine (returns
   /// false). kFailedPrecondition if the run already ended.
-  [[nodiscard]] virtual Result<bool> RequestStop(const std::string& run_id, Micros now) = 0;
+  /// `requested_by` names who asked in the "stop_requested" event ("" : nobody named).
+  [[nodiscard]] virtual Result<bool> RequestStop(const std::string& run_id, Micros now,
+                                                 const std::string& requested_by) = 0;
+  [[nodiscard]] Result<bool> RequestStop(const std::string& run_id, Micros now) {
+    return RequestStop(run_id, now, "");
+  }
   /// Attempts in LAUNCHING or RUNNING (for the monitor and reconcile after restart).
   [[nodiscard]] virtual Result<std::vector<Attempt>> ListActiveAttempts() = 0;
   /// When the next QUEUED attempt becomes due (for the dispatcher's sleep); nullopt if none.
@@ -230,6 +266,22 @@ class Store {
   [[nodiscard]] virtual Status AppendUsage(const std::vector<UsageSample>& samples) = 0;
   /// The run's usage buckets, ordered by attempt id, component and time (empty when none).
   [[nodiscard]] virtual Result<std::vector<UsagePoint>> ListUsage(const std::string& run_id) = 0;
+
+  // --- API tokens ---
+
+  /// kAlreadyExists when the id or the hash is taken; kInvalidArgument without id, user or
+  /// hash.
+  [[nodiscard]] virtual Status CreateToken(const ApiToken& token) = 0;
+  /// The token with this hash, revoked or expired ones included (the caller decides); kNotFound.
+  [[nodiscard]] virtual Result<ApiToken> GetTokenByHash(const std::string& hash) = 0;
+  [[nodiscard]] virtual Result<ApiToken> GetToken(const std::string& id) = 0;
+  /// Tokens of `user` ("" : everyone's), oldest first, revoked ones included.
+  [[nodiscard]] virtual Result<std::vector<ApiToken>> ListTokens(const std::string& user) = 0;
+  /// Sets revoked_at (a second revocation keeps the first time) and returns the token;
+  /// kNotFound.
+  [[nodiscard]] virtual Result<ApiToken> RevokeToken(const std::string& id, Micros now) = 0;
+  /// Records a use: last_used_at becomes `at` unless it is later already. kNotFound.
+  [[nodiscard]] virtual Status TouchToken(const std::string& id, Micros at) = 0;
 
   // --- metrics ---
 

@@ -120,6 +120,7 @@ inline NewRun MakeRun(const std::string& definition = "hello", Micros due_at = k
   Run& r = n.run;
   r.id = NewId(SystemClock::Instance());
   r.owner = "ada";
+  r.group = "science";
   r.definition = definition;
   r.definition_version = 2;
   r.status = RunStatus::kQueued;

@@ -16,6 +16,10 @@ namespace json = boost::json;
 
 namespace {
 
+// A component's wait while no scheduler has looked at its pod (PodState::unassigned_scheduler);
+// it ends as Unschedulable.
+constexpr char kNotScheduled[] = "NotScheduled";
+
 // Registry answers that mean the image will never come.
 bool PullNeverWorks(const std::string& message) {
   for (const char* s : {"not found", "manifest unknown", "unauthorized", "denied",
@@ -115,6 +119,7 @@ Result<json::value> KubernetesEngine::FirstPod(const LaunchSpec& spec) {
         "the kubernetes engine runs container images; the definition has no "
         "image (add e.g. image: python:3.11)");
   }
+  RETURN_IF_ERROR(CheckSecretsByReference(spec, "kubernetes"));
   return BuildPod(spec, options_.pod);
 }
 
@@ -547,6 +552,14 @@ void KubernetesEngine::HandlePod(const json::value& pod, bool deleted) {
         end = {AttemptStatus::kFailed,
                Outcome{std::nullopt, st.waiting_reason, st.waiting_message}};
       }
+    } else if (!st.unassigned_scheduler.empty()) {
+      // No scheduler has looked at the pod yet. One named in spec.schedulerName that is not
+      // running leaves it so forever, with no event: time it like Unschedulable, without a
+      // timeline note (a running scheduler takes the pod within a second).
+      if (c.waiting_reason != kNotScheduled) {
+        c.waiting_reason = kNotScheduled;
+        c.waiting_since = now;
+      }
     } else if (!c.waiting_reason.empty()) {
       c.waiting_reason.clear();
       c.waiting_since = 0;
@@ -611,14 +624,23 @@ void KubernetesEngine::TimerLoop() {
         Micros limit = pull ? options_.image_pull_grace : options_.pending_timeout;
         if (now - c.waiting_since < limit) continue;
         std::string message;
+        std::string scheduler;
         if (auto p = last_pod_.find(c.pod); p != last_pod_.end()) {
-          message = ReadPod(p->second).waiting_message;
+          PodState ps = ReadPod(p->second);
+          message = ps.waiting_message;
+          scheduler = ps.unassigned_scheduler;
         }
-        EndComponent(t, name, AttemptStatus::kFailed,
-                     Outcome{std::nullopt, c.waiting_reason,
-                             fmt::format("{} for {}s: {}", c.waiting_reason,
-                                         (now - c.waiting_since) / kMicrosPerSecond, message)},
-                     now);
+        const int64_t waited = (now - c.waiting_since) / kMicrosPerSecond;
+        Outcome o{std::nullopt, c.waiting_reason,
+                  fmt::format("{} for {}s: {}", c.waiting_reason, waited, message)};
+        if (c.waiting_reason == kNotScheduled) {
+          o.reason = "Unschedulable";
+          o.message = fmt::format(
+              "no scheduler took the pod in {}s: it names the scheduler '{}'; is that scheduler "
+              "running? (kubernetes.scheduler_name / the cluster's scheduler_name)",
+              waited, scheduler);
+        }
+        EndComponent(t, name, AttemptStatus::kFailed, o, now);
         if (t.ended) break;
       }
       // Ends that wait for time (a driver done, its spark-submit not yet).

@@ -30,6 +30,7 @@
 
 #include "engine/engine.h"
 #include "engine/kubernetes/pod.h"
+#include "engine/kubernetes/usage.h"
 #include "kube/client.h"
 #include "logs/log_store.h"
 
@@ -57,6 +58,11 @@ struct KubernetesEngineOptions {
   Micros usage_interval = 15 * kMicrosPerSecond;
   /// While the cluster serves no metrics API, how often to look for it again.
   Micros metrics_recheck = 300 * kMicrosPerSecond;  // 5 min
+  /// Where pod usage comes from instead of the metrics API (config usage.source: prometheus):
+  /// the current memory and CPU of the pods in a namespace. Called on the usage thread every
+  /// usage_interval while attempts run; an error is logged and the next interval tries again.
+  std::function<Result<std::vector<PodMetricsSample>>(const std::string& namespace_)>
+      usage_source;
 };
 
 /// One pod of an attempt, as the engine last saw it (what the hooks below decide on).
@@ -109,7 +115,7 @@ class KubernetesEngine : public Engine {
 
   /// Kubernetes events seen and stored so far (metrics, tests).
   int64_t events_seen() const { return events_seen_.load(); }
-  /// Pod metrics lists answered by the metrics API so far (metrics, tests).
+  /// Pod metrics lists answered by the metrics API (or the usage source) so far (metrics, tests).
   int64_t metrics_polls() const { return metrics_polls_.load(); }
 
   /// A component's pod and IP while the engine watches the attempt (kNotFound otherwise).

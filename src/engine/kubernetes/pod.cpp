@@ -70,6 +70,19 @@ std::string LabelValue(const std::string& s) {
   return out;
 }
 
+Status CheckSecretsByReference(const LaunchSpec& spec, std::string_view engine) {
+  for (const auto& [name, secret] : spec.secret_env) {
+    if (secret.from_secret()) continue;
+    return FailedPrecondition(fmt::format(
+        "env '{}' has an inline secret value, which the {} engine does not copy into pods; "
+        "store it in a Kubernetes Secret (kubectl create secret generic NAME "
+        "--from-literal=KEY=...) and reference it: {{valueFrom: {{secretKeyRef: {{name: NAME, "
+        "key: KEY}}}}}}",
+        name, engine));
+  }
+  return OkStatus();
+}
+
 json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
   json::object labels{{kLabelManaged, "true"},
                       {kLabelRun, LabelValue(spec.run_id)},
@@ -85,9 +98,19 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
   json::array command;
   for (const auto& a : spec.argv) command.emplace_back(a);
   container["command"] = std::move(command);
-  if (!spec.env.empty()) {
+  if (!spec.env.empty() || !spec.secret_env.empty()) {
     json::array env;
     for (const auto& [k, v] : spec.env) env.push_back(json::object{{"name", k}, {"value", v}});
+    // Secrets by reference only: the kubelet reads the Secret, so its value is never in the
+    // pod spec (or in a dry run's preview). Inline secret values are refused before launch
+    // (CheckSecretsByReference).
+    for (const auto& [k, v] : spec.secret_env) {
+      if (!v.from_secret()) continue;
+      env.push_back(json::object{
+          {"name", k},
+          {"valueFrom", json::object{{"secretKeyRef", json::object{{"name", v.secret_name},
+                                                                   {"key", v.secret_key}}}}}});
+    }
     container["env"] = std::move(env);
   }
   if (!spec.working_dir.empty()) container["workingDir"] = spec.working_dir;
@@ -118,6 +141,7 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
   std::string sa = spec.kubernetes.service_account.empty() ? settings.default_service_account
                                                            : spec.kubernetes.service_account;
   if (!sa.empty()) pod_spec["serviceAccountName"] = sa;
+  if (!settings.scheduler_name.empty()) pod_spec["schedulerName"] = settings.scheduler_name;
   if (!spec.kubernetes.image_pull_secrets.empty()) {
     json::array secrets;
     for (const auto& s : spec.kubernetes.image_pull_secrets) {
@@ -250,10 +274,12 @@ PodState ReadPod(const json::value& pod) {
     }
     if (cs == nullptr && !list->get_array().empty()) cs = &list->get_array()[0];
   }
+  bool scheduler_spoke = false;  // a PodScheduled condition, either way
   if (const json::value* conds = At(pod, {"status", "conditions"});
       conds != nullptr && conds->is_array()) {
     for (const auto& c : conds->get_array()) {
       const std::string type = StringAt(c, {"type"});
+      scheduler_spoke = scheduler_spoke || type == "PodScheduled";
       if (type == "DisruptionTarget" && StringAt(c, {"status"}) == "True") {
         st.disruption = true;
         st.disruption_message = StringAt(c, {"message"});
@@ -264,6 +290,11 @@ PodState ReadPod(const json::value& pod) {
         st.waiting_message = StringAt(c, {"message"});
       }
     }
+  }
+  const std::string scheduler = StringAt(pod, {"spec", "schedulerName"});
+  if (st.node_name.empty() && !scheduler_spoke && (phase.empty() || phase == "Pending") &&
+      !scheduler.empty() && scheduler != "default-scheduler") {
+    st.unassigned_scheduler = scheduler;
   }
   const json::value* running = cs != nullptr ? At(*cs, {"state", "running"}) : nullptr;
   const json::value* terminated = cs != nullptr ? At(*cs, {"state", "terminated"}) : nullptr;

@@ -31,6 +31,9 @@ struct PodSettings {
   std::string spot_value = "spot";
   std::string on_demand_value = "on-demand";
   std::string default_service_account;
+  /// spec.schedulerName of every pod ("": the cluster's default scheduler), e.g. the second
+  /// scheduler with the bin-packing profile that deploy/ ships ("tugboat-binpack").
+  std::string scheduler_name;
 };
 
 /// A memory quantity as Kubernetes writes it back: "96Mi", "2Gi", or plain bytes.
@@ -39,6 +42,11 @@ std::string Quantity(int64_t bytes);
 std::string PodName(const std::string& attempt_id);
 /// A label value: [A-Za-z0-9._-], at most 63, starting and ending alphanumeric ("" stays "").
 std::string LabelValue(const std::string& s);
+
+/// kFailedPrecondition when the spec has an inline secret env value: on Kubernetes secrets are
+/// referenced (valueFrom.secretKeyRef), never copied into a pod or spark-submit's confs.
+/// `engine` names the engine in the message.
+[[nodiscard]] Status CheckSecretsByReference(const LaunchSpec& spec, std::string_view engine);
 
 /// The Pod for one attempt: restartPolicy Never, memory request = limit, cpu request,
 /// activeDeadlineSeconds, service account, pull policy and secrets, env, tolerations, node
@@ -61,6 +69,9 @@ struct PodState {
   std::string waiting_reason;
   std::string waiting_message;
   bool waiting_fatal = false;
+  /// kPending, on no node, and no verdict yet from the scheduler its spec names (not the
+  /// default one): that scheduler's name. A scheduler that is not running leaves it so forever.
+  std::string unassigned_scheduler;
   /// The DisruptionTarget condition is set (the pod is being evicted/preempted by the platform).
   bool disruption = false;
   std::string disruption_message;

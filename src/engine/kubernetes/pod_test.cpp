@@ -49,6 +49,27 @@ TEST(PodNameTest, DnsSafeAndBounded) {
   EXPECT_EQ(LabelValue(std::string(80, 'z')).size(), 63u);
 }
 
+TEST(BuildPodTest, SecretsAreReferencedNeverCopied) {
+  LaunchSpec s;
+  s.attempt_id = "01jrun-1";
+  s.argv = {"true"};
+  s.image = "busybox";
+  s.env = {{"A", "1"}};
+  s.secret_env = {{"DB", SecretEnv{"", "db-creds", "password"}}};
+  EXPECT_TRUE(CheckSecretsByReference(s, "kubernetes").ok());
+  json::value pod = BuildPod(s, PodSettings{});
+  const json::array& env = pod.at("spec").at("containers").as_array().at(0).at("env").as_array();
+  ASSERT_EQ(env.size(), 2u);
+  EXPECT_EQ(env[1], json::parse(R"({"name":"DB","valueFrom":{"secretKeyRef":)"
+                                R"({"name":"db-creds","key":"password"}}})"));
+  s.secret_env["P"] = SecretEnv{"inline-s3cret", "", ""};
+  auto refused = CheckSecretsByReference(s, "kubernetes");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(refused.error().message().find("inline-s3cret"), std::string::npos);
+  EXPECT_EQ(json::serialize(BuildPod(s, PodSettings{})).find("inline-s3cret"), std::string::npos);
+}
+
 TEST(BuildPodTest, LabelsResourcesAffinityDeadline) {
   LaunchSpec s;
   s.run_id = "01jrun";
@@ -226,6 +247,42 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return n;
     });
+
+TEST(BuildPodTest, SchedulerNameFromTheClusterSettings) {
+  LaunchSpec s;
+  s.run_id = "01jrun";
+  s.attempt_id = "01jrun-1";
+  s.argv = {"true"};
+  s.image = "busybox";
+  PodSettings settings;
+  EXPECT_FALSE(BuildPod(s, settings).at("spec").as_object().contains("schedulerName"));
+  settings.scheduler_name = "tugboat-binpack";
+  EXPECT_EQ(BuildPod(s, settings).at("spec").at("schedulerName").as_string(), "tugboat-binpack");
+}
+
+TEST(ReadPodTest, PodNoSchedulerHasLookedAtIsUnassigned) {
+  // A pod as the API server has it before any scheduler acts: no node, no PodScheduled
+  // condition.
+  auto pending = [](const std::string& scheduler, const std::string& conditions) {
+    return json::parse(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"tug-abc-1",)"
+                       R"("annotations":{"tugboat.io/attempt-id":"abc-1"}},"spec":{)"
+                       R"("restartPolicy":"Never","schedulerName":")" +
+                       scheduler + R"(","containers":[{"name":"main","image":"busybox"}]},)"
+                       R"("status":{"phase":"Pending","qosClass":"Burstable")" +
+                       conditions + "}}");
+  };
+  PodState st = ReadPod(pending("tugboat-binpack", ""));
+  EXPECT_EQ(st.phase, PodState::Phase::kPending);
+  EXPECT_EQ(st.unassigned_scheduler, "tugboat-binpack");
+  EXPECT_TRUE(st.waiting_reason.empty());
+  // The default scheduler's pods, and pods their scheduler has answered for, are not.
+  EXPECT_EQ(ReadPod(pending("default-scheduler", "")).unassigned_scheduler, "");
+  PodState refused = ReadPod(pending(
+      "tugboat-binpack", R"(,"conditions":[{"type":"PodScheduled","status":"False",)"
+                         R"("reason":"Unschedulable","message":"0/3 nodes are available"}])"));
+  EXPECT_EQ(refused.unassigned_scheduler, "");
+  EXPECT_EQ(refused.waiting_reason, "Unschedulable");
+}
 
 TEST(ReadPodTest, UnschedulableIsAWaitWithTheSchedulersMessage) {
   PodState st = ReadPod(Pod(R"({"phase":"Pending","conditions":[{"type":"PodScheduled",

@@ -381,6 +381,52 @@ TEST_F(KubeUsageTest, SparkDriverAndExecutorsAreComponents) {
   EXPECT_EQ(seen["controller"].memory_limit_bytes, settings.controller_memory_bytes);
 }
 
+// usage.source: prometheus. The samples come from the injected source (in the server,
+// metrics::ReadNamespaceUsage over the Prometheus HTTP API; here a stand-in), the metrics API is
+// never asked (it may be served by now: the tests above made it), and a failing source is tried
+// again every interval without sending anything.
+TEST_F(KubeUsageTest, UsageFromAnInjectedSourceInsteadOfTheMetricsApi) {
+  std::mutex mu;
+  std::vector<PodMetricsSample> answer;
+  bool failing = true;
+  int calls = 0;
+  KubernetesEngineOptions o = Options();
+  o.usage_source = [&](const std::string& ns) -> Result<std::vector<PodMetricsSample>> {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(ns, kNamespace);
+    ++calls;
+    if (failing) return Unavailable("prometheus: cannot reach prometheus at http://127.0.0.1:9");
+    return answer;
+  };
+  Use(std::make_unique<KubernetesEngine>(o, client(), *logs_, SystemClock::Instance()));
+  LaunchSpec a = Container("usage-src");
+  ASSERT_TRUE(engine_->Launch(a).ok());
+  ASSERT_TRUE(log_.WaitKind(a.attempt_id, Update::Kind::kStarted)) << "pod never ran";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return calls >= 3;
+      },
+      seconds(30)))
+      << "the source was not asked again after failing";
+  EXPECT_EQ(CountUsage(log_.Of(a.attempt_id)), 0);
+  EXPECT_EQ(engine_->metrics_polls(), 0);
+
+  const Micros t = (SystemClock::Instance().Now() / kMicrosPerSecond - 1) * kMicrosPerSecond;
+  {
+    std::lock_guard lock(mu);
+    failing = false;
+    answer = {{PodName(a.attempt_id), t, 30 * kMi, 250}, {"tug-not-ours-1", t, kMi, 1}};
+  }
+  auto u = log_.WaitKind(a.attempt_id, Update::Kind::kUsage);
+  ASSERT_TRUE(u) << "no kUsage from the source within 30 s";
+  EXPECT_EQ(u->at, t);
+  ASSERT_EQ(u->usage.size(), 1u);
+  EXPECT_EQ(u->usage[0], (UsageReading{"main", 30 * kMi, 250, 64 * kMi, 0}));
+  EXPECT_GT(engine_->metrics_polls(), 0);
+  for (const Update& x : log_.All()) EXPECT_EQ(x.attempt_id, a.attempt_id);
+}
+
 }  // namespace
 }  // namespace tug::engine::kubernetes
 

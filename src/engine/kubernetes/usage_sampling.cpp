@@ -6,6 +6,8 @@
 // from the aggregator, 403 without the RBAC rule), again every metrics_recheck; absence is
 // logged once at info. One list call per interval covers every pod with our label; pods of
 // attempts this engine does not track (the other engine on the same cluster) are ignored.
+// With options_.usage_source (Prometheus) the samples come from there instead, and the metrics
+// API is never looked for.
 #include <chrono>
 #include <set>
 
@@ -31,8 +33,10 @@ void KubernetesEngine::UsageLoop() {
   using Steady = std::chrono::steady_clock;
   const auto interval = std::chrono::microseconds(options_.usage_interval);
   const auto recheck = std::chrono::microseconds(options_.metrics_recheck);
-  bool present = false;
+  const bool external = static_cast<bool>(options_.usage_source);
+  bool present = external;
   bool said_absent = false;  // "no metrics API" logged since it was last present
+  bool said_failing = false;  // the external source's failure logged since it last answered
   Steady::time_point look_at = Steady::now();
   std::map<std::string, Micros> last_at;  // pod → time of its sample sent last
   std::unique_lock lock(mu_);
@@ -65,7 +69,13 @@ void KubernetesEngine::UsageLoop() {
     }
     if (present && running) {
       Status polled = PollUsage(last_at);
-      if (!polled.ok() && Answered(polled.error())) {
+      if (external) {
+        if (!polled.ok() && !said_failing) {
+          log::Warn("kubernetes: reading pod usage from the usage source failed; trying again",
+                    {{"cluster", options_.cluster}, {"error", polled.error().ToString()}});
+        }
+        said_failing = !polled.ok();
+      } else if (!polled.ok() && Answered(polled.error())) {
         // metrics-server was removed or is down (the aggregator answers 503): look again later.
         present = false;
         look_at = Steady::now() + recheck;
@@ -83,18 +93,23 @@ void KubernetesEngine::UsageLoop() {
 }
 
 Status KubernetesEngine::PollUsage(std::map<std::string, Micros>& last_at) {
-  ASSIGN_OR_RETURN(kube::ListResult list,
-                   client_.List(std::string(kMetricsApiPath) + "/namespaces/" +
-                                    kube::Escape(options_.pod.namespace_) + "/pods",
-                                {{"labelSelector", std::string(kLabelManaged) + "=true"}}));
-  metrics_polls_.fetch_add(1);
   std::vector<PodMetricsSample> samples;
-  for (const json::value& item : list.items) {
-    auto s = ReadPodMetrics(item);
-    if (s.ok()) {
-      samples.push_back(std::move(*s));
-    } else {
-      log::Debug("kubernetes: unreadable pod metrics", {{"error", s.error().ToString()}});
+  if (options_.usage_source) {
+    ASSIGN_OR_RETURN(samples, options_.usage_source(options_.pod.namespace_));
+    metrics_polls_.fetch_add(1);
+  } else {
+    ASSIGN_OR_RETURN(kube::ListResult list,
+                     client_.List(std::string(kMetricsApiPath) + "/namespaces/" +
+                                      kube::Escape(options_.pod.namespace_) + "/pods",
+                                  {{"labelSelector", std::string(kLabelManaged) + "=true"}}));
+    metrics_polls_.fetch_add(1);
+    for (const json::value& item : list.items) {
+      auto s = ReadPodMetrics(item);
+      if (s.ok()) {
+        samples.push_back(std::move(*s));
+      } else {
+        log::Debug("kubernetes: unreadable pod metrics", {{"error", s.error().ToString()}});
+      }
     }
   }
   std::map<std::string, UsagePod> pods;

@@ -226,6 +226,27 @@ TEST_F(LocalEngineTest, EnvironmentAndWorkingDirectoryAreHonoured) {
   EXPECT_NE(log.find(me), std::string::npos) << log;
 }
 
+TEST_F(LocalEngineTest, SecretEnvReachesTheJobAndAReferenceIsRefused) {
+  size_t e = Make();
+  const std::string proof = root_ + "/proof";
+  LaunchSpec spec = Shell("printf %s \"$PASSWORD\" > " + proof);
+  spec.secret_env = {{"PASSWORD", SecretEnv{"s3cret value", "", ""}}};
+  auto ended = RunToEnd(e, spec);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->status, AttemptStatus::kSucceeded);
+  std::ifstream in(proof);
+  std::stringstream got;
+  got << in.rdbuf();
+  EXPECT_EQ(got.str(), "s3cret value");
+
+  LaunchSpec ref = Shell("true");
+  ref.secret_env = {{"DB", SecretEnv{"", "db-creds", "password"}}};
+  auto refused = engine(e).Launch(ref);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.error().message().find("local engine cannot read"), std::string::npos);
+}
+
 TEST_F(LocalEngineTest, ArgvRunsWithoutAShell) {
   size_t e = Make();
   LaunchSpec spec = Spec({"printf", "%s|", "a b", "$HOME", "c"});

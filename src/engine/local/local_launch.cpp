@@ -107,6 +107,14 @@ Result<std::string> LocalEngine::Launch(const LaunchSpec& spec) {
 }
 
 Status LocalEngine::CheckRunnable(const LaunchSpec& spec, const std::string& working_dir) const {
+  for (const auto& [name, secret] : spec.secret_env) {
+    if (secret.from_secret()) {
+      return FailedPrecondition(fmt::format(
+          "env '{}' comes from the Kubernetes Secret '{}', which the local engine cannot read; "
+          "give it an inline value ({{secret: true, value: ...}}) or run on kubernetes",
+          name, secret.secret_name));
+    }
+  }
   if (!working_dir.empty() && !IsDir(working_dir)) {
     return InvalidArgument(fmt::format(
         "working directory '{}' does not exist or is not a directory; create it or change "
@@ -171,6 +179,9 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
   shim_spec.run_id = spec.run_id;
   shim_spec.argv = spec.argv;
   shim_spec.env = spec.env;
+  // Secrets reach the job through its environment (and the shim's spec file in the attempt's
+  // private state directory), nowhere else.
+  for (const auto& [name, secret] : spec.secret_env) shim_spec.env[name] = secret.value;
   // Who am I, for the job: its run, this attempt and its number (1 for the first try).
   shim_spec.env["TUG_RUN_ID"] = spec.run_id;
   shim_spec.env["TUG_ATTEMPT_ID"] = spec.attempt_id;

@@ -155,7 +155,8 @@ Status SyncDir(const std::string& dir) {
 
 Status WriteFileAtomic(const std::string& path, std::string_view content, Sync sync) {
   std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // 0600: the engine's state is its own (a launch spec holds the job's secret env values).
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError(fmt::format("creating '{}'", tmp), errno);
   UniqueFd owned(fd);
   if (!WriteAll(fd, content)) {

@@ -64,7 +64,8 @@ enum class Sync {
   kFileAndDir,  // also fsync the directory, so the file itself survives a power loss
 };
 /// Writes `content` to a temporary file beside `path` and renames it over `path`, so readers
-/// see the old content or the new, never a partial file; `sync` says what is fsynced.
+/// see the old content or the new, never a partial file; `sync` says what is fsynced. The file
+/// is readable by its owner only (0600).
 [[nodiscard]] Status WriteFileAtomic(const std::string& path, std::string_view content, Sync sync);
 /// fsync of a directory (its entries); errno detail on failure.
 [[nodiscard]] Status SyncDir(const std::string& dir);

@@ -82,6 +82,7 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
         "spark version '{}' is not supported on Kubernetes here; use Spark 3.0 or newer",
         spec.spark.version));
   }
+  RETURN_IF_ERROR(kubernetes::CheckSecretsByReference(spec, "spark"));
   Submission sub;
   ASSIGN_OR_RETURN(sub.image, ImageFor(spec.spark.version, settings));
   const std::string base = PodName(spec.attempt_id);
@@ -113,6 +114,12 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
   if (sa.empty()) sa = settings.driver_service_account;
   if (sa.empty()) sa = pods.default_service_account;
   if (!sa.empty()) c["spark.kubernetes.authenticate.driver.serviceAccountName"] = sa;
+  // Driver and executors go to the cluster's scheduler for job pods too (the controller pod gets
+  // it from BuildPod). Spark reads this conf from 3.3; older versions' pods keep the default
+  // scheduler. A definition's own conf wins.
+  if (!pods.scheduler_name.empty() && AtLeast(version, 3, 3)) {
+    c.emplace("spark.kubernetes.scheduler.name", pods.scheduler_name);
+  }
 
   // Our labels and the attempt annotation on driver and executors: the engine's informer finds
   // them by tugboat.io/managed and maps them back to the attempt.
@@ -202,6 +209,12 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
   for (const auto& [k, v] : spec.env) {
     c["spark.kubernetes.driverEnv." + k] = v;
     c["spark.executorEnv." + k] = v;
+  }
+  // Secrets by reference (Spark mounts them as secretKeyRef env in the driver and executor
+  // pods): the confs name the Secret, never its value.
+  for (const auto& [k, v] : spec.secret_env) {
+    c["spark.kubernetes.driver.secretKeyRef." + k] = v.secret_name + ":" + v.secret_key;
+    c["spark.kubernetes.executor.secretKeyRef." + k] = v.secret_name + ":" + v.secret_key;
   }
 
   std::vector<std::string>& a = sub.argv;

@@ -161,6 +161,28 @@ TEST(SparkSubmit, EksCapacityLabelValues) {
             "SPOT");
 }
 
+TEST(SparkSubmit, SchedulerNameForEveryPodFromSpark33) {
+  kubernetes::PodSettings pods = Pods();
+  pods.scheduler_name = "tugboat-binpack";
+  auto sub = BuildSubmission(Pi("3.5"), pods, Settings());
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(sub->controller_pod.at("spec").at("schedulerName").as_string(), "tugboat-binpack");
+  EXPECT_EQ(sub->conf.at("spark.kubernetes.scheduler.name"), "tugboat-binpack");
+  // Spark 3.2 has no such conf: its driver and executors stay with the default scheduler.
+  auto old = BuildSubmission(Pi("3.2"), pods, Settings());
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->conf.count("spark.kubernetes.scheduler.name"), 0u);
+  EXPECT_EQ(old->controller_pod.at("spec").at("schedulerName").as_string(), "tugboat-binpack");
+  // A definition's own conf wins; without a scheduler name nothing is set.
+  LaunchSpec own = Pi("3.5");
+  own.spark.conf["spark.kubernetes.scheduler.name"] = "volcano";
+  EXPECT_EQ(BuildSubmission(own, pods, Settings())->conf.at("spark.kubernetes.scheduler.name"),
+            "volcano");
+  auto plain = BuildSubmission(Pi("3.5"), Pods(), Settings());
+  EXPECT_EQ(plain->conf.count("spark.kubernetes.scheduler.name"), 0u);
+  EXPECT_FALSE(plain->controller_pod.at("spec").as_object().contains("schedulerName"));
+}
+
 TEST(SparkSubmit, TwoVersionsGetTheirOwnImages) {
   auto a = BuildSubmission(Pi("3.4"), Pods(), Settings());
   auto b = BuildSubmission(Pi("3.5"), Pods(), Settings());
@@ -181,6 +203,22 @@ TEST(SparkSubmit, UnknownOrOldVersionsAreRefusedWithWhatExists) {
   LaunchSpec container = Pi("3.5");
   container.kind = "container";
   EXPECT_EQ(BuildSubmission(container, Pods(), Settings()).error().code(), Code::kInvalidArgument);
+}
+
+TEST(SparkSubmit, SecretsAreReferencedNeverCopied) {
+  LaunchSpec spec = Pi("3.5");
+  spec.secret_env = {{"DB_PASSWORD", SecretEnv{"", "db-creds", "password"}}};
+  auto sub = BuildSubmission(spec, Pods(), Settings());
+  ASSERT_TRUE(sub.ok()) << sub.error().message();
+  EXPECT_EQ(sub->conf.at("spark.kubernetes.driver.secretKeyRef.DB_PASSWORD"), "db-creds:password");
+  EXPECT_EQ(sub->conf.at("spark.kubernetes.executor.secretKeyRef.DB_PASSWORD"),
+            "db-creds:password");
+  spec.secret_env["API_KEY"] = SecretEnv{"inline-s3cret", "", ""};
+  auto refused = BuildSubmission(spec, Pods(), Settings());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.error().message().find("secretKeyRef"), std::string::npos);
+  EXPECT_EQ(refused.error().message().find("inline-s3cret"), std::string::npos);
 }
 
 // ---------------------------------------------------------------- adapt → confs

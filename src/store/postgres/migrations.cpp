@@ -128,6 +128,28 @@ CREATE TABLE usage_samples (
   PRIMARY KEY (run_id, attempt_id, component, bucket_at)
 );
 )sql"},
+    // Authentication (src/auth), as SQLite's migration 7: groups and owners, API tokens (only
+    // their SHA-256 is kept).
+    Migration{3, R"sql(
+ALTER TABLE runs ADD COLUMN group_name TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX runs_group_id ON runs (group_name, id);
+ALTER TABLE definitions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE definitions ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+CREATE TABLE api_tokens (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  name TEXT NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  groups TEXT NOT NULL,
+  role TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT NOT NULL DEFAULT 0,
+  last_used_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
+)sql"},
 };
 
 // Held for the length of each migration's transaction ("tug_migr" as an int64); advisory locks

@@ -22,17 +22,17 @@ using pg::Tx;
 namespace {
 
 // A run, its first attempt and its "submitted" event in one statement (one round trip, atomic
-// on its own). $1..$16 the run, $17 its signature, $18..$44 the attempt, $45 the event text. The
+// on its own). $1..$17 the run, $18 its signature, $19..$45 the attempt, $46 the event text. The
 // attempt's foreign key is checked at the end of the statement, when the run is in.
 constexpr const char* kCreateRunSql =
     "WITH r AS (INSERT INTO runs (" TUG_RUN_COLUMNS
     ", signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-    "$16, $17)), "
+    "$16, $17, $18)), "
     "a AS (INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
-    ") VALUES ($18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, "
-    "$34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44)) "
+    ") VALUES ($19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, "
+    "$35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45)) "
     "INSERT INTO events (run_id, attempt_id, at, type, message) "
-    "VALUES ($1, $18, $7, 'submitted', $45)";
+    "VALUES ($1, $19, $7, 'submitted', $46)";
 
 Params CreateRunParams(const Run& run, const Attempt& first) {
   Params p;
@@ -40,8 +40,7 @@ Params CreateRunParams(const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
   p.Add(CommandSignature(run.spec));
   pg::AddAttempt(p, first);
-  p.Add(
-      fmt::format("submitted: definition '{}' version {}", run.definition, run.definition_version));
+  p.Add(SubmittedMessage(run));
   return p;
 }
 
@@ -352,7 +351,8 @@ Status PostgresStore::EndAttempt(const std::string& attempt_id, const AttemptEnd
   });
 }
 
-Result<bool> PostgresStore::RequestStop(const std::string& run_id, Micros now) {
+Result<bool> PostgresStore::RequestStop(const std::string& run_id, Micros now,
+                                        const std::string& requested_by) {
   bool stopped_now = false;
   return ValueIfOk(
       Write([&](Tx& tx) -> Status {
@@ -368,7 +368,9 @@ Result<bool> PostgresStore::RequestStop(const std::string& run_id, Micros now) {
         }
         tx.Queue("UPDATE runs SET stop_requested = true, updated_at = $1 WHERE id = $2",
                  P(now, run_id));
-        if (!run.Bool(0, 1)) QueueEvent(tx, run_id, "", now, "stop_requested", "stop requested");
+        if (!run.Bool(0, 1)) {
+          QueueEvent(tx, run_id, "", now, "stop_requested", StopRequestedMessage(requested_by));
+        }
         if (status != RunStatus::kQueued && status != RunStatus::kRetrying) return OkStatus();
         // A queued (or retrying) run stops at once only if none of its attempts was claimed: a
         // LAUNCHING attempt may have a process starting, which only the engine can stop. The

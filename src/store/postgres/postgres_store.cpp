@@ -14,6 +14,7 @@
 namespace tug::store {
 
 using pg::P;
+using pg::Params;
 using pg::Row;
 using pg::Rows;
 using pg::Tx;
@@ -95,38 +96,47 @@ Result<Definition> PostgresStore::PutDefinition(const Definition& def, Micros no
   if (def.name.empty()) {
     return InvalidArgument("definition name is empty; set a name, e.g. name: hello");
   }
-  // The stored spec carries neither version nor created_at: those are columns.
+  // The stored spec carries neither version nor created_at nor owner and group: those are
+  // columns.
   Definition spec = def;
   spec.version = 0;
   spec.created_at = 0;
+  spec.owner.clear();
+  spec.group.clear();
   Definition out;
   auto body = [&](Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(Rows rows,
-                     tx.Exec("SELECT version, spec, created_at, deleted_at FROM definitions "
-                             "WHERE name = $1 ORDER BY version DESC LIMIT 1",
-                             P(def.name)));
+    ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT version, spec, created_at, deleted_at, owner, "
+                                        "group_name FROM definitions "
+                                        "WHERE name = $1 ORDER BY version DESC LIMIT 1",
+                                        P(def.name)));
     int64_t next = 1;
     if (!rows.empty()) {
       Row row(rows, 0);
       next = row.Int(0) + 1;
-      if (row.IsNull(3)) {
+      if (row.IsNull(3) && row.TextView(4) == def.owner && row.TextView(5) == def.group) {
         ASSIGN_OR_RETURN(Definition current, DecodeSpec(row.TextView(1)));
         if (current == spec) {  // an unchanged apply keeps the version (idempotent)
           out = std::move(current);
           out.version = row.Int(0);
           out.created_at = row.Int(2);
+          out.owner = def.owner;
+          out.group = def.group;
           return OkStatus();
         }
       }
     }
-    tx.Queue("INSERT INTO definitions (name, version, spec, created_at) VALUES ($1, $2, $3, $4)",
-             P(def.name, next, EncodeSpec(spec), now));
+    tx.Queue(
+        "INSERT INTO definitions (name, version, spec, created_at, owner, group_name) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        P(def.name, next, EncodeSpec(spec), now, def.owner, def.group));
     // Committed here so that a concurrent apply of the same name, which took version `next`
     // first, shows up as kAlreadyExists: the loop below reads again and makes `next` + 1.
     RETURN_IF_ERROR(tx.Commit());
     out = spec;
     out.version = next;
     out.created_at = now;
+    out.owner = def.owner;
+    out.group = def.group;
     return OkStatus();
   };
   for (int attempt = 1;; ++attempt) {
@@ -141,7 +151,8 @@ Result<Definition> PostgresStore::GetDefinition(const std::string& name) {
   Definition out;
   return ValueIfOk(Read([&](Tx& tx) -> Status {
                      ASSIGN_OR_RETURN(Rows rows,
-                                      tx.Exec("SELECT version, spec, created_at FROM definitions "
+                                      tx.Exec("SELECT version, spec, created_at, owner, group_name "
+                                              "FROM definitions "
                                               "WHERE name = $1 AND deleted_at IS NULL "
                                               "ORDER BY version DESC LIMIT 1",
                                               P(name)));
@@ -150,28 +161,34 @@ Result<Definition> PostgresStore::GetDefinition(const std::string& name) {
                      ASSIGN_OR_RETURN(out, DecodeSpec(row.TextView(1)));
                      out.version = row.Int(0);
                      out.created_at = row.Int(2);
+                     out.owner = row.Text(3);
+                     out.group = row.Text(4);
                      return OkStatus();
                    }),
                    out);
 }
 
-Result<std::vector<Definition>> PostgresStore::ListDefinitions() {
+Result<std::vector<Definition>> PostgresStore::ListDefinitions(const Visibility& visible) {
   std::vector<Definition> out;
+  std::vector<std::string> values;
+  // Deleting hides every version of a name, so the newest live row is the newest row.
+  const std::string sql =
+      "SELECT version, spec, created_at, owner, group_name FROM definitions AS d "
+      "WHERE deleted_at IS NULL AND version = "
+      "(SELECT MAX(version) FROM definitions WHERE name = d.name)" +
+      VisibilityCondition(visible, values, /*dollar=*/true) + " ORDER BY name";
+  Params params;
+  for (const std::string& v : values) params.Add(v);
   return ValueIfOk(Read([&](Tx& tx) -> Status {
                      out.clear();
-                     // Deleting hides every version of a name, so the newest live row is the newest
-                     // row.
-                     ASSIGN_OR_RETURN(
-                         Rows rows,
-                         tx.Exec("SELECT version, spec, created_at FROM definitions AS d "
-                                 "WHERE deleted_at IS NULL AND version = "
-                                 "(SELECT MAX(version) FROM definitions WHERE name = d.name) "
-                                 "ORDER BY name"));
+                     ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
                      for (int i = 0; i < rows.size(); ++i) {
                        Row row(rows, i);
                        ASSIGN_OR_RETURN(Definition d, DecodeSpec(row.TextView(1)));
                        d.version = row.Int(0);
                        d.created_at = row.Int(2);
+                       d.owner = row.Text(3);
+                       d.group = row.Text(4);
                        out.push_back(std::move(d));
                      }
                      return OkStatus();

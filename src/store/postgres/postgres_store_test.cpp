@@ -19,6 +19,7 @@
 #include "store/postgres/pg_test_server.h"
 #include "store/postgres/pool.h"
 #include "store/store_conformance.h"
+#include "store/store_conformance_auth.h"
 #include "store/store_conformance_claims.h"
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_retries.h"

@@ -50,7 +50,7 @@ void AddRun(Params& p, const Run& run) {
       .Add(run.ended_at)
       .Add(run.stop_requested);
   AddOutcome(p, run.outcome);
-  p.Add(run.plan).Add(run.owner);
+  p.Add(run.plan).Add(run.owner).Add(run.group);
 }
 
 void AddAttempt(Params& p, const Attempt& a) {

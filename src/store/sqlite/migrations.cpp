@@ -140,6 +140,29 @@ CREATE TABLE usage_samples (
   PRIMARY KEY (run_id, attempt_id, component, bucket_at)
 ) WITHOUT ROWID;
 )sql"},
+    // Authentication (src/auth): the group a run or definition belongs to and a definition's
+    // owner (lists filter by group or owner, so each has an index), and API bearer tokens, of
+    // which only the SHA-256 is kept (looked up by it, so it is unique).
+    Migration{7, R"sql(
+ALTER TABLE runs ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_group_id ON runs (group_name, id);
+ALTER TABLE definitions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE definitions ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  groups TEXT NOT NULL,
+  role TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

@@ -111,8 +111,9 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
 
 Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
-  ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(Stmt r,
+                   db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -125,7 +126,8 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(10, run.ended_at)
       .Bind(11, run.stop_requested);
   sqlite::BindOutcome(r, 12, run.outcome);
-  r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, CommandSignature(run.spec));
+  r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, run.group);
+  r.Bind(18, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -136,9 +138,7 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
     return AlreadyExists(
         fmt::format("attempt '{}' already exists; submit again to get a new run id", first.id));
   }
-  return AddEvent(
-      db, run.id, first.id, run.created_at, "submitted",
-      fmt::format("submitted: definition '{}' version {}", run.definition, run.definition_version));
+  return AddEvent(db, run.id, first.id, run.created_at, "submitted", SubmittedMessage(run));
 }
 
 Result<Run> SqliteStore::GetRun(const std::string& id) {
@@ -182,8 +182,8 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
-          r.attempt_count = static_cast<int>(s.Int(16));  // after the 16 run columns
-          r.last_failure_class = s.Text(17);
+          r.attempt_count = static_cast<int>(s.Int(17));  // after the 17 run columns
+          r.last_failure_class = s.Text(18);
           page.runs.push_back(std::move(r));
         }
       }),
@@ -314,7 +314,8 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
   });
 }
 
-Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now) {
+Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now,
+                                      const std::string& requested_by) {
   bool stopped_now = false;
   return sqlite::ValueIfOk(
       Write([&](Connection& db) -> Status {
@@ -331,7 +332,8 @@ Result<bool> SqliteStore::RequestStop(const std::string& run_id, Micros now) {
           RETURN_IF_ERROR(s.Bind(1, now).Bind(2, run_id).Run());
         }
         if (!run.stop_requested) {
-          RETURN_IF_ERROR(AddEvent(db, run_id, "", now, "stop_requested", "stop requested"));
+          RETURN_IF_ERROR(
+              AddEvent(db, run_id, "", now, "stop_requested", StopRequestedMessage(requested_by)));
         }
         if (run.status != RunStatus::kQueued && run.status != RunStatus::kRetrying) {
           return OkStatus();

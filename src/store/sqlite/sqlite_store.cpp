@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/thread_name.h"
+#include "store/rules.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 
@@ -21,7 +22,6 @@ using sqlite::Stmt;
 namespace {
 
 constexpr int kMaxReadConnections = 64;
-constexpr int kMaxEventsPerPage = 10'000;
 
 Status ApplyPragmas(Connection& db, const SqliteOptions& opts, bool memory) {
   // PRAGMA values cannot be bound; both texts are constants chosen from a bool.
@@ -345,43 +345,53 @@ Result<Definition> SqliteStore::PutDefinition(const Definition& def, Micros now)
   if (def.name.empty()) {
     return InvalidArgument("definition name is empty; set a name, e.g. name: hello");
   }
-  // The stored spec carries neither version nor created_at: those are columns.
+  // The stored spec carries neither version nor created_at nor owner and group: those are
+  // columns.
   Definition spec = def;
   spec.version = 0;
   spec.created_at = 0;
+  spec.owner.clear();
+  spec.group.clear();
   Definition out;
   return sqlite::ValueIfOk(
       Write([&](Connection& db) -> Status {
         int64_t next = 1;
         {
-          ASSIGN_OR_RETURN(
-              Stmt s, db.Prepare("SELECT version, spec, created_at, deleted_at FROM definitions "
-                                 "WHERE name = ? ORDER BY version DESC LIMIT 1"));
+          ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT version, spec, created_at, deleted_at, "
+                                              "owner, group_name FROM definitions "
+                                              "WHERE name = ? ORDER BY version DESC LIMIT 1"));
           s.Bind(1, def.name);
           ASSIGN_OR_RETURN(bool row, s.Step());
           if (row) {
             next = s.Int(0) + 1;
-            if (s.IsNull(3)) {
+            if (s.IsNull(3) && s.TextView(4) == def.owner && s.TextView(5) == def.group) {
               ASSIGN_OR_RETURN(Definition current, sqlite::DecodeSpec(s.TextView(1)));
               if (current == spec) {  // an unchanged apply keeps the version (idempotent)
                 out = std::move(current);
                 out.version = s.Int(0);
                 out.created_at = s.Int(2);
+                out.owner = def.owner;
+                out.group = def.group;
                 return OkStatus();
               }
             }
           }
         }
         ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO definitions (name, version, spec, "
-                                              "created_at) VALUES (?, ?, ?, ?)"));
+                                              "created_at, owner, group_name) "
+                                              "VALUES (?, ?, ?, ?, ?, ?)"));
         RETURN_IF_ERROR(ins.Bind(1, def.name)
                             .Bind(2, next)
                             .Bind(3, sqlite::EncodeSpec(spec))
                             .Bind(4, now)
+                            .Bind(5, def.owner)
+                            .Bind(6, def.group)
                             .Run());
         out = spec;
         out.version = next;
         out.created_at = now;
+        out.owner = def.owner;
+        out.group = def.group;
         return OkStatus();
       }),
       out);
@@ -391,7 +401,8 @@ Result<Definition> SqliteStore::GetDefinition(const std::string& name) {
   Definition out;
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
-        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT version, spec, created_at FROM definitions "
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT version, spec, created_at, owner, group_name "
+                                            "FROM definitions "
                                             "WHERE name = ? AND deleted_at IS NULL "
                                             "ORDER BY version DESC LIMIT 1"));
         s.Bind(1, name);
@@ -405,27 +416,35 @@ Result<Definition> SqliteStore::GetDefinition(const std::string& name) {
         ASSIGN_OR_RETURN(out, sqlite::DecodeSpec(s.TextView(1)));
         out.version = s.Int(0);
         out.created_at = s.Int(2);
+        out.owner = s.Text(3);
+        out.group = s.Text(4);
         return OkStatus();
       }),
       out);
 }
 
-Result<std::vector<Definition>> SqliteStore::ListDefinitions() {
+Result<std::vector<Definition>> SqliteStore::ListDefinitions(const Visibility& visible) {
   std::vector<Definition> out;
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
         // Deleting hides every version of a name, so the newest live row is the newest row.
-        ASSIGN_OR_RETURN(Stmt s,
-                         db.Prepare("SELECT version, spec, created_at FROM definitions AS d "
-                                    "WHERE deleted_at IS NULL AND version = "
-                                    "(SELECT MAX(version) FROM definitions WHERE name = d.name) "
-                                    "ORDER BY name"));
+        std::vector<std::string> params;
+        std::string sql =
+            "SELECT version, spec, created_at, owner, group_name FROM definitions AS d "
+            "WHERE deleted_at IS NULL AND version = "
+            "(SELECT MAX(version) FROM definitions WHERE name = d.name)" +
+            VisibilityCondition(visible, params, /*dollar=*/false) + " ORDER BY name";
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare(sql));
+        int n = 0;
+        for (const std::string& v : params) s.Bind(++n, v);
         while (true) {
           ASSIGN_OR_RETURN(bool row, s.Step());
           if (!row) return OkStatus();
           ASSIGN_OR_RETURN(Definition d, sqlite::DecodeSpec(s.TextView(1)));
           d.version = s.Int(0);
           d.created_at = s.Int(2);
+          d.owner = s.Text(3);
+          d.group = s.Text(4);
           out.push_back(std::move(d));
         }
       }),

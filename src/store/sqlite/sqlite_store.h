@@ -50,7 +50,8 @@ class SqliteStore final : public Store {
 
   Result<Definition> PutDefinition(const Definition& def, Micros now) override;
   Result<Definition> GetDefinition(const std::string& name) override;
-  Result<std::vector<Definition>> ListDefinitions() override;
+  using Store::ListDefinitions;
+  Result<std::vector<Definition>> ListDefinitions(const Visibility& visible) override;
   Status DeleteDefinition(const std::string& name, Micros now) override;
 
   std::vector<Status> CreateRuns(const std::vector<NewRun>& runs) override;
@@ -69,7 +70,9 @@ class SqliteStore final : public Store {
                       const std::string& engine_ref, Micros now) override;
   Status MarkRunning(const std::string& attempt_id, Micros started_at) override;
   Status EndAttempt(const std::string& attempt_id, const AttemptEnd& end) override;
-  Result<bool> RequestStop(const std::string& run_id, Micros now) override;
+  using Store::RequestStop;
+  Result<bool> RequestStop(const std::string& run_id, Micros now,
+                           const std::string& requested_by) override;
   Result<std::vector<Attempt>> ListActiveAttempts() override;
   Result<std::optional<Micros>> NextDueAt() override;
   Result<std::vector<HistoryRow>> ListSuccessHistory(const std::string& definition,
@@ -88,6 +91,13 @@ class SqliteStore final : public Store {
 
   Status AppendUsage(const std::vector<UsageSample>& samples) override;
   Result<std::vector<UsagePoint>> ListUsage(const std::string& run_id) override;
+
+  Status CreateToken(const ApiToken& token) override;
+  Result<ApiToken> GetTokenByHash(const std::string& hash) override;
+  Result<ApiToken> GetToken(const std::string& id) override;
+  Result<std::vector<ApiToken>> ListTokens(const std::string& user) override;
+  Result<ApiToken> RevokeToken(const std::string& id, Micros now) override;
+  Status TouchToken(const std::string& id, Micros at) override;
 
   Result<std::vector<StatusCount>> CountRunsByStatus() override;
   Result<int64_t> QueueDepth(Micros now) override;

@@ -15,6 +15,7 @@
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 #include "store/store_conformance.h"
+#include "store/store_conformance_auth.h"
 #include "store/store_conformance_claims.h"
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_retries.h"

@@ -1,0 +1,94 @@
+#include "diagnose/byte_frequency.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace tug::diagnose {
+namespace {
+
+enum Class { kLower, kUpper, kDigit, kSpace, kOther, kClasses };
+
+Class ClassOf(uint8_t b) {
+  if (b >= 'a' && b <= 'z') return kLower;
+  if (b >= 'A' && b <= 'Z') return kUpper;
+  if (b >= '0' && b <= '9') return kDigit;
+  if (b == ' ' || b == '\t') return kSpace;
+  return kOther;
+}
+
+// P(class of the next byte | class of this one): words run on, identifiers mix cases,
+// numbers run on, a space starts anything. Rough guesses from reading log text; what matters
+// is the order (in-word continuations are likely, case and class changes are not).
+constexpr double kNext[kClasses][kClasses] = {
+    //  lower  upper  digit  space  other
+    {0.78, 0.03, 0.01, 0.12, 0.06},  // after lower
+    {0.55, 0.30, 0.02, 0.06, 0.07},  // after upper
+    {0.03, 0.02, 0.60, 0.15, 0.20},  // after digit
+    {0.40, 0.20, 0.15, 0.10, 0.15},  // after space
+    {0.25, 0.15, 0.20, 0.20, 0.20},  // after other
+};
+
+struct ClassTotals {
+  std::array<double, kClasses> total{};
+  ClassTotals() {
+    for (int b = 0; b < 256; ++b) {
+      total[ClassOf(static_cast<uint8_t>(b))] += ByteProbability(static_cast<uint8_t>(b));
+    }
+  }
+};
+
+// Lower-case and capitalised forms are both listed; matching is case-sensitive.
+constexpr std::string_view kCommonWords[] = {
+    "memory",        "Memory",       "broadcast",   "Broadcast",   "scheduler",  "Scheduler",
+    "resource",      "Resource",     "executor",    "Executor",    "container",  "Container",
+    "manager",       "Manager",      "storage",     "Storage",     "shuffle",    "Shuffle",
+    "partition",     "Partition",    "application", "Application", "request",    "Request",
+    "status",        "Status",       "driver",      "Driver",      "context",    "Context",
+    "session",       "Session",      "connection",  "Connection",  "running",    "Running",
+    "finished",      "Finished",     "started",     "Started",     "starting",   "Starting",
+    "submitted",     "Submitted",    "submitting",  "Submitting",  "registered", "Registered",
+    "removed",       "Removed",      "removing",    "Removing",    "stored",     "Stored",
+    "version",       "Version",      "thread",      "Thread",      "worker",     "Worker",
+    "server",        "Server",       "client",      "Client",      "service",    "Service",
+    "cluster",       "Cluster",      "namespace",   "kubernetes",  "Kubernetes", "configuration",
+    "Configuration", "successfully", "completed",   "Completed",   "default",    "Default",
+    "received",      "Received",     "message",     "Message",     "waiting",    "Waiting",
+    "available",     "Available",    "generated",   "Generated",   "including",  "estimated",
+    "directory",     "Directory",    "location",    "reading",     "writing",    "written",
+    "process",       "Process",      "output",      "Output",      "number",     "Number",
+    "because",       "between",      "current",     "Current",     "timeout",    "Timeout",
+    "failed",        "Failed",       "cannot",      "should",      "instance",   "Instance",
+};
+
+}  // namespace
+
+bool SharesCommonWord(std::string_view s) {
+  constexpr size_t kOverlap = 6;
+  // Every 6-byte piece of every common word, sorted, built once.
+  static const std::vector<std::string_view> pieces = [] {
+    std::vector<std::string_view> out;
+    for (std::string_view w : kCommonWords) {
+      for (size_t i = 0; i + kOverlap <= w.size(); ++i) out.push_back(w.substr(i, kOverlap));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }();
+  for (size_t i = 0; i + kOverlap <= s.size(); ++i) {
+    if (std::binary_search(pieces.begin(), pieces.end(), s.substr(i, kOverlap))) return true;
+  }
+  return false;
+}
+
+double TextProbability(std::string_view s) {
+  static const ClassTotals totals;
+  double p = 1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto b = static_cast<uint8_t>(s[i]);
+    Class c = ClassOf(b);
+    double within = ByteProbability(b) / totals.total[c];
+    p *= i == 0 ? ByteProbability(b) : kNext[ClassOf(static_cast<uint8_t>(s[i - 1]))][c] * within;
+  }
+  return p;
+}
+
+}  // namespace tug::diagnose

@@ -1,0 +1,317 @@
+#include "diagnose/literal_prefilter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TUG_PREFILTER_AVX2 1
+#endif
+
+#include "diagnose/regex_literals.h"
+
+namespace tug::diagnose {
+namespace {
+
+constexpr size_t kMinMergedLength = 5;
+// A merged anchor must itself be rare: at least 7 bytes and not a run of lower-case words
+// (LiteralCost 5 and under). " task " would cover "Lost task " and "Finished task " but
+// flags every other Spark INFO line.
+constexpr double kMaxMergedCost = 5.5;
+
+bool ContainsAny(const std::string& s, const std::vector<std::string>& subs) {
+  return std::any_of(subs.begin(), subs.end(),
+                     [&](const std::string& t) { return s.find(t) != std::string::npos; });
+}
+
+}  // namespace
+
+std::vector<std::string> ReduceAnchors(std::vector<std::string> literals, size_t short_below,
+                                       size_t target) {
+  std::erase_if(literals, [](const std::string& s) {
+    return s.empty() || s.find('\n') != std::string::npos;
+  });
+  std::sort(literals.begin(), literals.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  literals.erase(std::unique(literals.begin(), literals.end()), literals.end());
+  std::vector<std::string> kept;
+  for (std::string& s : literals) {
+    if (!ContainsAny(s, kept)) kept.push_back(std::move(s));
+  }
+  for (;;) {
+    auto shorts = static_cast<size_t>(std::count_if(
+        kept.begin(), kept.end(), [&](const std::string& s) { return s.size() < short_below; }));
+    if (shorts <= target) break;
+    std::map<std::string, int> shared;
+    for (const std::string& s : kept) {
+      if (s.size() >= short_below) continue;
+      std::set<std::string> subs;
+      for (size_t len = kMinMergedLength; len < s.size(); ++len) {
+        for (size_t i = 0; i + len <= s.size(); ++i) subs.insert(s.substr(i, len));
+      }
+      for (const std::string& t : subs) ++shared[t];
+    }
+    const std::string* best = nullptr;
+    int best_count = 1;
+    double best_cost = 0;
+    for (const auto& [t, count] : shared) {
+      double cost = LiteralCost(t);
+      if (count < 2 || cost > kMaxMergedCost) continue;
+      if (count > best_count || (count == best_count && best != nullptr && cost < best_cost)) {
+        best = &t;
+        best_count = count;
+        best_cost = cost;
+      }
+    }
+    if (best == nullptr) break;
+    std::string anchor = *best;
+    std::erase_if(kept, [&](const std::string& s) { return s.find(anchor) != std::string::npos; });
+    kept.push_back(std::move(anchor));
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
+namespace {
+
+// An anchor's condition: the co-requirements of every pool literal it stands for (those that
+// contain it); one without any makes it unconditional. Too many alternatives: unconditional.
+LineCondition ConditionFor(const std::string& anchor, const std::vector<RequiredLiteral>& pool) {
+  constexpr size_t kMaxAlternatives = 16;
+  LineCondition cond;
+  for (const RequiredLiteral& l : pool) {
+    if (l.text.find(anchor) == std::string::npos) continue;
+    if (l.also.empty()) return LineCondition{};
+    if (std::find(cond.alternatives.begin(), cond.alternatives.end(), l.also) ==
+        cond.alternatives.end()) {
+      cond.alternatives.push_back(l.also);
+    }
+    if (cond.alternatives.size() > kMaxAlternatives) return LineCondition{};
+  }
+  return cond;
+}
+
+}  // namespace
+
+LiteralPrefilter::LiteralPrefilter(const std::vector<std::vector<RequiredLiteral>>& required,
+                                   const std::vector<std::string>& markers,
+                                   const std::vector<std::string>& caseless_markers) {
+  std::vector<RequiredLiteral> pool;
+  pool.reserve(markers.size());
+  for (const std::string& m : markers) pool.push_back(RequiredLiteral{m, {}});
+  for (const auto& set : required) pool.insert(pool.end(), set.begin(), set.end());
+  std::vector<std::string> texts;
+  texts.reserve(pool.size());
+  for (const RequiredLiteral& l : pool) texts.push_back(l.text);
+  std::vector<std::string> anchors =
+      ReduceAnchors(std::move(texts), SampledGramMatcher::kMinLength, kTeddyTarget);
+  std::vector<TeddyMatcher::Literal> short_literals;
+  std::vector<std::string> long_literals;
+  std::vector<LineCondition> long_conditions;
+  for (std::string& a : anchors) {
+    LineCondition cond = ConditionFor(a, pool);
+    if (a.size() >= SampledGramMatcher::kMinLength) {
+      long_literals.push_back(std::move(a));
+      long_conditions.push_back(std::move(cond));
+    } else {
+      short_literals.push_back(TeddyMatcher::Literal{std::move(a), false, std::move(cond)});
+    }
+  }
+  for (const std::string& m : caseless_markers) {
+    if (!m.empty() && m.find('\n') == std::string::npos) {
+      short_literals.push_back(TeddyMatcher::Literal{m, true, {}});
+    }
+  }
+  teddy_ = TeddyMatcher(std::move(short_literals));
+  grams_ = SampledGramMatcher(std::move(long_literals), std::move(long_conditions));
+}
+
+struct PrefilterKernels {
+  // Teddy, then the sampled grams, each over the whole range; merged.
+  static void Sequential(const LiteralPrefilter& f, const char* data, size_t n,
+                         std::vector<uint32_t>* hits, uint64_t* candidates) {
+    size_t first = hits->size();
+    f.teddy_.FindPortable(data, n, hits, candidates);
+    size_t mid = hits->size();
+    f.grams_.Find(data, n, hits, candidates);
+    std::inplace_merge(hits->begin() + static_cast<std::ptrdiff_t>(first),
+                       hits->begin() + static_cast<std::ptrdiff_t>(mid), hits->end());
+  }
+
+#if defined(TUG_PREFILTER_AVX2)
+  // Teddy (TeddyKernels::Avx2) and the sampled grams (SampledGramMatcher::Find) on the same
+  // 32-byte blocks. The block at `i` tests Teddy windows i..i+31 and the grams at the four
+  // multiples of 8 from i & ~7 (consecutive blocks tile both). Candidates of a block are
+  // verified in position order; a verified one reports its line and the loop resumes at the
+  // next line, so each line is reported once and lines come in order.
+  template <int kSets>
+  __attribute__((target("avx2"))) static void Fused(const LiteralPrefilter& f, const char* data,
+                                                    size_t n, std::vector<uint32_t>* hits,
+                                                    uint64_t* candidates) {
+    const TeddyMatcher& t = f.teddy_;
+    const SampledGramMatcher& g = f.grams_;
+    constexpr size_t kWin = TeddyMatcher::kWindow;
+    constexpr size_t kStride = SampledGramMatcher::kStride;
+    const bool use_teddy = !t.empty();
+    const bool use_grams = !g.empty();
+    const uint64_t* filter = g.filter_.data();
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i mul = _mm256_set1_epi64x(static_cast<long long>(
+        uint64_t{SampledGramMatcher::kMulHigh} << 32 | SampledGramMatcher::kMulLow));
+    const __m256i low32 = _mm256_set1_epi64x(0xffffffffLL);
+    const __m256i one = _mm256_set1_epi64x(1);
+    const __m256i low6 = _mm256_set1_epi64x(63);
+    __m256i lo[kSets][kWin], hi[kSets][kWin];
+    for (int s = 0; s < kSets; ++s) {
+      for (size_t k = 0; k < kWin; ++k) {
+        lo[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.lo_[s][k]));
+        hi[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.hi_[s][k]));
+      }
+    }
+    size_t i = 0;
+    size_t reported_end = 0;  // the line after the last one reported starts here
+    while (i + 32 + kWin - 1 <= n) {
+      uint32_t tmask = 0;
+      alignas(32) uint8_t bits[kSets][32];
+      if (use_teddy) {
+        __m256i acc[kSets];
+        for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
+          // Unrolled so that the tables stay in registers (GCC keeps the loop otherwise).
+#pragma GCC unroll 4
+        for (size_t k = 0; k < kWin; ++k) {
+          __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + k));
+          __m256i vl = _mm256_and_si256(v, low4);
+          __m256i vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+#pragma GCC unroll 2
+          for (int s = 0; s < kSets; ++s) {
+            acc[s] = _mm256_and_si256(acc[s], _mm256_and_si256(_mm256_shuffle_epi8(lo[s][k], vl),
+                                                               _mm256_shuffle_epi8(hi[s][k], vh)));
+          }
+        }
+        __m256i any = acc[0];
+        if constexpr (kSets == 2) any = _mm256_or_si256(acc[0], acc[1]);
+        if (_mm256_testz_si256(any, any) == 0) {
+          for (int s = 0; s < kSets; ++s) {
+            _mm256_store_si256(reinterpret_cast<__m256i*>(bits[s]), acc[s]);
+          }
+          tmask = ~static_cast<uint32_t>(
+              _mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
+        }
+      }
+      // The four grams are the four 64-bit lanes of one load; SampledGramMatcher::Hash,
+      // Word and Bits in vector form, the filter words gathered.
+      const size_t g0 = i & ~(kStride - 1);
+      alignas(32) uint64_t h[4];
+      unsigned gmask = 0;
+      if (use_grams) {
+        __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + g0));
+        __m256i prod = _mm256_mullo_epi32(v, mul);
+        // Low 32 bits of each lane: low half product xor high half product.
+        __m256i hv = _mm256_and_si256(_mm256_xor_si256(prod, _mm256_srli_epi64(prod, 32)), low32);
+        hv = _mm256_xor_si256(hv, _mm256_srli_epi64(hv, SampledGramMatcher::kMixShift));
+        __m256i word = _mm256_srli_epi64(hv, 32 - SampledGramMatcher::kWordBits);
+        __m256i want = _mm256_or_si256(
+            _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(hv, 15), low6)),
+            _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(hv, 9), low6)));
+        __m256i words = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(filter), word, 8);
+        __m256i pass = _mm256_cmpeq_epi64(_mm256_and_si256(words, want), want);
+        gmask = static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(pass)));
+        if (gmask != 0) _mm256_store_si256(reinterpret_cast<__m256i*>(h), hv);
+      }
+      size_t next = i + 32;
+      while ((tmask | gmask) != 0) {
+        // The earlier of the next Teddy window and the next gram sample.
+        size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctz(tmask)) : SIZE_MAX;
+        unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
+        size_t gpos = gmask != 0 ? g0 + gs * kStride : SIZE_MAX;
+        size_t start;
+        if (tpos <= gpos) {
+          tmask &= tmask - 1;
+          uint32_t buckets = bits[0][tpos - i];
+          if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][tpos - i]) << 8;
+          start = t.Verify(data, n, tpos, buckets);
+        } else {
+          gmask &= gmask - 1;
+          start = g.Verify(data, n, gpos, static_cast<uint32_t>(h[gs]));
+        }
+        if (candidates != nullptr) ++*candidates;
+        // A gram sampled just before `i` may sit in the line reported last.
+        if (start == TeddyMatcher::kNotFound || start < reported_end) continue;
+        hits->push_back(static_cast<uint32_t>(start));
+        const void* nl = std::memchr(data + start, '\n', n - start);
+        if (nl == nullptr) return;
+        reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+        next = reported_end;
+        break;
+      }
+      i = next;
+    }
+    // The tail: both matchers on what is left (Teddy windows from i, gram samples from
+    // i & ~7), keeping only lines not reported yet.
+    std::vector<uint32_t> tail;
+    t.FindPortable(data, n, &tail, candidates, i);
+    size_t mid = tail.size();
+    g.FindFrom(data, n, i & ~(kStride - 1), &tail, candidates);
+    std::inplace_merge(tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(mid), tail.end());
+    for (uint32_t at : tail) {
+      if (at < reported_end) continue;
+      hits->push_back(at);
+      const void* nl = std::memchr(data + at, '\n', n - at);
+      if (nl == nullptr) return;
+      reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+    }
+  }
+#endif
+};
+
+bool LiteralPrefilter::Vectorized() {
+#if defined(TUG_PREFILTER_AVX2)
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  return avx2;
+#else
+  return false;
+#endif
+}
+
+void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* hits,
+                            uint64_t* candidates) const {
+#if defined(TUG_PREFILTER_AVX2)
+  if (Vectorized()) {
+    if (teddy_.sets() == 2) {
+      PrefilterKernels::Fused<2>(*this, data, n, hits, candidates);
+    } else {
+      PrefilterKernels::Fused<1>(*this, data, n, hits, candidates);
+    }
+    return;
+  }
+#endif
+  PrefilterKernels::Sequential(*this, data, n, hits, candidates);
+}
+
+void LiteralPrefilter::FindPortable(const char* data, size_t n, std::vector<uint32_t>* hits,
+                                    uint64_t* candidates) const {
+  PrefilterKernels::Sequential(*this, data, n, hits, candidates);
+}
+
+std::vector<std::string> LiteralPrefilter::short_anchors() const {
+  std::vector<std::string> out;
+  for (const auto& l : teddy_.literals()) {
+    std::string a = l.caseless ? "(?i)" + l.text : l.text;
+    for (size_t i = 0; i < l.condition.alternatives.size(); ++i) {
+      a += i == 0 ? " if " : " or ";
+      for (const auto& set : l.condition.alternatives[i]) {
+        a += "(";
+        for (size_t j = 0; j < set.size(); ++j) a += (j > 0 ? "|" : "") + set[j];
+        a += ")";
+      }
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace tug::diagnose

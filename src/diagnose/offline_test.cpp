@@ -1,0 +1,138 @@
+// `tug diagnose` on gzip'd logs: the same diagnosis as on the plain file, streamed in chunks,
+// concatenated members, and errors for truncated or corrupt data.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "diagnose/log_file.h"
+#include "diagnose/offline.h"
+
+namespace tug::diagnose {
+namespace {
+
+std::filesystem::path TempDir() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("tug-offline-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// One gzip member holding `data`.
+std::string Gzip(const std::string& data) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+void Write(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
+}
+
+std::string DriverLog() {
+  std::string log = "24/01/01 10:00:00 INFO SparkContext: Running Spark version 3.5.0\n";
+  for (int i = 0; i < 30000; ++i) {
+    log += "24/01/01 10:00:01 INFO Filler: line " + std::to_string(i) + "\n";
+  }
+  log += "java.io.IOException: boom\nCaused by: java.io.IOException: No space left on device\n";
+  log += "\tat java.io.FileOutputStream.writeBytes(Native Method)\n";
+  return log;
+}
+
+std::string Diagnose(const std::string& path, int* rc, std::string* err) {
+  OfflineOptions opts;
+  opts.files = {path};
+  opts.component = "executor";
+  opts.json = true;
+  std::ostringstream out, errs;
+  *rc = DiagnoseFiles(opts, out, errs);
+  *err = errs.str();
+  return out.str();
+}
+
+TEST(OfflineGzipTest, GzipLogGivesTheSameDiagnosisAsThePlainOne) {
+  auto dir = TempDir();
+  std::string log = DriverLog();
+  Write(dir / "driver.log", log);
+  Write(dir / "driver.log.gz", Gzip(log));
+  // Two members, as `cat a.gz b.gz` makes: one log, line numbers running on.
+  size_t half = log.size() / 2 + 17;  // mid-line on purpose
+  Write(dir / "two.gz", Gzip(log.substr(0, half)) + Gzip(log.substr(half)));
+  int rc = 0;
+  std::string err;
+  std::string plain = Diagnose((dir / "driver.log").string(), &rc, &err);
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_NE(plain.find("\"line\":30003"), std::string::npos) << plain;
+  EXPECT_EQ(Diagnose((dir / "driver.log.gz").string(), &rc, &err), plain);
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_EQ(Diagnose((dir / "two.gz").string(), &rc, &err), plain);
+  EXPECT_EQ(rc, 0) << err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(OfflineGzipTest, ReadLogFileStreamsBoundedChunks) {
+  auto dir = TempDir();
+  std::string log = DriverLog();
+  Write(dir / "a.gz", Gzip(log));
+  Write(dir / "a.log", log);
+  Write(dir / "empty.gz", Gzip(""));
+  Write(dir / "empty.log", "");
+  for (const char* name : {"a.gz", "a.log", "empty.gz", "empty.log"}) {
+    std::string got;
+    size_t chunks = 0, largest = 0;
+    Status st = ReadLogFile((dir / name).string(),
+                            [&](std::string_view c) {
+                              got.append(c);
+                              ++chunks;
+                              largest = std::max(largest, c.size());
+                            },
+                            4096);
+    ASSERT_TRUE(st.ok()) << name << ": " << st.error().ToString();
+    EXPECT_EQ(got, std::string(name).starts_with("a.") ? log : "") << name;
+    EXPECT_LE(largest, 4096u) << name;
+    if (!got.empty()) {
+      EXPECT_GE(chunks, log.size() / 4096) << name;  // streamed, not whole
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(OfflineGzipTest, TruncatedOrCorruptGzipIsAnError) {
+  auto dir = TempDir();
+  std::string gz = Gzip(DriverLog());
+  Write(dir / "cut.gz", gz.substr(0, gz.size() - 100));
+  std::string bad = gz;
+  for (size_t i = 100; i < 140; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+  Write(dir / "bad.gz", bad);
+  int rc = 0;
+  std::string err;
+  Diagnose((dir / "cut.gz").string(), &rc, &err);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(err.find("cut.gz"), std::string::npos) << err;
+  EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+  Diagnose((dir / "bad.gz").string(), &rc, &err);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(err.find("not valid gzip data"), std::string::npos) << err;
+  Status missing = ReadLogFile((dir / "missing.gz").string(), [](std::string_view) {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tug::diagnose

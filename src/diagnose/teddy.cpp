@@ -1,0 +1,274 @@
+#include "diagnose/teddy.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+
+#include "diagnose/byte_frequency.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TUG_TEDDY_AVX2 1
+#endif
+
+namespace tug::diagnose {
+namespace {
+
+unsigned char Lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+unsigned char Upper(unsigned char c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
+
+using Nibbles = std::array<uint16_t, TeddyMatcher::kWindow>;  // a 16-bit set per position
+
+// Probability that a byte of log text passes a (low nibble set, high nibble set) test.
+double PassProbability(uint16_t lo, uint16_t hi) {
+  // Per high nibble, the probability of each low-nibble subset would be 2^16 entries; the
+  // 16 x 16 byte table and a walk over the set bits is fast enough for a few dozen literals.
+  static const std::array<std::array<double, 16>, 16> prob = [] {
+    std::array<std::array<double, 16>, 16> t{};
+    for (int b = 0; b < 256; ++b) t[b >> 4][b & 15] = ByteProbability(static_cast<uint8_t>(b));
+    return t;
+  }();
+  double p = 0;
+  for (uint32_t h = hi; h != 0; h &= h - 1) {
+    const auto& row = prob[static_cast<size_t>(__builtin_ctz(h))];
+    for (uint32_t l = lo; l != 0; l &= l - 1) p += row[static_cast<size_t>(__builtin_ctz(l))];
+  }
+  return p;
+}
+
+// Expected fraction of positions where a bucket with these nibble sets reports a candidate.
+double FalseRate(const Nibbles& lo, const Nibbles& hi) {
+  double p = 1;
+  for (size_t k = 0; k < TeddyMatcher::kWindow; ++k) p *= PassProbability(lo[k], hi[k]);
+  return p;
+}
+
+// Adds the window of `lit` at offset `w` to nibble sets (positions past the literal's end
+// accept anything).
+void AddWindow(const TeddyMatcher::Literal& lit, size_t w, Nibbles* lo, Nibbles* hi) {
+  for (size_t k = 0; k < TeddyMatcher::kWindow; ++k) {
+    if (w + k >= lit.text.size()) {
+      (*lo)[k] = 0xffff;
+      (*hi)[k] = 0xffff;
+      continue;
+    }
+    auto c = static_cast<unsigned char>(lit.text[w + k]);
+    for (unsigned char v : {c, lit.caseless ? Lower(c) : c, lit.caseless ? Upper(c) : c}) {
+      (*lo)[k] |= static_cast<uint16_t>(1u << (v & 15));
+      (*hi)[k] |= static_cast<uint16_t>(1u << (v >> 4));
+    }
+  }
+}
+
+bool Equal(const char* a, const std::string& lit, bool caseless) {
+  if (!caseless) return std::memcmp(a, lit.data(), lit.size()) == 0;
+  for (size_t i = 0; i < lit.size(); ++i) {
+    if (Lower(static_cast<unsigned char>(a[i])) != Lower(static_cast<unsigned char>(lit[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Greedy bucket assignment: each literal (short ones first: they have the fewest windows to
+// choose from) takes the window and bucket that raise the estimated false rate least.
+struct Assignment {
+  std::vector<Nibbles> lo, hi;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> members;  // (literal, window)
+  double false_rate = 0;  // expected candidates per position of log text
+};
+
+Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buckets) {
+  Assignment a;
+  a.lo.assign(buckets, Nibbles{});
+  a.hi.assign(buckets, Nibbles{});
+  a.members.resize(buckets);
+  std::vector<uint32_t> order(literals.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+    return literals[x].text.size() < literals[y].text.size();
+  });
+  for (uint32_t li : order) {
+    const TeddyMatcher::Literal& lit = literals[li];
+    size_t windows =
+        lit.text.size() > TeddyMatcher::kWindow ? lit.text.size() - TeddyMatcher::kWindow + 1 : 1;
+    double best = std::numeric_limits<double>::infinity();
+    size_t best_bucket = 0, best_window = 0;
+    for (size_t w = 0; w < windows; ++w) {
+      for (size_t b = 0; b < buckets; ++b) {
+        Nibbles l = a.lo[b], h = a.hi[b];
+        AddWindow(lit, w, &l, &h);
+        double before = a.members[b].empty() ? 0.0 : FalseRate(a.lo[b], a.hi[b]);
+        double delta = FalseRate(l, h) - before;
+        if (delta < best) {
+          best = delta;
+          best_bucket = b;
+          best_window = w;
+        }
+      }
+    }
+    AddWindow(lit, best_window, &a.lo[best_bucket], &a.hi[best_bucket]);
+    a.members[best_bucket].emplace_back(li, static_cast<uint32_t>(best_window));
+  }
+  for (size_t b = 0; b < buckets; ++b) {
+    if (!a.members[b].empty()) a.false_rate += FalseRate(a.lo[b], a.hi[b]);
+  }
+  return a;
+}
+
+// One set of 8 buckets costs half the shuffles of two; the second set is worth it only when
+// the first one would report many false candidates.
+constexpr double kOneSetFalseRate = 1e-3;
+
+}  // namespace
+
+TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(literals)) {
+  Assignment a = Assign(literals_, 8);
+  if (a.false_rate > kOneSetFalseRate && literals_.size() > 8) {
+    Assignment two = Assign(literals_, 16);
+    if (two.false_rate < a.false_rate / 2) a = std::move(two);
+  }
+  sets_ = a.lo.size() > 8 ? 2 : 1;
+  false_rate_ = a.false_rate;
+  for (size_t b = 0; b < a.lo.size(); ++b) {
+    if (a.members[b].empty()) continue;
+    for (const auto& [lit, window] : a.members[b]) buckets_[b].push_back(Entry{lit, window});
+    size_t set = b / 8;
+    auto bit = static_cast<uint8_t>(1u << (b % 8));
+    for (size_t k = 0; k < kWindow; ++k) {
+      for (int nib = 0; nib < 16; ++nib) {
+        if ((a.lo[b][k] >> nib & 1) != 0) lo_[set][k][nib] = lo_[set][k][nib + 16] |= bit;
+        if ((a.hi[b][k] >> nib & 1) != 0) hi_[set][k][nib] = hi_[set][k][nib + 16] |= bit;
+      }
+    }
+  }
+}
+
+size_t TeddyMatcher::Verify(const char* data, size_t n, size_t pos, uint32_t mask) const {
+  while (mask != 0) {
+    int b = __builtin_ctz(mask);
+    mask &= mask - 1;
+    for (const Entry& e : buckets_[b]) {
+      if (pos < e.window) continue;
+      size_t start = pos - e.window;
+      const Literal& lit = literals_[e.literal];
+      if (start + lit.text.size() > n) continue;
+      if (!Equal(data + start, lit.text, lit.caseless)) continue;
+      if (lit.condition.always() || lit.condition.HoldsAround(data, n, start)) return start;
+    }
+  }
+  return kNotFound;
+}
+
+// The kernels are friends through this struct so that the AVX2 one can carry its own target
+// attribute (no -mavx2 for the rest of the build; Find dispatches at run time).
+struct TeddyKernels {
+  // Byte-at-a-time over window positions [from, n).
+  static void Portable(const TeddyMatcher& t, const char* data, size_t n, size_t from,
+                       std::vector<uint32_t>* hits, uint64_t* candidates) {
+    for (size_t i = from; i < n; ++i) {
+      uint32_t acc = 0xffff;
+      for (size_t k = 0; k < TeddyMatcher::kWindow && acc != 0; ++k) {
+        auto x = static_cast<unsigned char>(i + k < n ? data[i + k] : 0);
+        uint32_t l = t.lo_[0][k][x & 15] | static_cast<uint32_t>(t.lo_[1][k][x & 15]) << 8;
+        uint32_t h = t.hi_[0][k][x >> 4] | static_cast<uint32_t>(t.hi_[1][k][x >> 4]) << 8;
+        acc &= l & h;
+      }
+      if (acc == 0) continue;
+      if (candidates != nullptr) ++*candidates;
+      size_t start = t.Verify(data, n, i, acc);
+      if (start == TeddyMatcher::kNotFound) continue;
+      hits->push_back(static_cast<uint32_t>(start));
+      const void* nl = std::memchr(data + start, '\n', n - start);
+      if (nl == nullptr) return;
+      i = static_cast<size_t>(static_cast<const char*>(nl) - data);  // ++i: next line
+    }
+  }
+
+#if defined(TUG_TEDDY_AVX2)
+  template <int kSets>
+  __attribute__((target("avx2"))) static void Avx2(const TeddyMatcher& t, const char* data,
+                                                   size_t n, std::vector<uint32_t>* hits,
+                                                   uint64_t* candidates) {
+    constexpr size_t kWin = TeddyMatcher::kWindow;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256i lo[kSets][kWin], hi[kSets][kWin];
+    for (int s = 0; s < kSets; ++s) {
+      for (size_t k = 0; k < kWin; ++k) {
+        lo[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.lo_[s][k]));
+        hi[s][k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.hi_[s][k]));
+      }
+    }
+    size_t i = 0;
+    while (i + 32 + kWin - 1 <= n) {
+      __m256i acc[kSets];
+      for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
+      for (size_t k = 0; k < kWin; ++k) {
+        __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + k));
+        __m256i vl = _mm256_and_si256(v, low4);
+        __m256i vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        for (int s = 0; s < kSets; ++s) {
+          acc[s] = _mm256_and_si256(acc[s], _mm256_and_si256(_mm256_shuffle_epi8(lo[s][k], vl),
+                                                             _mm256_shuffle_epi8(hi[s][k], vh)));
+        }
+      }
+      __m256i any = acc[0];
+      if constexpr (kSets == 2) any = _mm256_or_si256(acc[0], acc[1]);
+      if (_mm256_testz_si256(any, any) != 0) {
+        i += 32;
+        continue;
+      }
+      alignas(32) uint8_t bits[kSets][32];
+      for (int s = 0; s < kSets; ++s) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(bits[s]), acc[s]);
+      }
+      auto mask = ~static_cast<uint32_t>(
+          _mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
+      size_t next = i + 32;
+      while (mask != 0) {
+        int j = __builtin_ctz(mask);
+        mask &= mask - 1;
+        if (candidates != nullptr) ++*candidates;
+        uint32_t buckets = bits[0][j];
+        if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][j]) << 8;
+        size_t start = t.Verify(data, n, i + static_cast<size_t>(j), buckets);
+        if (start == TeddyMatcher::kNotFound) continue;
+        hits->push_back(static_cast<uint32_t>(start));
+        const void* nl = std::memchr(data + start, '\n', n - start);
+        if (nl == nullptr) return;
+        // Resume at the next line (it may start inside this block).
+        next = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+        break;
+      }
+      i = next;
+    }
+    Portable(t, data, n, i, hits, candidates);
+  }
+#endif
+};
+
+void TeddyMatcher::Find(const char* data, size_t n, std::vector<uint32_t>* hits,
+                        uint64_t* candidates) const {
+  if (literals_.empty()) return;
+#if defined(TUG_TEDDY_AVX2)
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  if (avx2) {
+    if (sets_ == 2) {
+      TeddyKernels::Avx2<2>(*this, data, n, hits, candidates);
+    } else {
+      TeddyKernels::Avx2<1>(*this, data, n, hits, candidates);
+    }
+    return;
+  }
+#endif
+  TeddyKernels::Portable(*this, data, n, 0, hits, candidates);
+}
+
+void TeddyMatcher::FindPortable(const char* data, size_t n, std::vector<uint32_t>* hits,
+                                uint64_t* candidates, size_t from) const {
+  if (literals_.empty()) return;
+  TeddyKernels::Portable(*this, data, n, from, hits, candidates);
+}
+
+}  // namespace tug::diagnose
