@@ -41,7 +41,8 @@ std::string DefaultEndpoint(const std::string& service, const std::string& regio
   return "https://" + service + "." + region + ".amazonaws.com";
 }
 
-Error AwsError(int status, const std::string& body, const std::string& what) {
+Error AwsError(int status, const std::string& body, const std::string& what,
+               std::string_view error_type) {
   std::string code;
   std::string message;
   if (!body.empty() && body.front() == '{') {
@@ -61,6 +62,9 @@ Error AwsError(int status, const std::string& body, const std::string& what) {
     code = XmlText(body, "Code");
     message = XmlText(body, "Message");
   }
+  // REST-JSON services name the error in a header and may leave it out of the body:
+  // "x-amzn-ErrorType: ResourceNotFoundException:http://internal.amazon.com/coral/...".
+  if (code.empty() && !error_type.empty()) code = std::string(error_type.substr(0, error_type.find(':')));
   // "com.amazonaws.emrcontainers#ResourceNotFoundException" -> the last part
   if (auto hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
   std::string text = what + ": " + (code.empty() ? "HTTP " + std::to_string(status) : code);

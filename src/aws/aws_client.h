@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
@@ -46,8 +47,11 @@ struct AwsRequest {
 /// The default endpoint for a service and region.
 std::string DefaultEndpoint(const std::string& service, const std::string& region);
 
-/// An AWS error response as an Error (see the file comment); `body` is the XML or JSON error.
-Error AwsError(int status, const std::string& body, const std::string& what);
+/// An AWS error response as an Error (see the file comment); `body` is the XML or JSON error,
+/// `error_type` the x-amzn-ErrorType header of REST-JSON services (used when the body names no
+/// error).
+Error AwsError(int status, const std::string& body, const std::string& what,
+               std::string_view error_type = {});
 
 class AwsClient {
  public:

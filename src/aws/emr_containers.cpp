@@ -36,7 +36,9 @@ JobRunInfo ParseJobRun(const boost::json::object& o) {
 Result<boost::json::object> EmrContainersClient::Call(AwsRequest request, const std::string& what) {
   request.content_type = "application/json";
   ASSIGN_OR_RETURN(net::ClientResponse response, client_->Send(request));
-  if (response.status >= 300) return AwsError(response.status, response.body, what);
+  if (response.status >= 300) {
+    return AwsError(response.status, response.body, what, response.Header("x-amzn-errortype"));
+  }
   if (response.body.empty()) return boost::json::object();
   boost::system::error_code ec;
   auto v = boost::json::parse(response.body, ec);
@@ -49,7 +51,11 @@ Result<JobRunInfo> EmrContainersClient::StartJobRun(const std::string& virtual_c
   AwsRequest r;
   r.method = "POST";
   r.path = JobRunsPath(virtual_cluster_id);
-  r.body = boost::json::serialize(body);
+  // virtualClusterId is a URI member of StartJobRunRequest in the service model: it travels in
+  // the path only, whatever the caller's object carries.
+  boost::json::object wire = body;
+  wire.erase("virtualClusterId");
+  r.body = boost::json::serialize(wire);
   ASSIGN_OR_RETURN(auto o,
                    Call(r, "starting a job run on virtual cluster '" + virtual_cluster_id + "'"));
   return ParseJobRun(o);

@@ -35,7 +35,8 @@ class EmrContainersClient {
   explicit EmrContainersClient(std::unique_ptr<AwsClient> client) : client_(std::move(client)) {}
 
   /// POST /virtualclusters/{id}/jobruns with `body` (name, clientToken, executionRoleArn,
-  /// releaseLabel, jobDriver, configurationOverrides, tags); returns id, name, arn.
+  /// releaseLabel, jobDriver, configurationOverrides, tags; a virtualClusterId member is left
+  /// out: it is the path's); returns id, name, arn.
   [[nodiscard]] Result<JobRunInfo> StartJobRun(const std::string& virtual_cluster_id,
                                                const boost::json::object& body);
   [[nodiscard]] Result<JobRunInfo> DescribeJobRun(const std::string& virtual_cluster_id,

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <boost/json.hpp>
 
 namespace tug::engine::emr {
@@ -20,7 +22,43 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
+// EMR's ResourceNameString: [\.\-_/#A-Za-z0-9]+, 1-64 characters.
+bool NameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' ||
+         c == '/' || c == '#';
+}
+
+// The service model's String1024 / StringEmpty256 pattern `.*\S.*`: something not blank.
+bool Blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+// Lower-case copy.
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
 }  // namespace
+
+std::string JobRunName(const LaunchSpec& spec) {
+  std::string name = fmt::format("{}-{}", spec.definition, spec.attempt_number);
+  for (char& c : name) {
+    if (!NameChar(c)) c = '-';
+  }
+  // Keep the end: the attempt number must survive.
+  if (name.size() > 64) name = name.substr(name.size() - 64);
+  return name;
+}
 
 std::string SparkMemoryMiB(int64_t bytes) {
   constexpr int64_t kMiB = int64_t{1} << 20;
@@ -31,9 +69,17 @@ Result<std::string> ReleaseLabelFor(const EmrSettings& settings, const std::stri
   if (auto it = settings.release_labels.find(spark_version); it != settings.release_labels.end()) {
     return it->second;
   }
+  // "3.5.1" takes the label of "3.5" (the minor version decides the EMR release line).
+  if (size_t dot = spark_version.find('.', spark_version.find('.') + 1);
+      dot != std::string::npos && spark_version.find('.') != std::string::npos) {
+    if (auto it = settings.release_labels.find(spark_version.substr(0, dot));
+        it != settings.release_labels.end()) {
+      return it->second;
+    }
+  }
   if (!settings.default_release_label.empty()) return settings.default_release_label;
   return FailedPrecondition(
-      fmt::format("no EMR release label for Spark '{}'; add it under engines.emr.release_labels",
+      fmt::format("no EMR release label for Spark '{}'; add it under emr.release_labels (or set emr.default_release_label)",
                   spark_version));
 }
 
@@ -48,7 +94,7 @@ Result<boost::json::object> StartJobRunBody(const LaunchSpec& spec, const EmrSet
   }
   if (settings.virtual_cluster_id.empty() || settings.execution_role_arn.empty()) {
     return FailedPrecondition(
-        "emr-on-eks needs engines.emr.virtual_cluster_id and engines.emr.execution_role_arn");
+        "emr-on-eks needs emr.virtual_cluster_id and emr.execution_role_arn in the server config");
   }
   ASSIGN_OR_RETURN(std::string release, ReleaseLabelFor(settings, spec.spark.version));
 
@@ -104,7 +150,39 @@ Result<boost::json::object> StartJobRunBody(const LaunchSpec& spec, const EmrSet
           capacity_value(spec.placement.executor_capacity);
     }
   }
-  for (const auto& [k, v] : spec.env) props["spark.kubernetes.driverEnv." + k] = v;
+  for (const auto& [k, v] : spec.env) {
+    props["spark.kubernetes.driverEnv." + k] = v;
+    props["spark.executorEnv." + k] = v;
+  }
+  // Secrets by reference only: EMR keeps the job run's configuration (DescribeJobRun returns
+  // it), so an inline value would be readable by anyone who may describe job runs.
+  for (const auto& [k, v] : spec.secret_env) {
+    if (!v.from_secret()) {
+      return InvalidArgument(fmt::format(
+          "env '{}' has an inline secret value, which emr-on-eks would send to EMR in the job "
+          "run's configuration; store it in a Kubernetes Secret in the virtual cluster's "
+          "namespace and reference it (valueFrom.secretKeyRef)",
+          k));
+    }
+    props["spark.kubernetes.driver.secretKeyRef." + k] = v.secret_name + ":" + v.secret_key;
+    props["spark.kubernetes.executor.secretKeyRef." + k] = v.secret_name + ":" + v.secret_key;
+  }
+  // The service model: at most 100 properties, each value 1-1024 characters and not blank.
+  if (props.size() > 100) {
+    return InvalidArgument(fmt::format(
+        "the job run would carry {} spark-defaults properties and EMR accepts at most 100; move "
+        "some spark.conf entries into the application or its image",
+        props.size()));
+  }
+  for (const auto& [k, v] : props) {
+    const std::string value = v.is_string() ? std::string(v.as_string()) : std::string();
+    if (Blank(value) || value.size() > 1024 || k.size() > 1024) {
+      return InvalidArgument(fmt::format(
+          "EMR refuses the property '{}': values must be 1-1024 characters and not blank; give "
+          "it a value or drop it",
+          std::string(k)));
+    }
+  }
 
   boost::json::array args;
   for (const auto& a : spec.spark.args) args.emplace_back(a);
@@ -122,20 +200,16 @@ Result<boost::json::object> StartJobRunBody(const LaunchSpec& spec, const EmrSet
         {"s3MonitoringConfiguration", {{"logUri", settings.log_uri}}}};
   }
 
-  // Job run names are at most 64 characters.
-  std::string name = fmt::format("{}-{}", spec.definition, spec.attempt_number);
-  if (name.size() > 64) name = name.substr(name.size() - 64);
-  return boost::json::object{{"name", name},
+  boost::json::object tags{{"tugboat.run", spec.run_id}, {"tugboat.attempt", spec.attempt_id}};
+  if (!Blank(spec.definition)) tags["tugboat.definition"] = spec.definition;
+  return boost::json::object{{"name", JobRunName(spec)},
                              {"virtualClusterId", settings.virtual_cluster_id},
                              {"clientToken", spec.attempt_id},
                              {"executionRoleArn", settings.execution_role_arn},
                              {"releaseLabel", release},
                              {"jobDriver", {{"sparkSubmitJobDriver", driver}}},
                              {"configurationOverrides", overrides},
-                             {"tags",
-                              {{"tugboat.run", spec.run_id},
-                               {"tugboat.attempt", spec.attempt_id},
-                               {"tugboat.definition", spec.definition}}}};
+                             {"tags", std::move(tags)}};
 }
 
 Result<JobRunPhase> PhaseOf(const std::string& state, const std::string& failure_reason,
@@ -171,8 +245,11 @@ Result<JobRunPhase> PhaseOf(const std::string& state, const std::string& failure
       p.outcome.reason = reason::kInvalidSpec;
     } else if (failure_reason == "CLUSTER_UNAVAILABLE") {
       p.outcome.reason = reason::kLaunchFailed;
-    } else {  // INTERNAL_ERROR, or a reason this version does not know
-      p.outcome.reason = reason::kLost;
+    } else {
+      // INTERNAL_ERROR, or a reason this version does not know: EMR's own failure, at any point
+      // of the run. No exit code: the `emr` log line's diagnosis (transient_dependency) decides
+      // the retry, with back-off, rather than a node-loss reading of "Lost".
+      p.outcome.reason = reason::kError;
     }
     std::string why = failure_reason.empty() ? "" : "EMR " + failure_reason;
     if (!why.empty()) {
@@ -183,17 +260,83 @@ Result<JobRunPhase> PhaseOf(const std::string& state, const std::string& failure
   return InvalidArgument(fmt::format("job run state '{}' is unknown", state));
 }
 
-Micros NextPollDelay(const std::string& state, int unchanged_polls, int consecutive_errors) {
+std::string JobRunEndLine(const std::string& job_run_id, const std::string& state,
+                          const std::string& failure_reason, const std::string& state_details) {
+  std::string line = "job run " + job_run_id + " " + state;
+  if (!failure_reason.empty()) line += " (failureReason " + failure_reason + ")";
+  if (!state_details.empty()) line += ": " + state_details;
+  return line;
+}
+
+std::optional<DriverExit> DriverExitFromJobRunnerLog(std::string_view log,
+                                                     std::string_view container) {
+  // Lines of the form "<tabs> <key>: <value>" after "Container final statuses:"; Spark 2 wrote
+  // the keys capitalised ("Container name", "Exit code"), Spark 3 in lower case.
+  std::optional<DriverExit> found;
+  bool in_final = false;
+  bool in_driver = false;
+  DriverExit current;
+  bool have_current = false;
+  auto flush = [&] {
+    if (in_driver && have_current) found = current;
+    current = DriverExit{};
+    have_current = false;
+  };
+  size_t pos = 0;
+  while (pos <= log.size()) {
+    size_t nl = log.find('\n', pos);
+    std::string_view line = log.substr(pos, nl == std::string_view::npos ? log.size() - pos
+                                                                         : nl - pos);
+    pos = nl == std::string_view::npos ? log.size() + 1 : nl + 1;
+    const std::string lower = Lower(line);
+    if (lower.find("container final statuses") != std::string::npos) {
+      flush();
+      in_final = true;
+      in_driver = false;
+      continue;
+    }
+    if (!in_final) continue;
+    if (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())) == 0) {
+      // The block's lines are indented; the next log record ends it.
+      flush();
+      in_final = false;
+      in_driver = false;
+      continue;
+    }
+    size_t colon = lower.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = Trim(std::string_view(lower).substr(0, colon));
+    const std::string value = Trim(line.substr(colon + 1));
+    if (key == "container name") {
+      flush();
+      in_driver = value == container;
+    } else if (in_driver && key == "exit code") {
+      int code = 0;
+      if (std::from_chars(value.data(), value.data() + value.size(), code).ec == std::errc()) {
+        current.exit_code = code;
+        have_current = true;
+      }
+    } else if (in_driver && key == "termination reason" && value != "N/A") {
+      current.reason = value;
+      have_current = true;
+    }
+  }
+  flush();
+  return found;
+}
+
+Micros NextPollDelay(const std::string& state, int unchanged_polls, int consecutive_errors,
+                     const PollTiming& timing) {
   auto doubling = [](Micros base, int n, Micros cap) {
     Micros d = base;
     for (int i = 0; i < n && d < cap; ++i) d *= 2;
     return std::min(d, cap);
   };
   if (consecutive_errors > 0) {
-    return doubling(5 * kMicrosPerSecond, consecutive_errors - 1, 300 * kMicrosPerSecond);
+    return doubling(timing.base, consecutive_errors - 1, timing.error_cap);
   }
-  Micros cap = state == "RUNNING" ? 30 * kMicrosPerSecond : 60 * kMicrosPerSecond;
-  return doubling(5 * kMicrosPerSecond, unchanged_polls, cap);
+  Micros cap = state == "RUNNING" ? timing.running_cap : timing.cap;
+  return doubling(timing.base, unchanged_polls, cap);
 }
 
 }  // namespace tug::engine::emr
