@@ -210,7 +210,7 @@ spark:
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   std::string id = submitted.out;
   while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
-  ASSERT_TRUE(WaitFor([&] { return Status(*first, id) == "running"; }))
+  ASSERT_TRUE(WaitFor([&] { return Status(*first, id) == "RUNNING"; }))
       << Status(*first, id) << "\n"
       << first->Log();
   first->Kill();
@@ -219,7 +219,7 @@ spark:
 
   auto second = Server(EmrConfig());
   ASSERT_TRUE(second->Start(&error)) << error;
-  ASSERT_TRUE(WaitFor([&] { return Status(*second, id) == "succeeded"; }))
+  ASSERT_TRUE(WaitFor([&] { return Status(*second, id) == "SUCCEEDED"; }))
       << Status(*second, id) << "\n"
       << second->Log();
   auto runs = fake_.Client()->ListJobRuns(vc_);
