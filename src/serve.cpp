@@ -88,9 +88,9 @@ engine::emr::EmrSettings EmrPlaceholders(const std::string& spark_version) {
 
 // One AWS service client of the emr section (region, endpoint override, the default chain).
 Result<std::unique_ptr<aws::AwsClient>> EmrAwsClient(const server::EmrConfig& e,
-                                                      const std::string& service,
-                                                      const std::string& endpoint,
-                                                      const Clock& clock) {
+                                                     const std::string& service,
+                                                     const std::string& endpoint,
+                                                     const Clock& clock) {
   aws::AwsClientOptions o;
   o.service = service;
   o.region = e.region;

@@ -70,13 +70,21 @@ class EmrE2eTest : public ::testing::Test {
   }
   std::string EmrConfig() const {
     return "emr:\n"
-           "  virtual_cluster_id: " + vc_ + "\n"
+           "  virtual_cluster_id: " +
+           vc_ +
+           "\n"
            "  execution_role_arn: arn:aws:iam::123456789012:role/tug-emr-jobs\n"
            "  region: us-east-1\n"
-           "  endpoint: " + fake_.endpoint() + "\n"
-           "  s3_endpoint: " + moto_.endpoint() + "\n"
+           "  endpoint: " +
+           fake_.endpoint() +
+           "\n"
+           "  s3_endpoint: " +
+           moto_.endpoint() +
+           "\n"
            "  release_labels: {\"3.5\": emr-7.1.0-latest}\n"
-           "  log_bucket: " + kBucket + "\n"
+           "  log_bucket: " +
+           kBucket +
+           "\n"
            "  log_prefix: e2e/\n"
            "  poll_interval: 1s\n";
   }
@@ -199,7 +207,8 @@ engine: emr-on-eks
 spark:
   version: "3.5"
   main: local:///bin/sh
-  args: ["-c", "echo hello from emr; while [ ! -e ')") + go +
+  args: ["-c", "echo hello from emr; while [ ! -e ')") +
+                           go +
                            R"(' ]; do sleep 0.1; done; echo done after the restart"]
 )";
   auto first = Server(EmrConfig());

@@ -67,13 +67,11 @@ bool FakeEmrServer::Start(std::string* error, const FakeEmrOptions& options) {
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::setenv("FAKE_EMR_S3_ACCESS_KEY_ID", options.s3_credentials.access_key_id.c_str(), 1);
-    ::setenv("FAKE_EMR_S3_SECRET_ACCESS_KEY", options.s3_credentials.secret_access_key.c_str(),
-             1);
+    ::setenv("FAKE_EMR_S3_SECRET_ACCESS_KEY", options.s3_credentials.secret_access_key.c_str(), 1);
     ::execlp("python3", "python3", TUG_FAKE_EMR_SCRIPT, "--port-file", port_file.c_str(),
              "--access-key", keys.access_key_id.c_str(), "--secret-key",
-             keys.secret_access_key.c_str(), "--s3-endpoint",
-             options.s3_endpoint.c_str(), "--submit-delay", delay.c_str(), "--cancel-grace",
-             grace.c_str(), nullptr);
+             keys.secret_access_key.c_str(), "--s3-endpoint", options.s3_endpoint.c_str(),
+             "--submit-delay", delay.c_str(), "--cancel-grace", grace.c_str(), nullptr);
     ::_exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);

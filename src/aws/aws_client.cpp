@@ -64,7 +64,8 @@ Error AwsError(int status, const std::string& body, const std::string& what,
   }
   // REST-JSON services name the error in a header and may leave it out of the body:
   // "x-amzn-ErrorType: ResourceNotFoundException:http://internal.amazon.com/coral/...".
-  if (code.empty() && !error_type.empty()) code = std::string(error_type.substr(0, error_type.find(':')));
+  if (code.empty() && !error_type.empty())
+    code = std::string(error_type.substr(0, error_type.find(':')));
   // "com.amazonaws.emrcontainers#ResourceNotFoundException" -> the last part
   if (auto hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
   std::string text = what + ": " + (code.empty() ? "HTTP " + std::to_string(status) : code);

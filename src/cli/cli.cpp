@@ -220,7 +220,8 @@ void PrintDryRun(const json::value& v) {
   if (const json::value* pod = l.if_contains("pod")) {
     std::cout << "Pod:        " << json::serialize(*pod) << "\n";
   }
-  if (const json::value* call = l.if_contains("start_job_run"); call != nullptr && call->is_object()) {
+  if (const json::value* call = l.if_contains("start_job_run");
+      call != nullptr && call->is_object()) {
     const auto& c = call->as_object();
     std::cout << fmt::format("EMR:        {} {} (StartJobRun)\n",
                              std::string(c.at("method").as_string()),

@@ -345,9 +345,9 @@ Status ValidateKubernetes(const Definition& def) {
         def.name, def.engine));
   }
   if (def.kind != "spark" && (def.engine == "spark" || def.engine == "emr-on-eks")) {
-    return FailedPrecondition(fmt::format(
-        "definition '{}': engine {} runs kind: spark definitions; this one is kind: {}", def.name,
-        def.engine, def.kind));
+    return FailedPrecondition(
+        fmt::format("definition '{}': engine {} runs kind: spark definitions; this one is kind: {}",
+                    def.name, def.engine, def.kind));
   }
   if (def.engine == "local" && !def.cluster.empty()) {
     return FailedPrecondition(fmt::format(

@@ -1,8 +1,8 @@
 #include "server/config.h"
 
 #include <charconv>
-#include <regex>
 #include <cstdlib>
+#include <regex>
 
 #include <unistd.h>
 
@@ -743,13 +743,14 @@ Status ValidateEmr(const EmrConfig& emr) {
         "arn:aws:iam::123456789012:role/emr-on-eks-jobs");
   }
   if (!std::regex_match(emr.execution_role_arn, kRoleArn)) {
-    return InvalidArgument(fmt::format(
-        "emr.execution_role_arn '{}' is not an IAM role ARN; it looks like "
-        "arn:aws:iam::123456789012:role/emr-on-eks-jobs",
-        emr.execution_role_arn));
+    return InvalidArgument(
+        fmt::format("emr.execution_role_arn '{}' is not an IAM role ARN; it looks like "
+                    "arn:aws:iam::123456789012:role/emr-on-eks-jobs",
+                    emr.execution_role_arn));
   }
   if (emr.region.empty()) {
-    return InvalidArgument("emr.region is not set (nor AWS_REGION): name the virtual cluster's region");
+    return InvalidArgument(
+        "emr.region is not set (nor AWS_REGION): name the virtual cluster's region");
   }
   if (emr.release_labels.empty() && emr.default_release_label.empty()) {
     return InvalidArgument(

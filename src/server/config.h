@@ -137,9 +137,8 @@ struct EmrConfig {
   int64_t poll_interval_seconds = 5;
 
   bool enabled() const {
-    return !virtual_cluster_id.empty() || !execution_role_arn.empty() ||
-           !release_labels.empty() || !default_release_label.empty() || !log_bucket.empty() ||
-           !endpoint.empty();
+    return !virtual_cluster_id.empty() || !execution_role_arn.empty() || !release_labels.empty() ||
+           !default_release_label.empty() || !log_bucket.empty() || !endpoint.empty();
   }
   std::string log_uri() const { return "s3://" + log_bucket + "/" + log_prefix; }
 };

@@ -131,8 +131,7 @@ TEST_F(EmrDiagnosisTest, InternalErrorIsRetriedWithBackoff) {
 
 TEST_F(EmrDiagnosisTest, UserErrorDefersToTheDriversLog) {
   // The driver's own log says what happened: it wins over EMR's generic verdict.
-  Result oom = Diagnose("USER_ERROR", "job failed",
-                        "java.lang.OutOfMemoryError: Java heap space");
+  Result oom = Diagnose("USER_ERROR", "job failed", "java.lang.OutOfMemoryError: Java heap space");
   EXPECT_EQ(oom.cls, "driver_oom");
   EXPECT_EQ(oom.root_component, "driver");
   // Nothing known in the driver's log: EMR's verdict, the application's own failure.

@@ -180,9 +180,8 @@ Result<std::string> EmrOnEksEngine::Launch(const LaunchSpec& spec) {
     auto started = emr_->StartJobRun(s.virtual_cluster_id, body);
     if (started.ok()) {
       ref.job_run_id = started->id;
-      event = fmt::format("EMR job run {} started on virtual cluster {} (release {})",
-                          started->id, s.virtual_cluster_id,
-                          std::string(body.at("releaseLabel").as_string()));
+      event = fmt::format("EMR job run {} started on virtual cluster {} (release {})", started->id,
+                          s.virtual_cluster_id, std::string(body.at("releaseLabel").as_string()));
       break;
     }
     const Error& err = started.error();
@@ -240,8 +239,8 @@ Status EmrOnEksEngine::Adopt(const std::string& attempt_id, const std::string& e
     auto job = emr_->DescribeJobRun(ref.virtual_cluster_id, ref.job_run_id);
     if (!job.ok()) {
       if (job.error().code() == Code::kNotFound || job.error().code() == Code::kInvalidArgument) {
-        return NotFound(fmt::format("EMR job run '{}' of attempt '{}' is gone: {}",
-                                    ref.job_run_id, attempt_id, job.error().message()));
+        return NotFound(fmt::format("EMR job run '{}' of attempt '{}' is gone: {}", ref.job_run_id,
+                                    attempt_id, job.error().message()));
       }
       // EMR unreachable at restart: follow the job run anyway (the poll backs off and tries
       // again) rather than calling the attempt lost and running it twice.
@@ -410,8 +409,8 @@ void EmrOnEksEngine::PollOne(const std::string& attempt_id) {
       u.at = now;
       u.status = AttemptStatus::kLost;
       u.outcome.reason = std::string(reason::kLost);
-      u.outcome.message =
-          fmt::format("EMR no longer knows job run {}: {}", t.ref.job_run_id, job.error().message());
+      u.outcome.message = fmt::format("EMR no longer knows job run {}: {}", t.ref.job_run_id,
+                                      job.error().message());
       {
         std::lock_guard lock(mu_);
         if (auto it = tracked_.find(attempt_id); it != tracked_.end()) it->second.ended = true;
@@ -497,7 +496,8 @@ void EmrOnEksEngine::PollOne(const std::string& attempt_id) {
   });
 }
 
-std::vector<std::string> EmrOnEksEngine::ImportLogs(const EmrRef& ref, const std::string& attempt_id,
+std::vector<std::string> EmrOnEksEngine::ImportLogs(const EmrRef& ref,
+                                                    const std::string& attempt_id,
                                                     const std::string& job_run_id) {
   if (!s3_ || ref.log_uri.empty()) return {};
   auto written = ImportEmrLogs(*s3_, ref.log_uri, ref.virtual_cluster_id, job_run_id, logs_,
@@ -505,8 +505,9 @@ std::vector<std::string> EmrOnEksEngine::ImportLogs(const EmrRef& ref, const std
   if (!written.ok()) {
     log::Warn("emr-on-eks: importing EMR's logs failed",
               {{"attempt", attempt_id}, {"error", written.error().ToString()}});
-    AppendEmrLog(ref.run_id, attempt_id,
-                 "importing EMR's logs from " + ref.log_uri + " failed: " + written.error().message());
+    AppendEmrLog(
+        ref.run_id, attempt_id,
+        "importing EMR's logs from " + ref.log_uri + " failed: " + written.error().message());
     return {};
   }
   return *written;
@@ -521,14 +522,15 @@ void EmrOnEksEngine::AppendEmrLog(const std::string& run_id, const std::string& 
 }
 
 void EmrOnEksEngine::Finish(const std::string& attempt_id, const EmrRef& ref,
-                            const aws::JobRunInfo& job, const JobRunPhase& phase,
-                            bool started_sent, bool stop_requested, bool deadline_hit) {
+                            const aws::JobRunInfo& job, const JobRunPhase& phase, bool started_sent,
+                            bool stop_requested, bool deadline_hit) {
   // The job ran (or may have): its logs, tried again while the driver's is not there yet.
   std::vector<std::string> components;
   const bool ran = phase.started || job.state == "CANCELLED";
   for (int i = 0; i < std::max(options_.log_import_tries, 1); ++i) {
     components = ImportLogs(ref, attempt_id, job.id);
-    bool have_driver = std::find(components.begin(), components.end(), "driver") != components.end();
+    bool have_driver =
+        std::find(components.begin(), components.end(), "driver") != components.end();
     if (have_driver || !ran || !s3_ || ref.log_uri.empty()) break;
     if (i + 1 < options_.log_import_tries && !WaitFor(options_.log_import_wait)) break;
   }
@@ -555,7 +557,8 @@ void EmrOnEksEngine::Finish(const std::string& attempt_id, const EmrRef& ref,
     u.status = AttemptStatus::kFailed;
     u.outcome.reason = std::string(reason::kDeadlineExceeded);
     u.outcome.exit_code.reset();
-    u.outcome.message = fmt::format("the timeout was reached; EMR job run {} was cancelled", job.id);
+    u.outcome.message =
+        fmt::format("the timeout was reached; EMR job run {} was cancelled", job.id);
   } else if (job.state == "CANCELLED" && stop_requested) {
     u.outcome.message = fmt::format("stopped by request; EMR job run {} was cancelled", job.id);
   } else if (job.state == "FAILED" && job.failure_reason == "USER_ERROR" && driver) {

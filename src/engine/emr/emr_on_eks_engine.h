@@ -70,9 +70,9 @@ struct EmrRef {
   std::string virtual_cluster_id;
   std::string job_run_id;  // "" when unknown (then Adopt lists the cluster)
   std::string run_id;
-  std::string name;       // the job run's name ("" when unknown)
-  Micros deadline = 0;    // 0: none
-  std::string log_uri;    // EMR's monitoring logUri the job run was started with
+  std::string name;     // the job run's name ("" when unknown)
+  Micros deadline = 0;  // 0: none
+  std::string log_uri;  // EMR's monitoring logUri the job run was started with
 };
 std::string EncodeRef(const EmrRef& ref);
 /// kInvalidArgument for text that is not a JSON object; missing fields stay empty.
@@ -114,8 +114,8 @@ class EmrOnEksEngine final : public Engine {
     bool stop_requested = false;
     bool deadline_hit = false;
     bool cancel_sent = false;  // CancelJobRun accepted (or refused as already ending)
-    bool polling = false;  // a describe is in flight on the poll thread
-    bool forget = false;   // Cleanup came during the poll: erase when it is done
+    bool polling = false;      // a describe is in flight on the poll thread
+    bool forget = false;       // Cleanup came during the poll: erase when it is done
     int unchanged_polls = 0;
     int errors = 0;
     Micros next_poll = 0;
@@ -133,8 +133,7 @@ class EmrOnEksEngine final : public Engine {
   void PollOne(const std::string& attempt_id);
   /// Terminal state: logs, the `emr` line, kEnded (poll thread, mu_ not held).
   void Finish(const std::string& attempt_id, const EmrRef& ref, const aws::JobRunInfo& job,
-              const JobRunPhase& phase, bool started_sent, bool stop_requested,
-              bool deadline_hit);
+              const JobRunPhase& phase, bool started_sent, bool stop_requested, bool deadline_hit);
   /// CancelJobRun; true when EMR took it or the job run is already past cancelling.
   bool Cancel(const EmrRef& ref);
   /// Copies EMR's logs into the log store; the components written.

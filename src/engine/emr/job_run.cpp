@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
-#include <boost/json.hpp>
 
 namespace tug::engine::emr {
 namespace {
@@ -30,9 +30,8 @@ bool NameChar(char c) {
 
 // The service model's String1024 / StringEmpty256 pattern `.*\S.*`: something not blank.
 bool Blank(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isspace(static_cast<unsigned char>(c)) != 0;
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
 }
 
 // Lower-case copy.
@@ -79,7 +78,8 @@ Result<std::string> ReleaseLabelFor(const EmrSettings& settings, const std::stri
   }
   if (!settings.default_release_label.empty()) return settings.default_release_label;
   return FailedPrecondition(
-      fmt::format("no EMR release label for Spark '{}'; add it under emr.release_labels (or set emr.default_release_label)",
+      fmt::format("no EMR release label for Spark '{}'; add it under emr.release_labels (or set "
+                  "emr.default_release_label)",
                   spark_version));
 }
 
@@ -285,8 +285,8 @@ std::optional<DriverExit> DriverExitFromJobRunnerLog(std::string_view log,
   size_t pos = 0;
   while (pos <= log.size()) {
     size_t nl = log.find('\n', pos);
-    std::string_view line = log.substr(pos, nl == std::string_view::npos ? log.size() - pos
-                                                                         : nl - pos);
+    std::string_view line =
+        log.substr(pos, nl == std::string_view::npos ? log.size() - pos : nl - pos);
     pos = nl == std::string_view::npos ? log.size() + 1 : nl + 1;
     const std::string lower = Lower(line);
     if (lower.find("container final statuses") != std::string::npos) {

@@ -166,8 +166,7 @@ TEST(EmrJobRun, EnvironmentAndSecretReferencesBecomeConfs) {
   EXPECT_EQ(p.at("spark.kubernetes.driverEnv.STAGE").as_string(), "prod");
   EXPECT_EQ(p.at("spark.executorEnv.STAGE").as_string(), "prod");
   EXPECT_EQ(p.at("spark.kubernetes.driver.secretKeyRef.DB_PASSWORD").as_string(), "db:password");
-  EXPECT_EQ(p.at("spark.kubernetes.executor.secretKeyRef.DB_PASSWORD").as_string(),
-            "db:password");
+  EXPECT_EQ(p.at("spark.kubernetes.executor.secretKeyRef.DB_PASSWORD").as_string(), "db:password");
 }
 
 TEST(EmrJobRun, StartJobRunBodyRefusesWhatTheServiceModelRefuses) {
