@@ -272,6 +272,54 @@ class EmrEngineTest : public ::testing::Test {
   std::vector<std::unique_ptr<Recorder>> recorders_;
 };
 
+// The fake itself, as the service model makes it: validation, error shapes (the name only in
+// x-amzn-ErrorType, ResourceNotFoundException with 400), clientToken, signatures.
+TEST_F(EmrEngineTest, TheFakeFollowsTheServiceModel) {
+  auto emr = g_backends->fake.Client();
+  const std::string& vc = g_backends->fake_vc;
+  boost::json::object body{
+      {"name", "model-check-1"},
+      {"clientToken", "model-check-token"},
+      {"executionRoleArn", "not-a-role-arn-but-long-enough"},
+      {"releaseLabel", "emr-7.1.0-latest"},
+      {"jobDriver", {{"sparkSubmitJobDriver", {{"entryPoint", "local:///bin/true"}}}}}};
+  auto bad_role = emr->StartJobRun(vc, body);
+  ASSERT_FALSE(bad_role.ok());
+  EXPECT_EQ(bad_role.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad_role.error().detail().find("ValidationException"), std::string::npos);
+  EXPECT_NE(bad_role.error().message().find("at 'executionRoleArn' failed to satisfy constraint"),
+            std::string::npos)
+      << bad_role.error().message();
+
+  body["executionRoleArn"] = kRole;
+  body["retries"] = 3;  // not a member of StartJobRunRequest
+  auto unknown = emr->StartJobRun(vc, body);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message().find("'retries' is not a member"), std::string::npos)
+      << unknown.error().message();
+  body.erase("retries");
+
+  auto first = emr->StartJobRun(vc, body);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  auto again = emr->StartJobRun(vc, body);
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_EQ(first->id, again->id) << "clientToken makes StartJobRun idempotent";
+
+  auto missing = emr->DescribeJobRun(vc, "0000000zzzzzzzzzzzz");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), Code::kNotFound) << missing.error().ToString();
+  EXPECT_EQ(missing.error().detail(), "HTTP 400 ResourceNotFoundException");
+  Status cancel = emr->CancelJobRun(vc, "0000000zzzzzzzzzzzz");
+  ASSERT_FALSE(cancel.ok());
+  EXPECT_EQ(cancel.error().code(), Code::kInvalidArgument) << cancel.error().ToString();
+
+  aws::Credentials forged = g_backends->fake.credentials();
+  forged.secret_access_key = "forged";
+  auto refused = g_backends->fake.Client(forged)->ListJobRuns(vc);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kPermissionDenied) << refused.error().ToString();
+}
+
 // A server died after StartJobRun but before the ref was stored: the controller calls Launch
 // again. moto ignores clientToken, so only the engine's own lookup keeps it to one job run.
 TEST_F(EmrEngineTest, RelaunchAfterARestartReattachesOnMoto) {
