@@ -119,7 +119,8 @@ class EmrE2eTest : public ::testing::Test {
 // `tug run NAME --dry-run -o json` prints the StartJobRun request, and nothing reaches EMR.
 TEST_F(EmrE2eTest, DryRunPrintsTheStartJobRunBody) {
   StartBackends();
-  auto server = Server(EmrConfig());
+  // Spark definitions without an engine go to EMR on this server.
+  auto server = Server(EmrConfig() + "spark: {engine: emr-on-eks}\n");
   std::string error;
   ASSERT_TRUE(server->Start(&error)) << error;
   Apply(*server, kSparkYaml);
@@ -157,15 +158,18 @@ TEST_F(EmrE2eTest, DryRunPrintsTheStartJobRunBody) {
                     .at("s3MonitoringConfiguration")
                     .at("logUri")),
             std::string("s3://") + kBucket + "/e2e/");
-  // The table form names the call; a run of a Spark definition without an engine goes to EMR
-  // with --engine; nothing was started on EMR.
+  // The table form names the call. A Spark definition without an engine takes spark.engine
+  // (emr-on-eks here); --engine picks another for one run. Nothing was started on EMR.
   auto table = server->Tug({"run", "etl", "--dry-run"});
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("StartJobRun"), std::string::npos) << table.out;
   Apply(*server, kPlainSparkYaml);
-  auto per_run = server->Tug({"run", "pi", "--engine", "emr-on-eks", "--dry-run", "-o", "json"});
+  auto by_default = server->Tug({"run", "pi", "--dry-run", "-o", "json"});
+  ASSERT_EQ(by_default.exit_code, 0) << by_default.err;
+  EXPECT_EQ(json::parse(by_default.out).at("engine"), "emr-on-eks");
+  auto per_run = server->Tug({"run", "pi", "--engine", "spark", "--dry-run", "-o", "json"});
   ASSERT_EQ(per_run.exit_code, 0) << per_run.err;
-  EXPECT_EQ(json::parse(per_run.out).at("engine"), "emr-on-eks");
+  EXPECT_EQ(json::parse(per_run.out).at("engine"), "spark");
   auto listed = fake_.Client()->ListJobRuns(vc_);
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
@@ -194,6 +198,11 @@ TEST_F(EmrE2eTest, DryRunWithoutAnEmrSectionShowsPlaceholders) {
   auto real = server->Tug({"run", "etl"});
   EXPECT_NE(real.exit_code, 0);
   EXPECT_NE(real.err.find("no emr section"), std::string::npos) << real.err;
+  // A Spark definition without an engine picks EMR for one run with --engine.
+  Apply(*server, kPlainSparkYaml);
+  auto per_run = server->Tug({"run", "pi", "--engine", "emr-on-eks", "--dry-run", "-o", "json"});
+  ASSERT_EQ(per_run.exit_code, 0) << per_run.err;
+  EXPECT_EQ(json::parse(per_run.out).at("engine"), "emr-on-eks");
 }
 
 // The server is killed while the job runs on EMR; the next server adopts the job run (no second
