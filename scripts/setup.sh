@@ -91,3 +91,10 @@ if [ -f "$ui_dir/package-lock.json" ]; then
     echo "setup: web UI npm packages present"
   fi
 fi
+
+# The AWS integration tests (label emr) run a real moto server (moto 5, `moto_server`): only
+# installed when it is not importable already.
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+  echo "setup: installing moto[server]"
+  python3 -m pip install --quiet 'moto[server]'
+fi

@@ -18,16 +18,20 @@
 #include <boost/json.hpp>
 
 #include "auth/authenticator.h"
+#include "aws/credentials.h"
+#include "aws/s3_client.h"
 #include "control/attempt_diagnosis.h"
 #include "control/controller.h"
 #include "core/log.h"
 #include "core/thread_name.h"
+#include "engine/emr/emr_on_eks_engine.h"
 #include "engine/kubernetes/kubernetes_engine.h"
 #include "engine/local/local_engine.h"
 #include "engine/spark/spark_engine.h"
 #include "flotilla/flotilla_api.h"
 #include "kube/client.h"
 #include "logs/fs_log_store.h"
+#include "logs/s3_log_store.h"
 #include "metrics/promql.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
@@ -57,6 +61,44 @@ engine::spark::SparkSettings SparkSettingsFor(const server::Config& config) {
   s.ui_port = static_cast<int>(config.spark.ui_port);
   s.decommission_on_spot = config.spark.decommission_on_spot;
   return s;
+}
+
+engine::emr::EmrSettings EmrSettingsFor(const server::Config& config) {
+  engine::emr::EmrSettings s;
+  const server::EmrConfig& e = config.emr;
+  s.virtual_cluster_id = e.virtual_cluster_id;
+  s.execution_role_arn = e.execution_role_arn;
+  s.release_labels = e.release_labels;
+  s.default_release_label = e.default_release_label;
+  s.log_uri = e.log_uri();
+  s.capacity_label = e.capacity_label;
+  s.spot_value = e.spot_value;
+  s.on_demand_value = e.on_demand_value;
+  return s;
+}
+
+// A dry run without an emr section: placeholders that say which setting would fill them.
+engine::emr::EmrSettings EmrPlaceholders(const std::string& spark_version) {
+  engine::emr::EmrSettings s;
+  s.virtual_cluster_id = "<emr.virtual_cluster_id>";
+  s.execution_role_arn = "<emr.execution_role_arn>";
+  s.default_release_label = "<emr.release_labels[\"" + spark_version + "\"]>";
+  s.log_uri = "s3://<emr.log_bucket>/<emr.log_prefix>";
+  return s;
+}
+
+// One AWS service client of the emr section (region, endpoint override, the default chain).
+Result<std::unique_ptr<aws::AwsClient>> EmrAwsClient(const server::EmrConfig& e,
+                                                     const std::string& service,
+                                                     const std::string& endpoint,
+                                                     const Clock& clock) {
+  aws::AwsClientOptions o;
+  o.service = service;
+  o.region = e.region;
+  o.endpoint = endpoint;  // "" : the service's regional endpoint
+  o.credentials = std::make_shared<aws::DefaultCredentialsChain>(aws::ProcessEnv());
+  o.clock = &clock;
+  return aws::AwsClient::Create(o);
 }
 
 int Die(const std::string& message) {
@@ -224,7 +266,29 @@ int Serve(const cli::ServerFlags& flags) {
   auto audit = server::AuditLog::Open(audit_path, clock);
   if (!audit.ok()) return Die(audit.error().message());
 
-  logs::FsLogStore log_store(config->data_dir + "/logs");
+  // Logs: files under <data_dir>/logs, or S3 with that directory as the live writers' spool.
+  logs::FsLogStore fs_logs(config->data_dir + "/logs");
+  std::unique_ptr<aws::S3Client> s3;
+  std::unique_ptr<logs::S3LogStore> s3_logs;
+  if (config->logs.store == "s3") {
+    aws::AwsClientOptions s3o;
+    s3o.service = "s3";
+    s3o.region = config->logs.region;
+    s3o.endpoint = config->logs.endpoint.empty()
+                       ? "https://s3." + config->logs.region + ".amazonaws.com"
+                       : config->logs.endpoint;
+    s3o.credentials = std::make_shared<aws::DefaultCredentialsChain>(aws::ProcessEnv());
+    s3o.clock = &clock;
+    auto client = aws::AwsClient::Create(s3o);
+    if (!client.ok()) return Die("logs.store s3: " + client.error().ToString());
+    s3 = std::make_unique<aws::S3Client>(std::move(*client));
+    logs::S3LogStoreOptions lo;
+    lo.bucket = config->logs.bucket;
+    lo.prefix = config->logs.prefix;
+    s3_logs = std::make_unique<logs::S3LogStore>(lo, *s3, config->data_dir + "/logs");
+  }
+  logs::LogStore& log_store =
+      s3_logs ? static_cast<logs::LogStore&>(*s3_logs) : static_cast<logs::LogStore&>(fs_logs);
 
   engine::local::LocalEngineOptions eo;
   eo.state_dir = config->state_dir.empty() ? config->data_dir + "/engine" : config->state_dir;
@@ -315,10 +379,32 @@ int Serve(const cli::ServerFlags& flags) {
     kube_engines.push_back(std::move(spark));
     kube_clients.push_back(std::move(*client));
   }
+  // EMR on EKS: one engine ("emr-on-eks") on the configured virtual cluster; it reads EMR's
+  // logs back from the log bucket.
+  std::unique_ptr<engine::emr::EmrOnEksEngine> emr_engine;
+  if (config->emr.enabled()) {
+    auto emr_client = EmrAwsClient(config->emr, "emr-containers", config->emr.endpoint, clock);
+    if (!emr_client.ok()) return Die("emr: " + emr_client.error().message());
+    auto s3_client = EmrAwsClient(config->emr, "s3",
+                                  config->emr.s3_endpoint.empty()
+                                      ? "https://s3." + config->emr.region + ".amazonaws.com"
+                                      : config->emr.s3_endpoint,
+                                  clock);
+    if (!s3_client.ok()) return Die("emr: " + s3_client.error().message());
+    engine::emr::EmrEngineOptions eo2;
+    eo2.settings = EmrSettingsFor(*config);
+    eo2.poll.base = config->emr.poll_interval_seconds * kMicrosPerSecond;
+    eo2.poll.running_cap = std::max(eo2.poll.running_cap, eo2.poll.base);
+    eo2.poll.cap = std::max(eo2.poll.cap, eo2.poll.base);
+    emr_engine = std::make_unique<engine::emr::EmrOnEksEngine>(
+        eo2, std::make_unique<aws::EmrContainersClient>(std::move(*emr_client)),
+        std::make_unique<aws::S3Client>(std::move(*s3_client)), log_store, clock);
+  }
   // The default engine first: /readyz reports it as "engine".
   std::vector<engine::Engine*> engines;
   if (config->engine == "local") engines.push_back(engine->get());
   for (auto& k : kube_engines) engines.push_back(k.get());
+  if (emr_engine) engines.push_back(emr_engine.get());
   if (config->engine != "local") engines.push_back(engine->get());
   auto shutdown_engines = [&] {
     for (engine::Engine* e : engines) e->Shutdown();
@@ -377,9 +463,29 @@ int Serve(const cli::ServerFlags& flags) {
   ao.climate = &climate;
   ao.history = &history;
   ao.default_engine = config->engine;
+  ao.spark_engine = config->spark_engine;
+  ao.emr_configured = emr_engine != nullptr;
   for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
   ao.preview = [&config, &kube_engines](const engine::LaunchSpec& spec,
                                         const std::string& name) -> Result<boost::json::value> {
+    if (name.rfind("emr-on-eks", 0) == 0) {
+      // The StartJobRun request the engine would send (placeholders without an emr section).
+      const bool configured = name.back() != ':';
+      const engine::emr::EmrSettings settings =
+          configured ? EmrSettingsFor(*config) : EmrPlaceholders(spec.spark.version);
+      ASSIGN_OR_RETURN(boost::json::object body, engine::emr::StartJobRunBody(spec, settings));
+      return boost::json::value(boost::json::object{
+          {"start_job_run",
+           boost::json::object{
+               {"method", "POST"},
+               {"path", "/virtualclusters/" + settings.virtual_cluster_id + "/jobruns"},
+               {"endpoint", configured && !config->emr.endpoint.empty()
+                                ? config->emr.endpoint
+                                : aws::DefaultEndpoint("emr-containers",
+                                                       configured ? config->emr.region
+                                                                  : std::string("<emr.region>"))},
+               {"body", std::move(body)}}}});
+    }
     // The cluster's pod settings when it is configured, the defaults otherwise.
     engine::kubernetes::PodSettings pods;
     for (const auto& k : kube_engines) {

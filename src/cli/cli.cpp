@@ -165,6 +165,7 @@ struct RunArgs {
   std::string timeout;
   std::string owner;
   std::string group;
+  std::string engine;
   bool wait = false;
   bool follow = false;
   bool dry_run = false;
@@ -219,6 +220,14 @@ void PrintDryRun(const json::value& v) {
   if (const json::value* pod = l.if_contains("pod")) {
     std::cout << "Pod:        " << json::serialize(*pod) << "\n";
   }
+  if (const json::value* call = l.if_contains("start_job_run");
+      call != nullptr && call->is_object()) {
+    const auto& c = call->as_object();
+    std::cout << fmt::format("EMR:        {} {} (StartJobRun)\n",
+                             std::string(c.at("method").as_string()),
+                             std::string(c.at("path").as_string()));
+    std::cout << "Body:       " << json::serialize(c.at("body")) << "\n";
+  }
 }
 
 int RunCmd(const Globals& g, const RunArgs& a) {
@@ -253,6 +262,7 @@ int RunCmd(const Globals& g, const RunArgs& a) {
   }
   if (!res.empty()) body["resources"] = res;
   if (!a.timeout.empty()) body["timeout"] = a.timeout;
+  if (!a.engine.empty()) body["engine"] = a.engine;
 
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
@@ -438,10 +448,14 @@ int Main(int argc, char** argv, const ServeFn& serve) {
                   "someone else)");
   run->add_option("--group", ra.group,
                   "The run's group (default: the definition's if you are in it, else your first)");
+  run->add_option("--engine", ra.engine,
+                  "Engine for this run instead of the definition's: local, kubernetes, spark or "
+                  "emr-on-eks");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
   run->add_flag("--dry-run", ra.dry_run,
-                "Show what would run (engine, plan, spark-submit confs, pods); launch nothing");
+                "Show what would run (engine, plan, spark-submit confs, pods, the EMR StartJobRun "
+                "request); launch nothing");
 
   GetArgs ga;
   auto* get = app.add_subcommand("get", "Show runs, a run, or definitions");

@@ -504,6 +504,14 @@ bool Controller::ApplyUpdate(const engine::Update& u) {
                    {{"attempt", u.attempt_id}, {"error", st.error().ToString()}});
         return true;
       }
+      // Archived before the engine cleans up: an engine's cleanup may drop what the logs
+      // were read from. A failed archive keeps the local copy, which stays readable.
+      if (options_.logs != nullptr) {
+        if (auto a = options_.logs->Archive(attempt->run_id, u.attempt_id); !a.ok()) {
+          log::Warn("archiving the attempt's logs failed; they stay in the local spool",
+                    {{"attempt", u.attempt_id}, {"error", a.error().ToString()}});
+        }
+      }
       engine::Engine* engine = EngineFor(attempt->engine);
       if (auto c = engine != nullptr ? engine->Cleanup(u.attempt_id) : OkStatus(); !c.ok()) {
         log::Warn("engine cleanup failed",

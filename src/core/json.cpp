@@ -40,15 +40,17 @@ json::value ToJson(const RunOverrides& o) {
     out["resources"] = ToJson(o.resources);
   }
   if (o.timeout_seconds > 0) out["timeout"] = FormatDuration(o.timeout_seconds);
+  if (!o.engine.empty()) out["engine"] = o.engine;
   return out;
 }
 
 Result<RunOverrides> OverridesFromJson(const json::value& v) {
   Reader r(v, "run");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout", "engine"}));
   RunOverrides o;
   RETURN_IF_ERROR(r.Map("env", o.env));
+  RETURN_IF_ERROR(r.String("engine", o.engine));
   if (const json::value* res = r.Get("resources")) {
     ASSIGN_OR_RETURN(o.resources, ResourcesFromJson(*res));
   }

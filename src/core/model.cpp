@@ -331,21 +331,23 @@ Status ValidateSpark(const Definition& def, const Limits& limits) {
 
 Status ValidateKubernetes(const Definition& def) {
   if (def.engine != "" && def.engine != "local" && def.engine != "kubernetes" &&
-      def.engine != "spark") {
+      def.engine != "spark" && def.engine != "emr-on-eks") {
     return FailedPrecondition(fmt::format(
-        "definition '{}': engine '{}' is not known; use engine: local, kubernetes or spark",
+        "definition '{}': engine '{}' is not known; use engine: local, kubernetes, spark or "
+        "emr-on-eks",
         def.name, def.engine));
   }
-  if (def.kind == "spark" && def.engine != "" && def.engine != "spark") {
+  if (def.kind == "spark" && def.engine != "" && def.engine != "spark" &&
+      def.engine != "emr-on-eks") {
     return FailedPrecondition(fmt::format(
-        "definition '{}': kind spark runs on engine spark (Spark on Kubernetes); drop engine: {} "
-        "or write engine: spark",
+        "definition '{}': kind spark runs on engine spark (Spark on Kubernetes) or emr-on-eks "
+        "(EMR on EKS); drop engine: {} or write one of those",
         def.name, def.engine));
   }
-  if (def.kind != "spark" && def.engine == "spark") {
-    return FailedPrecondition(fmt::format(
-        "definition '{}': engine spark runs kind: spark definitions; this one is kind: {}",
-        def.name, def.kind));
+  if (def.kind != "spark" && (def.engine == "spark" || def.engine == "emr-on-eks")) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': engine {} runs kind: spark definitions; this one is kind: {}",
+                    def.name, def.engine, def.kind));
   }
   if (def.engine == "local" && !def.cluster.empty()) {
     return FailedPrecondition(fmt::format(
@@ -575,6 +577,7 @@ Definition ApplyOverrides(const Definition& def, const RunOverrides& o) {
   if (o.resources.memory_bytes > 0) out.resources.memory_bytes = o.resources.memory_bytes;
   if (o.resources.cpu_millis > 0) out.resources.cpu_millis = o.resources.cpu_millis;
   if (o.timeout_seconds > 0) out.timeout_seconds = o.timeout_seconds;
+  if (!o.engine.empty()) out.engine = o.engine;
   return out;
 }
 

@@ -192,7 +192,8 @@ struct Definition {
   RetryPolicy retry;
   AdaptPolicy adapt;
   SparkSpec spark;  // kind spark (resources.spark holds its sizes)
-  /// Where attempts run: "" (the server's default engine), "local" or "kubernetes".
+  /// Where attempts run: "" (the server's default engine), "local" or "kubernetes"; kind spark:
+  /// "" (the server's spark.engine), "spark" (Spark on Kubernetes) or "emr-on-eks".
   std::string engine;
   /// kubernetes: a cluster named in the server config ("": the first one configured).
   std::string cluster;
@@ -215,6 +216,8 @@ struct RunOverrides {
   std::map<std::string, std::string> env;
   Resources resources;
   int64_t timeout_seconds = 0;
+  /// The engine for this run ("" : the definition's): local, kubernetes, spark, emr-on-eks.
+  std::string engine;
   bool operator==(const RunOverrides&) const = default;
 };
 

@@ -181,6 +181,10 @@ std::string RemediationText(std::string_view key, std::string_view cls) {
       {"secret_mount", "mount the missing secret/credential file"},
       {"admission", "the Kubernetes API or an admission webhook rejected the object; the same request is rejected every time: fix the spec; do not retry"},
       {"config_file", "a value in the job's configuration file has the wrong type or format: fix it; do not retry"},
+      {"emr_validation", "EMR refused the job run's configuration (release label, execution role, spark-defaults, entry point): fix what stateDetails names; do not retry"},
+      {"emr_cluster", "EMR could not reach the virtual cluster's EKS cluster or namespace: check the cluster and EMR's access to the namespace (access entry or aws-auth, RBAC); retried with back-off"},
+      {"emr_internal", "an EMR on EKS internal error: retried with back-off; if it repeats, give AWS support the job run id"},
+      {"emr_user", "EMR reports the application failed (USER_ERROR): read the driver's log for its exception; do not retry"},
       {"none", "not a failure; nothing to change"},
   };
   for (const auto& e : kTable) {

@@ -35,6 +35,12 @@ class LogStore {
                                            size_t max_bytes) = 0;
   /// Deletes every log of a run (retention). A run without logs is fine.
   [[nodiscard]] virtual Status RemoveRun(const std::string& run_id) = 0;
+  /// Called once an attempt has ended and its outcome is recorded (its writers are done): a
+  /// store that archives elsewhere (S3LogStore) moves the attempt's logs there. Idempotent.
+  [[nodiscard]] virtual Status Archive(const std::string& /*run_id*/,
+                                       const std::string& /*attempt_id*/) {
+    return OkStatus();
+  }
 };
 
 /// "<time> <stream> <text>\n..." -> "<text>\n...", as users read a log; lines of the

@@ -47,13 +47,18 @@ struct ApiOptions {
   control::HistorySource* history = nullptr;
   /// Engine for definitions that name none: "local" or "kubernetes".
   std::string default_engine = "local";
+  /// Engine for Spark definitions that name none: "spark" or "emr-on-eks".
+  std::string spark_engine = "spark";
+  /// The emr-on-eks engine exists on this server (its engine is named "emr-on-eks").
+  bool emr_configured = false;
   /// Kubernetes clusters in config order; a kubernetes definition without a cluster gets the
   /// first. Their engines are named "kubernetes:<cluster>".
   std::vector<std::string> clusters;
   /// Dry runs (POST /api/v1/runs?dry_run=true): what the first attempt would run as on the
   /// named engine (argv, pods, Spark confs), built without launching or reaching a cluster.
   /// `engine` is the resolved name, or "spark:" / "kubernetes:" when no cluster is configured
-  /// (defaults fill in). Unset: dry runs show the launch spec only.
+  /// and "emr-on-eks:" when no emr section is (defaults fill in). Unset: dry runs show the
+  /// launch spec only.
   std::function<Result<boost::json::value>(const engine::LaunchSpec&, const std::string& engine)>
       preview;
   /// How long a follow=true log stream stays open at most.
@@ -210,6 +215,8 @@ class Api {
   /// one, if any), checked against the policy.
   [[nodiscard]] Status AssignOwnership(Who who, Definition& def, const Definition* existing);
   /// The engine a definition's attempts run on (its name), or a 422 saying what is missing.
+  /// The engine kind a spec asks for: local, kubernetes, spark or emr-on-eks.
+  std::string WantedEngine(const Definition& spec) const;
   Result<std::string> EngineFor(const Definition& spec) const;
   /// The run as JSON, with live components of running attempts and the Spark UI link.
   boost::json::value RunJson(const tug::Run& run) const;

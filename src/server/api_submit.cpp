@@ -64,9 +64,22 @@ Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
 
 }  // namespace
 
+std::string Api::WantedEngine(const Definition& spec) const {
+  // Spark definitions name spark or emr-on-eks, or take spark.engine; the server's default
+  // engine is for containers.
+  if (spec.kind == "spark") return spec.engine.empty() ? options_.spark_engine : spec.engine;
+  return spec.engine.empty() ? options_.default_engine : spec.engine;
+}
+
 Result<std::string> Api::EngineFor(const Definition& spec) const {
-  std::string want = spec.engine.empty() ? options_.default_engine : spec.engine;
-  if (spec.kind == "spark") want = "spark";  // Spark runs on Kubernetes, whatever the default
+  const std::string want = WantedEngine(spec);
+  if (want == "emr-on-eks" && !options_.emr_configured) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}' runs on engine emr-on-eks, but this server has no emr section "
+        "configured; add one (virtual cluster, execution role, release labels, log bucket: see "
+        "docs/emr.md); a dry run works without one (`tug run --dry-run`, dry_run=true)",
+        spec.name));
+  }
   std::string name = want;
   if (want == "kubernetes" || want == "spark") {
     std::string cluster = spec.cluster;
@@ -137,10 +150,16 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   RETURN_IF_ERROR(Validate(spec, options_.limits));
   auto engine_name = EngineFor(spec);
   if (!engine_name.ok()) {
-    // A dry run needs no cluster: the engine's defaults fill in what no config gives.
-    const bool kube = spec.kind == "spark" || spec.engine == "kubernetes";
-    if (!request.dry_run || !kube || !options_.clusters.empty()) return engine_name.error();
-    engine_name = spec.kind == "spark" ? std::string("spark:") : std::string("kubernetes:");
+    // A dry run needs no cluster or EMR section: the engine's defaults (placeholders for EMR)
+    // fill in what no config gives.
+    const std::string want = WantedEngine(spec);
+    if (request.dry_run && want == "emr-on-eks" && !options_.emr_configured) {
+      engine_name = std::string("emr-on-eks:");
+    } else {
+      const bool kube = want == "spark" || want == "kubernetes";
+      if (!request.dry_run || !kube || !options_.clusters.empty()) return engine_name.error();
+      engine_name = want == "spark" ? std::string("spark:") : std::string("kubernetes:");
+    }
   }
   RETURN_IF_ERROR(CheckSecretsFit(spec, *engine_name));
 
@@ -218,10 +237,10 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
   for (const auto& kv : fields) {
     std::string_view k = kv.key();
     if (k != "definition" && k != "owner" && k != "group" && k != "env" && k != "resources" &&
-        k != "timeout") {
+        k != "timeout" && k != "engine") {
       return Err(InvalidArgument(
           fmt::format("run: unknown field '{}'; known fields are definition, owner, group, env, "
-                      "resources, timeout",
+                      "resources, timeout, engine",
                       k)));
     }
   }
@@ -271,7 +290,11 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
       {"resources", ToJson(p.first.resources)},
       {"placement", json::object{{"capacity", p.first.placement.capacity},
                                  {"executor_capacity", p.first.placement.executor_capacity}}}};
-  if (defaults) {
+  if (defaults && engine_name == "emr-on-eks:") {
+    out["note"] =
+        "no emr section is configured: the virtual cluster, execution role, release label and "
+        "log location are placeholders";
+  } else if (defaults) {
     out["note"] =
         "no Kubernetes cluster is configured: namespace, capacity label and images are the "
         "defaults";

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <regex>
 
 #include <unistd.h>
 
@@ -41,7 +42,122 @@ Status SetInt(int64_t& out, const std::string& v, const char* what, int64_t lo, 
   return OkStatus();
 }
 
+Status HttpUrl(const std::string& v) {
+  if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+    return InvalidArgument(fmt::format("'{}' must be an http(s) URL", v));
+  }
+  return OkStatus();
+}
+
 const Key kKeys[] = {
+    {"emr.virtual_cluster_id", "TUG_EMR_VIRTUAL_CLUSTER_ID",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.virtual_cluster_id = v;
+       return OkStatus();
+     }},
+    {"emr.execution_role_arn", "TUG_EMR_EXECUTION_ROLE_ARN",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.execution_role_arn = v;
+       return OkStatus();
+     }},
+    {"emr.region", "TUG_EMR_REGION",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.region = v;
+       return OkStatus();
+     }},
+    {"emr.endpoint", "TUG_EMR_ENDPOINT",
+     [](Config& c, const std::string& v) -> Status {
+       RETURN_IF_ERROR(HttpUrl(v));
+       c.emr.endpoint = v;
+       return OkStatus();
+     }},
+    {"emr.s3_endpoint", "TUG_EMR_S3_ENDPOINT",
+     [](Config& c, const std::string& v) -> Status {
+       RETURN_IF_ERROR(HttpUrl(v));
+       c.emr.s3_endpoint = v;
+       return OkStatus();
+     }},
+    {"emr.default_release_label", "TUG_EMR_DEFAULT_RELEASE_LABEL",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.default_release_label = v;
+       return OkStatus();
+     }},
+    {"emr.log_bucket", "TUG_EMR_LOG_BUCKET",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.log_bucket = v;
+       return OkStatus();
+     }},
+    {"emr.log_prefix", "TUG_EMR_LOG_PREFIX",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.log_prefix = v;
+       while (!c.emr.log_prefix.empty() && c.emr.log_prefix.front() == '/') {
+         c.emr.log_prefix.erase(0, 1);
+       }
+       if (!c.emr.log_prefix.empty() && c.emr.log_prefix.back() != '/') c.emr.log_prefix += '/';
+       return OkStatus();
+     }},
+    {"emr.capacity_label", "",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.capacity_label = v;
+       return OkStatus();
+     }},
+    {"emr.spot_value", "",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.spot_value = v;
+       return OkStatus();
+     }},
+    {"emr.on_demand_value", "",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.on_demand_value = v;
+       return OkStatus();
+     }},
+    {"emr.poll_interval", "TUG_EMR_POLL_INTERVAL",
+     [](Config& c, const std::string& v) -> Status {
+       ASSIGN_OR_RETURN(c.emr.poll_interval_seconds, ParseDuration(v));
+       if (c.emr.poll_interval_seconds < 1) {
+         return InvalidArgument("emr.poll_interval must be at least 1s");
+       }
+       return OkStatus();
+     }},
+    {"spark.engine", "TUG_SPARK_ENGINE",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "spark" && v != "emr-on-eks") {
+         return InvalidArgument(fmt::format("spark.engine '{}' is unknown; use spark or emr-on-eks", v));
+       }
+       c.spark_engine = v;
+       return OkStatus();
+     }},
+    {"logs.store", "TUG_LOGS_STORE",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "fs" && v != "s3") {
+         return InvalidArgument(fmt::format("logs.store '{}' is unknown; use fs or s3", v));
+       }
+       c.logs.store = v;
+       return OkStatus();
+     }},
+    {"logs.bucket", "TUG_LOGS_BUCKET",
+     [](Config& c, const std::string& v) -> Status {
+       c.logs.bucket = v;
+       return OkStatus();
+     }},
+    {"logs.prefix", "TUG_LOGS_PREFIX",
+     [](Config& c, const std::string& v) -> Status {
+       c.logs.prefix = v;
+       return OkStatus();
+     }},
+    {"logs.region", "TUG_LOGS_REGION",
+     [](Config& c, const std::string& v) -> Status {
+       c.logs.region = v;
+       return OkStatus();
+     }},
+    {"logs.endpoint", "TUG_LOGS_ENDPOINT",
+     [](Config& c, const std::string& v) -> Status {
+       if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+         return InvalidArgument(fmt::format("logs.endpoint '{}' must be an http(s) URL", v));
+       }
+       c.logs.endpoint = v;
+       return OkStatus();
+     }},
     {"listen", "TUG_LISTEN",
      [](Config& c, const std::string& v) -> Status {
        c.listen = v;
@@ -388,6 +504,25 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       RETURN_IF_ERROR(ApplyAuthYaml(config.auth, kv.value(), source));
       continue;
     }
+    if (path == "emr.release_labels") {
+      // Spark version → EMR release label; a file's map replaces what came before.
+      if (!kv.value().is_object()) {
+        return InvalidArgument(fmt::format(
+            "{}: emr.release_labels must map Spark versions to EMR release labels, e.g. "
+            "{{\"3.5\": emr-7.1.0-latest}}",
+            source));
+      }
+      config.emr.release_labels.clear();
+      for (const auto& v : kv.value().as_object()) {
+        if (!v.value().is_string() || v.value().as_string().empty()) {
+          return InvalidArgument(fmt::format(
+              "{}: emr.release_labels.{} must be an EMR release label, e.g. emr-7.1.0-latest",
+              source, std::string(v.key())));
+        }
+        config.emr.release_labels[std::string(v.key())] = std::string(v.value().as_string());
+      }
+      continue;
+    }
     if (path == "spark.versions") {
       // Version → image; a file's map replaces the defaults.
       if (!kv.value().is_object() || kv.value().as_object().empty()) {
@@ -484,6 +619,12 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
     config.clusters.front().namespace_ = it->second;
   }
   RETURN_IF_ERROR(ApplyAuthEnv(config.auth, env));
+  // The EMR region: the SDKs' variables when the config names none.
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (auto it = env.find(name); config.emr.region.empty() && it != env.end()) {
+      config.emr.region = it->second;
+    }
+  }
   for (const auto& k : kKeys) {
     if (*k.env == '\0') continue;  // file only
     auto it = env.find(k.env);
@@ -495,7 +636,74 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
   return OkStatus();
 }
 
+Status ValidateEmr(const EmrConfig& emr) {
+  if (!emr.enabled()) return OkStatus();
+  static const std::regex kClusterId("[0-9a-z]{1,64}");
+  // The service model's IAMRoleArn pattern.
+  static const std::regex kRoleArn(
+      R"(arn:(aws[a-zA-Z0-9-]*):iam::(\d{12})?:(role((/)|(/[!-\x7F]+/))[\w+=,.@-]+))");
+  static const std::regex kRelease(R"(emr-\d+\.\d+\.\d+(-latest|-\d{8})?)");
+  static const std::regex kBucket("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
+  if (emr.virtual_cluster_id.empty()) {
+    return InvalidArgument(
+        "emr.virtual_cluster_id is not set: name the EMR virtual cluster jobs run on (`aws "
+        "emr-containers list-virtual-clusters` shows its id)");
+  }
+  if (!std::regex_match(emr.virtual_cluster_id, kClusterId)) {
+    return InvalidArgument(fmt::format(
+        "emr.virtual_cluster_id '{}' is not a virtual cluster id: lower-case letters and digits, "
+        "as `aws emr-containers list-virtual-clusters` prints it",
+        emr.virtual_cluster_id));
+  }
+  if (emr.execution_role_arn.empty()) {
+    return InvalidArgument(
+        "emr.execution_role_arn is not set: name the IAM role the jobs run as, e.g. "
+        "arn:aws:iam::123456789012:role/emr-on-eks-jobs");
+  }
+  if (!std::regex_match(emr.execution_role_arn, kRoleArn)) {
+    return InvalidArgument(
+        fmt::format("emr.execution_role_arn '{}' is not an IAM role ARN; it looks like "
+                    "arn:aws:iam::123456789012:role/emr-on-eks-jobs",
+                    emr.execution_role_arn));
+  }
+  if (emr.region.empty()) {
+    return InvalidArgument(
+        "emr.region is not set (nor AWS_REGION): name the virtual cluster's region");
+  }
+  if (emr.release_labels.empty() && emr.default_release_label.empty()) {
+    return InvalidArgument(
+        "emr needs release labels: map Spark versions to EMR releases under emr.release_labels, "
+        "e.g. {\"3.5\": emr-7.1.0-latest}, or set emr.default_release_label");
+  }
+  auto labels = emr.release_labels;
+  if (!emr.default_release_label.empty()) labels["default"] = emr.default_release_label;
+  for (const auto& [version, label] : labels) {
+    if (!std::regex_match(label, kRelease)) {
+      return InvalidArgument(fmt::format(
+          "emr release label '{}' (for {}) is not one: EMR's look like emr-7.1.0-latest or "
+          "emr-6.15.0-20240105",
+          label, version));
+    }
+  }
+  if (emr.log_bucket.empty()) {
+    return InvalidArgument(
+        "emr.log_bucket is not set: EMR writes the driver and executor logs there and tug reads "
+        "them back into the run's logs; name a bucket the execution role may write and tug may "
+        "read");
+  }
+  if (!std::regex_match(emr.log_bucket, kBucket)) {
+    return InvalidArgument(fmt::format(
+        "emr.log_bucket '{}' is not an S3 bucket name (3-63 lower-case letters, digits, '.', "
+        "'-'); give the name without s3://",
+        emr.log_bucket));
+  }
+  return OkStatus();
+}
+
 Status ValidateConfig(Config& config) {
+  if (config.logs.store == "s3" && config.logs.bucket.empty()) {
+    return InvalidArgument("logs.store is s3 but logs.bucket is not set; name the bucket");
+  }
   size_t colon = config.listen.rfind(':');
   bool port_ok = colon != std::string::npos && colon + 1 < config.listen.size() &&
                  config.listen.size() - colon - 1 <= 5 &&
@@ -529,6 +737,12 @@ Status ValidateConfig(Config& config) {
     return InvalidArgument(
         "engine.driver kubernetes needs a cluster: add clusters: [{name, kubeconfig}] or set "
         "TUG_KUBECONFIG");
+  }
+  RETURN_IF_ERROR(ValidateEmr(config.emr));
+  if (config.spark_engine == "emr-on-eks" && !config.emr.enabled()) {
+    return InvalidArgument(
+        "spark.engine emr-on-eks needs the emr section: emr.virtual_cluster_id, "
+        "emr.execution_role_arn, emr.release_labels and emr.log_bucket (see docs/emr.md)");
   }
   if (config.usage_source == "prometheus" && config.prometheus_url.empty()) {
     return InvalidArgument(

@@ -101,7 +101,51 @@ struct AuthConfig {
 /// `url` with its password replaced by "***", for logs and messages.
 std::string RedactUrl(const std::string& url);
 
+/// Where logs are kept: "fs" (files under <data_dir>/logs, the default) or "s3" (an S3 bucket,
+/// with <data_dir>/logs as the local spool live writers append to).
+struct LogsConfig {
+  std::string store = "fs";
+  std::string bucket;
+  std::string prefix = "tug/logs/";
+  std::string region = "us-east-1";
+  /// Empty: https://s3.<region>.amazonaws.com; set for S3-compatible stores and tests.
+  std::string endpoint;
+};
+
+/// EMR on EKS (the emr-on-eks engine, docs/emr.md): on as soon as any of its keys is set, and
+/// then every required one is checked at startup.
+struct EmrConfig {
+  std::string virtual_cluster_id;
+  std::string execution_role_arn;
+  /// The virtual cluster's region; "" : AWS_REGION / AWS_DEFAULT_REGION.
+  std::string region;
+  /// emr-containers endpoint; "" : https://emr-containers.<region>.amazonaws.com (tests, VPC
+  /// endpoints set it).
+  std::string endpoint;
+  /// Where EMR's logs are read from; "" : https://s3.<region>.amazonaws.com.
+  std::string s3_endpoint;
+  /// Spark version ("3.5") → EMR release label ("emr-7.1.0-latest").
+  std::map<std::string, std::string> release_labels;
+  std::string default_release_label;
+  /// s3://<log_bucket>/<log_prefix>: EMR's monitoringConfiguration, read back into the logs.
+  std::string log_bucket;
+  std::string log_prefix = "emr-on-eks/";
+  std::string capacity_label = "eks.amazonaws.com/capacityType";
+  std::string spot_value = "SPOT";
+  std::string on_demand_value = "ON_DEMAND";
+  /// DescribeJobRun: the first delay and after every change (doubling while nothing changes).
+  int64_t poll_interval_seconds = 5;
+
+  bool enabled() const {
+    return !virtual_cluster_id.empty() || !execution_role_arn.empty() || !release_labels.empty() ||
+           !default_release_label.empty() || !log_bucket.empty() || !endpoint.empty();
+  }
+  std::string log_uri() const { return "s3://" + log_bucket + "/" + log_prefix; }
+};
+
 struct Config {
+  LogsConfig logs;
+  EmrConfig emr;
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".tug";
   /// Serve the web UI from this directory (a Vite build) instead of the copy in the binary.
@@ -118,6 +162,8 @@ struct Config {
   int64_t retention_seconds = 0;
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
+  /// The engine of Spark definitions (and runs) that name none: spark | emr-on-eks.
+  std::string spark_engine = "spark";
   std::vector<ClusterConfig> clusters;
   /// kubernetes.scheduler_name: the scheduler of job pods on clusters that name none.
   std::string kube_scheduler_name;
@@ -168,6 +214,8 @@ Config DefaultConfig();
                                const std::string& source_name);
 /// Applies TUG_* variables from env (e.g. the process environment).
 [[nodiscard]] Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env);
+/// The emr section's own checks (when it is on): ids, ARN, region, release labels, bucket.
+[[nodiscard]] Status ValidateEmr(const EmrConfig& emr);
 /// Checks the final config (listen address, loopback-only while auth is off, paths...).
 [[nodiscard]] Status ValidateConfig(Config& config);
 /// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.

@@ -323,6 +323,7 @@ std::string EncodeOverrides(const RunOverrides& ov) {
   o["memory_bytes"] = ov.resources.memory_bytes;
   o["cpu_millis"] = ov.resources.cpu_millis;
   o["timeout_seconds"] = ov.timeout_seconds;
+  if (!ov.engine.empty()) o["engine"] = ov.engine;
   if (!ov.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(ov.resources.spark);
   return json::serialize(o);
 }
@@ -335,6 +336,7 @@ Result<RunOverrides> DecodeOverrides(std::string_view text) {
   RETURN_IF_ERROR(f.Int("memory_bytes", ov.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", ov.resources.cpu_millis));
   RETURN_IF_ERROR(f.Int("timeout_seconds", ov.timeout_seconds));
+  RETURN_IF_ERROR(f.Str("engine", ov.engine));
   RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", ov.resources.spark));
   return ov;
 }

@@ -477,12 +477,12 @@ INSTANTIATE_TEST_SUITE_P(
     LocalEngine, EngineConformanceTest,
     ::testing::Values(
         Param{"CgroupAuto", [](const Env& env) { return local::MakeLocal(env, "auto"); },
-              local::WaitEndedUnwatched},
+              local::WaitEndedUnwatched, nullptr, "main", ""},
         Param{"Watchdog", [](const Env& env) { return local::MakeLocal(env, "none"); },
-              local::WaitEndedUnwatched},
+              local::WaitEndedUnwatched, nullptr, "main", ""},
         // The shim's own code under ASan/UBSan (tug-shim is built without them).
         Param{"CheckedShim", [](const Env& env) { return local::MakeLocal(env, "auto", true); },
-              local::WaitEndedUnwatched}),
+              local::WaitEndedUnwatched, nullptr, "main", ""}),
     ParamName);
 
 }  // namespace tug::engine::conformance
