@@ -149,9 +149,11 @@ command: |
     exit 1
   fi
   echo done
-retry: {max_attempts: 3, backoff: {initial: 6s, max: 6s}}
+retry: {max_attempts: 3, backoff: {initial: 30s, max: 30s}}
 )y",
                    marker));
+  // The back-off is long so that the kill below lands while the retry still waits, however
+  // slow the machine (a sanitizer build at load 10 took 13 s for the first attempt alone).
   std::string id = Submit("flaky");
   ASSERT_TRUE(WaitStatus(id, "RETRYING")) << json::serialize(GetRun(id));
   json::object waiting = GetRun(id);
@@ -162,7 +164,7 @@ retry: {max_attempts: 3, backoff: {initial: 6s, max: 6s}}
   std::string error;
   ASSERT_TRUE(server_->Start(&error)) << error;
   ASSERT_TRUE(WaitFor([&] { return GetRun(id)["status"] == json::value("SUCCEEDED"); },
-                      std::chrono::seconds(60)))
+                      std::chrono::seconds(180)))
       << json::serialize(GetRun(id));
   json::object run = GetRun(id);
   EXPECT_EQ(Attempts(run).size(), 2u);
