@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -279,10 +280,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     reused_ = false;
     error_code ec;
     auto address = asio::ip::make_address(ep_->host, ec);
-    if (!ec) {
+    unsigned port = 0;
+    const char* end = ep_->port.data() + ep_->port.size();
+    auto [at, perr] = std::from_chars(ep_->port.data(), end, port);
+    if (!ec && perr == std::errc() && at == end && port <= 65535) {
       // Drivers are reached by pod IP: no resolver round trip.
-      uint16_t port = static_cast<uint16_t>(std::stoi(ep_->port));
-      return Connect({tcp::endpoint(address, port)});
+      return Connect({tcp::endpoint(address, static_cast<uint16_t>(port))});
     }
     // getaddrinfo runs on Asio's resolver thread, not on ours. The deadline is checked once
     // it answers.
@@ -293,11 +296,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
           if (Clock::now() >= self->deadline_) return self->Finish(self->ConnectTimedOut());
           std::vector<tcp::endpoint> eps;
           for (const auto& r : results) eps.push_back(r.endpoint());
-          self->Connect(std::move(eps));
+          self->Connect(eps);
         });
   }
 
-  void Connect(std::vector<tcp::endpoint> endpoints) {
+  void Connect(const std::vector<tcp::endpoint>& endpoints) {
     conn_ = std::make_unique<Conn>();
     // Each connection on its own strand: the stream's timeout timer and its operations may
     // otherwise run at once on two pool threads.
