@@ -11,7 +11,9 @@
 # exactly as in a cluster (spark.ui_access: direct).
 #
 # Per round: wrk against the stand-in directly, then through the proxy
-# (/runs/<id>/spark-ui/jobs/), -t2 -c$CONNS -d${DURATION}s; medians of $ROUNDS rounds.
+# (/runs/<id>/spark-ui/jobs/), then GET /api/v1/runs/<id> of the same server for reference (the
+# proxy's access check and resolver each read the run from the store), -t2 -c$CONNS
+# -d${DURATION}s; medians of $ROUNDS rounds.
 #   bench/proxy_bench.sh
 #   TUG_BEFORE=/tmp/tug-before bench/proxy_bench.sh   # also an earlier tug binary, same session
 # Env: DURATION (10), CONNS (64), ROUNDS (3), BODY (16384), HTTP_THREADS (2).
@@ -109,7 +111,9 @@ spark:
   main: local:///opt/spark/examples/src/main/python/pi.py
   driver: {cores: 1, memory: 1Gi}
   executor: {cores: 1, memory: 1Gi, instances: 1}
-env: {TUG_SIM: "hang"}
+  # The simulated driver runs until deleted (env would also reach spark-submit, which would then
+  # never submit).
+  conf: {spark.kubernetes.driverEnv.TUG_SIM: hang}
 EOF
   "$tug" "${S[@]}" apply -f "$dir/def.yaml" >/dev/null
   RUN=$("$tug" "${S[@]}" run ui-bench | tr -d ' \n')
@@ -133,7 +137,7 @@ echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, $ROUNDS rounds, page $BODY byte
 # One block per binary: rounds of (direct, proxy), medians, ratio to the block's direct.
 measure() {
   local label=$1
-  local d_rps=() d_p99=() p_rps=() p_p99=() errs=0
+  local d_rps=() d_p99=() p_rps=() p_p99=() a_rps=() a_p99=() errs=0
   for round in $(seq "$ROUNDS"); do
     read -r r p e < <(wrk_once "http://127.0.0.1:$UP/jobs/")
     d_rps+=("$r"); d_p99+=("$p"); errs=$((errs + e))
@@ -141,14 +145,20 @@ measure() {
     read -r r p e < <(wrk_once -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$TUG_PORT/runs/$RUN/spark-ui/jobs/")
     p_rps+=("$r"); p_p99+=("$p"); errs=$((errs + e))
     echo "  [$round] $label  $r req/s  p99 ${p} ms"
+    # Reference: the API's own read of the same run (auth + one store read, no upstream).
+    read -r r p e < <(wrk_once -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$TUG_PORT/api/v1/runs/$RUN")
+    a_rps+=("$r"); a_p99+=("$p"); errs=$((errs + e))
+    echo "  [$round] GET /api/v1/runs/{id}  $r req/s  p99 ${p} ms"
   done
-  local dr dp pr pp
+  local dr dp pr pp ar ap
   dr=$(median "${d_rps[@]}"); dp=$(median "${d_p99[@]}")
   pr=$(median "${p_rps[@]}"); pp=$(median "${p_p99[@]}")
+  ar=$(median "${a_rps[@]}"); ap=$(median "${a_p99[@]}")
   python3 -c "
-dr, dp, pr, pp = $dr, $dp, $pr, $pp
-print(f'median direct           {dr:9.0f} req/s  p99 {dp:8.2f} ms')
-print(f'median $label {pr:9.0f} req/s  p99 {pp:8.2f} ms   ratio {pr/dr:.2f}x req/s, {pp/dp:.1f}x p99')"
+dr, dp, pr, pp, ar, ap = $dr, $dp, $pr, $pp, $ar, $ap
+print(f'median direct                {dr:9.0f} req/s  p99 {dp:8.2f} ms')
+print(f'median $label {pr:9.0f} req/s  p99 {pp:8.2f} ms   ratio {pr/dr:.2f}x req/s, {pp/dp:.1f}x p99 of direct')
+print(f'median GET /api/v1/runs/{{id}} {ar:9.0f} req/s  p99 {ap:8.2f} ms   (the proxy is {pr/ar:.2f}x its req/s)')"
   echo "  errors (non-2xx + socket): $errs"
 }
 

@@ -23,8 +23,8 @@
 /// waiting for a driver (their clients get 503).
 /// Threading: the handlers are thread-safe if the resolver and the access function are; they
 /// run on the HTTP io thread (access check, validation, resolver: short), then hand the
-/// upstream request to a net::HttpPool and return a net::Deferred. The pool's own io thread
-/// connects, writes and reads (Beast, asynchronously, one deadline per request) over kept
+/// upstream request to a net::HttpPool and return a net::Deferred. The pool's own io threads
+/// connect, write and read (Beast, asynchronously, one deadline per request) over kept
 /// connections per driver (or API server), and the reply is written when the driver's answer
 /// arrives, so a slow driver holds no HTTP thread.
 #include <chrono>
@@ -69,9 +69,11 @@ using SparkUiAccess = std::function<Status(const net::Request&, const std::strin
 struct SparkUiProxyOptions {
   int64_t max_response_bytes = 64 << 20;
   std::chrono::milliseconds timeout{30000};
-  /// Kept connections per driver (a browser opens about six at once) and in all; one io thread.
-  net::HttpPoolOptions pool{.threads = 1,
-                            .max_idle_per_endpoint = 16,
+  /// Upstream io threads, and connections kept per driver (or API server) and in all. A browser
+  /// opens about six at once; several people on one driver need more, and a connection closed
+  /// only to be opened again costs more than an idle one (bench/proxy_bench.sh).
+  net::HttpPoolOptions pool{.threads = 2,
+                            .max_idle_per_endpoint = 64,
                             .max_idle = 256,
                             .idle_timeout = std::chrono::seconds(15)};
 };
