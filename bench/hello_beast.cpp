@@ -1,7 +1,9 @@
 // Baseline for the HTTP benchmarks: the smallest reasonable Beast HTTP/1.1 keep-alive server.
 // It answers "hello" to every GET (404 otherwise), with the same threading model as src/net
 // (one io_context, N threads, one async chain per connection, no strands) and no timeouts.
-//   hello_beast --port 8081 --threads 2
+// --body-bytes N answers N bytes of HTML instead (the stand-in Spark driver of
+// bench/proxy_bench.sh).
+//   hello_beast --port 8081 --threads 2 [--body-bytes 16384]
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -29,6 +31,9 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+std::string g_body = "hello";  // set once in main, before any thread starts
+std::string g_content_type = "text/plain";
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   explicit Session(tcp::socket socket) : socket_(std::move(socket)) {}
@@ -49,10 +54,10 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.version(req.version());
     response_.keep_alive(req.keep_alive());
     response_.set(http::field::server, "hello_beast");
-    response_.set(http::field::content_type, "text/plain");
+    response_.set(http::field::content_type, g_content_type);
     if (req.method() == http::verb::get) {
       response_.result(http::status::ok);
-      response_.body() = "hello";
+      response_.body() = g_body;
     } else {
       response_.result(http::status::not_found);
     }
@@ -88,7 +93,7 @@ void Accept(tcp::acceptor& acceptor) {
 }
 
 int Usage() {
-  std::fprintf(stderr, "usage: hello_beast [--port N] [--threads T]\n");
+  std::fprintf(stderr, "usage: hello_beast [--port N] [--threads T] [--body-bytes N]\n");
   return 2;
 }
 
@@ -102,6 +107,17 @@ int main(int argc, char** argv) {
       port = static_cast<unsigned short>(std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--body-bytes") == 0 && i + 1 < argc) {
+      // A page like a Spark UI's: markup padded to the size asked for.
+      size_t n = static_cast<size_t>(std::max(0, std::atoi(argv[++i])));
+      const std::string row = "<tr><td>x</td></tr>";
+      const std::string tail = "</body></html>";
+      std::string page = "<!DOCTYPE html><html><head><title>Spark Jobs</title></head><body>";
+      while (page.size() + tail.size() < n) {
+        page += n - page.size() - tail.size() >= row.size() ? row : " ";
+      }
+      g_body = page + tail;
+      g_content_type = "text/html;charset=utf-8";
     } else {
       return Usage();
     }

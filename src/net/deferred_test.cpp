@@ -1,5 +1,6 @@
 // net::Deferred: a handler's response given later from another thread.
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -65,6 +66,42 @@ TEST(DeferredTest, ReplyFromAnotherThreadAndDroppedReply) {
   ASSERT_TRUE(never.ok()) << never.error().ToString();
   EXPECT_EQ(never->status, 503);
   server.Stop();
+}
+
+// A Deferred may outlive the server (an upstream pool or a writer thread still holds it): a
+// reply after Stop(), or after the server is gone, is dropped without touching either.
+TEST(DeferredTest, ReplyAfterTheServerStoppedIsDropped) {
+  for (bool destroy : {false, true}) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::shared_ptr<Deferred> held;
+    Router router;
+    router.Add("GET", "/later", [&](Request&) {
+      Response r;
+      r.deferred = std::make_shared<Deferred>();
+      std::lock_guard lock(mu);
+      held = r.deferred;
+      cv.notify_all();
+      return r;
+    });
+    ServerOptions o;
+    o.port = 0;
+    auto server = std::make_unique<HttpServer>(o, std::move(router));
+    ASSERT_TRUE(server->Start().ok());
+    auto client = HttpClient::Create("http://127.0.0.1:" + std::to_string(server->port()));
+    ASSERT_TRUE(client.ok());
+    auto answer = std::async(std::launch::async, [&] { return client->Send("GET", "/later"); });
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return held != nullptr; });
+    }
+    server->Stop();
+    if (destroy) server.reset();
+    auto r = answer.get();
+    EXPECT_FALSE(r.ok());  // the connection was dropped at Stop
+    held->Reply(JsonResponse(200, "{}"));
+    held.reset();
+  }
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <openssl/x509_vfy.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -24,8 +23,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/url/parse.hpp>
 
+#include "net/client_common.h"
 #include "net/http.h"
 
 namespace tug::net {
@@ -37,65 +36,13 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
+using detail::FormatTimeout;
+using detail::Reason;
 
 constexpr std::string_view kDefaultPeer = "the tug server";
 
-std::string Reason(const error_code& ec) {
-  std::string m = ec.message();
-  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
-  return m;
-}
-
 bool IsHttpError(const error_code& ec) {
   return ec.category() == make_error_code(http::error::bad_target).category();
-}
-
-std::string FormatTimeout(std::chrono::milliseconds t) {
-  if (t.count() % 1000 == 0) return fmt::format("{}s", t.count() / 1000);
-  return fmt::format("{}ms", t.count());
-}
-
-bool IsIpAddress(const std::string& host) {
-  error_code ec;
-  (void)asio::ip::make_address(host, ec);
-  return !ec;
-}
-
-// Loads the TLS material into a client context; errors name the field that is wrong.
-Status ConfigureTls(ssl::context& ctx, const TlsOptions& tls) {
-  error_code ec;
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  if (tls.insecure_skip_verify) {
-    ctx.set_verify_mode(ssl::verify_none);
-  } else {
-    ctx.set_verify_mode(ssl::verify_peer);
-    if (tls.ca_pem.empty()) {
-      if (ctx.set_default_verify_paths(ec); ec) {
-        return InvalidArgument(fmt::format(
-            "cannot load the system's CA certificates ({}); give a CA bundle", Reason(ec)));
-      }
-    } else if (ctx.add_certificate_authority(asio::buffer(tls.ca_pem), ec); ec) {
-      return InvalidArgument(fmt::format(
-          "the CA certificate is not a valid PEM certificate ({}); check the CA data", Reason(ec)));
-    }
-  }
-  if (tls.client_cert_pem.empty() != tls.client_key_pem.empty()) {
-    return InvalidArgument(
-        "a client certificate needs both the certificate and its key; give both or neither");
-  }
-  if (!tls.client_cert_pem.empty()) {
-    if (ctx.use_certificate_chain(asio::buffer(tls.client_cert_pem), ec); ec) {
-      return InvalidArgument(fmt::format(
-          "the client certificate is not a valid PEM certificate ({}); check it", Reason(ec)));
-    }
-    if (ctx.use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec); ec) {
-      return InvalidArgument(fmt::format(
-          "the client key is not a valid PEM key or does not match the certificate ({}); check "
-          "it",
-          Reason(ec)));
-    }
-  }
-  return OkStatus();
 }
 
 }  // namespace
@@ -243,21 +190,7 @@ struct HttpClient::Impl {
   }
 
   [[nodiscard]] Status Handshake() {
-    SSL* native = tls->native_handle();
-    bool ip = IsIpAddress(verify_name);
-    // SNI carries DNS names only (RFC 6066).
-    if (!ip) SSL_set_tlsext_host_name(native, verify_name.c_str());
-    if (!options.tls.insecure_skip_verify) {
-      // OpenSSL checks the name during the handshake, so a mismatch reports its own reason
-      // ("hostname mismatch", "IP address mismatch") rather than a bare verify failure.
-      X509_VERIFY_PARAM* param = SSL_get0_param(native);
-      if (ip) {
-        X509_VERIFY_PARAM_set1_ip_asc(param, verify_name.c_str());
-      } else {
-        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        X509_VERIFY_PARAM_set1_host(param, verify_name.c_str(), verify_name.size());
-      }
-    }
+    detail::PrepareHandshake(tls->native_handle(), verify_name, options.tls.insecure_skip_verify);
     error_code ec;
     Lowest().expires_after(options.timeout);
     tls->async_handshake(ssl::stream_base::client, [&ec](error_code e) { ec = e; });
@@ -338,39 +271,21 @@ Result<HttpClient> HttpClient::Create(const std::string& base_url,
 }
 
 Result<HttpClient> HttpClient::Create(const std::string& base_url, HttpClientOptions options) {
-  auto bad = [&](std::string_view why) {
-    return InvalidArgument(
-        fmt::format("server URL '{}' {}; use the form http://127.0.0.1:8080", base_url, why));
-  };
-  auto parsed = boost::urls::parse_absolute_uri(base_url);
-  if (!parsed) return bad("is not a URL");
-  const auto& url = *parsed;
-  std::string scheme(url.scheme());
-  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme != "http" && scheme != "https") return bad("has an unknown scheme");
-  if (!url.has_authority() || url.encoded_host().empty()) return bad("has no host");
-  if (url.has_userinfo()) return bad("has credentials in it; remove them");
-  if (url.has_query() || url.has_fragment()) return bad("has a query or fragment");
+  ASSIGN_OR_RETURN(detail::BaseUrl url, detail::ParseBaseUrl(base_url, options.tls));
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   if (impl->options.timeout.count() <= 0) impl->options.timeout = std::chrono::milliseconds(30000);
   if (impl->options.peer.empty()) impl->options.peer = kDefaultPeer;
-  impl->https = scheme == "https";
-  const char* default_port = impl->https ? "443" : "80";
-  impl->host = url.host_address();
-  impl->port = url.has_port() ? std::string(url.port()) : default_port;
-  if (impl->port.empty()) impl->port = default_port;
-  impl->host_header = std::string(url.encoded_host());
-  if (url.has_port()) impl->host_header += ":" + impl->port;
-  impl->prefix = std::string(url.encoded_path());
-  while (!impl->prefix.empty() && impl->prefix.back() == '/') impl->prefix.pop_back();
-  impl->base = base_url;
-  while (!impl->base.empty() && impl->base.back() == '/') impl->base.pop_back();
+  impl->https = url.https;
+  impl->host = std::move(url.host);
+  impl->port = std::move(url.port);
+  impl->host_header = std::move(url.host_header);
+  impl->prefix = std::move(url.prefix);
+  impl->base = std::move(url.base);
   if (impl->https) {
-    impl->verify_name =
-        impl->options.tls.server_name.empty() ? impl->host : impl->options.tls.server_name;
+    impl->verify_name = std::move(url.verify_name);
     impl->tls_ctx.emplace(ssl::context::tls_client);
-    RETURN_IF_ERROR(ConfigureTls(*impl->tls_ctx, impl->options.tls));
+    RETURN_IF_ERROR(detail::ConfigureTls(*impl->tls_ctx, impl->options.tls));
   }
   return HttpClient(std::move(impl));
 }

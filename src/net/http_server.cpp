@@ -1,8 +1,10 @@
 #include "net/http_server.h"
 
 #include <cerrno>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -92,6 +94,18 @@ void HttpServer::Impl::Teardown() {
     if (t.joinable()) t.join();
   }
   threads.clear();
+  if (context.gate) {
+    // Sessions waiting for a Deferred's reply close here, while their io_context still exists;
+    // a reply that comes later finds the gate closed.
+    std::unordered_map<detail::Session*, std::shared_ptr<detail::Session>> waiting;
+    {
+      std::lock_guard lock(context.gate->mu);
+      context.gate->open = false;
+      waiting.swap(context.gate->waiting);
+    }
+    waiting.clear();
+    context.gate.reset();
+  }
   work.reset();
   acceptor.reset();
   accept_retry.reset();
@@ -148,6 +162,7 @@ Status HttpServer::Start() {
   s.port = s.acceptor->local_endpoint(ec).port();
   if (ec) return fail(ec);
 
+  s.context.gate = std::make_shared<detail::ReplyGate>();
   s.accept_retry.emplace(*s.io);
   s.work.emplace(s.io->get_executor());
   s.Accept();

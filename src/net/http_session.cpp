@@ -197,9 +197,23 @@ void Session::Dispatch() {
   response_ = net::Dispatch(context_.router, request_, route_);
   if (response_.deferred) {
     // The reply comes from another thread; bring it back to this connection's executor. The
-    // session is idle (no read is pending) until then, and the closure keeps it alive.
+    // session is idle (no read is pending) until then, and the server's reply gate keeps it
+    // alive.
     std::shared_ptr<Deferred> deferred = std::move(response_.deferred);
-    deferred->OnReply([self = shared_from_this()](Response r) {
+    std::shared_ptr<ReplyGate> gate = context_.gate;
+    {
+      std::lock_guard lock(gate->mu);
+      gate->waiting.emplace(this, shared_from_this());
+    }
+    deferred->OnReply([gate, key = this](Response r) {
+      std::lock_guard lock(gate->mu);
+      if (!gate->open) return;  // the server stopped; the session is gone
+      auto it = gate->waiting.find(key);
+      if (it == gate->waiting.end()) return;
+      std::shared_ptr<Session> self = std::move(it->second);
+      gate->waiting.erase(it);
+      // Posted under the gate's lock, so the io_context cannot be torn down meanwhile; a post
+      // after its threads stopped is destroyed with it, session and all.
       auto shared = std::make_shared<Response>(std::move(r));
       asio::post(self->socket_.get_executor(), [self, shared] {
         self->response_ = std::move(*shared);

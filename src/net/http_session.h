@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,11 +33,26 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-/// What every session of one server shares; read-only while the server runs.
+class Session;
+
+/// Where replies given later through a net::Deferred go. A Deferred may outlive the server (a
+/// writer thread or an upstream pool still holds it at Stop), so the closure it holds neither
+/// owns its session nor touches the io_context directly: the gate owns the sessions that wait,
+/// and the server closes it (dropping them while their io_context still exists) before it
+/// destroys the io_context. Replies that come later are dropped.
+struct ReplyGate {
+  std::mutex mu;
+  bool open = true;                                                // guarded by mu
+  std::unordered_map<Session*, std::shared_ptr<Session>> waiting;  // guarded by mu
+};
+
+/// What every session of one server shares; read-only while the server runs (the gate is
+/// replaced at each Start, and guards itself).
 struct ServerContext {
   ServerOptions options;
   Router router;
   CompletionHook hook;
+  std::shared_ptr<ReplyGate> gate;
 };
 
 class Session : public std::enable_shared_from_this<Session> {

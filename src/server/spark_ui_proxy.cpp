@@ -289,7 +289,12 @@ std::optional<std::string> RewriteLocation(std::string_view location, const Orig
 
 SparkUiProxy::SparkUiProxy(SparkUiResolver resolver, SparkUiAccess access,
                            SparkUiProxyOptions options)
-    : resolver_(std::move(resolver)), access_(std::move(access)), options_(options) {}
+    : resolver_(std::move(resolver)),
+      access_(std::move(access)),
+      options_(options),
+      pool_(std::make_unique<net::HttpPool>(options.pool)) {}
+
+SparkUiProxy::~SparkUiProxy() = default;
 
 std::string SparkUiProxy::ProxyBase(const std::string& run_id) {
   std::string out = "/runs/";
@@ -360,37 +365,19 @@ net::Response SparkUiProxy::Proxy(net::Request& req) const {
   return Forward(req, run_id, forward->path_and_query, std::move(*target));
 }
 
-net::Response SparkUiProxy::Forward(const net::Request& req, const std::string& run_id,
-                                    const std::string& forward_target, SparkUiTarget target) const {
-  const std::string proxy_base = ProxyBase(run_id);
-  net::HttpClientOptions co = std::move(target.client);
-  if (co.timeout.count() <= 0 || co.timeout > options_.timeout) co.timeout = options_.timeout;
-  co.peer = fmt::format("the Spark driver of run '{}'", run_id);
-  co.max_response_bytes = options_.max_response_bytes;
-  // The message names the URL but never the client's headers (they carry the API server's
-  // token when the driver is reached through it).
-  auto client = net::HttpClient::Create(target.base_url, co);
-  if (!client.ok()) {
-    return BadGateway(fmt::format("the Spark driver of run '{}' has an unusable address: {}",
-                                  run_id, client.error().message()));
-  }
-  auto base = SplitUrl(client->base_url());
-  if (!base) {
-    return BadGateway(fmt::format(
-        "the Spark driver of run '{}' has an unusable address '{}'; it must be an http(s) URL",
-        run_id, target.base_url));
-  }
-  base->first.path = base->second;
-  while (!base->first.path.empty() && base->first.path.back() == '/') base->first.path.pop_back();
+namespace {
 
-  net::HeaderList headers;
-  for (const auto& [lower, name] : kForwardedRequestHeaders) {
-    std::string value = req.Header(std::string(lower));
-    if (!value.empty()) headers.emplace_back(name, std::move(value));
-  }
-  headers.emplace_back("X-Forwarded-Prefix", proxy_base);
+// What the answer to one proxied request needs once the driver's arrives (on a pool thread).
+struct Upstream {
+  std::string run_id;
+  std::string proxy_base;
+  std::string base_url;  // for messages: the target's, without a trailing '/'
+  Origin origin;
+  std::chrono::milliseconds timeout;
+  int64_t max_response_bytes;
+};
 
-  auto upstream = client->Send(req.method, forward_target, "", "", headers);
+net::Response Answer(const Upstream& up, Result<net::ClientResponse> upstream) {
   if (!upstream.ok()) {
     const Error& e = upstream.error();
     if (e.code() == Code::kDeadlineExceeded) {
@@ -398,20 +385,20 @@ net::Response SparkUiProxy::Forward(const net::Request& req, const std::string& 
           Code::kDeadlineExceeded,
           fmt::format("the Spark driver of run '{}' at {} did not answer within {}; it may be "
                       "busy, reload in a moment",
-                      run_id, client->base_url(), FormatTimeout(co.timeout))));
+                      up.run_id, up.base_url, FormatTimeout(up.timeout))));
     }
     if (e.code() == Code::kResourceExhausted) {
       return BadGateway(fmt::format(
           "the Spark driver of run '{}' sent a page larger than {}, more than the proxy passes "
           "on; narrow the page (fewer tasks or executors shown)",
-          run_id, net::HumanBytes(static_cast<uint64_t>(options_.max_response_bytes))));
+          up.run_id, net::HumanBytes(static_cast<uint64_t>(up.max_response_bytes))));
     }
     std::string cause = e.detail().empty() ? e.message() : e.detail();
     if (!cause.empty()) cause[0] = Lower(cause[0]);
     return BadGateway(fmt::format(
         "the Spark driver of run '{}' is not reachable at {}: {}; if the run just ended, reload "
         "in a moment for its history",
-        run_id, client->base_url(), cause));
+        up.run_id, up.base_url, cause));
   }
 
   net::Response out;
@@ -424,16 +411,67 @@ net::Response SparkUiProxy::Forward(const net::Request& req, const std::string& 
   }
   std::string location = upstream->Header("location");
   if (!location.empty()) {
-    auto rewritten = RewriteLocation(location, base->first, proxy_base);
+    auto rewritten = RewriteLocation(location, up.origin, up.proxy_base);
     if (!rewritten) {
       return BadGateway(fmt::format(
           "the Spark driver of run '{}' redirected outside its UI; the proxy does not follow "
           "such redirects",
-          run_id));
+          up.run_id));
     }
     out.headers.emplace_back("Location", std::move(*rewritten));
   }
   return out;
 }
+
+}  // namespace
+
+net::Response SparkUiProxy::Forward(const net::Request& req, const std::string& run_id,
+                                    const std::string& forward_target, SparkUiTarget target) const {
+  net::HttpClientOptions co = std::move(target.client);
+  if (co.timeout.count() <= 0 || co.timeout > options_.timeout) co.timeout = options_.timeout;
+  co.peer = fmt::format("the Spark driver of run '{}'", run_id);
+  co.max_response_bytes = options_.max_response_bytes;
+  std::string base_url = target.base_url;
+  while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
+  auto base = SplitUrl(base_url);
+  if (!base) {
+    return BadGateway(fmt::format(
+        "the Spark driver of run '{}' has an unusable address '{}'; it must be an http(s) URL",
+        run_id, target.base_url));
+  }
+  base->first.path = base->second;
+  while (!base->first.path.empty() && base->first.path.back() == '/') base->first.path.pop_back();
+
+  net::PoolRequest upstream;
+  upstream.method = req.method;
+  upstream.target = forward_target;
+  for (const auto& [lower, name] : kForwardedRequestHeaders) {
+    std::string value = req.Header(std::string(lower));
+    if (!value.empty()) upstream.headers.emplace_back(name, std::move(value));
+  }
+  std::string proxy_base = ProxyBase(run_id);
+  upstream.headers.emplace_back("X-Forwarded-Prefix", proxy_base);
+
+  // The answer is written when the driver's arrives: this I/O thread goes back to serving other
+  // connections, and the pool's thread finishes the exchange through the Deferred.
+  net::Response out;
+  out.deferred = std::make_shared<net::Deferred>();
+  Upstream context{run_id,     std::move(proxy_base),      base_url, std::move(base->first),
+                   co.timeout, options_.max_response_bytes};
+  // The message names the URL but never the client's headers (they carry the API server's
+  // token when the driver is reached through it).
+  Status sent = pool_->Send(
+      base_url, co, std::move(upstream),
+      [deferred = out.deferred, context = std::move(context)](Result<net::ClientResponse> answer) {
+        deferred->Reply(Answer(context, std::move(answer)));
+      });
+  if (!sent.ok()) {
+    return BadGateway(fmt::format("the Spark driver of run '{}' has an unusable address: {}",
+                                  run_id, sent.error().message()));
+  }
+  return out;
+}
+
+net::HttpPoolStats SparkUiProxy::pool_stats() const { return pool_->stats(); }
 
 }  // namespace tug::server

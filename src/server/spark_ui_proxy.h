@@ -9,7 +9,8 @@
 /// `/runs/{id}/spark-ui/{rest...}`; other methods are 405 (by the router).
 /// Per request, in order: access (401/403/404) → path validation (400) → resolver (404 for an
 /// unknown run; 404 with the target's message for kNone; other resolver errors as they are) →
-/// kHistory: 302 to its URL → kLive: one upstream request with an allow-list of the caller's
+/// kHistory: 302 to its URL → kLive: one asynchronous upstream request (see Threading) with an
+/// allow-list of the caller's
 /// headers (never its Authorization or Cookie) plus the target's own client headers. The upstream's
 /// status, Content-Type, Cache-Control, ETag and Last-Modified come back, and its Location
 /// rewritten into the proxy base (a redirect elsewhere is 502). Bodies are not rewritten: Spark,
@@ -17,19 +18,25 @@
 /// Upstream failures: unreachable or misbehaving 502, no answer within the timeout 504, a body
 /// over max_response_bytes 502.
 ///
-/// Lifecycle: construct, Register() on the router before the HTTP server starts; the proxy must
-/// outlive the server. No threads of its own.
-/// Threading: the handlers are thread-safe if the resolver and the access function are; each
-/// request makes its own blocking upstream connection on the HTTP io thread that serves it, so
-/// a slow driver holds that thread for up to `timeout`.
+/// Lifecycle: construct (starts the upstream pool's thread), Register() on the router before the
+/// HTTP server starts; the proxy must outlive the server. Destroying it drops requests still
+/// waiting for a driver (their clients get 503).
+/// Threading: the handlers are thread-safe if the resolver and the access function are; they
+/// run on the HTTP io thread (access check, validation, resolver: short), then hand the
+/// upstream request to a net::HttpPool and return a net::Deferred. The pool's own io threads
+/// connect, write and read (Beast, asynchronously, one deadline per request) over kept
+/// connections per driver (or API server), and the reply is written when the driver's answer
+/// arrives, so a slow driver holds no HTTP thread.
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/error.h"
 #include "net/http.h"
 #include "net/http_client.h"
+#include "net/http_pool.h"
 
 namespace tug::server {
 
@@ -62,11 +69,21 @@ using SparkUiAccess = std::function<Status(const net::Request&, const std::strin
 struct SparkUiProxyOptions {
   int64_t max_response_bytes = 64 << 20;
   std::chrono::milliseconds timeout{30000};
+  /// Upstream io threads, and connections kept per driver (or API server) and in all. A browser
+  /// opens about six at once; several people on one driver need more, and a connection closed
+  /// only to be opened again costs more than an idle one (bench/proxy_bench.sh).
+  net::HttpPoolOptions pool{.threads = 2,
+                            .max_idle_per_endpoint = 64,
+                            .max_idle = 256,
+                            .idle_timeout = std::chrono::seconds(15)};
 };
 
 class SparkUiProxy {
  public:
   SparkUiProxy(SparkUiResolver resolver, SparkUiAccess access, SparkUiProxyOptions options = {});
+  ~SparkUiProxy();
+  SparkUiProxy(const SparkUiProxy&) = delete;
+  SparkUiProxy& operator=(const SparkUiProxy&) = delete;
 
   /// Adds GET and HEAD routes for `/runs/{id}/spark-ui` and `/runs/{id}/spark-ui/{rest...}`.
   void Register(net::Router& router);
@@ -74,6 +91,9 @@ class SparkUiProxy {
   /// The proxy base path for a run: "/runs/<id>/spark-ui" (what spark.ui.proxyBase is set to).
   /// Characters of the id outside [A-Za-z0-9-._~] are percent-encoded.
   static std::string ProxyBase(const std::string& run_id);
+
+  /// The upstream pool's counters (connections opened, reused, ...).
+  net::HttpPoolStats pool_stats() const;
 
  private:
   net::Response Bare(net::Request& req) const;
@@ -84,6 +104,7 @@ class SparkUiProxy {
   SparkUiResolver resolver_;
   SparkUiAccess access_;
   SparkUiProxyOptions options_;
+  std::unique_ptr<net::HttpPool> pool_;
 };
 
 }  // namespace tug::server

@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -21,6 +23,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/refusing_port.h"
+#include "net/scripted_upstream.h"
 
 namespace tug::server {
 namespace {
@@ -28,6 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using net::testing::RefusingPort;
+using net::testing::ScriptedUpstream;
 
 constexpr std::string_view kApiServerPath = "/api/v1/namespaces/ns/pods/drv:4040/proxy";
 constexpr std::string_view kHistoryUrl = "http://history.example:18080/history/spark-abc/jobs/";
@@ -62,9 +66,11 @@ class SparkUiProxyTest : public ::testing::Test {
         po);
     net::Router router;
     proxy_->Register(router);
+    router.Add("GET", "/healthz", [](net::Request&) { return net::JsonResponse(200, "{}"); });
     net::ServerOptions so;
     so.port = 0;
-    so.threads = 2;
+    // One io thread: a proxied request must never hold it (SlowDriverHoldsNoIoThread).
+    so.threads = 1;
     server_ = std::make_unique<net::HttpServer>(so, std::move(router));
     ASSERT_TRUE(server_->Start().ok());
     auto client =
@@ -74,7 +80,7 @@ class SparkUiProxyTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    release_slow_.set_value();
+    ReleaseSlow();
     if (server_) server_->Stop();
     if (driver_) driver_->Stop();
   }
@@ -116,11 +122,20 @@ class SparkUiProxyTest : public ::testing::Test {
       return resp;
     });
     r.Add("GET", "/slow", [this](net::Request&) {
+      {
+        std::lock_guard lock(mu_);
+        ++slow_arrived_;
+      }
+      slow_cv_.notify_all();
       slow_released_.wait_for(10s);
-      return net::JsonResponse(200, "{}");
+      return net::JsonResponse(200, R"({"slow":"done"})");
     });
     auto echo = [this](net::Request& req) {
       ++driver_hits_;
+      {
+        std::lock_guard lock(mu_);
+        driver_remotes_.insert(req.remote);
+      }
       std::string redirect = req.Query("redirect");
       if (!redirect.empty()) {
         net::Response resp;
@@ -162,6 +177,8 @@ class SparkUiProxyTest : public ::testing::Test {
     } else if (id == "slow") {
       live(driver_base_);
       t.client.timeout = 300ms;  // shorter than the proxy's own: it wins
+    } else if (id == "scripted") {
+      live(scripted_base_);
     } else if (id == "k8s") {
       live(driver_base_ + std::string(kApiServerPath));
     } else {
@@ -213,7 +230,26 @@ class SparkUiProxyTest : public ::testing::Test {
     return Get("/runs/" + run + "/spark-ui/go?redirect=" + encoded);
   }
 
+  void ReleaseSlow() {
+    std::call_once(released_once_, [this] { release_slow_.set_value(); });
+  }
+
+  void WaitForSlowRequests(int n) {
+    std::unique_lock lock(mu_);
+    slow_cv_.wait(lock, [&] { return slow_arrived_ >= n; });
+  }
+
+  size_t DriverConnections() {
+    std::lock_guard lock(mu_);
+    return driver_remotes_.size();
+  }
+
   RefusingPort refusing_;
+  std::string scripted_base_;  // the run "scripted": a ScriptedUpstream a test starts
+  std::once_flag released_once_;
+  std::condition_variable slow_cv_;
+  int slow_arrived_ = 0;                  // guarded by mu_
+  std::set<std::string> driver_remotes_;  // guarded by mu_: one client address per connection
   std::promise<void> release_slow_;
   std::shared_future<void> slow_released_ = release_slow_.get_future().share();
   std::string driver_base_;
@@ -487,6 +523,81 @@ TEST_F(SparkUiProxyTest, ResponseOverTheLimitIs502) {
   EXPECT_NE(ErrorMessage(big).find("larger than 256 KiB"), std::string::npos) << big.body;
   // The proxy keeps serving.
   EXPECT_EQ(Get("/runs/r1/spark-ui/jobs/").status, 200);
+}
+
+// The proxy hands the upstream request to its pool and returns: with the server's only io
+// thread, a driver that takes its time does not keep a health check waiting.
+TEST_F(SparkUiProxyTest, SlowDriverHoldsNoIoThread) {
+  auto other = net::HttpClient::Create("http://127.0.0.1:" + std::to_string(server_->port()), 10s);
+  ASSERT_TRUE(other.ok());
+  auto slow =
+      std::async(std::launch::async, [&] { return other->Send("GET", "/runs/r1/spark-ui/slow"); });
+  WaitForSlowRequests(1);  // the proxied request is at the driver, which does not answer yet
+  for (int i = 0; i < 3; ++i) {
+    auto health = Get("/healthz");
+    EXPECT_EQ(health.status, 200);
+    // Other proxied pages too.
+    EXPECT_EQ(Get("/runs/r1/spark-ui/jobs/").status, 200);
+  }
+  ReleaseSlow();
+  auto answer = slow.get();
+  ASSERT_TRUE(answer.ok()) << answer.error().ToString();
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body, R"({"slow":"done"})");
+}
+
+TEST_F(SparkUiProxyTest, RequestsReuseKeptConnectionsToTheDriver) {
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(EchoedTarget("/runs/r1/spark-ui/echo/" + std::to_string(i)),
+              "/echo/" + std::to_string(i));
+  }
+  EXPECT_EQ(DriverConnections(), 1u);
+  auto stats = proxy_->pool_stats();
+  EXPECT_EQ(stats.connections_opened, 1u);
+  EXPECT_EQ(stats.reused, 9u);
+}
+
+// A driver's Jetty closes idle keep-alive connections (30 s); one that closes just as a request
+// is sent on it must not cost the caller an error page.
+TEST_F(SparkUiProxyTest, DriverClosingAKeptConnectionIsHandled) {
+  ScriptedUpstream upstream([](int fd, int index) {
+    if (!ScriptedUpstream::ReadRequest(fd)) return;
+    ScriptedUpstream::Answer(fd, "page " + std::to_string(index));
+    if (index == 0) {
+      // Reads the next request on this connection, then closes without an answer.
+      ScriptedUpstream::ReadRequest(fd);
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+    if (index == 1) {
+      ::shutdown(fd, SHUT_RDWR);  // answered, kept alive, then closed while idle
+      return;
+    }
+    while (ScriptedUpstream::ReadRequest(fd)) ScriptedUpstream::Answer(fd, "more");
+  });
+  scripted_base_ = upstream.base();
+  auto first = Get("/runs/scripted/spark-ui/a");
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, "page 0");
+  auto second = Get("/runs/scripted/spark-ui/b");  // sent on connection 0, which closes
+  EXPECT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.body, "page 1");
+  auto third = Get("/runs/scripted/spark-ui/c");  // connection 1 closed while kept
+  EXPECT_EQ(third.status, 200) << third.body;
+  EXPECT_EQ(third.body, "page 2");
+  EXPECT_EQ(upstream.accepted(), 3);
+  EXPECT_GE(proxy_->pool_stats().stale_retries, 1u);
+}
+
+TEST_F(SparkUiProxyTest, DriverThatWentAwayIs502WithTheReason) {
+  EXPECT_EQ(Get("/runs/r1/spark-ui/jobs/").status, 200);  // a connection is kept
+  driver_->Stop();
+  auto gone = Get("/runs/r1/spark-ui/jobs/");
+  EXPECT_EQ(gone.status, 502);
+  EXPECT_EQ(ErrorMessage(gone), "the Spark driver of run 'r1' is not reachable at " + driver_base_ +
+                                    ": connection refused; if the run just ended, reload in a "
+                                    "moment for its history");
+  EXPECT_EQ(Get("/healthz").status, 200);
 }
 
 }  // namespace

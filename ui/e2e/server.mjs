@@ -4,13 +4,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Starts the server; resolves with { url, dataDir, stop(), logTail() } once it listens. */
-export async function startServer(binary, { uiDir, timeoutMs = 30_000 } = {}) {
+/**
+ * Starts the server; resolves with { url, dataDir, stop(), logTail() } once it listens.
+ * `args` are added to `tug server` (e.g. ['--config', file]).
+ */
+export async function startServer(binary, { uiDir, args = [], timeoutMs = 30_000 } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tug-e2e-'));
   const env = { ...process.env };
   delete env.TUG_UI_DIR;
   if (uiDir) env.TUG_UI_DIR = uiDir;
-  const child = spawn(binary, ['server', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const child = spawn(binary, ['server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,12 +62,14 @@ export async function startServer(binary, { uiDir, timeoutMs = 30_000 } = {}) {
   return { url, dataDir, pid: child.pid, stop, logTail: (n = 30) => lines.slice(-n).join('\n') };
 }
 
-/** A tiny client for /api/v1. */
-export function api(base) {
+/** A tiny client for /api/v1, with a bearer token when the server wants one. */
+export function api(base, token = null) {
   const call = async (method, path, body) => {
+    const headers = body === undefined ? {} : { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
     const resp = await fetch(`${base}/api/v1${path}`, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await resp.text();

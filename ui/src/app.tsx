@@ -1,12 +1,25 @@
 // The shell: header with navigation, who you are and the theme; the page for the hash route.
+// With authentication on, nothing but the sign-in page shows until a token is accepted.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import {
+  type AuthConfig,
+  type Identity,
+  can,
+  describeIdentity,
+  forgetToken,
+  setUnauthorizedHandler,
+  storedToken,
+} from './api/auth';
+import { ApiError, authConfig, whoami } from './api/client';
 import { readStored, writeStored } from './api/hooks';
+import { Loading } from './components/common';
 import { type Route, definitionsHref, parseRoute, runsHref, submitHref } from './lib/route';
 import { type ThemeChoice, applyTheme, nextTheme, resolveTheme, storedTheme } from './lib/theme';
 import { DefinitionPage } from './pages/DefinitionPage';
 import { DefinitionsPage } from './pages/DefinitionsPage';
 import { RunPage } from './pages/RunPage';
 import { RunsPage } from './pages/RunsPage';
+import { SignInPage } from './pages/SignInPage';
 import { SubmitPage } from './pages/SubmitPage';
 import { OWNER_KEY, type Settings, SettingsContext, useSettings } from './settings';
 
@@ -38,13 +51,66 @@ function useThemeState(): [ThemeChoice, 'light' | 'dark', (c: ThemeChoice) => vo
   return [choice, choice === 'system' ? system : choice, set];
 }
 
+type AuthState =
+  | { phase: 'loading' }
+  | { phase: 'signin'; config: AuthConfig; message: string }
+  | { phase: 'ready'; config: AuthConfig | null; identity: Identity | null };
+
+/**
+ * Asks the server whether it wants a token (GET /api/v1/auth/config, open), then who the kept
+ * token is. Any 401 later (an expired or revoked token) signs out with the server's message.
+ */
+function useAuth(): [AuthState, (s: AuthState) => void] {
+  const [state, setState] = useState<AuthState>({ phase: 'loading' });
+  useEffect(() => {
+    let gone = false;
+    void (async () => {
+      const config = await authConfig();
+      if (gone) return;
+      if (!config?.enabled) {
+        setState({ phase: 'ready', config, identity: null });
+        return;
+      }
+      setUnauthorizedHandler((message) => {
+        forgetToken();
+        setState((s) => (s.phase === 'signin' ? s : { phase: 'signin', config, message }));
+      });
+      const token = storedToken();
+      if (!token) {
+        setState({ phase: 'signin', config, message: '' });
+        return;
+      }
+      try {
+        const identity = await whoami(token);
+        if (!gone) setState({ phase: 'ready', config, identity });
+      } catch (e) {
+        if (gone) return;
+        if (e instanceof ApiError && e.status === 401) forgetToken();
+        setState({ phase: 'signin', config, message: e instanceof ApiError ? e.message : String(e) });
+      }
+    })();
+    return () => {
+      gone = true;
+      setUnauthorizedHandler(null);
+    };
+  }, []);
+  return [state, setState];
+}
+
 export function App() {
   const route = useRoute();
   const [themeChoice, theme, setTheme] = useThemeState();
-  const [owner, setOwnerState] = useState(() => readStored(OWNER_KEY) ?? '');
+  const [auth, setAuth] = useAuth();
+  const [storedOwner, setOwnerState] = useState(() => readStored(OWNER_KEY) ?? '');
+  const identity = auth.phase === 'ready' ? auth.identity : null;
   const settings: Settings = useMemo(
     () => ({
-      owner,
+      identity,
+      signOut: () => {
+        forgetToken();
+        if (auth.phase === 'ready' && auth.config) setAuth({ phase: 'signin', config: auth.config, message: '' });
+      },
+      owner: identity ? identity.user : storedOwner,
       setOwner: (o: string) => {
         setOwnerState(o);
         writeStored(OWNER_KEY, o);
@@ -53,7 +119,7 @@ export function App() {
       theme,
       setTheme,
     }),
-    [owner, themeChoice, theme],
+    [auth, storedOwner, themeChoice, theme],
   );
   const main = useRef<HTMLElement>(null);
 
@@ -63,17 +129,32 @@ export function App() {
     window.scrollTo(0, 0);
   }, [pageKey]);
   useEffect(() => {
-    document.title = title(route);
-  }, [route]);
+    document.title = auth.phase === 'signin' ? 'Sign in · Tugboat' : title(route);
+  }, [route, auth.phase]);
 
+  let body;
+  if (auth.phase === 'loading') {
+    body = <Loading what="the server's sign-in settings" />;
+  } else if (auth.phase === 'signin') {
+    body = (
+      <SignInPage
+        key={auth.message}
+        config={auth.config}
+        message={auth.message}
+        onSignedIn={(who) => setAuth({ phase: 'ready', config: auth.config, identity: who })}
+      />
+    );
+  } else {
+    body = <Page route={route} />;
+  }
   return (
     <SettingsContext.Provider value={settings}>
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); main.current?.focus(); }}>
         Skip to content
       </a>
-      <Header route={route} />
+      <Header route={route} ready={auth.phase === 'ready'} authEnabled={auth.phase !== 'ready' || auth.identity !== null} />
       <main id="main" ref={main} tabIndex={-1}>
-        <Page route={route} />
+        {body}
       </main>
     </SettingsContext.Provider>
   );
@@ -120,13 +201,16 @@ function Page({ route }: { route: Route }) {
   }
 }
 
-function Header({ route }: { route: Route }) {
+function Header({ route, ready, authEnabled }: { route: Route; ready: boolean; authEnabled: boolean }) {
+  const { identity } = useSettings();
   const section = route.page === 'run' ? 'runs' : route.page === 'definition' ? 'definitions' : route.page;
-  const links = [
-    { id: 'runs', label: 'Runs', href: runsHref() },
-    { id: 'definitions', label: 'Definitions', href: definitionsHref() },
-    { id: 'submit', label: 'Submit', href: submitHref() },
-  ];
+  const links = ready
+    ? [
+        { id: 'runs', label: 'Runs', href: runsHref() },
+        { id: 'definitions', label: 'Definitions', href: definitionsHref() },
+        ...(can(identity, 'submit') ? [{ id: 'submit', label: 'Submit', href: submitHref() }] : []),
+      ]
+    : [];
   return (
     <header class="topbar">
       <a class="brand" href={runsHref()} aria-label="Tugboat home">
@@ -143,9 +227,23 @@ function Header({ route }: { route: Route }) {
         ))}
       </nav>
       <span class="spacer" />
-      <OwnerBox />
+      {identity ? <SignedIn identity={identity} /> : ready && !authEnabled ? <OwnerBox /> : null}
       <ThemeToggle />
     </header>
+  );
+}
+
+function SignedIn({ identity }: { identity: Identity }) {
+  const { signOut } = useSettings();
+  return (
+    <span class="signed-in">
+      <span class="who" data-testid="whoami" data-user={identity.user} data-role={identity.role} title={`Signed in as ${describeIdentity(identity)}`}>
+        {identity.user} <span class="muted">· {identity.role}{identity.groups.length > 0 ? ` · ${identity.groups.join(', ')}` : ''}</span>
+      </span>
+      <button type="button" class="small" onClick={signOut} data-testid="signout">
+        Sign out
+      </button>
+    </span>
   );
 }
 

@@ -1,4 +1,6 @@
-// The only way the UI reaches the server: same-origin requests under /api/v1.
+// The only way the UI reaches the server: same-origin requests under /api/v1, each with the
+// signed-in token (api/auth.ts). A 401 signs out with the server's message.
+import { type AuthConfig, type Identity, authHeaders, reportUnauthorized, storedToken } from './auth';
 import type { ApiErrorBody } from './types';
 
 export const API = '/api/v1';
@@ -40,6 +42,23 @@ export async function errorFrom(resp: Response): Promise<ApiError> {
   return new ApiError(resp.status, code, message);
 }
 
+/**
+ * fetch() with the token's Authorization header. A 401 is reported (the App goes back to the
+ * sign-in page with its message) and returned like any other answer.
+ */
+export async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const token = storedToken();
+  const headers = { ...(init.headers as Record<string, string> | undefined), ...authHeaders(token) };
+  const resp = await fetch(url, { ...init, headers });
+  if (resp.status === 401) {
+    const err = await errorFrom(resp.clone());
+    // Only for the token still in use: after the first 401 signs out, the other polls that were
+    // in flight (aborted as their pages go) have nothing to add.
+    if (storedToken() === token) reportUnauthorized(err.message);
+  }
+  return resp;
+}
+
 export type Fetched<T> = { notModified: true } | { notModified: false; data: T; etag: string | null };
 
 /**
@@ -54,7 +73,7 @@ export async function getJson<T>(
   if (opts.etag) headers['If-None-Match'] = opts.etag;
   let resp: Response;
   try {
-    resp = await fetch(API + path, { headers, cache: 'no-store', signal: opts.signal ?? null });
+    resp = await apiFetch(API + path, { headers, cache: 'no-store', signal: opts.signal ?? null });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'unreachable', 'the server cannot be reached; retrying');
@@ -76,7 +95,7 @@ export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
 export async function postJson<T>(path: string, body?: unknown): Promise<T> {
   let resp: Response;
   try {
-    resp = await fetch(API + path, {
+    resp = await apiFetch(API + path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
@@ -103,4 +122,33 @@ export function query(params: Record<string, string | number | boolean | null | 
 
 export function enc(segment: string): string {
   return encodeURIComponent(segment);
+}
+
+/** The server's sign-in settings (open: no token needed). Null when it cannot be read. */
+export async function authConfig(): Promise<AuthConfig | null> {
+  try {
+    const resp = await fetch(`${API}/auth/config`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (!resp.ok) return null;
+    return (await resp.json()) as AuthConfig;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Who `token` is (GET /whoami with it), without signing anyone out: the sign-in page's check.
+ * Rejects with the server's ApiError (a 401 carries why the token was refused).
+ */
+export async function whoami(token: string | null): Promise<Identity> {
+  let resp: Response;
+  try {
+    resp = await fetch(`${API}/whoami`, {
+      headers: { Accept: 'application/json', ...authHeaders(token) },
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'the server cannot be reached; try again');
+  }
+  if (!resp.ok) throw await errorFrom(resp);
+  return (await resp.json()) as Identity;
 }

@@ -76,6 +76,9 @@ describe('re-runs', () => {
     expect(rerunRequest({ definition: 'etl', overrides: {} }, '')).toEqual({ definition: 'etl' });
     expect(rerunRequest({ definition: 'etl', owner: 'bo' }, ' ')).toEqual({ definition: 'etl', owner: 'bo' });
   });
+  it('leaves the owner to the server when signed in (another owner would be refused)', () => {
+    expect(rerunRequest({ definition: 'etl', owner: 'bo' }, '', false)).toEqual({ definition: 'etl' });
+  });
   it('prefills the form from overrides', () => {
     expect(formFromOverrides('etl', { env: { A: '1' }, resources: { memory: 100_663_296 } }, 'ana')).toEqual({
       definition: 'etl',

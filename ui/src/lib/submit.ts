@@ -81,8 +81,16 @@ export function formFromOverrides(definition: string, o: RunOverrides | undefine
   };
 }
 
-/** The body of a re-run: the same definition with the same overrides, by `owner`. */
-export function rerunRequest(run: Pick<Run, 'definition' | 'overrides' | 'owner'>, owner: string): RunRequest {
+/**
+ * The body of a re-run: the same definition with the same overrides, by `owner`, else (when
+ * `keepRunOwner`) by the run's owner. With authentication on the server names the owner (the
+ * signed-in user; naming another is refused unless you are an admin): pass '' and false.
+ */
+export function rerunRequest(
+  run: Pick<Run, 'definition' | 'overrides' | 'owner'>,
+  owner: string,
+  keepRunOwner = true,
+): RunRequest {
   const body: RunRequest = { definition: run.definition };
   const o = run.overrides ?? {};
   if (o.env && Object.keys(o.env).length > 0) body.env = { ...o.env };
@@ -93,7 +101,7 @@ export function rerunRequest(run: Pick<Run, 'definition' | 'overrides' | 'owner'
     if (res.cpu !== undefined) body.resources.cpu = res.cpu;
   }
   if (o.timeout) body.timeout = o.timeout;
-  const who = owner.trim() || run.owner || '';
+  const who = owner.trim() || (keepRunOwner ? run.owner : '') || '';
   if (who) body.owner = who;
   return body;
 }

@@ -3,7 +3,7 @@
 // when the attempt ends). A follow cut short (the server's time limit) reconnects and skips
 // what was already read: logs only grow.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { API, ApiError, enc, errorFrom, query } from '../api/client';
+import { API, ApiError, apiFetch, enc, errorFrom, query } from '../api/client';
 import { LineBuffer } from '../lib/logtext';
 
 export type StreamStatus = 'loading' | 'streaming' | 'done' | 'error';
@@ -56,7 +56,7 @@ export function useLogStream(
           follow: follow ? 'true' : undefined,
           timestamps: timestamps ? 'true' : undefined,
         })}`;
-        const resp = await fetch(url, { signal: ctrl.signal, cache: 'no-store' });
+        const resp = await apiFetch(url, { signal: ctrl.signal, cache: 'no-store' });
         if (!resp.ok) {
           const err = await errorFrom(resp);
           if (!stopped) setState((s) => ({ ...s, status: 'error', error: err }));

@@ -1,4 +1,5 @@
 // One definition: its spec, recent runs and their success rate, and a way to submit it.
+import { can } from '../api/auth';
 import { enc, query } from '../api/client';
 import { useNow, usePoll } from '../api/hooks';
 import type { Definition, RunPage } from '../api/types';
@@ -8,6 +9,7 @@ import { RunsTable } from '../components/RunsTable';
 import { SpecView } from '../components/SpecView';
 import { definitionsHref, runsHref, submitHref } from '../lib/route';
 import { successRate } from '../lib/runinfo';
+import { useSettings } from '../settings';
 import { describeCpu, describeMemory } from './DefinitionsPage';
 
 export function DefinitionPage({ name }: { name: string }) {
@@ -17,6 +19,7 @@ export function DefinitionPage({ name }: { name: string }) {
   const now = useNow(1000, list.some((r) => isActiveRun(r.status)));
   const rate = successRate(list);
   const d = def.data;
+  const { identity } = useSettings();
   return (
     <section aria-labelledby="def-title">
       <p class="crumbs">
@@ -27,9 +30,11 @@ export function DefinitionPage({ name }: { name: string }) {
           {name}
           {d?.version ? <span class="version">v{d.version}</span> : null}
         </h1>
-        <a class="button primary" href={submitHref(name)} data-testid="definition-submit">
-          Submit
-        </a>
+        {can(identity, 'submit') ? (
+          <a class="button primary" href={submitHref(name)} data-testid="definition-submit">
+            Submit
+          </a>
+        ) : null}
       </div>
       {def.error ? <ErrorNotice error={def.error} what="Could not load the definition" /> : null}
       {def.loading && !d ? <Loading what="the definition" /> : null}

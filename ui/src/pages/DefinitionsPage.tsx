@@ -1,10 +1,12 @@
 // Definitions: the list, filterable by name.
 import { useState } from 'preact/hooks';
+import { can } from '../api/auth';
 import { usePoll } from '../api/hooks';
 import type { Definition } from '../api/types';
 import { ErrorNotice, Loading } from '../components/common';
 import { formatBytes, parseBytes } from '../lib/format';
 import { definitionHref, submitHref } from '../lib/route';
+import { useSettings } from '../settings';
 
 export function describeMemory(d: Definition): string {
   if (d.kind === 'spark') {
@@ -30,6 +32,8 @@ export function describeCpu(d: Definition): string {
 export function DefinitionsPage() {
   const defs = usePoll<{ definitions: Definition[] }>('/definitions', 10_000);
   const [filter, setFilter] = useState('');
+  const { identity } = useSettings();
+  const mayRun = can(identity, 'submit');
   const all = defs.data?.definitions ?? [];
   const f = filter.trim().toLowerCase();
   const shown = f ? all.filter((d) => d.name.toLowerCase().includes(f) || (d.description ?? '').toLowerCase().includes(f)) : all;
@@ -83,9 +87,11 @@ export function DefinitionsPage() {
                   <td>{describeCpu(d)}</td>
                   <td class="col-owner">{d.timeout ?? '—'}</td>
                   <td class="num">
-                    <a class="button small" href={submitHref(d.name)} aria-label={`Submit ${d.name}`}>
-                      Submit
-                    </a>
+                    {mayRun ? (
+                      <a class="button small" href={submitHref(d.name)} aria-label={`Submit ${d.name}`}>
+                        Submit
+                      </a>
+                    ) : null}
                   </td>
                 </tr>
               ))}

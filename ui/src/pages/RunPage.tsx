@@ -1,6 +1,7 @@
 // One run: what happened and why. Header (status, outcome, root cause, actions), then the
 // sections Attempts | Logs | Events | Usage | Definition, each with its own URL.
 import { useEffect, useState } from 'preact/hooks';
+import { can } from '../api/auth';
 import { ApiError, enc, postJson } from '../api/client';
 import { useNow, usePoll } from '../api/hooks';
 import type { Run } from '../api/types';
@@ -65,7 +66,9 @@ export function RunPage({ id, tab, params }: { id: string; tab: RunTab; params: 
 
 /** `full`: with the diagnosis and the plan (the attempts tab); other tabs keep it short. */
 function RunHeader({ run, now, onChanged, full }: { run: Run; now: number; onChanged: () => void; full: boolean }) {
-  const { owner } = useSettings();
+  const { owner, identity } = useSettings();
+  const mayStop = can(identity, 'stop');
+  const mayRun = can(identity, 'submit');
   const [busy, setBusy] = useState<'' | 'stop' | 'rerun'>('');
   const [confirmStop, setConfirmStop] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -93,7 +96,8 @@ function RunHeader({ run, now, onChanged, full }: { run: Run; now: number; onCha
     setBusy('rerun');
     setError(null);
     try {
-      const created = await postJson<Run>('/runs', rerunRequest(run, owner));
+      // Signed in, a re-run is the signer's own: the server names its owner.
+      const created = await postJson<Run>('/runs', identity ? rerunRequest(run, '', false) : rerunRequest(run, owner));
       navigate(runHref(created.id));
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(0, 'client', String(e)));
@@ -117,7 +121,7 @@ function RunHeader({ run, now, onChanged, full }: { run: Run; now: number; onCha
               Spark UI ↗
             </a>
           ) : null}
-          {active && !run.stop_requested ? (
+          {mayStop && active && !run.stop_requested ? (
             confirmStop ? (
               <>
                 <button type="button" class="danger" onClick={() => void stop()} disabled={busy !== ''}>
@@ -133,12 +137,16 @@ function RunHeader({ run, now, onChanged, full }: { run: Run; now: number; onCha
               </button>
             )
           ) : null}
-          <button type="button" onClick={() => void rerun()} disabled={busy !== ''} data-testid="rerun-button">
-            {busy === 'rerun' ? 'Submitting…' : 'Re-run'}
-          </button>
-          <a class="button" href={submitHref(run.definition, run.id)}>
-            Re-run with changes
-          </a>
+          {mayRun ? (
+            <>
+              <button type="button" onClick={() => void rerun()} disabled={busy !== ''} data-testid="rerun-button">
+                {busy === 'rerun' ? 'Submitting…' : 'Re-run'}
+              </button>
+              <a class="button" href={submitHref(run.definition, run.id)}>
+                Re-run with changes
+              </a>
+            </>
+          ) : null}
         </div>
       </div>
       {error ? <ErrorNotice error={error} /> : null}

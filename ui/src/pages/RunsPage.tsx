@@ -18,13 +18,14 @@ import {
 } from '../lib/filters';
 import { parseTime, toLocalInput } from '../lib/format';
 import { navigate, runsHref, submitHref } from '../lib/route';
+import { can } from '../api/auth';
 import { useSettings } from '../settings';
 
 const PAGE = 50;
 
 export function RunsPage({ params }: { params: URLSearchParams }) {
   const filter = useMemo(() => filterFromParams(params), [params.toString()]);
-  const { owner } = useSettings();
+  const { owner, identity } = useSettings();
   const minute = useNow(30_000);
   const path = `/runs${query(filterToApiQuery(filter, minute, PAGE))}`;
   const first = usePoll<RunPage>(path, 2000);
@@ -72,9 +73,11 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
     <section aria-labelledby="runs-title">
       <div class="page-head">
         <h1 id="runs-title">Runs</h1>
-        <a class="button primary" href={submitHref()}>
-          Submit a run
-        </a>
+        {can(identity, 'submit') ? (
+          <a class="button primary" href={submitHref()} data-testid="runs-submit">
+            Submit a run
+          </a>
+        ) : null}
       </div>
       <Filters filter={filter} owner={owner} onChange={setFilter} />
       {first.error ? <ErrorNotice error={first.error} what="Could not load runs" /> : null}

@@ -2,6 +2,7 @@
 // validates; its 4xx message is shown inline next to the field it is about, and the form keeps
 // what was typed. A dry run previews the plan without starting anything.
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { can } from '../api/auth';
 import { ApiError, enc, get, postJson } from '../api/client';
 import { usePoll } from '../api/hooks';
 import type { Decision, Definition, Run } from '../api/types';
@@ -25,8 +26,12 @@ interface Failure {
 }
 
 export function SubmitPage({ params }: { params: URLSearchParams }) {
-  const { owner, setOwner } = useSettings();
-  const defs = usePoll<{ definitions: Definition[] }>('/definitions', 0);
+  const { owner: you, setOwner, identity } = useSettings();
+  // Signed in, the server makes you the owner; only an admin may name someone else, so only an
+  // admin sees the field (empty: themselves). Without authentication it is the name you set.
+  const ownerField = !identity || identity.role === 'admin';
+  const owner = identity ? '' : you;
+  const defs = usePoll<{ definitions: Definition[] }>(can(identity, 'submit') ? '/definitions' : null, 0);
   const [form, setForm] = useState<SubmitForm>(() => emptyForm(params.get('definition') ?? '', owner));
   const [failure, setFailure] = useState<Failure | null>(null);
   const [busy, setBusy] = useState<'' | 'submit' | 'preview'>('');
@@ -36,7 +41,7 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
 
   const fromRun = params.get('from');
   useEffect(() => {
-    if (!fromRun) return;
+    if (!fromRun || !can(identity, 'submit')) return;
     get<Run>(`/runs/${enc(fromRun)}`)
       .then((r) => setForm(formFromOverrides(r.definition, r.overrides, owner)))
       .catch((e: unknown) => setPrefillError(e instanceof ApiError ? e : new ApiError(0, 'client', String(e))));
@@ -63,7 +68,7 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
         setPreview(r.plan ?? null);
       } else {
         const run = await postJson<Run>('/runs', built.body);
-        if (form.owner.trim() && form.owner.trim() !== owner) setOwner(form.owner.trim());
+        if (!identity && form.owner.trim() && form.owner.trim() !== owner) setOwner(form.owner.trim());
         navigate(runHref(run.id));
       }
     } catch (e) {
@@ -86,6 +91,18 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
   const invalid = (f: SubmitField) =>
     failure?.field === f ? { 'aria-invalid': true, 'aria-describedby': `err-${f}` } : {};
   const defMemory = parseBytes(chosen?.resources?.memory ?? null);
+
+  if (!can(identity, 'submit')) {
+    return (
+      <section aria-labelledby="submit-title" class="submit-page">
+        <h1 id="submit-title">Submit a run</h1>
+        <div class="notice notice-info" data-testid="submit-not-allowed">
+          You are signed in as {identity?.user} with the role <strong>{identity?.role}</strong>, which may read runs but
+          not submit them. Ask an admin for a token with the role <code>user</code>.
+        </div>
+      </section>
+    );
+  }
 
   return (
     <section aria-labelledby="submit-title" class="submit-page">
@@ -176,20 +193,26 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
           <EnvRows form={form} set={set} />
           {fieldError('env')}
         </fieldset>
+        {ownerField ? (
         <div class="field">
           <label for="f-owner">Owner</label>
           <input
             id="f-owner"
             value={form.owner}
             onInput={(e) => set({ owner: e.currentTarget.value })}
-            placeholder="your name"
+            placeholder={identity ? identity.user : 'your name'}
             autoComplete="username"
             data-testid="submit-owner"
             {...invalid('owner')}
           />
-          <p class="hint">Remembered in this browser; runs list filters by it.</p>
+          <p class="hint">
+            {identity
+              ? 'Leave empty to own the run yourself; as an admin you may submit for someone else.'
+              : 'Remembered in this browser; runs list filters by it.'}
+          </p>
           {fieldError('owner')}
         </div>
+        ) : null}
         {preview ? (
           <div class="notice notice-info" data-testid="submit-preview">
             <strong>Plan: </strong>
