@@ -4,15 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -35,6 +32,7 @@
 #include "metrics/promql.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
+#include "serve_internal.h"
 #include "server/api.h"
 #include "server/audit_log.h"
 #include "server/bootstrap_token.h"
@@ -47,155 +45,24 @@
 namespace tug {
 namespace {
 
-engine::spark::SparkSettings SparkSettingsFor(const server::Config& config) {
-  engine::spark::SparkSettings s;
-  s.images = config.spark.versions;
-  s.master = config.spark.master;
-  s.spark_submit = config.spark.spark_submit;
-  s.event_log_dir = config.spark.event_log_dir;
-  s.history_url = config.spark.history_url;
-  s.submit_service_account = config.spark.submit_service_account;
-  s.driver_service_account = config.spark.driver_service_account;
-  s.controller_memory_bytes = config.spark.controller_memory_bytes;
-  s.controller_cpu_millis = config.spark.controller_cpu_millis;
-  s.ui_port = static_cast<int>(config.spark.ui_port);
-  s.decommission_on_spot = config.spark.decommission_on_spot;
-  return s;
-}
-
-engine::emr::EmrSettings EmrSettingsFor(const server::Config& config) {
-  engine::emr::EmrSettings s;
-  const server::EmrConfig& e = config.emr;
-  s.virtual_cluster_id = e.virtual_cluster_id;
-  s.execution_role_arn = e.execution_role_arn;
-  s.release_labels = e.release_labels;
-  s.default_release_label = e.default_release_label;
-  s.log_uri = e.log_uri();
-  s.capacity_label = e.capacity_label;
-  s.spot_value = e.spot_value;
-  s.on_demand_value = e.on_demand_value;
-  return s;
-}
-
-// A dry run without an emr section: placeholders that say which setting would fill them.
-engine::emr::EmrSettings EmrPlaceholders(const std::string& spark_version) {
-  engine::emr::EmrSettings s;
-  s.virtual_cluster_id = "<emr.virtual_cluster_id>";
-  s.execution_role_arn = "<emr.execution_role_arn>";
-  s.default_release_label = "<emr.release_labels[\"" + spark_version + "\"]>";
-  s.log_uri = "s3://<emr.log_bucket>/<emr.log_prefix>";
-  return s;
-}
-
-// One AWS service client of the emr section (region, endpoint override, the default chain).
-Result<std::unique_ptr<aws::AwsClient>> EmrAwsClient(const server::EmrConfig& e,
-                                                     const std::string& service,
-                                                     const std::string& endpoint,
-                                                     const Clock& clock) {
-  aws::AwsClientOptions o;
-  o.service = service;
-  o.region = e.region;
-  o.endpoint = endpoint;  // "" : the service's regional endpoint
-  o.credentials = std::make_shared<aws::DefaultCredentialsChain>(aws::ProcessEnv());
-  o.clock = &clock;
-  return aws::AwsClient::Create(o);
-}
+using serve_internal::AuthClientConfig;
+using serve_internal::EmrAwsClient;
+using serve_internal::EmrPlaceholders;
+using serve_internal::EmrSettingsFor;
+using serve_internal::LoadConfig;
+using serve_internal::MakeAuthenticator;
+using serve_internal::ShimCommand;
+using serve_internal::SparkSettingsFor;
 
 int Die(const std::string& message) {
   std::cerr << "tug server: " << message << "\n";
   return 1;
 }
 
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return "/proc/self/exe";
-  return {buf, static_cast<size_t>(n)};
-}
-
-// The local engine's shim: the configured path, else `tug-shim` beside this binary (a small
-// static executable that starts in well under a millisecond), else this binary's own `__shim`
-// mode, which works but loads every library of the server on each launch.
-std::vector<std::string> ShimCommand(const std::string& configured) {
-  if (!configured.empty()) return {configured};
-  std::string self = SelfExe();
-  std::string beside = self.substr(0, self.rfind('/') + 1) + "tug-shim";
-  if (::access(beside.c_str(), X_OK) == 0) return {beside};
-  log::Warn(
-      "tug-shim not found beside tug; launching attempts through `tug __shim`, which is "
-      "much slower per launch; install tug-shim next to tug or set engine.shim",
-      {{"looked_for", beside}});
-  return {self, "__shim"};
-}
-
 std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
   return buf;
-}
-
-// The authenticator for the `auth:` section (nullptr when authentication is off).
-Result<std::unique_ptr<auth::Authenticator>> MakeAuthenticator(const server::AuthConfig& a,
-                                                               store::Store& store,
-                                                               const Clock& clock) {
-  if (!a.on()) return std::unique_ptr<auth::Authenticator>();
-  auth::AuthenticatorOptions o;
-  if (a.oidc()) {
-    auth::OidcOptions oidc;
-    oidc.issuer = a.oidc_issuer;
-    oidc.audiences = a.oidc_audiences;
-    // The web UI's tokens are issued to its client id.
-    if (!a.oidc_client_id.empty()) oidc.audiences.push_back(a.oidc_client_id);
-    oidc.jwks_url = a.oidc_jwks_url;
-    oidc.jwks_file = a.oidc_jwks_file;
-    oidc.claims.user_claim = a.oidc_user_claim;
-    oidc.claims.groups_claim = a.oidc_groups_claim;
-    oidc.claims.admin_groups = a.oidc_admin_groups;
-    oidc.claims.user_groups = a.oidc_user_groups;
-    oidc.claims.viewer_groups = a.oidc_viewer_groups;
-    if (a.oidc_default_role == "none") {
-      oidc.claims.default_role.reset();
-    } else {
-      ASSIGN_OR_RETURN(oidc.claims.default_role, auth::ParseRole(a.oidc_default_role));
-    }
-    oidc.clock_skew_seconds = a.oidc_clock_skew_seconds;
-    o.oidc = std::move(oidc);
-  }
-  return auth::Authenticator::Create(std::move(o), store, clock);
-}
-
-// GET /api/v1/auth/config: what a client needs to sign in.
-boost::json::object AuthClientConfig(const server::AuthConfig& a) {
-  boost::json::object out{{"tokens", a.on()}};
-  if (a.oidc() && !a.oidc_client_id.empty()) {
-    out["oidc"] = boost::json::object{{"issuer", a.oidc_issuer},
-                                      {"client_id", a.oidc_client_id},
-                                      {"authorization_endpoint", a.oidc_authorization_endpoint},
-                                      {"token_endpoint", a.oidc_token_endpoint},
-                                      {"scopes", a.oidc_scopes}};
-  }
-  return out;
-}
-
-Result<server::Config> LoadConfig(const cli::ServerFlags& flags) {
-  server::Config c = server::DefaultConfig();
-  auto env = server::ProcessEnv();
-  std::string file = flags.config_file;
-  if (file.empty() && env.count("TUG_CONFIG") > 0) file = env["TUG_CONFIG"];
-  if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) return InvalidArgument(fmt::format("cannot read config file '{}'", file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    RETURN_IF_ERROR(server::ApplyYaml(c, ss.str(), file));
-  }
-  RETURN_IF_ERROR(server::ApplyEnv(c, env));
-  if (!flags.listen.empty()) c.listen = flags.listen;
-  if (!flags.data_dir.empty()) c.data_dir = flags.data_dir;
-  if (!flags.log_level.empty()) c.log_level = flags.log_level;
-  if (!flags.cgroup.empty()) c.cgroup_mode = flags.cgroup;
-  RETURN_IF_ERROR(server::ValidateConfig(c));
-  return c;
 }
 
 }  // namespace
