@@ -53,7 +53,35 @@ json::object IdentityJson(const auth::Identity& who) {
 
 Result<auth::Identity> Api::Identify(const net::Request& req) const {
   if (options_.authenticator == nullptr) return auth::Unauthenticated();
-  return options_.authenticator->Authenticate(req.Header("authorization"));
+  const std::string authorization = req.Header("authorization");
+  if (authorization.empty()) {
+    // A browser opens the Spark UI in a tab of its own, which sends no Authorization header:
+    // the web UI keeps its token in a `tug_token` cookie scoped to /runs/ (SameSite=Strict),
+    // taken for GETs of the Spark UI proxy only, never for the API.
+    if (auto token = api_internal::SparkUiCookieToken(req); !token.empty()) {
+      return options_.authenticator->Authenticate("Bearer " + token);
+    }
+  }
+  return options_.authenticator->Authenticate(authorization);
+}
+
+std::string api_internal::SparkUiCookieToken(const net::Request& req) {
+  if (req.method != "GET" && req.method != "HEAD") return "";
+  std::string_view target = req.target;
+  if (!target.starts_with("/runs/")) return "";
+  std::string_view rest = target.substr(6);
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || !rest.substr(slash).starts_with("/spark-ui")) return "";
+  const std::string cookie_header = req.Header("cookie");
+  std::string_view cookies = cookie_header;
+  while (!cookies.empty()) {
+    size_t end = cookies.find(';');
+    std::string_view pair = cookies.substr(0, end);
+    cookies = end == std::string_view::npos ? std::string_view() : cookies.substr(end + 1);
+    while (pair.starts_with(' ')) pair.remove_prefix(1);
+    if (pair.starts_with("tug_token=")) return std::string(pair.substr(10));
+  }
+  return "";
 }
 
 Status Api::Check(Who who, auth::Action action, const auth::Resource& resource) const {

@@ -287,6 +287,27 @@ TEST_F(ApiAuthTest, SparkUiProxyRefusesRunsTheCallerMayNotSee) {
   std::string route;
   EXPECT_EQ(net::Dispatch(router, unknown, route).status, 404);
   EXPECT_EQ(resolved.load(), 1);
+
+  // A browser tab carries the web UI's token as the tug_token cookie instead.
+  auto with_cookie = [&](const std::string& method, const std::string& target,
+                         const std::string& cookie) {
+    net::Request req = MakeRequest(method, target, "", "");
+    req.headers["cookie"] = cookie;
+    return req;
+  };
+  const std::string page = "/runs/" + id + "/spark-ui/jobs/";
+  net::Request bob_tab = with_cookie("GET", page, "theme=dark; tug_token=" + bob_);
+  EXPECT_EQ(net::Dispatch(router, bob_tab, route).status, 403);
+  net::Request vic_tab = with_cookie("GET", page, "tug_token=" + vic_ + "; theme=dark");
+  EXPECT_EQ(net::Dispatch(router, vic_tab, route).status, 404);
+  EXPECT_EQ(resolved.load(), 2);
+  net::Request bad_tab = with_cookie("GET", page, "tug_token=tug_nope");
+  EXPECT_EQ(net::Dispatch(router, bad_tab, route).status, 401);
+  // Never for the API.
+  EXPECT_EQ(api_->Call(with_cookie("GET", "/api/v1/runs", "tug_token=" + vic_)).status, 401);
+  EXPECT_EQ(api_->Call(with_cookie("POST", "/api/v1/runs", "tug_token=" + ada_)).status, 401);
+  net::Request post_tab = with_cookie("POST", page, "tug_token=" + vic_);
+  EXPECT_EQ(net::Dispatch(router, post_tab, route).status, 405);  // the proxy serves GET/HEAD
 }
 
 }  // namespace

@@ -16,6 +16,10 @@ namespace tug::server::api_internal {
 
 namespace json = boost::json;
 
+/// The `tug_token` cookie of a GET/HEAD of the Spark UI proxy (/runs/{id}/spark-ui...), where a
+/// browser tab sends no Authorization header; "" for any other request (api_auth.cpp).
+std::string SparkUiCookieToken(const net::Request& req);
+
 inline net::Response Json(int status, const json::value& v) {
   return net::JsonResponse(status, json::serialize(v));
 }

@@ -37,16 +37,40 @@ function stores(): { session: Store | null; local: Store | null } {
 // The token in memory: storage may be disabled, and reading storage on every request is waste.
 let current: string | null | undefined;
 
+/**
+ * The Spark UI opens in a tab of its own, which sends no Authorization header: the token also
+ * goes in a `tug_token` cookie scoped to /runs/ and same-site only, which the server takes for
+ * GETs of its Spark UI proxy and for nothing else. `remember`: kept 30 days, else for the
+ * browser session.
+ */
+function setSparkUiCookie(token: string | null, remember = false): void {
+  try {
+    const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+    if (token) {
+      const age = remember ? '; Max-Age=2592000' : '';
+      document.cookie = `tug_token=${encodeURIComponent(token)}; Path=/runs/; SameSite=Strict${age}${secure}`;
+    } else {
+      document.cookie = `tug_token=; Path=/runs/; SameSite=Strict; Max-Age=0${secure}`;
+    }
+  } catch {
+    // no cookies (a sandboxed frame): the Spark UI link then asks for credentials
+  }
+}
+
 export function storedToken(): string | null {
   if (current !== undefined) return current;
   const { session, local } = stores();
-  current = session?.getItem(TOKEN_KEY) ?? local?.getItem(TOKEN_KEY) ?? null;
+  const fromSession = session?.getItem(TOKEN_KEY) ?? null;
+  const fromLocal = fromSession === null ? (local?.getItem(TOKEN_KEY) ?? null) : null;
+  current = fromSession ?? fromLocal;
+  if (current) setSparkUiCookie(current, fromLocal !== null);
   return current;
 }
 
 /** Keeps the token for this tab, or for this browser when `remember`. */
 export function saveToken(token: string, remember: boolean): void {
   current = token;
+  setSparkUiCookie(token, remember);
   const { session, local } = stores();
   try {
     if (remember) {
@@ -63,6 +87,7 @@ export function saveToken(token: string, remember: boolean): void {
 
 export function forgetToken(): void {
   current = null;
+  setSparkUiCookie(null);
   const { session, local } = stores();
   try {
     session?.removeItem(TOKEN_KEY);
