@@ -2,16 +2,38 @@
 /// Internal to src/net: what the blocking HttpClient and the asynchronous HttpPool share — the
 /// base URL's parts, the TLS context and peer verification, error reasons. Includes Asio; never
 /// include it outside src/net.
+#include <optional>
 #include <string>
 
 #include <openssl/ssl.h>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "core/error.h"
 #include "net/http_client.h"
 
 namespace tug::net::detail {
+
+/// A client connection: plain TCP or TLS over TCP, exactly one set while connected.
+struct TcpOrTls {
+  std::optional<boost::beast::tcp_stream> plain;
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls;
+
+  bool connected() const { return plain.has_value() || tls.has_value(); }
+  /// The TCP stream under either (timeouts, socket options, close).
+  boost::beast::tcp_stream& Lowest() { return tls ? tls->next_layer() : *plain; }
+  /// Calls `f` with the stream to read and write HTTP on.
+  template <class F>
+  void Visit(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*plain);
+    }
+  }
+};
 
 /// "http://127.0.0.1:8080/prefix/" taken apart.
 struct BaseUrl {

@@ -60,21 +60,8 @@ struct HttpClient::Impl {
   // Declared before the streams: they refer to both and must be destroyed first.
   asio::io_context io;
   std::optional<ssl::context> tls_ctx;
-  // Exactly one of these is set while connected.
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  detail::TcpOrTls conn;
   beast::flat_buffer buffer;
-
-  bool connected() const { return plain.has_value() || tls.has_value(); }
-  beast::tcp_stream& Lowest() { return tls ? tls->next_layer() : *plain; }
-  template <class F>
-  void Visit(F&& f) {
-    if (tls) {
-      f(*tls);
-    } else {
-      f(*plain);
-    }
-  }
 
   // Runs queued operations to completion. Each operation sets its own error code.
   void Run() {
@@ -83,14 +70,14 @@ struct HttpClient::Impl {
   }
 
   void Disconnect() {
-    if (connected()) {
+    if (conn.connected()) {
       // No TLS close_notify: it could block on a peer that stopped reading, and nothing here
       // depends on a clean TLS shutdown (the responses are length-delimited).
       error_code ignored;
-      Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-      Lowest().close();
-      tls.reset();
-      plain.reset();
+      conn.Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      conn.Lowest().close();
+      conn.tls.reset();
+      conn.plain.reset();
     }
     buffer.consume(buffer.size());
   }
@@ -143,7 +130,7 @@ struct HttpClient::Impl {
   }
 
   Error HandshakeFailed(const error_code& ec) {
-    long verify = tls ? SSL_get_verify_result(tls->native_handle()) : X509_V_OK;
+    long verify = conn.tls ? SSL_get_verify_result(conn.tls->native_handle()) : X509_V_OK;
     if (verify != X509_V_OK) {
       return Unavailable(
           fmt::format("cannot verify the TLS certificate of {} at {} ({}, checked as '{}'); "
@@ -165,12 +152,12 @@ struct HttpClient::Impl {
     auto endpoints = resolver.resolve(host, port, ec);
     if (ec) return Unreachable(ec);
     if (https) {
-      tls.emplace(io, *tls_ctx);
+      conn.tls.emplace(io, *tls_ctx);
     } else {
-      plain.emplace(io);
+      conn.plain.emplace(io);
     }
-    Lowest().expires_after(options.timeout);
-    Lowest().async_connect(endpoints, [&ec](error_code e, const tcp::endpoint&) { ec = e; });
+    conn.Lowest().expires_after(options.timeout);
+    conn.Lowest().async_connect(endpoints, [&ec](error_code e, const tcp::endpoint&) { ec = e; });
     Run();
     if (ec || cancelled.load()) {
       Disconnect();
@@ -184,16 +171,17 @@ struct HttpClient::Impl {
       return Unreachable(ec);
     }
     error_code ignored;
-    Lowest().socket().set_option(tcp::no_delay(true), ignored);
+    conn.Lowest().socket().set_option(tcp::no_delay(true), ignored);
     if (https) RETURN_IF_ERROR(Handshake());
     return OkStatus();
   }
 
   [[nodiscard]] Status Handshake() {
-    detail::PrepareHandshake(tls->native_handle(), verify_name, options.tls.insecure_skip_verify);
+    detail::PrepareHandshake(conn.tls->native_handle(), verify_name,
+                             options.tls.insecure_skip_verify);
     error_code ec;
-    Lowest().expires_after(options.timeout);
-    tls->async_handshake(ssl::stream_base::client, [&ec](error_code e) { ec = e; });
+    conn.Lowest().expires_after(options.timeout);
+    conn.tls->async_handshake(ssl::stream_base::client, [&ec](error_code e) { ec = e; });
     Run();
     if (!ec && !cancelled.load()) return OkStatus();
     Error err = cancelled.load()              ? Cancelled()
@@ -234,8 +222,9 @@ struct HttpClient::Impl {
 
   error_code Write(http::request<http::string_body>& req) {
     error_code ec;
-    Lowest().expires_after(options.timeout);
-    Visit([&](auto& s) { http::async_write(s, req, [&ec](error_code e, size_t) { ec = e; }); });
+    conn.Lowest().expires_after(options.timeout);
+    conn.Visit(
+        [&](auto& s) { http::async_write(s, req, [&ec](error_code e, size_t) { ec = e; }); });
     Run();
     return ec;
   }
@@ -301,7 +290,7 @@ void HttpClient::Cancel() {
   // thread-safe and wakes a run() blocked in the reactor; if no call is running, the handler
   // waits for the next Run(), which the sticky flag turns into kCancelled anyway.
   asio::post(s->io, [s] {
-    if (s->connected()) s->Lowest().close();
+    if (s->conn.connected()) s->conn.Lowest().close();
   });
 }
 
@@ -314,7 +303,7 @@ Result<ClientResponse> HttpClient::Send(const std::string& method, const std::st
   if (s.cancelled.load()) return s.Cancelled();
   auto req = s.MakeRequest(method, target, body, content_type, headers);
   for (int attempt = 0;; ++attempt) {
-    bool reused = s.connected();
+    bool reused = s.conn.connected();
     if (!reused) RETURN_IF_ERROR(s.Connect());
     error_code ec = s.Write(req);
     http::response_parser<http::string_body> parser;
@@ -325,7 +314,7 @@ Result<ClientResponse> HttpClient::Send(const std::string& method, const std::st
     }
     if (req.method() == http::verb::head) parser.skip(true);
     if (!ec) {
-      s.Visit([&](auto& stream) {
+      s.conn.Visit([&](auto& stream) {
         http::async_read(stream, s.buffer, parser, [&ec](error_code e, size_t) { ec = e; });
       });
       s.Run();
@@ -365,14 +354,14 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
   auto req = s.MakeRequest(method, target, "", "", headers);
   std::optional<http::response_parser<http::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
-    bool reused = s.connected();
+    bool reused = s.conn.connected();
     if (!reused) RETURN_IF_ERROR(s.Connect());
     error_code ec = s.Write(req);
     parser.emplace();
     parser->body_limit(boost::none);
     if (req.method() == http::verb::head) parser->skip(true);
     if (!ec) {
-      s.Visit([&](auto& stream) {
+      s.conn.Visit([&](auto& stream) {
         http::async_read_header(stream, s.buffer, *parser, [&ec](error_code e, size_t) { ec = e; });
       });
       s.Run();
@@ -387,9 +376,9 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
   if (status_out != nullptr) *status_out = static_cast<int>(parser->get().result_int());
   // A followed log may stay quiet for a long time; only the header had to arrive in time.
   if (body_timeout.count() > 0) {
-    s.Lowest().expires_after(body_timeout);
+    s.conn.Lowest().expires_after(body_timeout);
   } else {
-    s.Lowest().expires_never();
+    s.conn.Lowest().expires_never();
   }
   std::array<char, 16 * 1024> chunk{};
   while (!parser->is_done()) {
@@ -397,7 +386,7 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
     body.data = chunk.data();
     body.size = chunk.size();
     error_code ec;
-    s.Visit([&](auto& stream) {
+    s.conn.Visit([&](auto& stream) {
       http::async_read_some(stream, s.buffer, *parser, [&ec](error_code e, size_t) { ec = e; });
     });
     s.Run();

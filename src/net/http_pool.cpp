@@ -55,21 +55,10 @@ bool IsHttpError(const error_code& ec) {
 
 // One upstream connection. Owned by exactly one exchange while a request is on it, or by its
 // endpoint's idle list (then no operation is pending on it).
-struct Conn {
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+struct Conn : detail::TcpOrTls {
   beast::flat_buffer buffer;
   Clock::time_point idle_since;
 
-  beast::tcp_stream& Lowest() { return tls ? tls->next_layer() : *plain; }
-  template <class F>
-  void Visit(F&& f) {
-    if (tls) {
-      f(*tls);
-    } else {
-      f(*plain);
-    }
-  }
   // No TLS close_notify: it could wait on a peer that stopped reading, and the answers are
   // length-delimited, so nothing depends on a clean TLS shutdown.
   void Close() {
