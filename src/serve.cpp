@@ -263,9 +263,22 @@ int Serve(const cli::ServerFlags& flags) {
     eo2.poll.base = config->emr.poll_interval_seconds * kMicrosPerSecond;
     eo2.poll.running_cap = std::max(eo2.poll.running_cap, eo2.poll.base);
     eo2.poll.cap = std::max(eo2.poll.cap, eo2.poll.base);
+    // emr.cluster: the job runs' pods are watched on that cluster with its client.
+    kube::Client* emr_kube = nullptr;
+    for (size_t i = 0; i < config->clusters.size(); ++i) {
+      if (config->clusters[i].name != config->emr.cluster) continue;
+      emr_kube = kube_clients[i].get();
+      engine::emr::EmrPodOptions po;
+      po.namespace_ = config->emr.namespace_;
+      po.virtual_cluster_id = config->emr.virtual_cluster_id;
+      po.cluster = config->emr.cluster;
+      po.component_log_cap = config->spark.component_log_cap_bytes;
+      po.attempt_log_cap = config->spark.attempt_log_cap_bytes;
+      eo2.pods = po;
+    }
     emr_engine = std::make_unique<engine::emr::EmrOnEksEngine>(
         eo2, std::make_unique<aws::EmrContainersClient>(std::move(*emr_client)),
-        std::make_unique<aws::S3Client>(std::move(*s3_client)), log_store, clock);
+        std::make_unique<aws::S3Client>(std::move(*s3_client)), log_store, clock, emr_kube);
   }
   // The default engine first: /readyz reports it as "engine".
   std::vector<engine::Engine*> engines;

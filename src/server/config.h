@@ -135,10 +135,17 @@ struct EmrConfig {
   std::string on_demand_value = "ON_DEMAND";
   /// DescribeJobRun: the first delay and after every change (doubling while nothing changes).
   int64_t poll_interval_seconds = 5;
+  /// The EKS cluster the virtual cluster lives on, by its name under `clusters:` (its
+  /// kubeconfig and client are reused): the job runs' pods are watched there for pod events,
+  /// live logs and pod status evidence. "" : pods are not watched.
+  std::string cluster;
+  /// The virtual cluster's namespace on it; "" : that cluster's namespace.
+  std::string namespace_;
 
   bool enabled() const {
     return !virtual_cluster_id.empty() || !execution_role_arn.empty() || !release_labels.empty() ||
-           !default_release_label.empty() || !log_bucket.empty() || !endpoint.empty();
+           !default_release_label.empty() || !log_bucket.empty() || !endpoint.empty() ||
+           !cluster.empty() || !namespace_.empty();
   }
   std::string log_uri() const { return "s3://" + log_bucket + "/" + log_prefix; }
 };
@@ -216,6 +223,9 @@ Config DefaultConfig();
 [[nodiscard]] Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env);
 /// The emr section's own checks (when it is on): ids, ARN, region, release labels, bucket.
 [[nodiscard]] Status ValidateEmr(const EmrConfig& emr);
+/// emr.cluster names one of config.clusters, emr.namespace (defaulting to that cluster's) is a
+/// namespace name; emr.namespace without emr.cluster is refused.
+[[nodiscard]] Status ValidateEmrCluster(Config& config);
 /// Checks the final config (listen address, loopback-only while auth is off, paths...).
 [[nodiscard]] Status ValidateConfig(Config& config);
 /// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.

@@ -99,6 +99,16 @@ const ConfigKey kKeys[] = {
        }
        return OkStatus();
      }},
+    {"emr.cluster", "TUG_EMR_CLUSTER",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.cluster = v;
+       return OkStatus();
+     }},
+    {"emr.namespace", "TUG_EMR_NAMESPACE",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.namespace_ = v;
+       return OkStatus();
+     }},
     {"spark.engine", "TUG_SPARK_ENGINE",
      [](Config& c, const std::string& v) -> Status {
        if (v != "spark" && v != "emr-on-eks") {

@@ -257,7 +257,14 @@ Micros ParseTime(std::string_view t) {
   return out;
 }
 
-PodState ReadPod(const json::value& pod) {
+Micros EventTime(const json::value& event) {
+  for (const char* key : {"lastTimestamp", "eventTime", "firstTimestamp"}) {
+    if (Micros at = ParseTime(StringAt(event, {key})); at != 0) return at;
+  }
+  return 0;
+}
+
+PodState ReadPod(const json::value& pod, std::string_view container) {
   PodState st;
   st.attempt_id = StringAt(pod, {"metadata", "annotations", kAnnotationAttempt});
   st.node_name = StringAt(pod, {"spec", "nodeName"});
@@ -267,11 +274,13 @@ PodState ReadPod(const json::value& pod) {
 
   // The main container's status.
   const json::value* cs = nullptr;
+  bool by_name = false;
   if (const json::value* list = At(pod, {"status", "containerStatuses"});
       list != nullptr && list->is_array()) {
     for (const auto& c : list->get_array()) {
-      if (StringAt(c, {"name"}) == kContainerName) cs = &c;
+      if (StringAt(c, {"name"}) == container) cs = &c;
     }
+    by_name = cs != nullptr;
     if (cs == nullptr && !list->get_array().empty()) cs = &list->get_array()[0];
   }
   bool scheduler_spoke = false;  // a PodScheduled condition, either way
@@ -326,7 +335,19 @@ PodState ReadPod(const json::value& pod) {
     end(AttemptStatus::kSucceeded, 0, std::string(reason::kCompleted), "");
     return st;
   }
-  if (phase == "Failed") {
+  // The named container ended while another one (a sidecar) keeps the pod Running: the
+  // container's end is the pod's, read as the Failed/Succeeded phase below would.
+  std::string effective = phase;
+  if (phase == "Running" && by_name && terminated != nullptr) {
+    const json::value* ec = At(*terminated, {"exitCode"});
+    bool ok = ec != nullptr && ec->is_int64() && ec->get_int64() == 0;
+    effective = ok ? "Succeeded" : "Failed";
+  }
+  if (effective == "Succeeded" && phase != "Succeeded") {
+    end(AttemptStatus::kSucceeded, 0, std::string(reason::kCompleted), "");
+    return st;
+  }
+  if (effective == "Failed") {
     if (pod_reason == "DeadlineExceeded") {
       end(AttemptStatus::kFailed, std::nullopt, std::string(reason::kDeadlineExceeded),
           pod_message.empty() ? "the pod ran past its activeDeadlineSeconds" : pod_message);

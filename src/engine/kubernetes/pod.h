@@ -81,8 +81,15 @@ struct PodState {
 /// required node affinity on the capacity label.
 std::string CapacityOf(const boost::json::value& pod, const PodSettings& settings);
 
-/// Reads a Pod object (as the API server returns it).
-PodState ReadPod(const boost::json::value& pod);
+/// Reads a Pod object (as the API server returns it). `container` names the container whose
+/// state counts; when the pod has no container of that name, its first container status counts.
+/// A container found by name that has terminated ends the pod's reading even while the pod is
+/// still Running (a sidecar, such as EMR's fluentd beside the Spark driver, outlives it).
+PodState ReadPod(const boost::json::value& pod, std::string_view container = kContainerName);
+
+/// When a Kubernetes Event happened (lastTimestamp, else eventTime, else firstTimestamp); 0 when
+/// it has none.
+Micros EventTime(const boost::json::value& event);
 
 /// The string at `path` in a JSON object tree ("" when absent or not a string).
 std::string StringAt(const boost::json::value& v, std::initializer_list<std::string_view> path);

@@ -267,7 +267,8 @@ TEST(ReadPodTest, PodNoSchedulerHasLookedAtIsUnassigned) {
     return json::parse(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"tug-abc-1",)"
                        R"("annotations":{"tugboat.io/attempt-id":"abc-1"}},"spec":{)"
                        R"("restartPolicy":"Never","schedulerName":")" +
-                       scheduler + R"(","containers":[{"name":"main","image":"busybox"}]},)"
+                       scheduler +
+                       R"(","containers":[{"name":"main","image":"busybox"}]},)"
                        R"("status":{"phase":"Pending","qosClass":"Burstable")" +
                        conditions + "}}");
   };
@@ -298,6 +299,38 @@ TEST(ReadPodTest, ImagePullWaitCarriesTheRegistryMessage) {
       {"waiting":{"reason":"ErrImagePull","message":"rpc error: manifest unknown"}}}]})"));
   EXPECT_EQ(st.waiting_reason, "ErrImagePull");
   EXPECT_EQ(st.waiting_message, "rpc error: manifest unknown");
+}
+
+// EMR on EKS's driver pod: the Spark container beside a fluentd sidecar. The kubelet lists
+// container statuses by name, so the sidecar comes first; the named container's end counts
+// even while the sidecar keeps the pod Running.
+TEST(ReadPodTest, TheNamedContainerCountsBesideASidecar) {
+  json::value pod = Pod(R"({"phase":"Running","containerStatuses":[
+    {"name":"emr-container-fluentd","state":{"running":{"startedAt":"2026-12-07T10:00:00Z"}}},
+    {"name":"spark-kubernetes-driver","state":{"terminated":{"exitCode":137,
+      "reason":"OOMKilled","startedAt":"2026-12-07T10:00:01Z",
+      "finishedAt":"2026-12-07T10:00:09Z"}}}]})");
+  PodState driver = ReadPod(pod, "spark-kubernetes-driver");
+  EXPECT_EQ(driver.phase, PodState::Phase::kEnded);
+  EXPECT_EQ(driver.outcome.reason, "OOMKilled");
+  EXPECT_EQ(driver.outcome.exit_code, 137);
+  EXPECT_EQ(driver.ended_at, ParseTime("2026-12-07T10:00:09Z"));
+  // Without the name the first status (the sidecar, running) is read, as before.
+  EXPECT_EQ(ReadPod(pod).phase, PodState::Phase::kRunning);
+  json::value done = Pod(R"({"phase":"Running","containerStatuses":[
+    {"name":"emr-container-fluentd","state":{"running":{}}},
+    {"name":"spark-kubernetes-driver","state":{"terminated":{"exitCode":0,
+      "reason":"Completed"}}}]})");
+  EXPECT_EQ(ReadPod(done, "spark-kubernetes-driver").status, AttemptStatus::kSucceeded);
+}
+
+TEST(EventTimeTest, LastTimestampThenEventTimeThenFirst) {
+  EXPECT_EQ(EventTime(json::parse(R"({"firstTimestamp":"2026-12-07T10:00:00Z",
+    "lastTimestamp":"2026-12-07T10:00:05Z"})")),
+            ParseTime("2026-12-07T10:00:05Z"));
+  EXPECT_EQ(EventTime(json::parse(R"({"eventTime":"2026-12-07T10:00:01.500000Z"})")),
+            ParseTime("2026-12-07T10:00:01.5Z"));
+  EXPECT_EQ(EventTime(json::parse(R"({"lastTimestamp":null})")), 0);
 }
 
 TEST(LogFollowerTest, SplitsChunksAndNeverDuplicatesAfterAResume) {
