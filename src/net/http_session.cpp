@@ -295,6 +295,7 @@ void Session::WriteResponse() {
   SetDeadline(context_.options.request_timeout);
   if (streaming) {
     stream_ = std::move(r.stream);
+    SubscribeStream();
     asio::async_write(socket_, asio::buffer(head_),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->EndStream(false);
