@@ -6,8 +6,11 @@
 //   - a client that stops reading does not hold up the others.
 // No timing thresholds: every wait is on a condition, with a generous hang guard.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -208,7 +211,8 @@ TEST_F(EventsTest, AStreamSeesARunFromSubmittedToEndedAndResumesWithoutGapOrDupl
   EXPECT_EQ(Data(full.back()).at("reason"), "the run ended");
   full.pop_back();
   // The all-runs stream has the same messages (once they all arrived).
-  ASSERT_TRUE(all->WaitUntil([&](const auto& ms) { return TypesOf(ms, run).size() >= full.size(); }));
+  ASSERT_TRUE(
+      all->WaitUntil([&](const auto& ms) { return TypesOf(ms, run).size() >= full.size(); }));
   auto types = TypesOf(all->messages(), run);
   EXPECT_EQ(types, TypesOf(full, run));
   ASSERT_FALSE(types.empty());
@@ -238,8 +242,8 @@ TEST_F(EventsTest, AStreamSeesARunFromSubmittedToEndedAndResumesWithoutGapOrDupl
   }
   // The all-runs stream resumes the same way, with `since` for clients without headers.
   auto since = Open("/api/v1/events/stream?since=" + full[1].id, ada);
-  ASSERT_TRUE(since->WaitUntil(
-      [&](const auto& ms) { return TypesOf(ms, run).size() >= full.size() - 2; }));
+  ASSERT_TRUE(
+      since->WaitUntil([&](const auto& ms) { return TypesOf(ms, run).size() >= full.size() - 2; }));
   auto again = TypesOf(since->messages(), run);
   EXPECT_EQ(again, std::vector<std::string>(types.begin() + 2, types.end()));
 
@@ -291,6 +295,75 @@ TEST_F(EventsTest, AViewerSeesOnlyTheirGroupsRuns) {
       std::make_unique<StreamReader>(server_->url(), "/api/v1/events/stream", net::HeaderList{});
   ASSERT_TRUE(anonymous->WaitEnded());
   EXPECT_EQ(anonymous->status(), 401);
+}
+
+/// A command that runs until it is stopped (`tug get runs --watch`), read line by line.
+class LongCommand {
+ public:
+  explicit LongCommand(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~LongCommand() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0) close(fd_);
+  }
+  /// Reads lines until `want(line)` holds (true), or the command ends or the hang guard passes.
+  bool WaitLine(const std::function<bool(const std::string&)>& want) {
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (size_t nl; (nl = buf_.find('\n')) != std::string::npos;) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        lines_.push_back(line);
+        if (want(line)) return true;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 1000) <= 0) continue;
+      char chunk[4096];
+      ssize_t n = ::read(fd_, chunk, sizeof(chunk));
+      if (n <= 0) return false;
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+    return false;
+  }
+  const std::vector<std::string>& lines() const { return lines_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buf_;
+  std::vector<std::string> lines_;
+};
+
+TEST_F(EventsTest, GetRunsWatchPrintsARunAgainAsItChanges) {
+  const std::string ada = Token("ada", "user", "science");
+  const std::string before = Submit(ada, "hello-science");
+  LongCommand watch({TugBinary(), "--server", server_->url(), "--token", ada, "get", "runs",
+                     "--watch", "-o", "json"});
+  // The listing comes once the stream is open, so a run submitted after it shows up.
+  ASSERT_TRUE(
+      watch.WaitLine([&](const std::string& l) { return l.find(before) != std::string::npos; }));
+  const std::string run = Submit(ada, "hello-science");
+  ASSERT_TRUE(watch.WaitLine([&](const std::string& l) {
+    if (l.find(run) == std::string::npos) return false;
+    return json::parse(l).at("status") == "SUCCEEDED";
+  })) << "lines so far: "
+      << watch.lines().size();
 }
 
 /// A connection that asks for a stream and never reads it.

@@ -27,7 +27,8 @@ bool Transient(const Error& e) {
 /// cleanly; reconnects with Last-Event-ID after a dropped connection. OK when the stream
 /// ended (by the server or by on_message), else the error that ended it.
 Status FollowStream(const Globals& g, const std::string& target,
-                    const std::function<bool(const net::SseMessage&)>& on_message) {
+                    const std::function<bool(const net::SseMessage&)>& on_message,
+                    const std::function<void()>& on_open = {}) {
   net::SseParser parser;
   int failures = 0;
   while (true) {
@@ -41,6 +42,7 @@ Status FollowStream(const Globals& g, const std::string& target,
     auto st = client->Stream(
         target,
         [&](std::string_view chunk) {
+          if (!got_data && on_open) on_open();
           got_data = true;
           parser.Feed(chunk, [&](const net::SseMessage& m) {
             if (!stop && !on_message(m)) stop = true;
@@ -117,28 +119,47 @@ int FollowEventsCmd(const Globals& g, const std::string& id) {
 int WatchRunsCmd(const Globals& g, const WatchRunsArgs& a) {
   // The stream opens first (on its own thread and connection) and its messages wait in a
   // queue while the runs are listed, so a change between the listing and the stream is not
-  // lost (at worst a run is printed twice).
+  // lost (at worst a run is printed twice). A refused stream (401, 403) ends the command.
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::string> changed;    // run ids, guarded by mu
+  bool stream_open = false;           // guarded by mu
   bool stream_done = false;           // guarded by mu
   Status stream_status = OkStatus();  // guarded by mu
   std::thread streamer([&] {
-    auto st = FollowStream(g, "/api/v1/events/stream", [&](const net::SseMessage& m) {
-      auto v = ParseJson(m.data);
-      if (!v.ok() || !v->is_object()) return true;
-      const json::value* run = v->as_object().if_contains("run_id");
-      if (run == nullptr || !run->is_string()) return true;
-      std::lock_guard lock(mu);
-      changed.emplace_back(run->as_string());
-      cv.notify_all();
-      return true;
-    });
+    auto st = FollowStream(
+        g, "/api/v1/events/stream",
+        [&](const net::SseMessage& m) {
+          auto v = ParseJson(m.data);
+          if (!v.ok() || !v->is_object()) return true;
+          const json::value* run = v->as_object().if_contains("run_id");
+          if (run == nullptr || !run->is_string()) return true;
+          std::lock_guard lock(mu);
+          changed.emplace_back(run->as_string());
+          cv.notify_all();
+          return true;
+        },
+        [&] {
+          std::lock_guard lock(mu);
+          stream_open = true;
+          cv.notify_all();
+        });
     std::lock_guard lock(mu);
     stream_done = true;
     stream_status = st;
     cv.notify_all();
   });
+  {
+    // The stream's first bytes mean the server sends every change from then on: list after.
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return stream_open || stream_done; });
+    if (!stream_open) {
+      lock.unlock();
+      streamer.join();
+      return Fail(stream_status.ok() ? "the event stream ended before it started"
+                                     : stream_status.error().message());
+    }
+  }
   auto client = Client::Connect(g);
   if (!client.ok()) {
     std::cerr << "error: " << client.error().message() << "\n";

@@ -13,6 +13,10 @@
 
 namespace tug::net::detail {
 
+namespace {
+constexpr size_t kKeepChunkBytes = 4096;
+}  // namespace
+
 // One poll per turn of the chain: poll → (write a chunk | wait the interval) → poll ...
 // The chain never has two operations pending, so it needs no strand either.
 void Session::PollStream() {
@@ -101,6 +105,12 @@ void Session::WriteChunk(std::string data, bool done) {
 void Session::OnChunkWritten(beast::error_code ec) {
   if (ec) return EndStream(false);
   if (stream_done_) return EndStream(true);
+  // An idle stream should not keep the room of the largest chunk it ever wrote.
+  if (chunk_.capacity() > kKeepChunkBytes) {
+    std::string().swap(chunk_);
+  } else {
+    chunk_.clear();
+  }
   // The source had data: it may have more right away (a log being paged through), so ask again
   // now instead of after the interval. Backpressure comes from the write completing.
   PollStream();
