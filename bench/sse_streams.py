@@ -56,16 +56,27 @@ async def wait_for(reader, needle, deadline):
     return True
 
 
+async def settled_rss(pid):
+    """The RSS once it stops moving: the server keeps initialising (the diagnosis catalog, the
+    first polls) for a few seconds after it listens."""
+    last = rss_kb(pid)
+    for _ in range(60):
+        await asyncio.sleep(1)
+        now = rss_kb(pid)
+        if abs(now - last) < 64:
+            return now
+        last = now
+    return last
+
+
 async def one_round(port, pid, base):
-    await asyncio.sleep(1)
-    idle = rss_kb(pid)
+    idle = await settled_rss(pid)
     streams = []
     t0 = time.time()
     for i in range(0, n, 500):  # in batches, so the listen backlog is not the limit
         streams += await asyncio.gather(*(open_stream(port) for _ in range(min(500, n - i))))
     opened = time.time() - t0
-    await asyncio.sleep(2)  # let the server settle (allocator, first polls)
-    held = rss_kb(pid)
+    held = await settled_rss(pid)
     run = call(base, "POST", "/api/v1/runs", {"definition": "sse-bench"})["id"]
     deadline = time.time() + 120
     t1 = time.time()
