@@ -35,7 +35,7 @@ class EventStreamTest : public ::testing::Test {
 
   /// A queued run of `group` owned by `owner`: one "submitted" event.
   std::string Submit(const std::string& owner, const std::string& group) {
-    Run r;
+    tug::Run r;
     r.id = NewId(clock_);
     r.owner = owner;
     r.group = group;
@@ -120,7 +120,7 @@ TEST_F(EventStreamTest, StreamsInOrderResumesFromAnyIdAndFiltersByVisibility) {
   ASSERT_GE(messages.size(), 2u);
   EXPECT_EQ(messages.front().event, "submitted");
   auto data = json::parse(messages.back().data).as_object();
-  EXPECT_EQ(data.at("run_id"), b);
+  EXPECT_EQ(data.at("run_id").as_string(), b);
   EXPECT_EQ(data.at("run_status"), "SUCCEEDED");
 
   // Resuming after any id gives exactly the rest (the ring holds 3: the rest comes from the
@@ -137,14 +137,14 @@ TEST_F(EventStreamTest, StreamsInOrderResumesFromAnyIdAndFiltersByVisibility) {
   EventStreamOptions viewer;
   viewer.visible = store::Visibility{false, {"science"}, "vic"};
   for (const auto& m : Drain(*Stream(viewer))) {
-    EXPECT_EQ(json::parse(m.data).at("run_id"), a) << m.data;
+    EXPECT_EQ(json::parse(m.data).at("run_id").as_string(), a) << m.data;
   }
   // Bob sees his own run through the owner rule, with no group in common.
   EventStreamOptions bob;
   bob.visible = store::Visibility{false, {}, "bob"};
   auto bobs = Drain(*Stream(bob));
   ASSERT_FALSE(bobs.empty());
-  for (const auto& m : bobs) EXPECT_EQ(json::parse(m.data).at("run_id"), b) << m.data;
+  for (const auto& m : bobs) EXPECT_EQ(json::parse(m.data).at("run_id").as_string(), b) << m.data;
 }
 
 TEST_F(EventStreamTest, ARunStreamEndsAfterTheRunsLastEvent) {
