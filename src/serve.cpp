@@ -1,6 +1,7 @@
 #include "serve.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,19 @@ using serve_internal::LoadConfig;
 using serve_internal::MakeAuthenticator;
 using serve_internal::ShimCommand;
 using serve_internal::SparkSettingsFor;
+
+// Every idle event stream holds a socket: 10,000 of them need more descriptors than the usual
+// soft limit of 1024, so the soft limit goes up to the hard one (what an unprivileged process
+// may do). Says so in the log.
+void RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  log::Info("raised the open-file limit to the hard limit",
+            {{"from", std::to_string(before)}, {"to", std::to_string(lim.rlim_cur)}});
+}
 
 int Die(const std::string& message) {
   std::cerr << "tug server: " << message << "\n";
@@ -477,6 +491,7 @@ int Serve(const cli::ServerFlags& flags) {
   no.port = config->port();
   no.threads = config->http_threads;
   no.max_body_bytes = static_cast<size_t>(config->max_body_bytes);
+  RaiseOpenFileLimit();
   net::HttpServer http(no, std::move(router),
                        [&api](const net::Request&, const std::string& route, int status,
                               double seconds) { api.Observe(route, status, seconds); });

@@ -20,6 +20,7 @@
 #include "cli/log_commands.h"
 #include "cli/output.h"
 #include "cli/sim_command.h"
+#include "cli/watch_commands.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/model.h"
@@ -316,6 +317,7 @@ struct GetArgs {
   std::string since;
   std::string cursor;
   int limit = 0;
+  bool watch = false;
 };
 
 int GetCmd(const Globals& g, const GetArgs& a) {
@@ -335,6 +337,7 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     if (!a.cursor.empty()) q += "&cursor=" + UrlEncode(a.cursor);
     if (a.limit > 0) q += "&limit=" + std::to_string(a.limit);
     if (!q.empty()) q[0] = '?';
+    if (a.watch) return WatchRunsCmd(g, {a.definition, a.owner, q});
     auto r = client->Call("GET", "/api/v1/runs" + q);
     if (!r.ok()) return Fail(r.error().message());
     Print(g, *r, [&] {
@@ -467,6 +470,8 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   get->add_option("--since", ga.since, "Only runs created in the last DURATION, e.g. 1h, 7d");
   get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
   get->add_option("--limit", ga.limit, "Runs per page (1-500)");
+  get->add_flag("-w,--watch", ga.watch,
+                "With runs: after the listing, print a run's row again each time it changes");
 
   LogsArgs la;
   auto* logs = app.add_subcommand("logs", "Print a run's logs");
@@ -485,6 +490,10 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   std::string events_id;
   auto* events = app.add_subcommand("events", "Show a run's timeline");
   events->add_option("id", events_id, "Run id")->required();
+  bool events_follow = false;
+  events->add_flag("-f,--follow", events_follow,
+                   "Print events as they happen until the run ends (resumes after a dropped "
+                   "connection)");
 
   diagnose::OfflineOptions dopts;
   int diag_exit = -1;
@@ -528,7 +537,7 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   if (*get) return GetCmd(g, ga);
   if (*logs) return LogsCmd(g, la);
   if (*stop) return StopCmd(g, stop_id);
-  if (*events) return EventsCmd(g, events_id);
+  if (*events) return events_follow ? FollowEventsCmd(g, events_id) : EventsCmd(g, events_id);
   return kExitUsage;
 }
 

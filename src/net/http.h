@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,18 @@ class StreamSource {
  public:
   virtual ~StreamSource() = default;
   virtual StreamPoll Poll() = 0;
+  /// Push instead of polling, for sources that learn when they have data (server-sent events):
+  /// called once, on a server thread, before the first Poll(), with `wake`: the source (or what
+  /// feeds it) calls it from any thread, any number of times, when Poll() would return
+  /// something. It is cheap, never blocks on the connection, and does nothing once the stream
+  /// ended or the server stopped (it may outlive both). A source that returns an interval is
+  /// polled right after each wake and otherwise only every that interval (for heartbeats and to
+  /// notice a client that went away), instead of every ServerOptions::stream_poll_interval.
+  /// Default: nullopt, the source is polled.
+  virtual std::optional<std::chrono::milliseconds> Subscribe(std::function<void()> wake) {
+    (void)wake;
+    return std::nullopt;
+  }
 };
 
 struct Response;

@@ -60,9 +60,11 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
          control::Controller& controller, std::vector<engine::Engine*> engines,
          metrics::Registry& registry, const Clock& clock)
     : options_(options),
+      hub_(store, clock, options.events),
       submitter_(store,
                  [this](size_t n) {
                    controller_.Wake();
+                   hub_.Poke();
                    runs_submitted_.With({}).Inc(static_cast<double>(n));
                  }),
       store_(store),
@@ -77,6 +79,9 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
                                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
       runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")) {
   submitter_.Start();
+  if (auto st = hub_.Start(); !st.ok()) {
+    log::Error("event hub did not start", {{"error", st.error().ToString()}});
+  }
   registry.AddCollector([this](std::string& out) {
     out += "# HELP tug_runs Runs in the store by status\n# TYPE tug_runs gauge\n";
     if (auto counts = store_.CountRunsByStatus(); counts.ok()) {
@@ -152,6 +157,7 @@ void Api::Register(net::Router& router) {
   router.Add("POST", "/api/v1/runs/{id}/stop", authed(&Api::StopRun));
   router.Add("GET", "/api/v1/runs/{id}/logs", authed(&Api::RunLogs));
   router.Add("GET", "/api/v1/runs/{id}/events", authed(&Api::RunEvents));
+  router.Add("GET", "/api/v1/events/stream", authed(&Api::EventsStream));
   router.Add("GET", "/api/v1/runs/{id}/usage", authed(&Api::RunUsage));
   router.Add("GET", "/api/v1/whoami", authed(&Api::WhoAmI));
   router.Add("POST", "/api/v1/tokens", authed(&Api::CreateToken));
@@ -261,6 +267,7 @@ Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) 
       Check(who, auth::Action::kStopRun,
             auth::Resource{"run", id, before.owner, before.group, "", auth::Role::kViewer, {}}));
   RETURN_IF_ERROR(controller_.StopRun(id, who.user));
+  hub_.Poke();
   Audit(who, req,
         {"stop_run", "run/" + id, "ok",
          fmt::format("definition '{}', owner '{}', group '{}', was {}", before.definition,

@@ -32,6 +32,7 @@
 #include "metrics/registry.h"
 #include "net/http.h"
 #include "server/audit_log.h"
+#include "server/event_hub.h"
 #include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
 #include "store/store.h"
@@ -74,6 +75,9 @@ struct ApiOptions {
   int64_t token_ttl_seconds = int64_t{90} * 86400;
   /// Where changes are recorded; nullptr: nowhere (tests).
   AuditLog* audit = nullptr;
+  /// Server-sent event streams (event_hub.h, event_stream.h): the store poll and the heartbeat.
+  EventHubOptions events;
+  std::chrono::milliseconds event_heartbeat{15'000};
 };
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
@@ -130,7 +134,13 @@ class Api {
   void Register(net::Router& router);
   /// Commits what is still queued and stops the submission writer; call after the HTTP server
   /// stopped and before it is destroyed.
-  void Stop() { submitter_.Stop(); }
+  void Stop() {
+    submitter_.Stop();
+    hub_.Stop();
+  }
+  /// The fan-out of the event streams (for tests, and for writers that want streams to learn of
+  /// their changes at once: EventHub::Poke).
+  EventHub& event_hub() { return hub_; }
   /// For the server's completion hook: counts requests by route and code.
   void Observe(const std::string& route, int status, double seconds);
 
@@ -198,6 +208,9 @@ class Api {
   net::Response StopRun(net::Request& req, Who who);
   net::Response RunLogs(net::Request& req, Who who);
   net::Response RunEvents(net::Request& req, Who who);
+  // Server-sent event streams (api_events.cpp).
+  net::Response EventsStream(net::Request& req, Who who);
+  net::Response FollowRunEvents(net::Request& req, const tug::Run& run);
   net::Response RunUsage(net::Request& req, Who who);
   net::Response Metrics(net::Request& req, Who who);
   net::Response WhoAmI(net::Request& req, Who who);
@@ -222,6 +235,7 @@ class Api {
   boost::json::value RunJson(const tug::Run& run) const;
 
   ApiOptions options_;
+  EventHub hub_;
   Submitter submitter_;
   store::Store& store_;
   logs::LogStore& logs_;

@@ -130,6 +130,16 @@ struct ApiToken {
   bool operator==(const ApiToken&) const = default;
 };
 
+/// An event with what a watcher of live changes needs of its run: who may see it (owner, group)
+/// and the run's status when the change was read (not when the event was written).
+struct Change {
+  Event event;
+  std::string owner;
+  std::string group;
+  RunStatus run_status = RunStatus::kQueued;
+  bool operator==(const Change&) const = default;
+};
+
 struct StatusCount {
   RunStatus status;
   int64_t count;
@@ -258,6 +268,15 @@ class Store {
   /// Events of a run with seq > after_seq, oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<Event>> ListEvents(const std::string& run_id,
                                                               int64_t after_seq, int limit) = 0;
+
+  /// Live changes (server-sent events): events with seq > after_seq, oldest first, at most
+  /// `limit` (1..kMaxEventsPerPage), of run `run_id` ("": of every run), each with its run's
+  /// owner, group and status. Events of purged runs are gone. kInvalidArgument for a limit out
+  /// of range.
+  [[nodiscard]] virtual Result<std::vector<Change>> ListChanges(const std::string& run_id,
+                                                                int64_t after_seq, int limit) = 0;
+  /// The highest event seq written so far (0 when none).
+  [[nodiscard]] virtual Result<int64_t> LatestEventSeq() = 0;
 
   // --- usage ---
 

@@ -94,6 +94,9 @@ class PostgresStore final : public Store {
   Status AppendEvent(const Event& event) override;
   Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,
                                         int limit) override;
+  Result<std::vector<Change>> ListChanges(const std::string& run_id, int64_t after_seq,
+                                          int limit) override;
+  Result<int64_t> LatestEventSeq() override;
 
   Status AppendUsage(const std::vector<UsageSample>& samples) override;
   Result<std::vector<UsagePoint>> ListUsage(const std::string& run_id) override;

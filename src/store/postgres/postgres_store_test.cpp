@@ -20,6 +20,7 @@
 #include "store/postgres/pool.h"
 #include "store/store_conformance.h"
 #include "store/store_conformance_auth.h"
+#include "store/store_conformance_changes.h"
 #include "store/store_conformance_claims.h"
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_queries.h"
