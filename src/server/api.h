@@ -207,6 +207,7 @@ class Api {
   net::Response Healthz(net::Request& req);
   net::Response Readyz(net::Request& req);
   net::Response AuthConfig(net::Request& req);
+  net::Response OpenApi(net::Request& req);  // api_openapi.cpp
 
   /// Parses and validates a definition body. A secret env entry without value or reference
   /// ({secret: true}, as GET answers) takes the stored definition's value.
