@@ -127,13 +127,12 @@ TEST_F(ApiParametersTest, ARunGetsItsCommandRenderedWithQuotedValuesAndDefaults)
 
   // A dry run shows the same rendering without storing anything.
   const ApiHarness::Rows before = Rows();
-  net::Response dry = api_->Call("POST", "/api/v1/runs?dry_run=true",
-                                 R"({"definition":"greet","parameters":{"who":"$(id)","times":3
-}
-})");
+  net::Response dry =
+      api_->Call("POST", "/api/v1/runs?dry_run=true",
+                 R"x({"definition":"greet","parameters":{"who":"$(id)","times":3}})x");
   ASSERT_EQ(dry.status, 200) << dry.body;
-EXPECT_THAT(dry.body, HasSubstr(R"(echo '$(id)' x'3')"));
-EXPECT_EQ(Rows(), before);
+  EXPECT_THAT(dry.body, HasSubstr(R"x(echo '$(id)' x'3')x"));
+  EXPECT_EQ(Rows(), before);
 }
 
 }  // namespace

@@ -254,7 +254,7 @@ TEST_F(OpenApiTest, EncodersWithEveryFieldSetMatchTheSchemas) {
   d.group = "ml";
   EXPECT_EQ(CheckComponent("Definition", ToJson(d)), "");
 
-  Run run;
+  tug::Run run;
   run.id = "r1";
   run.owner = "ada";
   run.group = "ml";
