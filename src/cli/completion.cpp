@@ -33,6 +33,7 @@ std::vector<Opt> OptionsOf(const CLI::App& app) {
   std::vector<Opt> out;
   for (const CLI::Option* o : app.get_options()) {
     if (!o->nonpositional()) continue;  // positionals: values, not names
+    if (o->get_group().empty()) continue;  // hidden
     Opt x;
     x.longs = o->get_lnames();
     x.shorts = o->get_snames();
@@ -51,7 +52,8 @@ void Walk(const CLI::App& app, const std::string& path, const std::vector<Opt>& 
   n.description = app.get_description();
   n.options = OptionsOf(app);
   if (!out.empty()) n.options.insert(n.options.end(), globals.begin(), globals.end());
-  auto subs = app.get_subcommands([](const CLI::App*) { return true; });
+  // Hidden subcommands (no group) are not offered.
+  auto subs = app.get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); });
   for (const CLI::App* s : subs) n.children.push_back(s->get_name());
   out.push_back(n);
   for (const CLI::App* s : subs) Walk(*s, path + " " + s->get_name(), globals, out);
