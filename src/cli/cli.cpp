@@ -17,8 +17,10 @@
 
 #include "cli/auth_commands.h"
 #include "cli/client.h"
+#include "cli/completion.h"
 #include "cli/log_commands.h"
 #include "cli/output.h"
+#include "cli/params.h"
 #include "cli/sim_command.h"
 #include "cli/watch_commands.h"
 #include "core/clock.h"
@@ -167,6 +169,7 @@ struct RunArgs {
   std::string owner;
   std::string group;
   std::string engine;
+  std::vector<std::string> params;  // -p NAME=VALUE
   bool wait = false;
   bool follow = false;
   bool dry_run = false;
@@ -267,6 +270,17 @@ int RunCmd(const Globals& g, const RunArgs& a) {
 
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
+  if (!a.params.empty()) {
+    // Typed by the definition's schema (a count is sent as 3, not "3"); the server validates.
+    auto def = client->Call("GET", "/api/v1/definitions/" + UrlEncode(a.name));
+    if (!def.ok()) return Fail(def.error().message());
+    auto params = TypedParameters(a.params, def->as_object().if_contains("parameters"));
+    if (!params.ok()) {
+      std::cerr << "error: " << params.error().message() << "\n";
+      return kExitUsage;
+    }
+    body["parameters"] = std::move(*params);
+  }
   if (a.dry_run) {
     auto dry = client->Call("POST", "/api/v1/runs?dry_run=true", json::serialize(body));
     if (!dry.ok()) return Fail(dry.error().message());
@@ -454,6 +468,9 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   run->add_option("--engine", ra.engine,
                   "Engine for this run instead of the definition's: local, kubernetes, spark or "
                   "emr-on-eks");
+  run->add_option("-p,--param", ra.params,
+                  "Template parameter NAME=VALUE (repeatable), typed by the definition's "
+                  "parameters schema");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
   run->add_flag("--dry-run", ra.dry_run,
@@ -512,6 +529,13 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   AuthArgs auth_args;
   AddAuthCommands(app, auth_args);
 
+  std::string completion_shell;
+  auto* completion = app.add_subcommand(
+      "completion", "Print a shell completion script: source <(tug completion bash)");
+  completion->add_option("shell", completion_shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -519,6 +543,10 @@ int Main(int argc, char** argv, const ServeFn& serve) {
     return rc == 0 ? 0 : kExitUsage;
   }
   if (*server) return serve(sf);
+  if (*completion) {
+    std::cout << CompletionScript(app, completion_shell);
+    return 0;
+  }
   if (*sim) return SimCmd(sim_args);
   if (*diag) {
     if (diag_exit >= 0) dopts.exit_code = diag_exit;

@@ -41,15 +41,23 @@ json::value ToJson(const RunOverrides& o) {
   }
   if (o.timeout_seconds > 0) out["timeout"] = FormatDuration(o.timeout_seconds);
   if (!o.engine.empty()) out["engine"] = o.engine;
+  if (!o.parameters.empty()) out["parameters"] = ParsedOrNull(o.parameters);
   return out;
 }
 
 Result<RunOverrides> OverridesFromJson(const json::value& v) {
   Reader r(v, "run");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout", "engine"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout", "engine", "parameters"}));
   RunOverrides o;
   RETURN_IF_ERROR(r.Map("env", o.env));
+  if (const json::value* p = r.Get("parameters")) {
+    if (!p->is_object()) {
+      return InvalidArgument(
+          R"(run: parameters must be an object of names to values, e.g. {"count": 3})");
+    }
+    if (!p->get_object().empty()) o.parameters = json::serialize(*p);
+  }
   RETURN_IF_ERROR(r.String("engine", o.engine));
   if (const json::value* res = r.Get("resources")) {
     ASSIGN_OR_RETURN(o.resources, ResourcesFromJson(*res));

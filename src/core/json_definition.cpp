@@ -297,6 +297,11 @@ json::value ToJson(const Definition& d) {
   if (!d.cluster.empty()) o["cluster"] = d.cluster;
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
+  if (!d.parameters.empty()) {
+    boost::system::error_code ec;
+    json::value schema = json::parse(d.parameters, ec);
+    if (!ec) o["parameters"] = std::move(schema);
+  }
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
   if (!d.owner.empty()) o["owner"] = d.owner;
   if (!d.group.empty()) o["group"] = d.group;
@@ -306,10 +311,10 @@ json::value ToJson(const Definition& d) {
 Result<Definition> DefinitionFromJson(const json::value& v) {
   Reader r(v, "definition");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"name",       "version", "kind",        "description", "image",
-                              "command",    "env",     "working_dir", "resources",   "timeout",
-                              "retry",      "adapt",   "spark",       "engine",      "cluster",
-                              "kubernetes", "labels",  "created_at",  "owner",       "group"}));
+  RETURN_IF_ERROR(r.OnlyKeys(
+      {"name",        "version",    "kind",    "description", "image", "command", "env",
+       "working_dir", "resources",  "timeout", "retry",       "adapt", "spark",   "engine",
+       "cluster",     "kubernetes", "labels",  "created_at",  "owner", "group",   "parameters"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -427,6 +432,16 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
     d.kubernetes = *parsed;
   }
   RETURN_IF_ERROR(named.Map("labels", d.labels));
+  if (const json::value* p = named.Get("parameters")) {
+    // Checked as a JSON Schema when the definition is applied (src/templates).
+    if (!p->is_object()) {
+      return InvalidArgument(fmt::format(
+          "{}: parameters must be a JSON Schema object, e.g. {{type: object, properties: {{count: "
+          "{{type: integer}}}}}}",
+          named.what()));
+    }
+    d.parameters = json::serialize(*p);
+  }
   RETURN_IF_ERROR(named.Time("created_at", d.created_at));
   return d;
 }

@@ -199,6 +199,9 @@ struct Definition {
   std::string cluster;
   KubernetesSpec kubernetes;
   std::map<std::string, std::string> labels;
+  /// Parameters a run may pass: a JSON Schema (draft 7, type: object), serialized; "": none.
+  /// With it, the command is a template with {{ name }} placeholders (src/templates).
+  std::string parameters;
   Micros created_at = 0;
   /// Who created it and the group it belongs to (see src/auth): set by the server from the
   /// caller's identity, kept by the store beside the spec (not part of it: a changed owner
@@ -218,6 +221,9 @@ struct RunOverrides {
   int64_t timeout_seconds = 0;
   /// The engine for this run ("" : the definition's): local, kubernetes, spark, emr-on-eks.
   std::string engine;
+  /// The run's parameter values (a JSON object, defaults filled in), serialized; "": none. The
+  /// spec's command is already rendered from them (src/templates).
+  std::string parameters;
   bool operator==(const RunOverrides&) const = default;
 };
 

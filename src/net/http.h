@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,10 @@ struct Request {
   std::map<std::string, std::string> params;   // from the route pattern, e.g. {id}
   std::string body;
   std::string remote;  // "127.0.0.1:53122"
+
+  /// When set, Query() adds each key it is asked for: what a handler reads (the OpenAPI test
+  /// checks that every one is documented).
+  std::set<std::string>* query_reads = nullptr;
 
   std::string Query(const std::string& key, const std::string& fallback = "") const;
   /// "" when absent.
@@ -149,7 +154,15 @@ class Router {
   /// Fills request.params on a match.
   Match Find(Request& request) const;
 
+  struct Registered {
+    std::string method;
+    std::string pattern;
+  };
+  /// Every route added, in order (HEAD, served by GET, is not listed).
+  const std::vector<Registered>& Routes() const { return registered_; }
+
  private:
+  std::vector<Registered> registered_;
   struct Node;
   std::unique_ptr<Node> root_;
 };

@@ -119,7 +119,8 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
 }
 
 void Api::Register(net::Router& router) {
-  // Every route but health, readiness and the sign-in settings authenticates first; the
+  // Every route but health, readiness, the sign-in settings and the OpenAPI document
+  // authenticates first; the
   // handler then asks the policy (Check) about what it touches.
   // Changes refused for want of credentials or rights are audited here, once for every route;
   // the handlers audit what they did.
@@ -164,6 +165,8 @@ void Api::Register(net::Router& router) {
   router.Add("GET", "/api/v1/tokens", authed(&Api::ListTokens));
   router.Add("DELETE", "/api/v1/tokens/{id}", authed(&Api::RevokeToken));
   router.Add("GET", "/api/v1/auth/config", open(&Api::AuthConfig));
+  // The API's description, not data: open like the sign-in settings (docs/api.md).
+  router.Add("GET", "/api/v1/openapi.json", open(&Api::OpenApi));
   router.Add("GET", "/healthz", open(&Api::Healthz));
   router.Add("GET", "/readyz", open(&Api::Readyz));
   router.Add("GET", "/metrics", authed(&Api::Metrics));

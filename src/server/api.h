@@ -3,8 +3,8 @@
 /// Router. Every error is {"error":{"code","message"}} with a message that says what to fix;
 /// nothing is written before the whole request has been validated.
 ///
-/// Authentication and authorization (src/auth): every route but /healthz, /readyz and
-/// /api/v1/auth/config first establishes who calls (401 without valid credentials, with
+/// Authentication and authorization (src/auth): every route but /healthz, /readyz,
+/// /api/v1/auth/config and /api/v1/openapi.json first establishes who calls (401 without valid credentials, with
 /// WWW-Authenticate), then each handler asks the policy about what it touches (403 naming what is
 /// missing). With authentication off (loopback only) every caller is an admin without a name.
 /// Changes, and changes refused with 401/403, are written to the audit log (audit_log.h).
@@ -220,6 +220,7 @@ class Api {
   net::Response Healthz(net::Request& req);
   net::Response Readyz(net::Request& req);
   net::Response AuthConfig(net::Request& req);
+  net::Response OpenApi(net::Request& req);  // api_openapi.cpp
 
   /// Parses and validates a definition body. A secret env entry without value or reference
   /// ({secret: true}, as GET answers) takes the stored definition's value.

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "server/api.h"
 #include "server/api_internal.h"
+#include "templates/parameters.h"
 
 namespace json = boost::json;
 
@@ -59,6 +60,20 @@ Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
           name, spec.name, engine.back() == ':' ? engine.substr(0, engine.size() - 1) : engine));
     }
   }
+  return OkStatus();
+}
+
+// A run's parameters: checked against the definition's schema with the defaults filled in (kept
+// on the run as overrides.parameters), and the command rendered from them (src/templates).
+Status ApplyParameters(Definition& spec, RunOverrides& overrides) {
+  json::object given;
+  if (!overrides.parameters.empty()) {
+    ASSIGN_OR_RETURN(json::value v, ParseJson(overrides.parameters));
+    if (v.is_object()) given = std::move(v.as_object());
+  }
+  ASSIGN_OR_RETURN(json::object values, templates::Resolve(spec, given));
+  overrides.parameters = values.empty() ? std::string() : json::serialize(values);
+  spec = templates::Render(spec, values);
   return OkStatus();
 }
 
@@ -138,6 +153,7 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
             auth::Resource{
                 "definition", def->name, def->owner, def->group, group, auth::Role::kViewer, {}}));
   Definition spec = ApplyOverrides(*def, request.overrides);
+  RETURN_IF_ERROR(ApplyParameters(spec, request.overrides));
   spec.owner.clear();  // the definition's, not the run's; not part of the spec
   spec.group.clear();
   if (!request.command.empty()) {
@@ -237,10 +253,10 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
   for (const auto& kv : fields) {
     std::string_view k = kv.key();
     if (k != "definition" && k != "owner" && k != "group" && k != "env" && k != "resources" &&
-        k != "timeout" && k != "engine") {
+        k != "timeout" && k != "engine" && k != "parameters") {
       return Err(InvalidArgument(
           fmt::format("run: unknown field '{}'; known fields are definition, owner, group, env, "
-                      "resources, timeout, engine",
+                      "resources, timeout, engine, parameters",
                       k)));
     }
   }

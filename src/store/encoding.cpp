@@ -239,6 +239,8 @@ std::string EncodeSpec(const Definition& d) {
   if (!d.cluster.empty()) o["cluster"] = d.cluster;
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   o["labels"] = StringMap(d.labels);
+  // Only when declared, so specs stored before templates existed encode the same.
+  if (!d.parameters.empty()) o["parameters"] = d.parameters;
   o["created_at"] = d.created_at;
   return json::serialize(o);
 }
@@ -313,6 +315,7 @@ Result<Definition> DecodeSpec(std::string_view text) {
     d.kubernetes = *k;
   }
   RETURN_IF_ERROR(f.Map("labels", d.labels));
+  RETURN_IF_ERROR(f.Str("parameters", d.parameters));
   RETURN_IF_ERROR(f.Int("created_at", d.created_at));
   return d;
 }
@@ -324,6 +327,7 @@ std::string EncodeOverrides(const RunOverrides& ov) {
   o["cpu_millis"] = ov.resources.cpu_millis;
   o["timeout_seconds"] = ov.timeout_seconds;
   if (!ov.engine.empty()) o["engine"] = ov.engine;
+  if (!ov.parameters.empty()) o["parameters"] = ov.parameters;
   if (!ov.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(ov.resources.spark);
   return json::serialize(o);
 }
@@ -337,6 +341,7 @@ Result<RunOverrides> DecodeOverrides(std::string_view text) {
   RETURN_IF_ERROR(f.Int("cpu_millis", ov.resources.cpu_millis));
   RETURN_IF_ERROR(f.Int("timeout_seconds", ov.timeout_seconds));
   RETURN_IF_ERROR(f.Str("engine", ov.engine));
+  RETURN_IF_ERROR(f.Str("parameters", ov.parameters));
   RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", ov.resources.spark));
   return ov;
 }

@@ -64,6 +64,8 @@ export interface RunOverrides {
   env?: Record<string, string>;
   resources?: Resources;
   timeout?: string;
+  /** The run's parameter values (defaults filled in). */
+  parameters?: Record<string, unknown>;
 }
 
 export interface Definition {
@@ -88,6 +90,8 @@ export interface Definition {
   cluster?: string;
   kubernetes?: Record<string, unknown>;
   labels?: Record<string, string>;
+  /** JSON Schema of the parameters a run may pass; the command is then a template. */
+  parameters?: Record<string, unknown>;
   created_at?: string | null;
 }
 
