@@ -312,6 +312,8 @@ int Serve(const cli::ServerFlags& flags) {
   control::HistorySource history(*store);
   co.platform.limits = config->limits;
   co.platform.climate_threshold = config->climate_threshold;
+  co.queues = config->queues;
+  co.queue_capacity = config->queue_capacity;
   co.climate = &climate;
   control::Controller controller(co, *store, engines, registry, clock);
   // Reconcile (in Start) adopts pods by reading them; the informers start after it, and their
@@ -333,6 +335,12 @@ int Serve(const cli::ServerFlags& flags) {
   ao.spark_engine = config->spark_engine;
   ao.emr_configured = emr_engine != nullptr;
   for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
+  if (!config->queues.empty()) {
+    auto names = queue::Scheduler::Create(config->queues);
+    if (names.ok()) {
+      for (const queue::QueueSpec& q : names->Queues()) ao.queues.push_back(q.name);
+    }
+  }
   ao.preview = [&config, &kube_engines](const engine::LaunchSpec& spec,
                                         const std::string& name) -> Result<boost::json::value> {
     if (name.rfind("emr-on-eks", 0) == 0) {

@@ -206,6 +206,10 @@ struct Definition {
   /// alone is no new spec). "" for definitions from before authentication.
   std::string owner;
   std::string group;
+  /// The team queue its runs wait in ("" : the owner's first group when a queue has its name,
+  /// else "default") and their priority within it (higher first).
+  std::string queue;
+  int priority = 0;
   bool operator==(const Definition&) const = default;
 
   /// The argv the engine executes.
@@ -319,6 +323,12 @@ struct Run {
   /// what it recovered from).
   int attempt_count = 0;
   std::string last_failure_class;
+  /// Team queues (src/queue): the queue it waits in and runs against ("default" unless the
+  /// definition or the owner's group names another), its priority there (higher first), and
+  /// while QUEUED over a limit, why it waits ("team-a: 40 of 40 CPUs in use"; "" otherwise).
+  std::string queue = "default";
+  int priority = 0;
+  std::string queue_reason;
   bool operator==(const Run&) const = default;
 };
 

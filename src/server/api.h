@@ -74,6 +74,9 @@ struct ApiOptions {
   int64_t token_ttl_seconds = int64_t{90} * 86400;
   /// Where changes are recorded; nullptr: nowhere (tests).
   AuditLog* audit = nullptr;
+  /// Names of the configured team queues (config `queues:`, with "default"); empty: queues are
+  /// off and a run keeps whatever queue its definition names.
+  std::vector<std::string> queues;
 };
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
@@ -156,6 +159,10 @@ class Api {
   /// A run `who` may read (kReadRun), or the error to answer with (kNotFound,
   /// kPermissionDenied, the store's).
   [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
+  /// The queue a run of `spec` waits in: the definition's (kInvalidArgument when queues are
+  /// configured without it), else `group` when a queue has its name, else "default".
+  [[nodiscard]] Result<std::string> QueueFor(const Definition& spec,
+                                             const std::string& group) const;
   /// Definition `name` if `who` may read it (kNotFound, kPermissionDenied).
   [[nodiscard]] Result<Definition> ReadableDefinition(Who who, const std::string& name);
   /// Definitions `who` may see, newest versions.
