@@ -335,12 +335,8 @@ int Serve(const cli::ServerFlags& flags) {
   ao.spark_engine = config->spark_engine;
   ao.emr_configured = emr_engine != nullptr;
   for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
-  if (!config->queues.empty()) {
-    auto names = queue::Scheduler::Create(config->queues);
-    if (names.ok()) {
-      for (const queue::QueueSpec& q : names->Queues()) ao.queues.push_back(q.name);
-    }
-  }
+  ao.queues = config->queues;
+  ao.queue_capacity = config->queue_capacity;
   ao.preview = [&config, &kube_engines](const engine::LaunchSpec& spec,
                                         const std::string& name) -> Result<boost::json::value> {
     if (name.rfind("emr-on-eks", 0) == 0) {

@@ -1,5 +1,6 @@
 #include "control/admission.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -8,29 +9,48 @@
 namespace tug::control {
 
 Admission::Admission(std::vector<queue::QueueSpec> queues, queue::Vec capacity, store::Store& store,
-                     std::string owner, Micros lease, const Clock& clock)
+                     std::string owner, Micros lease, const Clock& clock,
+                     metrics::Registry* registry)
     : queues_(std::move(queues)),
       capacity_(capacity),
       store_(store),
       owner_(std::move(owner)),
       lease_(lease),
-      clock_(clock) {}
+      clock_(clock) {
+  if (registry == nullptr) return;
+  wait_seconds_ = &registry->AddHistogram(
+      "tug_queue_wait_seconds", "Time from an attempt becoming due to its admission, by queue",
+      {1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600});
+  registry->AddCollector([this](std::string& out) {
+    std::lock_guard lock(snapshot_mu_);
+    if (snapshot_.empty()) return;  // another replica admits and reports
+    out +=
+        "# HELP tug_queue_waiting Attempts due and waiting for admission, by queue\n"
+        "# TYPE tug_queue_waiting gauge\n";
+    for (const auto& s : snapshot_) {
+      metrics::AppendSample(out, "tug_queue_waiting", {{"queue", s.spec.name}},
+                            static_cast<double>(s.queued));
+    }
+    out +=
+        "# HELP tug_queue_admitted Attempts holding their queue's quota (launching or running)\n"
+        "# TYPE tug_queue_admitted gauge\n";
+    for (const auto& s : snapshot_) {
+      metrics::AppendSample(out, "tug_queue_admitted", {{"queue", s.spec.name}},
+                            static_cast<double>(s.running));
+    }
+    out +=
+        "# HELP tug_queue_share Weighted dominant share of the cluster a queue uses\n"
+        "# TYPE tug_queue_share gauge\n";
+    for (const auto& s : snapshot_) {
+      metrics::AppendSample(out, "tug_queue_share", {{"queue", s.spec.name}}, s.share);
+    }
+  });
+}
 
-void Admission::Release() { (void)store_.ReleaseLease(std::string(kAdmissionLease), owner_); }
-
-Result<std::vector<Attempt>> Admission::Round(int max) {
-  const Micros now = clock_.Now();
-  // Claims of dead servers were admitted already: any replica takes them over.
-  ASSIGN_OR_RETURN(std::vector<Attempt> claimed,
-                   store_.ClaimExpiredAttempts(owner_, now, lease_, max));
-  if (static_cast<int>(claimed.size()) >= max) return claimed;
-  ASSIGN_OR_RETURN(bool held,
-                   store_.AcquireLease(std::string(kAdmissionLease), owner_, now, lease_));
-  if (!held) return claimed;  // another replica admits
-
-  ASSIGN_OR_RETURN(queue::Scheduler sched, queue::Scheduler::Create(queues_, capacity_));
-  ASSIGN_OR_RETURN(std::vector<store::QueueEntry> entries, store_.ListQueueEntries(now));
-  std::map<std::string, const store::QueueEntry*> queued;  // attempt id → entry
+Result<queue::Scheduler> BuildScheduler(const std::vector<queue::QueueSpec>& queues,
+                                        queue::Vec capacity,
+                                        const std::vector<store::QueueEntry>& entries) {
+  ASSIGN_OR_RETURN(queue::Scheduler sched, queue::Scheduler::Create(queues, capacity));
   for (const store::QueueEntry& e : entries) {
     queue::Item item;
     item.id = e.attempt_id;
@@ -43,10 +63,33 @@ Result<std::vector<Attempt>> Admission::Round(int max) {
     Status st = e.status == AttemptStatus::kQueued ? sched.Enqueue(std::move(item))
                                                    : sched.AddRunning(std::move(item));
     if (!st.ok()) {
-      log::Warn("admission: entry skipped",
+      log::Warn("queues: entry skipped",
                 {{"attempt", e.attempt_id}, {"error", st.error().ToString()}});
-      continue;
     }
+  }
+  return sched;
+}
+
+void Admission::Release() { (void)store_.ReleaseLease(std::string(kAdmissionLease), owner_); }
+
+Result<std::vector<Attempt>> Admission::Round(int max) {
+  const Micros now = clock_.Now();
+  // Claims of dead servers were admitted already: any replica takes them over.
+  ASSIGN_OR_RETURN(std::vector<Attempt> claimed,
+                   store_.ClaimExpiredAttempts(owner_, now, lease_, max));
+  if (static_cast<int>(claimed.size()) >= max) return claimed;
+  ASSIGN_OR_RETURN(bool held,
+                   store_.AcquireLease(std::string(kAdmissionLease), owner_, now, lease_));
+  if (!held) {  // another replica admits (and reports the queues)
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_.clear();
+    return claimed;
+  }
+
+  ASSIGN_OR_RETURN(std::vector<store::QueueEntry> entries, store_.ListQueueEntries(now));
+  ASSIGN_OR_RETURN(queue::Scheduler sched, BuildScheduler(queues_, capacity_, entries));
+  std::map<std::string, const store::QueueEntry*> queued;  // attempt id → entry
+  for (const store::QueueEntry& e : entries) {
     if (e.status == AttemptStatus::kQueued) queued[e.attempt_id] = &e;
   }
 
@@ -76,7 +119,19 @@ Result<std::vector<Attempt>> Admission::Round(int max) {
     ASSIGN_OR_RETURN(
         std::vector<Attempt> admitted,
         store_.ClaimQueuedAttempts(pick, owner_, now, lease_, std::string(kAdmissionLease)));
-    for (Attempt& a : admitted) claimed.push_back(std::move(a));
+    for (Attempt& a : admitted) {
+      auto it = queued.find(a.id);
+      if (wait_seconds_ != nullptr && it != queued.end() && a.due_at > 0) {
+        const std::string& q = it->second->queue;
+        wait_seconds_->With({{"queue", sched.HasQueue(q) ? q : std::string(queue::kDefaultQueue)}})
+            .Observe(static_cast<double>(std::max<Micros>(now - a.due_at, 0)) / 1e6);
+      }
+      claimed.push_back(std::move(a));
+    }
+  }
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_ = sched.Snapshot();
   }
   if (!reasons.empty()) {
     if (Status st = store_.SetQueueReasons(reasons); !st.ok()) {

@@ -11,12 +11,14 @@
 /// attempts were admitted already).
 ///
 /// Threading: used by the dispatcher thread only.
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/model.h"
+#include "metrics/registry.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -24,10 +26,20 @@ namespace tug::control {
 
 inline constexpr std::string_view kAdmissionLease = "admission";
 
+/// A scheduler holding `entries` (store::ListQueueEntries): QUEUED ones queued, the others
+/// running; a queue no longer configured counts as `default`. Entries it cannot take are
+/// skipped (logged). kInvalidArgument for bad queues (queue::ValidateQueues).
+[[nodiscard]] Result<queue::Scheduler> BuildScheduler(
+    const std::vector<queue::QueueSpec>& queues, queue::Vec capacity,
+    const std::vector<store::QueueEntry>& entries);
+
 class Admission {
  public:
+  /// `registry`: where queue metrics go (tug_queue_waiting, tug_queue_admitted, tug_queue_share
+  /// from the replica holding the lease; tug_queue_wait_seconds); nullptr: none.
   Admission(std::vector<queue::QueueSpec> queues, queue::Vec capacity, store::Store& store,
-            std::string owner, Micros lease, const Clock& clock);
+            std::string owner, Micros lease, const Clock& clock,
+            metrics::Registry* registry = nullptr);
 
   /// One round: claims up to `max` attempts (admitted ones, then expired claims), oldest first.
   [[nodiscard]] Result<std::vector<Attempt>> Round(int max);
@@ -41,6 +53,9 @@ class Admission {
   std::string owner_;
   Micros lease_;
   const Clock& clock_;
+  metrics::Family<metrics::Histogram>* wait_seconds_ = nullptr;
+  std::mutex snapshot_mu_;
+  std::vector<queue::QueueStatus> snapshot_;  // guarded by snapshot_mu_: the last round's
 };
 
 }  // namespace tug::control

@@ -61,7 +61,7 @@ Controller::Controller(ControlOptions options, store::Store& store,
   for (engine::Engine* e : engines) engines_[e->Name()] = e;
   if (!options_.queues.empty()) {
     admission_ = std::make_unique<Admission>(options_.queues, options_.queue_capacity, store_,
-                                             options_.owner, options_.lease, clock_);
+                                             options_.owner, options_.lease, clock_, &registry);
   }
 }
 

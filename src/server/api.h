@@ -74,9 +74,10 @@ struct ApiOptions {
   int64_t token_ttl_seconds = int64_t{90} * 86400;
   /// Where changes are recorded; nullptr: nowhere (tests).
   AuditLog* audit = nullptr;
-  /// Names of the configured team queues (config `queues:`, with "default"); empty: queues are
-  /// off and a run keeps whatever queue its definition names.
-  std::vector<std::string> queues;
+  /// The configured team queues (config `queues:`); empty: queues are off and a run keeps
+  /// whatever queue its definition names.
+  std::vector<queue::QueueSpec> queues;
+  queue::Vec queue_capacity;
 };
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
@@ -207,6 +208,9 @@ class Api {
   net::Response RunEvents(net::Request& req, Who who);
   net::Response RunUsage(net::Request& req, Who who);
   net::Response Metrics(net::Request& req, Who who);
+  net::Response ListQueues(net::Request& req, Who who);
+  /// A waiting run's place in its queue (1: next), 0 when it is not waiting or queues are off.
+  int64_t QueuePosition(const tug::Run& run);
   net::Response WhoAmI(net::Request& req, Who who);
   net::Response CreateToken(net::Request& req, Who who);
   net::Response ListTokens(net::Request& req, Who who);

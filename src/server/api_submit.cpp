@@ -108,12 +108,17 @@ Result<std::string> Api::EngineFor(const Definition& spec) const {
 Result<std::string> Api::QueueFor(const Definition& spec, const std::string& group) const {
   const auto& queues = options_.queues;
   auto known = [&](const std::string& name) {
-    return std::find(queues.begin(), queues.end(), name) != queues.end();
+    return name == queue::kDefaultQueue ||
+           std::any_of(queues.begin(), queues.end(),
+                       [&](const queue::QueueSpec& q) { return q.name == name; });
   };
   if (!spec.queue.empty()) {
     if (queues.empty() || known(spec.queue)) return spec.queue;
     std::string names;
-    for (const std::string& q : queues) names += (names.empty() ? "" : ", ") + q;
+    for (const queue::QueueSpec& q : queues) {
+      if (q.name != queue::kDefaultQueue) names += q.name + ", ";
+    }
+    names += queue::kDefaultQueue;
     return InvalidArgument(fmt::format(
         "definition '{}' names queue '{}', which this server does not have; use one of: {}",
         spec.name, spec.queue, names));
