@@ -63,7 +63,7 @@ TEST_F(QueuesTest, AtMostTwoRunPerQueueAndBothQueuesFinish) {
   for (const char* team : {"a", "b"}) {
     const std::string def = JobDefinition(team);
     auto [status, body] = Call("PUT", std::string("/api/v1/definitions/job-") + team, def);
-    ASSERT_EQ(status, 200) << json::serialize(body);
+    ASSERT_TRUE(status == 200 || status == 201) << json::serialize(body);
   }
   std::vector<std::string> ids;
   for (int i = 0; i < kRunsPerQueue; ++i) {

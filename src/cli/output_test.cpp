@@ -54,13 +54,13 @@ TEST(OutputTest, QueuesTableAndAWaitingRun) {
      "limits": {"cpu_millis": null, "memory_bytes": null, "gpu": null, "max_running": null},
      "usage": {"cpu_millis": 0, "memory_bytes": 0, "gpu": 0}, "blocked": null}]})");
   std::string out = QueuesTable(body);
-  EXPECT_NE(
-      out.find(
-          "team-a  2       2        8       2/2  128Mi   0    0.50   team-a: 2 of 2 CPUs in use"),
-      std::string::npos)
+  EXPECT_NE(out.find("team-a    2        2         8        2/2   128Mi    0     0.50    team-a: 2 "
+                     "of 2 CPUs in use"),
+            std::string::npos)
       << out;
   EXPECT_NE(out.find("default"), std::string::npos) << out;
-  boost::json::value run = boost::json::parse(R"({"id": "r1", "definition": "d", "definition_version": 1,
+  boost::json::value run =
+      boost::json::parse(R"({"id": "r1", "definition": "d", "definition_version": 1,
     "status": "QUEUED", "queue": "team-a", "queue_position": 3,
     "queue_reason": "team-a: 2 of 2 CPUs in use", "attempts": []})");
   std::string detail = RunDetail(run, 0);

@@ -240,6 +240,8 @@ std::string EncodeSpec(const Definition& d) {
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   o["labels"] = StringMap(d.labels);
   o["created_at"] = d.created_at;
+  if (!d.queue.empty()) o["queue"] = d.queue;
+  if (d.priority != 0) o["priority"] = d.priority;
   return json::serialize(o);
 }
 
@@ -268,6 +270,8 @@ Result<Definition> DecodeSpec(std::string_view text) {
     }
   }
   RETURN_IF_ERROR(f.Str("working_dir", d.working_dir));
+  RETURN_IF_ERROR(f.Str("queue", d.queue));
+  RETURN_IF_ERROR(f.Int("priority", d.priority));
   RETURN_IF_ERROR(f.Int("memory_bytes", d.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
   RETURN_IF_ERROR(f.Int("timeout_seconds", d.timeout_seconds));
