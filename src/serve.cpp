@@ -339,6 +339,8 @@ int Serve(const cli::ServerFlags& flags) {
   control::HistorySource history(*store);
   co.platform.limits = config->limits;
   co.platform.climate_threshold = config->climate_threshold;
+  co.queues = config->queues;
+  co.queue_capacity = config->queue_capacity;
   co.climate = &climate;
   control::Controller controller(co, *store, engines, registry, clock);
   // Reconcile (in Start) adopts pods by reading them; the informers start after it, and their
@@ -360,6 +362,8 @@ int Serve(const cli::ServerFlags& flags) {
   ao.spark_engine = config->spark_engine;
   ao.emr_configured = emr_engine != nullptr;
   for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
+  ao.queues = config->queues;
+  ao.queue_capacity = config->queue_capacity;
   ao.preview = [&config, &kube_engines](const engine::LaunchSpec& spec,
                                         const std::string& name) -> Result<boost::json::value> {
     if (name.rfind("emr-on-eks", 0) == 0) {

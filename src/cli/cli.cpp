@@ -369,6 +369,18 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     Print(g, *r, [&] { return RunDetail(*r, now); });
     return 0;
   }
+  if (a.what == "queues") {
+    auto r = client->Call("GET", "/api/v1/queues");
+    if (!r.ok()) return Fail(r.error().message());
+    Print(g, *r, [&] {
+      const json::value* on = r->as_object().if_contains("enabled");
+      if (on != nullptr && on->is_bool() && !on->get_bool()) {
+        return std::string("no queues configured: runs start as soon as they are due\n");
+      }
+      return QueuesTable(*r);
+    });
+    return 0;
+  }
   if (a.what == "definitions") {
     auto r = client->Call("GET", "/api/v1/definitions");
     if (!r.ok()) return Fail(r.error().message());
@@ -383,7 +395,8 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     return 0;
   }
   std::cerr << fmt::format(
-      "error: unknown resource '{}'; use runs, run ID, definitions or definition NAME\n", a.what);
+      "error: unknown resource '{}'; use runs, run ID, queues, definitions or definition NAME\n",
+      a.what);
   return kExitUsage;
 }
 
@@ -478,8 +491,8 @@ int Main(int argc, char** argv, const ServeFn& serve) {
                 "request); launch nothing");
 
   GetArgs ga;
-  auto* get = app.add_subcommand("get", "Show runs, a run, or definitions");
-  get->add_option("what", ga.what, "runs | run | definitions | definition")->required();
+  auto* get = app.add_subcommand("get", "Show runs, a run, queues, or definitions");
+  get->add_option("what", ga.what, "runs | run | queues | definitions | definition")->required();
   get->add_option("id", ga.id, "Run id or definition name");
   get->add_option("--status", ga.status, "Filter runs by status");
   get->add_option("--definition", ga.definition, "Filter runs by definition");

@@ -21,5 +21,7 @@ std::string Until(const boost::json::value& rfc3339, int64_t now_micros);
 std::string RunsTable(const boost::json::value& runs, int64_t now);
 std::string RunDetail(const boost::json::value& run, int64_t now);
 std::string DefinitionsTable(const boost::json::value& defs);
+/// `tug get queues`: GET /api/v1/queues as a table (usage/quota, counts, share, what blocks).
+std::string QueuesTable(const boost::json::value& body);
 
 }  // namespace tug::cli

@@ -59,6 +59,10 @@ Controller::Controller(ControlOptions options, store::Store& store,
           "tug_retry_decisions_total",
           "The planner's decisions after failed attempts, by rule and whether it retried")) {
   for (engine::Engine* e : engines) engines_[e->Name()] = e;
+  if (!options_.queues.empty()) {
+    admission_ = std::make_unique<Admission>(options_.queues, options_.queue_capacity, store_,
+                                             options_.owner, options_.lease, clock_, &registry);
+  }
 }
 
 Controller::~Controller() { Stop(); }
@@ -123,6 +127,7 @@ void Controller::Stop() {
   // Let another replica take the singleton loops over at once.
   (void)store_.ReleaseLease("reconcile", options_.owner);
   (void)store_.ReleaseLease("retention", options_.owner);
+  if (admission_) admission_->Release();
 }
 
 void Controller::Wake() {
@@ -165,8 +170,10 @@ void Controller::DispatchLoop() {
       wake_ = false;
       room = max_in_flight - launches_in_flight_;
     }
-    auto claimed = store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease,
-                                        std::min(options_.claim_batch, room));
+    const int batch = std::min(options_.claim_batch, room);
+    auto claimed = admission_
+                       ? admission_->Round(batch)
+                       : store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease, batch);
     ++claim_rounds_;
     if (!claimed.ok()) {
       log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
@@ -185,7 +192,11 @@ void Controller::DispatchLoop() {
     }
     // Sleep until woken, until the next attempt is due, or a slow poll (expired leases).
     Micros wait = options_.idle_poll;
-    if (auto next = store_.NextDueAt(); next.ok() && next->has_value()) {
+    // With queues, due attempts may wait on limits: poll (capacity frees when runs end)
+    // rather than spin on their past due times.
+    if (admission_) {
+      // nothing: the idle poll, or a Wake on submit
+    } else if (auto next = store_.NextDueAt(); next.ok() && next->has_value()) {
       wait = std::min(wait, std::max<Micros>(**next - clock_.Now(), 0));
     }
     std::unique_lock lock(mu_);

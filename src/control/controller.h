@@ -26,9 +26,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <memory>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "adapt/adapt.h"
+#include "control/admission.h"
 #include "control/planning.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -79,6 +80,10 @@ struct ControlOptions {
   Micros retention_every = 3600 * kMicrosPerSecond;
   /// Where retention deletes logs; nullptr: logs are not deleted.
   logs::LogStore* logs = nullptr;
+  /// Team queues (src/queue): when set, due attempts are admitted through them (see
+  /// control/admission.h) instead of claimed as soon as they are due.
+  std::vector<queue::QueueSpec> queues;
+  queue::Vec queue_capacity;
   /// Whether the server process of an owner on this host is certainly gone (its attempts are
   /// taken over without waiting for the lease). Default: kill(pid, 0) says no such process.
   std::function<bool(const std::string& owner)> owner_gone;
@@ -193,11 +198,12 @@ class Controller {
   std::thread dispatcher_;
   std::vector<std::thread> launchers_;
   std::vector<std::unique_ptr<UpdateQueue>> update_queues_;  // set in Start, stopped in Stop
-  std::condition_variable launch_cv_;     // with mu_: work queued, or stopping
-  std::vector<Attempt> launch_queue_;     // guarded by mu_: claimed, not yet taken by a worker
-  int launches_in_flight_ = 0;            // guarded by mu_: queued + being launched
+  std::condition_variable launch_cv_;                        // with mu_: work queued, or stopping
+  std::vector<Attempt> launch_queue_;  // guarded by mu_: claimed, not yet taken by a worker
+  int launches_in_flight_ = 0;         // guarded by mu_: queued + being launched
   std::thread lease_keeper_;
   std::thread housekeeper_;
+  std::unique_ptr<Admission> admission_;  // set when queues are configured; dispatcher only
   std::atomic<int64_t> sweeps_{0};
   std::atomic<int64_t> claim_rounds_{0};
 

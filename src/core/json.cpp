@@ -235,6 +235,10 @@ json::object ToJsonSummary(const Run& r) {
   o["stop_requested"] = r.stop_requested;
   o["outcome"] = r.outcome ? ToJson(*r.outcome) : json::value(nullptr);
   o["overrides"] = ToJson(r.overrides);
+  // Team queues: where it waits, and while it waits over a limit, why.
+  o["queue"] = r.queue;
+  o["priority"] = r.priority;
+  if (!r.queue_reason.empty()) o["queue_reason"] = r.queue_reason;
   return o;
 }
 
@@ -265,6 +269,11 @@ Result<Run> RunFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.Bool("stop_requested", run.stop_requested));
   RETURN_IF_ERROR(r.String("owner", run.owner));
   RETURN_IF_ERROR(r.String("group", run.group));
+  RETURN_IF_ERROR(r.String("queue", run.queue));
+  int64_t priority = 0;
+  RETURN_IF_ERROR(r.Int("priority", priority));
+  run.priority = static_cast<int>(priority);
+  RETURN_IF_ERROR(r.String("queue_reason", run.queue_reason));
   int64_t attempt_count = 0;
   RETURN_IF_ERROR(r.Int("attempt_count", attempt_count));
   run.attempt_count = static_cast<int>(attempt_count);

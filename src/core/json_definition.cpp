@@ -305,16 +305,19 @@ json::value ToJson(const Definition& d) {
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
   if (!d.owner.empty()) o["owner"] = d.owner;
   if (!d.group.empty()) o["group"] = d.group;
+  if (!d.queue.empty()) o["queue"] = d.queue;
+  if (d.priority != 0) o["priority"] = d.priority;
   return o;
 }
 
 Result<Definition> DefinitionFromJson(const json::value& v) {
   Reader r(v, "definition");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys(
-      {"name",        "version",    "kind",    "description", "image", "command", "env",
-       "working_dir", "resources",  "timeout", "retry",       "adapt", "spark",   "engine",
-       "cluster",     "kubernetes", "labels",  "created_at",  "owner", "group",   "parameters"}));
+  RETURN_IF_ERROR(
+      r.OnlyKeys({"name",  "version",     "kind",      "description", "image",  "command",
+                  "env",   "working_dir", "resources", "timeout",     "retry",  "adapt",
+                  "spark", "engine",      "cluster",   "kubernetes",  "labels", "created_at",
+                  "owner", "group",       "queue",     "priority", "parameters"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -426,6 +429,15 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   }
   RETURN_IF_ERROR(named.String("engine", d.engine));
   RETURN_IF_ERROR(named.String("cluster", d.cluster));
+  RETURN_IF_ERROR(named.String("queue", d.queue));
+  int64_t priority = 0;
+  RETURN_IF_ERROR(named.Int("priority", priority));
+  if (priority < -1000 || priority > 1000) {
+    return InvalidArgument(
+        fmt::format("{}: priority {} is out of range; use a whole number from -1000 to 1000",
+                    named.what(), priority));
+  }
+  d.priority = static_cast<int>(priority);
   if (const json::value* k = named.Get("kubernetes")) {
     auto parsed = KubernetesFromJson(*k, named.what() + ": kubernetes");
     if (!parsed.ok()) return std::move(parsed).take_error();

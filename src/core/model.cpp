@@ -470,6 +470,12 @@ Status ValidateSecretRef(const std::string& def, const std::string& env, const S
 
 Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateName(def.name));
+  if (!def.queue.empty()) {
+    if (Status st = ValidateName(def.queue); !st.ok()) {
+      return InvalidArgument(
+          fmt::format("definition '{}': queue {}", def.name, st.error().message().substr(5)));
+    }
+  }
   if (def.kind != "container" && def.kind != "spark") {
     return InvalidArgument(
         fmt::format("definition '{}': kind '{}' is not known; use kind: container or kind: spark",

@@ -74,6 +74,7 @@ inline constexpr int64_t kSparkDefaultMaxResultSize = int64_t{1} << 30;
 struct Resources {
   int64_t memory_bytes = 0;  // 0: unset (container jobs)
   int64_t cpu_millis = 0;    // 0: unset
+  int64_t gpu = 0;           // whole GPUs (0: none)
   SparkResources spark;      // kind spark only
   bool operator==(const Resources&) const = default;
 };
@@ -208,6 +209,10 @@ struct Definition {
   /// alone is no new spec). "" for definitions from before authentication.
   std::string owner;
   std::string group;
+  /// The team queue its runs wait in ("" : the owner's first group when a queue has its name,
+  /// else "default") and their priority within it (higher first).
+  std::string queue;
+  int priority = 0;
   bool operator==(const Definition&) const = default;
 
   /// The argv the engine executes.
@@ -324,6 +329,12 @@ struct Run {
   /// what it recovered from).
   int attempt_count = 0;
   std::string last_failure_class;
+  /// Team queues (src/queue): the queue it waits in and runs against ("default" unless the
+  /// definition or the owner's group names another), its priority there (higher first), and
+  /// while QUEUED over a limit, why it waits ("team-a: 40 of 40 CPUs in use"; "" otherwise).
+  std::string queue = "default";
+  int priority = 0;
+  std::string queue_reason;
   bool operator==(const Run&) const = default;
 };
 

@@ -161,6 +161,7 @@ void Api::Register(net::Router& router) {
   router.Add("GET", "/api/v1/events/stream", authed(&Api::EventsStream));
   router.Add("GET", "/api/v1/runs/{id}/usage", authed(&Api::RunUsage));
   router.Add("GET", "/api/v1/whoami", authed(&Api::WhoAmI));
+  router.Add("GET", "/api/v1/queues", authed(&Api::ListQueues));
   router.Add("POST", "/api/v1/tokens", authed(&Api::CreateToken));
   router.Add("GET", "/api/v1/tokens", authed(&Api::ListTokens));
   router.Add("DELETE", "/api/v1/tokens/{id}", authed(&Api::RevokeToken));
@@ -261,7 +262,11 @@ json::value Api::RunJson(const tug::Run& run) const {
 net::Response Api::GetRun(net::Request& req, Who who) {
   auto run = ReadableRun(who, req.params["id"]);
   if (!run.ok()) return Err(run.error());
-  return Revalidated(req, RunJson(*run));
+  json::value v = RunJson(*run);
+  if (int64_t position = QueuePosition(*run); position > 0) {
+    v.as_object()["queue_position"] = position;
+  }
+  return Revalidated(req, v);
 }
 
 Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) {

@@ -78,6 +78,10 @@ struct ApiOptions {
   /// Server-sent event streams (event_hub.h, event_stream.h): the store poll and the heartbeat.
   EventHubOptions events;
   std::chrono::milliseconds event_heartbeat{15'000};
+  /// The configured team queues (config `queues:`); empty: queues are off and a run keeps
+  /// whatever queue its definition names.
+  std::vector<queue::QueueSpec> queues;
+  queue::Vec queue_capacity;
 };
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
@@ -166,6 +170,10 @@ class Api {
   /// A run `who` may read (kReadRun), or the error to answer with (kNotFound,
   /// kPermissionDenied, the store's).
   [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
+  /// The queue a run of `spec` waits in: the definition's (kInvalidArgument when queues are
+  /// configured without it), else `group` when a queue has its name, else "default".
+  [[nodiscard]] Result<std::string> QueueFor(const Definition& spec,
+                                             const std::string& group) const;
   /// Definition `name` if `who` may read it (kNotFound, kPermissionDenied).
   [[nodiscard]] Result<Definition> ReadableDefinition(Who who, const std::string& name);
   /// Definitions `who` may see, newest versions.
@@ -213,6 +221,9 @@ class Api {
   net::Response FollowRunEvents(net::Request& req, const tug::Run& run);
   net::Response RunUsage(net::Request& req, Who who);
   net::Response Metrics(net::Request& req, Who who);
+  net::Response ListQueues(net::Request& req, Who who);
+  /// A waiting run's place in its queue (1: next), 0 when it is not waiting or queues are off.
+  int64_t QueuePosition(const tug::Run& run);
   net::Response WhoAmI(net::Request& req, Who who);
   net::Response CreateToken(net::Request& req, Who who);
   net::Response ListTokens(net::Request& req, Who who);

@@ -1,6 +1,7 @@
 // API v1: submitting runs — the body of POST /api/v1/runs, and what every front end shares:
 // who owns the run, the policy check, the engine, the first attempt's plan, and the batched write
 // (PrepareRun, SubmitRun; the Flotilla v6 API uses them too).
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -9,6 +10,7 @@
 
 #include "core/ids.h"
 #include "core/json.h"
+#include "queue/queue.h"
 #include "server/api.h"
 #include "server/api_internal.h"
 #include "templates/parameters.h"
@@ -118,6 +120,28 @@ Result<std::string> Api::EngineFor(const Definition& spec) const {
       spec.name, name, have));
 }
 
+Result<std::string> Api::QueueFor(const Definition& spec, const std::string& group) const {
+  const auto& queues = options_.queues;
+  auto known = [&](const std::string& name) {
+    return name == queue::kDefaultQueue ||
+           std::any_of(queues.begin(), queues.end(),
+                       [&](const queue::QueueSpec& q) { return q.name == name; });
+  };
+  if (!spec.queue.empty()) {
+    if (queues.empty() || known(spec.queue)) return spec.queue;
+    std::string names;
+    for (const queue::QueueSpec& q : queues) {
+      if (q.name != queue::kDefaultQueue) names += q.name + ", ";
+    }
+    names += queue::kDefaultQueue;
+    return InvalidArgument(fmt::format(
+        "definition '{}' names queue '{}', which this server does not have; use one of: {}",
+        spec.name, spec.queue, names));
+  }
+  if (!group.empty() && known(group)) return group;
+  return std::string(queue::kDefaultQueue);
+}
+
 Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   RETURN_IF_ERROR(ValidateOwner(request.owner, "owner"));
   RETURN_IF_ERROR(ValidateOwner(request.group, "group"));
@@ -164,6 +188,8 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   for (auto& [k, v] : request.labels) spec.labels[k] = std::move(v);
   for (auto& [k, v] : request.node_selector) spec.kubernetes.node_selector[k] = std::move(v);
   RETURN_IF_ERROR(Validate(spec, options_.limits));
+  ASSIGN_OR_RETURN(std::string queue,
+                   QueueFor(spec, who.authenticated() ? who.PrimaryGroup() : group));
   auto engine_name = EngineFor(spec);
   if (!engine_name.ok()) {
     // A dry run needs no cluster or EMR section: the engine's defaults (placeholders for EMR)
@@ -198,6 +224,8 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   run.created_at = now;
   run.updated_at = now;
   run.plan = json::serialize(adapt::ToJson(p.plan));
+  run.queue = std::move(queue);
+  run.priority = run.spec.priority;
   Attempt& first = p.first;
   first.id = AttemptId(run.id, 1);
   first.run_id = run.id;

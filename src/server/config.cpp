@@ -34,6 +34,14 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       RETURN_IF_ERROR(ApplyClustersYaml(config, kv.value(), source));
       continue;
     }
+    if (path == "queues") {
+      RETURN_IF_ERROR(ApplyQueuesYaml(config, kv.value(), source));
+      continue;
+    }
+    if (path == "queue_capacity") {
+      RETURN_IF_ERROR(ApplyQueueCapacityYaml(config, kv.value(), source));
+      continue;
+    }
     if (path == "auth") {
       RETURN_IF_ERROR(ApplyAuthYaml(config.auth, kv.value(), source));
       continue;

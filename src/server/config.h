@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/model.h"
+#include "queue/queue.h"
 
 namespace tug::server {
 
@@ -208,6 +209,12 @@ struct Config {
   /// Serve Flotilla's v6 REST API under /api/v6/ (src/flotilla), beside v1, with the same
   /// authentication.
   bool flotilla_v6 = false;
+  /// Team queues (src/queue; docs/configuration.md#queues). Empty: no queues, attempts are
+  /// dispatched as soon as they are due. Set: every run waits in its queue until its limits
+  /// allow it (a `default` queue without limits is always there).
+  std::vector<queue::QueueSpec> queues;
+  /// The cluster's size for fair shares (zero fields: the sum of the queues' quotas).
+  queue::Vec queue_capacity;
 
   /// Host and port of `listen`.
   std::string host() const;
@@ -234,6 +241,11 @@ Config DefaultConfig();
 /// The `clusters:` list of a config file (config_clusters.cpp); replaces config.clusters.
 [[nodiscard]] Status ApplyClustersYaml(Config& config, const boost::json::value& section,
                                        const std::string& source);
+/// The `queues:` list and `queue_capacity:` map (config_queues.cpp); validated whole.
+[[nodiscard]] Status ApplyQueuesYaml(Config& config, const boost::json::value& section,
+                                     const std::string& source);
+[[nodiscard]] Status ApplyQueueCapacityYaml(Config& config, const boost::json::value& section,
+                                            const std::string& source);
 /// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain); `what`
 /// names the setting in the error.
 [[nodiscard]] Status CheckSchedulerName(const std::string& v, const std::string& what);

@@ -242,6 +242,8 @@ std::string EncodeSpec(const Definition& d) {
   // Only when declared, so specs stored before templates existed encode the same.
   if (!d.parameters.empty()) o["parameters"] = d.parameters;
   o["created_at"] = d.created_at;
+  if (!d.queue.empty()) o["queue"] = d.queue;
+  if (d.priority != 0) o["priority"] = d.priority;
   return json::serialize(o);
 }
 
@@ -270,6 +272,8 @@ Result<Definition> DecodeSpec(std::string_view text) {
     }
   }
   RETURN_IF_ERROR(f.Str("working_dir", d.working_dir));
+  RETURN_IF_ERROR(f.Str("queue", d.queue));
+  RETURN_IF_ERROR(f.Int("priority", d.priority));
   RETURN_IF_ERROR(f.Int("memory_bytes", d.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
   RETURN_IF_ERROR(f.Int("timeout_seconds", d.timeout_seconds));

@@ -26,7 +26,8 @@ namespace tug::store {
 /// "SELECT " TUG_RUN_COLUMNS " FROM runs ...".
 #define TUG_RUN_COLUMNS                                                                   \
   "id, definition, definition_version, status, spec, overrides, created_at, updated_at, " \
-  "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name"
+  "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name, " \
+  "queue, priority, queue_reason"
 /// Columns of an attempt row, in order.
 #define TUG_ATTEMPT_COLUMNS                                                                      \
   "id, run_id, number, status, memory_bytes, cpu_millis, engine, engine_ref, claimed_by, "       \

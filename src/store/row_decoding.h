@@ -51,6 +51,9 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.plan = row.Text(14);
   r.owner = row.Text(15);
   r.group = row.Text(16);
+  r.queue = row.Text(17);
+  r.priority = static_cast<int>(row.Int(18));
+  r.queue_reason = row.Text(19);
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -143,6 +144,27 @@ struct Change {
 struct StatusCount {
   RunStatus status;
   int64_t count;
+};
+
+/// An attempt the queue dispatcher weighs (src/control, src/queue), with its run's queue fields.
+struct QueueEntry {
+  std::string attempt_id;
+  std::string run_id;
+  AttemptStatus status = AttemptStatus::kQueued;
+  Resources resources;  // the attempt's (memory, cpu, Spark sizes)
+  std::string queue;
+  int priority = 0;
+  std::string owner;
+  Micros run_created_at = 0;
+  std::string queue_reason;  // as last recorded
+  bool operator==(const QueueEntry&) const = default;
+};
+
+/// Runs of one queue by state, for the queue listing.
+struct QueueCount {
+  std::string queue;
+  int64_t queued = 0;   // QUEUED or RETRYING
+  int64_t running = 0;  // RUNNING
 };
 
 class Store {
@@ -309,6 +331,30 @@ class Store {
   [[nodiscard]] virtual Result<std::vector<StatusCount>> CountRunsByStatus() = 0;
   /// QUEUED attempts that are due (the queue depth).
   [[nodiscard]] virtual Result<int64_t> QueueDepth(Micros now) = 0;
+
+  // --- team queues (the dispatcher when queues are configured; see src/queue) ---
+
+  /// QUEUED attempts due at `now` and LAUNCHING/RUNNING attempts, with their runs' queue
+  /// fields: what the dispatcher rebuilds its scheduler from (the store is the truth).
+  [[nodiscard]] virtual Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) = 0;
+  /// Claims exactly the attempts `ids` that are still QUEUED and due at `now` (a compare-and-
+  /// swap: the others are skipped — stopped, or claimed meanwhile), for `owner` with a lease
+  /// until now + lease, with the "claimed" events ClaimAttempts writes; in one transaction and
+  /// only while `owner` holds the named lease `lease_name` unexpired (kAborted, nothing
+  /// claimed, otherwise), so two admitters can never both claim. Returns the claimed attempts.
+  [[nodiscard]] virtual Result<std::vector<Attempt>> ClaimQueuedAttempts(
+      const std::vector<std::string>& ids, const std::string& owner, Micros now, Micros lease,
+      const std::string& lease_name) = 0;
+  /// ClaimAttempts restricted to LAUNCHING attempts whose lease expired (a dead server's
+  /// claims, already admitted): up to `max` (1..1000), oldest first.
+  [[nodiscard]] virtual Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner,
+                                                                          Micros now, Micros lease,
+                                                                          int max) = 0;
+  /// Sets runs' queue_reason (run id, reason); unknown runs are skipped.
+  [[nodiscard]] virtual Status SetQueueReasons(
+      const std::vector<std::pair<std::string, std::string>>& reasons) = 0;
+  /// Runs waiting (QUEUED, RETRYING) and RUNNING per queue; queues without such runs are left out.
+  [[nodiscard]] virtual Result<std::vector<QueueCount>> CountRunsByQueue() = 0;
 };
 
 }  // namespace tug::store

@@ -150,6 +150,13 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
 )sql"},
+    // Team queues, as SQLite's migration 8: a run's queue, priority and why it waits.
+    Migration{4, R"sql(
+ALTER TABLE runs ADD COLUMN queue TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE runs ADD COLUMN priority BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN queue_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_queue_status ON runs (queue, status);
+)sql"},
 };
 
 // Held for the length of each migration's transaction ("tug_migr" as an int64); advisory locks

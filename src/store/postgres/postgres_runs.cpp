@@ -22,17 +22,17 @@ using pg::Tx;
 namespace {
 
 // A run, its first attempt and its "submitted" event in one statement (one round trip, atomic
-// on its own). $1..$17 the run, $18 its signature, $19..$45 the attempt, $46 the event text. The
+// on its own). $1..$20 the run, $21 its signature, $22..$48 the attempt, $49 the event text. The
 // attempt's foreign key is checked at the end of the statement, when the run is in.
 constexpr const char* kCreateRunSql =
     "WITH r AS (INSERT INTO runs (" TUG_RUN_COLUMNS
     ", signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-    "$16, $17, $18)), "
+    "$16, $17, $18, $19, $20, $21)), "
     "a AS (INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
-    ") VALUES ($19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, "
-    "$35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45)) "
+    ") VALUES ($22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, "
+    "$38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48)) "
     "INSERT INTO events (run_id, attempt_id, at, type, message) "
-    "VALUES ($1, $19, $7, 'submitted', $46)";
+    "VALUES ($1, $22, $7, 'submitted', $49)";
 
 Params CreateRunParams(const Run& run, const Attempt& first) {
   Params p;

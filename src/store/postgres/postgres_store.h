@@ -111,6 +111,17 @@ class PostgresStore final : public Store {
   Result<std::vector<StatusCount>> CountRunsByStatus() override;
   Result<int64_t> QueueDepth(Micros now) override;
 
+  Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) override;
+  Result<std::vector<Attempt>> ClaimQueuedAttempts(const std::vector<std::string>& ids,
+                                                   const std::string& owner, Micros now,
+                                                   Micros lease,
+                                                   const std::string& lease_name) override;
+  Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner, Micros now,
+                                                    Micros lease, int max) override;
+  Status SetQueueReasons(
+      const std::vector<std::pair<std::string, std::string>>& reasons) override;
+  Result<std::vector<QueueCount>> CountRunsByQueue() override;
+
  private:
   using Body = FunctionRef<Status(pg::Tx&)>;
 

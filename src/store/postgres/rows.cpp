@@ -51,6 +51,7 @@ void AddRun(Params& p, const Run& run) {
       .Add(run.stop_requested);
   AddOutcome(p, run.outcome);
   p.Add(run.plan).Add(run.owner).Add(run.group);
+  p.Add(run.queue).Add(static_cast<int64_t>(run.priority)).Add(run.queue_reason);
 }
 
 void AddAttempt(Params& p, const Attempt& a) {

@@ -17,14 +17,14 @@ namespace tug::store::pg {
 /// ..."), for joins. Build SQL with it once, in a function-local static.
 std::string Qualified(std::string_view columns, std::string_view alias);
 /// How many columns ReadRun / ReadAttempt read.
-inline constexpr int kRunColumns = 17;
+inline constexpr int kRunColumns = 20;
 inline constexpr int kAttemptColumns = 27;
 
 [[nodiscard]] Result<Run> ReadRun(const Row& row);
 [[nodiscard]] Result<Attempt> ReadAttempt(const Row& row);
 Event ReadEvent(const Row& row);
 
-/// Appends the values of TUG_RUN_COLUMNS (17), of TUG_ATTEMPT_COLUMNS (27) and of an optional
+/// Appends the values of TUG_RUN_COLUMNS (20), of TUG_ATTEMPT_COLUMNS (27) and of an optional
 /// outcome (exit_code, reason, message: three NULLs when absent).
 void AddRun(Params& p, const Run& run);
 void AddAttempt(Params& p, const Attempt& attempt);

@@ -163,6 +163,16 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
 )sql"},
+    // Team queues (src/queue): the queue a run waits in, its priority there, and why it waits
+    // (written by the dispatcher only when the reason changes). The dispatcher reads due QUEUED
+    // and active attempts through attempts_status_due and joins their runs by key; the queue
+    // listing counts runs by (queue, status).
+    Migration{8, R"sql(
+ALTER TABLE runs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN queue_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_queue_status ON runs (queue, status);
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

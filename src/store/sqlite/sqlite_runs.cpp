@@ -113,7 +113,7 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
   ASSIGN_OR_RETURN(Stmt r,
                    db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -127,7 +127,8 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(11, run.stop_requested);
   sqlite::BindOutcome(r, 12, run.outcome);
   r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, run.group);
-  r.Bind(18, CommandSignature(run.spec));
+  r.Bind(18, run.queue).Bind(19, run.priority).Bind(20, run.queue_reason);
+  r.Bind(21, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -182,8 +183,8 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
-          r.attempt_count = static_cast<int>(s.Int(17));  // after the 17 run columns
-          r.last_failure_class = s.Text(18);
+          r.attempt_count = static_cast<int>(s.Int(20));  // after the 20 run columns
+          r.last_failure_class = s.Text(21);
           page.runs.push_back(std::move(r));
         }
       }),

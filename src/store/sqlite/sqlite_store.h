@@ -105,6 +105,17 @@ class SqliteStore final : public Store {
   Result<std::vector<StatusCount>> CountRunsByStatus() override;
   Result<int64_t> QueueDepth(Micros now) override;
 
+  Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) override;
+  Result<std::vector<Attempt>> ClaimQueuedAttempts(const std::vector<std::string>& ids,
+                                                   const std::string& owner, Micros now,
+                                                   Micros lease,
+                                                   const std::string& lease_name) override;
+  Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner, Micros now,
+                                                    Micros lease, int max) override;
+  Status SetQueueReasons(
+      const std::vector<std::pair<std::string, std::string>>& reasons) override;
+  Result<std::vector<QueueCount>> CountRunsByQueue() override;
+
   /// Write bodies run and the transactions that committed them (their ratio is the mean group
   /// commit batch), since Open.
   struct WriteStats {

@@ -19,6 +19,7 @@
 #include "store/store_conformance_changes.h"
 #include "store/store_conformance_claims.h"
 #include "store/store_conformance_leases.h"
+#include "store/store_conformance_queues.h"
 #include "store/store_conformance_queries.h"
 #include "store/store_conformance_retries.h"
 #include "store/store_conformance_usage.h"
