@@ -20,7 +20,7 @@ class HistorySourceTest : public ::testing::Test {
     store_ = std::move(*s);
     spec_.name = "hello";
     spec_.command = "echo hi";
-    spec_.resources = {256 * kMi, 500, {}};
+    spec_.resources = {256 * kMi, 500, 0, {}};
   }
 
   // One run of `spec_` that succeeds at `ended_at` with `peak` bytes measured.
