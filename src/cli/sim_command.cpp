@@ -126,7 +126,7 @@ CLI::App* AddSimCommand(CLI::App& app, SimArgs& a) {
       ->capture_default_str();
   sim->add_option("--policy", a.policies,
                   "Policies to compare: a|static, b|autoscaled, c|tugboat, with +key=value "
-                  "changes (e.g. tugboat+scoring=least)")
+                  "changes (e.g. tugboat+scoring=least, c+queues=on with --queue)")
       ->capture_default_str();
   sim->add_option("-o,--output", a.output, "Report format: table, json or markdown")
       ->check(CLI::IsMember({"table", "json", "markdown"}))
