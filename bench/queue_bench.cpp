@@ -33,6 +33,7 @@ constexpr int kRunningPerQueue = 10;
 constexpr int64_t kGiB = int64_t{1} << 30;
 
 struct World {
+  explicit World(Scheduler sched) : s(std::move(sched)) {}
   Scheduler s;
   std::deque<std::string> running;  // oldest first
   std::vector<std::string> queued_ids;
@@ -70,7 +71,7 @@ Scheduler MakeScheduler() {
 
 /// 100 queues, `queued` runs waiting, every queue at its running limit.
 World Make(int64_t queued) {
-  World w{MakeScheduler()};
+  World w(MakeScheduler());
   size_t before = mallinfo2().uordblks;
   for (int64_t i = 0; i < queued; ++i) {
     Item it = w.NewItem();

@@ -187,7 +187,7 @@ std::vector<Row> TeamRows(const Comparison& c) {
                       return d == nullptr ? 0.0 : d->p99;
                     }});
     if (!queued) continue;
-    rows.push_back({fmt::format("… of which in its queue p50 / p99"),
+    rows.push_back({"… of which in its queue p50 / p99",
                     [dist](P r) {
                       const Distribution* d = dist(r, true);
                       if (r.policy.queues == Policy::Queues::kOff || d == nullptr)
