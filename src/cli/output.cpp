@@ -224,6 +224,7 @@ std::string RunDetail(const json::value& run, int64_t now) {
   line("Definition:", fmt::format("{} (version {})", Str(At(run, {"definition"})),
                                   Str(At(run, {"definition_version"}))));
   line("Owner:", Str(At(run, {"owner"})));
+  line("Parent:", Str(At(run, {"parent_run_id"})));
   line("Status:", Str(At(run, {"status"})));
   if (const json::value* c = At(run, {"created_at"})) line("Created:", Age(*c, now) + " ago");
   if (const json::value* oc = At(run, {"outcome"}); oc != nullptr && oc->is_object()) {

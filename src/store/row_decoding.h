@@ -51,6 +51,7 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.plan = row.Text(14);
   r.owner = row.Text(15);
   r.group = row.Text(16);
+  r.parent_run_id = row.Text(17);
   return r;
 }
 
@@ -90,6 +91,7 @@ Result<Attempt> DecodeAttemptRow(const Row& row) {
   a.decision = row.Text(24);
   a.components = row.Text(25);
   a.app_id = row.Text(26);
+  a.resources.gpu = row.Int(27);
   return a;
 }
 

@@ -50,7 +50,7 @@ void AddRun(Params& p, const Run& run) {
       .Add(run.ended_at)
       .Add(run.stop_requested);
   AddOutcome(p, run.outcome);
-  p.Add(run.plan).Add(run.owner).Add(run.group);
+  p.Add(run.plan).Add(run.owner).Add(run.group).Add(run.parent_run_id);
 }
 
 void AddAttempt(Params& p, const Attempt& a) {
@@ -78,7 +78,8 @@ void AddAttempt(Params& p, const Attempt& a) {
       .Add(EncodeSparkResources(a.resources.spark))
       .Add(a.decision)
       .Add(a.components)
-      .Add(a.app_id);
+      .Add(a.app_id)
+      .Add(a.resources.gpu);
 }
 
 Params EventParams(const Event& e) {
