@@ -89,7 +89,8 @@ PlacementChoice ChooseCapacity(const AdaptPolicy& policy, int64_t gpu, bool afte
   // Spot GPUs are scarce and reclaimed often, and a GPU job loses the most work to a
   // reclaim: on-demand unless the definition asks for spot.
   if (policy.capacity == "auto" && gpu > 0) {
-    return {std::string(kOnDemand), "GPU runs default to on-demand (adapt.capacity: spot to override)"};
+    return {std::string(kOnDemand),
+            "GPU runs default to on-demand (adapt.capacity: spot to override)"};
   }
   if (policy.capacity == "auto" && climate.samples > 0 &&
       climate.spot_interruption_rate > platform.climate_threshold) {

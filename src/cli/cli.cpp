@@ -381,13 +381,12 @@ int GetCmd(const Globals& g, const GetArgs& a) {
 int StopCmd(const Globals& g, const std::string& id, bool cascade) {
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
-  auto r = client->Call("POST", "/api/v1/runs/" + UrlEncode(id) + "/stop" +
-                                    (cascade ? "?cascade=true" : ""));
+  auto r = client->Call(
+      "POST", "/api/v1/runs/" + UrlEncode(id) + "/stop" + (cascade ? "?cascade=true" : ""));
   if (!r.ok()) return Fail(r.error().message());
   Print(g, *r, [&] {
     std::string status(r->as_object().at("status").as_string());
-    std::string out =
-        fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
+    std::string out = fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
     const json::value* c = r->as_object().if_contains("cascade");
     if (c != nullptr && c->is_object()) {
       const json::value* stopped = c->as_object().if_contains("stopped");

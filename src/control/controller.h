@@ -26,9 +26,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <memory>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -202,9 +202,9 @@ class Controller {
   std::thread dispatcher_;
   std::vector<std::thread> launchers_;
   std::vector<std::unique_ptr<UpdateQueue>> update_queues_;  // set in Start, stopped in Stop
-  std::condition_variable launch_cv_;     // with mu_: work queued, or stopping
-  std::vector<Attempt> launch_queue_;     // guarded by mu_: claimed, not yet taken by a worker
-  int launches_in_flight_ = 0;            // guarded by mu_: queued + being launched
+  std::condition_variable launch_cv_;                        // with mu_: work queued, or stopping
+  std::vector<Attempt> launch_queue_;  // guarded by mu_: claimed, not yet taken by a worker
+  int launches_in_flight_ = 0;         // guarded by mu_: queued + being launched
   std::thread lease_keeper_;
   std::thread housekeeper_;
   std::atomic<int64_t> sweeps_{0};

@@ -207,8 +207,7 @@ void Controller::Retain() {
   while (true) {
     auto keys = store_.PurgeIdempotencyKeys(clock_.Now(), kKeyBatch);
     if (!keys.ok()) {
-      log::Warn("retention: purging idempotency keys failed",
-                {{"error", keys.error().ToString()}});
+      log::Warn("retention: purging idempotency keys failed", {{"error", keys.error().ToString()}});
       break;
     }
     if (*keys < kKeyBatch) break;

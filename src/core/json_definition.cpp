@@ -75,8 +75,7 @@ Result<Resources> ResourcesFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory", "gpu", "spark"}));
   Resources out;
   if (const json::value* g = r.Get("gpu"); g != nullptr && !g->is_int64() && !g->is_uint64()) {
-    return InvalidArgument(
-        "resources: 'gpu' must be a whole number of GPUs, e.g. {\"gpu\": 1}");
+    return InvalidArgument("resources: 'gpu' must be a whole number of GPUs, e.g. {\"gpu\": 1}");
   }
   RETURN_IF_ERROR(r.Int("gpu", out.gpu));
   RETURN_IF_ERROR(r.Quantity("memory", out.memory_bytes, &ParseMemory, 1.0));

@@ -476,9 +476,9 @@ namespace {
 Status ValidateGpu(const Definition& def, const Limits& limits) {
   const int64_t gpu = def.resources.gpu;
   if (gpu < 0) {
-    return InvalidArgument(fmt::format(
-        "definition '{}': resources.gpu is {}; use a whole number of GPUs, 0 or more", def.name,
-        gpu));
+    return InvalidArgument(
+        fmt::format("definition '{}': resources.gpu is {}; use a whole number of GPUs, 0 or more",
+                    def.name, gpu));
   }
   if (gpu > 0 && def.kind == "spark") {
     return InvalidArgument(fmt::format(

@@ -38,7 +38,8 @@ class ApiLineageTest : public ApiAuthTest {
 };
 
 TEST_F(ApiLineageTest, ARepeatedKeyReturnsTheFirstRun) {
-  const std::string body = R"({"definition":"hello","env":{"A":"1"},"idempotency_key":"nightly-1"})";
+  const std::string body =
+      R"({"definition":"hello","env":{"A":"1"},"idempotency_key":"nightly-1"})";
   auto first = Call("POST", "/api/v1/runs", body, ada_);
   ASSERT_EQ(first.status, 201) << first.raw;
   const std::string id = Id(first);
@@ -47,23 +48,24 @@ TEST_F(ApiLineageTest, ARepeatedKeyReturnsTheFirstRun) {
   auto again = Call("POST", "/api/v1/runs", body, ada_);
   EXPECT_EQ(again.status, 200) << again.raw;
   EXPECT_EQ(Id(again), id);
-  net::Request req = MakeRequest("POST", "/api/v1/runs",
-                                 R"({"env":{"A":"1"},"definition":"hello"})", ada_);
+  net::Request req =
+      MakeRequest("POST", "/api/v1/runs", R"({"env":{"A":"1"},"definition":"hello"})", ada_);
   req.headers["idempotency-key"] = "nightly-1";
   net::Response header = api_->Call(req);
   EXPECT_EQ(header.status, 200) << header.body;
   EXPECT_NE(header.body.find(id), std::string::npos);
   // Another request with the key: 409 naming the run.
-  auto other = Call("POST", "/api/v1/runs",
-                    R"({"definition":"hello","env":{"A":"2"},"idempotency_key":"nightly-1"})", ada_);
+  auto other =
+      Call("POST", "/api/v1/runs",
+           R"({"definition":"hello","env":{"A":"2"},"idempotency_key":"nightly-1"})", ada_);
   EXPECT_EQ(other.status, 409) << other.raw;
   EXPECT_NE(other.Message().find("already used for a different request"), std::string::npos);
   EXPECT_NE(other.Message().find(id), std::string::npos);
   EXPECT_EQ(RunRows(), 1);
   // Keys are per owner: bob's "nightly-1" is his own.
   Define("ops-job", "ops");
-  auto bobs = Call("POST", "/api/v1/runs", R"({"definition":"ops-job","idempotency_key":"nightly-1"})",
-                   bob_);
+  auto bobs = Call("POST", "/api/v1/runs",
+                   R"({"definition":"ops-job","idempotency_key":"nightly-1"})", bob_);
   EXPECT_EQ(bobs.status, 201) << bobs.raw;
   EXPECT_NE(Id(bobs), id);
   // No key: a new run every time.
@@ -73,8 +75,8 @@ TEST_F(ApiLineageTest, ARepeatedKeyReturnsTheFirstRun) {
 }
 
 TEST_F(ApiLineageTest, BadKeysAre400AndWriteNothing) {
-  net::Request req = MakeRequest("POST", "/api/v1/runs",
-                                 R"({"definition":"hello","idempotency_key":"a"})", ada_);
+  net::Request req =
+      MakeRequest("POST", "/api/v1/runs", R"({"definition":"hello","idempotency_key":"a"})", ada_);
   req.headers["idempotency-key"] = "b";
   net::Response both = api_->Call(req);
   EXPECT_EQ(both.status, 400);
@@ -130,8 +132,8 @@ TEST_F(ApiLineageTest, ParentsAreCheckedStoredAndListed) {
   Submit("hello", ada_);  // unrelated
   auto got = Call("GET", "/api/v1/runs/" + child_id, "", ada_);
   EXPECT_EQ(got.body.at("parent_run_id").as_string(), parent);
-  EXPECT_FALSE(Call("GET", "/api/v1/runs/" + parent, "", ada_).body.as_object().contains(
-      "parent_run_id"));
+  EXPECT_FALSE(
+      Call("GET", "/api/v1/runs/" + parent, "", ada_).body.as_object().contains("parent_run_id"));
   auto listed = Call("GET", "/api/v1/runs?parent=" + parent, "", ada_);
   ASSERT_EQ(listed.status, 200) << listed.raw;
   ASSERT_EQ(listed.body.at("runs").as_array().size(), 1u);
@@ -139,8 +141,8 @@ TEST_F(ApiLineageTest, ParentsAreCheckedStoredAndListed) {
 
   // A parent that does not exist, or that the caller cannot see: 422, nothing written.
   const int64_t before = RunRows();
-  auto missing = Call("POST", "/api/v1/runs",
-                      R"({"definition":"hello","parent_run_id":"01nosuchrun"})", ada_);
+  auto missing =
+      Call("POST", "/api/v1/runs", R"({"definition":"hello","parent_run_id":"01nosuchrun"})", ada_);
   EXPECT_EQ(missing.status, 422) << missing.raw;
   EXPECT_NE(missing.Message().find("parent_run_id '01nosuchrun' is not a run you can see"),
             std::string::npos);
@@ -197,8 +199,8 @@ TEST_F(ApiLineageTest, LocalGpuRunsNeedAGpuOnTheHost) {
       Call("POST", "/api/v1/runs", R"({"definition":"hello","resources":{"gpu":2}})", ada_);
   EXPECT_EQ(override_gpu.status, 422) << override_gpu.raw;
   EXPECT_EQ(RunRows(), 0);
-  auto bad = Call("POST", "/api/v1/runs", R"({"definition":"hello","resources":{"gpu":"two"}})",
-                  ada_);
+  auto bad =
+      Call("POST", "/api/v1/runs", R"({"definition":"hello","resources":{"gpu":"two"}})", ada_);
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.Message().find("'gpu' must be a whole number of GPUs"), std::string::npos)
       << bad.Message();
@@ -244,9 +246,9 @@ TEST(LaunchEnvTest, RunIdServerAndParentReplaceTheDefinitions) {
 TEST(LineageConfigTest, KeysAreValidated) {
   Config c = DefaultConfig();
   EXPECT_EQ(c.idempotency_retention_seconds, 7 * 86400);
-  ASSERT_TRUE(ApplyYaml(c, "idempotency_retention: 30d\nadvertise_url: https://tug.example/\n",
-                        "t.yaml")
-                  .ok());
+  ASSERT_TRUE(
+      ApplyYaml(c, "idempotency_retention: 30d\nadvertise_url: https://tug.example/\n", "t.yaml")
+          .ok());
   EXPECT_EQ(c.idempotency_retention_seconds, 30 * 86400);
   EXPECT_EQ(c.advertise_url, "https://tug.example");
   auto short_window = ApplyYaml(c, "idempotency_retention: 10s\n", "t.yaml");
@@ -270,13 +272,13 @@ TEST(LineageConfigTest, KeysAreValidated) {
   EXPECT_EQ(c.clusters[0].gpu_node_selector.at("nvidia.com/gpu.present"), "true");
   ASSERT_EQ(c.clusters[0].gpu_tolerations.size(), 1u);
   EXPECT_EQ(c.clusters[0].gpu_tolerations[0].op, "Exists");
-  for (const char* bad : {
-           "clusters:\n  - {name: p, in_cluster: true, gpu: {node_selector: {'bad key!': x}}}\n",
-           "clusters:\n  - {name: p, in_cluster: true, gpu: {tolerations: [{key: a, operator: "
-           "Maybe}]}}\n",
-           "clusters:\n  - {name: p, in_cluster: true, gpu: {tolerations: [{key: a, operator: "
-           "Exists, value: v}]}}\n",
-           "clusters:\n  - {name: p, in_cluster: true, gpu: {labels: {}}}\n"}) {
+  for (const char* bad :
+       {"clusters:\n  - {name: p, in_cluster: true, gpu: {node_selector: {'bad key!': x}}}\n",
+        "clusters:\n  - {name: p, in_cluster: true, gpu: {tolerations: [{key: a, operator: "
+        "Maybe}]}}\n",
+        "clusters:\n  - {name: p, in_cluster: true, gpu: {tolerations: [{key: a, operator: "
+        "Exists, value: v}]}}\n",
+        "clusters:\n  - {name: p, in_cluster: true, gpu: {labels: {}}}\n"}) {
     Config d = DefaultConfig();
     EXPECT_FALSE(ApplyYaml(d, bad, "t.yaml").ok()) << bad;
   }

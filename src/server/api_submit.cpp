@@ -110,7 +110,7 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
     // Lineage: the parent must be a run the caller can read; one it cannot see is answered as
     // one that does not exist, so ids of others' runs are not confirmed.
     auto parent = request.parent_run_id.size() <= 64 ? ReadableRun(who, request.parent_run_id)
-                                                      : Result<tug::Run>(NotFound("too long"));
+                                                     : Result<tug::Run>(NotFound("too long"));
     if (!parent.ok()) {
       const Code code = parent.error().code();
       if (code != Code::kNotFound && code != Code::kPermissionDenied) return parent.error();
@@ -255,10 +255,9 @@ net::Response Api::SubmitRun(Who who, const net::Request& req, PreparedRun prepa
       return IdempotentReply(who_copy, **found, hash);
     };
   }
-  if (!submitter_.Submit(store::NewRun{std::move(prepared.run), std::move(prepared.first),
-                                       std::move(idempotency)},
-                         resp.deferred, std::move(created_body), std::move(audit),
-                         std::move(on_key_taken))) {
+  if (!submitter_.Submit(
+          store::NewRun{std::move(prepared.run), std::move(prepared.first), std::move(idempotency)},
+          resp.deferred, std::move(created_body), std::move(audit), std::move(on_key_taken))) {
     return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
   }
   return resp;
@@ -306,15 +305,16 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
     if (v == nullptr) continue;
     if (!v->is_string()) {
       return Err(InvalidArgument(
-          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})", field, field)));
+          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"{}"}})", field, field,
+                      std::string_view(field) == "owner" || std::string_view(field) == "group"
+                          ? "ada"
+                          : "01jexample")));
     }
     *out = std::string(v->as_string());
     fields.erase(field);
   }
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"owner", &request.owner},
-                              {"group", &request.group}}) {
-    if (auto st = ValidateOwner(*value, field); !st.ok()) return Err(st.error());
-  }
+  if (auto st = ValidateOwner(request.owner, "owner"); !st.ok()) return Err(st.error());
+  if (auto st = ValidateOwner(request.group, "group"); !st.ok()) return Err(st.error());
   // The key in the body or the Idempotency-Key header (both: they must agree).
   if (std::string header = req.Header("idempotency-key"); !header.empty()) {
     if (!idempotency_key.empty() && idempotency_key != header) {
@@ -350,8 +350,7 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
     tug::Run reply_run = prepared->run;
     reply_run.attempts.push_back(prepared->first);
     std::string body_text = json::serialize(ToJson(reply_run));
-    return SubmitRun(who, req, std::move(*prepared), std::move(body_text),
-                     std::move(idempotency));
+    return SubmitRun(who, req, std::move(*prepared), std::move(body_text), std::move(idempotency));
   }
   // A dry run: everything a launch would do, nothing stored and nothing started.
   const PreparedRun& p = *prepared;

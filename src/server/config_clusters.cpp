@@ -67,24 +67,23 @@ Status ParseGpu(const json::value& v, const std::string& what, ClusterConfig& c)
           "{}.node_selector: '{}' is not a label key; use e.g. nvidia.com/gpu.present", what, key));
     }
     if (!LabelValueOk(value)) {
-      return InvalidArgument(fmt::format(
-          "{}.node_selector: value '{}' of '{}' is not a label value (at most 63 of "
-          "A-Z a-z 0-9 . _ -)",
-          what, value, key));
+      return InvalidArgument(
+          fmt::format("{}.node_selector: value '{}' of '{}' is not a label value (at most 63 of "
+                      "A-Z a-z 0-9 . _ -)",
+                      what, value, key));
     }
   }
   for (const Toleration& t : k.tolerations) {
     if (t.op != "Equal" && t.op != "Exists") {
-      return InvalidArgument(fmt::format(
-          "{}.tolerations: operator '{}' must be Equal or Exists", what, t.op));
+      return InvalidArgument(
+          fmt::format("{}.tolerations: operator '{}' must be Equal or Exists", what, t.op));
     }
     if (t.op == "Exists" && !t.value.empty()) {
-      return InvalidArgument(fmt::format(
-          "{}.tolerations: operator Exists takes no value (key '{}')", what, t.key));
+      return InvalidArgument(
+          fmt::format("{}.tolerations: operator Exists takes no value (key '{}')", what, t.key));
     }
     if (t.op == "Equal" && t.key.empty()) {
-      return InvalidArgument(
-          fmt::format("{}.tolerations: operator Equal needs a key", what));
+      return InvalidArgument(fmt::format("{}.tolerations: operator Equal needs a key", what));
     }
     if (!t.effect.empty() && t.effect != "NoSchedule" && t.effect != "PreferNoSchedule" &&
         t.effect != "NoExecute") {

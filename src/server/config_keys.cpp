@@ -217,7 +217,7 @@ const ConfigKey kKeys[] = {
      }},
     {"advertise_url", "TUG_ADVERTISE_URL",
      [](Config& c, const std::string& v) -> Status {
-       if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0 || v.size() <= 8 ||
+       if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) || v.size() <= 8 ||
            v.find_first_of(" \t\r\n") != std::string::npos) {
          return Status(InvalidArgument(fmt::format(
              "advertise_url '{}' must be the http(s) URL jobs reach this server at, e.g. "

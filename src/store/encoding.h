@@ -24,9 +24,9 @@ namespace tug::store {
 
 /// Columns of a run row, in the order the backends' ReadRun expects:
 /// "SELECT " TUG_RUN_COLUMNS " FROM runs ...".
-#define TUG_RUN_COLUMNS                                                                   \
-  "id, definition, definition_version, status, spec, overrides, created_at, updated_at, " \
-  "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name, "  \
+#define TUG_RUN_COLUMNS                                                                         \
+  "id, definition, definition_version, status, spec, overrides, created_at, updated_at, "       \
+  "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name, " \
   "parent_run_id"
 /// Columns of an attempt row, in order.
 #define TUG_ATTEMPT_COLUMNS                                                                      \

@@ -86,7 +86,8 @@ Status CheckSecretsByReference(const LaunchSpec& spec, std::string_view engine) 
 
 int64_t ShmBytes(const Resources& resources) {
   constexpr int64_t kMi = int64_t{1} << 20;
-  if (resources.memory_bytes > 0) return std::max<int64_t>(kMi, resources.memory_bytes / 2 / kMi * kMi);
+  if (resources.memory_bytes > 0)
+    return std::max<int64_t>(kMi, resources.memory_bytes / 2 / kMi * kMi);
   return std::max<int64_t>(1, resources.gpu) * (int64_t{1} << 30);
 }
 
@@ -141,7 +142,8 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
     limits[kGpuResource] = std::to_string(gpu);
     // CUDA/NCCL and PyTorch data loaders share memory through /dev/shm, which is 64Mi in a
     // container unless a memory-backed volume replaces it.
-    container["volumeMounts"] = json::array{json::object{{"name", "dshm"}, {"mountPath", "/dev/shm"}}};
+    container["volumeMounts"] =
+        json::array{json::object{{"name", "dshm"}, {"mountPath", "/dev/shm"}}};
   }
   json::object resources;
   if (!requests.empty()) resources["requests"] = std::move(requests);
@@ -175,8 +177,8 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
     }
     pod_spec["volumes"] = json::array{json::object{
         {"name", "dshm"},
-        {"emptyDir", json::object{{"medium", "Memory"},
-                                  {"sizeLimit", Quantity(ShmBytes(spec.resources))}}}}};
+        {"emptyDir",
+         json::object{{"medium", "Memory"}, {"sizeLimit", Quantity(ShmBytes(spec.resources))}}}}};
   }
   if (!node_selector.empty()) {
     json::object sel;

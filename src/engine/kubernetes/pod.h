@@ -4,9 +4,9 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 

@@ -339,7 +339,8 @@ TEST(ReadPodTest, PodNoSchedulerHasLookedAtIsUnassigned) {
     return json::parse(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"tug-abc-1",)"
                        R"("annotations":{"tugboat.io/attempt-id":"abc-1"}},"spec":{)"
                        R"("restartPolicy":"Never","schedulerName":")" +
-                       scheduler + R"(","containers":[{"name":"main","image":"busybox"}]},)"
+                       scheduler +
+                       R"(","containers":[{"name":"main","image":"busybox"}]},)"
                        R"("status":{"phase":"Pending","qosClass":"Burstable")" +
                        conditions + "}}");
   };

@@ -47,9 +47,8 @@ constexpr const char* kClaimKeySql =
 Status ClaimKey(Tx& tx, const NewRun& n) {
   if (!n.idempotency) return OkStatus();
   const IdempotencyKey& k = *n.idempotency;
-  ASSIGN_OR_RETURN(Rows rows, tx.Exec(kClaimKeySql, P(n.run.owner, k.key, n.run.id,
-                                                      k.request_hash, n.run.created_at,
-                                                      k.expires_at)));
+  ASSIGN_OR_RETURN(Rows rows, tx.Exec(kClaimKeySql, P(n.run.owner, k.key, n.run.id, k.request_hash,
+                                                      n.run.created_at, k.expires_at)));
   if (rows.empty()) return IdempotencyKeyTaken(n.run.owner, k.key);
   return OkStatus();
 }
@@ -223,27 +222,26 @@ Result<Run> PostgresStore::GetRun(const std::string& id) {
 Result<RunPage> PostgresStore::ListRuns(const RunFilter& filter) {
   ASSIGN_OR_RETURN(std::string after, CheckPage(filter));
   RunPage page;
-  return ValueIfOk(
-      Read([&](Tx& tx) -> Status {
-        RunsQuery q = ListRunsQuery(filter, after, TUG_RUN_COLUMNS, /*dollar=*/true);
-        Params p;
-        for (const std::string& v : q.params) p.Add(v);
-        p.Add(q.limit);
-        ASSIGN_OR_RETURN(Rows rows, tx.Exec(q.sql, p));
-        page = RunPage();
-        for (int i = 0; i < rows.size(); ++i) {
-          if (static_cast<int>(page.runs.size()) == filter.limit) {
-            page.next_cursor = EncodeCursor(page.runs.back().id);
-            break;
-          }
-          ASSIGN_OR_RETURN(Run r, pg::ReadRun(Row(rows, i)));
-          r.attempt_count = static_cast<int>(rows.Int(i, pg::kRunColumns));
-          r.last_failure_class = rows.Text(i, pg::kRunColumns + 1);
-          page.runs.push_back(std::move(r));
-        }
-        return OkStatus();
-      }),
-      page);
+  return ValueIfOk(Read([&](Tx& tx) -> Status {
+                     RunsQuery q = ListRunsQuery(filter, after, TUG_RUN_COLUMNS, /*dollar=*/true);
+                     Params p;
+                     for (const std::string& v : q.params) p.Add(v);
+                     p.Add(q.limit);
+                     ASSIGN_OR_RETURN(Rows rows, tx.Exec(q.sql, p));
+                     page = RunPage();
+                     for (int i = 0; i < rows.size(); ++i) {
+                       if (static_cast<int>(page.runs.size()) == filter.limit) {
+                         page.next_cursor = EncodeCursor(page.runs.back().id);
+                         break;
+                       }
+                       ASSIGN_OR_RETURN(Run r, pg::ReadRun(Row(rows, i)));
+                       r.attempt_count = static_cast<int>(rows.Int(i, pg::kRunColumns));
+                       r.last_failure_class = rows.Text(i, pg::kRunColumns + 1);
+                       page.runs.push_back(std::move(r));
+                     }
+                     return OkStatus();
+                   }),
+                   page);
 }
 
 Result<Attempt> PostgresStore::GetAttempt(const std::string& attempt_id) {

@@ -364,23 +364,23 @@ Result<int> PostgresStore::PurgeIdempotencyKeys(Micros now, int limit) {
                    deleted);
 }
 
-Result<std::optional<IdempotencyRecord>> PostgresStore::FindIdempotencyKey(
-    const std::string& owner, const std::string& key, Micros now) {
+Result<std::optional<IdempotencyRecord>> PostgresStore::FindIdempotencyKey(const std::string& owner,
+                                                                           const std::string& key,
+                                                                           Micros now) {
   std::optional<IdempotencyRecord> out;
-  return ValueIfOk(Read([&](Tx& tx) -> Status {
-                     ASSIGN_OR_RETURN(
-                         Rows rows,
-                         tx.Exec("SELECT run_id, request_hash, created_at, expires_at "
-                                 "FROM idempotency_keys WHERE owner = $1 AND key = $2 "
-                                 "AND expires_at > $3",
-                                 P(owner, key, now)));
-                     out.reset();
-                     if (rows.empty()) return OkStatus();
-                     out = IdempotencyRecord{owner,           key, rows.Text(0, 0),
-                                             rows.Text(0, 1), rows.Int(0, 2), rows.Int(0, 3)};
-                     return OkStatus();
-                   }),
-                   out);
+  return ValueIfOk(
+      Read([&](Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT run_id, request_hash, created_at, expires_at "
+                                            "FROM idempotency_keys WHERE owner = $1 AND key = $2 "
+                                            "AND expires_at > $3",
+                                            P(owner, key, now)));
+        out.reset();
+        if (rows.empty()) return OkStatus();
+        out = IdempotencyRecord{owner,          key,           rows.Text(0, 0), rows.Text(0, 1),
+                                rows.Int(0, 2), rows.Int(0, 3)};
+        return OkStatus();
+      }),
+      out);
 }
 
 }  // namespace tug::store

@@ -94,15 +94,15 @@ Status sqlite_internal::ClaimIdempotencyKey(Connection& db, const std::string& o
   return OkStatus();
 }
 
-Result<std::optional<IdempotencyRecord>> SqliteStore::FindIdempotencyKey(
-    const std::string& owner, const std::string& key, Micros now) {
+Result<std::optional<IdempotencyRecord>> SqliteStore::FindIdempotencyKey(const std::string& owner,
+                                                                         const std::string& key,
+                                                                         Micros now) {
   std::optional<IdempotencyRecord> out;
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
-        ASSIGN_OR_RETURN(
-            Stmt s, db.Prepare("SELECT run_id, request_hash, created_at, expires_at "
-                               "FROM idempotency_keys WHERE owner = ? AND key = ? "
-                               "AND expires_at > ?"));
+        ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT run_id, request_hash, created_at, expires_at "
+                                            "FROM idempotency_keys WHERE owner = ? AND key = ? "
+                                            "AND expires_at > ?"));
         s.Bind(1, owner).Bind(2, key).Bind(3, now);
         ASSIGN_OR_RETURN(bool row, s.Step());
         out.reset();
