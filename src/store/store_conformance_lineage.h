@@ -105,6 +105,8 @@ TEST_P(StoreLineageConformanceTest, ParentAndGpuRoundTripAndListByParent) {
   for (const Run& r : page->runs) {
     listed.push_back(r.id);
     EXPECT_EQ(r.parent_run_id, parent.run.id);
+    EXPECT_EQ(r.attempt_count, 1);  // the summary columns come after the run's
+    EXPECT_EQ(r.last_failure_class, "");
   }
   EXPECT_EQ(listed, children);
   f.parent = other.run.id;

@@ -186,8 +186,8 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
-          r.attempt_count = static_cast<int>(s.Int(17));  // after the 17 run columns
-          r.last_failure_class = s.Text(18);
+          r.attempt_count = static_cast<int>(s.Int(18));  // after the 18 run columns
+          r.last_failure_class = s.Text(19);
           page.runs.push_back(std::move(r));
         }
       }),
