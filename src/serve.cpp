@@ -79,6 +79,16 @@ std::string HostName() {
   return buf;
 }
 
+// Every run's TUG_SERVER: advertise_url, else the listen address and `port` (a wildcard host
+// becomes this machine's name, which jobs on other hosts can resolve).
+std::string ServerUrl(const server::Config& config, const std::string& host_name, uint16_t port) {
+  if (!config.advertise_url.empty()) return config.advertise_url;
+  std::string host = config.host();
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") host = host_name;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return fmt::format("http://{}:{}", host, port);
+}
+
 }  // namespace
 
 int Serve(const cli::ServerFlags& flags) {
@@ -239,6 +249,8 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.pod.on_demand_value = cc.on_demand_value;
     ko2.pod.default_service_account = cc.service_account;
     ko2.pod.scheduler_name = cc.scheduler_name;
+    ko2.pod.gpu_node_selector = cc.gpu_node_selector;
+    ko2.pod.gpu_tolerations = cc.gpu_tolerations;
     ko2.pod_linger = cc.pod_linger_seconds * kMicrosPerSecond;
     ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
     ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;
@@ -313,6 +325,7 @@ int Serve(const cli::ServerFlags& flags) {
   co.dispatch = config->dispatch;
   co.launch_workers = config->launch_workers;
   co.retention = config->retention_seconds * kMicrosPerSecond;
+  co.server_url = ServerUrl(*config, co.host, config->port());
   co.logs = &log_store;
   // Compiling the catalog into one vectorscan database takes a while (most of a start, and
   // seconds under ASan), and nothing needs it before the first failed attempt: it compiles on
@@ -355,6 +368,8 @@ int Serve(const cli::ServerFlags& flags) {
   ao.token_ttl_seconds = config->auth.token_ttl_seconds;
   ao.audit = audit->get();
   ao.limits = config->limits;
+  ao.idempotency_retention_seconds = config->idempotency_retention_seconds;
+  ao.server_url = co.server_url;
   ao.platform = co.platform;
   ao.climate = &climate;
   ao.history = &history;
@@ -505,6 +520,10 @@ int Serve(const cli::ServerFlags& flags) {
     shutdown_engines();
     return Die(st.error().message());
   }
+  // With listen port 0 the URL is known only now.
+  const std::string server_url = ServerUrl(*config, co.host, http.port());
+  controller.SetServerUrl(server_url);
+  api.SetServerUrl(server_url);
   engine::Health health = engines.front()->GetHealth();
   std::string others;
   for (size_t i = 1; i < engines.size(); ++i) others += ", " + engines[i]->Name();

@@ -110,7 +110,8 @@ struct PlacementChoice {
   std::string why;       // why on-demand ("" when spot)
 };
 
-PlacementChoice ChooseCapacity(const AdaptPolicy& policy, bool after_node_loss,
+/// `gpu`: the run's GPUs per container; GPU runs with capacity auto go on-demand.
+PlacementChoice ChooseCapacity(const AdaptPolicy& policy, int64_t gpu, bool after_node_loss,
                                const Climate& climate, const Platform& platform);
 Placement MakePlacement(const Definition& spec, const PlacementChoice& c);
 

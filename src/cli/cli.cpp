@@ -170,6 +170,9 @@ struct RunArgs {
   std::string group;
   std::string engine;
   std::vector<std::string> params;  // -p NAME=VALUE
+  std::string idempotency_key;
+  std::string parent;
+  int64_t gpu = -1;  // -1: the definition's
   bool wait = false;
   bool follow = false;
   bool dry_run = false;
@@ -264,9 +267,12 @@ int RunCmd(const Globals& g, const RunArgs& a) {
     if (!c.ok()) return Fail("--cpu: " + c.error().message());
     res["cpu"] = FormatCpu(*c);
   }
+  if (a.gpu >= 0) res["gpu"] = a.gpu;
   if (!res.empty()) body["resources"] = res;
   if (!a.timeout.empty()) body["timeout"] = a.timeout;
   if (!a.engine.empty()) body["engine"] = a.engine;
+  if (!a.idempotency_key.empty()) body["idempotency_key"] = a.idempotency_key;
+  if (!a.parent.empty()) body["parent_run_id"] = a.parent;
 
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
@@ -328,6 +334,7 @@ struct GetArgs {
   std::string status;
   std::string definition;
   std::string owner;
+  std::string parent;
   std::string since;
   std::string cursor;
   int limit = 0;
@@ -343,6 +350,7 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     if (!a.status.empty()) q += "&status=" + UrlEncode(a.status);
     if (!a.definition.empty()) q += "&definition=" + UrlEncode(a.definition);
     if (!a.owner.empty()) q += "&owner=" + UrlEncode(a.owner);
+    if (!a.parent.empty()) q += "&parent=" + UrlEncode(a.parent);
     if (!a.since.empty()) {
       auto d = ParseDuration(a.since);
       if (!d.ok()) return Fail("--since: " + d.error().message());
@@ -400,14 +408,27 @@ int GetCmd(const Globals& g, const GetArgs& a) {
   return kExitUsage;
 }
 
-int StopCmd(const Globals& g, const std::string& id) {
+int StopCmd(const Globals& g, const std::string& id, bool cascade) {
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
-  auto r = client->Call("POST", "/api/v1/runs/" + UrlEncode(id) + "/stop");
+  auto r = client->Call(
+      "POST", "/api/v1/runs/" + UrlEncode(id) + "/stop" + (cascade ? "?cascade=true" : ""));
   if (!r.ok()) return Fail(r.error().message());
   Print(g, *r, [&] {
     std::string status(r->as_object().at("status").as_string());
-    return fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
+    std::string out = fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
+    const json::value* c = r->as_object().if_contains("cascade");
+    if (c != nullptr && c->is_object()) {
+      const json::value* stopped = c->as_object().if_contains("stopped");
+      const size_t n = stopped != nullptr && stopped->is_array() ? stopped->as_array().size() : 0;
+      out += fmt::format("{} descendant run(s) stopped", n);
+      const json::value* skipped = c->as_object().if_contains("skipped");
+      if (skipped != nullptr && skipped->is_int64() && skipped->as_int64() > 0) {
+        out += fmt::format(", {} you may not stop left running", skipped->as_int64());
+      }
+      out += "\n";
+    }
+    return out;
   });
   return 0;
 }
@@ -484,6 +505,12 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   run->add_option("-p,--param", ra.params,
                   "Template parameter NAME=VALUE (repeatable), typed by the definition's "
                   "parameters schema");
+  run->add_option("--gpu", ra.gpu, "GPUs for this run instead of the definition's");
+  run->add_option("--idempotency-key", ra.idempotency_key,
+                  "Submit at most once per key: repeating it (with the same flags) within the "
+                  "server's retention (7 days by default) returns the first run");
+  run->add_option("--parent", ra.parent,
+                  "The run this one belongs to (a job submitting children passes $TUG_RUN_ID)");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
   run->add_flag("--dry-run", ra.dry_run,
@@ -497,6 +524,7 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   get->add_option("--status", ga.status, "Filter runs by status");
   get->add_option("--definition", ga.definition, "Filter runs by definition");
   get->add_option("--owner", ga.owner, "Filter runs by who submitted them");
+  get->add_option("--parent", ga.parent, "Only the children of this run (lineage)");
   get->add_option("--since", ga.since, "Only runs created in the last DURATION, e.g. 1h, 7d");
   get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
   get->add_option("--limit", ga.limit, "Runs per page (1-500)");
@@ -516,6 +544,9 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   std::string stop_id;
   auto* stop = app.add_subcommand("stop", "Stop a run");
   stop->add_option("id", stop_id, "Run id")->required();
+  bool stop_cascade = false;
+  stop->add_flag("--cascade", stop_cascade,
+                 "Also stop the run's descendants (runs submitted with it as parent)");
 
   std::string events_id;
   auto* events = app.add_subcommand("events", "Show a run's timeline");
@@ -577,7 +608,7 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   if (*run) return RunCmd(g, ra);
   if (*get) return GetCmd(g, ga);
   if (*logs) return LogsCmd(g, la);
-  if (*stop) return StopCmd(g, stop_id);
+  if (*stop) return StopCmd(g, stop_id, stop_cascade);
   if (*events) return events_follow ? FollowEventsCmd(g, events_id) : EventsCmd(g, events_id);
   return kExitUsage;
 }

@@ -251,6 +251,7 @@ std::string RunDetail(const json::value& run, int64_t now) {
   line("Definition:", fmt::format("{} (version {})", Str(At(run, {"definition"})),
                                   Str(At(run, {"definition_version"}))));
   line("Owner:", Str(At(run, {"owner"})));
+  line("Parent:", Str(At(run, {"parent_run_id"})));
   line("Status:", Str(At(run, {"status"})));
   // Team queues: where it waits, its place and what holds it.
   if (std::string queue = Str(At(run, {"queue"})); !queue.empty()) {

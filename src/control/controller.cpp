@@ -252,7 +252,13 @@ void Controller::LeaseLoop() {
   }
 }
 
-engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
+void Controller::SetServerUrl(std::string url) {
+  std::lock_guard lock(mu_);
+  server_url_ = std::move(url);
+}
+
+engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt,
+                                 const std::string& server_url) {
   engine::LaunchSpec spec;
   spec.run_id = attempt.run_id;
   spec.attempt_id = attempt.id;
@@ -261,6 +267,18 @@ engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
   spec.argv = run.spec.Argv();
   spec.env = run.spec.env;
   spec.secret_env = run.spec.secret_env;
+  // Lineage (issue 26): what a job needs to submit children. Assembled here, once, so the local,
+  // kubernetes, spark (driver and executors) and EMR engines all pass the same variables.
+  spec.env["TUG_RUN_ID"] = run.id;
+  spec.secret_env.erase("TUG_RUN_ID");
+  if (!run.parent_run_id.empty()) {
+    spec.env["TUG_PARENT_RUN_ID"] = run.parent_run_id;
+    spec.secret_env.erase("TUG_PARENT_RUN_ID");
+  }
+  if (!server_url.empty()) {
+    spec.env["TUG_SERVER"] = server_url;
+    spec.secret_env.erase("TUG_SERVER");
+  }
   spec.working_dir = run.spec.working_dir;
   spec.image = run.spec.image;
   spec.resources = attempt.resources;
@@ -279,7 +297,12 @@ void Controller::Launch(const Attempt& attempt) {
                {{"attempt", attempt.id}, {"error", run.error().ToString()}});
     return;
   }
-  engine::LaunchSpec spec = LaunchSpecFor(*run, attempt);
+  std::string server_url;
+  {
+    std::lock_guard lock(mu_);
+    server_url = server_url_.empty() ? options_.server_url : server_url_;
+  }
+  engine::LaunchSpec spec = LaunchSpecFor(*run, attempt, server_url);
 
   engine::Engine* engine = EngineFor(attempt.engine);
   const auto launch_start = std::chrono::steady_clock::now();

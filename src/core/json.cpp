@@ -36,7 +36,7 @@ json::value ParsedOrNull(const std::string& text) {
 json::value ToJson(const RunOverrides& o) {
   json::object out;
   if (!o.env.empty()) out["env"] = StringMap(o.env);
-  if (o.resources.memory_bytes > 0 || o.resources.cpu_millis > 0) {
+  if (o.resources.memory_bytes > 0 || o.resources.cpu_millis > 0 || o.resources.gpu > 0) {
     out["resources"] = ToJson(o.resources);
   }
   if (o.timeout_seconds > 0) out["timeout"] = FormatDuration(o.timeout_seconds);
@@ -225,6 +225,7 @@ json::object ToJsonSummary(const Run& r) {
   o["group"] = r.group;
   o["definition"] = r.definition;
   o["definition_version"] = r.definition_version;
+  if (!r.parent_run_id.empty()) o["parent_run_id"] = r.parent_run_id;
   o["status"] = ToString(r.status);
   o["attempt_count"] = r.attempts.empty() ? r.attempt_count : static_cast<int>(r.attempts.size());
   if (!r.last_failure_class.empty()) o["failure_class"] = r.last_failure_class;
@@ -274,6 +275,7 @@ Result<Run> RunFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.Int("priority", priority));
   run.priority = static_cast<int>(priority);
   RETURN_IF_ERROR(r.String("queue_reason", run.queue_reason));
+  RETURN_IF_ERROR(r.String("parent_run_id", run.parent_run_id));
   int64_t attempt_count = 0;
   RETURN_IF_ERROR(r.Int("attempt_count", attempt_count));
   run.attempt_count = static_cast<int>(attempt_count);

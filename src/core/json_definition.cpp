@@ -61,6 +61,7 @@ json::value ToJson(const Resources& r) {
   json::object o;
   if (r.cpu_millis > 0) o["cpu"] = FormatCpu(r.cpu_millis);
   if (r.memory_bytes > 0) o["memory"] = r.memory_bytes;
+  if (r.gpu > 0) o["gpu"] = r.gpu;
   if (!r.spark.empty()) {
     o["spark"] = json::object{{"driver", ToJson(r.spark.driver, true, r.spark)},
                               {"executor", ToJson(r.spark.executor, false, r.spark)}};
@@ -71,8 +72,12 @@ json::value ToJson(const Resources& r) {
 Result<Resources> ResourcesFromJson(const json::value& v) {
   Reader r(v, "resources");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory", "spark"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory", "gpu", "spark"}));
   Resources out;
+  if (const json::value* g = r.Get("gpu"); g != nullptr && !g->is_int64() && !g->is_uint64()) {
+    return InvalidArgument("resources: 'gpu' must be a whole number of GPUs, e.g. {\"gpu\": 1}");
+  }
+  RETURN_IF_ERROR(r.Int("gpu", out.gpu));
   RETURN_IF_ERROR(r.Quantity("memory", out.memory_bytes, &ParseMemory, 1.0));
   RETURN_IF_ERROR(r.Quantity("cpu", out.cpu_millis, &ParseCpu, 1000.0));
   if (const json::value* sp = r.Get("spark")) {

@@ -468,6 +468,34 @@ Status ValidateSecretRef(const std::string& def, const std::string& env, const S
 
 }  // namespace
 
+namespace {
+
+// GPUs are whole devices, for container jobs: Spark's GPU scheduling (resource profiles and a
+// discovery script per executor) is not wired up, so a Spark definition asking for one is
+// refused rather than silently run without.
+Status ValidateGpu(const Definition& def, const Limits& limits) {
+  const int64_t gpu = def.resources.gpu;
+  if (gpu < 0) {
+    return InvalidArgument(
+        fmt::format("definition '{}': resources.gpu is {}; use a whole number of GPUs, 0 or more",
+                    def.name, gpu));
+  }
+  if (gpu > 0 && def.kind == "spark") {
+    return InvalidArgument(fmt::format(
+        "definition '{}': resources.gpu is for container jobs; Spark GPU scheduling is not "
+        "supported, remove resources.gpu or use kind: container",
+        def.name));
+  }
+  if (gpu > limits.max_gpu) {
+    return FailedPrecondition(
+        fmt::format("definition '{}': resources.gpu {} exceeds the most allowed ({}); lower it",
+                    def.name, gpu, limits.max_gpu));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateName(def.name));
   if (!def.queue.empty()) {
@@ -484,6 +512,7 @@ Status Validate(const Definition& def, const Limits& limits) {
   RETURN_IF_ERROR(ValidateRetry(def));
   RETURN_IF_ERROR(ValidateAdapt(def, limits));
   RETURN_IF_ERROR(ValidateKubernetes(def));
+  RETURN_IF_ERROR(ValidateGpu(def, limits));
   if (def.kind == "spark") return ValidateSpark(def, limits);
   if (!def.resources.spark.empty() || !(def.spark == SparkSpec{})) {
     return InvalidArgument(fmt::format(
@@ -582,6 +611,7 @@ Definition ApplyOverrides(const Definition& def, const RunOverrides& o) {
   }
   if (o.resources.memory_bytes > 0) out.resources.memory_bytes = o.resources.memory_bytes;
   if (o.resources.cpu_millis > 0) out.resources.cpu_millis = o.resources.cpu_millis;
+  if (o.resources.gpu > 0) out.resources.gpu = o.resources.gpu;
   if (o.timeout_seconds > 0) out.timeout_seconds = o.timeout_seconds;
   if (!o.engine.empty()) out.engine = o.engine;
   return out;

@@ -76,6 +76,7 @@ struct Resources {
   int64_t cpu_millis = 0;    // 0: unset
   int64_t gpu = 0;           // whole GPUs (0: none)
   SparkResources spark;      // kind spark only
+  int64_t gpu = 0;           // GPUs (nvidia.com/gpu) per container; 0: none (container jobs)
   bool operator==(const Resources&) const = default;
 };
 
@@ -323,6 +324,8 @@ struct Run {
   /// How the first attempt was sized (JSON object from adapt::PlanFirst: rule, sentence and a
   /// right-sizing recommendation when there is one); "" for runs from before the planner.
   std::string plan;
+  /// The run that submitted it (lineage, issue 26); "" for a top-level run.
+  std::string parent_run_id;
   std::vector<Attempt> attempts;  // filled by GetRun
   /// Filled by ListRuns (which leaves `attempts` empty): how many attempts the run has, and the
   /// failure class of its latest failed attempt ("" when none failed; a run that recovered keeps
@@ -354,6 +357,7 @@ struct Limits {
   int64_t max_cpu_millis = 64'000;
   int64_t max_timeout_seconds = int64_t{7} * 86400;
   int max_executors = 200;
+  int64_t max_gpu = 16;  // per container
 };
 
 /// What makes two runs of one definition "the same job" for right-sizing: a short hex hash of

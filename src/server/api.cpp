@@ -203,6 +203,7 @@ net::Response Api::ListRuns(net::Request& req, Who who) {
   }
   filter.definition = req.Query("definition");
   filter.owner = req.Query("owner");
+  filter.parent = req.Query("parent");
   filter.cursor = req.Query("cursor");
   auto after = ParseTimeParam(req, "created_after");
   if (!after.ok()) return Err(after.error());
@@ -286,10 +287,34 @@ Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) 
 
 net::Response Api::StopRun(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
-  if (auto st = StopRunFor(who, req, id); !st.ok()) return Err(st.error());
+  const std::string cascade_raw = req.Query("cascade");
+  if (!cascade_raw.empty() && cascade_raw != "true" && cascade_raw != "false" &&
+      cascade_raw != "1" && cascade_raw != "0") {
+    return Err(InvalidArgument(fmt::format(
+        "cascade '{}' is not a boolean; use cascade=true to stop the run's descendants too",
+        cascade_raw)));
+  }
+  const bool cascade = cascade_raw == "true" || cascade_raw == "1";
+  if (auto st = StopRunFor(who, req, id); !st.ok()) {
+    // With cascade, a parent that already ended still has its descendants stopped.
+    if (!cascade || st.error().code() != Code::kFailedPrecondition) return Err(st.error());
+    auto readable = ReadableRun(who, id);
+    if (!readable.ok()) return Err(readable.error());
+  }
+  json::object cascaded;
+  if (cascade) {
+    int skipped = 0;
+    auto stopped = StopDescendants(who, req, id, &skipped);
+    if (!stopped.ok()) return Err(stopped.error());
+    json::array ids;
+    for (const auto& s : *stopped) ids.emplace_back(s);
+    cascaded = json::object{{"stopped", std::move(ids)}, {"skipped", skipped}};
+  }
   auto run = store_.GetRun(id);
   if (!run.ok()) return Err(run.error());
-  return Json(202, ToJson(*run));
+  json::value out = ToJson(*run);
+  if (cascade) out.as_object()["cascade"] = std::move(cascaded);
+  return Json(202, out);
 }
 
 net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"status", "ok"}}); }

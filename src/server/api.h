@@ -12,6 +12,8 @@
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -82,7 +84,18 @@ struct ApiOptions {
   /// whatever queue its definition names.
   std::vector<queue::QueueSpec> queues;
   queue::Vec queue_capacity;
+  /// How long an idempotency key of POST /api/v1/runs names its run.
+  int64_t idempotency_retention_seconds = int64_t{7} * 86400;
+  /// The server's URL as jobs reach it (TUG_SERVER in dry runs' launch env; Api::SetServerUrl
+  /// replaces it once the server listens).
+  std::string server_url;
+  /// Whether this host has a GPU (the local engine refuses GPU runs without one, at
+  /// submission); unset: /dev/nvidia0 or nvidia-smi on PATH (HostHasGpu).
+  std::function<bool()> host_has_gpu;
 };
+
+/// The local engine's GPU check: /dev/nvidia0 exists, or nvidia-smi is on PATH.
+bool HostHasGpu();
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
 /// (src/flotilla).
@@ -105,7 +118,15 @@ struct RunRequest {
   std::map<std::string, std::string> node_selector;
   /// Plan and check only: an engine without a configured cluster gets its defaults.
   bool dry_run = false;
+  /// The run that submits this one (lineage): must exist and be readable by the caller.
+  std::string parent_run_id;
 };
+
+/// The canonical hash of a submission (lower-case hex SHA-256 of its parsed fields with keys
+/// sorted): a repeated idempotency key with another hash is a different request (409).
+std::string CanonicalRequestHash(const RunRequest& request);
+/// 1..255 printable ASCII characters; kInvalidArgument saying so.
+[[nodiscard]] Status ValidateIdempotencyKey(const std::string& key);
 
 /// A submission validated and authorized, its first attempt planned; nothing is stored yet.
 struct PreparedRun {
@@ -191,11 +212,22 @@ class Api {
   /// Stores a prepared run through the batching submitter: a deferred response that is 201
   /// with `created_body`, or the store's error (v1's shape); audited once stored. kUnavailable
   /// as an error response when too many submissions wait.
+  /// With `idempotency`, the key is claimed with the run in one transaction; when a concurrent
+  /// request holds it, the answer is that run (200) or a 409 (a different request).
   net::Response SubmitRun(Who who, const net::Request& req, PreparedRun prepared,
-                          std::string created_body);
+                          std::string created_body,
+                          std::optional<store::IdempotencyKey> idempotency = std::nullopt);
   /// Stops run `id` for `who` (kNotFound, kPermissionDenied, kFailedPrecondition when it
   /// ended); audited.
   [[nodiscard]] Status StopRunFor(Who who, const net::Request& req, const std::string& id);
+  /// Stops the non-terminal descendants of run `id` (children by parent_run_id, theirs, ...)
+  /// that `who` may stop; returns the ids stopped. Refusals are skipped (and counted in
+  /// `skipped`). kUnavailable/kInternal from the store.
+  [[nodiscard]] Result<std::vector<std::string>> StopDescendants(Who who, const net::Request& req,
+                                                                 const std::string& id,
+                                                                 int* skipped);
+  /// Replaces ApiOptions::server_url. Thread-safe.
+  void SetServerUrl(std::string url);
   /// Writes an audit line (when there is an audit log); `entry.remote` defaults to the
   /// request's.
   void Audit(Who who, const net::Request& req, AuditEntry entry);
@@ -245,6 +277,11 @@ class Api {
   Result<std::string> EngineFor(const Definition& spec) const;
   /// The run as JSON, with live components of running attempts and the Spark UI link.
   boost::json::value RunJson(const tug::Run& run) const;
+  /// The answer to a repeated idempotency key: the run it names (200) when `request_hash` is
+  /// the first request's, else 409.
+  net::Response IdempotentReply(Who who, const store::IdempotencyRecord& record,
+                                const std::string& request_hash);
+  std::string ServerUrl() const;
 
   ApiOptions options_;
   EventHub hub_;
@@ -263,6 +300,8 @@ class Api {
     metrics::Counter* requests;
     metrics::Histogram* seconds;
   };
+  mutable std::mutex server_url_mu_;
+  std::string server_url_;  // guarded by server_url_mu_
   std::shared_mutex series_mu_;
   std::unordered_map<std::string, RouteSeries> series_;  // guarded by series_mu_
 };

@@ -35,6 +35,10 @@ struct ClusterConfig {
   bool watch_nodes = true;
   /// Pods' spec.schedulerName ("": kubernetes.scheduler_name, else the default scheduler).
   std::string scheduler_name;
+  /// GPU runs (resources.gpu > 0): added to their pods' node selector and tolerations, to land
+  /// on the GPU node group (`gpu: {node_selector: {...}, tolerations: [...]}`).
+  std::map<std::string, std::string> gpu_node_selector;
+  std::vector<Toleration> gpu_tolerations;
 };
 
 /// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
@@ -168,6 +172,12 @@ struct Config {
   int database_pool_size = 8;
   /// Ended runs (with their logs) are deleted after this long; 0 keeps them forever.
   int64_t retention_seconds = 0;
+  /// How long an idempotency key of POST /api/v1/runs names its run (a repeat within it
+  /// returns that run); expired keys are free again and purged by retention housekeeping.
+  int64_t idempotency_retention_seconds = int64_t{7} * 86400;
+  /// The server's URL as jobs reach it, given to every run as TUG_SERVER ("": derived from
+  /// `listen`, with this host's name for a wildcard address).
+  std::string advertise_url;
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   /// The engine of Spark definitions (and runs) that name none: spark | emr-on-eks.

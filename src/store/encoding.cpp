@@ -209,6 +209,8 @@ std::string EncodeSpec(const Definition& d) {
   o["working_dir"] = d.working_dir;
   o["memory_bytes"] = d.resources.memory_bytes;
   o["cpu_millis"] = d.resources.cpu_millis;
+  // Only when set, so specs stored before GPUs existed encode the same.
+  if (d.resources.gpu > 0) o["gpu"] = d.resources.gpu;
   o["timeout_seconds"] = d.timeout_seconds;
   o["max_attempts"] = d.retry.max_attempts;
   o["max_infra_retries"] = d.retry.max_infra_retries;
@@ -276,6 +278,7 @@ Result<Definition> DecodeSpec(std::string_view text) {
   RETURN_IF_ERROR(f.Int("priority", d.priority));
   RETURN_IF_ERROR(f.Int("memory_bytes", d.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
+  RETURN_IF_ERROR(f.Int("gpu", d.resources.gpu));
   RETURN_IF_ERROR(f.Int("timeout_seconds", d.timeout_seconds));
   RETURN_IF_ERROR(f.Int("max_attempts", d.retry.max_attempts));
   RETURN_IF_ERROR(f.Int("max_infra_retries", d.retry.max_infra_retries));
@@ -329,6 +332,7 @@ std::string EncodeOverrides(const RunOverrides& ov) {
   o["env"] = StringMap(ov.env);
   o["memory_bytes"] = ov.resources.memory_bytes;
   o["cpu_millis"] = ov.resources.cpu_millis;
+  if (ov.resources.gpu > 0) o["gpu"] = ov.resources.gpu;
   o["timeout_seconds"] = ov.timeout_seconds;
   if (!ov.engine.empty()) o["engine"] = ov.engine;
   if (!ov.parameters.empty()) o["parameters"] = ov.parameters;
@@ -343,6 +347,7 @@ Result<RunOverrides> DecodeOverrides(std::string_view text) {
   RETURN_IF_ERROR(f.Map("env", ov.env));
   RETURN_IF_ERROR(f.Int("memory_bytes", ov.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", ov.resources.cpu_millis));
+  RETURN_IF_ERROR(f.Int("gpu", ov.resources.gpu));
   RETURN_IF_ERROR(f.Int("timeout_seconds", ov.timeout_seconds));
   RETURN_IF_ERROR(f.Str("engine", ov.engine));
   RETURN_IF_ERROR(f.Str("parameters", ov.parameters));

@@ -54,6 +54,7 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.queue = row.Text(17);
   r.priority = static_cast<int>(row.Int(18));
   r.queue_reason = row.Text(19);
+  r.parent_run_id = row.Text(20);
   return r;
 }
 
@@ -93,6 +94,7 @@ Result<Attempt> DecodeAttemptRow(const Row& row) {
   a.decision = row.Text(24);
   a.components = row.Text(25);
   a.app_id = row.Text(26);
+  a.resources.gpu = row.Int(27);
   return a;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct RunFilter {
   std::vector<RunStatus> statuses;
   std::string definition;  // empty: all
   std::string owner;       // empty: all
+  std::string parent;      // the parent run's id (lineage); empty: all
   /// Creation time range [created_after, created_before), by the id's millisecond timestamp
   /// (ids are time-ordered); 0: unbounded.
   Micros created_after = 0;
@@ -110,9 +112,36 @@ struct UsagePoint {
   bool operator==(const UsagePoint&) const = default;
 };
 
+/// An idempotency key claimed with a new run (issue 26): unique per (run owner, key) until it
+/// expires; the run's creation fails with kAborted while another live run holds it.
+struct IdempotencyKey {
+  std::string key;
+  std::string request_hash;  // the canonical hash of the request that created the run
+  Micros expires_at = 0;     // after this, the key may be taken again
+};
+
+/// A stored, unexpired idempotency key and the run it created.
+struct IdempotencyRecord {
+  std::string owner;
+  std::string key;
+  std::string run_id;
+  std::string request_hash;
+  Micros created_at = 0;
+  Micros expires_at = 0;
+  bool operator==(const IdempotencyRecord&) const = default;
+};
+
+/// The detail of the kAborted error CreateRuns gives a run whose idempotency key is held.
+inline constexpr std::string_view kIdempotencyKeyTakenDetail = "idempotency_key_taken";
+inline bool IsIdempotencyKeyTaken(const Error& e) {
+  return e.code() == Code::kAborted && e.detail() == kIdempotencyKeyTakenDetail;
+}
+
 struct NewRun {
   Run run;
   Attempt first;
+  /// Claimed in the run's own transaction: held by a live run, the run is not created (kAborted).
+  std::optional<IdempotencyKey> idempotency;
 };
 
 /// An API bearer token (src/auth): only the SHA-256 of its text is kept.
@@ -196,10 +225,15 @@ class Store {
   /// ListSuccessHistory). Returns one status per run, in order: kAlreadyExists if an id is
   /// taken, kInvalidArgument for a malformed run.
   [[nodiscard]] virtual std::vector<Status> CreateRuns(const std::vector<NewRun>& runs) = 0;
+  /// An idempotency key (NewRun::idempotency) held by a live run fails that run with kAborted
+  /// and writes nothing of it; an expired one is taken over.
   /// One run: CreateRuns of one.
   [[nodiscard]] Status CreateRun(const Run& run, const Attempt& first) {
-    return CreateRuns({NewRun{run, first}}).front();
+    return CreateRuns({NewRun{run, first, std::nullopt}}).front();
   }
+  /// The live (expires_at > now) idempotency key `key` of `owner`; nullopt when there is none.
+  [[nodiscard]] virtual Result<std::optional<IdempotencyRecord>> FindIdempotencyKey(
+      const std::string& owner, const std::string& key, Micros now) = 0;
   /// The run with its attempts (oldest first); kNotFound.
   [[nodiscard]] virtual Result<Run> GetRun(const std::string& id) = 0;
   [[nodiscard]] virtual Result<RunPage> ListRuns(const RunFilter& filter) = 0;
@@ -283,6 +317,9 @@ class Store {
   /// removes their logs). Active runs are never deleted.
   [[nodiscard]] virtual Result<std::vector<std::string>> PurgeRuns(Micros ended_before,
                                                                    int limit) = 0;
+  /// Deletes up to `limit` (1..10000) idempotency keys that expired at or before `now`; returns
+  /// how many. (PurgeRuns deletes the keys of the runs it deletes.)
+  [[nodiscard]] virtual Result<int> PurgeIdempotencyKeys(Micros now, int limit) = 0;
 
   // --- timeline ---
 

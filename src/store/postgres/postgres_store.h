@@ -90,6 +90,10 @@ class PostgresStore final : public Store {
                             Micros ttl) override;
   Status ReleaseLease(const std::string& name, const std::string& owner) override;
   Result<std::vector<std::string>> PurgeRuns(Micros ended_before, int limit) override;
+  Result<int> PurgeIdempotencyKeys(Micros now, int limit) override;
+  Result<std::optional<IdempotencyRecord>> FindIdempotencyKey(const std::string& owner,
+                                                              const std::string& key,
+                                                              Micros now) override;
 
   Status AppendEvent(const Event& event) override;
   Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,

@@ -52,6 +52,7 @@ void AddRun(Params& p, const Run& run) {
   AddOutcome(p, run.outcome);
   p.Add(run.plan).Add(run.owner).Add(run.group);
   p.Add(run.queue).Add(static_cast<int64_t>(run.priority)).Add(run.queue_reason);
+  p.Add(run.parent_run_id);
 }
 
 void AddAttempt(Params& p, const Attempt& a) {
@@ -79,7 +80,8 @@ void AddAttempt(Params& p, const Attempt& a) {
       .Add(EncodeSparkResources(a.resources.spark))
       .Add(a.decision)
       .Add(a.components)
-      .Add(a.app_id);
+      .Add(a.app_id)
+      .Add(a.resources.gpu);
 }
 
 Params EventParams(const Event& e) {

@@ -27,7 +27,7 @@ void BindOutcome(Stmt& stmt, int first_index, const std::optional<Outcome>& outc
 Status InsertAttempt(Connection& db, const Attempt& a) {
   ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   s.Bind(1, a.id)
       .Bind(2, a.run_id)
       .Bind(3, a.number)
@@ -53,6 +53,7 @@ Status InsertAttempt(Connection& db, const Attempt& a) {
       .Bind(25, a.decision)
       .Bind(26, a.components)
       .Bind(27, a.app_id)
+      .Bind(28, a.resources.gpu)
       .Run();
 }
 

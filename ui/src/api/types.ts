@@ -189,6 +189,8 @@ export interface RunSummary {
   /** Newer servers: the number of attempts and the last failed attempt's class. */
   attempt_count?: number;
   failure_class?: string | null;
+  /** The run that submitted this one (lineage); absent for a top-level run. */
+  parent_run_id?: string;
 }
 
 export interface Run extends RunSummary {

@@ -8,6 +8,7 @@ import { useLive } from '../api/live';
 import type { Run } from '../api/types';
 import { isActiveRun } from '../api/types';
 import { At, ClassChip, ErrorNotice, Loading, StatusChip } from '../components/common';
+import { Lineage } from '../components/Lineage';
 import { LinkTabs } from '../components/Tabs';
 import { formatDuration } from '../lib/format';
 import { type RunTab, definitionHref, navigate, runHref, runsHref, submitHref } from '../lib/route';
@@ -58,6 +59,7 @@ export function RunPage({ id, tab, params }: { id: string; tab: RunTab; params: 
         <a href={runsHref()}>Runs</a> / <span class="mono">{run.id}</span>
       </p>
       <RunHeader run={run} now={now} onChanged={polled.refresh} full={tab === 'attempts'} />
+      <Lineage run={run} />
       {polled.error ? <ErrorNotice error={polled.error} what="Live updates paused" /> : null}
       <LinkTabs tabs={tabs} current={tab} label="Run sections" />
       <div class="tab-panel" data-testid={`panel-${tab}`}>
