@@ -74,7 +74,6 @@ inline constexpr int64_t kSparkDefaultMaxResultSize = int64_t{1} << 30;
 struct Resources {
   int64_t memory_bytes = 0;  // 0: unset (container jobs)
   int64_t cpu_millis = 0;    // 0: unset
-  int64_t gpu = 0;           // whole GPUs (0: none)
   SparkResources spark;      // kind spark only
   int64_t gpu = 0;           // GPUs (nvidia.com/gpu) per container; 0: none (container jobs)
   bool operator==(const Resources&) const = default;
