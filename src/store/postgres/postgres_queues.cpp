@@ -56,18 +56,6 @@ constexpr const char* kClaimExpiredSql =
     "SELECT run_id, id, $1, 'claimed', $4 || prev || '''' FROM u ORDER BY due_at, id) "
     "SELECT " TUG_ATTEMPT_COLUMNS " FROM u";
 
-Status ReadClaimed(const Rows& rows, std::vector<Attempt>& out) {
-  out.clear();
-  for (int i = 0; i < rows.size(); ++i) {
-    ASSIGN_OR_RETURN(Attempt a, pg::ReadAttempt(Row(rows, i)));
-    out.push_back(std::move(a));
-  }
-  std::sort(out.begin(), out.end(), [](const Attempt& x, const Attempt& y) {
-    return std::tie(x.due_at, x.id) < std::tie(y.due_at, y.id);
-  });
-  return OkStatus();
-}
-
 }  // namespace
 
 Result<std::vector<QueueEntry>> PostgresStore::ListQueueEntries(Micros now) {
@@ -120,7 +108,7 @@ Result<std::vector<Attempt>> PostgresStore::ClaimQueuedAttempts(const std::vecto
             .AddArray(ids)
             .Add(fmt::format("claimed by '{}'", owner));
         ASSIGN_OR_RETURN(Rows rows, tx.Exec(kClaimIdsSql, p));
-        return ReadClaimed(rows, claimed);
+        return pg::ReadClaimedAttempts(rows, claimed);
       }),
       claimed);
 }
@@ -138,7 +126,7 @@ Result<std::vector<Attempt>> PostgresStore::ClaimExpiredAttempts(const std::stri
                     P(now, owner, now + lease,
                       fmt::format("claimed by '{}'; took over expired lease of '", owner),
                       static_cast<int64_t>(max))));
-        return ReadClaimed(rows, claimed);
+        return pg::ReadClaimedAttempts(rows, claimed);
       }),
       claimed);
 }

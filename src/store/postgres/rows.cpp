@@ -1,5 +1,8 @@
 #include "store/postgres/rows.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "store/row_decoding.h"
@@ -88,6 +91,18 @@ Params EventParams(const Event& e) {
   Params p;
   p.Add(e.run_id).Add(e.attempt_id).Add(e.at).Add(e.type).Add(e.message);
   return p;
+}
+
+Status ReadClaimedAttempts(const Rows& rows, std::vector<Attempt>& out) {
+  out.clear();
+  for (int i = 0; i < rows.size(); ++i) {
+    ASSIGN_OR_RETURN(Attempt a, ReadAttempt(Row(rows, i)));
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](const Attempt& x, const Attempt& y) {
+    return std::tie(x.due_at, x.id) < std::tie(y.due_at, y.id);
+  });
+  return OkStatus();
 }
 
 }  // namespace tug::store::pg

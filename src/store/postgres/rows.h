@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "core/model.h"
@@ -22,6 +23,9 @@ inline constexpr int kAttemptColumns = 28;
 
 [[nodiscard]] Result<Run> ReadRun(const Row& row);
 [[nodiscard]] Result<Attempt> ReadAttempt(const Row& row);
+/// Replaces `out` with the attempts of `rows` (TUG_ATTEMPT_COLUMNS), ordered as claims are
+/// (due_at, then id): what a claiming statement's RETURNING gives back in no particular order.
+[[nodiscard]] Status ReadClaimedAttempts(const Rows& rows, std::vector<Attempt>& out);
 Event ReadEvent(const Row& row);
 
 /// Appends the values of TUG_RUN_COLUMNS (21), of TUG_ATTEMPT_COLUMNS (28) and of an optional
