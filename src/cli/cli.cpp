@@ -315,6 +315,7 @@ struct GetArgs {
   std::string owner;
   std::string since;
   std::string cursor;
+  std::string sort;
   int limit = 0;
 };
 
@@ -333,6 +334,7 @@ int GetCmd(const Globals& g, const GetArgs& a) {
       q += "&created_after=" + UrlEncode(FormatTimestamp(now - *d * kMicrosPerSecond));
     }
     if (!a.cursor.empty()) q += "&cursor=" + UrlEncode(a.cursor);
+    if (!a.sort.empty()) q += "&sort=" + UrlEncode(a.sort);
     if (a.limit > 0) q += "&limit=" + std::to_string(a.limit);
     if (!q.empty()) q[0] = '?';
     auto r = client->Call("GET", "/api/v1/runs" + q);
@@ -467,6 +469,9 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   get->add_option("--since", ga.since, "Only runs created in the last DURATION, e.g. 1h, 7d");
   get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
   get->add_option("--limit", ga.limit, "Runs per page (1-500)");
+  get->add_option("--sort", ga.sort,
+                  "Order runs: newest (the default) or cost (most expensive first; pages keep "
+                  "the order, pass --sort with --cursor)");
 
   LogsArgs la;
   auto* logs = app.add_subcommand("logs", "Print a run's logs");

@@ -26,9 +26,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <memory>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "adapt/adapt.h"
+#include "control/cost_recorder.h"
 #include "control/planning.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -72,6 +73,9 @@ struct ControlOptions {
   adapt::Platform platform;
   /// Spot climate for placement decisions; nullptr: no spot losses known.
   ClimateSource* climate = nullptr;
+  /// Prices each attempt as it ends (stored with the end) and counts run costs; nullptr:
+  /// attempts are not priced.
+  CostRecorder* cost = nullptr;
   /// How often the housekeeper looks for orphaned attempts.
   Micros sweep_every = 5 * kMicrosPerSecond;
   /// Ended runs older than this are deleted with their logs; 0 keeps them forever.
@@ -193,9 +197,9 @@ class Controller {
   std::thread dispatcher_;
   std::vector<std::thread> launchers_;
   std::vector<std::unique_ptr<UpdateQueue>> update_queues_;  // set in Start, stopped in Stop
-  std::condition_variable launch_cv_;     // with mu_: work queued, or stopping
-  std::vector<Attempt> launch_queue_;     // guarded by mu_: claimed, not yet taken by a worker
-  int launches_in_flight_ = 0;            // guarded by mu_: queued + being launched
+  std::condition_variable launch_cv_;                        // with mu_: work queued, or stopping
+  std::vector<Attempt> launch_queue_;  // guarded by mu_: claimed, not yet taken by a worker
+  int launches_in_flight_ = 0;         // guarded by mu_: queued + being launched
   std::thread lease_keeper_;
   std::thread housekeeper_;
   std::atomic<int64_t> sweeps_{0};

@@ -32,6 +32,7 @@
 #include "metrics/registry.h"
 #include "net/http.h"
 #include "server/audit_log.h"
+#include "server/cost_json.h"
 #include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
 #include "store/store.h"
@@ -74,6 +75,8 @@ struct ApiOptions {
   int64_t token_ttl_seconds = int64_t{90} * 86400;
   /// Where changes are recorded; nullptr: nowhere (tests).
   AuditLog* audit = nullptr;
+  /// Cost per run in run JSON (server/cost_json.h); a null recorder: pricing off.
+  CostView cost;
 };
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request

@@ -51,6 +51,8 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.plan = row.Text(14);
   r.owner = row.Text(15);
   r.group = row.Text(16);
+  r.cost_usd = NanosToUsd(row.Int(17));
+  r.retries_cost_usd = NanosToUsd(row.Int(18));
   return r;
 }
 
@@ -90,6 +92,8 @@ Result<Attempt> DecodeAttemptRow(const Row& row) {
   a.decision = row.Text(24);
   a.components = row.Text(25);
   a.app_id = row.Text(26);
+  if (!row.IsNull(27)) a.cost_usd = NanosToUsd(row.Int(27));
+  a.cost_basis = row.Text(28);
   return a;
 }
 

@@ -150,6 +150,15 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
 )sql"},
+    // Cost per run, as SQLite's migration 8: attempts' prices (nano-dollars, NULL: not priced)
+    // and their runs' sums.
+    Migration{4, R"sql(
+ALTER TABLE attempts ADD COLUMN cost_nanos BIGINT;
+ALTER TABLE attempts ADD COLUMN cost_basis TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cost_nanos BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN retries_cost_nanos BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX runs_cost ON runs (cost_nanos, id);
+)sql"},
 };
 
 // Held for the length of each migration's transaction ("tug_migr" as an int64); advisory locks

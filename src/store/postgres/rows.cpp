@@ -51,6 +51,7 @@ void AddRun(Params& p, const Run& run) {
       .Add(run.stop_requested);
   AddOutcome(p, run.outcome);
   p.Add(run.plan).Add(run.owner).Add(run.group);
+  p.Add(UsdToNanos(run.cost_usd)).Add(UsdToNanos(run.retries_cost_usd));
 }
 
 void AddAttempt(Params& p, const Attempt& a) {
@@ -79,6 +80,12 @@ void AddAttempt(Params& p, const Attempt& a) {
       .Add(a.decision)
       .Add(a.components)
       .Add(a.app_id);
+  if (a.cost_usd) {
+    p.Add(UsdToNanos(*a.cost_usd));
+  } else {
+    p.AddNull();
+  }
+  p.Add(a.cost_basis);
 }
 
 Params EventParams(const Event& e) {

@@ -17,6 +17,7 @@
 #include "store/store_conformance.h"
 #include "store/store_conformance_auth.h"
 #include "store/store_conformance_claims.h"
+#include "store/store_conformance_cost.h"
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_queries.h"
 #include "store/store_conformance_retries.h"
