@@ -1,5 +1,7 @@
 #include "control/cost_recorder.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 
 namespace tug::control {

@@ -83,7 +83,10 @@ PriceBook ServerDefaultPriceBook() {
 }
 
 PriceBook ForEngine(const PriceBook& book, const std::string& engine) {
+  // Attempts name their engine instance ("kubernetes:prod", "spark:prod"): an entry for the
+  // instance wins over one for the kind.
   auto it = book.engines.find(engine);
+  if (it == book.engines.end()) it = book.engines.find(engine.substr(0, engine.find(':')));
   if (it == book.engines.end()) return book;
   PriceBook b = book;
   b.engines.clear();

@@ -56,8 +56,8 @@ struct PriceBook {
   double cpu_hourly = 0;
   double gib_hourly = 0;
   double spot_fraction = 0.35;
-  /// Per engine (Attempt::engine: "local", "kubernetes", "spark", "emr-on-eks"): its node type
-  /// or flat rates, overriding the defaults above for that engine's attempts.
+  /// Per engine (Attempt::engine's kind — "local", "kubernetes", "spark", "emr-on-eks" — or an
+  /// instance, "kubernetes:prod"): its node type or flat rates, overriding the defaults above.
   std::map<std::string, EnginePrice> engines;
   bool operator==(const PriceBook&) const = default;
 
@@ -94,7 +94,8 @@ PriceBook DefaultPriceBook(double spot_fraction = 0.35);
 const NodePrice* DefaultType(const PriceBook& book);
 
 /// The book `engine`'s attempts are priced with: `book` with its default type (or its flat rates,
-/// types dropped) replaced by the engine's entry; `book` unchanged when the engine has none.
+/// types dropped) replaced by the engine's entry — the instance's ("kubernetes:prod"), else the
+/// kind's ("kubernetes"); `book` unchanged when the engine has none.
 PriceBook ForEngine(const PriceBook& book, const std::string& engine);
 
 /// The server's default book: DefaultPriceBook's node types for the cluster engines

@@ -155,8 +155,12 @@ TEST(Pricing, EachEngineOnItsNodeTypeOrFlatRates) {
   Attempt a = Container(2000, 4 * kGiB, kHour, 2 * kHour);
   a.engine = "kubernetes";  // no entry: the default type, half a small node
   EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 0.5);
-  a.engine = "spark";  // 1/8 of a big node at $4
+  a.engine = "spark:prod";  // the kind's entry: 1/8 of a big node at $4
   EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 0.5);
+  b.engines["spark:prod"] = {"", 1.0, 0};  // the instance's entry wins: 2 cpu at $1
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2.0);
+  b.engines.erase("spark:prod");
+  a.engine = "spark";
   EXPECT_NE(PriceAttempt(b, a, "container", kHour).basis.find("on big"), std::string::npos);
   a.engine = "local";
   EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2 * 0.04 + 4 * 0.005);
