@@ -108,7 +108,7 @@ TEST_F(CostRecorderTest, CountsByDefinitionAndOwnerWithinTheSeriesCap) {
   CostRecorder r(FlatBook(), cost::ShareBasis::kRequested, *store_, registry_, /*max_series=*/2);
   auto count = [&](const std::string& definition, const std::string& owner, AttemptStatus s,
                    double usd) {
-    Run run;
+    tug::Run run;
     run.definition = definition;
     run.owner = owner;
     store::AttemptEnd end;

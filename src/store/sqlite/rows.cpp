@@ -44,7 +44,7 @@ Status InsertAttempt(Connection& db, const Attempt& a) {
       .Bind(14, a.started_at)
       .Bind(15, a.ended_at);
   BindOutcome(s, 16, a.outcome);
-  return s.Bind(19, a.peak_memory_bytes)
+  s.Bind(19, a.peak_memory_bytes)
       .Bind(20, a.cpu_micros)
       .Bind(21, a.diagnosis)
       .Bind(22, a.placement.capacity)

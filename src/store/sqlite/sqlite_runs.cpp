@@ -262,13 +262,13 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
                                   "lease_expires_at = 0 WHERE id = ?"));
       s.Bind(1, ToString(end.status)).Bind(2, ended_at);
       sqlite::BindOutcome(s, 3, end.outcome);
-      RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes)
-                          .Bind(7, end.cpu_micros)
-                          .Bind(8, end.diagnosis)
-                          .Bind(9, end.failure_class)
-                          .Bind(10, end.decision)
-                          .Bind(11, end.components)
-                          .Bind(12, end.app_id);
+      s.Bind(6, end.peak_memory_bytes)
+          .Bind(7, end.cpu_micros)
+          .Bind(8, end.diagnosis)
+          .Bind(9, end.failure_class)
+          .Bind(10, end.decision)
+          .Bind(11, end.components)
+          .Bind(12, end.app_id);
       if (end.cost_usd) {
         s.Bind(13, UsdToNanos(*end.cost_usd));
       } else {
