@@ -74,10 +74,11 @@ retry: {max_attempts: 3, backoff: {initial: 2s, max: 10s}}
   // Sorted by cost: the retried 1-cpu run before the 250m one that ran `true`.
   auto listed = server_->Tug({"get", "runs", "--sort", "cost", "-o", "json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  const json::array& runs = json::parse(listed.out).at("runs").as_array();
+  const json::value page = json::parse(listed.out);
+  const json::array& runs = page.at("runs").as_array();
   ASSERT_EQ(runs.size(), 2u) << listed.out;
-  EXPECT_EQ(runs[0].at("id"), id);
-  EXPECT_EQ(runs[1].at("id"), cheap_id);
+  EXPECT_EQ(runs[0].at("id").as_string(), id);
+  EXPECT_EQ(runs[1].at("id").as_string(), cheap_id);
   EXPECT_NEAR(Num(runs[0].at("cost").at("total")), total, 1e-9);
   auto table = server_->Tug({"get", "runs", "--sort", "cost"});
   EXPECT_NE(table.out.find("COST"), std::string::npos) << table.out;

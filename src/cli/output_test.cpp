@@ -67,7 +67,7 @@ TEST(OutputTest, RunsTableHasACostColumn) {
   // An active run has no stored cost yet: "-", not "0 EUR".
   const std::string running = out.substr(out.find("r1 "));
   EXPECT_EQ(running.find("EUR"), std::string::npos) << out;
-  EXPECT_NE(running.find(" - "), std::string::npos) << out;
+  EXPECT_NE(running.find(" -"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -17,9 +17,16 @@ constexpr int64_t kMiB = int64_t{1} << 20;
 
 bool IsSpot(const std::string& capacity) { return capacity == kSpot; }
 
+// The local engine records the planner's placement but runs on the server's host, which has no
+// capacity types: its attempts are never spot.
+bool IsSpot(const Attempt& a, const std::string& capacity) {
+  return a.engine != "local" && IsSpot(capacity);
+}
+
 std::string Hourly(double usd) { return fmt::format("${:.4g}/h", usd); }
 
 std::string Hours(double seconds) {
+  if (seconds < 10) return fmt::format("{:.1f} s", seconds);
   if (seconds < 120) return fmt::format("{:.0f} s", seconds);
   if (seconds < 7200) return fmt::format("{:.1f} min", seconds / 60);
   return fmt::format("{:.2f} h", seconds / 3600);
@@ -216,19 +223,19 @@ AttemptCost PriceAttempt(const PriceBook& engine_book, const Attempt& a, const s
   if (kind == "spark" && !s.empty()) {
     auto pod_memory = [](const SparkRole& r) { return r.memory_bytes + EffectiveOverhead(r); };
     parts.push_back(
-        {"driver", s.driver.cpu_millis, pod_memory(s.driver), 1, IsSpot(a.placement.capacity)});
+        {"driver", s.driver.cpu_millis, pod_memory(s.driver), 1, IsSpot(a, a.placement.capacity)});
     int executors = s.instances > 0 ? s.instances : s.min_executors;
     if (executors > 0) {
       parts.push_back({fmt::format("{} executor{} ×", executors, executors == 1 ? "" : "s"),
                        s.executor.cpu_millis, pod_memory(s.executor), executors,
-                       IsSpot(a.placement.executor_capacity)});
+                       IsSpot(a, a.placement.executor_capacity)});
     }
   } else {
     // A container without a cpu request still holds a slice of a node: price 0.1 cpu, as
     // the Kubernetes engine's default request; memory likewise at least 64Mi.
     parts.push_back({"", std::max<int64_t>(a.resources.cpu_millis, 100),
                      std::max<int64_t>(a.resources.memory_bytes, 64 * kMiB), 1,
-                     IsSpot(a.placement.capacity)});
+                     IsSpot(a, a.placement.capacity)});
   }
   std::string basis;
   for (const Part& p : parts) {
@@ -255,8 +262,8 @@ AttemptCost PriceAttemptUsed(const PriceBook& engine_book, const Attempt& a,
     const Micros hi = std::min(u.at + u.width, end);
     if (hi <= lo) continue;
     const double seconds = static_cast<double>(hi - lo) / static_cast<double>(kMicrosPerSecond);
-    const bool spot = IsSpot(u.component.starts_with("executor") ? a.placement.executor_capacity
-                                                                 : a.placement.capacity);
+    const bool spot = IsSpot(a, u.component.starts_with("executor") ? a.placement.executor_capacity
+                                                                    : a.placement.capacity);
     usd += PodCost(book, u.cpu_millis, u.memory_bytes, spot, seconds);
     covered += seconds;
     components.insert(u.component);

@@ -22,6 +22,7 @@ Attempt Container(int64_t cpu_millis, int64_t mem, Micros started, Micros ended,
   a.id = "r-1";
   a.number = 1;
   a.status = status;
+  a.engine = "kubernetes";  // a pod on a cluster node (the local engine is never spot)
   a.resources.cpu_millis = cpu_millis;
   a.resources.memory_bytes = mem;
   a.started_at = started;
@@ -164,7 +165,11 @@ TEST(Pricing, EachEngineOnItsNodeTypeOrFlatRates) {
   EXPECT_NE(PriceAttempt(b, a, "container", kHour).basis.find("on big"), std::string::npos);
   a.engine = "local";
   EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2 * 0.04 + 4 * 0.005);
-  a.placement.capacity = "spot";  // flat rates: spot at the book's fraction
+  // The local engine records the planner's placement, but the server's host has no spot.
+  a.placement.capacity = "spot";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2 * 0.04 + 4 * 0.005);
+  b.engines["kubernetes"] = {"", 0.04, 0.005};  // flat rates elsewhere: spot at the fraction
+  a.engine = "kubernetes:prod";
   EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd,
                    (2 * 0.04 + 4 * 0.005) * b.spot_fraction);
 }
