@@ -16,7 +16,8 @@ PRESET=${PRESET:-release}
 cmake --preset "$PRESET" >/dev/null
 cmake --build --preset "$PRESET" --target tug tug-shim tug-pg-temp spawn_floor local_launch >/dev/null
 B=$PWD/build/$PRESET
-WORK=$(mktemp -d /tmp/tug-launch-bench-XXXXXX)
+# BENCH_DIR puts the data dirs on another filesystem (the inode allocator matters: see docs).
+WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/tug-launch-bench-XXXXXX")
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -30,8 +31,8 @@ echo "== 1. floor"
 "$B/bench/spawn_floor" 1000 1 "$B/tug-shim" 2>/dev/null
 for mode in $MODES; do
   echo "== 2. the local engine alone, cgroup $mode"
-  "$B/bench/local_launch" --shim "$B/tug-shim" --n "$N" --threads 1 --cgroup "$mode"
-  "$B/bench/local_launch" --shim "$B/tug-shim" --n "$N" --threads 8 --cgroup "$mode"
+  TMPDIR="$WORK" "$B/bench/local_launch" --shim "$B/tug-shim" --n "$N" --threads 1 --cgroup "$mode"
+  TMPDIR="$WORK" "$B/bench/local_launch" --shim "$B/tug-shim" --n "$N" --threads 8 --cgroup "$mode"
 done
 for mode in $MODES; do
   echo "== 3. through tug server (SQLite), cgroup $mode"

@@ -10,6 +10,11 @@ PACKAGES=(
   # PostgresStore: its tests and store_bench start a throwaway server (initdb, pg_ctl, pgbench).
   postgresql-15 postgresql-client-15
   libspdlog-dev libfmt-dev libvectorscan-dev
+  # Run parameters: valijson validates them against a definition's JSON Schema (header-only);
+  # the JSON Schema project's test suite checks that wiring (src/templates).
+  libvalijson-dev json-schema-test-suite
+  # `tug completion zsh|fish` scripts are syntax-checked by their shells (src/cli).
+  zsh fish
   # `tug diagnose` gunzips archived .gz logs as it reads them.
   zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
@@ -89,6 +94,19 @@ if [ -f "$ui_dir/package-lock.json" ]; then
     (cd "$ui_dir" && npm ci --no-audit --no-fund --loglevel=error)
   else
     echo "setup: web UI npm packages present"
+  fi
+fi
+
+# The OpenAPI document's validator (tests/openapi_validate_test.cpp):
+# @seriousme/openapi-schema-validator from tests/openapi/package-lock.json.
+openapi_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
+if [ -f "$openapi_dir/package-lock.json" ] && command -v npm >/dev/null; then
+  if [ ! -f "$openapi_dir/node_modules/.package-lock.json" ] || \
+     [ "$openapi_dir/package-lock.json" -nt "$openapi_dir/node_modules/.package-lock.json" ]; then
+    echo "setup: installing the OpenAPI validator (npm ci in tests/openapi)"
+    (cd "$openapi_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "setup: OpenAPI validator present"
   fi
 fi
 

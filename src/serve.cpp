@@ -1,6 +1,7 @@
 #include "serve.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,19 @@ using serve_internal::MakeAuthenticator;
 using serve_internal::ShimCommand;
 using serve_internal::SparkSettingsFor;
 
+// Every idle event stream holds a socket: 10,000 of them need more descriptors than the usual
+// soft limit of 1024, so the soft limit goes up to the hard one (what an unprivileged process
+// may do). Says so in the log.
+void RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  log::Info("raised the open-file limit to the hard limit",
+            {{"from", std::to_string(before)}, {"to", std::to_string(lim.rlim_cur)}});
+}
+
 int Die(const std::string& message) {
   std::cerr << "tug server: " << message << "\n";
   return 1;
@@ -63,6 +77,16 @@ std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
   return buf;
+}
+
+// Every run's TUG_SERVER: advertise_url, else the listen address and `port` (a wildcard host
+// becomes this machine's name, which jobs on other hosts can resolve).
+std::string ServerUrl(const server::Config& config, const std::string& host_name, uint16_t port) {
+  if (!config.advertise_url.empty()) return config.advertise_url;
+  std::string host = config.host();
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") host = host_name;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return fmt::format("http://{}:{}", host, port);
 }
 
 }  // namespace
@@ -225,6 +249,8 @@ int Serve(const cli::ServerFlags& flags) {
     ko2.pod.on_demand_value = cc.on_demand_value;
     ko2.pod.default_service_account = cc.service_account;
     ko2.pod.scheduler_name = cc.scheduler_name;
+    ko2.pod.gpu_node_selector = cc.gpu_node_selector;
+    ko2.pod.gpu_tolerations = cc.gpu_tolerations;
     ko2.pod_linger = cc.pod_linger_seconds * kMicrosPerSecond;
     ko2.pending_timeout = cc.pending_timeout_seconds * kMicrosPerSecond;
     ko2.image_pull_grace = cc.image_pull_grace_seconds * kMicrosPerSecond;
@@ -263,9 +289,22 @@ int Serve(const cli::ServerFlags& flags) {
     eo2.poll.base = config->emr.poll_interval_seconds * kMicrosPerSecond;
     eo2.poll.running_cap = std::max(eo2.poll.running_cap, eo2.poll.base);
     eo2.poll.cap = std::max(eo2.poll.cap, eo2.poll.base);
+    // emr.cluster: the job runs' pods are watched on that cluster with its client.
+    kube::Client* emr_kube = nullptr;
+    for (size_t i = 0; i < config->clusters.size(); ++i) {
+      if (config->clusters[i].name != config->emr.cluster) continue;
+      emr_kube = kube_clients[i].get();
+      engine::emr::EmrPodOptions po;
+      po.namespace_ = config->emr.namespace_;
+      po.virtual_cluster_id = config->emr.virtual_cluster_id;
+      po.cluster = config->emr.cluster;
+      po.component_log_cap = config->spark.component_log_cap_bytes;
+      po.attempt_log_cap = config->spark.attempt_log_cap_bytes;
+      eo2.pods = po;
+    }
     emr_engine = std::make_unique<engine::emr::EmrOnEksEngine>(
         eo2, std::make_unique<aws::EmrContainersClient>(std::move(*emr_client)),
-        std::make_unique<aws::S3Client>(std::move(*s3_client)), log_store, clock);
+        std::make_unique<aws::S3Client>(std::move(*s3_client)), log_store, clock, emr_kube);
   }
   // The default engine first: /readyz reports it as "engine".
   std::vector<engine::Engine*> engines;
@@ -286,6 +325,7 @@ int Serve(const cli::ServerFlags& flags) {
   co.dispatch = config->dispatch;
   co.launch_workers = config->launch_workers;
   co.retention = config->retention_seconds * kMicrosPerSecond;
+  co.server_url = ServerUrl(*config, co.host, config->port());
   co.logs = &log_store;
   // Compiling the catalog into one vectorscan database takes a while (most of a start, and
   // seconds under ASan), and nothing needs it before the first failed attempt: it compiles on
@@ -312,6 +352,8 @@ int Serve(const cli::ServerFlags& flags) {
   control::HistorySource history(*store);
   co.platform.limits = config->limits;
   co.platform.climate_threshold = config->climate_threshold;
+  co.queues = config->queues;
+  co.queue_capacity = config->queue_capacity;
   co.climate = &climate;
   // Attempts are priced as they end (config cost:, on by default with built-in prices).
   std::optional<control::CostRecorder> cost_recorder;
@@ -333,6 +375,8 @@ int Serve(const cli::ServerFlags& flags) {
   ao.token_ttl_seconds = config->auth.token_ttl_seconds;
   ao.audit = audit->get();
   ao.limits = config->limits;
+  ao.idempotency_retention_seconds = config->idempotency_retention_seconds;
+  ao.server_url = co.server_url;
   ao.platform = co.platform;
   ao.climate = &climate;
   ao.history = &history;
@@ -341,6 +385,8 @@ int Serve(const cli::ServerFlags& flags) {
   ao.spark_engine = config->spark_engine;
   ao.emr_configured = emr_engine != nullptr;
   for (const auto& cc : config->clusters) ao.clusters.push_back(cc.name);
+  ao.queues = config->queues;
+  ao.queue_capacity = config->queue_capacity;
   ao.preview = [&config, &kube_engines](const engine::LaunchSpec& spec,
                                         const std::string& name) -> Result<boost::json::value> {
     if (name.rfind("emr-on-eks", 0) == 0) {
@@ -472,6 +518,7 @@ int Serve(const cli::ServerFlags& flags) {
   no.port = config->port();
   no.threads = config->http_threads;
   no.max_body_bytes = static_cast<size_t>(config->max_body_bytes);
+  RaiseOpenFileLimit();
   net::HttpServer http(no, std::move(router),
                        [&api](const net::Request&, const std::string& route, int status,
                               double seconds) { api.Observe(route, status, seconds); });
@@ -481,6 +528,10 @@ int Serve(const cli::ServerFlags& flags) {
     shutdown_engines();
     return Die(st.error().message());
   }
+  // With listen port 0 the URL is known only now.
+  const std::string server_url = ServerUrl(*config, co.host, http.port());
+  controller.SetServerUrl(server_url);
+  api.SetServerUrl(server_url);
   engine::Health health = engines.front()->GetHealth();
   std::string others;
   for (size_t i = 1; i < engines.size(); ++i) others += ", " + engines[i]->Name();

@@ -138,11 +138,15 @@ retry: {max_attempts: 1}
 }
 
 TEST_F(KubeEngineTest, ServerRestartReattachesToItsPod) {
+  // The pod runs until the test creates `done`, after the restarted server re-attached: the
+  // test never guesses how long a kill and a restart take on a loaded machine.
+  const std::string done = dir_.path() + "/done";
   Apply(R"y(name: kube-adopt
 engine: kubernetes
 image: busybox:1.36
 command: ["/bin/sleep", "5"]
-env: {TUG_SIM: "log=before the restart;run=5"}
+env: {TUG_SIM: "log=before the restart;until=)y" +
+        done + R"y("}
 resources: {memory: 32Mi}
 )y");
   std::string id = Submit("kube-adopt");
@@ -151,6 +155,10 @@ resources: {memory: 32Mi}
   server_->Kill();
   std::string error;
   ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] {
+    return server_->Tug({"events", id}).out.find("re-attached") != std::string::npos;
+  })) << server_->Tug({"events", id}).out;
+  dir_.Write("done", "");
   ASSERT_TRUE(WaitStatus(id, "SUCCEEDED")) << Status(id);
   json::object run = GetRun(id);
   EXPECT_EQ(run.at("attempts").as_array().size(), 1u);  // re-attached, not relaunched

@@ -763,6 +763,9 @@ Result<SimScript> ParseSimScript(std::string_view text) {
       } else if (key == "hang") {
         if (eq != std::string_view::npos) return bad("takes no value");
         s.hang = true;
+      } else if (key == "until") {
+        if (Trim(value).empty()) return bad("want a file path, e.g. until=/tmp/done");
+        s.until_file = std::string(Trim(value));
       } else if (key == "waiting") {
         size_t colon = value.find(':');
         std::string_view reason = Trim(value.substr(0, colon));
@@ -771,7 +774,9 @@ Result<SimScript> ParseSimScript(std::string_view text) {
             colon == std::string_view::npos ? std::string_view() : value.substr(colon + 1);
         s.waiting = std::make_pair(std::string(reason), std::string(message));
       } else {
-        return bad("unknown; use run, exit, log, log_every, log_count, oom_below, hang or waiting");
+        return bad(
+            "unknown; use run, exit, log, log_every, log_count, oom_below, hang, until or "
+            "waiting");
       }
     }
     if (semi == std::string_view::npos) break;
@@ -2173,10 +2178,16 @@ NodeSimulator::Impl::RunEnd NodeSimulator::Impl::RunScript(
            std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
   };
   std::optional<Steady::time_point> end;
-  if (!s.hang) end = at(s.run_seconds);
+  if (!s.hang && s.until_file.empty()) end = at(s.run_seconds);
   int ticks = 0;
   while (true) {
     Steady::time_point wake = Steady::now() + 1h;
+    if (!s.until_file.empty()) {
+      if (::access(s.until_file.c_str(), F_OK) == 0) {
+        return {Outcome::kExited, oom ? 137 : s.exit_code, oom};
+      }
+      wake = Steady::now() + 50ms;
+    }
     if (end) wake = std::min(wake, *end);
     if (ticks < s.log_count) wake = std::min(wake, at(s.log_every_seconds * (ticks + 1)));
     if (active_deadline) wake = std::min(wake, *active_deadline);

@@ -19,6 +19,8 @@
 ///   oom_below=QTY      if resources.limits.memory < QTY: "allocating..." is logged and the
 ///                      container ends after its run time with 137 OOMKilled
 ///   hang               runs until the pod is deleted
+///   until=PATH         runs until the file PATH exists (checked every 50 ms), then exits
+///                      (a test ends a job when it is ready, not after a guessed time)
 ///   waiting=R:MESSAGE  never starts: container waiting with reason R and MESSAGE, phase Pending
 /// An invalid script leaves the container waiting with reason CreateContainerConfigError.
 ///
@@ -147,6 +149,7 @@ struct SimScript {
   std::optional<int64_t> oom_below_bytes;
   bool exit_set = false;  // exit= was given (a Spark driver's explicit exit wins over aborts)
   bool hang = false;
+  std::string until_file;  // until=: runs until this file exists
   std::optional<std::pair<std::string, std::string>> waiting;  // reason, message
 };
 /// kInvalidArgument naming the bad directive.

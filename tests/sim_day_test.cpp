@@ -145,5 +145,61 @@ TEST(SimDay, ErrorsAreClearAndNonZero) {
   EXPECT_NE(set.err.find("unknown generator parameter 'colour'"), std::string::npos) << set.err;
 }
 
+TEST(SimDay, TeamQueuesReportWaitsByTeam) {
+  std::vector<std::string> cmd = Args({TugBinary(),
+                                       "sim",
+                                       "--generate",
+                                       "--policy",
+                                       "c,c+queues=on",
+                                       "-o",
+                                       "json",
+                                       "--set",
+                                       "teams=3",
+                                       "--set",
+                                       "flood_teams=1",
+                                       "--set",
+                                       "flood_runs=200",
+                                       "--set",
+                                       "max_executors=8",
+                                       "--queue",
+                                       "a:cpu=200,memory=1Ti",
+                                       "--queue",
+                                       "b:cpu=200,memory=1Ti",
+                                       "--queue",
+                                       "c:cpu=200,memory=1Ti,weight=2"},
+                                      kDay);
+  CommandResult r = RunCommand(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json::value v = json::parse(r.out);
+  const json::array& p = v.at("policies").as_array();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[1].at("policy").at("queues").as_string(), "on");
+  EXPECT_EQ(v.at("config").at("queues").as_array().size(), 3u);
+  for (const char* team : {"a", "b", "c"}) {
+    const json::value& off = p[0].at("teams").at(team);
+    const json::value& on = p[1].at("teams").at(team);
+    EXPECT_EQ(off.at("runs").as_int64(), on.at("runs").as_int64()) << team;
+    EXPECT_FALSE(off.as_object().contains("queued_seconds")) << team;
+    EXPECT_GT(on.at("queued_seconds").at("count").as_int64(), 0) << team;
+  }
+  // a flooded: its 200 backfill runs on top of its ordinary ones, and it waited for its quota.
+  const json::object& ok = p[1].at("runs").at("succeeded_by_class").as_object();
+  const json::object& failed = p[1].at("runs").at("failed_by_class").as_object();
+  int64_t backfill = (ok.contains("backfill") ? ok.at("backfill").as_int64() : 0) +
+                     (failed.contains("backfill") ? failed.at("backfill").as_int64() : 0);
+  EXPECT_EQ(backfill, 200);
+  EXPECT_GT(p[1].at("teams").at("a").at("runs").as_int64(), 200);
+  EXPECT_GT(Num(p[1].at("teams").at("a").at("queued_seconds").at("p99")), 0);
+
+  CommandResult bad = RunCommand({TugBinary(), "sim", "--generate", "--queue", "a:cpu=lots"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--queue 'a': cpu takes cores such as 40 or 500m"), std::string::npos)
+      << bad.err;
+  CommandResult unknown = RunCommand(Args(
+      {TugBinary(), "sim", "--generate", "--policy", "c+queues=on", "--set", "teams=2"}, kDay));
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("which no --queue defines"), std::string::npos) << unknown.err;
+}
+
 }  // namespace
 }  // namespace tug::testing

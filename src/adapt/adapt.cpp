@@ -60,7 +60,7 @@ Decision PlanFirst(const Definition& spec, const RunOverrides& overrides,
   Decision d;
   d.retry = false;
   d.resources = spec.resources;
-  PlacementChoice choice = ChooseCapacity(spec.adapt, false, climate, platform);
+  PlacementChoice choice = ChooseCapacity(spec.adapt, spec.resources.gpu, false, climate, platform);
   d.placement = MakePlacement(spec, choice);
   std::string where = PlacementText(spec, d.placement, choice);
   bool spark = spec.kind == "spark";

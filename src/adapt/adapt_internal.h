@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,6 +64,9 @@ Diagnosis ParseDiagnosis(const std::string& text);
 
 // ---------------------------------------------------------------- classification (adapt_text.cpp)
 
+/// The failure classes a diagnosis may name (src/diagnose's catalog), in a fixed order.
+std::span<const std::string_view> DiagnosedClasses();
+/// A diagnosed class, or one the controller assigns itself ("lost", "launch_failed").
 bool IsKnownClass(std::string_view c);
 bool IsMemoryGrowthClass(std::string_view c);
 bool IsTransientClass(std::string_view c);
@@ -106,7 +110,8 @@ struct PlacementChoice {
   std::string why;       // why on-demand ("" when spot)
 };
 
-PlacementChoice ChooseCapacity(const AdaptPolicy& policy, bool after_node_loss,
+/// `gpu`: the run's GPUs per container; GPU runs with capacity auto go on-demand.
+PlacementChoice ChooseCapacity(const AdaptPolicy& policy, int64_t gpu, bool after_node_loss,
                                const Climate& climate, const Platform& platform);
 Placement MakePlacement(const Definition& spec, const PlacementChoice& c);
 

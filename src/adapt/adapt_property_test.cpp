@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "adapt/adapt_internal.h"
 #include "adapt/adapt_test_util.h"
 
 namespace tug::adapt {
@@ -21,26 +22,6 @@ using testing::kNow;
 using testing::Spark;
 
 // ---------------------------------------------------------------- property test
-
-constexpr const char* kClasses[] = {"executor_oom",
-                                    "executor_container_oom",
-                                    "driver_oom",
-                                    "driver_max_result_size",
-                                    "spark_memory_acquire_oom",
-                                    "shuffle_fetch_failure",
-                                    "node_loss",
-                                    "executor_lost_ambiguous",
-                                    "disk_full",
-                                    "python_worker_crash",
-                                    "user_code_error",
-                                    "data_error",
-                                    "transient_dependency",
-                                    "timeout",
-                                    "k8s_scheduling",
-                                    "k8s_image_pull",
-                                    "config_error",
-                                    "batch_container_oom",
-                                    "benign_noise"};
 
 int64_t SparkTotal(const SparkRole& r) {
   SparkRole e = r;
@@ -171,7 +152,8 @@ TEST(Property, NeverPastTheCapsAndBudgets) {
         } else if (kind == 2) {
           a.diagnosis = g.Coin() ? "" : "{\"class\": ";  // none or malformed
         } else {
-          std::string cls = kClasses[g.Int(0, static_cast<int>(std::size(kClasses)) - 1)];
+          auto classes = internal::DiagnosedClasses();
+          std::string cls(classes[g.Int(0, static_cast<int>(classes.size()) - 1)]);
           std::string text =
               g.Coin() ? "429 Too Many Requests" : "line " + std::to_string(g.Int(0, 3));
           a.diagnosis = Diag(cls, text, g.Coin(0.8),

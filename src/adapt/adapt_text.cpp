@@ -132,29 +132,33 @@ Diagnosis ParseDiagnosis(const std::string& text) {
 
 // ---------------------------------------------------------------- classification
 
+std::span<const std::string_view> DiagnosedClasses() {
+  static constexpr std::string_view kClasses[] = {"executor_oom",
+                                                  "executor_container_oom",
+                                                  "driver_oom",
+                                                  "driver_max_result_size",
+                                                  "spark_memory_acquire_oom",
+                                                  "shuffle_fetch_failure",
+                                                  "node_loss",
+                                                  "executor_lost_ambiguous",
+                                                  "disk_full",
+                                                  "python_worker_crash",
+                                                  "user_code_error",
+                                                  "data_error",
+                                                  "transient_dependency",
+                                                  "timeout",
+                                                  "k8s_scheduling",
+                                                  "k8s_image_pull",
+                                                  "config_error",
+                                                  "batch_container_oom",
+                                                  "benign_noise"};
+  return kClasses;
+}
+
 bool IsKnownClass(std::string_view c) {
-  static constexpr std::string_view kKnown[] = {"executor_oom",
-                                                "executor_container_oom",
-                                                "driver_oom",
-                                                "driver_max_result_size",
-                                                "spark_memory_acquire_oom",
-                                                "shuffle_fetch_failure",
-                                                "node_loss",
-                                                "executor_lost_ambiguous",
-                                                "disk_full",
-                                                "python_worker_crash",
-                                                "user_code_error",
-                                                "data_error",
-                                                "transient_dependency",
-                                                "timeout",
-                                                "k8s_scheduling",
-                                                "k8s_image_pull",
-                                                "config_error",
-                                                "batch_container_oom",
-                                                "benign_noise",
-                                                "lost",
-                                                "launch_failed"};
-  return std::find(std::begin(kKnown), std::end(kKnown), c) != std::end(kKnown);
+  if (c == "lost" || c == "launch_failed") return true;  // the controller's, not a diagnosis's
+  auto classes = DiagnosedClasses();
+  return std::find(classes.begin(), classes.end(), c) != classes.end();
 }
 
 /// Classes whose failure a bigger container can fix even when the diagnoser called the

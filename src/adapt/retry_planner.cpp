@@ -39,7 +39,8 @@ Decision RetryPlanner::Retry(std::string rule, std::string head, std::string tai
   d.retry = true;
   d.resources = next_;
   bool after_node_loss = failure_.cls == "node_loss" || EarlierHad("node_loss");
-  PlacementChoice choice = ChooseCapacity(spec_.adapt, after_node_loss, climate_, platform_);
+  PlacementChoice choice =
+      ChooseCapacity(spec_.adapt, spec_.resources.gpu, after_node_loss, climate_, platform_);
   d.placement = MakePlacement(spec_, choice);
   std::string where;
   {

@@ -81,11 +81,17 @@ int GrowCount(int base, int current, double factor, int cap, bool& capped) {
 
 // ---------------------------------------------------------------- placement
 
-PlacementChoice ChooseCapacity(const AdaptPolicy& policy, bool after_node_loss,
+PlacementChoice ChooseCapacity(const AdaptPolicy& policy, int64_t gpu, bool after_node_loss,
                                const Climate& climate, const Platform& platform) {
   if (policy.critical) return {std::string(kOnDemand), "the definition is critical"};
   if (policy.capacity == kOnDemand) return {std::string(kOnDemand), "adapt.capacity is on-demand"};
   if (after_node_loss) return {std::string(kOnDemand), "a node was lost earlier in this run"};
+  // Spot GPUs are scarce and reclaimed often, and a GPU job loses the most work to a
+  // reclaim: on-demand unless the definition asks for spot.
+  if (policy.capacity == "auto" && gpu > 0) {
+    return {std::string(kOnDemand),
+            "GPU runs default to on-demand (adapt.capacity: spot to override)"};
+  }
   if (policy.capacity == "auto" && climate.samples > 0 &&
       climate.spot_interruption_rate > platform.climate_threshold) {
     return {std::string(kOnDemand), fmt::format("the recent spot interruption rate {} is above {}",

@@ -17,9 +17,13 @@
 
 #include "cli/auth_commands.h"
 #include "cli/client.h"
+#include "cli/completion.h"
 #include "cli/log_commands.h"
 #include "cli/output.h"
+#include "cli/params.h"
+#include "cli/run_command.h"
 #include "cli/sim_command.h"
+#include "cli/watch_commands.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/model.h"
@@ -109,214 +113,18 @@ int Apply(const Globals& g, const std::vector<std::string>& files) {
 }
 
 // The exit code `tug run --wait` reports for a finished run.
-int ExitCodeOf(const json::value& run) {
-  const auto& o = run.as_object();
-  if (o.at("status").as_string() == "SUCCEEDED") return 0;
-  if (const json::value* oc = o.if_contains("outcome"); oc && oc->is_object()) {
-    if (const json::value* code = oc->as_object().if_contains("exit_code");
-        code && code->is_int64()) {
-      int c = static_cast<int>(code->as_int64());
-      return c == 0 ? 1 : c;
-    }
-  }
-  return 1;
-}
-
-bool IsFinal(const json::value& run) {
-  auto status = ParseRunStatus(run.as_object().at("status").as_string());
-  return status.ok() && IsTerminal(*status);
-}
-
-Result<json::value> WaitForEnd(Client& client, const std::string& id) {
-  auto delay = std::chrono::milliseconds(50);
-  while (true) {
-    ASSIGN_OR_RETURN(json::value run, client.Call("GET", "/api/v1/runs/" + id));
-    if (IsFinal(run)) return run;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(1000));
-  }
-}
-
-Status FollowLogs(Client& client, const std::string& id, const std::string& query) {
-  return client.Stream("/api/v1/runs/" + id + "/logs?follow=true" + query, &WriteStdout);
-}
-
-void PrintFinal(const json::value& run) {
-  const auto& o = run.as_object();
-  std::string reason;
-  std::string code;
-  if (const json::value* oc = o.if_contains("outcome"); oc && oc->is_object()) {
-    reason = std::string(oc->as_object().at("reason").as_string());
-    if (oc->as_object().at("exit_code").is_int64()) {
-      code = fmt::format(", exit {}", oc->as_object().at("exit_code").as_int64());
-    }
-    std::string message(oc->as_object().at("message").as_string());
-    std::cerr << fmt::format("run {} {} ({}{}){}\n", std::string(o.at("id").as_string()),
-                             std::string(o.at("status").as_string()), reason, code,
-                             message.empty() ? "" : ": " + message);
-  }
-}
-
-struct RunArgs {
-  std::string name;
-  std::vector<std::string> env;
-  std::string memory;
-  std::string cpu;
-  std::string timeout;
-  std::string owner;
-  std::string group;
-  std::string engine;
-  bool wait = false;
-  bool follow = false;
-  bool dry_run = false;
-};
-
-// Who is submitting: $USER, else the login name of the uid ("" when neither is known).
-std::string CurrentUser() {
-  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
-  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr) {
-    return pw->pw_name;
-  }
-  return "";
-}
-
-// A dry run as people read it: engine, plan, then what would be launched.
-void PrintDryRun(const json::value& v) {
-  const auto& o = v.as_object();
-  std::cout << "Dry run: nothing was stored or launched.\n";
-  std::cout << fmt::format("Engine:     {}\n", std::string(o.at("engine").as_string()));
-  if (const json::value* n = o.if_contains("note"); n != nullptr && n->is_string()) {
-    std::cout << fmt::format("Note:       {}\n", std::string(n->as_string()));
-  }
-  if (const json::value* s = o.at("plan").as_object().if_contains("sentence");
-      s != nullptr && s->is_string()) {
-    std::cout << fmt::format("Plan:       {}\n", std::string(s->as_string()));
-  }
-  const json::value* launch = o.if_contains("launch");
-  if (launch == nullptr || !launch->is_object()) return;
-  const auto& l = launch->as_object();
-  if (const json::value* img = l.if_contains("image")) {
-    std::cout << fmt::format("Image:      {}\n", std::string(img->as_string()));
-  }
-  if (const json::value* argv = l.if_contains("argv"); argv != nullptr && argv->is_array()) {
-    std::cout << "Command:\n";
-    std::string pending;
-    for (const auto& a : argv->as_array()) {
-      std::string arg(a.as_string());
-      if (arg == "--conf" || arg.rfind("--", 0) == 0) {
-        pending = arg;
-        continue;
-      }
-      std::cout << "  " << (pending.empty() ? arg : pending + " " + arg) << "\n";
-      pending.clear();
-    }
-  }
-  for (const char* role : {"driver", "executors"}) {
-    if (const json::value* p = l.if_contains(role); p != nullptr && p->is_object()) {
-      std::cout << fmt::format("{}:{}{}\n", role == std::string("driver") ? "Driver" : "Executors",
-                               role == std::string("driver") ? "     " : "  ", json::serialize(*p));
-    }
-  }
-  if (const json::value* pod = l.if_contains("pod")) {
-    std::cout << "Pod:        " << json::serialize(*pod) << "\n";
-  }
-  if (const json::value* call = l.if_contains("start_job_run");
-      call != nullptr && call->is_object()) {
-    const auto& c = call->as_object();
-    std::cout << fmt::format("EMR:        {} {} (StartJobRun)\n",
-                             std::string(c.at("method").as_string()),
-                             std::string(c.at("path").as_string()));
-    std::cout << "Body:       " << json::serialize(c.at("body")) << "\n";
-  }
-}
-
-int RunCmd(const Globals& g, const RunArgs& a) {
-  json::object body{{"definition", a.name}};
-  // Signed in, the server takes the owner from the token; without one (a loopback server
-  // without authentication) the run is $USER's.
-  if (std::string owner = a.owner.empty() && g.token.empty() ? CurrentUser() : a.owner;
-      !owner.empty()) {
-    body["owner"] = owner;
-  }
-  if (!a.group.empty()) body["group"] = a.group;
-  json::object env;
-  for (const auto& kv : a.env) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << fmt::format("error: --env '{}' must be KEY=VALUE\n", kv);
-      return kExitUsage;
-    }
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  if (!env.empty()) body["env"] = env;
-  json::object res;
-  if (!a.memory.empty()) {
-    auto m = ParseMemory(a.memory);
-    if (!m.ok()) return Fail("--memory: " + m.error().message());
-    res["memory"] = *m;
-  }
-  if (!a.cpu.empty()) {
-    auto c = ParseCpu(a.cpu);
-    if (!c.ok()) return Fail("--cpu: " + c.error().message());
-    res["cpu"] = FormatCpu(*c);
-  }
-  if (!res.empty()) body["resources"] = res;
-  if (!a.timeout.empty()) body["timeout"] = a.timeout;
-  if (!a.engine.empty()) body["engine"] = a.engine;
-
-  auto client = Client::Connect(g);
-  if (!client.ok()) return Fail(client.error().message());
-  if (a.dry_run) {
-    auto dry = client->Call("POST", "/api/v1/runs?dry_run=true", json::serialize(body));
-    if (!dry.ok()) return Fail(dry.error().message());
-    if (g.output == "table") {
-      PrintDryRun(*dry);
-    } else {
-      Print(g, *dry, [] { return std::string(); });
-    }
-    return 0;
-  }
-  auto run = client->Call("POST", "/api/v1/runs", json::serialize(body));
-  if (!run.ok()) return Fail(run.error().message());
-  std::string id(run->as_object().at("id").as_string());
-  if (!a.wait && !a.follow) {
-    if (g.output == "table") {
-      std::cout << id << "\n";
-    } else {
-      Print(g, *run, [] { return std::string(); });
-    }
-    return 0;
-  }
-  if (g.output == "table") std::cerr << fmt::format("run {} submitted\n", id);
-  if (a.follow) {
-    // Follow the newest attempt until the run ends (later attempts, once retries exist, too).
-    while (true) {
-      if (auto st = FollowLogs(*client, id, ""); !st.ok()) return Fail(st.error().message());
-      auto now = client->Call("GET", "/api/v1/runs/" + id);
-      if (!now.ok()) return Fail(now.error().message());
-      if (IsFinal(*now)) break;
-    }
-  }
-  auto final_run = WaitForEnd(*client, id);
-  if (!final_run.ok()) return Fail(final_run.error().message());
-  if (g.output == "table") {
-    PrintFinal(*final_run);
-  } else {
-    Print(g, *final_run, [] { return std::string(); });
-  }
-  return ExitCodeOf(*final_run);
-}
-
 struct GetArgs {
   std::string what;
   std::string id;
   std::string status;
   std::string definition;
   std::string owner;
+  std::string parent;
   std::string since;
   std::string cursor;
   std::string sort;
   int limit = 0;
+  bool watch = false;
 };
 
 int GetCmd(const Globals& g, const GetArgs& a) {
@@ -328,6 +136,7 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     if (!a.status.empty()) q += "&status=" + UrlEncode(a.status);
     if (!a.definition.empty()) q += "&definition=" + UrlEncode(a.definition);
     if (!a.owner.empty()) q += "&owner=" + UrlEncode(a.owner);
+    if (!a.parent.empty()) q += "&parent=" + UrlEncode(a.parent);
     if (!a.since.empty()) {
       auto d = ParseDuration(a.since);
       if (!d.ok()) return Fail("--since: " + d.error().message());
@@ -337,6 +146,7 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     if (!a.sort.empty()) q += "&sort=" + UrlEncode(a.sort);
     if (a.limit > 0) q += "&limit=" + std::to_string(a.limit);
     if (!q.empty()) q[0] = '?';
+    if (a.watch) return WatchRunsCmd(g, {a.definition, a.owner, q});
     auto r = client->Call("GET", "/api/v1/runs" + q);
     if (!r.ok()) return Fail(r.error().message());
     Print(g, *r, [&] {
@@ -354,6 +164,18 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     Print(g, *r, [&] { return RunDetail(*r, now); });
     return 0;
   }
+  if (a.what == "queues") {
+    auto r = client->Call("GET", "/api/v1/queues");
+    if (!r.ok()) return Fail(r.error().message());
+    Print(g, *r, [&] {
+      const json::value* on = r->as_object().if_contains("enabled");
+      if (on != nullptr && on->is_bool() && !on->get_bool()) {
+        return std::string("no queues configured: runs start as soon as they are due\n");
+      }
+      return QueuesTable(*r);
+    });
+    return 0;
+  }
   if (a.what == "definitions") {
     auto r = client->Call("GET", "/api/v1/definitions");
     if (!r.ok()) return Fail(r.error().message());
@@ -368,18 +190,32 @@ int GetCmd(const Globals& g, const GetArgs& a) {
     return 0;
   }
   std::cerr << fmt::format(
-      "error: unknown resource '{}'; use runs, run ID, definitions or definition NAME\n", a.what);
+      "error: unknown resource '{}'; use runs, run ID, queues, definitions or definition NAME\n",
+      a.what);
   return kExitUsage;
 }
 
-int StopCmd(const Globals& g, const std::string& id) {
+int StopCmd(const Globals& g, const std::string& id, bool cascade) {
   auto client = Client::Connect(g);
   if (!client.ok()) return Fail(client.error().message());
-  auto r = client->Call("POST", "/api/v1/runs/" + UrlEncode(id) + "/stop");
+  auto r = client->Call(
+      "POST", "/api/v1/runs/" + UrlEncode(id) + "/stop" + (cascade ? "?cascade=true" : ""));
   if (!r.ok()) return Fail(r.error().message());
   Print(g, *r, [&] {
     std::string status(r->as_object().at("status").as_string());
-    return fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
+    std::string out = fmt::format("run {} {}\n", id, status == "STOPPED" ? "stopped" : "stopping");
+    const json::value* c = r->as_object().if_contains("cascade");
+    if (c != nullptr && c->is_object()) {
+      const json::value* stopped = c->as_object().if_contains("stopped");
+      const size_t n = stopped != nullptr && stopped->is_array() ? stopped->as_array().size() : 0;
+      out += fmt::format("{} descendant run(s) stopped", n);
+      const json::value* skipped = c->as_object().if_contains("skipped");
+      if (skipped != nullptr && skipped->is_int64() && skipped->as_int64() > 0) {
+        out += fmt::format(", {} you may not stop left running", skipped->as_int64());
+      }
+      out += "\n";
+    }
+    return out;
   });
   return 0;
 }
@@ -453,6 +289,15 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   run->add_option("--engine", ra.engine,
                   "Engine for this run instead of the definition's: local, kubernetes, spark or "
                   "emr-on-eks");
+  run->add_option("-p,--param", ra.params,
+                  "Template parameter NAME=VALUE (repeatable), typed by the definition's "
+                  "parameters schema");
+  run->add_option("--gpu", ra.gpu, "GPUs for this run instead of the definition's");
+  run->add_option("--idempotency-key", ra.idempotency_key,
+                  "Submit at most once per key: repeating it (with the same flags) within the "
+                  "server's retention (7 days by default) returns the first run");
+  run->add_option("--parent", ra.parent,
+                  "The run this one belongs to (a job submitting children passes $TUG_RUN_ID)");
   run->add_flag("--wait", ra.wait, "Wait for the run to end; exit with its exit code");
   run->add_flag("-f,--follow", ra.follow, "Stream the logs until the run ends (implies --wait)");
   run->add_flag("--dry-run", ra.dry_run,
@@ -460,18 +305,21 @@ int Main(int argc, char** argv, const ServeFn& serve) {
                 "request); launch nothing");
 
   GetArgs ga;
-  auto* get = app.add_subcommand("get", "Show runs, a run, or definitions");
-  get->add_option("what", ga.what, "runs | run | definitions | definition")->required();
+  auto* get = app.add_subcommand("get", "Show runs, a run, queues, or definitions");
+  get->add_option("what", ga.what, "runs | run | queues | definitions | definition")->required();
   get->add_option("id", ga.id, "Run id or definition name");
   get->add_option("--status", ga.status, "Filter runs by status");
   get->add_option("--definition", ga.definition, "Filter runs by definition");
   get->add_option("--owner", ga.owner, "Filter runs by who submitted them");
+  get->add_option("--parent", ga.parent, "Only the children of this run (lineage)");
   get->add_option("--since", ga.since, "Only runs created in the last DURATION, e.g. 1h, 7d");
   get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
   get->add_option("--limit", ga.limit, "Runs per page (1-500)");
   get->add_option("--sort", ga.sort,
                   "Order runs: newest (the default) or cost (most expensive first; pages keep "
                   "the order, pass --sort with --cursor)");
+  get->add_flag("-w,--watch", ga.watch,
+                "With runs: after the listing, print a run's row again each time it changes");
 
   LogsArgs la;
   auto* logs = app.add_subcommand("logs", "Print a run's logs");
@@ -486,10 +334,17 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   std::string stop_id;
   auto* stop = app.add_subcommand("stop", "Stop a run");
   stop->add_option("id", stop_id, "Run id")->required();
+  bool stop_cascade = false;
+  stop->add_flag("--cascade", stop_cascade,
+                 "Also stop the run's descendants (runs submitted with it as parent)");
 
   std::string events_id;
   auto* events = app.add_subcommand("events", "Show a run's timeline");
   events->add_option("id", events_id, "Run id")->required();
+  bool events_follow = false;
+  events->add_flag("-f,--follow", events_follow,
+                   "Print events as they happen until the run ends (resumes after a dropped "
+                   "connection)");
 
   diagnose::OfflineOptions dopts;
   int diag_exit = -1;
@@ -508,6 +363,13 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   AuthArgs auth_args;
   AddAuthCommands(app, auth_args);
 
+  std::string completion_shell;
+  auto* completion = app.add_subcommand(
+      "completion", "Print a shell completion script: source <(tug completion bash)");
+  completion->add_option("shell", completion_shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -515,6 +377,10 @@ int Main(int argc, char** argv, const ServeFn& serve) {
     return rc == 0 ? 0 : kExitUsage;
   }
   if (*server) return serve(sf);
+  if (*completion) {
+    std::cout << CompletionScript(app, completion_shell);
+    return 0;
+  }
   if (*sim) return SimCmd(sim_args);
   if (*diag) {
     if (diag_exit >= 0) dopts.exit_code = diag_exit;
@@ -532,8 +398,8 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   if (*run) return RunCmd(g, ra);
   if (*get) return GetCmd(g, ga);
   if (*logs) return LogsCmd(g, la);
-  if (*stop) return StopCmd(g, stop_id);
-  if (*events) return EventsCmd(g, events_id);
+  if (*stop) return StopCmd(g, stop_id, stop_cascade);
+  if (*events) return events_follow ? FollowEventsCmd(g, events_id) : EventsCmd(g, events_id);
   return kExitUsage;
 }
 

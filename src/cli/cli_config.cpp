@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "core/private_file.h"
 #include "core/yaml.h"
 
 namespace json = boost::json;
@@ -108,19 +109,9 @@ Status SaveCliConfig(const std::string& path, const CliConfig& config) {
   for (const auto& [server, token] : config.tokens) {
     text += "  - server: " + Quoted(server) + "\n    token: " + Quoted(token) + "\n";
   }
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Unavailable(
-        fmt::format("cannot write the CLI config '{}': {}", path, std::strerror(errno)));
-  }
-  ssize_t n = ::write(fd, text.data(), text.size());
-  int write_errno = errno;
-  ::close(fd);
-  if (n != static_cast<ssize_t>(text.size()) || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = n != static_cast<ssize_t>(text.size()) ? write_errno : errno;
-    ::unlink(tmp.c_str());
-    return Unavailable(fmt::format("cannot write the CLI config '{}': {}", path, std::strerror(e)));
+  auto written = WritePrivateFile(path, text, IfExists::kReplace);
+  if (!written.ok()) {
+    return Unavailable(fmt::format("cannot write the CLI config: {}", written.error().message()));
   }
   return OkStatus();
 }

@@ -90,7 +90,8 @@ class Client {
     return v;
   }
 
-  Status Stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) {
+  Status Stream(const std::string& target, const std::function<bool(std::string_view)>& on_data,
+                const net::HeaderList& headers = {}) {
     int status = 0;
     std::string error_body;
     auto st = http_.Stream(
@@ -102,7 +103,7 @@ class Client {
           }
           return on_data(chunk);
         },
-        &status);
+        &status, headers);
     if (!st.ok()) return st;
     if (status >= 400) return Error(CodeOf(status), ServerMessage(status, error_body));
     return OkStatus();

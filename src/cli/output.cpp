@@ -234,6 +234,33 @@ std::string RunsTable(const json::value& runs, int64_t now) {
   return Table(rows);
 }
 
+std::string QueuesTable(const json::value& body) {
+  std::vector<std::vector<std::string>> rows = {
+      {"QUEUE", "WEIGHT", "RUNNING", "QUEUED", "CPU", "MEMORY", "GPU", "SHARE", "WAITING ON"}};
+  const json::value* queues = At(body, {"queues"});
+  if (queues == nullptr || !queues->is_array()) return Table(rows);
+  // "used/quota", or just "used" without a quota.
+  auto of = [](const json::value& q, const char* used_key, const char* limit_key, auto format) {
+    const json::value* used = At(q, {"usage", used_key});
+    const json::value* limit = At(q, {"limits", limit_key});
+    std::string u = used != nullptr && used->is_int64() ? format(used->as_int64()) : "0";
+    if (limit == nullptr || !limit->is_int64()) return u;
+    return u + "/" + format(limit->as_int64());
+  };
+  for (const json::value& q : queues->get_array()) {
+    const json::value* share = At(q, {"share"});
+    rows.push_back({Str(At(q, {"name"})), Str(At(q, {"weight"})), Str(At(q, {"running"})),
+                    Str(At(q, {"queued"})), of(q, "cpu_millis", "cpu_millis", FormatCpu),
+                    of(q, "memory_bytes", "memory_bytes", FormatMemory),
+                    of(q, "gpu", "gpu", [](int64_t n) { return std::to_string(n); }),
+                    share != nullptr && share->is_number()
+                        ? fmt::format("{:.2f}", share->to_number<double>())
+                        : "",
+                    Str(At(q, {"blocked"}))});
+  }
+  return Table(rows);
+}
+
 std::string RunDetail(const json::value& run, int64_t now) {
   std::string out;
   auto line = [&](const char* k, const std::string& v) {
@@ -243,6 +270,7 @@ std::string RunDetail(const json::value& run, int64_t now) {
   line("Definition:", fmt::format("{} (version {})", Str(At(run, {"definition"})),
                                   Str(At(run, {"definition_version"}))));
   line("Owner:", Str(At(run, {"owner"})));
+  line("Parent:", Str(At(run, {"parent_run_id"})));
   line("Status:", Str(At(run, {"status"})));
   if (const json::value* c = At(run, {"cost"}); c != nullptr && c->is_object()) {
     const json::value* currency = At(*c, {"currency"});
@@ -259,6 +287,12 @@ std::string RunDetail(const json::value& run, int64_t now) {
     if (!notes.empty()) text += " (" + fmt::format("{}", fmt::join(notes, "; ")) + ")";
     line("Cost:", text);
   }
+  // Team queues: where it waits, its place and what holds it.
+  if (std::string queue = Str(At(run, {"queue"})); !queue.empty()) {
+    std::string position = Str(At(run, {"queue_position"}));
+    line("Queue:", position.empty() ? queue : fmt::format("{} (position {})", queue, position));
+  }
+  line("Waiting:", Str(At(run, {"queue_reason"})));
   if (const json::value* c = At(run, {"created_at"})) line("Created:", Age(*c, now) + " ago");
   if (const json::value* oc = At(run, {"outcome"}); oc != nullptr && oc->is_object()) {
     std::string code = Str(At(*oc, {"exit_code"}));

@@ -23,5 +23,7 @@ std::string Money(const boost::json::value* amount, const boost::json::value* cu
 std::string RunsTable(const boost::json::value& runs, int64_t now);
 std::string RunDetail(const boost::json::value& run, int64_t now);
 std::string DefinitionsTable(const boost::json::value& defs);
+/// `tug get queues`: GET /api/v1/queues as a table (usage/quota, counts, share, what blocks).
+std::string QueuesTable(const boost::json::value& body);
 
 }  // namespace tug::cli

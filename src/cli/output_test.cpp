@@ -70,5 +70,29 @@ TEST(OutputTest, RunsTableHasACostColumn) {
   EXPECT_NE(running.find(" -"), std::string::npos) << out;
 }
 
+TEST(OutputTest, QueuesTableAndAWaitingRun) {
+  boost::json::value body = boost::json::parse(R"({"enabled": true, "queues": [
+    {"name": "team-a", "weight": 2, "running": 2, "queued": 8, "share": 0.5,
+     "limits": {"cpu_millis": 2000, "memory_bytes": null, "gpu": null, "max_running": null},
+     "usage": {"cpu_millis": 2000, "memory_bytes": 134217728, "gpu": 0},
+     "blocked": "team-a: 2 of 2 CPUs in use"},
+    {"name": "default", "weight": 1, "running": 0, "queued": 0, "share": 0,
+     "limits": {"cpu_millis": null, "memory_bytes": null, "gpu": null, "max_running": null},
+     "usage": {"cpu_millis": 0, "memory_bytes": 0, "gpu": 0}, "blocked": null}]})");
+  std::string out = QueuesTable(body);
+  EXPECT_NE(out.find("team-a    2        2         8        2/2   128Mi    0     0.50    team-a: 2 "
+                     "of 2 CPUs in use"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("default"), std::string::npos) << out;
+  boost::json::value run =
+      boost::json::parse(R"({"id": "r1", "definition": "d", "definition_version": 1,
+    "status": "QUEUED", "queue": "team-a", "queue_position": 3,
+    "queue_reason": "team-a: 2 of 2 CPUs in use", "attempts": []})");
+  std::string detail = RunDetail(run, 0);
+  EXPECT_NE(detail.find("Queue:      team-a (position 3)"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("Waiting:    team-a: 2 of 2 CPUs in use"), std::string::npos) << detail;
+}
+
 }  // namespace
 }  // namespace tug::cli

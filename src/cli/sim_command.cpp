@@ -96,6 +96,11 @@ Result<sim::SimConfig> ConfigFrom(const SimArgs& a) {
     ASSIGN_OR_RETURN(c.climate, sim::ParseClimate(a.climate));
   }
   if (a.max_nodes > 0) c.autoscaler.max_nodes = a.max_nodes;
+  for (const std::string& spec : a.queues) {
+    ASSIGN_OR_RETURN(queue::QueueSpec q, sim::ParseQueueSpec(spec));
+    c.queues.push_back(std::move(q));
+  }
+  RETURN_IF_ERROR(queue::ValidateQueues(c.queues));
   return c;
 }
 
@@ -121,7 +126,7 @@ CLI::App* AddSimCommand(CLI::App& app, SimArgs& a) {
       ->capture_default_str();
   sim->add_option("--policy", a.policies,
                   "Policies to compare: a|static, b|autoscaled, c|tugboat, with +key=value "
-                  "changes (e.g. tugboat+scoring=least)")
+                  "changes (e.g. tugboat+scoring=least, c+queues=on with --queue)")
       ->capture_default_str();
   sim->add_option("-o,--output", a.output, "Report format: table, json or markdown")
       ->check(CLI::IsMember({"table", "json", "markdown"}))
@@ -146,6 +151,9 @@ CLI::App* AddSimCommand(CLI::App& app, SimArgs& a) {
   sim->add_option("--max-nodes", a.max_nodes, "Autoscaler's node limit (default 2000)");
   sim->add_option("--spot-price-fraction", a.spot_fraction, "Spot price / on-demand price")
       ->capture_default_str();
+  sim->add_option("--queue", a.queues,
+                  "A team queue for policies with +queues=on or fifo, e.g. "
+                  "a:weight=1,cpu=400,memory=1600Gi,running=100 (repeatable; docs/fleet.md)");
   sim->add_option("--alibaba-memory", a.alibaba_memory, "Memory of plan_mem 1.0")
       ->capture_default_str();
   sim->add_option("--alibaba-cpu-units", a.alibaba_cpu_units, "plan_cpu units per core")

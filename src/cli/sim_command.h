@@ -32,6 +32,8 @@ struct SimArgs {
   std::string climate;
   int max_nodes = 0;
   double spot_fraction = 0.35;
+  // Team queues (policies with +queues=on|fifo): NAME:key=value,... each.
+  std::vector<std::string> queues;
   // Alibaba.
   std::string alibaba_memory = "64Gi";
   double alibaba_cpu_units = 100;

@@ -59,6 +59,10 @@ Controller::Controller(ControlOptions options, store::Store& store,
           "tug_retry_decisions_total",
           "The planner's decisions after failed attempts, by rule and whether it retried")) {
   for (engine::Engine* e : engines) engines_[e->Name()] = e;
+  if (!options_.queues.empty()) {
+    admission_ = std::make_unique<Admission>(options_.queues, options_.queue_capacity, store_,
+                                             options_.owner, options_.lease, clock_, &registry);
+  }
 }
 
 Controller::~Controller() { Stop(); }
@@ -123,6 +127,7 @@ void Controller::Stop() {
   // Let another replica take the singleton loops over at once.
   (void)store_.ReleaseLease("reconcile", options_.owner);
   (void)store_.ReleaseLease("retention", options_.owner);
+  if (admission_) admission_->Release();
 }
 
 void Controller::Wake() {
@@ -165,8 +170,10 @@ void Controller::DispatchLoop() {
       wake_ = false;
       room = max_in_flight - launches_in_flight_;
     }
-    auto claimed = store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease,
-                                        std::min(options_.claim_batch, room));
+    const int batch = std::min(options_.claim_batch, room);
+    auto claimed = admission_
+                       ? admission_->Round(batch)
+                       : store_.ClaimAttempts(options_.owner, clock_.Now(), options_.lease, batch);
     ++claim_rounds_;
     if (!claimed.ok()) {
       log::Warn("dispatcher: claim failed", {{"error", claimed.error().ToString()}});
@@ -185,7 +192,11 @@ void Controller::DispatchLoop() {
     }
     // Sleep until woken, until the next attempt is due, or a slow poll (expired leases).
     Micros wait = options_.idle_poll;
-    if (auto next = store_.NextDueAt(); next.ok() && next->has_value()) {
+    // With queues, due attempts may wait on limits: poll (capacity frees when runs end)
+    // rather than spin on their past due times.
+    if (admission_) {
+      // nothing: the idle poll, or a Wake on submit
+    } else if (auto next = store_.NextDueAt(); next.ok() && next->has_value()) {
       wait = std::min(wait, std::max<Micros>(**next - clock_.Now(), 0));
     }
     std::unique_lock lock(mu_);
@@ -241,7 +252,13 @@ void Controller::LeaseLoop() {
   }
 }
 
-engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
+void Controller::SetServerUrl(std::string url) {
+  std::lock_guard lock(mu_);
+  server_url_ = std::move(url);
+}
+
+engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt,
+                                 const std::string& server_url) {
   engine::LaunchSpec spec;
   spec.run_id = attempt.run_id;
   spec.attempt_id = attempt.id;
@@ -250,6 +267,18 @@ engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt) {
   spec.argv = run.spec.Argv();
   spec.env = run.spec.env;
   spec.secret_env = run.spec.secret_env;
+  // Lineage (issue 26): what a job needs to submit children. Assembled here, once, so the local,
+  // kubernetes, spark (driver and executors) and EMR engines all pass the same variables.
+  spec.env["TUG_RUN_ID"] = run.id;
+  spec.secret_env.erase("TUG_RUN_ID");
+  if (!run.parent_run_id.empty()) {
+    spec.env["TUG_PARENT_RUN_ID"] = run.parent_run_id;
+    spec.secret_env.erase("TUG_PARENT_RUN_ID");
+  }
+  if (!server_url.empty()) {
+    spec.env["TUG_SERVER"] = server_url;
+    spec.secret_env.erase("TUG_SERVER");
+  }
   spec.working_dir = run.spec.working_dir;
   spec.image = run.spec.image;
   spec.resources = attempt.resources;
@@ -268,7 +297,12 @@ void Controller::Launch(const Attempt& attempt) {
                {{"attempt", attempt.id}, {"error", run.error().ToString()}});
     return;
   }
-  engine::LaunchSpec spec = LaunchSpecFor(*run, attempt);
+  std::string server_url;
+  {
+    std::lock_guard lock(mu_);
+    server_url = server_url_.empty() ? options_.server_url : server_url_;
+  }
+  engine::LaunchSpec spec = LaunchSpecFor(*run, attempt, server_url);
 
   engine::Engine* engine = EngineFor(attempt.engine);
   const auto launch_start = std::chrono::steady_clock::now();

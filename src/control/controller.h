@@ -13,7 +13,7 @@
 ///    Attempts of host-bound engines (local processes) are adopted only on their own host;
 ///    cluster attempts by the replica holding the "reconcile" lease;
 ///  - retention (housekeeper, under the "retention" lease): deletes runs ended longer ago than
-///    `retention`, with their logs.
+///    `retention`, with their logs, and expired idempotency keys (every retention_every).
 /// Nothing is kept only in memory: a crash at any point is recovered from the store by the next
 /// process, and the engine's idempotent Launch makes sure no attempt starts twice.
 ///
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "adapt/adapt.h"
+#include "control/admission.h"
 #include "control/cost_recorder.h"
 #include "control/planning.h"
 #include "core/clock.h"
@@ -50,6 +51,8 @@ namespace tug::control {
 
 struct ControlOptions {
   std::string owner;  // unique per server process: "<host>/<pid>/<random>"
+  /// The server's URL as jobs reach it: every attempt's TUG_SERVER ("": not set).
+  std::string server_url;
   std::string
       host;  // this machine's name: attempts claimed by owners on this host are ours to adopt
   Micros lease = 30 * kMicrosPerSecond;
@@ -83,6 +86,10 @@ struct ControlOptions {
   Micros retention_every = 3600 * kMicrosPerSecond;
   /// Where retention deletes logs; nullptr: logs are not deleted.
   logs::LogStore* logs = nullptr;
+  /// Team queues (src/queue): when set, due attempts are admitted through them (see
+  /// control/admission.h) instead of claimed as soon as they are due.
+  std::vector<queue::QueueSpec> queues;
+  queue::Vec queue_capacity;
   /// Whether the server process of an owner on this host is certainly gone (its attempts are
   /// taken over without waiting for the lease). Default: kill(pid, 0) says no such process.
   std::function<bool(const std::string& owner)> owner_gone;
@@ -94,8 +101,11 @@ std::string MakeOwner(const std::string& host);
 std::string OwnerHost(const std::string& owner);
 
 /// What the engine is given for an attempt of a run (its resolved spec, the attempt's sizes
-/// and placement).
-engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt);
+/// and placement). Every engine's environment gets TUG_RUN_ID (and TUG_PARENT_RUN_ID for a
+/// child run) and, when `server_url` is set, TUG_SERVER, so a job can submit children; these
+/// names are the platform's and replace what a definition sets.
+engine::LaunchSpec LaunchSpecFor(const Run& run, const Attempt& attempt,
+                                 const std::string& server_url = "");
 
 class Controller {
  public:
@@ -112,6 +122,9 @@ class Controller {
   [[nodiscard]] Status Start();
   /// Stops the loops (jobs keep running; the next process adopts them). Idempotent.
   void Stop();
+  /// Replaces ControlOptions::server_url (the server knows its port only once it listens).
+  /// Thread-safe; attempts launched afterwards get the new TUG_SERVER.
+  void SetServerUrl(std::string url);
   /// Something changed (a run was submitted): look for due work now.
   void Wake();
   /// Stops a run: at once if it is queued, through the engine if it runs.
@@ -191,6 +204,7 @@ class Controller {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  std::string server_url_;  // guarded by mu_
   bool wake_ = false;
   bool stopping_ = false;
   bool started_ = false;
@@ -202,6 +216,7 @@ class Controller {
   int launches_in_flight_ = 0;         // guarded by mu_: queued + being launched
   std::thread lease_keeper_;
   std::thread housekeeper_;
+  std::unique_ptr<Admission> admission_;  // set when queues are configured; dispatcher only
   std::atomic<int64_t> sweeps_{0};
   std::atomic<int64_t> claim_rounds_{0};
 

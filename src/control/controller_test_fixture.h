@@ -125,7 +125,9 @@ class ControllerTest : public ::testing::Test {
     r.spec.name = "hello";
     r.spec.command = "echo hi";
     r.spec.env = {{"K", "v"}};
-    r.spec.resources = {64 << 20, 500, {}};
+    r.spec.resources = {};
+    r.spec.resources.memory_bytes = 64 << 20;
+    r.spec.resources.cpu_millis = 500;
     r.created_at = clock_.Now();
     r.updated_at = r.created_at;
     Attempt a;

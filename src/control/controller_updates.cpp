@@ -277,6 +277,8 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
     st = store_.EndAttempt(attempt.id, end);
   }
   if (st.ok()) {
+    // Its queue has room again: admit the next run now rather than at the next poll.
+    if (admission_) Wake();
     ended_.With({{"reason", end.outcome.reason}}).Inc();
     if (options_.cost != nullptr && run) options_.cost->Count(*run, end);
     if (!end.failure_class.empty()) failed_.With({{"class", end.failure_class}}).Inc();

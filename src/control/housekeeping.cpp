@@ -189,7 +189,8 @@ void Controller::HousekeepingLoop() {
                                      std::max(3 * options_.sweep_every, options_.lease));
     Sweep(lease.ok() && *lease);
     ++sweeps_;
-    if (options_.retention > 0 && clock_.Now() >= next_retention) {
+    // Retention also purges expired idempotency keys, so it runs when runs are kept forever.
+    if (clock_.Now() >= next_retention) {
       Retain();
       next_retention = clock_.Now() + options_.retention_every;
     }
@@ -200,6 +201,20 @@ void Controller::Retain() {
   auto lease = store_.AcquireLease("retention", options_.owner, clock_.Now(),
                                    options_.retention_every + options_.lease);
   if (!lease.ok() || !*lease) return;  // another replica does it (or the store is down)
+  // Expired idempotency keys: free already (a new run takes one over), deleted to keep the
+  // table small.
+  constexpr int kKeyBatch = 1000;
+  while (true) {
+    auto keys = store_.PurgeIdempotencyKeys(clock_.Now(), kKeyBatch);
+    if (!keys.ok()) {
+      log::Warn("retention: purging idempotency keys failed", {{"error", keys.error().ToString()}});
+      break;
+    }
+    if (*keys < kKeyBatch) break;
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+  }
+  if (options_.retention <= 0) return;
   const Micros cutoff = clock_.Now() - options_.retention;
   constexpr int kBatch = 500;
   int64_t purged = 0;

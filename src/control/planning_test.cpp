@@ -20,7 +20,9 @@ class HistorySourceTest : public ::testing::Test {
     store_ = std::move(*s);
     spec_.name = "hello";
     spec_.command = "echo hi";
-    spec_.resources = {256 * kMi, 500, {}};
+    spec_.resources = {};
+    spec_.resources.memory_bytes = 256 * kMi;
+    spec_.resources.cpu_millis = 500;
   }
 
   // One run of `spec_` that succeeds at `ended_at` with `peak` bytes measured.

@@ -36,20 +36,28 @@ json::value ParsedOrNull(const std::string& text) {
 json::value ToJson(const RunOverrides& o) {
   json::object out;
   if (!o.env.empty()) out["env"] = StringMap(o.env);
-  if (o.resources.memory_bytes > 0 || o.resources.cpu_millis > 0) {
+  if (o.resources.memory_bytes > 0 || o.resources.cpu_millis > 0 || o.resources.gpu > 0) {
     out["resources"] = ToJson(o.resources);
   }
   if (o.timeout_seconds > 0) out["timeout"] = FormatDuration(o.timeout_seconds);
   if (!o.engine.empty()) out["engine"] = o.engine;
+  if (!o.parameters.empty()) out["parameters"] = ParsedOrNull(o.parameters);
   return out;
 }
 
 Result<RunOverrides> OverridesFromJson(const json::value& v) {
   Reader r(v, "run");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout", "engine"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"env", "resources", "timeout", "engine", "parameters"}));
   RunOverrides o;
   RETURN_IF_ERROR(r.Map("env", o.env));
+  if (const json::value* p = r.Get("parameters")) {
+    if (!p->is_object()) {
+      return InvalidArgument(
+          R"(run: parameters must be an object of names to values, e.g. {"count": 3})");
+    }
+    if (!p->get_object().empty()) o.parameters = json::serialize(*p);
+  }
   RETURN_IF_ERROR(r.String("engine", o.engine));
   if (const json::value* res = r.Get("resources")) {
     ASSIGN_OR_RETURN(o.resources, ResourcesFromJson(*res));
@@ -227,6 +235,7 @@ json::object ToJsonSummary(const Run& r) {
   o["group"] = r.group;
   o["definition"] = r.definition;
   o["definition_version"] = r.definition_version;
+  if (!r.parent_run_id.empty()) o["parent_run_id"] = r.parent_run_id;
   o["status"] = ToString(r.status);
   o["attempt_count"] = r.attempts.empty() ? r.attempt_count : static_cast<int>(r.attempts.size());
   if (!r.last_failure_class.empty()) o["failure_class"] = r.last_failure_class;
@@ -237,6 +246,10 @@ json::object ToJsonSummary(const Run& r) {
   o["stop_requested"] = r.stop_requested;
   o["outcome"] = r.outcome ? ToJson(*r.outcome) : json::value(nullptr);
   o["overrides"] = ToJson(r.overrides);
+  // Team queues: where it waits, and while it waits over a limit, why.
+  o["queue"] = r.queue;
+  o["priority"] = r.priority;
+  if (!r.queue_reason.empty()) o["queue_reason"] = r.queue_reason;
   // What its ended attempts cost, as stored; the API adds the currency (and for one run the
   // basis and running attempts' estimates).
   o["cost"] = json::object{{"total", r.cost_usd}, {"retries", r.retries_cost_usd}};
@@ -270,6 +283,12 @@ Result<Run> RunFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.Bool("stop_requested", run.stop_requested));
   RETURN_IF_ERROR(r.String("owner", run.owner));
   RETURN_IF_ERROR(r.String("group", run.group));
+  RETURN_IF_ERROR(r.String("queue", run.queue));
+  int64_t priority = 0;
+  RETURN_IF_ERROR(r.Int("priority", priority));
+  run.priority = static_cast<int>(priority);
+  RETURN_IF_ERROR(r.String("queue_reason", run.queue_reason));
+  RETURN_IF_ERROR(r.String("parent_run_id", run.parent_run_id));
   int64_t attempt_count = 0;
   RETURN_IF_ERROR(r.Int("attempt_count", attempt_count));
   run.attempt_count = static_cast<int>(attempt_count);

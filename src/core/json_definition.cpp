@@ -61,6 +61,7 @@ json::value ToJson(const Resources& r) {
   json::object o;
   if (r.cpu_millis > 0) o["cpu"] = FormatCpu(r.cpu_millis);
   if (r.memory_bytes > 0) o["memory"] = r.memory_bytes;
+  if (r.gpu > 0) o["gpu"] = r.gpu;
   if (!r.spark.empty()) {
     o["spark"] = json::object{{"driver", ToJson(r.spark.driver, true, r.spark)},
                               {"executor", ToJson(r.spark.executor, false, r.spark)}};
@@ -71,8 +72,12 @@ json::value ToJson(const Resources& r) {
 Result<Resources> ResourcesFromJson(const json::value& v) {
   Reader r(v, "resources");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory", "spark"}));
+  RETURN_IF_ERROR(r.OnlyKeys({"cpu", "memory", "gpu", "spark"}));
   Resources out;
+  if (const json::value* g = r.Get("gpu"); g != nullptr && !g->is_int64() && !g->is_uint64()) {
+    return InvalidArgument("resources: 'gpu' must be a whole number of GPUs, e.g. {\"gpu\": 1}");
+  }
+  RETURN_IF_ERROR(r.Int("gpu", out.gpu));
   RETURN_IF_ERROR(r.Quantity("memory", out.memory_bytes, &ParseMemory, 1.0));
   RETURN_IF_ERROR(r.Quantity("cpu", out.cpu_millis, &ParseCpu, 1000.0));
   if (const json::value* sp = r.Get("spark")) {
@@ -297,19 +302,27 @@ json::value ToJson(const Definition& d) {
   if (!d.cluster.empty()) o["cluster"] = d.cluster;
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   if (!d.labels.empty()) o["labels"] = StringMap(d.labels);
+  if (!d.parameters.empty()) {
+    boost::system::error_code ec;
+    json::value schema = json::parse(d.parameters, ec);
+    if (!ec) o["parameters"] = std::move(schema);
+  }
   if (d.created_at != 0) o["created_at"] = Time(d.created_at);
   if (!d.owner.empty()) o["owner"] = d.owner;
   if (!d.group.empty()) o["group"] = d.group;
+  if (!d.queue.empty()) o["queue"] = d.queue;
+  if (d.priority != 0) o["priority"] = d.priority;
   return o;
 }
 
 Result<Definition> DefinitionFromJson(const json::value& v) {
   Reader r(v, "definition");
   if (!r.is_object()) return r.NotObject().take_error();
-  RETURN_IF_ERROR(r.OnlyKeys({"name",       "version", "kind",        "description", "image",
-                              "command",    "env",     "working_dir", "resources",   "timeout",
-                              "retry",      "adapt",   "spark",       "engine",      "cluster",
-                              "kubernetes", "labels",  "created_at",  "owner",       "group"}));
+  RETURN_IF_ERROR(
+      r.OnlyKeys({"name",  "version",     "kind",      "description", "image",  "command",
+                  "env",   "working_dir", "resources", "timeout",     "retry",  "adapt",
+                  "spark", "engine",      "cluster",   "kubernetes",  "labels", "created_at",
+                  "owner", "group",       "queue",     "priority", "parameters"}));
   Definition d;
   RETURN_IF_ERROR(r.String("name", d.name));
   Reader named(v, d.name.empty() ? std::string("definition") : "definition '" + d.name + "'");
@@ -421,12 +434,31 @@ Result<Definition> DefinitionFromJson(const json::value& v) {
   }
   RETURN_IF_ERROR(named.String("engine", d.engine));
   RETURN_IF_ERROR(named.String("cluster", d.cluster));
+  RETURN_IF_ERROR(named.String("queue", d.queue));
+  int64_t priority = 0;
+  RETURN_IF_ERROR(named.Int("priority", priority));
+  if (priority < -1000 || priority > 1000) {
+    return InvalidArgument(
+        fmt::format("{}: priority {} is out of range; use a whole number from -1000 to 1000",
+                    named.what(), priority));
+  }
+  d.priority = static_cast<int>(priority);
   if (const json::value* k = named.Get("kubernetes")) {
     auto parsed = KubernetesFromJson(*k, named.what() + ": kubernetes");
     if (!parsed.ok()) return std::move(parsed).take_error();
     d.kubernetes = *parsed;
   }
   RETURN_IF_ERROR(named.Map("labels", d.labels));
+  if (const json::value* p = named.Get("parameters")) {
+    // Checked as a JSON Schema when the definition is applied (src/templates).
+    if (!p->is_object()) {
+      return InvalidArgument(fmt::format(
+          "{}: parameters must be a JSON Schema object, e.g. {{type: object, properties: {{count: "
+          "{{type: integer}}}}}}",
+          named.what()));
+    }
+    d.parameters = json::serialize(*p);
+  }
   RETURN_IF_ERROR(named.Time("created_at", d.created_at));
   return d;
 }

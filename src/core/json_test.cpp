@@ -13,7 +13,9 @@ Definition SampleDefinition() {
   d.version = 3;
   d.command = "echo hello from tugboat";
   d.env = {{"GREETING", "hi"}};
-  d.resources = {64LL << 20, 500, {}};
+  d.resources = {};
+  d.resources.memory_bytes = 64LL << 20;
+  d.resources.cpu_millis = 500;
   d.timeout_seconds = 600;
   d.labels = {{"team", "ds"}};
   d.created_at = 1'700'000'000'123'456;
@@ -185,7 +187,8 @@ TEST(JsonTest, RunRoundTrip) {
   a.id = r.id + "-1";
   a.run_id = r.id;
   a.status = AttemptStatus::kFailed;
-  a.resources = {64 << 20, 0, {}};
+  a.resources = {};
+  a.resources.memory_bytes = 64 << 20;
   a.outcome = r.outcome;
   a.peak_memory_bytes = 67108864;
   a.cpu_micros = 1'250'000;

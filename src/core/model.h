@@ -75,6 +75,7 @@ struct Resources {
   int64_t memory_bytes = 0;  // 0: unset (container jobs)
   int64_t cpu_millis = 0;    // 0: unset
   SparkResources spark;      // kind spark only
+  int64_t gpu = 0;           // GPUs (nvidia.com/gpu) per container; 0: none (container jobs)
   bool operator==(const Resources&) const = default;
 };
 
@@ -199,12 +200,19 @@ struct Definition {
   std::string cluster;
   KubernetesSpec kubernetes;
   std::map<std::string, std::string> labels;
+  /// Parameters a run may pass: a JSON Schema (draft 7, type: object), serialized; "": none.
+  /// With it, the command is a template with {{ name }} placeholders (src/templates).
+  std::string parameters;
   Micros created_at = 0;
   /// Who created it and the group it belongs to (see src/auth): set by the server from the
   /// caller's identity, kept by the store beside the spec (not part of it: a changed owner
   /// alone is no new spec). "" for definitions from before authentication.
   std::string owner;
   std::string group;
+  /// The team queue its runs wait in ("" : the owner's first group when a queue has its name,
+  /// else "default") and their priority within it (higher first).
+  std::string queue;
+  int priority = 0;
   bool operator==(const Definition&) const = default;
 
   /// The argv the engine executes.
@@ -218,6 +226,9 @@ struct RunOverrides {
   int64_t timeout_seconds = 0;
   /// The engine for this run ("" : the definition's): local, kubernetes, spark, emr-on-eks.
   std::string engine;
+  /// The run's parameter values (a JSON object, defaults filled in), serialized; "": none. The
+  /// spec's command is already rendered from them (src/templates).
+  std::string parameters;
   bool operator==(const RunOverrides&) const = default;
 };
 
@@ -317,12 +328,20 @@ struct Run {
   /// How the first attempt was sized (JSON object from adapt::PlanFirst: rule, sentence and a
   /// right-sizing recommendation when there is one); "" for runs from before the planner.
   std::string plan;
+  /// The run that submitted it (lineage, issue 26); "" for a top-level run.
+  std::string parent_run_id;
   std::vector<Attempt> attempts;  // filled by GetRun
   /// Filled by ListRuns (which leaves `attempts` empty): how many attempts the run has, and the
   /// failure class of its latest failed attempt ("" when none failed; a run that recovered keeps
   /// what it recovered from).
   int attempt_count = 0;
   std::string last_failure_class;
+  /// Team queues (src/queue): the queue it waits in and runs against ("default" unless the
+  /// definition or the owner's group names another), its priority there (higher first), and
+  /// while QUEUED over a limit, why it waits ("team-a: 40 of 40 CPUs in use"; "" otherwise).
+  std::string queue = "default";
+  int priority = 0;
+  std::string queue_reason;
   /// The stored costs of its ended attempts (Attempt::cost_usd) summed, and of those that failed
   /// or were lost ("retries cost $X"); kept on the run by the store (GetRun and ListRuns).
   double cost_usd = 0;
@@ -346,6 +365,7 @@ struct Limits {
   int64_t max_cpu_millis = 64'000;
   int64_t max_timeout_seconds = int64_t{7} * 86400;
   int max_executors = 200;
+  int64_t max_gpu = 16;  // per container
 };
 
 /// What makes two runs of one definition "the same job" for right-sizing: a short hex hash of

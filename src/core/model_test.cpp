@@ -199,7 +199,9 @@ TEST(ValidateTest, SparkRequestsThatCanNeverFitAreRefused) {
 TEST(ValidateTest, OverridesApply) {
   Definition d;
   d.env = {{"A", "1"}, {"B", "2"}};
-  d.resources = {64 << 20, 500, {}};
+  d.resources = {};
+  d.resources.memory_bytes = 64 << 20;
+  d.resources.cpu_millis = 500;
   RunOverrides o;
   o.env = {{"B", "3"}};
   o.resources.memory_bytes = 128 << 20;

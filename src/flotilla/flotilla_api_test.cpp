@@ -287,6 +287,10 @@ TEST_F(FlotillaApiTest, StopRunsAndTheirChildren) {
   const std::string grandchild =
       Execute("child", R"(,"env":[{"name":"PARENT_FLOTILLA_RUN_ID","value":")" + child + "\"}]");
   const std::string other = Execute("child");
+  // The Flotilla parent is also API v1's lineage.
+  EXPECT_EQ(api_->store().GetRun(child)->parent_run_id, parent);
+  EXPECT_EQ(api_->store().GetRun(grandchild)->parent_run_id, child);
+  EXPECT_EQ(api_->store().GetRun(other)->parent_run_id, "");
 
   // endpoints_test.go TestEndpoints_StopRun
   auto stopped = Call("DELETE", "/api/v6/task/parent/history/" + parent);

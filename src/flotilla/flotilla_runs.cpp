@@ -93,6 +93,12 @@ net::Response FlotillaApi::ExecuteDefinition(net::Request& req, Who who, const s
   request.capacity = std::move(launch->capacity);
   request.labels = std::move(launch->labels);
   request.node_selector = std::move(launch->node_selector);
+  // Flotilla's parent is an env variable it never checks; when it names a run the caller can
+  // read, it is also the run's parent_run_id (API v1 lineage: ?parent=, cascading stops).
+  if (auto parent = request.overrides.env.find(kParentEnv);
+      parent != request.overrides.env.end() && api_.ReadableRun(who, parent->second).ok()) {
+    request.parent_run_id = parent->second;
+  }
   auto prepared = api_.PrepareRun(who, std::move(request));
   if (!prepared.ok()) {
     if (prepared.error().code() == Code::kNotFound) {

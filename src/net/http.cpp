@@ -9,6 +9,7 @@
 namespace tug::net {
 
 std::string Request::Query(const std::string& key, const std::string& fallback) const {
+  if (query_reads != nullptr) query_reads->insert(key);
   auto it = query.find(key);
   return it == query.end() ? fallback : it->second;
 }

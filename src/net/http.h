@@ -10,6 +10,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +30,10 @@ struct Request {
   std::map<std::string, std::string> params;   // from the route pattern, e.g. {id}
   std::string body;
   std::string remote;  // "127.0.0.1:53122"
+
+  /// When set, Query() adds each key it is asked for: what a handler reads (the OpenAPI test
+  /// checks that every one is documented).
+  std::set<std::string>* query_reads = nullptr;
 
   std::string Query(const std::string& key, const std::string& fallback = "") const;
   /// "" when absent.
@@ -48,6 +54,18 @@ class StreamSource {
  public:
   virtual ~StreamSource() = default;
   virtual StreamPoll Poll() = 0;
+  /// Push instead of polling, for sources that learn when they have data (server-sent events):
+  /// called once, on a server thread, before the first Poll(), with `wake`: the source (or what
+  /// feeds it) calls it from any thread, any number of times, when Poll() would return
+  /// something. It is cheap, never blocks on the connection, and does nothing once the stream
+  /// ended or the server stopped (it may outlive both). A source that returns an interval is
+  /// polled right after each wake and otherwise only every that interval (for heartbeats and to
+  /// notice a client that went away), instead of every ServerOptions::stream_poll_interval.
+  /// Default: nullopt, the source is polled.
+  virtual std::optional<std::chrono::milliseconds> Subscribe(std::function<void()> wake) {
+    (void)wake;
+    return std::nullopt;
+  }
 };
 
 struct Response;
@@ -136,7 +154,15 @@ class Router {
   /// Fills request.params on a match.
   Match Find(Request& request) const;
 
+  struct Registered {
+    std::string method;
+    std::string pattern;
+  };
+  /// Every route added, in order (HEAD, served by GET, is not listed).
+  const std::vector<Registered>& Routes() const { return registered_; }
+
  private:
+  std::vector<Registered> registered_;
   struct Node;
   std::unique_ptr<Node> root_;
 };

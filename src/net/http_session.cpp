@@ -295,6 +295,12 @@ void Session::WriteResponse() {
   SetDeadline(context_.options.request_timeout);
   if (streaming) {
     stream_ = std::move(r.stream);
+    // A stream may stay open for hours (server-sent events, thousands at once): drop the
+    // parsed request (its headers and body live on in request_ for the hook) and the read
+    // buffer's spare room unless it holds a pipelined request.
+    parser_.reset();
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    SubscribeStream();
     asio::async_write(socket_, asio::buffer(head_),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->EndStream(false);

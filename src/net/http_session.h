@@ -87,6 +87,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnChunkWritten(beast::error_code ec);
   bool PeerAlive() const;
   void EndStream(bool ok);
+  void SubscribeStream();
+  void Wake();
 
   // Closing and timeouts.
   void Close();
@@ -119,7 +121,12 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t linger_bytes_ = 0;
 
   std::shared_ptr<StreamSource> stream_;
-  asio::steady_timer stream_timer_;
+  Clock::duration stream_interval_{};  // between polls of an idle stream
+  // A push source (StreamSource::Subscribe) wakes the chain from other threads by cancelling
+  // the timer; wake_mu_ orders that against the chain arming it.
+  std::mutex wake_mu_;
+  bool wake_pending_ = false;        // guarded by wake_mu_
+  asio::steady_timer stream_timer_;  // guarded by wake_mu_
 
   asio::steady_timer watchdog_;
   Clock::duration watchdog_tick_;

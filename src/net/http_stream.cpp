@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "core/log.h"
@@ -12,10 +13,19 @@
 
 namespace tug::net::detail {
 
+namespace {
+constexpr size_t kKeepChunkBytes = 4096;
+}  // namespace
+
 // One poll per turn of the chain: poll → (write a chunk | wait the interval) → poll ...
 // The chain never has two operations pending, so it needs no strand either.
 void Session::PollStream() {
   if (!PeerAlive()) return EndStream(false);
+  {
+    // A wake from here on asks for another poll after this one.
+    std::lock_guard lock(wake_mu_);
+    wake_pending_ = false;
+  }
   StreamPoll poll;
   try {
     poll = stream_->Poll();
@@ -27,14 +37,47 @@ void Session::PollStream() {
   }
   if (poll.data.empty() && !poll.done) {
     ClearDeadline();
-    stream_timer_.expires_after(context_.options.stream_poll_interval);
+    std::lock_guard lock(wake_mu_);
+    if (wake_pending_) {
+      // Woken while polling: poll again, through the executor so the stack does not grow.
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->PollStream(); });
+      return;
+    }
+    stream_timer_.expires_after(stream_interval_);
     stream_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->EndStream(false);
+      // Cancelled: a wake (Stop() destroys pending handlers without running them).
+      if (ec && ec != asio::error::operation_aborted) return self->EndStream(false);
       self->PollStream();
     });
     return;
   }
   WriteChunk(std::move(poll.data), poll.done);
+}
+
+void Session::SubscribeStream() {
+  stream_interval_ = context_.options.stream_poll_interval;
+  // The wake goes through the reply gate (see ReplyGate): it may come from any thread after the
+  // session or the server is gone, and the gate's lock keeps the io_context alive meanwhile.
+  auto wake = [gate = context_.gate, weak = weak_from_this()] {
+    std::lock_guard lock(gate->mu);
+    if (!gate->open) return;
+    if (auto self = weak.lock()) self->Wake();
+  };
+  std::optional<std::chrono::milliseconds> idle;
+  try {
+    idle = stream_->Subscribe(std::move(wake));
+  } catch (...) {
+    log::Error("http stream source threw on subscribe", {{"route", route_}});
+  }
+  if (idle && idle->count() > 0) stream_interval_ = *idle;
+}
+
+// Any thread. Cancelling the timer makes the chain poll now; a wake while the chain is writing
+// or polling leaves wake_pending_ set, so the chain polls again instead of waiting.
+void Session::Wake() {
+  std::lock_guard lock(wake_mu_);
+  wake_pending_ = true;
+  stream_timer_.cancel();
 }
 
 void Session::WriteChunk(std::string data, bool done) {
@@ -62,6 +105,12 @@ void Session::WriteChunk(std::string data, bool done) {
 void Session::OnChunkWritten(beast::error_code ec) {
   if (ec) return EndStream(false);
   if (stream_done_) return EndStream(true);
+  // An idle stream should not keep the room of the largest chunk it ever wrote.
+  if (chunk_.capacity() > kKeepChunkBytes) {
+    std::string().swap(chunk_);
+  } else {
+    chunk_.clear();
+  }
   // The source had data: it may have more right away (a log being paged through), so ask again
   // now instead of after the interval. Backpressure comes from the write completing.
   PollStream();

@@ -159,6 +159,7 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   for (const auto& r : node->routes) {
     if (r.method == method) FatalPattern(method, pattern, "registered twice");
   }
+  registered_.push_back({method, pattern});
   node->routes.push_back(
       Route{std::move(method), std::move(pattern), std::move(names), std::move(handler)});
   std::vector<std::string> methods;

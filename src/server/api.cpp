@@ -60,9 +60,11 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
          control::Controller& controller, std::vector<engine::Engine*> engines,
          metrics::Registry& registry, const Clock& clock)
     : options_(options),
+      hub_(store, clock, options.events),
       submitter_(store,
                  [this](size_t n) {
                    controller_.Wake();
+                   hub_.Poke();
                    runs_submitted_.With({}).Inc(static_cast<double>(n));
                  }),
       store_(store),
@@ -77,6 +79,9 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
                                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
       runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")) {
   submitter_.Start();
+  if (auto st = hub_.Start(); !st.ok()) {
+    log::Error("event hub did not start", {{"error", st.error().ToString()}});
+  }
   registry.AddCollector([this](std::string& out) {
     out += "# HELP tug_runs Runs in the store by status\n# TYPE tug_runs gauge\n";
     if (auto counts = store_.CountRunsByStatus(); counts.ok()) {
@@ -114,7 +119,8 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
 }
 
 void Api::Register(net::Router& router) {
-  // Every route but health, readiness and the sign-in settings authenticates first; the
+  // Every route but health, readiness, the sign-in settings and the OpenAPI document
+  // authenticates first; the
   // handler then asks the policy (Check) about what it touches.
   // Changes refused for want of credentials or rights are audited here, once for every route;
   // the handlers audit what they did.
@@ -152,12 +158,16 @@ void Api::Register(net::Router& router) {
   router.Add("POST", "/api/v1/runs/{id}/stop", authed(&Api::StopRun));
   router.Add("GET", "/api/v1/runs/{id}/logs", authed(&Api::RunLogs));
   router.Add("GET", "/api/v1/runs/{id}/events", authed(&Api::RunEvents));
+  router.Add("GET", "/api/v1/events/stream", authed(&Api::EventsStream));
   router.Add("GET", "/api/v1/runs/{id}/usage", authed(&Api::RunUsage));
   router.Add("GET", "/api/v1/whoami", authed(&Api::WhoAmI));
+  router.Add("GET", "/api/v1/queues", authed(&Api::ListQueues));
   router.Add("POST", "/api/v1/tokens", authed(&Api::CreateToken));
   router.Add("GET", "/api/v1/tokens", authed(&Api::ListTokens));
   router.Add("DELETE", "/api/v1/tokens/{id}", authed(&Api::RevokeToken));
   router.Add("GET", "/api/v1/auth/config", open(&Api::AuthConfig));
+  // The API's description, not data: open like the sign-in settings (docs/api.md).
+  router.Add("GET", "/api/v1/openapi.json", open(&Api::OpenApi));
   router.Add("GET", "/healthz", open(&Api::Healthz));
   router.Add("GET", "/readyz", open(&Api::Readyz));
   router.Add("GET", "/metrics", authed(&Api::Metrics));
@@ -193,6 +203,7 @@ net::Response Api::ListRuns(net::Request& req, Who who) {
   }
   filter.definition = req.Query("definition");
   filter.owner = req.Query("owner");
+  filter.parent = req.Query("parent");
   filter.cursor = req.Query("cursor");
   if (std::string sort = req.Query("sort", "newest"); sort == "cost") {
     filter.sort = store::RunFilter::Sort::kCost;
@@ -263,7 +274,11 @@ json::value Api::RunJson(const tug::Run& run) const {
 net::Response Api::GetRun(net::Request& req, Who who) {
   auto run = ReadableRun(who, req.params["id"]);
   if (!run.ok()) return Err(run.error());
-  return Revalidated(req, RunJson(*run));
+  json::value v = RunJson(*run);
+  if (int64_t position = QueuePosition(*run); position > 0) {
+    v.as_object()["queue_position"] = position;
+  }
+  return Revalidated(req, v);
 }
 
 Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) {
@@ -272,6 +287,7 @@ Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) 
       Check(who, auth::Action::kStopRun,
             auth::Resource{"run", id, before.owner, before.group, "", auth::Role::kViewer, {}}));
   RETURN_IF_ERROR(controller_.StopRun(id, who.user));
+  hub_.Poke();
   Audit(who, req,
         {"stop_run", "run/" + id, "ok",
          fmt::format("definition '{}', owner '{}', group '{}', was {}", before.definition,
@@ -282,10 +298,34 @@ Status Api::StopRunFor(Who who, const net::Request& req, const std::string& id) 
 
 net::Response Api::StopRun(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
-  if (auto st = StopRunFor(who, req, id); !st.ok()) return Err(st.error());
+  const std::string cascade_raw = req.Query("cascade");
+  if (!cascade_raw.empty() && cascade_raw != "true" && cascade_raw != "false" &&
+      cascade_raw != "1" && cascade_raw != "0") {
+    return Err(InvalidArgument(fmt::format(
+        "cascade '{}' is not a boolean; use cascade=true to stop the run's descendants too",
+        cascade_raw)));
+  }
+  const bool cascade = cascade_raw == "true" || cascade_raw == "1";
+  if (auto st = StopRunFor(who, req, id); !st.ok()) {
+    // With cascade, a parent that already ended still has its descendants stopped.
+    if (!cascade || st.error().code() != Code::kFailedPrecondition) return Err(st.error());
+    auto readable = ReadableRun(who, id);
+    if (!readable.ok()) return Err(readable.error());
+  }
+  json::object cascaded;
+  if (cascade) {
+    int skipped = 0;
+    auto stopped = StopDescendants(who, req, id, &skipped);
+    if (!stopped.ok()) return Err(stopped.error());
+    json::array ids;
+    for (const auto& s : *stopped) ids.emplace_back(s);
+    cascaded = json::object{{"stopped", std::move(ids)}, {"skipped", skipped}};
+  }
   auto run = store_.GetRun(id);
   if (!run.ok()) return Err(run.error());
-  return Json(202, ToJson(*run));
+  json::value out = ToJson(*run);
+  if (cascade) out.as_object()["cascade"] = std::move(cascaded);
+  return Json(202, out);
 }
 
 net::Response Api::Healthz(net::Request&) { return Json(200, json::object{{"status", "ok"}}); }

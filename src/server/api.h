@@ -3,15 +3,18 @@
 /// Router. Every error is {"error":{"code","message"}} with a message that says what to fix;
 /// nothing is written before the whole request has been validated.
 ///
-/// Authentication and authorization (src/auth): every route but /healthz, /readyz and
-/// /api/v1/auth/config first establishes who calls (401 without valid credentials, with
-/// WWW-Authenticate), then each handler asks the policy about what it touches (403 naming what is
-/// missing). With authentication off (loopback only) every caller is an admin without a name.
-/// Changes, and changes refused with 401/403, are written to the audit log (audit_log.h).
+/// Authentication and authorization (src/auth): every route but /healthz, /readyz,
+/// /api/v1/auth/config and /api/v1/openapi.json first establishes who calls (401 without valid
+/// credentials, with WWW-Authenticate), then each handler asks the policy about what it touches
+/// (403 naming what is missing). With authentication off (loopback only) every caller is an admin
+/// without a name. Changes, and changes refused with 401/403, are written to the audit log
+/// (audit_log.h).
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -33,6 +36,7 @@
 #include "net/http.h"
 #include "server/audit_log.h"
 #include "server/cost_json.h"
+#include "server/event_hub.h"
 #include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
 #include "store/store.h"
@@ -75,9 +79,27 @@ struct ApiOptions {
   int64_t token_ttl_seconds = int64_t{90} * 86400;
   /// Where changes are recorded; nullptr: nowhere (tests).
   AuditLog* audit = nullptr;
+  /// Server-sent event streams (event_hub.h, event_stream.h): the store poll and the heartbeat.
+  EventHubOptions events;
+  std::chrono::milliseconds event_heartbeat{15'000};
+  /// The configured team queues (config `queues:`); empty: queues are off and a run keeps
+  /// whatever queue its definition names.
+  std::vector<queue::QueueSpec> queues;
+  queue::Vec queue_capacity;
+  /// How long an idempotency key of POST /api/v1/runs names its run.
+  int64_t idempotency_retention_seconds = int64_t{7} * 86400;
+  /// The server's URL as jobs reach it (TUG_SERVER in dry runs' launch env; Api::SetServerUrl
+  /// replaces it once the server listens).
+  std::string server_url;
+  /// Whether this host has a GPU (the local engine refuses GPU runs without one, at
+  /// submission); unset: /dev/nvidia0 or nvidia-smi on PATH (HostHasGpu).
+  std::function<bool()> host_has_gpu;
   /// Cost per run in run JSON (server/cost_json.h); a null recorder: pricing off.
   CostView cost;
 };
+
+/// The local engine's GPU check: /dev/nvidia0 exists, or nvidia-smi is on PATH.
+bool HostHasGpu();
 
 /// A run submission as a caller describes it: the v1 body, or a Flotilla v6 execute request
 /// (src/flotilla).
@@ -100,7 +122,15 @@ struct RunRequest {
   std::map<std::string, std::string> node_selector;
   /// Plan and check only: an engine without a configured cluster gets its defaults.
   bool dry_run = false;
+  /// The run that submits this one (lineage): must exist and be readable by the caller.
+  std::string parent_run_id;
 };
+
+/// The canonical hash of a submission (lower-case hex SHA-256 of its parsed fields with keys
+/// sorted): a repeated idempotency key with another hash is a different request (409).
+std::string CanonicalRequestHash(const RunRequest& request);
+/// 1..255 printable ASCII characters; kInvalidArgument saying so.
+[[nodiscard]] Status ValidateIdempotencyKey(const std::string& key);
 
 /// A submission validated and authorized, its first attempt planned; nothing is stored yet.
 struct PreparedRun {
@@ -133,7 +163,13 @@ class Api {
   void Register(net::Router& router);
   /// Commits what is still queued and stops the submission writer; call after the HTTP server
   /// stopped and before it is destroyed.
-  void Stop() { submitter_.Stop(); }
+  void Stop() {
+    submitter_.Stop();
+    hub_.Stop();
+  }
+  /// The fan-out of the event streams (for tests, and for writers that want streams to learn of
+  /// their changes at once: EventHub::Poke).
+  EventHub& event_hub() { return hub_; }
   /// For the server's completion hook: counts requests by route and code.
   void Observe(const std::string& route, int status, double seconds);
 
@@ -159,6 +195,10 @@ class Api {
   /// A run `who` may read (kReadRun), or the error to answer with (kNotFound,
   /// kPermissionDenied, the store's).
   [[nodiscard]] Result<tug::Run> ReadableRun(Who who, const std::string& id);
+  /// The queue a run of `spec` waits in: the definition's (kInvalidArgument when queues are
+  /// configured without it), else `group` when a queue has its name, else "default".
+  [[nodiscard]] Result<std::string> QueueFor(const Definition& spec,
+                                             const std::string& group) const;
   /// Definition `name` if `who` may read it (kNotFound, kPermissionDenied).
   [[nodiscard]] Result<Definition> ReadableDefinition(Who who, const std::string& name);
   /// Definitions `who` may see, newest versions.
@@ -176,11 +216,22 @@ class Api {
   /// Stores a prepared run through the batching submitter: a deferred response that is 201
   /// with `created_body`, or the store's error (v1's shape); audited once stored. kUnavailable
   /// as an error response when too many submissions wait.
+  /// With `idempotency`, the key is claimed with the run in one transaction; when a concurrent
+  /// request holds it, the answer is that run (200) or a 409 (a different request).
   net::Response SubmitRun(Who who, const net::Request& req, PreparedRun prepared,
-                          std::string created_body);
+                          std::string created_body,
+                          std::optional<store::IdempotencyKey> idempotency = std::nullopt);
   /// Stops run `id` for `who` (kNotFound, kPermissionDenied, kFailedPrecondition when it
   /// ended); audited.
   [[nodiscard]] Status StopRunFor(Who who, const net::Request& req, const std::string& id);
+  /// Stops the non-terminal descendants of run `id` (children by parent_run_id, theirs, ...)
+  /// that `who` may stop; returns the ids stopped. Refusals are skipped (and counted in
+  /// `skipped`). kUnavailable/kInternal from the store.
+  [[nodiscard]] Result<std::vector<std::string>> StopDescendants(Who who, const net::Request& req,
+                                                                 const std::string& id,
+                                                                 int* skipped);
+  /// Replaces ApiOptions::server_url. Thread-safe.
+  void SetServerUrl(std::string url);
   /// Writes an audit line (when there is an audit log); `entry.remote` defaults to the
   /// request's.
   void Audit(Who who, const net::Request& req, AuditEntry entry);
@@ -201,8 +252,14 @@ class Api {
   net::Response StopRun(net::Request& req, Who who);
   net::Response RunLogs(net::Request& req, Who who);
   net::Response RunEvents(net::Request& req, Who who);
+  // Server-sent event streams (api_events.cpp).
+  net::Response EventsStream(net::Request& req, Who who);
+  net::Response FollowRunEvents(net::Request& req, const tug::Run& run);
   net::Response RunUsage(net::Request& req, Who who);
   net::Response Metrics(net::Request& req, Who who);
+  net::Response ListQueues(net::Request& req, Who who);
+  /// A waiting run's place in its queue (1: next), 0 when it is not waiting or queues are off.
+  int64_t QueuePosition(const tug::Run& run);
   net::Response WhoAmI(net::Request& req, Who who);
   net::Response CreateToken(net::Request& req, Who who);
   net::Response ListTokens(net::Request& req, Who who);
@@ -210,6 +267,7 @@ class Api {
   net::Response Healthz(net::Request& req);
   net::Response Readyz(net::Request& req);
   net::Response AuthConfig(net::Request& req);
+  net::Response OpenApi(net::Request& req);  // api_openapi.cpp
 
   /// Parses and validates a definition body. A secret env entry without value or reference
   /// ({secret: true}, as GET answers) takes the stored definition's value.
@@ -223,8 +281,14 @@ class Api {
   Result<std::string> EngineFor(const Definition& spec) const;
   /// The run as JSON, with live components of running attempts and the Spark UI link.
   boost::json::value RunJson(const tug::Run& run) const;
+  /// The answer to a repeated idempotency key: the run it names (200) when `request_hash` is
+  /// the first request's, else 409.
+  net::Response IdempotentReply(Who who, const store::IdempotencyRecord& record,
+                                const std::string& request_hash);
+  std::string ServerUrl() const;
 
   ApiOptions options_;
+  EventHub hub_;
   Submitter submitter_;
   store::Store& store_;
   logs::LogStore& logs_;
@@ -240,6 +304,8 @@ class Api {
     metrics::Counter* requests;
     metrics::Histogram* seconds;
   };
+  mutable std::mutex server_url_mu_;
+  std::string server_url_;  // guarded by server_url_mu_
   std::shared_mutex series_mu_;
   std::unordered_map<std::string, RouteSeries> series_;  // guarded by series_mu_
 };

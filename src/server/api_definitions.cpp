@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "server/api.h"
 #include "server/api_internal.h"
+#include "templates/parameters.h"
 
 namespace tug::server {
 
@@ -126,6 +127,7 @@ Result<std::vector<Definition>> Api::VisibleDefinitions(Who who) {
 Result<StoredDefinition> Api::StoreDefinition(Who who, const net::Request& req, Definition def,
                                               bool create_only) {
   RETURN_IF_ERROR(Validate(def, options_.limits));
+  RETURN_IF_ERROR(templates::CheckDefinition(def));
   auto before = store_.GetDefinition(def.name);
   if (!before.ok() && before.error().code() != Code::kNotFound) return before.error();
   if (create_only && before.ok()) {

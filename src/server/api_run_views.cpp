@@ -80,7 +80,11 @@ net::Response Api::RunLogs(net::Request& req, Who who) {
 
 net::Response Api::RunEvents(net::Request& req, Who who) {
   const std::string& id = req.params["id"];
-  if (auto run = ReadableRun(who, id); !run.ok()) return Err(run.error());
+  auto run = ReadableRun(who, id);
+  if (!run.ok()) return Err(run.error());
+  if (std::string follow = req.Query("follow"); follow == "true" || follow == "1") {
+    return FollowRunEvents(req, *run);
+  }
   std::string after_raw = req.Query("after", "0");
   if (after_raw.empty() || after_raw.size() > 18 ||
       after_raw.find_first_not_of("0123456789") != std::string::npos) {

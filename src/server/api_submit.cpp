@@ -1,6 +1,7 @@
 // API v1: submitting runs — the body of POST /api/v1/runs, and what every front end shares:
 // who owns the run, the policy check, the engine, the first attempt's plan, and the batched write
 // (PrepareRun, SubmitRun; the Flotilla v6 API uses them too).
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -9,8 +10,10 @@
 
 #include "core/ids.h"
 #include "core/json.h"
+#include "queue/queue.h"
 #include "server/api.h"
 #include "server/api_internal.h"
+#include "templates/parameters.h"
 
 namespace json = boost::json;
 
@@ -62,6 +65,20 @@ Status CheckSecretsFit(const Definition& spec, const std::string& engine) {
   return OkStatus();
 }
 
+// A run's parameters: checked against the definition's schema with the defaults filled in (kept
+// on the run as overrides.parameters), and the command rendered from them (src/templates).
+Status ApplyParameters(Definition& spec, RunOverrides& overrides) {
+  json::object given;
+  if (!overrides.parameters.empty()) {
+    ASSIGN_OR_RETURN(json::value v, ParseJson(overrides.parameters));
+    if (v.is_object()) given = std::move(v.as_object());
+  }
+  ASSIGN_OR_RETURN(json::object values, templates::Resolve(spec, given));
+  overrides.parameters = values.empty() ? std::string() : json::serialize(values);
+  spec = templates::Render(spec, values);
+  return OkStatus();
+}
+
 }  // namespace
 
 std::string Api::WantedEngine(const Definition& spec) const {
@@ -103,9 +120,45 @@ Result<std::string> Api::EngineFor(const Definition& spec) const {
       spec.name, name, have));
 }
 
+Result<std::string> Api::QueueFor(const Definition& spec, const std::string& group) const {
+  const auto& queues = options_.queues;
+  auto known = [&](const std::string& name) {
+    return name == queue::kDefaultQueue ||
+           std::any_of(queues.begin(), queues.end(),
+                       [&](const queue::QueueSpec& q) { return q.name == name; });
+  };
+  if (!spec.queue.empty()) {
+    if (queues.empty() || known(spec.queue)) return spec.queue;
+    std::string names;
+    for (const queue::QueueSpec& q : queues) {
+      if (q.name != queue::kDefaultQueue) names += q.name + ", ";
+    }
+    names += queue::kDefaultQueue;
+    return InvalidArgument(fmt::format(
+        "definition '{}' names queue '{}', which this server does not have; use one of: {}",
+        spec.name, spec.queue, names));
+  }
+  if (!group.empty() && known(group)) return group;
+  return std::string(queue::kDefaultQueue);
+}
+
 Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   RETURN_IF_ERROR(ValidateOwner(request.owner, "owner"));
   RETURN_IF_ERROR(ValidateOwner(request.group, "group"));
+  if (!request.parent_run_id.empty()) {
+    // Lineage: the parent must be a run the caller can read; one it cannot see is answered as
+    // one that does not exist, so ids of others' runs are not confirmed.
+    auto parent = request.parent_run_id.size() <= 64 ? ReadableRun(who, request.parent_run_id)
+                                                     : Result<tug::Run>(NotFound("too long"));
+    if (!parent.ok()) {
+      const Code code = parent.error().code();
+      if (code != Code::kNotFound && code != Code::kPermissionDenied) return parent.error();
+      return FailedPrecondition(fmt::format(
+          "parent_run_id '{}' is not a run you can see; check the id with `tug get runs` (a "
+          "job's own id is in $TUG_RUN_ID)",
+          request.parent_run_id.substr(0, 64)));
+    }
+  }
   auto def = store_.GetDefinition(request.definition);
   if (!def.ok()) {
     if (def.error().code() == Code::kNotFound) {
@@ -138,6 +191,7 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
             auth::Resource{
                 "definition", def->name, def->owner, def->group, group, auth::Role::kViewer, {}}));
   Definition spec = ApplyOverrides(*def, request.overrides);
+  RETURN_IF_ERROR(ApplyParameters(spec, request.overrides));
   spec.owner.clear();  // the definition's, not the run's; not part of the spec
   spec.group.clear();
   if (!request.command.empty()) {
@@ -148,6 +202,8 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   for (auto& [k, v] : request.labels) spec.labels[k] = std::move(v);
   for (auto& [k, v] : request.node_selector) spec.kubernetes.node_selector[k] = std::move(v);
   RETURN_IF_ERROR(Validate(spec, options_.limits));
+  ASSIGN_OR_RETURN(std::string queue,
+                   QueueFor(spec, who.authenticated() ? who.PrimaryGroup() : group));
   auto engine_name = EngineFor(spec);
   if (!engine_name.ok()) {
     // A dry run needs no cluster or EMR section: the engine's defaults (placeholders for EMR)
@@ -162,6 +218,14 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
     }
   }
   RETURN_IF_ERROR(CheckSecretsFit(spec, *engine_name));
+  if (*engine_name == "local" && spec.resources.gpu > 0 &&
+      !(options_.host_has_gpu ? options_.host_has_gpu() : HostHasGpu())) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}' asks for {} GPU(s), but this server's local engine has none (no "
+        "/dev/nvidia0, no nvidia-smi); run it on kubernetes (engine: kubernetes) or remove "
+        "resources.gpu",
+        spec.name, spec.resources.gpu));
+  }
 
   const Micros now = clock_.Now();
   PreparedRun p;
@@ -182,6 +246,9 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   run.created_at = now;
   run.updated_at = now;
   run.plan = json::serialize(adapt::ToJson(p.plan));
+  run.queue = std::move(queue);
+  run.priority = run.spec.priority;
+  run.parent_run_id = std::move(request.parent_run_id);
   Attempt& first = p.first;
   first.id = AttemptId(run.id, 1);
   first.run_id = run.id;
@@ -194,14 +261,15 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
   first.due_at = now;
   if (!request.dry_run && run.spec.kind == "spark" && options_.preview) {
     // What the engine would refuse at launch (no image for the version, ...) is refused now.
-    auto preview = options_.preview(control::LaunchSpecFor(run, first), p.engine);
+    auto preview = options_.preview(control::LaunchSpecFor(run, first, ServerUrl()), p.engine);
     if (!preview.ok()) return preview.error();
   }
   return p;
 }
 
 net::Response Api::SubmitRun(Who who, const net::Request& req, PreparedRun prepared,
-                             std::string created_body) {
+                             std::string created_body,
+                             std::optional<store::IdempotencyKey> idempotency) {
   net::Response resp;
   resp.deferred = std::make_shared<net::Deferred>();
   const tug::Run& run = prepared.run;
@@ -215,8 +283,25 @@ net::Response Api::SubmitRun(Who who, const net::Request& req, PreparedRun prepa
                            {"submit_run", "run/" + run_id, st.ok() ? "ok" : "failed",
                             st.ok() ? detail : detail + ": " + st.error().message(), remote});
   };
-  if (!submitter_.Submit(store::NewRun{std::move(prepared.run), std::move(prepared.first)},
-                         resp.deferred, std::move(created_body), std::move(audit))) {
+  std::function<net::Response()> on_key_taken;
+  if (idempotency) {
+    // Lost the key to a concurrent request (this replica's batch or another's): answer with the
+    // run that holds it, or 409 for a different request. Runs on the submitter's thread after
+    // the batch committed, so the winner's row is there to read.
+    on_key_taken = [this, who_copy = who, owner = run.owner, key = idempotency->key,
+                    hash = idempotency->request_hash]() -> net::Response {
+      auto found = store_.FindIdempotencyKey(owner, key, clock_.Now());
+      if (!found.ok()) return Err(found.error());
+      if (!found->has_value()) {
+        return Err(Unavailable(fmt::format(
+            "idempotency key '{}' expired while this request was stored; send it again", key)));
+      }
+      return IdempotentReply(who_copy, **found, hash);
+    };
+  }
+  if (!submitter_.Submit(
+          store::NewRun{std::move(prepared.run), std::move(prepared.first), std::move(idempotency)},
+          resp.deferred, std::move(created_body), std::move(audit), std::move(on_key_taken))) {
     return Err(Unavailable("too many submissions are waiting to be stored; retry in a moment"));
   }
   return resp;
@@ -237,10 +322,11 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
   for (const auto& kv : fields) {
     std::string_view k = kv.key();
     if (k != "definition" && k != "owner" && k != "group" && k != "env" && k != "resources" &&
-        k != "timeout" && k != "engine") {
+        k != "timeout" && k != "engine" && k != "parameters" && k != "parent_run_id" &&
+        k != "idempotency_key") {
       return Err(InvalidArgument(
           fmt::format("run: unknown field '{}'; known fields are definition, owner, group, env, "
-                      "resources, timeout, engine",
+                      "resources, timeout, engine, parameters, parent_run_id, idempotency_key",
                       k)));
     }
   }
@@ -253,35 +339,68 @@ net::Response Api::CreateRun(net::Request& req, Who who) {
   RunRequest request;
   request.definition = std::string(def_name->as_string());
   fields.erase("definition");
-  for (auto [field, out] : {std::pair<const char*, std::string*>{"owner", &request.owner},
-                            std::pair<const char*, std::string*>{"group", &request.group}}) {
+  std::string idempotency_key;
+  const bool key_in_body = fields.if_contains("idempotency_key") != nullptr;
+  for (auto [field, out] :
+       {std::pair<const char*, std::string*>{"owner", &request.owner},
+        std::pair<const char*, std::string*>{"group", &request.group},
+        std::pair<const char*, std::string*>{"parent_run_id", &request.parent_run_id},
+        std::pair<const char*, std::string*>{"idempotency_key", &idempotency_key}}) {
     const json::value* v = fields.if_contains(field);
     if (v == nullptr) continue;
     if (!v->is_string()) {
       return Err(InvalidArgument(
-          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"ada"}})", field, field)));
+          fmt::format(R"(field '{}' must be a string, e.g. {{"{}":"{}"}})", field, field,
+                      std::string_view(field) == "owner" || std::string_view(field) == "group"
+                          ? "ada"
+                          : "01jexample")));
     }
     *out = std::string(v->as_string());
-    if (auto st = ValidateOwner(*out, field); !st.ok()) return Err(st.error());
     fields.erase(field);
+  }
+  if (auto st = ValidateOwner(request.owner, "owner"); !st.ok()) return Err(st.error());
+  if (auto st = ValidateOwner(request.group, "group"); !st.ok()) return Err(st.error());
+  // The key in the body or the Idempotency-Key header (both: they must agree).
+  if (std::string header = req.Header("idempotency-key"); !header.empty()) {
+    if (!idempotency_key.empty() && idempotency_key != header) {
+      return Err(InvalidArgument(
+          "the Idempotency-Key header and the body's idempotency_key differ; send one of them, "
+          "or the same key in both"));
+    }
+    idempotency_key = std::move(header);
+  }
+  if (!idempotency_key.empty() || key_in_body) {
+    if (auto st = ValidateIdempotencyKey(idempotency_key); !st.ok()) return Err(st.error());
   }
   auto overrides = OverridesFromJson(fields);
   if (!overrides.ok()) return Err(overrides.error());
   request.overrides = std::move(*overrides);
   const bool dry_run = req.Query("dry_run") == "true" || req.Query("dry_run") == "1";
   request.dry_run = dry_run;
+  const std::string request_hash = idempotency_key.empty() ? "" : CanonicalRequestHash(request);
   auto prepared = PrepareRun(who, std::move(request));
   if (!prepared.ok()) return Err(prepared.error());
   if (!dry_run) {
+    std::optional<store::IdempotencyKey> idempotency;
+    if (!idempotency_key.empty()) {
+      // A key seen before answers at once; the store's unique key catches concurrent repeats.
+      const Micros now = clock_.Now();
+      auto found = store_.FindIdempotencyKey(prepared->run.owner, idempotency_key, now);
+      if (!found.ok()) return Err(found.error());
+      if (found->has_value()) return IdempotentReply(who, **found, request_hash);
+      idempotency = store::IdempotencyKey{
+          idempotency_key, request_hash,
+          prepared->run.created_at + options_.idempotency_retention_seconds * kMicrosPerSecond};
+    }
     tug::Run reply_run = prepared->run;
     reply_run.attempts.push_back(prepared->first);
     std::string body_text = json::serialize(ToJson(reply_run));
-    return SubmitRun(who, req, std::move(*prepared), std::move(body_text));
+    return SubmitRun(who, req, std::move(*prepared), std::move(body_text), std::move(idempotency));
   }
   // A dry run: everything a launch would do, nothing stored and nothing started.
   const PreparedRun& p = *prepared;
   const std::string& engine_name = p.engine;
-  engine::LaunchSpec launch = control::LaunchSpecFor(p.run, p.first);
+  engine::LaunchSpec launch = control::LaunchSpecFor(p.run, p.first, ServerUrl());
   const bool defaults = engine_name.back() == ':';
   json::object out{
       {"dry_run", true},

@@ -15,6 +15,7 @@
 #include "auth/token.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/private_file.h"
 
 namespace tug::server {
 namespace {
@@ -53,30 +54,12 @@ Result<std::string> ReadToken(const std::string& path) {
 // either no file or the whole token, and only one of them wins.
 Result<std::string> WriteNewToken(const std::string& path) {
   ASSIGN_OR_RETURN(std::string token, auth::GenerateToken());
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Unavailable(fmt::format("cannot create auth.bootstrap_token_file '{}': {}", path,
-                                   std::strerror(errno)));
+  auto written = WritePrivateFile(path, token + "\n", IfExists::kKeep);
+  if (!written.ok()) {
+    return Unavailable(
+        fmt::format("cannot create auth.bootstrap_token_file: {}", written.error().message()));
   }
-  std::string line = token + "\n";
-  ssize_t n = ::write(fd, line.data(), line.size());
-  int write_errno = errno;
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (n != static_cast<ssize_t>(line.size()) || !synced) {
-    ::unlink(tmp.c_str());
-    return Unavailable(fmt::format("cannot write auth.bootstrap_token_file '{}': {}", path,
-                                   std::strerror(write_errno)));
-  }
-  int linked = ::link(tmp.c_str(), path.c_str());
-  int link_errno = errno;
-  ::unlink(tmp.c_str());
-  if (linked != 0) {
-    if (link_errno == EEXIST) return std::string();  // another replica was first
-    return Unavailable(fmt::format("cannot create auth.bootstrap_token_file '{}': {}", path,
-                                   std::strerror(link_errno)));
-  }
+  if (!*written) return std::string();  // another replica was first
   return token;
 }
 

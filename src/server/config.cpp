@@ -34,6 +34,14 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       RETURN_IF_ERROR(ApplyClustersYaml(config, kv.value(), source));
       continue;
     }
+    if (path == "queues") {
+      RETURN_IF_ERROR(ApplyQueuesYaml(config, kv.value(), source));
+      continue;
+    }
+    if (path == "queue_capacity") {
+      RETURN_IF_ERROR(ApplyQueueCapacityYaml(config, kv.value(), source));
+      continue;
+    }
     if (path == "auth") {
       RETURN_IF_ERROR(ApplyAuthYaml(config.auth, kv.value(), source));
       continue;
@@ -240,6 +248,46 @@ Status ValidateEmr(const EmrConfig& emr) {
   return OkStatus();
 }
 
+Status ValidateEmrCluster(Config& config) {
+  EmrConfig& emr = config.emr;
+  if (emr.cluster.empty()) {
+    if (!emr.namespace_.empty()) {
+      return InvalidArgument(fmt::format(
+          "emr.namespace '{}' needs emr.cluster: name the EKS cluster (one of clusters:) the "
+          "virtual cluster's namespace is on, or remove emr.namespace",
+          emr.namespace_));
+    }
+    return OkStatus();
+  }
+  const ClusterConfig* found = nullptr;
+  std::string names;
+  for (const ClusterConfig& c : config.clusters) {
+    if (c.name == emr.cluster) found = &c;
+    names += (names.empty() ? "" : ", ") + c.name;
+  }
+  if (found == nullptr) {
+    return InvalidArgument(
+        names.empty()
+            ? fmt::format("emr.cluster '{}' names no cluster: no clusters are configured; add "
+                          "clusters: [{{name: {}, kubeconfig: PATH}}] for the EKS cluster of the "
+                          "virtual cluster, or remove emr.cluster",
+                          emr.cluster, emr.cluster)
+            : fmt::format("emr.cluster '{}' is not one of the configured clusters ({}); add it "
+                          "under clusters: with the EKS cluster's kubeconfig, or name one of "
+                          "those",
+                          emr.cluster, names));
+  }
+  if (emr.namespace_.empty()) emr.namespace_ = found->namespace_;
+  static const std::regex kNamespace("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  if (!std::regex_match(emr.namespace_, kNamespace)) {
+    return InvalidArgument(fmt::format(
+        "emr.namespace '{}' is not a Kubernetes namespace name (lower-case letters, digits and "
+        "'-', at most 63); give the namespace the virtual cluster was created on",
+        emr.namespace_));
+  }
+  return OkStatus();
+}
+
 Status ValidateConfig(Config& config) {
   if (config.logs.store == "s3" && config.logs.bucket.empty()) {
     return InvalidArgument("logs.store is s3 but logs.bucket is not set; name the bucket");
@@ -280,6 +328,7 @@ Status ValidateConfig(Config& config) {
         "TUG_KUBECONFIG");
   }
   RETURN_IF_ERROR(ValidateEmr(config.emr));
+  RETURN_IF_ERROR(ValidateEmrCluster(config));
   if (config.spark_engine == "emr-on-eks" && !config.emr.enabled()) {
     return InvalidArgument(
         "spark.engine emr-on-eks needs the emr section: emr.virtual_cluster_id, "

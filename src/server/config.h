@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/model.h"
 #include "cost/pricing.h"
+#include "queue/queue.h"
 
 namespace tug::server {
 
@@ -35,6 +36,10 @@ struct ClusterConfig {
   bool watch_nodes = true;
   /// Pods' spec.schedulerName ("": kubernetes.scheduler_name, else the default scheduler).
   std::string scheduler_name;
+  /// GPU runs (resources.gpu > 0): added to their pods' node selector and tolerations, to land
+  /// on the GPU node group (`gpu: {node_selector: {...}, tolerations: [...]}`).
+  std::map<std::string, std::string> gpu_node_selector;
+  std::vector<Toleration> gpu_tolerations;
 };
 
 /// Spark on Kubernetes (the spark engine, one per cluster: "spark:<cluster>").
@@ -136,10 +141,17 @@ struct EmrConfig {
   std::string on_demand_value = "ON_DEMAND";
   /// DescribeJobRun: the first delay and after every change (doubling while nothing changes).
   int64_t poll_interval_seconds = 5;
+  /// The EKS cluster the virtual cluster lives on, by its name under `clusters:` (its
+  /// kubeconfig and client are reused): the job runs' pods are watched there for pod events,
+  /// live logs and pod status evidence. "" : pods are not watched.
+  std::string cluster;
+  /// The virtual cluster's namespace on it; "" : that cluster's namespace.
+  std::string namespace_;
 
   bool enabled() const {
     return !virtual_cluster_id.empty() || !execution_role_arn.empty() || !release_labels.empty() ||
-           !default_release_label.empty() || !log_bucket.empty() || !endpoint.empty();
+           !default_release_label.empty() || !log_bucket.empty() || !endpoint.empty() ||
+           !cluster.empty() || !namespace_.empty();
   }
   std::string log_uri() const { return "s3://" + log_bucket + "/" + log_prefix; }
 };
@@ -174,6 +186,12 @@ struct Config {
   int database_pool_size = 8;
   /// Ended runs (with their logs) are deleted after this long; 0 keeps them forever.
   int64_t retention_seconds = 0;
+  /// How long an idempotency key of POST /api/v1/runs names its run (a repeat within it
+  /// returns that run); expired keys are free again and purged by retention housekeeping.
+  int64_t idempotency_retention_seconds = int64_t{7} * 86400;
+  /// The server's URL as jobs reach it, given to every run as TUG_SERVER ("": derived from
+  /// `listen`, with this host's name for a wildcard address).
+  std::string advertise_url;
   // engine
   std::string engine = "local";  // default engine: local | kubernetes
   /// The engine of Spark definitions (and runs) that name none: spark | emr-on-eks.
@@ -215,6 +233,12 @@ struct Config {
   /// Serve Flotilla's v6 REST API under /api/v6/ (src/flotilla), beside v1, with the same
   /// authentication.
   bool flotilla_v6 = false;
+  /// Team queues (src/queue; docs/configuration.md#queues). Empty: no queues, attempts are
+  /// dispatched as soon as they are due. Set: every run waits in its queue until its limits
+  /// allow it (a `default` queue without limits is always there).
+  std::vector<queue::QueueSpec> queues;
+  /// The cluster's size for fair shares (zero fields: the sum of the queues' quotas).
+  queue::Vec queue_capacity;
 
   /// Host and port of `listen`.
   std::string host() const;
@@ -230,6 +254,9 @@ Config DefaultConfig();
 [[nodiscard]] Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env);
 /// The emr section's own checks (when it is on): ids, ARN, region, release labels, bucket.
 [[nodiscard]] Status ValidateEmr(const EmrConfig& emr);
+/// emr.cluster names one of config.clusters, emr.namespace (defaulting to that cluster's) is a
+/// namespace name; emr.namespace without emr.cluster is refused.
+[[nodiscard]] Status ValidateEmrCluster(Config& config);
 /// Checks the final config (listen address, loopback-only while auth is off, paths...).
 [[nodiscard]] Status ValidateConfig(Config& config);
 /// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.
@@ -245,6 +272,11 @@ Config DefaultConfig();
 /// The `clusters:` list of a config file (config_clusters.cpp); replaces config.clusters.
 [[nodiscard]] Status ApplyClustersYaml(Config& config, const boost::json::value& section,
                                        const std::string& source);
+/// The `queues:` list and `queue_capacity:` map (config_queues.cpp); validated whole.
+[[nodiscard]] Status ApplyQueuesYaml(Config& config, const boost::json::value& section,
+                                     const std::string& source);
+[[nodiscard]] Status ApplyQueueCapacityYaml(Config& config, const boost::json::value& section,
+                                            const std::string& source);
 /// A scheduler name as Kubernetes takes it for spec.schedulerName (a DNS-1123 subdomain); `what`
 /// names the setting in the error.
 [[nodiscard]] Status CheckSchedulerName(const std::string& v, const std::string& what);

@@ -1,4 +1,5 @@
 // Server configuration: the `clusters:` list (one Kubernetes cluster each).
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <system_error>
@@ -6,6 +7,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "core/json.h"
 #include "core/quantity.h"
 #include "server/config.h"
 
@@ -17,6 +19,82 @@ namespace {
 std::string Text(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
   return json::serialize(v);
+}
+
+// A label key as Kubernetes takes it: an optional DNS prefix and '/', then a name of at most 63
+// characters of [A-Za-z0-9._-] that starts and ends alphanumeric.
+bool LabelKeyOk(const std::string& key) {
+  const size_t slash = key.rfind('/');
+  const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  if (slash != std::string::npos && (slash == 0 || slash > 253)) return false;
+  if (name.empty() || name.size() > 63) return false;
+  auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  for (char ch : name) {
+    if (!alnum(ch) && ch != '-' && ch != '_' && ch != '.') return false;
+  }
+  return true;
+}
+
+bool LabelValueOk(const std::string& value) {
+  if (value.size() > 63) return false;
+  for (char ch : value) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) == 0 && ch != '-' && ch != '_' && ch != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// gpu: {node_selector: {label: value}, tolerations: [{key, operator, value, effect}]}
+Status ParseGpu(const json::value& v, const std::string& what, ClusterConfig& c) {
+  if (!v.is_object()) {
+    return InvalidArgument(fmt::format(
+        "{} must be a map, e.g. {{node_selector: {{nvidia.com/gpu.present: \"true\"}}, "
+        "tolerations: [{{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}}]}}",
+        what));
+  }
+  for (const auto& kv : v.as_object()) {
+    if (kv.key() != "node_selector" && kv.key() != "tolerations") {
+      return InvalidArgument(fmt::format(
+          "{}: unknown key '{}'; known keys: node_selector, tolerations", what, kv.key()));
+    }
+  }
+  ASSIGN_OR_RETURN(KubernetesSpec k, KubernetesFromJson(v, what));
+  for (const auto& [key, value] : k.node_selector) {
+    if (!LabelKeyOk(key)) {
+      return InvalidArgument(fmt::format(
+          "{}.node_selector: '{}' is not a label key; use e.g. nvidia.com/gpu.present", what, key));
+    }
+    if (!LabelValueOk(value)) {
+      return InvalidArgument(
+          fmt::format("{}.node_selector: value '{}' of '{}' is not a label value (at most 63 of "
+                      "A-Z a-z 0-9 . _ -)",
+                      what, value, key));
+    }
+  }
+  for (const Toleration& t : k.tolerations) {
+    if (t.op != "Equal" && t.op != "Exists") {
+      return InvalidArgument(
+          fmt::format("{}.tolerations: operator '{}' must be Equal or Exists", what, t.op));
+    }
+    if (t.op == "Exists" && !t.value.empty()) {
+      return InvalidArgument(
+          fmt::format("{}.tolerations: operator Exists takes no value (key '{}')", what, t.key));
+    }
+    if (t.op == "Equal" && t.key.empty()) {
+      return InvalidArgument(fmt::format("{}.tolerations: operator Equal needs a key", what));
+    }
+    if (!t.effect.empty() && t.effect != "NoSchedule" && t.effect != "PreferNoSchedule" &&
+        t.effect != "NoExecute") {
+      return InvalidArgument(fmt::format(
+          "{}.tolerations: effect '{}' must be NoSchedule, PreferNoSchedule or NoExecute", what,
+          t.effect));
+    }
+  }
+  c.gpu_node_selector = std::move(k.node_selector);
+  c.gpu_tolerations = std::move(k.tolerations);
+  return OkStatus();
 }
 
 Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig& c) {
@@ -87,12 +165,14 @@ Status ParseCluster(const json::value& v, const std::string& what, ClusterConfig
     } else if (key == "scheduler_name") {
       RETURN_IF_ERROR(CheckSchedulerName(text, what + ".scheduler_name"));
       c.scheduler_name = text;
+    } else if (key == "gpu") {
+      RETURN_IF_ERROR(ParseGpu(kv.value(), what + ".gpu", c));
     } else {
       return InvalidArgument(fmt::format(
           "{}: unknown key '{}'; known keys: name, kubeconfig, context, in_cluster, namespace, "
           "capacity_label, spot_value, on_demand_value, service_account, qps, burst, pod_linger, "
           "pending_timeout, image_pull_grace, unknown_pods, prune_events, watch_nodes, "
-          "scheduler_name",
+          "scheduler_name, gpu",
           what, key));
     }
   }

@@ -111,5 +111,50 @@ TEST(EmrConfigTest, BadSectionsAreClearStartupErrors) {
   }
 }
 
+// emr.cluster: the EKS cluster (one of clusters:) whose pods are watched; off by default.
+TEST(EmrConfigTest, TheEksClusterForPodWatching) {
+  const std::string clusters =
+      "clusters:\n  - {name: eks, kubeconfig: /etc/tug/eks.kubeconfig, namespace: spark-jobs}\n";
+  Config off = DefaultConfig();
+  ASSERT_TRUE(ApplyYaml(off, std::string(kGood) + clusters, "tug.yaml").ok());
+  ASSERT_TRUE(ValidateConfig(off).ok());
+  EXPECT_EQ(off.emr.cluster, "");
+  EXPECT_EQ(off.emr.namespace_, "");
+
+  Config on = DefaultConfig();
+  ASSERT_TRUE(ApplyYaml(on, std::string(kGood) + clusters, "tug.yaml").ok());
+  ASSERT_TRUE(ApplyEnv(on, {{"TUG_EMR_CLUSTER", "eks"}}).ok());
+  ASSERT_TRUE(ValidateConfig(on).ok());
+  EXPECT_EQ(on.emr.cluster, "eks");
+  EXPECT_EQ(on.emr.namespace_, "spark-jobs") << "the cluster's namespace by default";
+  Config own = DefaultConfig();
+  ASSERT_TRUE(ApplyYaml(own, std::string(kGood) + clusters, "tug.yaml").ok());
+  ASSERT_TRUE(ApplyEnv(own, {{"TUG_EMR_CLUSTER", "eks"}, {"TUG_EMR_NAMESPACE", "emr-jobs"}}).ok());
+  ASSERT_TRUE(ValidateConfig(own).ok());
+  EXPECT_EQ(own.emr.namespace_, "emr-jobs");
+
+  struct Case {
+    std::string yaml;
+    std::map<std::string, std::string> env;
+    std::string says;
+  };
+  const Case cases[] = {
+      {std::string(kGood) + clusters,
+       {{"TUG_EMR_CLUSTER", "prod"}},
+       "emr.cluster 'prod' is not one of the configured clusters (eks)"},
+      {kGood, {{"TUG_EMR_CLUSTER", "eks"}}, "no clusters are configured"},
+      {kGood,
+       {{"TUG_EMR_NAMESPACE", "spark-jobs"}},
+       "emr.namespace 'spark-jobs' needs emr.cluster"},
+      {std::string(kGood) + clusters,
+       {{"TUG_EMR_CLUSTER", "eks"}, {"TUG_EMR_NAMESPACE", "Spark_Jobs"}},
+       "'Spark_Jobs' is not a Kubernetes namespace name"},
+  };
+  for (const Case& c : cases) {
+    std::string message = ErrorOf(c.yaml, c.env);
+    EXPECT_NE(message.find(c.says), std::string::npos) << c.yaml << "\n=> " << message;
+  }
+}
+
 }  // namespace
 }  // namespace tug::server

@@ -99,6 +99,16 @@ const ConfigKey kKeys[] = {
        }
        return OkStatus();
      }},
+    {"emr.cluster", "TUG_EMR_CLUSTER",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.cluster = v;
+       return OkStatus();
+     }},
+    {"emr.namespace", "TUG_EMR_NAMESPACE",
+     [](Config& c, const std::string& v) -> Status {
+       c.emr.namespace_ = v;
+       return OkStatus();
+     }},
     {"spark.engine", "TUG_SPARK_ENGINE",
      [](Config& c, const std::string& v) -> Status {
        if (v != "spark" && v != "emr-on-eks") {
@@ -205,6 +215,31 @@ const ConfigKey kKeys[] = {
        }
        return OkStatus();
      }},
+    {"idempotency_retention", "TUG_IDEMPOTENCY_RETENTION",
+     [](Config& c, const std::string& v) -> Status {
+       auto seconds = ParseDuration(v);
+       if (!seconds.ok() || *seconds < 60 || *seconds > int64_t{365} * 86400) {
+         return Status(InvalidArgument(fmt::format(
+             "idempotency_retention '{}' must be a duration from 1m to 365d, e.g. 7d", v)));
+       }
+       c.idempotency_retention_seconds = *seconds;
+       return OkStatus();
+     }},
+    {"advertise_url", "TUG_ADVERTISE_URL",
+     [](Config& c, const std::string& v) -> Status {
+       if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) || v.size() <= 8 ||
+           v.find_first_of(" \t\r\n") != std::string::npos) {
+         return Status(InvalidArgument(fmt::format(
+             "advertise_url '{}' must be the http(s) URL jobs reach this server at, e.g. "
+             "http://tug.example.com:8080",
+             v)));
+       }
+       c.advertise_url = v;
+       while (c.advertise_url.size() > 8 && c.advertise_url.back() == '/') {
+         c.advertise_url.pop_back();
+       }
+       return OkStatus();
+     }},
     {"store.path", "TUG_DATABASE_PATH",
      [](Config& c, const std::string& v) -> Status {
        c.database_path = v;
@@ -302,6 +337,10 @@ const ConfigKey kKeys[] = {
        }
        c.limits.max_executors = n;
        return OkStatus();
+     }},
+    {"limits.max_gpu", "TUG_MAX_GPU",
+     [](Config& c, const std::string& v) -> Status {
+       return SetInt(c.limits.max_gpu, v, "limits.max_gpu", 0, 1024);
      }},
     {"adapt.climate_threshold", "TUG_CLIMATE_THRESHOLD",
      [](Config& c, const std::string& v) -> Status {

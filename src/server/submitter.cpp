@@ -38,12 +38,13 @@ void Submitter::Stop() {
 }
 
 bool Submitter::Submit(store::NewRun run, std::shared_ptr<net::Deferred> reply,
-                       std::string created_body, std::function<void(const Status&)> done) {
+                       std::string created_body, std::function<void(const Status&)> done,
+                       std::function<net::Response()> on_key_taken) {
   {
     std::lock_guard lock(mu_);
     if (!running_ || stopping_ || queue_.size() >= max_queue_) return false;
-    queue_.push_back(
-        Item{std::move(run), std::move(reply), std::move(created_body), std::move(done)});
+    queue_.push_back(Item{std::move(run), std::move(reply), std::move(created_body),
+                          std::move(done), std::move(on_key_taken)});
   }
   cv_.notify_one();
   return true;
@@ -81,6 +82,9 @@ void Submitter::Commit(std::vector<Item>& batch) {
     if (st.ok()) {
       ++created;
       batch[i].reply->Reply(net::JsonResponse(201, std::move(batch[i].created_body)));
+    } else if (batch[i].on_key_taken && store::IsIdempotencyKeyTaken(st.error())) {
+      // A concurrent request (here or on another replica) created the key's run first.
+      batch[i].reply->Reply(batch[i].on_key_taken());
     } else {
       if (st.error().code() == Code::kInternal || st.error().code() == Code::kUnavailable) {
         log::Error("creating run failed",

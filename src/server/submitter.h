@@ -36,9 +36,12 @@ class Submitter {
   /// Queues the run; `reply` gets 201 with `created_body`, or the store's error. Returns false
   /// (and does not queue) when the queue is full or the submitter is stopped. `done` (may be
   /// empty) gets the store's answer on the writer thread, before the reply (the audit log).
+  /// `on_key_taken` (may be empty) answers instead when the run's idempotency key was held by
+  /// another run (store IsIdempotencyKeyTaken), after the batch committed.
   [[nodiscard]] bool Submit(store::NewRun run, std::shared_ptr<net::Deferred> reply,
                             std::string created_body,
-                            std::function<void(const Status&)> done = nullptr);
+                            std::function<void(const Status&)> done = nullptr,
+                            std::function<net::Response()> on_key_taken = nullptr);
 
  private:
   struct Item {
@@ -46,6 +49,7 @@ class Submitter {
     std::shared_ptr<net::Deferred> reply;
     std::string created_body;
     std::function<void(const Status&)> done;
+    std::function<net::Response()> on_key_taken;
   };
   void Loop();
   void Commit(std::vector<Item>& batch);

@@ -129,12 +129,23 @@ void FleetSim::Due(int id) {
     a.target = std::max(r.spark.instances, 1);
   }
   a.fail = FailurePoint(tj, r, a.number);
-  ++running_attempts_;
   // Fail fast when a pod can never be placed (no node type holds it), as the planner would.
   if (!Fits(a.main_cpu, a.main_mem) || (spark && !Fits(a.exec_cpu, a.exec_mem))) {
+    ++running_attempts_;
     EndAttempt(id, FailureKind::kUnschedulable, 0);
     return;
   }
+  // With team queues the attempt waits for admission (fleet_queues.cpp) before its pods exist.
+  if (scheduler_) {
+    Enqueue(id);
+  } else {
+    StartPods(id);
+  }
+}
+
+void FleetSim::StartPods(int id) {
+  AttemptState& a = attempts_[id];
+  ++running_attempts_;
   a.main_pod = NewPod(id, a.main_cpu, a.main_mem, a.main_peak, a.main_aff, true, 0);
 }
 
@@ -203,6 +214,7 @@ void FleetSim::EndAttempt(int id, FailureKind failure, int executor) {
   if (a.main_pod >= 0) ReleasePod(a.main_pod);
   for (int e : a.executors) ReleasePod(e);
   a.executors.clear();
+  FinishInQueue(a);
   RequestSchedule();
 
   const TraceJob& tj = trace_.jobs[a.job];

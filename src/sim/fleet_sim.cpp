@@ -184,6 +184,7 @@ Result<PolicyResult> FleetSim::Run() {
     result_.static_nodes = static_.nodes;
     result_.static_type = config_.node_types[static_.type].name;
   }
+  RETURN_IF_ERROR(InitQueues());
   // Submits are read in (time, job) order beside the queue instead of sitting in it: the heap
   // then holds only what is in flight (thousands of events, not the 200,000 submits of a large
   // trace), and stays in cache. Submits take the sequence numbers 0..n-1, as if pushed first,
@@ -257,6 +258,8 @@ Result<PolicyResult> FleetSim::Run() {
   }
   result_.attempt_delay = Distribution::Of(std::move(attempt_delays_));
   result_.pod_delay = Distribution::Of(std::move(pod_delays_));
+  CloseTeams();
+  if (!queue_error_.ok()) return std::move(queue_error_).take_error();
   return std::move(result_);
 }
 
@@ -310,6 +313,7 @@ void FleetSim::SchedulePass() {
         continue;
       }
       cluster_.Bind(node, id, p.cpu, p.mem, now_);
+      CountBound(p, 1);
       p.state = PodState::kBound;
       p.node = node;
       p.bound = now_;
@@ -325,6 +329,7 @@ void FleetSim::SchedulePass() {
     incoming_.clear();
   }
   in_pass_ = false;
+  NotifyQueues();
 }
 
 int FleetSim::NewPod(int attempt, int64_t cpu, int64_t mem, int64_t peak, Affinity a, bool main,
@@ -368,6 +373,7 @@ void FleetSim::ReleasePod(int id) {
         std::max<Micros>(0, std::min(now_, window_to_) - std::max(p.bound, window_from_));
     result_.mem_peak_gib_seconds += static_cast<double>(p.peak_mem) / kGiB * Secs(in_window);
     cluster_.Release(p.node, id, p.cpu, p.mem, now_);
+    CountBound(p, -1);
   }
   p.state = PodState::kGone;
 }
@@ -498,6 +504,7 @@ void FleetSim::UpdateRate(AttemptState& a) {
   if (rate > 0 && a.started < 0) {
     a.started = now_;
     if (Measured(a.job)) attempt_delays_.push_back(Secs(now_ - a.due));
+    RecordWait(a);
   }
   ++a.version;
   if (rate <= 0) return;

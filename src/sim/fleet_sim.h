@@ -4,9 +4,12 @@
 // fleet_attempts.cpp the attempt lifecycle (pods, progress, failures, the planner's calls).
 #include <deque>
 #include <limits>
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "adapt/adapt.h"
+#include "queue/queue.h"
 #include "sim/autoscaler.h"
 #include "sim/cluster.h"
 #include "sim/event_queue.h"
@@ -76,6 +79,11 @@ struct AttemptState {
   Micros started = -1;
   bool ended = false;
   bool on_spot = false;
+  // Team queues (Policy::queues): the queue's index in FleetSim::queue_specs_, the footprint
+  // it was admitted with, and when (-1: not admitted).
+  int queue = -1;
+  queue::Vec footprint;
+  Micros admitted = -1;
   double share_node_seconds = 0;
   double share_cost = 0;
   // Pod shapes.
@@ -108,6 +116,17 @@ class FleetSim {
   void PodLost(int pod);
   void EndAttempt(int attempt, FailureKind failure, int executor);
   FailPoint FailurePoint(const TraceJob& job, const Resources& r, int number) const;
+  void StartPods(int attempt);
+
+  // ---- fleet_queues.cpp: admission through team queues (Policy::queues)
+  Status InitQueues();
+  void Enqueue(int attempt);
+  void Dispatch();
+  void FinishInQueue(AttemptState& a);
+  void CountBound(const Pod& p, int sign);
+  void NotifyQueues();
+  void RecordWait(const AttemptState& a);
+  void CloseTeams();
 
  private:
   // ---- fleet_sim.cpp
@@ -160,6 +179,16 @@ class FleetSim {
   // Climate window: (ended at, lost to node loss) of attempts placed on spot.
   std::deque<std::pair<Micros, bool>> spot_ends_;
   int64_t spot_losses_in_window_ = 0;
+  // Team queues.
+  std::optional<queue::Scheduler> scheduler_;
+  std::vector<queue::QueueSpec> queue_specs_;  // as the Scheduler has them (by name)
+  std::vector<QueueBooks::Usage> queue_usage_;
+  std::vector<int> job_queue_;  // per job: index in queue_specs_
+  Status queue_error_;          // a Scheduler call that failed (a bug): Run returns it
+  // Per team (the trace's `queue`): waits of measured attempts, seconds.
+  bool has_teams_ = false;
+  std::map<std::string, std::vector<double>> team_waits_;
+  std::map<std::string, std::vector<double>> team_queued_;
   std::vector<double> attempt_delays_;
   std::vector<double> pod_delays_;
   PolicyResult result_;

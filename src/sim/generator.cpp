@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <iterator>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -109,6 +111,17 @@ const std::vector<ParamEntry>& Params() {
             "dependency no resize fixes)"),
       Entry("critical_share", &P::critical_share, 0, 1,
             "pipelines marked critical (adapt keeps them on on-demand)"),
+      Entry("teams", &P::teams, 0, 1000,
+            "teams (queues a, b, c, ...); users join them round-robin; 0: no queue in the trace"),
+      Entry("flood_teams", &P::flood_teams, 0, 1000, "the first this many teams flood"),
+      Entry("flood_runs", &P::flood_runs, 0, 1e7,
+            "extra runs each flooding team submits (class backfill)"),
+      Entry("flood_bursts", &P::flood_bursts, 1, 10000, "bursts those runs come in"),
+      Entry("flood_from_s", &P::flood_from_s, 0, 30 * 86400.0, "first burst (seconds in the day)"),
+      Entry("flood_to_s", &P::flood_to_s, 0, 30 * 86400.0,
+            "bursts are evenly spaced before this time"),
+      Entry("flood_spread_s", &P::flood_spread_s, 0, 86400,
+            "a burst's runs arrive uniformly within this many seconds"),
   };
   return kParams;
 }
@@ -122,6 +135,7 @@ constexpr double kHourWeights[24] = {0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4,  0.
 struct Template {
   std::string name;
   std::string user;
+  std::string queue;
   std::string kind;
   std::string klass;
   RoleSize driver;
@@ -146,17 +160,22 @@ struct Run {
 
 class Gen {
  public:
-  explicit Gen(const GeneratorParams& p) : p_(p), rng_(p.seed) {
+  Gen(const GeneratorParams& p, Rng rng) : p_(p), rng_(rng) {
     for (int i = 0; i < p.users; ++i) {
       users_.push_back(fmt::format("u{:03d}", i));
+      if (p.teams > 0) team_of_[users_.back()] = TeamName(i % p.teams, p.teams);
       // Some users explore far more than others.
       activity_.push_back(rng_.LogNormal(1.0, 1.0));
     }
   }
 
+  /// The ordinary day.
   Result<Trace> Make();
+  /// Only the flooding teams' extra runs.
+  Result<Trace> MakeFlood();
 
  private:
+  Result<Trace> Finish();
   double UsageRatio(double undersized_share) {
     if (rng_.Bernoulli(undersized_share)) {
       return 1.0 + rng_.LogNormal(p_.excess_median, p_.excess_sigma);
@@ -181,6 +200,7 @@ class Gen {
   const GeneratorParams& p_;
   Rng rng_;
   std::vector<std::string> users_;
+  std::map<std::string, std::string> team_of_;
   std::vector<double> activity_;
   std::vector<double> hour_weights_{std::begin(kHourWeights), std::end(kHourWeights)};
   std::vector<std::unique_ptr<Template>> templates_;
@@ -196,12 +216,14 @@ T Pick(Rng& rng, const std::vector<T>& values, const std::vector<double>& weight
 Template& Gen::NewTemplate(const std::string& user, bool spark, const std::string& klass) {
   auto t = std::make_unique<Template>();
   t->user = user;
+  if (auto it = team_of_.find(user); it != team_of_.end()) t->queue = it->second;
   t->klass = klass;
   t->kind = spark ? "spark" : "container";
-  t->name =
-      fmt::format("{}-{}-{:04d}", user,
-                  klass == "scheduled" ? (spark ? "etl" : "task") : (spark ? "explore" : "script"),
-                  ++pipeline_seq_);
+  t->name = fmt::format("{}-{}-{:04d}", user,
+                        klass == "scheduled"  ? (spark ? "etl" : "task")
+                        : klass == "backfill" ? (spark ? "backfill" : "sweep")
+                                              : (spark ? "explore" : "script"),
+                        ++pipeline_seq_);
   if (spark) {
     auto cores = Pick<int64_t>(rng_, {2, 4, 8}, {0.35, 0.5, 0.15});
     auto gib_per_core = Pick<int64_t>(rng_, {2, 3, 4, 6, 8}, {0.25, 0.25, 0.3, 0.15, 0.05});
@@ -300,6 +322,7 @@ TraceJob Gen::Materialize(const Run& r) {
   const Template& t = *r.t;
   TraceJob j;
   j.user = t.user;
+  j.queue = t.queue;
   j.name = t.name;
   j.kind = t.kind;
   j.klass = t.klass;
@@ -352,6 +375,34 @@ Result<Trace> Gen::Make() {
   Adhoc(true, p_.spark_jobs - spark_sched);
   Scheduled(false, cont_sched);
   Adhoc(false, p_.container_jobs - cont_sched);
+  return Finish();
+}
+
+Result<Trace> Gen::MakeFlood() {
+  double spark_share =
+      static_cast<double>(p_.spark_jobs) / std::max(1, p_.spark_jobs + p_.container_jobs);
+  double step = (p_.flood_to_s - p_.flood_from_s) / p_.flood_bursts;
+  for (int team = 0; team < std::min(p_.flood_teams, p_.teams); ++team) {
+    // The team's members: users team, team + teams, ...
+    std::vector<std::string> members;
+    for (int u = team; u < p_.users; u += p_.teams) members.push_back(users_[u]);
+    if (members.empty()) continue;
+    for (int b = 0; b < p_.flood_bursts; ++b) {
+      // One burst: a sweep or backfill of one job, many runs at once.
+      int runs = p_.flood_runs / p_.flood_bursts + (b < p_.flood_runs % p_.flood_bursts ? 1 : 0);
+      const std::string& user = members[rng_.Below(members.size())];
+      Template& t = NewTemplate(user, rng_.Bernoulli(spark_share), "backfill");
+      double at = p_.flood_from_s + step * b;
+      for (int i = 0; i < runs; ++i) {
+        double s = at + rng_.Uniform(0, p_.flood_spread_s);
+        if (s < p_.day_s) runs_.push_back({&t, s, runs_.size()});
+      }
+    }
+  }
+  return Finish();
+}
+
+Result<Trace> Gen::Finish() {
   std::stable_sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) {
     return a.submit_s != b.submit_s ? a.submit_s < b.submit_s : a.order < b.order;
   });
@@ -370,6 +421,11 @@ Result<Trace> Gen::Make() {
 }
 
 }  // namespace
+
+std::string TeamName(int i, int teams) {
+  if (teams <= 26) return std::string(1, static_cast<char>('a' + i));
+  return fmt::format("t{:03d}", i + 1);
+}
 
 Status SetParam(GeneratorParams& p, std::string_view key, std::string_view value) {
   for (const ParamEntry& e : Params()) {
@@ -400,7 +456,27 @@ Result<Trace> Generate(const GeneratorParams& p) {
   if (p.hourly_share + p.four_hourly_share > 1) {
     return InvalidArgument("hourly_share + four_hourly_share must be at most 1");
   }
-  return Gen(p).Make();
+  if (p.flood_teams > p.teams) {
+    return InvalidArgument("flood_teams must be at most teams (set teams too)");
+  }
+  if (p.flood_runs > 0 && p.flood_teams > 0 && !(p.flood_to_s > p.flood_from_s)) {
+    return InvalidArgument("flood_to_s must be after flood_from_s");
+  }
+  ASSIGN_OR_RETURN(Trace day, Gen(p, Rng(p.seed)).Make());
+  if (p.teams > 0) day.source += fmt::format(" teams={}", p.teams);
+  if (p.flood_teams == 0 || p.flood_runs == 0) return day;
+  ASSIGN_OR_RETURN(Trace flood, Gen(p, Rng(p.seed).Fork(0xf100d)).MakeFlood());
+  // Merge by submit time (the ordinary run first on a tie) and number the jobs again.
+  std::vector<TraceJob> jobs;
+  jobs.reserve(day.jobs.size() + flood.jobs.size());
+  std::merge(std::make_move_iterator(day.jobs.begin()), std::make_move_iterator(day.jobs.end()),
+             std::make_move_iterator(flood.jobs.begin()), std::make_move_iterator(flood.jobs.end()),
+             std::back_inserter(jobs),
+             [](const TraceJob& a, const TraceJob& b) { return a.submit < b.submit; });
+  for (size_t i = 0; i < jobs.size(); ++i) jobs[i].id = fmt::format("j{:06d}", i + 1);
+  day.jobs = std::move(jobs);
+  day.source += fmt::format(" flood_teams={} flood_runs={}", p.flood_teams, p.flood_runs);
+  return day;
 }
 
 }  // namespace tug::sim

@@ -62,6 +62,14 @@ struct GeneratorParams {
   double timeout_share = 0.015;        // Spark runs that hit a timeout
   double timeout_curable_share = 0.5;  // of those, the ones 1.2-2x the executors cure
   double critical_share = 0.05;
+  // Teams and floods (team queues, docs/fleet.md "Two teams flood the cluster").
+  int teams = 0;         // users split round-robin into teams a, b, c, ... (0: none)
+  int flood_teams = 0;   // the first this many teams also flood the cluster
+  int flood_runs = 0;    // extra runs each flooding team submits over the day
+  int flood_bursts = 4;  // in this many bursts, evenly spaced in [flood_from_s, flood_to_s)
+  double flood_from_s = 9 * 3600.0;
+  double flood_to_s = 17 * 3600.0;
+  double flood_spread_s = 300;  // a burst's runs arrive uniformly within this many seconds
 };
 
 /// Sets one parameter by its field name ("spark_jobs", "undersized_share", ...).
@@ -75,7 +83,12 @@ struct ParamDoc {
 };
 std::vector<ParamDoc> DescribeParams(const GeneratorParams& p);
 
-/// A day of jobs, sorted by submit time, ids "j000001"...
+/// The name of team `i` (0-based) of `teams`: "a".."z" up to 26 teams, else "t001"...
+std::string TeamName(int i, int teams);
+
+/// A day of jobs, sorted by submit time, ids "j000001"... With teams, every job's `queue` is
+/// its user's team. A flood's runs (class "backfill") come from a separately seeded stream, so
+/// the other runs are the same as on the day without the flood.
 [[nodiscard]] Result<Trace> Generate(const GeneratorParams& p);
 
 }  // namespace tug::sim

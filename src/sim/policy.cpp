@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/model.h"
 #include "core/quantity.h"
 
 namespace tug::sim {
@@ -84,6 +85,16 @@ Status Modify(Policy& p, std::string_view key, std::string_view value, std::stri
     (key == "spare" ? p.spare_on_demand : p.spare_spot) = static_cast<int>(n);
   } else if (key == "anticipate") {
     ASSIGN_OR_RETURN(p.anticipate_executors, OnOff(value, what));
+  } else if (key == "queues") {
+    if (value == "off") {
+      p.queues = Policy::Queues::kOff;
+    } else if (value == "on" || value == "teams") {
+      p.queues = Policy::Queues::kTeams;
+    } else if (value == "fifo") {
+      p.queues = Policy::Queues::kFifo;
+    } else {
+      return InvalidArgument(what + " takes on, fifo or off");
+    }
   } else if (key == "retries" || key == "max_attempts") {
     ASSIGN_OR_RETURN(double n, ToDouble(value, what));
     if (n < 1 || n > 100 || n != std::floor(n)) return InvalidArgument(what + " must be 1..100");
@@ -91,8 +102,8 @@ Status Modify(Policy& p, std::string_view key, std::string_view value, std::stri
   } else {
     return InvalidArgument(
         fmt::format("policy '{}': unknown setting '{}'; use scoring, unneeded, adapt, rightsizing, "
-                    "autoscale, capacity, nodes, type, headroom, retries, spare, spare_spot or "
-                    "anticipate",
+                    "autoscale, capacity, nodes, type, headroom, retries, spare, spare_spot, "
+                    "anticipate or queues",
                     spec, key));
   }
   return OkStatus();
@@ -180,6 +191,94 @@ Result<std::vector<Policy>> ParsePolicies(std::string_view spec) {
     }
   }
   return out;
+}
+
+std::string_view ToString(Policy::Queues q) {
+  switch (q) {
+    case Policy::Queues::kTeams:
+      return "on";
+    case Policy::Queues::kFifo:
+      return "fifo";
+    case Policy::Queues::kOff:
+      break;
+  }
+  return "off";
+}
+
+// ---------------------------------------------------------------- queues
+
+Result<queue::QueueSpec> ParseQueueSpec(std::string_view spec) {
+  queue::QueueSpec q;
+  size_t colon = spec.find(':');
+  q.name = std::string(Trim(spec.substr(0, colon)));
+  if (Status st = ValidateName(q.name); !st.ok()) {
+    return InvalidArgument(fmt::format("--queue '{}': {}", spec, st.error().message()));
+  }
+  std::string_view rest = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+  for (std::string_view part : Split(rest, ',')) {
+    part = Trim(part);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos) {
+      return InvalidArgument(fmt::format("--queue '{}': '{}' must be key=value", spec, part));
+    }
+    std::string_view key = part.substr(0, eq);
+    std::string value(part.substr(eq + 1));
+    std::string what = fmt::format("--queue '{}': {}", q.name, key);
+    // The limit a key sets: the queue's, each user's, or what it may borrow.
+    auto limit = [&](std::string_view k) -> int64_t* {
+      queue::Limits* l = &q.limits;
+      queue::Vec* borrow = nullptr;
+      if (k.starts_with("user_")) {
+        l = &q.user_limits;
+        k.remove_prefix(5);
+      } else if (k.starts_with("borrow_")) {
+        borrow = &q.borrowing_limit;
+        k.remove_prefix(7);
+      }
+      queue::Vec& v = borrow != nullptr ? *borrow : l->quota;
+      if (k == "cpu") return &v.cpu_millis;
+      if (k == "memory") return &v.memory_bytes;
+      if (k == "gpu") return &v.gpu;
+      if (k == "running" && borrow == nullptr) return &l->max_running;
+      return nullptr;
+    };
+    if (key == "weight") {
+      ASSIGN_OR_RETURN(q.weight, ToDouble(value, what));
+    } else if (key == "priority") {
+      ASSIGN_OR_RETURN(double n, ToDouble(value, what));
+      if (n != std::floor(n) || std::abs(n) > 1e6)
+        return InvalidArgument(what + " is a whole number");
+      q.priority = static_cast<int>(n);
+    } else if (key == "cohort") {
+      q.cohort = value;
+    } else if (int64_t* field = limit(key); field != nullptr) {
+      std::string_view k =
+          key.substr(key.find('_') == std::string_view::npos ? 0 : key.find('_') + 1);
+      int64_t n = -1;
+      if (k == "cpu" || k == "memory") {
+        auto parsed = k == "cpu" ? ParseCpu(value) : ParseMemory(value);
+        if (parsed.ok()) n = *parsed;
+      } else {
+        auto d = ToDouble(value, what);
+        if (d.ok() && *d >= 0 && *d == std::floor(*d) && *d <= 1e12) n = static_cast<int64_t>(*d);
+      }
+      if (n < 0) {
+        return InvalidArgument(what + (k == "cpu"      ? " takes cores such as 40 or 500m"
+                                       : k == "memory" ? " takes a quantity such as 160Gi"
+                                                       : " takes a whole number >= 0"));
+      }
+      *field = n;
+    } else {
+      return InvalidArgument(
+          fmt::format("--queue '{}': unknown key '{}'; use weight, priority, cpu, memory, gpu, "
+                      "running, user_cpu, user_memory, user_gpu, user_running, cohort, "
+                      "borrow_cpu, borrow_memory or borrow_gpu",
+                      q.name, key));
+    }
+  }
+  RETURN_IF_ERROR(queue::ValidateQueues({q}));
+  return q;
 }
 
 // ---------------------------------------------------------------- climate

@@ -24,6 +24,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "queue/queue.h"
 #include "sim/autoscaler.h"
 #include "sim/cluster.h"
 
@@ -57,7 +58,16 @@ struct Policy {
   /// knows the executor count at submission, so their nodes boot alongside the driver's instead
   /// of after it (two node boots in a row otherwise).
   bool anticipate_executors = false;
+  /// Admission through team queues (src/queue, the dispatcher's own Scheduler): kOff sends an
+  /// attempt to the cluster when it is due; kTeams enqueues it in its run's queue (the trace's
+  /// `queue`, "" → default) under SimConfig::queues' quotas, in weighted fair-share order;
+  /// kFifo puts every attempt in one FIFO queue limited to the teams' quotas added up (a cap
+  /// without fairness, to tell the two apart).
+  enum class Queues : uint8_t { kOff, kTeams, kFifo };
+  Queues queues = Queues::kOff;
 };
+
+std::string_view ToString(Policy::Queues q);
 
 Policy StaticPolicy();
 Policy AutoscaledPolicy();
@@ -86,6 +96,23 @@ std::string ToString(const SpotClimate& c);
 /// A calm day with a three-hour afternoon storm, to exercise the climate path.
 inline constexpr std::string_view kDefaultClimate = "00:00=0.005,13:00=0.08,16:00=0.005";
 
+/// What the simulation holds per queue at one moment (SimConfig::on_queue).
+struct QueueBooks {
+  struct Usage {
+    queue::Vec admitted;  // footprints of the admitted attempts that have not ended
+    int64_t running = 0;  // those attempts
+    queue::Vec bound;     // cpu and memory of their pods bound to nodes
+    int64_t queued = 0;   // attempts waiting for admission
+  };
+  Micros now = 0;
+  const std::vector<queue::QueueSpec>* specs = nullptr;  // as the Scheduler was created
+  const std::vector<Usage>* usage = nullptr;             // parallel to *specs
+};
+
+/// "a:weight=2,cpu=400,memory=1600Gi,running=100,cohort=all" → a queue (docs/fleet.md "Team
+/// queues" lists the keys). InvalidArgument naming the bad part.
+[[nodiscard]] Result<queue::QueueSpec> ParseQueueSpec(std::string_view spec);
+
 /// What every policy in one comparison shares.
 struct SimConfig {
   std::vector<NodeType> node_types = DefaultNodeTypes();
@@ -108,6 +135,14 @@ struct SimConfig {
   /// copy on an empty cluster, measured until everything ended (tests use this).
   bool steady_state = true;
   Micros day = 86400 * kMicrosPerSecond;
+  /// Team queues for policies with `queues=on|fifo` (ParseQueueSpec, `tug sim --queue`).
+  std::vector<queue::QueueSpec> queues;
+  /// The denominator of fair shares (queue::Scheduler::Create); zero fields: the sum of the
+  /// queues' finite quotas.
+  queue::Vec queue_capacity;
+  /// Tests only: called after every admission and every end of an admitted attempt, with the
+  /// simulation's own books per queue (not the Scheduler's).
+  std::function<void(const QueueBooks&)> on_queue;
   /// Tests only: called after every Cluster::Pick of the scheduler with the cluster as it was,
   /// the pod's request and the node picked (-1: none). Empty in every other use.
   std::function<void(const Cluster&, int64_t cpu, int64_t mem, Affinity, Scoring, int node)>

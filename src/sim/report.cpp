@@ -65,7 +65,8 @@ json::object PolicyJson(const Policy& p) {
                       {"capacity", p.capacity},
                       {"max_attempts", p.max_attempts},
                       {"spare_on_demand", p.spare_on_demand},
-                      {"spare_spot", p.spare_spot}};
+                      {"spare_spot", p.spare_spot},
+                      {"queues", ToString(p.queues)}};
 }
 
 double CpuUtil(const PolicyResult& r) {
@@ -85,8 +86,9 @@ struct Row {
   std::function<double(const PolicyResult&)> value;
 };
 
+using P = const PolicyResult&;
+
 std::vector<Row> Rows() {
-  using P = const PolicyResult&;
   auto fail = [](const char* g) {
     return [g](P r) { return Thousands(static_cast<double>(Count(r.failed_by, g))); };
   };
@@ -155,6 +157,54 @@ std::vector<Row> Rows() {
   };
 }
 
+std::string TeamLabel(const std::string& team) { return team.empty() ? "(no queue)" : team; }
+
+/// Rows of waits by team (the trace's `queue`), when the trace has teams.
+std::vector<Row> TeamRows(const Comparison& c) {
+  std::map<std::string, int64_t> runs;
+  bool queued = false;
+  for (const PolicyResult& r : c.results) {
+    for (const auto& [team, t] : r.teams) runs[team] = t.runs;
+    queued = queued || r.policy.queues != Policy::Queues::kOff;
+  }
+  std::vector<Row> rows;
+  for (const auto& [name, n] : runs) {
+    std::string team = name;
+    auto dist = [team](const PolicyResult& r, bool in_queue) -> const Distribution* {
+      auto it = r.teams.find(team);
+      if (it == r.teams.end()) return nullptr;
+      return in_queue ? &it->second.queued : &it->second.wait;
+    };
+    rows.push_back({fmt::format("team {} ({} runs): wait p50 / p99", TeamLabel(team),
+                                Thousands(static_cast<double>(n))),
+                    [dist](P r) {
+                      const Distribution* d = dist(r, false);
+                      return d == nullptr ? std::string("—")
+                                          : fmt::format("{} / {}", Secs(d->p50), Secs(d->p99));
+                    },
+                    [dist](P r) {
+                      const Distribution* d = dist(r, false);
+                      return d == nullptr ? 0.0 : d->p99;
+                    }});
+    if (!queued) continue;
+    rows.push_back({"… of which in its queue p50 / p99",
+                    [dist](P r) {
+                      const Distribution* d = dist(r, true);
+                      if (r.policy.queues == Policy::Queues::kOff || d == nullptr)
+                        return std::string("—");
+                      return fmt::format("{} / {}", Secs(d->p50), Secs(d->p99));
+                    },
+                    nullptr});
+  }
+  return rows;
+}
+
+std::vector<Row> AllRows(const Comparison& c) {
+  std::vector<Row> rows = Rows();
+  for (Row& r : TeamRows(c)) rows.push_back(std::move(r));
+  return rows;
+}
+
 std::string CompareHeader(const Comparison& c) {
   if (c.results.size() < 2) return "";
   return fmt::format("{} vs {}", c.results.back().policy.name, c.results.front().policy.name);
@@ -207,6 +257,15 @@ json::value ToJson(const Comparison& c, bool with_series) {
                                     {"memory_used_at_peak", R(PeakUtil(r), 4)}};
     o["scheduling_delay_seconds"] = Dist(r.attempt_delay);
     o["pod_pending_seconds"] = Dist(r.pod_delay);
+    if (!r.teams.empty()) {
+      json::object teams;
+      for (const auto& [team, t] : r.teams) {
+        json::object to{{"runs", t.runs}, {"wait_seconds", Dist(t.wait)}};
+        if (r.policy.queues != Policy::Queues::kOff) to["queued_seconds"] = Dist(t.queued);
+        teams[team] = std::move(to);
+      }
+      o["teams"] = std::move(teams);
+    }
     o["waste"] =
         json::object{{"node_hours", R(r.wasted_node_hours, 2)}, {"cost", R(r.wasted_cost, 2)}};
     o["spot"] = json::object{{"interruptions", r.spot_interruptions}, {"pods_lost", r.pods_lost}};
@@ -243,6 +302,24 @@ json::value ToJson(const Comparison& c, bool with_series) {
                                  {"spot_price", R(t.spot_price, 4)}});
   }
   cfg["node_types"] = std::move(types);
+  if (!c.config.queues.empty()) {
+    auto limit = [](int64_t v) {
+      return v == queue::kUnlimited ? json::value(nullptr) : json::value(v);
+    };
+    json::array qs;
+    for (const queue::QueueSpec& q : c.config.queues) {
+      json::object qo{{"name", q.name},
+                      {"weight", q.weight},
+                      {"priority", q.priority},
+                      {"max_running", limit(q.limits.max_running)},
+                      {"cpu_millis", limit(q.limits.quota.cpu_millis)},
+                      {"memory_bytes", limit(q.limits.quota.memory_bytes)},
+                      {"gpu", limit(q.limits.quota.gpu)}};
+      if (!q.cohort.empty()) qo["cohort"] = q.cohort;
+      qs.push_back(std::move(qo));
+    }
+    cfg["queues"] = std::move(qs);
+  }
   return json::object{{"trace", json::object{{"source", c.trace_source},
                                              {"spark_jobs", c.spark_jobs},
                                              {"container_jobs", c.container_jobs}}},
@@ -263,7 +340,7 @@ std::string Markdown(const Comparison& c) {
     sep += "---:|";
   }
   out += "\n" + sep + "\n";
-  for (const Row& row : Rows()) {
+  for (const Row& row : AllRows(c)) {
     out += "| " + row.label + " |";
     for (const PolicyResult& r : c.results) out += " " + row.cell(r) + " |";
     if (!cmp.empty()) {
@@ -285,7 +362,7 @@ std::string TextTable(const Comparison& c) {
   std::vector<std::string> head{"METRIC"};
   for (const PolicyResult& r : c.results) head.push_back(r.policy.label);
   rows.push_back(head);
-  for (const Row& row : Rows()) {
+  for (const Row& row : AllRows(c)) {
     std::vector<std::string> line{row.label};
     for (const PolicyResult& r : c.results) line.push_back(row.cell(r));
     rows.push_back(line);

@@ -57,6 +57,15 @@ struct Sample {
   int running_attempts = 0;
 };
 
+/// Waits of one team's attempts (the trace's `queue`): due (submit, or after a retry's back-off)
+/// to the attempt's work starting (`wait`: admission plus pods), and to its admission by the
+/// team queues (`queued`; empty without queues).
+struct TeamResult {
+  int64_t runs = 0;
+  Distribution wait;
+  Distribution queued;
+};
+
 struct PolicyResult {
   Policy policy;
   // Jobs (runs) and attempts.
@@ -86,7 +95,9 @@ struct PolicyResult {
   int64_t events = 0;
   Distribution attempt_delay;  // seconds
   Distribution pod_delay;      // seconds
-  Micros end = 0;              // when the simulation stopped
+  /// By team, when the trace names queues; empty otherwise.
+  std::map<std::string, TeamResult> teams;
+  Micros end = 0;  // when the simulation stopped
   std::vector<Sample> series;
 
   double cost() const { return books.cost_on_demand + books.cost_spot; }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "core/model.h"
 #include "core/quantity.h"
 
 namespace json = boost::json;
@@ -166,11 +167,11 @@ Result<Injection> ParseInjection(const json::value& v, const Ctx& c, size_t inde
 }
 
 Result<TraceJob> ParseJob(const json::object& o, const Ctx& c) {
-  RETURN_IF_ERROR(
-      CheckKeys(o,
-                {"id", "submit", "user", "name", "kind", "class", "driver", "executor", "instances",
-                 "cpu", "memory", "peak", "duration", "peak_at", "critical", "failures"},
-                c, ""));
+  RETURN_IF_ERROR(CheckKeys(
+      o,
+      {"id", "submit", "user", "name", "kind", "class", "queue", "driver", "executor", "instances",
+       "cpu", "memory", "peak", "duration", "peak_at", "critical", "failures"},
+      c, ""));
   TraceJob j;
   ASSIGN_OR_RETURN(j.id, Str(o, "id", c, true));
   ASSIGN_OR_RETURN(double submit, Num(o, "submit", c, 0, true));
@@ -181,6 +182,10 @@ Result<TraceJob> ParseJob(const json::object& o, const Ctx& c) {
   if (j.name.empty()) j.name = j.id;
   ASSIGN_OR_RETURN(j.kind, Str(o, "kind", c, true));
   ASSIGN_OR_RETURN(j.klass, Str(o, "class", c, false));
+  ASSIGN_OR_RETURN(j.queue, Str(o, "queue", c, false));
+  if (!j.queue.empty() && !ValidateName(j.queue).ok()) {
+    return c.Bad("queue", "must be a queue name: lower-case letters, digits, '-', '_' or '.'");
+  }
   ASSIGN_OR_RETURN(const json::object* peak, Obj(o, "peak", c, true));
   if (j.kind == "spark") {
     ASSIGN_OR_RETURN(j.driver, ParseRole(o, "driver", c));
@@ -390,6 +395,7 @@ std::string ToJsonLine(const TraceJob& j) {
   o["name"] = j.name;
   o["kind"] = j.kind;
   if (!j.klass.empty()) o["class"] = j.klass;
+  if (!j.queue.empty()) o["queue"] = j.queue;
   if (j.spark()) {
     o["driver"] = RoleJson(j.driver);
     o["executor"] = RoleJson(j.executor);

@@ -56,6 +56,8 @@ struct TraceJob {
   std::string name;   // the definition: runs of one name share right-sizing history
   std::string kind;   // "spark" | "container"
   std::string klass;  // "scheduled" | "adhoc" | "" (reporting only)
+  /// The team queue it is submitted to (policy `queues=on`; the per-team report); "": none.
+  std::string queue;
   Micros submit = 0;  // from the start of the trace
   // kind spark
   RoleSize driver;

@@ -214,6 +214,8 @@ std::string EncodeSpec(const Definition& d) {
   o["working_dir"] = d.working_dir;
   o["memory_bytes"] = d.resources.memory_bytes;
   o["cpu_millis"] = d.resources.cpu_millis;
+  // Only when set, so specs stored before GPUs existed encode the same.
+  if (d.resources.gpu > 0) o["gpu"] = d.resources.gpu;
   o["timeout_seconds"] = d.timeout_seconds;
   o["max_attempts"] = d.retry.max_attempts;
   o["max_infra_retries"] = d.retry.max_infra_retries;
@@ -244,7 +246,11 @@ std::string EncodeSpec(const Definition& d) {
   if (!d.cluster.empty()) o["cluster"] = d.cluster;
   if (!d.kubernetes.empty()) o["kubernetes"] = ToJson(d.kubernetes);
   o["labels"] = StringMap(d.labels);
+  // Only when declared, so specs stored before templates existed encode the same.
+  if (!d.parameters.empty()) o["parameters"] = d.parameters;
   o["created_at"] = d.created_at;
+  if (!d.queue.empty()) o["queue"] = d.queue;
+  if (d.priority != 0) o["priority"] = d.priority;
   return json::serialize(o);
 }
 
@@ -273,8 +279,11 @@ Result<Definition> DecodeSpec(std::string_view text) {
     }
   }
   RETURN_IF_ERROR(f.Str("working_dir", d.working_dir));
+  RETURN_IF_ERROR(f.Str("queue", d.queue));
+  RETURN_IF_ERROR(f.Int("priority", d.priority));
   RETURN_IF_ERROR(f.Int("memory_bytes", d.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", d.resources.cpu_millis));
+  RETURN_IF_ERROR(f.Int("gpu", d.resources.gpu));
   RETURN_IF_ERROR(f.Int("timeout_seconds", d.timeout_seconds));
   RETURN_IF_ERROR(f.Int("max_attempts", d.retry.max_attempts));
   RETURN_IF_ERROR(f.Int("max_infra_retries", d.retry.max_infra_retries));
@@ -318,6 +327,7 @@ Result<Definition> DecodeSpec(std::string_view text) {
     d.kubernetes = *k;
   }
   RETURN_IF_ERROR(f.Map("labels", d.labels));
+  RETURN_IF_ERROR(f.Str("parameters", d.parameters));
   RETURN_IF_ERROR(f.Int("created_at", d.created_at));
   return d;
 }
@@ -327,8 +337,10 @@ std::string EncodeOverrides(const RunOverrides& ov) {
   o["env"] = StringMap(ov.env);
   o["memory_bytes"] = ov.resources.memory_bytes;
   o["cpu_millis"] = ov.resources.cpu_millis;
+  if (ov.resources.gpu > 0) o["gpu"] = ov.resources.gpu;
   o["timeout_seconds"] = ov.timeout_seconds;
   if (!ov.engine.empty()) o["engine"] = ov.engine;
+  if (!ov.parameters.empty()) o["parameters"] = ov.parameters;
   if (!ov.resources.spark.empty()) o["spark_resources"] = SparkResourcesObject(ov.resources.spark);
   return json::serialize(o);
 }
@@ -340,8 +352,10 @@ Result<RunOverrides> DecodeOverrides(std::string_view text) {
   RETURN_IF_ERROR(f.Map("env", ov.env));
   RETURN_IF_ERROR(f.Int("memory_bytes", ov.resources.memory_bytes));
   RETURN_IF_ERROR(f.Int("cpu_millis", ov.resources.cpu_millis));
+  RETURN_IF_ERROR(f.Int("gpu", ov.resources.gpu));
   RETURN_IF_ERROR(f.Int("timeout_seconds", ov.timeout_seconds));
   RETURN_IF_ERROR(f.Str("engine", ov.engine));
+  RETURN_IF_ERROR(f.Str("parameters", ov.parameters));
   RETURN_IF_ERROR(ReadNestedSparkResources(f, "spark_resources", ov.resources.spark));
   return ov;
 }

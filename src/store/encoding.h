@@ -27,13 +27,13 @@ namespace tug::store {
 #define TUG_RUN_COLUMNS                                                                         \
   "id, definition, definition_version, status, spec, overrides, created_at, updated_at, "       \
   "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name, " \
-  "cost_nanos, retries_cost_nanos"
+  "queue, priority, queue_reason, parent_run_id, cost_nanos, retries_cost_nanos"
 /// Columns of an attempt row, in order.
 #define TUG_ATTEMPT_COLUMNS                                                                      \
   "id, run_id, number, status, memory_bytes, cpu_millis, engine, engine_ref, claimed_by, "       \
   "lease_expires_at, created_at, due_at, launched_at, started_at, ended_at, exit_code, reason, " \
   "message, peak_memory_bytes, cpu_micros, diagnosis, capacity, executor_capacity, "             \
-  "spark_resources, decision, components, app_id, cost_nanos, cost_basis"
+  "spark_resources, decision, components, app_id, gpu, cost_nanos, cost_basis"
 /// Columns of a usage bucket row, in order (cpu_millis_sum / samples is the mean).
 #define TUG_USAGE_COLUMNS                                                            \
   "attempt_id, component, bucket_at, width, memory_bytes, cpu_millis_sum, samples, " \

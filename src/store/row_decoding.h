@@ -51,8 +51,12 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.plan = row.Text(14);
   r.owner = row.Text(15);
   r.group = row.Text(16);
-  r.cost_usd = NanosToUsd(row.Int(17));
-  r.retries_cost_usd = NanosToUsd(row.Int(18));
+  r.queue = row.Text(17);
+  r.priority = static_cast<int>(row.Int(18));
+  r.queue_reason = row.Text(19);
+  r.parent_run_id = row.Text(20);
+  r.cost_usd = NanosToUsd(row.Int(21));
+  r.retries_cost_usd = NanosToUsd(row.Int(22));
   return r;
 }
 
@@ -92,8 +96,9 @@ Result<Attempt> DecodeAttemptRow(const Row& row) {
   a.decision = row.Text(24);
   a.components = row.Text(25);
   a.app_id = row.Text(26);
-  if (!row.IsNull(27)) a.cost_usd = NanosToUsd(row.Int(27));
-  a.cost_basis = row.Text(28);
+  a.resources.gpu = row.Int(27);
+  if (!row.IsNull(28)) a.cost_usd = NanosToUsd(row.Int(28));
+  a.cost_basis = row.Text(29);
   return a;
 }
 

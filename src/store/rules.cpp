@@ -75,6 +75,12 @@ Error RunNotFound(const std::string& id) {
       fmt::format("run '{}' not found; check the id or list runs with `tug get runs`", id));
 }
 
+Error IdempotencyKeyTaken(const std::string& owner, const std::string& key) {
+  return Error(Code::kAborted,
+               fmt::format("idempotency key '{}' of '{}' already names another run", key, owner),
+               std::string(kIdempotencyKeyTakenDetail));
+}
+
 Error AttemptNotFound(const std::string& id) {
   return NotFound(fmt::format("attempt '{}' not found; attempt ids look like '<run id>-1'", id));
 }
@@ -313,6 +319,7 @@ RunsQuery ListRunsQuery(const RunFilter& filter, const PageAfter& after, const c
   }
   if (!filter.definition.empty()) bind("definition =", filter.definition);
   if (!filter.owner.empty()) bind("owner =", filter.owner);
+  if (!filter.parent.empty()) bind("parent_run_id =", filter.parent);
   q.sql += VisibilityCondition(filter.visible, q.params, dollar);
   // Ids are time-ordered: a creation range is a primary-key range, so every shape stays an
   // index scan that stops after one page.

@@ -45,6 +45,10 @@ Error RunTransitionError(const std::string& run_id, RunStatus from, RunStatus to
 
 /// kNotFound, naming the id and how to find a good one.
 Error RunNotFound(const std::string& id);
+/// kAborted: a live idempotency key of `owner` already names another run. The API answers it
+/// by looking the key up (Store::FindIdempotencyKey).
+Error IdempotencyKeyTaken(const std::string& owner, const std::string& key);
+
 Error AttemptNotFound(const std::string& id);
 Error DefinitionNotFound(const std::string& name);
 Error TokenNotFound(const std::string& id);

@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -32,6 +34,7 @@ struct RunFilter {
   std::vector<RunStatus> statuses;
   std::string definition;  // empty: all
   std::string owner;       // empty: all
+  std::string parent;      // the parent run's id (lineage); empty: all
   /// Creation time range [created_after, created_before), by the id's millisecond timestamp
   /// (ids are time-ordered); 0: unbounded.
   Micros created_after = 0;
@@ -117,9 +120,36 @@ struct UsagePoint {
   bool operator==(const UsagePoint&) const = default;
 };
 
+/// An idempotency key claimed with a new run (issue 26): unique per (run owner, key) until it
+/// expires; the run's creation fails with kAborted while another live run holds it.
+struct IdempotencyKey {
+  std::string key;
+  std::string request_hash;  // the canonical hash of the request that created the run
+  Micros expires_at = 0;     // after this, the key may be taken again
+};
+
+/// A stored, unexpired idempotency key and the run it created.
+struct IdempotencyRecord {
+  std::string owner;
+  std::string key;
+  std::string run_id;
+  std::string request_hash;
+  Micros created_at = 0;
+  Micros expires_at = 0;
+  bool operator==(const IdempotencyRecord&) const = default;
+};
+
+/// The detail of the kAborted error CreateRuns gives a run whose idempotency key is held.
+inline constexpr std::string_view kIdempotencyKeyTakenDetail = "idempotency_key_taken";
+inline bool IsIdempotencyKeyTaken(const Error& e) {
+  return e.code() == Code::kAborted && e.detail() == kIdempotencyKeyTakenDetail;
+}
+
 struct NewRun {
   Run run;
   Attempt first;
+  /// Claimed in the run's own transaction: held by a live run, the run is not created (kAborted).
+  std::optional<IdempotencyKey> idempotency;
 };
 
 /// An API bearer token (src/auth): only the SHA-256 of its text is kept.
@@ -138,9 +168,40 @@ struct ApiToken {
   bool operator==(const ApiToken&) const = default;
 };
 
+/// An event with what a watcher of live changes needs of its run: who may see it (owner, group)
+/// and the run's status when the change was read (not when the event was written).
+struct Change {
+  Event event;
+  std::string owner;
+  std::string group;
+  RunStatus run_status = RunStatus::kQueued;
+  bool operator==(const Change&) const = default;
+};
+
 struct StatusCount {
   RunStatus status;
   int64_t count;
+};
+
+/// An attempt the queue dispatcher weighs (src/control, src/queue), with its run's queue fields.
+struct QueueEntry {
+  std::string attempt_id;
+  std::string run_id;
+  AttemptStatus status = AttemptStatus::kQueued;
+  Resources resources;  // the attempt's (memory, cpu, Spark sizes)
+  std::string queue;
+  int priority = 0;
+  std::string owner;
+  Micros run_created_at = 0;
+  std::string queue_reason;  // as last recorded
+  bool operator==(const QueueEntry&) const = default;
+};
+
+/// Runs of one queue by state, for the queue listing.
+struct QueueCount {
+  std::string queue;
+  int64_t queued = 0;   // QUEUED or RETRYING
+  int64_t running = 0;  // RUNNING
 };
 
 class Store {
@@ -172,10 +233,15 @@ class Store {
   /// ListSuccessHistory). Returns one status per run, in order: kAlreadyExists if an id is
   /// taken, kInvalidArgument for a malformed run.
   [[nodiscard]] virtual std::vector<Status> CreateRuns(const std::vector<NewRun>& runs) = 0;
+  /// An idempotency key (NewRun::idempotency) held by a live run fails that run with kAborted
+  /// and writes nothing of it; an expired one is taken over.
   /// One run: CreateRuns of one.
   [[nodiscard]] Status CreateRun(const Run& run, const Attempt& first) {
-    return CreateRuns({NewRun{run, first}}).front();
+    return CreateRuns({NewRun{run, first, std::nullopt}}).front();
   }
+  /// The live (expires_at > now) idempotency key `key` of `owner`; nullopt when there is none.
+  [[nodiscard]] virtual Result<std::optional<IdempotencyRecord>> FindIdempotencyKey(
+      const std::string& owner, const std::string& key, Micros now) = 0;
   /// The run with its attempts (oldest first); kNotFound.
   [[nodiscard]] virtual Result<Run> GetRun(const std::string& id) = 0;
   [[nodiscard]] virtual Result<RunPage> ListRuns(const RunFilter& filter) = 0;
@@ -259,6 +325,9 @@ class Store {
   /// removes their logs). Active runs are never deleted.
   [[nodiscard]] virtual Result<std::vector<std::string>> PurgeRuns(Micros ended_before,
                                                                    int limit) = 0;
+  /// Deletes up to `limit` (1..10000) idempotency keys that expired at or before `now`; returns
+  /// how many. (PurgeRuns deletes the keys of the runs it deletes.)
+  [[nodiscard]] virtual Result<int> PurgeIdempotencyKeys(Micros now, int limit) = 0;
 
   // --- timeline ---
 
@@ -266,6 +335,15 @@ class Store {
   /// Events of a run with seq > after_seq, oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<Event>> ListEvents(const std::string& run_id,
                                                               int64_t after_seq, int limit) = 0;
+
+  /// Live changes (server-sent events): events with seq > after_seq, oldest first, at most
+  /// `limit` (1..kMaxEventsPerPage), of run `run_id` ("": of every run), each with its run's
+  /// owner, group and status. Events of purged runs are gone. kInvalidArgument for a limit out
+  /// of range.
+  [[nodiscard]] virtual Result<std::vector<Change>> ListChanges(const std::string& run_id,
+                                                                int64_t after_seq, int limit) = 0;
+  /// The highest event seq written so far (0 when none).
+  [[nodiscard]] virtual Result<int64_t> LatestEventSeq() = 0;
 
   // --- usage ---
 
@@ -298,6 +376,30 @@ class Store {
   [[nodiscard]] virtual Result<std::vector<StatusCount>> CountRunsByStatus() = 0;
   /// QUEUED attempts that are due (the queue depth).
   [[nodiscard]] virtual Result<int64_t> QueueDepth(Micros now) = 0;
+
+  // --- team queues (the dispatcher when queues are configured; see src/queue) ---
+
+  /// QUEUED attempts due at `now` and LAUNCHING/RUNNING attempts, with their runs' queue
+  /// fields: what the dispatcher rebuilds its scheduler from (the store is the truth).
+  [[nodiscard]] virtual Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) = 0;
+  /// Claims exactly the attempts `ids` that are still QUEUED and due at `now` (a compare-and-
+  /// swap: the others are skipped — stopped, or claimed meanwhile), for `owner` with a lease
+  /// until now + lease, with the "claimed" events ClaimAttempts writes; in one transaction and
+  /// only while `owner` holds the named lease `lease_name` unexpired (kAborted, nothing
+  /// claimed, otherwise), so two admitters can never both claim. Returns the claimed attempts.
+  [[nodiscard]] virtual Result<std::vector<Attempt>> ClaimQueuedAttempts(
+      const std::vector<std::string>& ids, const std::string& owner, Micros now, Micros lease,
+      const std::string& lease_name) = 0;
+  /// ClaimAttempts restricted to LAUNCHING attempts whose lease expired (a dead server's
+  /// claims, already admitted): up to `max` (1..1000), oldest first.
+  [[nodiscard]] virtual Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner,
+                                                                          Micros now, Micros lease,
+                                                                          int max) = 0;
+  /// Sets runs' queue_reason (run id, reason); unknown runs are skipped.
+  [[nodiscard]] virtual Status SetQueueReasons(
+      const std::vector<std::pair<std::string, std::string>>& reasons) = 0;
+  /// Runs waiting (QUEUED, RETRYING) and RUNNING per queue; queues without such runs are left out.
+  [[nodiscard]] virtual Result<std::vector<QueueCount>> CountRunsByQueue() = 0;
 };
 
 }  // namespace tug::store

@@ -260,4 +260,36 @@ TEST_P(StoreConformanceTest, ListActiveAttemptsGivesLaunchingAndRunning) {
   EXPECT_EQ(ids, (std::set<std::string>{launching.attempts[0].id, running.attempts[0].id}));
 }
 
+// --- parameterised definitions (src/templates) ---
+
+TEST_P(StoreConformanceTest, ParametersSchemaAndRunValuesRoundTrip) {
+  Definition def;
+  def.name = "greet";
+  def.command = "echo {{ who }}";
+  def.parameters = R"({"type":"object","properties":{"who":{"type":"string","default":"x"}}})";
+  auto put = store_->PutDefinition(def, kT0);
+  ASSERT_TRUE(Ok(put));
+  EXPECT_EQ(put->parameters, def.parameters);
+  auto got = store_->GetDefinition("greet");
+  ASSERT_TRUE(Ok(got));
+  EXPECT_EQ(got->parameters, def.parameters);
+  EXPECT_EQ(store_->PutDefinition(def, kT0 + kSec)->version, 1);  // unchanged: same version
+  def.parameters = R"({"type":"object","properties":{"who":{"type":"string"}}})";
+  EXPECT_EQ(store_->PutDefinition(def, kT0 + 2 * kSec)->version, 2);  // a new schema: a change
+
+  NewRun n = MakeRun("greet");
+  n.run.spec = *got;
+  n.run.spec.command = "echo 'ada'";
+  n.run.overrides.parameters = R"({"who":"ada"})";
+  ASSERT_TRUE(Ok(store_->CreateRun(n.run, n.first)));
+  auto run = store_->GetRun(n.run.id);
+  ASSERT_TRUE(Ok(run));
+  EXPECT_EQ(run->spec.parameters, got->parameters);
+  EXPECT_EQ(run->overrides.parameters, n.run.overrides.parameters);
+  auto page = store_->ListRuns({});
+  ASSERT_TRUE(Ok(page));
+  ASSERT_EQ(page->runs.size(), 1u);
+  EXPECT_EQ(page->runs[0].overrides.parameters, n.run.overrides.parameters);
+}
+
 }  // namespace tug::store::conformance

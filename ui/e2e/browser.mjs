@@ -246,6 +246,33 @@ export async function submitForm({ page, base, check, shots, api, badMessage }) 
 }
 
 /** Definitions: the list and a detail page with recent runs and their success rate. */
+/**
+ * A parameterised definition: the form shows a field per schema property, and a hostile value
+ * reaches the job as literal text (the server shell-quotes it into the command).
+ */
+export async function parametersForm({ page, base, check, api }) {
+  await page.goto(`${base}/#/submit?definition=e2e-params`);
+  await check.visible(page.getByTestId('submit-parameters'), 'the form shows the parameters of the definition');
+  await check.visible(page.getByTestId('param-who'), 'a field for the string parameter');
+  check.equal(await page.getByTestId('param-times').getAttribute('placeholder'), '2', 'the default is the placeholder');
+  const hostile = "'; echo pwned #$(id)";
+  await page.getByTestId('param-who').fill(hostile);
+  await page.getByTestId('submit-button').click();
+  const id = await check.until(
+    async () => /#\/runs\/([0-9a-z]+)$/.exec(page.url())?.[1],
+    'the parameters are sent and the run page opens',
+    '#/runs/<new id>',
+  );
+  const run = await api.waitRun(id);
+  check.equal(run.overrides?.parameters?.who, hostile, 'the run keeps the value as typed');
+  check.equal(run.overrides?.parameters?.times, 2, 'the default applies');
+  const log = await api.call('GET', `/runs/${id}/logs`);
+  // The log also has the engine's own [tugboat] lines around the job's output.
+  const lines = log.text.split('\n');
+  check.ok(lines.includes(`who=${hostile} times=2`), 'the job saw the value as literal text', `who=${hostile} times=2`, log.text);
+  check.ok(!lines.includes('pwned'), 'nothing in the value ran', 'no "pwned" line', log.text);
+}
+
 export async function definitions({ page, base, check, runs, shots }) {
   await page.goto(`${base}/#/definitions`);
   const table = page.getByTestId('definitions-table');

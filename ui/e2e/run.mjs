@@ -20,7 +20,7 @@ import { chromium } from 'playwright-core';
 import * as scenes from './browser.mjs';
 import { Checks, CheckFailure } from './checks.mjs';
 import { api as apiClient, startServer } from './server.mjs';
-import { SUCCESS, USER_ERROR, oomJob } from './workloads.mjs';
+import { PARAMS, SUCCESS, USER_ERROR, oomJob } from './workloads.mjs';
 
 const GLOBAL_TIMEOUT_MS = 4 * 60_000;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,7 @@ async function main() {
 
   // Definitions and runs, for real.
   const OOM = oomJob(sourceDir);
-  for (const def of [SUCCESS, OOM, USER_ERROR]) await api.ok('POST', '/definitions', def);
+  for (const def of [SUCCESS, OOM, USER_ERROR, PARAMS]) await api.ok('POST', '/definitions', def);
   const owner = { owner: 'e2e' };
   const submitted = {};
   for (const [key, def] of [['success', SUCCESS], ['oom', OOM], ['userError', USER_ERROR]]) {
@@ -114,6 +114,7 @@ async function main() {
   await scenes.usageChart(ctx);
   await scenes.events(ctx);
   await scenes.submitForm(ctx);
+  await scenes.parametersForm(ctx);
   await scenes.definitions(ctx);
   await wide.context.close();
 

@@ -49,3 +49,20 @@ export const USER_ERROR = {
   timeout: '5m',
 };
 
+
+/** A parameterised definition: the submit form builds its fields from this schema. */
+export const PARAMS = {
+  name: 'e2e-params',
+  description: 'echoes a parameter: the form is generated from its schema',
+  command: "printf 'who=%s times=%s\\n' {{ who }} {{ times }}",
+  parameters: {
+    type: 'object',
+    properties: {
+      who: { type: 'string', minLength: 1, description: 'whom to greet' },
+      times: { type: 'integer', minimum: 1, maximum: 5, default: 2 },
+    },
+    required: ['who'],
+  },
+  resources: { memory: '64Mi' },
+  timeout: '5m',
+};

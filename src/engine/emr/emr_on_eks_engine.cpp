@@ -60,18 +60,30 @@ Result<EmrRef> DecodeRef(const std::string& text) {
 EmrOnEksEngine::EmrOnEksEngine(EmrEngineOptions options,
                                std::unique_ptr<aws::EmrContainersClient> emr,
                                std::unique_ptr<aws::S3Client> s3, logs::LogStore& logs,
-                               const Clock& clock)
+                               const Clock& clock, kube::Client* kube)
     : options_(std::move(options)),
       emr_(std::move(emr)),
       s3_(std::move(s3)),
       logs_(logs),
-      clock_(clock) {}
+      clock_(clock) {
+  if (kube != nullptr && options_.pods) {
+    EmrPodOptions po = *options_.pods;
+    if (po.virtual_cluster_id.empty()) po.virtual_cluster_id = options_.settings.virtual_cluster_id;
+    pods_ = std::make_unique<EmrPodWatcher>(
+        po, *kube, logs_, clock_,
+        [this](const std::string& attempt_id, Micros at, const std::string& text) {
+          QueueEvent(attempt_id, at, text);
+        });
+  }
+}
 
 EmrOnEksEngine::~EmrOnEksEngine() { Shutdown(); }
 
 void EmrOnEksEngine::SetSink(UpdateSink sink) { sink_ = std::move(sink); }
 
 void EmrOnEksEngine::Shutdown() {
+  // First the pod watcher (its threads queue events under mu_; not held here).
+  if (pods_) pods_->Shutdown();
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -82,6 +94,29 @@ void EmrOnEksEngine::Shutdown() {
 
 void EmrOnEksEngine::Send(const Update& u) {
   if (sink_) sink_(u);
+}
+
+void EmrOnEksEngine::QueueEvent(const std::string& attempt_id, Micros at, const std::string& text) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = tracked_.find(attempt_id);
+    // Also after the end was seen: Finish sends what came until the pods were let go.
+    if (it == tracked_.end()) return;
+    it->second.pending_events.push_back({at, text});
+  }
+  cv_.notify_all();
+}
+
+void EmrOnEksEngine::SendPending(const std::string& attempt_id, std::vector<PendingEvent> events) {
+  for (PendingEvent& e : events) {
+    if (e.text.empty()) continue;
+    Update u;
+    u.kind = Update::Kind::kEvent;
+    u.attempt_id = attempt_id;
+    u.at = e.at != 0 ? e.at : clock_.Now();
+    u.message = std::move(e.text);
+    Send(u);
+  }
 }
 
 bool EmrOnEksEngine::WaitFor(Micros d) {
@@ -195,10 +230,13 @@ Result<std::string> EmrOnEksEngine::Launch(const LaunchSpec& spec) {
                           s.virtual_cluster_id);
     }
   }
-  std::lock_guard lock(mu_);
-  last_error_.clear();
-  TrackLocked(id, ref);
-  tracked_[id].pending_events.push_back(event);
+  {
+    std::lock_guard lock(mu_);
+    last_error_.clear();
+    TrackLocked(id, ref);
+    tracked_[id].pending_events.push_back({0, event});
+  }
+  if (pods_) pods_->Track(id, ref.run_id, ref.job_run_id);
   return EncodeRef(ref);
 }
 
@@ -241,8 +279,11 @@ Status EmrOnEksEngine::Adopt(const std::string& attempt_id, const std::string& e
                 {{"attempt", attempt_id}, {"error", job.error().ToString()}});
     }
   }
-  std::lock_guard lock(mu_);
-  if (tracked_.count(attempt_id) == 0) TrackLocked(attempt_id, ref);
+  {
+    std::lock_guard lock(mu_);
+    if (tracked_.count(attempt_id) == 0) TrackLocked(attempt_id, ref);
+  }
+  if (pods_) pods_->Track(attempt_id, ref.run_id, ref.job_run_id);
   return OkStatus();
 }
 
@@ -277,7 +318,7 @@ Status EmrOnEksEngine::Stop(const std::string& attempt_id) {
   if (auto it = tracked_.find(attempt_id); it != tracked_.end()) {
     it->second.cancel_sent = sent;
     it->second.pending_events.push_back(
-        fmt::format("stop requested: cancelling EMR job run {}", ref.job_run_id));
+        {0, fmt::format("stop requested: cancelling EMR job run {}", ref.job_run_id)});
     it->second.next_poll = clock_.Now();
   }
   cv_.notify_all();
@@ -294,6 +335,7 @@ std::vector<std::string> EmrOnEksEngine::Active() const {
 
 Status EmrOnEksEngine::Cleanup(const std::string& attempt_id) {
   // Nothing of a job run can be deleted on EMR; the engine only forgets it.
+  if (pods_) pods_->Forget(attempt_id);
   std::lock_guard lock(mu_);
   auto it = tracked_.find(attempt_id);
   if (it == tracked_.end()) return OkStatus();

@@ -16,6 +16,11 @@
 ///   Stop     CancelJobRun; kEnded (Stopped) once EMR reports CANCELLED.
 ///   Timeout  EMR on EKS has no job deadline: the engine cancels the job run `timeout_seconds`
 ///            after StartJobRun (queueing included) and ends it DeadlineExceeded.
+///   Pods     with a kube client (config emr.cluster), EmrPodWatcher follows each job run's pods
+///            on the EKS cluster: pod notes and Warning events on the timeline, live logs as
+///            live-<component> (settled against EMR's S3 copy at the end: SettleLiveLogs), and
+///            the pods' last states as the end's components (driver OOMKilled, executors failed
+///            mid-job as evidence). Its failures never touch the job run.
 ///   Adopt    the ref (JSON: virtual cluster, job run id, run id, job name, deadline) is
 ///            described again; a ref without a job run id falls back to ListJobRuns on the
 ///            cluster matched on the tugboat.attempt tag. kNotFound only when EMR has no such
@@ -44,6 +49,7 @@
 
 #include "aws/emr_containers.h"
 #include "aws/s3_client.h"
+#include "engine/emr/emr_pods.h"
 #include "engine/emr/job_run.h"
 #include "engine/engine.h"
 #include "logs/log_store.h"
@@ -63,6 +69,8 @@ struct EmrEngineOptions {
   /// did start) are retried with the same clientToken this many times.
   int start_tries = 3;
   Micros start_retry_wait = kMicrosPerSecond;
+  /// Watch the job runs' pods (needs the kube client given to the engine); unset: not at all.
+  std::optional<EmrPodOptions> pods;
 };
 
 /// The engine ref stored for an attempt (JSON text).
@@ -81,8 +89,10 @@ std::string EncodeRef(const EmrRef& ref);
 class EmrOnEksEngine final : public Engine {
  public:
   /// `s3` reads EMR's logs from settings.log_uri; nullptr (or no log_uri): no import.
+  /// `kube`: the EKS cluster's client for options.pods (outlives the engine); nullptr: no pods.
   EmrOnEksEngine(EmrEngineOptions options, std::unique_ptr<aws::EmrContainersClient> emr,
-                 std::unique_ptr<aws::S3Client> s3, logs::LogStore& logs, const Clock& clock);
+                 std::unique_ptr<aws::S3Client> s3, logs::LogStore& logs, const Clock& clock,
+                 kube::Client* kube = nullptr);
   ~EmrOnEksEngine() override;
 
   std::string Name() const override { return options_.name; }
@@ -103,8 +113,14 @@ class EmrOnEksEngine final : public Engine {
   /// DescribeJobRun and StartJobRun calls so far (metrics, tests).
   int64_t describes() const { return describes_.load(); }
   int64_t starts() const { return starts_.load(); }
+  /// The pod watcher, when pods are watched (tests).
+  const EmrPodWatcher* pod_watcher() const { return pods_.get(); }
 
  private:
+  struct PendingEvent {
+    Micros at = 0;  // 0: when sent
+    std::string text;
+  };
   struct Tracked {
     EmrRef ref;
     std::string attempt_id;
@@ -120,7 +136,7 @@ class EmrOnEksEngine final : public Engine {
     int errors = 0;
     Micros next_poll = 0;
     Micros started_at = 0;
-    std::vector<std::string> pending_events;  // sent by the poll thread, in order
+    std::vector<PendingEvent> pending_events;  // sent by the poll thread, in order
   };
 
   /// The job run this attempt already started on the cluster, if any (name + tag match).
@@ -142,6 +158,10 @@ class EmrOnEksEngine final : public Engine {
   void AppendEmrLog(const std::string& run_id, const std::string& attempt_id,
                     const std::string& line);
   void Send(const Update& u);
+  /// A timeline note from the pod watcher, queued for the poll thread (which sends it soon).
+  void QueueEvent(const std::string& attempt_id, Micros at, const std::string& text);
+  /// Sends the attempt's queued events (poll thread, mu_ not held).
+  void SendPending(const std::string& attempt_id, std::vector<PendingEvent> events);
   /// Waits up to `d` unless shutting down; false when shutting down.
   bool WaitFor(Micros d);
 
@@ -161,6 +181,8 @@ class EmrOnEksEngine final : public Engine {
   std::thread poller_;
   std::atomic<int64_t> describes_{0};
   std::atomic<int64_t> starts_{0};
+  // Last: its threads call QueueEvent, so it goes first on destruction (Shutdown joins them).
+  std::unique_ptr<EmrPodWatcher> pods_;
 };
 
 }  // namespace tug::engine::emr

@@ -29,6 +29,7 @@ std::string StateEvent(const aws::JobRunInfo& job) {
 void EmrOnEksEngine::PollLoop() {
   while (true) {
     std::vector<std::string> due;
+    std::vector<std::pair<std::string, std::vector<PendingEvent>>> notes;
     {
       std::unique_lock lock(mu_);
       while (!stopping_) {
@@ -41,20 +42,24 @@ void EmrOnEksEngine::PollLoop() {
             due.push_back(id);
           } else {
             next = std::min(next, t.next_poll);
+            // The pod watcher's notes go out now, not at the next describe.
+            if (!t.pending_events.empty()) notes.emplace_back(id, std::move(t.pending_events));
+            t.pending_events.clear();
           }
         }
-        if (!due.empty()) break;
+        if (!due.empty() || !notes.empty()) break;
         cv_.wait_for(lock, std::chrono::microseconds(next - now));
       }
       if (stopping_) return;
     }
+    for (auto& [id, events] : notes) SendPending(id, std::move(events));
     for (const std::string& id : due) PollOne(id);
   }
 }
 
 void EmrOnEksEngine::PollOne(const std::string& attempt_id) {
   Tracked t;
-  std::vector<std::string> events;
+  std::vector<PendingEvent> events;
   {
     std::lock_guard lock(mu_);
     auto it = tracked_.find(attempt_id);
@@ -72,15 +77,7 @@ void EmrOnEksEngine::PollOne(const std::string& attempt_id) {
     it->second.polling = false;
     if (it->second.forget) tracked_.erase(it);
   };
-  for (const std::string& e : events) {
-    if (e.empty()) continue;
-    Update u;
-    u.kind = Update::Kind::kEvent;
-    u.attempt_id = attempt_id;
-    u.at = clock_.Now();
-    u.message = e;
-    Send(u);
-  }
+  SendPending(attempt_id, std::move(events));
 
   Micros now = clock_.Now();
   bool cancel_sent = t.cancel_sent;
@@ -226,6 +223,20 @@ void EmrOnEksEngine::AppendEmrLog(const std::string& run_id, const std::string& 
 void EmrOnEksEngine::Finish(const std::string& attempt_id, const EmrRef& ref,
                             const aws::JobRunInfo& job, const JobRunPhase& phase, bool started_sent,
                             bool stop_requested, bool deadline_hit) {
+  // The pods first: their log followers stop (after one last read) before EMR's copy is
+  // imported, and their last notes go out before the end.
+  std::vector<ComponentStatus> pods;
+  if (pods_) {
+    pods = pods_->Finish(attempt_id);
+    std::vector<PendingEvent> events;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = tracked_.find(attempt_id); it != tracked_.end()) {
+        events.swap(it->second.pending_events);
+      }
+    }
+    SendPending(attempt_id, std::move(events));
+  }
   // The job ran (or may have): its logs, tried again while the driver's is not there yet.
   std::vector<std::string> components;
   const bool ran = phase.started || job.state == "CANCELLED";
@@ -235,6 +246,12 @@ void EmrOnEksEngine::Finish(const std::string& attempt_id, const EmrRef& ref,
         std::find(components.begin(), components.end(), "driver") != components.end();
     if (have_driver || !ran || !s3_ || ref.log_uri.empty()) break;
     if (i + 1 < options_.log_import_tries && !WaitFor(options_.log_import_wait)) break;
+  }
+  // Live-followed logs: dropped where EMR's copy came, kept where it did not.
+  if (pods_) {
+    for (std::string& kept : SettleLiveLogs(logs_, ref.run_id, attempt_id, components)) {
+      components.push_back(std::move(kept));
+    }
   }
   std::optional<DriverExit> driver;
   if (std::find(components.begin(), components.end(), "controller") != components.end()) {
@@ -290,6 +307,7 @@ void EmrOnEksEngine::Finish(const std::string& attempt_id, const EmrRef& ref,
     d.ended_at = u.at;
     u.components.push_back(d);
   }
+  ApplyPodStates(u, pods, job.state == "FAILED" && job.failure_reason == "USER_ERROR");
   if (phase.started && !started_sent) {
     // It ran and ended between two polls: its start comes first.
     Update s;

@@ -40,14 +40,8 @@ void KubernetesEngine::FinishNow(const std::string& attempt_id, const AttemptEnd
       follower->cancel.Cancel();
       follower->thread.join();
     }
-    if (follower->file.empty()) continue;
-    auto rest = client_.GetText(follower->log_path + follower->Query(false));
-    if (rest.ok()) {
-      std::string out;
-      follower->Consume(*rest, out);
-      if (!follower->partial.empty()) follower->Consume("\n", out);
-      follower->Write(out);
-    } else if (rest.error().code() != Code::kNotFound) {
+    Status rest = ReadRestOfLog(client_, *follower);
+    if (!rest.ok() && rest.error().code() != Code::kNotFound) {
       // Container never started (image pull, config error): no log; anything else is noted.
       log::Debug(
           "kubernetes: final log read failed",
@@ -93,26 +87,11 @@ void KubernetesEngine::StartFollower(Tracked& t, const std::string& component) {
   if (!f) return;
   t.followers[component] = f;
   f->thread = std::thread([this, f] {
-    int failures = 0;
-    while (!f->cancel.cancelled()) {
-      auto st = client_.Stream(
-          f->log_path + f->Query(true),
-          [&](std::string_view data) {
-            std::string chunk;
-            f->Consume(data, chunk);
-            f->Write(chunk);
-            return true;
-          },
-          &f->cancel);
-      if (f->cancel.cancelled()) break;
-      failures = st.ok() ? 0 : failures + 1;
-      // The stream ends when the container ends (the final read takes the rest) or the
-      // connection drops (or the pod is gone); try again after a pause.
+    FollowLog(client_, *f, [&](std::chrono::milliseconds pause) {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(std::min(500 * (failures + 1), 5000)),
-                   [&] { return f->cancel.cancelled() || stopping_; });
-      if (stopping_) break;
-    }
+      cv_.wait_for(lock, pause, [&] { return f->cancel.cancelled() || stopping_; });
+      return !stopping_;
+    });
   });
 }
 
@@ -131,13 +110,10 @@ void KubernetesEngine::OnEventObject(const json::value& ev) {
     component = it->second.component;
   }
   events_seen_.fetch_add(1);
-  std::string at = StringAt(ev, {"lastTimestamp"});
-  if (at.empty()) at = StringAt(ev, {"eventTime"});
-  if (at.empty()) at = StringAt(ev, {"firstTimestamp"});
   Update u;
   u.kind = Update::Kind::kEvent;
   u.attempt_id = attempt_id;
-  u.at = ParseTime(at);
+  u.at = EventTime(ev);
   if (u.at == 0) u.at = clock_.Now();
   u.message = fmt::format("k8s {} {}{}: {}", StringAt(ev, {"type"}), StringAt(ev, {"reason"}),
                           component == FirstComponent() ? "" : " (" + component + ")",

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/kubernetes/component_view.h"
 #include "engine/kubernetes/pod.h"
 #include "engine/kubernetes/usage.h"
 #include "kube/client.h"
@@ -61,32 +62,7 @@ struct KubernetesEngineOptions {
   /// Where pod usage comes from instead of the metrics API (config usage.source: prometheus):
   /// the current memory and CPU of the pods in a namespace. Called on the usage thread every
   /// usage_interval while attempts run; an error is logged and the next interval tries again.
-  std::function<Result<std::vector<PodMetricsSample>>(const std::string& namespace_)>
-      usage_source;
-};
-
-/// One pod of an attempt, as the engine last saw it (what the hooks below decide on).
-struct ComponentView {
-  std::string pod;
-  std::string container;  // whose log is read
-  bool ended = false;     // terminal, deleted or lost
-  AttemptStatus end_status = AttemptStatus::kFailed;
-  Outcome end_outcome;
-  Micros ended_at = 0;     // as the pod status says (second precision) or when it was lost
-  Micros observed_at = 0;  // when this engine saw it end (its own clock)
-  ComponentStatus status;
-  std::string app_id;  // Spark's spark-app-selector label, when the pod has it
-  std::string pod_ip;
-  std::string waiting_reason;
-  Micros waiting_since = 0;
-  bool start_noted = false;  // a side pod's start went onto the timeline
-};
-
-/// The attempt's end, as decided by DecideEnd.
-struct AttemptEnding {
-  AttemptStatus status = AttemptStatus::kFailed;
-  Outcome outcome;
-  Micros ended_at = 0;
+  std::function<Result<std::vector<PodMetricsSample>>(const std::string& namespace_)> usage_source;
 };
 
 class KubernetesEngine : public Engine {

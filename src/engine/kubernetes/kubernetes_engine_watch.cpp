@@ -73,21 +73,7 @@ void KubernetesEngine::EndComponent(Tracked& t, const std::string& component, At
                                     Outcome outcome, Micros at) {
   auto it = t.components.find(component);
   if (it == t.components.end() || it->second.ended) return;
-  ComponentView& c = it->second;
-  c.ended = true;
-  c.end_status = status;
-  c.end_outcome = outcome;
-  c.ended_at = at;
-  c.observed_at = clock_.Now();
-  c.status.state = status == AttemptStatus::kSucceeded ? "succeeded"
-                   : outcome.reason == "Deleted"       ? "deleted"
-                                                       : "failed";
-  if (status == AttemptStatus::kStopped) c.status.state = "stopped";
-  c.status.exit_code = outcome.exit_code;
-  c.status.reason = outcome.reason;
-  c.status.message = outcome.message;
-  c.status.ended_at = at;
-  c.waiting_since = 0;
+  MarkEnded(it->second, status, outcome, at, clock_.Now());
   Decide(t, at);
 }
 

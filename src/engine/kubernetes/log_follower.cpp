@@ -97,4 +97,35 @@ void LogFollower::ResumeFromFile() {
   last_ts = ParseTime(last.substr(0, last.find(' ')));
 }
 
+void FollowLog(kube::Client& client, LogFollower& f,
+               const std::function<bool(std::chrono::milliseconds)>& pause) {
+  int failures = 0;
+  while (!f.cancel.cancelled()) {
+    auto st = client.Stream(
+        f.log_path + f.Query(true),
+        [&](std::string_view data) {
+          std::string chunk;
+          f.Consume(data, chunk);
+          f.Write(chunk);
+          return true;
+        },
+        &f.cancel);
+    if (f.cancel.cancelled()) break;
+    failures = st.ok() ? 0 : failures + 1;
+    // The stream ends when the container ends (the final read takes the rest) or the
+    // connection drops (or the pod is gone); try again after a pause.
+    if (!pause(std::chrono::milliseconds(std::min(500 * (failures + 1), 5000)))) break;
+  }
+}
+
+Status ReadRestOfLog(kube::Client& client, LogFollower& f) {
+  if (f.file.empty()) return OkStatus();
+  ASSIGN_OR_RETURN(std::string rest, client.GetText(f.log_path + f.Query(false)));
+  std::string out;
+  f.Consume(rest, out);
+  if (!f.partial.empty()) f.Consume("\n", out);
+  f.Write(out);
+  return OkStatus();
+}
+
 }  // namespace tug::engine::kubernetes

@@ -4,6 +4,8 @@
 /// before the last written timestamp are dropped, so a resume never duplicates.
 /// Threading: one thread uses it at a time (the follower thread, then the finisher after join).
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,5 +45,16 @@ struct LogFollower {
   /// Sets last_ts from the last line already in the file (a restart resumes after it).
   void ResumeFromFile();
 };
+
+/// The follower thread's loop: streams the log into the file until `f.cancel` fires; when the
+/// stream ends (the container ended, the connection dropped, the pod is gone) it calls
+/// `pause(delay)` (0.5 s, growing with consecutive failures up to 5 s) and follows again from
+/// the last timestamp. `pause` returns false to stop.
+void FollowLog(kube::Client& client, LogFollower& f,
+               const std::function<bool(std::chrono::milliseconds)>& pause);
+
+/// After the follower thread was stopped and joined: one read of the rest of the log (since
+/// the last timestamp), written to the file. kNotFound when the container never started.
+[[nodiscard]] Status ReadRestOfLog(kube::Client& client, LogFollower& f);
 
 }  // namespace tug::engine::kubernetes

@@ -1,5 +1,6 @@
 #include "engine/kubernetes/pod.h"
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -83,7 +84,15 @@ Status CheckSecretsByReference(const LaunchSpec& spec, std::string_view engine) 
   return OkStatus();
 }
 
+int64_t ShmBytes(const Resources& resources) {
+  constexpr int64_t kMi = int64_t{1} << 20;
+  if (resources.memory_bytes > 0)
+    return std::max<int64_t>(kMi, resources.memory_bytes / 2 / kMi * kMi);
+  return std::max<int64_t>(1, resources.gpu) * (int64_t{1} << 30);
+}
+
 json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
+  const int64_t gpu = spec.resources.gpu;
   json::object labels{{kLabelManaged, "true"},
                       {kLabelRun, LabelValue(spec.run_id)},
                       {kLabelAttempt, LabelValue(spec.attempt_id)},
@@ -128,6 +137,14 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
   if (spec.resources.cpu_millis > 0) {
     requests["cpu"] = fmt::format("{}m", spec.resources.cpu_millis);
   }
+  if (gpu > 0) {
+    // An extended resource: the limit alone (its request defaults to it and may not differ).
+    limits[kGpuResource] = std::to_string(gpu);
+    // CUDA/NCCL and PyTorch data loaders share memory through /dev/shm, which is 64Mi in a
+    // container unless a memory-backed volume replaces it.
+    container["volumeMounts"] =
+        json::array{json::object{{"name", "dshm"}, {"mountPath", "/dev/shm"}}};
+  }
   json::object resources;
   if (!requests.empty()) resources["requests"] = std::move(requests);
   if (!limits.empty()) resources["limits"] = std::move(limits);
@@ -149,14 +166,28 @@ json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings) {
     }
     pod_spec["imagePullSecrets"] = std::move(secrets);
   }
-  if (!spec.kubernetes.node_selector.empty()) {
+  std::map<std::string, std::string> node_selector = spec.kubernetes.node_selector;
+  std::vector<Toleration> tolerations = spec.kubernetes.tolerations;
+  if (gpu > 0) {
+    for (const auto& [k, v] : settings.gpu_node_selector) node_selector.emplace(k, v);
+    for (const Toleration& t : settings.gpu_tolerations) {
+      if (std::find(tolerations.begin(), tolerations.end(), t) == tolerations.end()) {
+        tolerations.push_back(t);
+      }
+    }
+    pod_spec["volumes"] = json::array{json::object{
+        {"name", "dshm"},
+        {"emptyDir",
+         json::object{{"medium", "Memory"}, {"sizeLimit", Quantity(ShmBytes(spec.resources))}}}}};
+  }
+  if (!node_selector.empty()) {
     json::object sel;
-    for (const auto& [k, v] : spec.kubernetes.node_selector) sel[k] = v;
+    for (const auto& [k, v] : node_selector) sel[k] = v;
     pod_spec["nodeSelector"] = std::move(sel);
   }
-  if (!spec.kubernetes.tolerations.empty()) {
+  if (!tolerations.empty()) {
     json::array tols;
-    for (const Toleration& t : spec.kubernetes.tolerations) {
+    for (const Toleration& t : tolerations) {
       json::object o{{"operator", t.op}};
       if (!t.key.empty()) o["key"] = t.key;
       if (!t.value.empty()) o["value"] = t.value;
@@ -257,7 +288,14 @@ Micros ParseTime(std::string_view t) {
   return out;
 }
 
-PodState ReadPod(const json::value& pod) {
+Micros EventTime(const json::value& event) {
+  for (const char* key : {"lastTimestamp", "eventTime", "firstTimestamp"}) {
+    if (Micros at = ParseTime(StringAt(event, {key})); at != 0) return at;
+  }
+  return 0;
+}
+
+PodState ReadPod(const json::value& pod, std::string_view container) {
   PodState st;
   st.attempt_id = StringAt(pod, {"metadata", "annotations", kAnnotationAttempt});
   st.node_name = StringAt(pod, {"spec", "nodeName"});
@@ -267,11 +305,13 @@ PodState ReadPod(const json::value& pod) {
 
   // The main container's status.
   const json::value* cs = nullptr;
+  bool by_name = false;
   if (const json::value* list = At(pod, {"status", "containerStatuses"});
       list != nullptr && list->is_array()) {
     for (const auto& c : list->get_array()) {
-      if (StringAt(c, {"name"}) == kContainerName) cs = &c;
+      if (StringAt(c, {"name"}) == container) cs = &c;
     }
+    by_name = cs != nullptr;
     if (cs == nullptr && !list->get_array().empty()) cs = &list->get_array()[0];
   }
   bool scheduler_spoke = false;  // a PodScheduled condition, either way
@@ -326,7 +366,19 @@ PodState ReadPod(const json::value& pod) {
     end(AttemptStatus::kSucceeded, 0, std::string(reason::kCompleted), "");
     return st;
   }
-  if (phase == "Failed") {
+  // The named container ended while another one (a sidecar) keeps the pod Running: the
+  // container's end is the pod's, read as the Failed/Succeeded phase below would.
+  std::string effective = phase;
+  if (phase == "Running" && by_name && terminated != nullptr) {
+    const json::value* ec = At(*terminated, {"exitCode"});
+    bool ok = ec != nullptr && ec->is_int64() && ec->get_int64() == 0;
+    effective = ok ? "Succeeded" : "Failed";
+  }
+  if (effective == "Succeeded" && phase != "Succeeded") {
+    end(AttemptStatus::kSucceeded, 0, std::string(reason::kCompleted), "");
+    return st;
+  }
+  if (effective == "Failed") {
     if (pod_reason == "DeadlineExceeded") {
       end(AttemptStatus::kFailed, std::nullopt, std::string(reason::kDeadlineExceeded),
           pod_message.empty() ? "the pod ran past its activeDeadlineSeconds" : pod_message);

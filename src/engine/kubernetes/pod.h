@@ -2,9 +2,11 @@
 /// Pure parts of the kubernetes engine: the Pod an attempt becomes, and what a Pod's status
 /// means for the attempt. No I/O, so both are tested with tables of real API server JSON.
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -34,7 +36,18 @@ struct PodSettings {
   /// spec.schedulerName of every pod ("": the cluster's default scheduler), e.g. the second
   /// scheduler with the bin-packing profile that deploy/ ships ("tugboat-binpack").
   std::string scheduler_name;
+  /// Added to GPU pods (resources.gpu > 0) to reach the GPU node group; the definition's own
+  /// node selector wins on a shared key.
+  std::map<std::string, std::string> gpu_node_selector;
+  std::vector<Toleration> gpu_tolerations;
 };
+
+/// The NVIDIA device plugin's extended resource.
+inline constexpr char kGpuResource[] = "nvidia.com/gpu";
+/// The size of a GPU pod's memory-backed /dev/shm: half the memory request (the volume's pages
+/// count against the container's memory limit, so half leaves the process the rest), rounded
+/// down to a MiB; without a memory request, 1Gi per GPU.
+int64_t ShmBytes(const Resources& resources);
 
 /// A memory quantity as Kubernetes writes it back: "96Mi", "2Gi", or plain bytes.
 std::string Quantity(int64_t bytes);
@@ -50,7 +63,9 @@ std::string LabelValue(const std::string& s);
 
 /// The Pod for one attempt: restartPolicy Never, memory request = limit, cpu request,
 /// activeDeadlineSeconds, service account, pull policy and secrets, env, tolerations, node
-/// selector, and the capacity type as required node affinity.
+/// selector, and the capacity type as required node affinity. A GPU attempt also gets the
+/// nvidia.com/gpu limit, the settings' GPU node selector and tolerations, and a memory-backed
+/// emptyDir at /dev/shm of ShmBytes.
 boost::json::value BuildPod(const LaunchSpec& spec, const PodSettings& settings);
 
 /// What a Pod's state means for its attempt.
@@ -81,8 +96,15 @@ struct PodState {
 /// required node affinity on the capacity label.
 std::string CapacityOf(const boost::json::value& pod, const PodSettings& settings);
 
-/// Reads a Pod object (as the API server returns it).
-PodState ReadPod(const boost::json::value& pod);
+/// Reads a Pod object (as the API server returns it). `container` names the container whose
+/// state counts; when the pod has no container of that name, its first container status counts.
+/// A container found by name that has terminated ends the pod's reading even while the pod is
+/// still Running (a sidecar, such as EMR's fluentd beside the Spark driver, outlives it).
+PodState ReadPod(const boost::json::value& pod, std::string_view container = kContainerName);
+
+/// When a Kubernetes Event happened (lastTimestamp, else eventTime, else firstTimestamp); 0 when
+/// it has none.
+Micros EventTime(const boost::json::value& event);
 
 /// The string at `path` in a JSON object tree ("" when absent or not a string).
 std::string StringAt(const boost::json::value& v, std::initializer_list<std::string_view> path);

@@ -260,6 +260,78 @@ TEST(BuildPodTest, SchedulerNameFromTheClusterSettings) {
   EXPECT_EQ(BuildPod(s, settings).at("spec").at("schedulerName").as_string(), "tugboat-binpack");
 }
 
+// Issue 26: GPU pods get the device plugin's limit, the GPU node group's selector and
+// tolerations, and a memory-backed /dev/shm; pods without GPUs get none of it.
+TEST(BuildPodTest, GpuLimitNodeGroupAndShm) {
+  LaunchSpec s;
+  s.run_id = "01jrun";
+  s.attempt_id = "01jrun-1";
+  s.argv = {"python", "train.py"};
+  s.image = "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime";
+  s.resources.memory_bytes = int64_t{16} << 30;
+  s.resources.cpu_millis = 4000;
+  s.resources.gpu = 2;
+  s.kubernetes.node_selector = {{"team", "vision"}, {"nvidia.com/gpu.product", "A100"}};
+  s.kubernetes.tolerations = {{"dedicated", "Equal", "ml", "NoSchedule"}};
+  PodSettings settings;
+  settings.gpu_node_selector = {{"nvidia.com/gpu.present", "true"},
+                                {"nvidia.com/gpu.product", "T4"}};
+  settings.gpu_tolerations = {{"nvidia.com/gpu", "Exists", "", "NoSchedule"},
+                              {"dedicated", "Equal", "ml", "NoSchedule"}};
+  const json::value pod = BuildPod(s, settings);
+  const json::value& container = pod.at("spec").at("containers").at(0);
+  EXPECT_EQ(container.at("resources").at("limits").at("nvidia.com/gpu").as_string(), "2");
+  EXPECT_EQ(container.at("resources").at("limits").at("memory").as_string(), "16Gi");
+  EXPECT_FALSE(container.at("resources").at("requests").as_object().contains("nvidia.com/gpu"));
+  EXPECT_EQ(json::serialize(container.at("volumeMounts")),
+            R"([{"name":"dshm","mountPath":"/dev/shm"}])");
+  EXPECT_EQ(json::serialize(pod.at("spec").at("volumes")),
+            R"([{"name":"dshm","emptyDir":{"medium":"Memory","sizeLimit":"8Gi"}}])");
+  // The definition's selector wins on a shared key; the group's is added.
+  const json::object& sel = pod.at("spec").at("nodeSelector").as_object();
+  EXPECT_EQ(sel.size(), 3u);
+  EXPECT_EQ(sel.at("nvidia.com/gpu.product").as_string(), "A100");
+  EXPECT_EQ(sel.at("nvidia.com/gpu.present").as_string(), "true");
+  EXPECT_EQ(sel.at("team").as_string(), "vision");
+  // Tolerations: the definition's, then the group's it does not already have.
+  EXPECT_EQ(json::serialize(pod.at("spec").at("tolerations")),
+            R"([{"operator":"Equal","key":"dedicated","value":"ml","effect":"NoSchedule"},)"
+            R"({"operator":"Exists","key":"nvidia.com/gpu","effect":"NoSchedule"}])");
+
+  s.resources.gpu = 0;
+  const json::value plain = BuildPod(s, settings);
+  const json::value& c0 = plain.at("spec").at("containers").at(0);
+  EXPECT_FALSE(c0.at("resources").at("limits").as_object().contains("nvidia.com/gpu"));
+  EXPECT_FALSE(c0.as_object().contains("volumeMounts"));
+  EXPECT_FALSE(plain.at("spec").as_object().contains("volumes"));
+  EXPECT_EQ(plain.at("spec").at("nodeSelector").as_object().size(), 2u);
+  EXPECT_EQ(plain.at("spec").at("tolerations").as_array().size(), 1u);
+}
+
+TEST(BuildPodTest, ShmSizeRule) {
+  Resources r;
+  r.gpu = 1;
+  r.memory_bytes = int64_t{3} << 30;
+  EXPECT_EQ(ShmBytes(r), int64_t{1536} << 20);  // half the memory request
+  r.memory_bytes = (int64_t{1} << 30) + 12345;
+  EXPECT_EQ(ShmBytes(r), int64_t{512} << 20);  // rounded down to a MiB
+  r.memory_bytes = 0;
+  r.gpu = 3;
+  EXPECT_EQ(ShmBytes(r), int64_t{3} << 30);  // no memory request: 1Gi per GPU
+  LaunchSpec s;
+  s.attempt_id = "a-1";
+  s.argv = {"true"};
+  s.resources.gpu = 1;
+  EXPECT_EQ(BuildPod(s, PodSettings{})
+                .at("spec")
+                .at("volumes")
+                .at(0)
+                .at("emptyDir")
+                .at("sizeLimit")
+                .as_string(),
+            "1Gi");
+}
+
 TEST(ReadPodTest, PodNoSchedulerHasLookedAtIsUnassigned) {
   // A pod as the API server has it before any scheduler acts: no node, no PodScheduled
   // condition.
@@ -267,7 +339,8 @@ TEST(ReadPodTest, PodNoSchedulerHasLookedAtIsUnassigned) {
     return json::parse(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"tug-abc-1",)"
                        R"("annotations":{"tugboat.io/attempt-id":"abc-1"}},"spec":{)"
                        R"("restartPolicy":"Never","schedulerName":")" +
-                       scheduler + R"(","containers":[{"name":"main","image":"busybox"}]},)"
+                       scheduler +
+                       R"(","containers":[{"name":"main","image":"busybox"}]},)"
                        R"("status":{"phase":"Pending","qosClass":"Burstable")" +
                        conditions + "}}");
   };
@@ -298,6 +371,38 @@ TEST(ReadPodTest, ImagePullWaitCarriesTheRegistryMessage) {
       {"waiting":{"reason":"ErrImagePull","message":"rpc error: manifest unknown"}}}]})"));
   EXPECT_EQ(st.waiting_reason, "ErrImagePull");
   EXPECT_EQ(st.waiting_message, "rpc error: manifest unknown");
+}
+
+// EMR on EKS's driver pod: the Spark container beside a fluentd sidecar. The kubelet lists
+// container statuses by name, so the sidecar comes first; the named container's end counts
+// even while the sidecar keeps the pod Running.
+TEST(ReadPodTest, TheNamedContainerCountsBesideASidecar) {
+  json::value pod = Pod(R"({"phase":"Running","containerStatuses":[
+    {"name":"emr-container-fluentd","state":{"running":{"startedAt":"2026-12-07T10:00:00Z"}}},
+    {"name":"spark-kubernetes-driver","state":{"terminated":{"exitCode":137,
+      "reason":"OOMKilled","startedAt":"2026-12-07T10:00:01Z",
+      "finishedAt":"2026-12-07T10:00:09Z"}}}]})");
+  PodState driver = ReadPod(pod, "spark-kubernetes-driver");
+  EXPECT_EQ(driver.phase, PodState::Phase::kEnded);
+  EXPECT_EQ(driver.outcome.reason, "OOMKilled");
+  EXPECT_EQ(driver.outcome.exit_code, 137);
+  EXPECT_EQ(driver.ended_at, ParseTime("2026-12-07T10:00:09Z"));
+  // Without the name the first status (the sidecar, running) is read, as before.
+  EXPECT_EQ(ReadPod(pod).phase, PodState::Phase::kRunning);
+  json::value done = Pod(R"({"phase":"Running","containerStatuses":[
+    {"name":"emr-container-fluentd","state":{"running":{}}},
+    {"name":"spark-kubernetes-driver","state":{"terminated":{"exitCode":0,
+      "reason":"Completed"}}}]})");
+  EXPECT_EQ(ReadPod(done, "spark-kubernetes-driver").status, AttemptStatus::kSucceeded);
+}
+
+TEST(EventTimeTest, LastTimestampThenEventTimeThenFirst) {
+  EXPECT_EQ(EventTime(json::parse(R"({"firstTimestamp":"2026-12-07T10:00:00Z",
+    "lastTimestamp":"2026-12-07T10:00:05Z"})")),
+            ParseTime("2026-12-07T10:00:05Z"));
+  EXPECT_EQ(EventTime(json::parse(R"({"eventTime":"2026-12-07T10:00:01.500000Z"})")),
+            ParseTime("2026-12-07T10:00:01.5Z"));
+  EXPECT_EQ(EventTime(json::parse(R"({"lastTimestamp":null})")), 0);
 }
 
 TEST(LogFollowerTest, SplitsChunksAndNeverDuplicatesAfterAResume) {

@@ -8,21 +8,6 @@ namespace json = boost::json;
 using kubernetes::AttemptEnding;
 using kubernetes::ComponentView;
 
-namespace {
-
-bool IsExecutor(const std::string& name) { return name.rfind("executor-", 0) == 0; }
-
-// A failure of the executor itself, not Spark tearing it down: Spark deletes executors
-// gracefully (SIGTERM, 143) when it scales down or the application ends, and a deletion with no
-// terminal status says nothing about why.
-bool ExecutorFailure(const ComponentView& c) {
-  if (c.end_status != AttemptStatus::kFailed) return false;
-  if (c.end_outcome.reason == "Deleted") return false;
-  return !(c.end_outcome.exit_code && *c.end_outcome.exit_code == 143);
-}
-
-}  // namespace
-
 std::optional<AttemptEnding> DecideSparkEnd(std::map<std::string, ComponentView>& components,
                                             bool stop_requested, Micros now,
                                             const SparkTiming& timing) {
@@ -32,14 +17,7 @@ std::optional<AttemptEnding> DecideSparkEnd(std::map<std::string, ComponentView>
   auto drv_it = components.find("driver");
   const ComponentView* drv = drv_it == components.end() ? nullptr : &drv_it->second;
 
-  for (auto& [name, c] : components) {
-    if (!IsExecutor(name) || !c.ended) continue;
-    // Seen before the driver's end, or ended no later than it: pod status times have second
-    // precision, so a lost node and the driver's reaction to it often share a second.
-    bool before_driver_end = drv == nullptr || !drv->ended || c.observed_at <= drv->observed_at ||
-                             c.ended_at < drv->ended_at + kMicrosPerSecond;
-    c.status.evidence = !stop_requested && before_driver_end && ExecutorFailure(c);
-  }
+  kubernetes::MarkExecutorEvidence(components, stop_requested);
 
   if (stop_requested) {
     bool driver_done = drv == nullptr || drv->ended;

@@ -150,9 +150,35 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
 )sql"},
-    // Cost per run, as SQLite's migration 8: attempts' prices (nano-dollars, NULL: not priced)
-    // and their runs' sums.
+    // Team queues, as SQLite's migration 8: a run's queue, priority and why it waits.
     Migration{4, R"sql(
+ALTER TABLE runs ADD COLUMN queue TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE runs ADD COLUMN priority BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN queue_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_queue_status ON runs (queue, status);
+)sql"},
+    // Issue 26, as SQLite's migration 9: a run's parent, an attempt's GPU count, idempotency
+    // keys unique per owner (the constraint, not a check in memory, makes concurrent duplicates
+    // across replicas create one run).
+    Migration{5, R"sql(
+ALTER TABLE runs ADD COLUMN parent_run_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX runs_parent_id ON runs (parent_run_id, id) WHERE parent_run_id <> '';
+ALTER TABLE attempts ADD COLUMN gpu BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE idempotency_keys (
+  owner TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  run_id TEXT COLLATE "C" NOT NULL,
+  request_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (owner, key)
+);
+CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
+)sql"},
+    // Cost per run, as SQLite's migration 10: attempts' prices (nano-dollars, NULL: not priced)
+    // and their runs' sums.
+    Migration{6, R"sql(
 ALTER TABLE attempts ADD COLUMN cost_nanos BIGINT;
 ALTER TABLE attempts ADD COLUMN cost_basis TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN cost_nanos BIGINT NOT NULL DEFAULT 0;

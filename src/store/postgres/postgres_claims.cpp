@@ -112,15 +112,7 @@ Result<std::vector<Attempt>> PostgresStore::ClaimAttempts(const std::string& own
                     P(now, owner, now + lease, fmt::format("claimed by '{}'", owner),
                       fmt::format("claimed by '{}'; took over expired lease of '", owner),
                       static_cast<int64_t>(max))));
-        claimed.clear();
-        for (int i = 0; i < rows.size(); ++i) {
-          ASSIGN_OR_RETURN(Attempt a, pg::ReadAttempt(Row(rows, i)));
-          claimed.push_back(std::move(a));
-        }
-        std::sort(claimed.begin(), claimed.end(), [](const Attempt& x, const Attempt& y) {
-          return std::tie(x.due_at, x.id) < std::tie(y.due_at, y.id);
-        });
-        return OkStatus();
+        return pg::ReadClaimedAttempts(rows, claimed);
       }),
       claimed);
 }

@@ -22,17 +22,36 @@ using pg::Tx;
 namespace {
 
 // A run, its first attempt and its "submitted" event in one statement (one round trip, atomic
-// on its own). $1..$19 the run, $20 its signature, $21..$49 the attempt, $50 the event text. The
+// on its own). $1..$23 the run, $24 its signature, $25..$54 the attempt, $55 the event text. The
 // attempt's foreign key is checked at the end of the statement, when the run is in.
 constexpr const char* kCreateRunSql =
     "WITH r AS (INSERT INTO runs (" TUG_RUN_COLUMNS
     ", signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-    "$16, $17, $18, $19, $20)), "
+    "$16, $17, $18, $19, $20, $21, $22, $23, $24)), "
     "a AS (INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
-    ") VALUES ($21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, "
-    "$37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49)) "
+    ") VALUES ($25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, "
+    "$41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)) "
     "INSERT INTO events (run_id, attempt_id, at, type, message) "
-    "VALUES ($1, $21, $7, 'submitted', $50)";
+    "VALUES ($1, $25, $7, 'submitted', $55)";
+
+// Claims an idempotency key: inserts it, or takes over an expired one; no row back means a live
+// key holds it. A concurrent claim of the same key waits on the primary key until the first
+// commits, then sees its row (and no row comes back): one run per key across replicas.
+constexpr const char* kClaimKeySql =
+    "INSERT INTO idempotency_keys (owner, key, run_id, request_hash, created_at, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, key) DO UPDATE SET "
+    "run_id = excluded.run_id, request_hash = excluded.request_hash, "
+    "created_at = excluded.created_at, expires_at = excluded.expires_at "
+    "WHERE idempotency_keys.expires_at <= excluded.created_at RETURNING run_id";
+
+Status ClaimKey(Tx& tx, const NewRun& n) {
+  if (!n.idempotency) return OkStatus();
+  const IdempotencyKey& k = *n.idempotency;
+  ASSIGN_OR_RETURN(Rows rows, tx.Exec(kClaimKeySql, P(n.run.owner, k.key, n.run.id, k.request_hash,
+                                                      n.run.created_at, k.expires_at)));
+  if (rows.empty()) return IdempotencyKeyTaken(n.run.owner, k.key);
+  return OkStatus();
+}
 
 Params CreateRunParams(const Run& run, const Attempt& first) {
   Params p;
@@ -152,7 +171,8 @@ std::vector<Status> PostgresStore::CreateRuns(const std::vector<NewRun>& runs) {
   }
   if (valid.empty()) return checks;
   std::vector<Status> results = checks;
-  if (valid.size() == 1) {
+  // A run with an idempotency key takes the transaction path: its key and the run commit together.
+  if (valid.size() == 1 && !runs[valid.front()].idempotency) {
     const NewRun& n = runs[valid.front()];
     results[valid.front()] = Once([&](Tx& tx) -> Status {
       auto rows = tx.Exec(kCreateRunSql, CreateRunParams(n.run, n.first));
@@ -166,6 +186,16 @@ std::vector<Status> PostgresStore::CreateRuns(const std::vector<NewRun>& runs) {
     for (size_t i : valid) {
       const NewRun& n = runs[i];
       tx.QueueControl("SAVEPOINT create_run");
+      if (n.idempotency) {
+        Status claimed = ClaimKey(tx, n);
+        if (!claimed.ok()) {
+          if (tx.failed_in_queue() || !IsIdempotencyKeyTaken(claimed.error())) return claimed;
+          results[i] = std::move(claimed);
+          tx.QueueControl("ROLLBACK TO create_run");
+          tx.QueueControl("RELEASE create_run");
+          continue;
+        }
+      }
       auto rows = tx.Exec(kCreateRunSql, CreateRunParams(n.run, n.first));
       if (rows.ok()) {
         tx.QueueControl("RELEASE create_run");

@@ -337,6 +337,7 @@ Result<std::vector<std::string>> PostgresStore::PurgeRuns(Micros ended_before, i
                     "e AS (DELETE FROM events WHERE run_id IN (SELECT id FROM doomed)), "
                     "u AS (DELETE FROM usage_samples WHERE run_id IN (SELECT id FROM doomed)), "
                     "a AS (DELETE FROM attempts WHERE run_id IN (SELECT id FROM doomed)), "
+                    "k AS (DELETE FROM idempotency_keys WHERE run_id IN (SELECT id FROM doomed)), "
                     "r AS (DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING id) "
                     "SELECT d.id FROM doomed AS d JOIN r ON r.id = d.id ORDER BY d.ended_at, d.id",
                     P(ended_before, limit)));
@@ -345,6 +346,41 @@ Result<std::vector<std::string>> PostgresStore::PurgeRuns(Micros ended_before, i
         return OkStatus();
       }),
       ids);
+}
+
+Result<int> PostgresStore::PurgeIdempotencyKeys(Micros now, int limit) {
+  RETURN_IF_ERROR(CheckPurgeLimit(limit));
+  int deleted = 0;
+  return ValueIfOk(Once([&](Tx& tx) -> Status {
+                     ASSIGN_OR_RETURN(
+                         Rows rows,
+                         tx.Exec("DELETE FROM idempotency_keys WHERE (owner, key) IN (SELECT "
+                                 "owner, key FROM idempotency_keys WHERE expires_at <= $1 "
+                                 "ORDER BY expires_at LIMIT $2)",
+                                 P(now, limit)));
+                     deleted = static_cast<int>(rows.affected());
+                     return OkStatus();
+                   }),
+                   deleted);
+}
+
+Result<std::optional<IdempotencyRecord>> PostgresStore::FindIdempotencyKey(const std::string& owner,
+                                                                           const std::string& key,
+                                                                           Micros now) {
+  std::optional<IdempotencyRecord> out;
+  return ValueIfOk(
+      Read([&](Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT run_id, request_hash, created_at, expires_at "
+                                            "FROM idempotency_keys WHERE owner = $1 AND key = $2 "
+                                            "AND expires_at > $3",
+                                            P(owner, key, now)));
+        out.reset();
+        if (rows.empty()) return OkStatus();
+        out = IdempotencyRecord{owner,          key,           rows.Text(0, 0), rows.Text(0, 1),
+                                rows.Int(0, 2), rows.Int(0, 3)};
+        return OkStatus();
+      }),
+      out);
 }
 
 }  // namespace tug::store

@@ -1,5 +1,8 @@
 #include "store/postgres/rows.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "store/row_decoding.h"
@@ -51,6 +54,8 @@ void AddRun(Params& p, const Run& run) {
       .Add(run.stop_requested);
   AddOutcome(p, run.outcome);
   p.Add(run.plan).Add(run.owner).Add(run.group);
+  p.Add(run.queue).Add(static_cast<int64_t>(run.priority)).Add(run.queue_reason);
+  p.Add(run.parent_run_id);
   p.Add(UsdToNanos(run.cost_usd)).Add(UsdToNanos(run.retries_cost_usd));
 }
 
@@ -79,7 +84,8 @@ void AddAttempt(Params& p, const Attempt& a) {
       .Add(EncodeSparkResources(a.resources.spark))
       .Add(a.decision)
       .Add(a.components)
-      .Add(a.app_id);
+      .Add(a.app_id)
+      .Add(a.resources.gpu);
   if (a.cost_usd) {
     p.Add(UsdToNanos(*a.cost_usd));
   } else {
@@ -92,6 +98,18 @@ Params EventParams(const Event& e) {
   Params p;
   p.Add(e.run_id).Add(e.attempt_id).Add(e.at).Add(e.type).Add(e.message);
   return p;
+}
+
+Status ReadClaimedAttempts(const Rows& rows, std::vector<Attempt>& out) {
+  out.clear();
+  for (int i = 0; i < rows.size(); ++i) {
+    ASSIGN_OR_RETURN(Attempt a, ReadAttempt(Row(rows, i)));
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](const Attempt& x, const Attempt& y) {
+    return std::tie(x.due_at, x.id) < std::tie(y.due_at, y.id);
+  });
+  return OkStatus();
 }
 
 }  // namespace tug::store::pg

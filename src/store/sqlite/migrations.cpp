@@ -163,9 +163,39 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_name, created_at);
 )sql"},
+    // Team queues (src/queue): the queue a run waits in, its priority there, and why it waits
+    // (written by the dispatcher only when the reason changes). The dispatcher reads due QUEUED
+    // and active attempts through attempts_status_due and joins their runs by key; the queue
+    // listing counts runs by (queue, status).
+    Migration{8, R"sql(
+ALTER TABLE runs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN queue_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_queue_status ON runs (queue, status);
+)sql"},
+    // Issue 26: a run's parent (lineage: listed by parent), an attempt's GPU count, and
+    // idempotency keys. A key is unique per owner, so two replicas racing with one key cannot
+    // both create a run: the loser's insert conflicts. An expired key is taken over in place
+    // (the insert's ON CONFLICT ... WHERE expires_at <= now), and retention deletes the rest.
+    Migration{9, R"sql(
+ALTER TABLE runs ADD COLUMN parent_run_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_parent_id ON runs (parent_run_id, id) WHERE parent_run_id <> '';
+ALTER TABLE attempts ADD COLUMN gpu INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE idempotency_keys (
+  owner TEXT NOT NULL,
+  key TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (owner, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
+)sql"},
     // Cost per run (src/cost): each attempt's price when it ended, in nano-dollars (NULL: not
     // priced), and its run's sums, kept as attempts end so a listing sorts by cost on an index.
-    Migration{8, R"sql(
+    Migration{10, R"sql(
 ALTER TABLE attempts ADD COLUMN cost_nanos INTEGER;
 ALTER TABLE attempts ADD COLUMN cost_basis TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN cost_nanos INTEGER NOT NULL DEFAULT 0;

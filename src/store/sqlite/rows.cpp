@@ -27,7 +27,7 @@ void BindOutcome(Stmt& stmt, int first_index, const std::optional<Outcome>& outc
 Status InsertAttempt(Connection& db, const Attempt& a) {
   ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   s.Bind(1, a.id)
       .Bind(2, a.run_id)
       .Bind(3, a.number)
@@ -52,13 +52,14 @@ Status InsertAttempt(Connection& db, const Attempt& a) {
       .Bind(24, EncodeSparkResources(a.resources.spark))
       .Bind(25, a.decision)
       .Bind(26, a.components)
-      .Bind(27, a.app_id);
+      .Bind(27, a.app_id)
+      .Bind(28, a.resources.gpu);
   if (a.cost_usd) {
-    s.Bind(28, UsdToNanos(*a.cost_usd));
+    s.Bind(29, UsdToNanos(*a.cost_usd));
   } else {
-    s.BindNull(28);
+    s.BindNull(29);
   }
-  return s.Bind(29, a.cost_basis).Run();
+  return s.Bind(30, a.cost_basis).Run();
 }
 
 Status InsertEvent(Connection& db, const Event& e) {

@@ -94,7 +94,11 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
     for (size_t i = 0; i < runs.size(); ++i) {
       if (!results[i].ok()) continue;
       RETURN_IF_ERROR(db.Run("SAVEPOINT create_run"));
-      results[i] = InsertRun(db, runs[i].run, runs[i].first);
+      const NewRun& n = runs[i];
+      results[i] = n.idempotency ? sqlite_internal::ClaimIdempotencyKey(
+                                       db, n.run.owner, *n.idempotency, n.run.id, n.run.created_at)
+                                 : OkStatus();
+      if (results[i].ok()) results[i] = InsertRun(db, n.run, n.first);
       if (!results[i].ok()) RETURN_IF_ERROR(db.Run("ROLLBACK TO create_run"));
       RETURN_IF_ERROR(db.Run("RELEASE create_run"));
     }
@@ -111,9 +115,9 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
 
 Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
-  ASSIGN_OR_RETURN(
-      Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                      "?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -127,8 +131,10 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
       .Bind(11, run.stop_requested);
   sqlite::BindOutcome(r, 12, run.outcome);
   r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, run.group);
-  r.Bind(18, UsdToNanos(run.cost_usd)).Bind(19, UsdToNanos(run.retries_cost_usd));
-  r.Bind(20, CommandSignature(run.spec));
+  r.Bind(18, run.queue).Bind(19, run.priority).Bind(20, run.queue_reason);
+  r.Bind(21, run.parent_run_id);
+  r.Bind(22, UsdToNanos(run.cost_usd)).Bind(23, UsdToNanos(run.retries_cost_usd));
+  r.Bind(24, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -183,8 +189,8 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
-          r.attempt_count = static_cast<int>(s.Int(19));  // after the 19 run columns
-          r.last_failure_class = s.Text(20);
+          r.attempt_count = static_cast<int>(s.Int(23));  // after the 23 run columns
+          r.last_failure_class = s.Text(24);
           page.runs.push_back(std::move(r));
         }
       }),

@@ -84,10 +84,17 @@ class SqliteStore final : public Store {
                             Micros ttl) override;
   Status ReleaseLease(const std::string& name, const std::string& owner) override;
   Result<std::vector<std::string>> PurgeRuns(Micros ended_before, int limit) override;
+  Result<int> PurgeIdempotencyKeys(Micros now, int limit) override;
+  Result<std::optional<IdempotencyRecord>> FindIdempotencyKey(const std::string& owner,
+                                                              const std::string& key,
+                                                              Micros now) override;
 
   Status AppendEvent(const Event& event) override;
   Result<std::vector<Event>> ListEvents(const std::string& run_id, int64_t after_seq,
                                         int limit) override;
+  Result<std::vector<Change>> ListChanges(const std::string& run_id, int64_t after_seq,
+                                          int limit) override;
+  Result<int64_t> LatestEventSeq() override;
 
   Status AppendUsage(const std::vector<UsageSample>& samples) override;
   Result<std::vector<UsagePoint>> ListUsage(const std::string& run_id) override;
@@ -101,6 +108,17 @@ class SqliteStore final : public Store {
 
   Result<std::vector<StatusCount>> CountRunsByStatus() override;
   Result<int64_t> QueueDepth(Micros now) override;
+
+  Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) override;
+  Result<std::vector<Attempt>> ClaimQueuedAttempts(const std::vector<std::string>& ids,
+                                                   const std::string& owner, Micros now,
+                                                   Micros lease,
+                                                   const std::string& lease_name) override;
+  Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner, Micros now,
+                                                    Micros lease, int max) override;
+  Status SetQueueReasons(
+      const std::vector<std::pair<std::string, std::string>>& reasons) override;
+  Result<std::vector<QueueCount>> CountRunsByQueue() override;
 
   /// Write bodies run and the transactions that committed them (their ratio is the mean group
   /// commit batch), since Open.

@@ -64,6 +64,8 @@ export interface RunOverrides {
   env?: Record<string, string>;
   resources?: Resources;
   timeout?: string;
+  /** The run's parameter values (defaults filled in). */
+  parameters?: Record<string, unknown>;
 }
 
 export interface Definition {
@@ -88,6 +90,8 @@ export interface Definition {
   cluster?: string;
   kubernetes?: Record<string, unknown>;
   labels?: Record<string, string>;
+  /** JSON Schema of the parameters a run may pass; the command is then a template. */
+  parameters?: Record<string, unknown>;
   created_at?: string | null;
 }
 
@@ -208,6 +212,8 @@ export interface RunSummary {
   /** Newer servers: the number of attempts and the last failed attempt's class. */
   attempt_count?: number;
   failure_class?: string | null;
+  /** The run that submitted this one (lineage); absent for a top-level run. */
+  parent_run_id?: string;
   /** Newer servers: what it cost (null: pricing off and nothing stored). */
   cost?: RunCost | null;
 }

@@ -8,6 +8,7 @@ import {
   memoryQuantity,
   rerunRequest,
 } from './submit';
+import { fieldsFromSchema } from './paramform';
 
 describe('buildRunRequest', () => {
   it('sends only what was filled in', () => {
@@ -25,6 +26,7 @@ describe('buildRunRequest', () => {
       cpu: ' 2 ',
       timeout: '10m',
       owner: 'ana',
+      params: {},
     });
     expect(r).toEqual({
       ok: true,
@@ -87,6 +89,7 @@ describe('re-runs', () => {
       cpu: '',
       timeout: '',
       owner: 'ana',
+      params: {},
     });
   });
   it('writes memory as a quantity', () => {
@@ -115,5 +118,26 @@ describe('fieldOfError', () => {
     ['something else went wrong', null],
   ])('%s → %s', (msg, field) => {
     expect(fieldOfError(msg)).toBe(field);
+  });
+});
+
+describe('parameters', () => {
+  const fields = fieldsFromSchema({
+    type: 'object',
+    properties: { who: { type: 'string' }, times: { type: 'integer', default: 2 } },
+    required: ['who'],
+  });
+  it('sends the typed parameters of the chosen definition', () => {
+    const r = buildRunRequest({ ...emptyForm('greet'), params: { who: '$(id)', times: '3' } }, fields);
+    expect(r).toEqual({ ok: true, body: { definition: 'greet', parameters: { who: '$(id)', times: 3 } } });
+  });
+  it('puts a parameter error on the parameters field', () => {
+    expect(buildRunRequest(emptyForm('greet'), fields)).toMatchObject({ ok: false, field: 'parameters' });
+    expect(fieldOfError("parameter 'times': expected number less than or equal to 5")).toBe('parameters');
+  });
+  it('re-runs and copies with the same parameters', () => {
+    const run = { definition: 'greet', owner: 'ada', overrides: { parameters: { who: 'ada', times: 2 } } };
+    expect(rerunRequest(run, '')).toMatchObject({ parameters: { who: 'ada', times: 2 } });
+    expect(formFromOverrides('greet', run.overrides, '').params).toEqual({ who: 'ada', times: '2' });
   });
 });

@@ -2,6 +2,7 @@
 // error is about. Pure. The server validates; the UI only refuses what cannot be sent at all.
 import type { Run, RunOverrides } from '../api/types';
 import { bytesToQuantity, formatBytes } from './format';
+import { type ParamField, paramsText, parseParams } from './paramform';
 
 export interface EnvRow {
   key: string;
@@ -15,9 +16,11 @@ export interface SubmitForm {
   cpu: string;
   timeout: string;
   owner: string;
+  /** Parameter values as typed, by name (fields from the definition's schema: paramform.ts). */
+  params: Record<string, string>;
 }
 
-export type SubmitField = 'definition' | 'env' | 'memory' | 'cpu' | 'timeout' | 'owner';
+export type SubmitField = 'definition' | 'env' | 'memory' | 'cpu' | 'timeout' | 'owner' | 'parameters';
 
 export interface RunRequest {
   definition: string;
@@ -25,16 +28,20 @@ export interface RunRequest {
   resources?: { memory?: string | number; cpu?: string };
   timeout?: string;
   owner?: string;
+  parameters?: Record<string, unknown>;
 }
 
 export type Built = { ok: true; body: RunRequest } | { ok: false; field: SubmitField; message: string };
 
 export function emptyForm(definition = '', owner = ''): SubmitForm {
-  return { definition, env: [], memory: '', cpu: '', timeout: '', owner };
+  return { definition, env: [], memory: '', cpu: '', timeout: '', owner, params: {} };
 }
 
-/** The request body for the form; empty overrides are left out. */
-export function buildRunRequest(form: SubmitForm): Built {
+/**
+ * The request body for the form; empty overrides are left out. `params`: the chosen
+ * definition's parameter fields (typed from its schema; empty ones take the schema's defaults).
+ */
+export function buildRunRequest(form: SubmitForm, params: ParamField[] = []): Built {
   const definition = form.definition.trim();
   if (!definition) return { ok: false, field: 'definition', message: 'choose a definition to run' };
   const body: RunRequest = { definition };
@@ -60,6 +67,11 @@ export function buildRunRequest(form: SubmitForm): Built {
   if (timeout) body.timeout = timeout;
   const owner = form.owner.trim();
   if (owner) body.owner = owner;
+  if (params.length > 0) {
+    const parsed = parseParams(params, form.params);
+    if (!parsed.ok) return { ok: false, field: 'parameters', message: parsed.message };
+    if (Object.keys(parsed.parameters).length > 0) body.parameters = parsed.parameters;
+  }
   return { ok: true, body };
 }
 
@@ -78,6 +90,7 @@ export function formFromOverrides(definition: string, o: RunOverrides | undefine
     cpu: o?.resources?.cpu ?? '',
     timeout: o?.timeout ?? '',
     owner,
+    params: paramsText(o?.parameters),
   };
 }
 
@@ -101,6 +114,7 @@ export function rerunRequest(
     if (res.cpu !== undefined) body.resources.cpu = res.cpu;
   }
   if (o.timeout) body.timeout = o.timeout;
+  if (o.parameters && Object.keys(o.parameters).length > 0) body.parameters = { ...o.parameters };
   const who = owner.trim() || (keepRunOwner ? run.owner : '') || '';
   if (who) body.owner = who;
   return body;
@@ -112,6 +126,7 @@ export function rerunRequest(
  */
 export function fieldOfError(message: string): SubmitField | null {
   const m = message.toLowerCase();
+  if (/^parameters?\b/.test(m)) return 'parameters';
   if (/\bdefinition\b/.test(m) && /(not found|required)/.test(m)) return 'definition';
   if (/\bmemory\b/.test(m)) return 'memory';
   if (/\bcpu\b/.test(m)) return 'cpu';

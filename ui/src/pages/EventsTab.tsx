@@ -11,12 +11,16 @@ import { eventKind, mergeEvents } from '../lib/timeline';
 const PAGE = 500;
 type Filter = 'all' | 'decision' | 'engine' | 'lifecycle';
 
-function useEvents(runId: string, active: boolean) {
+/** `live`: the run's event stream is connected and this counts its changes (null: poll). */
+function useEvents(runId: string, active: boolean, live: number | null) {
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [loaded, setLoaded] = useState(false);
   const activeRef = useRef(active);
   activeRef.current = active;
+  const liveRef = useRef(live);
+  liveRef.current = live;
+  const kick = useRef<() => void>(() => {});
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -52,10 +56,15 @@ function useEvents(runId: string, active: boolean) {
       }
       setLoaded(true);
       // While the run is active keep polling; once it ended, one last look is enough.
-      if (!stopped && (activeRef.current || !ended)) {
+      // With a live stream the next look comes when it reports a change (kick).
+      if (!stopped && liveRef.current === null && (activeRef.current || !ended)) {
         ended = !activeRef.current;
         timer = setTimeout(tick, document.visibilityState === 'hidden' ? 10_000 : 2000);
       }
+    };
+    kick.current = () => {
+      clearTimeout(timer);
+      void tick();
     };
     void tick();
     return () => {
@@ -64,11 +73,18 @@ function useEvents(runId: string, active: boolean) {
       ctrl.abort();
     };
   }, [runId]);
+  // A change on the stream, or the stream dropped (null: back to polling): look now.
+  const seenLive = useRef(live);
+  useEffect(() => {
+    if (seenLive.current === live) return;
+    seenLive.current = live;
+    kick.current();
+  }, [live]);
   return { events, error, loaded };
 }
 
-export function EventsTab({ run }: { run: Run }) {
-  const { events, error, loaded } = useEvents(run.id, isActiveRun(run.status));
+export function EventsTab({ run, live = null }: { run: Run; live?: number | null }) {
+  const { events, error, loaded } = useEvents(run.id, isActiveRun(run.status), live);
   const [filter, setFilter] = useState<Filter>('all');
   const first = parseTime(events[0]?.at);
   const shown = events.filter((e) =>

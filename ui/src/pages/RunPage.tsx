@@ -4,9 +4,11 @@ import { useEffect, useState } from 'preact/hooks';
 import { can } from '../api/auth';
 import { ApiError, enc, postJson } from '../api/client';
 import { useNow, usePoll } from '../api/hooks';
+import { useLive } from '../api/live';
 import type { Run } from '../api/types';
 import { isActiveRun } from '../api/types';
 import { At, ClassChip, ErrorNotice, Loading, StatusChip } from '../components/common';
+import { Lineage } from '../components/Lineage';
 import { LinkTabs } from '../components/Tabs';
 import { costSummary } from '../lib/cost';
 import { formatDuration } from '../lib/format';
@@ -22,7 +24,13 @@ import { UsageTab } from './UsageTab';
 
 export function RunPage({ id, tab, params }: { id: string; tab: RunTab; params: URLSearchParams }) {
   const [active, setActive] = useState(true);
-  const polled = usePoll<Run>(`/runs/${enc(id)}`, active ? 2000 : 15_000);
+  // Live while the run is active: its event stream says when to refetch (polling only while the
+  // stream is not connected); the stream ends when the run does.
+  const live = useLive(active ? `/runs/${enc(id)}/events?follow=true` : null);
+  const polled = usePoll<Run>(`/runs/${enc(id)}`, live.connected ? 0 : active ? 2000 : 15_000);
+  useEffect(() => {
+    if (live.version > 0) polled.refresh();
+  }, [live.version]);
   const run = polled.data;
   const nowActive = run ? isActiveRun(run.status) : true;
   useEffect(() => setActive(nowActive), [nowActive]);
@@ -52,12 +60,13 @@ export function RunPage({ id, tab, params }: { id: string; tab: RunTab; params: 
         <a href={runsHref()}>Runs</a> / <span class="mono">{run.id}</span>
       </p>
       <RunHeader run={run} now={now} onChanged={polled.refresh} full={tab === 'attempts'} />
+      <Lineage run={run} />
       {polled.error ? <ErrorNotice error={polled.error} what="Live updates paused" /> : null}
       <LinkTabs tabs={tabs} current={tab} label="Run sections" />
       <div class="tab-panel" data-testid={`panel-${tab}`}>
         {tab === 'attempts' ? <AttemptsTimeline run={run} now={now} /> : null}
         {tab === 'logs' ? <LogsTab run={run} params={params} /> : null}
-        {tab === 'events' ? <EventsTab run={run} /> : null}
+        {tab === 'events' ? <EventsTab run={run} live={live.connected ? live.version : null} /> : null}
         {tab === 'usage' ? <UsageTab run={run} params={params} /> : null}
         {tab === 'definition' ? <SpecTab run={run} /> : null}
       </div>

@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, get, query } from '../api/client';
 import { useNow, usePoll } from '../api/hooks';
+import { useLive } from '../api/live';
 import type { Definition, RunPage, RunSummary } from '../api/types';
 import { RUN_STATUSES, isActiveRun } from '../api/types';
 import { ErrorNotice, Loading } from '../components/common';
@@ -28,7 +29,13 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
   const { owner, identity } = useSettings();
   const minute = useNow(30_000);
   const path = `/runs${query(filterToApiQuery(filter, minute, PAGE))}`;
-  const first = usePoll<RunPage>(path, 2000);
+  // Live: the event stream says when something changed and the page refetches (an ETag'd GET);
+  // it polls every 2 s only while the stream is not connected.
+  const live = useLive('/events/stream');
+  const first = usePoll<RunPage>(path, live.connected ? 0 : 2000);
+  useEffect(() => {
+    if (live.version > 0) first.refresh();
+  }, [live.version]);
   const [more, setMore] = useState<RunSummary[]>([]);
   const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [loadingMore, setLoadingMore] = useState(false);

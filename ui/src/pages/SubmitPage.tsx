@@ -8,6 +8,7 @@ import { usePoll } from '../api/hooks';
 import type { Decision, Definition, Run } from '../api/types';
 import { ErrorNotice } from '../components/common';
 import { parseBytes } from '../lib/format';
+import { type ParamField, fieldsFromSchema } from '../lib/paramform';
 import { navigate, runHref } from '../lib/route';
 import {
   type SubmitField,
@@ -49,6 +50,7 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
 
   const all = defs.data?.definitions ?? [];
   const chosen = all.find((d) => d.name === form.definition);
+  const paramFields = fieldsFromSchema(chosen?.parameters);
   const set = (patch: Partial<SubmitForm>) => {
     setForm((f) => ({ ...f, ...patch }));
     setPreview(null);
@@ -56,7 +58,7 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
 
   const send = async (dryRun: boolean) => {
     setFailure(null);
-    const built = buildRunRequest(form);
+    const built = buildRunRequest(form, paramFields);
     if (!built.ok) {
       setFailure({ message: built.message, field: built.field });
       return;
@@ -144,6 +146,15 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
           {chosen?.description ? <p class="hint">{chosen.description}</p> : null}
           {fieldError('definition')}
         </div>
+        {paramFields.length > 0 ? (
+          <fieldset class="parameters" data-testid="submit-parameters">
+            <legend>Parameters</legend>
+            {paramFields.map((f) => (
+              <ParamInput key={f.name} field={f} form={form} set={set} invalid={failure?.field === 'parameters'} />
+            ))}
+            {fieldError('parameters')}
+          </fieldset>
+        ) : null}
         <fieldset class="overrides">
           <legend>Overrides (optional)</legend>
           <div class="field-row">
@@ -229,6 +240,66 @@ export function SubmitPage({ params }: { params: URLSearchParams }) {
         </div>
       </form>
     </section>
+  );
+}
+
+// One parameter, as its schema types it: a choice for enums and booleans, a number input for
+// numbers, JSON text for arrays and objects, text otherwise. Empty: the schema's default.
+function ParamInput({
+  field,
+  form,
+  set,
+  invalid,
+}: {
+  field: ParamField;
+  form: SubmitForm;
+  set: (p: Partial<SubmitForm>) => void;
+  invalid: boolean;
+}) {
+  const id = `p-${field.name}`;
+  const value = form.params[field.name] ?? '';
+  const update = (v: string) => set({ params: { ...form.params, [field.name]: v } });
+  const common = {
+    id,
+    'data-testid': `param-${field.name}`,
+    'aria-invalid': invalid ? true : undefined,
+    'aria-describedby': invalid ? 'err-parameters' : undefined,
+  };
+  return (
+    <div class="field">
+      <label for={id}>
+        {field.label}
+        {field.required ? ' (required)' : ''}
+      </label>
+      {field.options.length > 0 ? (
+        <select {...common} value={value} onChange={(e) => update(e.currentTarget.value)}>
+          <option value="">{field.placeholder ? `default: ${field.placeholder}` : '—'}</option>
+          {field.options.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+      ) : (
+        <input
+          {...common}
+          class={field.kind === 'json' ? 'mono' : undefined}
+          inputMode={field.kind === 'integer' ? 'numeric' : field.kind === 'number' ? 'decimal' : undefined}
+          value={value}
+          placeholder={field.placeholder || (field.kind === 'json' ? 'JSON, e.g. ["a","b"]' : '')}
+          onInput={(e) => update(e.currentTarget.value)}
+          autoComplete="off"
+        />
+      )}
+      {field.description || field.min !== undefined || field.max !== undefined ? (
+        <p class="hint">
+          {field.description}
+          {field.min !== undefined || field.max !== undefined
+            ? ` (${field.min ?? '…'} to ${field.max ?? '…'})`
+            : ''}
+        </p>
+      ) : null}
+    </div>
   );
 }
 
