@@ -127,12 +127,23 @@ TEST_F(E2eTest, RunOverridesApply) {
 
 TEST_F(E2eTest, ServerKilledWhileJobRunsThenRestarted) {
   std::string marker = dir_.path() + "/started.txt";
-  Apply("name: survivor\ncommand: echo started >> " + marker + "; sleep 3; echo finished\n");
+  // The job runs until the test lets it go, after the restart: on a slow machine a fixed sleep
+  // could end before the kill, and then there is nothing to adopt.
+  std::string release = dir_.path() + "/release";
+  Apply("name: survivor\ncommand: echo started >> " + marker + "; while [ ! -e " + release +
+        " ]; do sleep 0.1; done; echo finished\n");
   std::string id = Submit("survivor");
   ASSERT_TRUE(WaitStatus(id, "RUNNING"));
   server_->Kill();
   std::string error;
   ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto events = server_->Tug({"events", id});
+        return events.out.find("adopted") != std::string::npos;
+      },
+      std::chrono::seconds(60)));
+  std::ofstream(release).put('\n');
   ASSERT_TRUE(
       WaitFor([&] { return GetRun(id)["status"] == "SUCCEEDED"; }, std::chrono::seconds(60)))
       << json::serialize(GetRun(id));
