@@ -1,7 +1,5 @@
 #include "flotilla/flotilla_decode.h"
 
-#include "flotilla/flotilla_json.h"
-
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -9,6 +7,8 @@
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
+
+#include "flotilla/flotilla_json.h"
 
 namespace json = boost::json;
 

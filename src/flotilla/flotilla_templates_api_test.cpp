@@ -8,6 +8,10 @@
 // Name's message, createAndEnqueueRun's idempotence), state/pg_queries.go at 2920f4d8…
 // (TaskIdempotenceKeyCheckSQL), state/pg_state_manager.go at 2920f4d8… ("Template with ID %s not
 // found", Template.ValidOrderFields).
+#include <future>
+#include <latch>
+#include <set>
+
 #include "flotilla/flotilla_test_fixture.h"
 
 namespace tug::flotilla::testing {
@@ -178,6 +182,22 @@ TEST_F(FlotillaV7Test, IdempotenceKeysUseTheStoresKeys) {
   ASSERT_EQ(t1.status, 200) << t1.raw;
   EXPECT_EQ(t2.Str("run_id"), t1.Str("run_id"));
   EXPECT_EQ(t1.Str("idempotence_key"), "t-1");
+  // Simultaneous repeats: the store holds the key for one run; the others get that run (those
+  // that lost the race are answered from the store's idempotency record).
+  std::vector<std::future<std::string>> racing;
+  std::latch start(8);
+  for (int i = 0; i < 8; ++i) {
+    racing.push_back(std::async(std::launch::async, [this, &start] {
+      start.arrive_and_wait();
+      auto r = Call("PUT", "/api/v6/task/weekly/execute",
+                    R"({"run_tags":{"owner_id":"flotilla"},"idempotence_key":"race"})");
+      return r.status == 200 ? r.Str("run_id") + "/" + r.Str("status") : r.raw;
+    }));
+  }
+  std::set<std::string> answers;
+  for (auto& f : racing) answers.insert(f.get());
+  ASSERT_EQ(answers.size(), 1u) << *answers.begin() << " / " << *answers.rbegin();
+  EXPECT_NE(answers.begin()->find("/QUEUED"), std::string::npos) << *answers.begin();
   auto too_long =
       Call("PUT", "/api/v6/task/nightly/execute",
            R"({"run_tags":{"owner_id":"a"},"idempotence_key":")" + std::string(250, 'k') + "\"}");
