@@ -3,7 +3,8 @@
 // clients drive Flotilla (issue 22's check):
 //   POST /api/v6/task → GET /api/v6/task?limit=5&offset=0 (total, definitions)
 //   → PUT /api/v6/task/{id}/execute → GET /api/v6/history/{run_id} until it ended
-//   → GET /api/v6/{run_id}/logs with last_seen paging.
+//   → GET /api/v6/{run_id}/logs with last_seen paging; then a v7 template executed from a
+//   payload and read back the same way.
 // Flotilla's success is status STOPPED with exit_code 0 (its UI shows it as SUCCESS); the same
 // run reads SUCCEEDED through API v1. Without the setting, /api/v6/ is not served.
 #include <gtest/gtest.h>
@@ -132,6 +133,36 @@ TEST_F(FlotillaE2eTest, CreateExecutePollAndReadLogsByV6) {
   ASSERT_EQ(history.status, 200) << history.raw;
   EXPECT_EQ(history.body.at("total"), json::value(1));
   EXPECT_EQ(history.body.at("history").at(0).at("run_id"), json::value(run_id));
+
+  // A v7 template on the same server: the payload validated, rendered into the command (one
+  // shell word per value, so the quote and the $(...) arrive as text), run by the local engine.
+  auto tpl = Call("POST", "/api/v7/template",
+                  R"({"template_name":"greet-v7","image":"debian:12","memory":64,)"
+                  R"("command_template":"echo greeting {{.name}} times {{.times}}",)"
+                  R"("schema":{"type":"object","properties":{"name":{"type":"string"},)"
+                  R"("times":{"type":"integer","minimum":1}},"required":["name"]},)"
+                  R"("defaults":{"times":3}})");
+  ASSERT_EQ(tpl.status, 200) << tpl.raw;
+  auto bad = Call("PUT", "/api/v7/template/greet-v7/execute",
+                  R"({"owner_id":"e2e","template_payload":{"times":3}})");
+  EXPECT_EQ(bad.status, 422) << bad.raw;
+  auto trun = Call("PUT", "/api/v7/template/greet-v7/execute",
+                   R"js({"owner_id":"e2e","template_payload":{"name":"it's $(id)"}})js");
+  ASSERT_EQ(trun.status, 200) << trun.raw;
+  const std::string trun_id(trun.body.at("run_id").as_string());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = Call("GET", "/api/v7/template/history/" + trun_id);
+        last = r.body;
+        return r.status == 200 && r.body.at("status") == json::value("STOPPED");
+      },
+      std::chrono::seconds(90)))
+      << json::serialize(last);
+  EXPECT_EQ(last.at("exit_code"), json::value(0)) << json::serialize(last);
+  auto tlog = Call("GET", "/api/v6/" + trun_id + "/logs?last_seen=");
+  ASSERT_EQ(tlog.status, 200) << tlog.raw;
+  EXPECT_NE(tlog.body.at("log").as_string().find("greeting it's $(id) times 3"), json::string::npos)
+      << tlog.raw;
 }
 
 TEST_F(FlotillaE2eTest, NotServedWithoutTheSetting) {

@@ -111,36 +111,20 @@ void FlotillaApi::Register(net::Router& router) {
   router.Add("GET", v6 + "/groups", authed(&FlotillaApi::GetGroups));
   router.Add("GET", v6 + "/tags", authed(&FlotillaApi::GetTags));
   router.Add("GET", v6 + "/clusters", authed(&FlotillaApi::ListClusters));
-  // What Flotilla serves and Tugboat does not: say so in Flotilla's shape rather than 404.
-  auto unsupported = [](std::string what) {
-    return [what = std::move(what)](net::Request&) {
-      net::Response r = JsonAnswer(501, json::object{{"error", what}});
-      return r;
-    };
-  };
-  const std::string status_reports =
-      "runs report their status through Tugboat's engines; PUT /api/v6/{run_id}/status is not "
-      "served (docs/flotilla.md)";
-  router.Add("PUT", v6 + "/{run_id}/status", unsupported(status_reports));
-  router.Add("GET", v6 + "/history/{run_id}/payload",
-             unsupported("template payloads belong to v7 "
-                         "templates, which Tugboat does not "
-                         "serve (docs/flotilla.md)"));
-  const std::string templates =
-      "v7 templates (a JSON Schema payload rendered into a Go text/template command) are not "
-      "served by Tugboat; define a task and execute it through /api/v6 (docs/flotilla.md)";
-  for (const auto& [method, pattern] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/api/v7/template"},
-           {"POST", "/api/v7/template"},
-           {"GET", "/api/v7/template/{template_id}"},
-           {"PUT", "/api/v7/template/{template_id}/execute"},
-           {"PUT", "/api/v7/template/name/{template_name}/version/{template_version}/execute"},
-           {"GET", "/api/v7/template/history/{run_id}"},
-           {"GET", "/api/v7/template/{template_id}/history"},
-           {"GET", "/api/v7/template/{template_id}/history/{run_id}"},
-           {"DELETE", "/api/v7/template/{template_id}/history/{run_id}"}}) {
-    router.Add(method, pattern, unsupported(templates));
-  }
+  router.Add("PUT", v6 + "/{run_id}/status", authed(&FlotillaApi::UpdateRunStatus));
+  router.Add("GET", v6 + "/history/{run_id}/payload", authed(&FlotillaApi::GetPayload));
+  // flotilla/router.go's v7 routes: templates.
+  const std::string v7 = "/api/v7/template";
+  router.Add("GET", v7, authed(&FlotillaApi::ListTemplates));
+  router.Add("POST", v7, authed(&FlotillaApi::CreateTemplate));
+  router.Add("GET", v7 + "/{template_id}", authed(&FlotillaApi::GetTemplate));
+  router.Add("PUT", v7 + "/{template_id}/execute", authed(&FlotillaApi::ExecuteTemplate));
+  router.Add("PUT", v7 + "/name/{template_name}/version/{template_version}/execute",
+             authed(&FlotillaApi::ExecuteTemplateByName));
+  router.Add("GET", v7 + "/history/{run_id}", authed(&FlotillaApi::GetRun));
+  router.Add("GET", v7 + "/{template_id}/history", authed(&FlotillaApi::ListTemplateRuns));
+  router.Add("GET", v7 + "/{template_id}/history/{run_id}", authed(&FlotillaApi::GetRun));
+  router.Add("DELETE", v7 + "/{template_id}/history/{run_id}", authed(&FlotillaApi::StopRun));
 }
 
 // --- task definitions ---
@@ -219,6 +203,14 @@ net::Response FlotillaApi::DeleteDefinition(net::Request& req, Who who) {
     return ErrorAnswer(st.error());
   }
   return JsonAnswer(200, json::object{{"deleted", true}});
+}
+
+net::Response FlotillaApi::UpdateRunStatus(net::Request&, Who) {
+  // What Flotilla serves and Tugboat does not: say so in Flotilla's shape rather than 404.
+  return JsonAnswer(501,
+                    json::object{{"error",
+                                  "runs report their status through Tugboat's engines; PUT "
+                                  "/api/v6/{run_id}/status is not served (docs/flotilla.md)"}});
 }
 
 // --- groups, tags, clusters ---

@@ -17,6 +17,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.h"
+#include "flotilla/flotilla_json.h"
 #include "net/http.h"
 #include "server/api.h"
 
@@ -27,16 +28,13 @@ struct FlotillaOptions {
   /// applies (status, definition, visibility, queued_at range), then filter, order and page them
   /// in memory; `total` counts within them.
   int max_scan = 10000;
-  /// Idempotence keys are looked up among the runs of the same definition queued in this many
-  /// seconds (Flotilla: 7 days).
-  int64_t idempotence_window_seconds = int64_t{7} * 86400;
 };
 
 class FlotillaApi {
  public:
   FlotillaApi(server::Api& api, FlotillaOptions options = {});
 
-  /// Adds the /api/v6/ routes, and /api/v7/template* answering that templates are not served.
+  /// Adds the /api/v6/ routes and the /api/v7/template ones.
   void Register(net::Router& router);
 
  private:
@@ -60,18 +58,40 @@ class FlotillaApi {
   net::Response GetGroups(net::Request& req, Who who);
   net::Response GetTags(net::Request& req, Who who);
   net::Response ListClusters(net::Request& req, Who who);
+  net::Response GetPayload(net::Request& req, Who who);
+  net::Response UpdateRunStatus(net::Request& req, Who who);  // 501: not served
+  // v7 templates (flotilla_templates.cpp).
+  net::Response ListTemplates(net::Request& req, Who who);
+  net::Response GetTemplate(net::Request& req, Who who);
+  net::Response CreateTemplate(net::Request& req, Who who);
+  net::Response ExecuteTemplate(net::Request& req, Who who);
+  net::Response ExecuteTemplateByName(net::Request& req, Who who);
+  net::Response ListTemplateRuns(net::Request& req, Who who);
 
   /// A definition `who` may read, by Flotilla's id or alias (both the Tugboat name), with
   /// Flotilla's not-found message ("Definition with ID x not found" / "with alias").
   Result<Definition> FindDefinition(Who who, const std::string& key, bool by_alias);
   net::Response ExecuteDefinition(net::Request& req, Who who, const std::string& key,
                                   bool by_alias);
-  /// The runs `who` may see that match `request` (see FlotillaOptions::max_scan).
-  net::Response History(net::Request& req, Who who, const std::string& definition);
-  /// A run of `definition` with idempotence key `key` queued within the window that has not
-  /// failed, if any (services/execution.go createAndEnqueueRun).
-  Result<std::optional<tug::Run>> PriorRun(Who who, const std::string& definition,
-                                           const std::string& key);
+  /// A template `who` may read by id (the definition's name): a definition with parameters;
+  /// else kNotFound "Template with ID x not found" (pg_state_manager.go GetTemplateByID).
+  Result<Definition> FindTemplate(Who who, const std::string& id);
+  /// Runs `def` as `launch` asks, through v1's submission path: the parent link, Flotilla's
+  /// reserved env, the idempotence key; `payload` (a template's, defaults filled in) when not
+  /// null. A dry run answers the run it would create and stores nothing.
+  net::Response Launch(net::Request& req, Who who, const Definition& def, ExecuteRequest launch,
+                       const boost::json::object* payload, bool dry_run);
+  /// The run an idempotence key already names (it has not failed: Flotilla's "exit_code = 0 or
+  /// exit_code is null"), or the store key to claim with the new run. See flotilla_runs.cpp.
+  struct KeyClaim {
+    std::optional<tug::Run> prior;
+    store::IdempotencyKey key;
+  };
+  Result<KeyClaim> ClaimIdempotenceKey(Who who, const tug::Run& run, const std::string& key);
+  /// The runs `who` may see that match `request` (see FlotillaOptions::max_scan); of one
+  /// definition, or of one template (`template_runs`: filtered as executable_id).
+  net::Response History(net::Request& req, Who who, const std::string& definition,
+                        bool template_runs = false);
 
   server::Api& api_;
   FlotillaOptions options_;

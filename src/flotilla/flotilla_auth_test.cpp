@@ -12,15 +12,27 @@ class FlotillaAuthTest : public FlotillaTest {
 };
 
 TEST_F(FlotillaAuthTest, NoOrBadCredentialsAre401InFlotillasShape) {
-  for (const auto& [method, target] :
-       std::vector<std::pair<std::string, std::string>>{{"GET", "/api/v6/task?limit=5&offset=0"},
-                                                        {"POST", "/api/v6/task"},
-                                                        {"GET", "/api/v6/history"},
-                                                        {"GET", "/api/v6/history/01jabc"},
-                                                        {"PUT", "/api/v6/task/a/execute"},
-                                                        {"DELETE", "/api/v6/task/a/history/01jabc"},
-                                                        {"GET", "/api/v6/01jabc/logs"},
-                                                        {"GET", "/api/v6/groups"}}) {
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/v6/task?limit=5&offset=0"},
+           {"POST", "/api/v6/task"},
+           {"GET", "/api/v6/history"},
+           {"GET", "/api/v6/history/01jabc"},
+           {"PUT", "/api/v6/task/a/execute"},
+           {"DELETE", "/api/v6/task/a/history/01jabc"},
+           {"GET", "/api/v6/01jabc/logs"},
+           {"GET", "/api/v6/groups"},
+           {"PUT", "/api/v6/01jabc/status"},
+           {"GET", "/api/v6/history/01jabc/payload"},
+           {"GET", "/api/v7/template"},
+           {"POST", "/api/v7/template"},
+           {"GET", "/api/v7/template/t"},
+           {"PUT", "/api/v7/template/t/execute"},
+           {"PUT",
+            "/api/v7/template/name/t/version/1/"
+            "execute"},
+           {"GET", "/api/v7/template/t/history"},
+           {"GET", "/api/v7/template/history/01j"},
+           {"DELETE", "/api/v7/template/t/history/01j"}}) {
     SCOPED_TRACE(method + " " + target);
     for (const std::string& token : {std::string(), std::string("not-a-token")}) {
       auto r = Call(method, target, "{}", token);
@@ -103,6 +115,29 @@ TEST_F(FlotillaAuthTest, RolesAndGroupsDecideAsInV1) {
   }
   EXPECT_GE(denied, 5);
   EXPECT_TRUE(stop_audited);
+}
+
+TEST_F(FlotillaAuthTest, TemplatesFollowTheSamePolicy) {
+  const std::string body =
+      R"({"template_name":"sci-tpl","schema":{"type":"object","properties":{"n":)"
+      R"({"type":"string"}}},"command_template":"echo {{.n}}","image":"i","memory":64})";
+  // A viewer may not create (403); ada creates in her group; bob (ops) does not see it.
+  EXPECT_EQ(Call("POST", "/api/v7/template", body, vic_).status, 403);
+  auto created = Call("POST", "/api/v7/template", body, ada_);
+  ASSERT_EQ(created.status, 200) << created.raw;
+  EXPECT_EQ(Call("GET", "/api/v7/template/sci-tpl", "", ada_).status, 200);
+  auto hidden = Call("GET", "/api/v7/template/sci-tpl", "", bob_);
+  EXPECT_NE(hidden.status, 200) << hidden.raw;
+  auto listed = Call("GET", "/api/v7/template", "", bob_);
+  ASSERT_EQ(listed.status, 200) << listed.raw;
+  EXPECT_EQ(listed.object().at("total"), json::value(0));
+  // bob may not run it; the viewer may read but not execute.
+  const std::string exec = R"({"owner_id":"x","template_payload":{"n":"a"}})";
+  EXPECT_NE(Call("PUT", "/api/v7/template/sci-tpl/execute", exec, bob_).status, 200);
+  EXPECT_EQ(Call("PUT", "/api/v7/template/sci-tpl/execute", exec, vic_).status, 403);
+  auto run = Call("PUT", "/api/v7/template/sci-tpl/execute", exec, ada_);
+  ASSERT_EQ(run.status, 200) << run.raw;
+  EXPECT_EQ(run.Str("user"), "ada");
 }
 
 }  // namespace

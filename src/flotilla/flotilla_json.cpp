@@ -11,145 +11,12 @@
 #include <boost/json.hpp>
 
 #include "core/clock.h"
+#include "flotilla/flotilla_decode.h"
 
 namespace json = boost::json;
 
 namespace tug::flotilla {
 namespace {
-
-constexpr int64_t kMegabyte = 1'000'000;  // Flotilla's memory unit: "%dM" in eks_adapter.go
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// A field of a request object as Go's encoding/json finds it: the exact key, else one that
-// differs only in case. Null is absent (a nil pointer, an unchanged string).
-// What a JSON value is, for messages in the words of Go's decoder.
-std::string KindName(const json::value& v) {
-  if (v.is_number()) return "number " + json::serialize(v);
-  return std::string(json::to_string(v.kind()));
-}
-
-const json::value* Field(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr) {
-    for (const auto& kv : o) {
-      if (EqualsIgnoreCase(kv.key(), name)) {
-        v = &kv.value();
-        break;
-      }
-    }
-  }
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-Result<std::string> StringField(const json::object& o, std::string_view name) {
-  const json::value* v = Field(o, name);
-  if (v == nullptr) return std::string();
-  if (!v->is_string()) {
-    return InvalidArgument(
-        fmt::format("json: cannot unmarshal {} into field '{}' of type string; send a string",
-                    KindName(*v), name));
-  }
-  return std::string(v->as_string());
-}
-
-// An integer field; nullopt when absent or null.
-Result<std::optional<int64_t>> IntField(const json::object& o, std::string_view name) {
-  const json::value* v = Field(o, name);
-  if (v == nullptr) return std::optional<int64_t>();
-  if (v->is_int64()) return std::optional<int64_t>(v->as_int64());
-  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
-  }
-  if (v->is_double() && std::trunc(v->as_double()) == v->as_double() &&
-      std::abs(v->as_double()) < 9e15) {
-    return std::optional<int64_t>(static_cast<int64_t>(v->as_double()));
-  }
-  return InvalidArgument(
-      fmt::format("json: cannot unmarshal {} into field '{}' of type int64; send a whole number",
-                  KindName(*v), name));
-}
-
-Result<std::optional<bool>> BoolField(const json::object& o, std::string_view name) {
-  const json::value* v = Field(o, name);
-  if (v == nullptr) return std::optional<bool>();
-  if (!v->is_bool()) {
-    return InvalidArgument(
-        fmt::format("json: cannot unmarshal {} into field '{}' of type bool; send true or false",
-                    KindName(*v), name));
-  }
-  return std::optional<bool>(v->as_bool());
-}
-
-// eks_adapter.go sanitizeEnvVar: no leading '$', no spaces.
-std::string SanitizeEnvName(std::string_view name) {
-  if (name.starts_with('$')) name.remove_prefix(1);
-  std::string out;
-  out.reserve(name.size());
-  for (char c : name) {
-    if (c != ' ') out.push_back(c);
-  }
-  return out;
-}
-
-// An env list, [{"name": ..., "value": ...}], as a map (a later name wins); nullopt when absent.
-Result<std::optional<std::map<std::string, std::string>>> EnvField(const json::object& o) {
-  const json::value* v = Field(o, "env");
-  using Out = std::optional<std::map<std::string, std::string>>;
-  if (v == nullptr) return Out();
-  if (!v->is_array()) {
-    return InvalidArgument(
-        R"(json: cannot unmarshal env: send a list, e.g. [{"name":"GREETING","value":"hi"}])");
-  }
-  std::map<std::string, std::string> env;
-  for (const auto& item : v->as_array()) {
-    if (!item.is_object()) {
-      return InvalidArgument(
-          R"(json: cannot unmarshal an env entry: each is {"name":"GREETING","value":"hi"})");
-    }
-    ASSIGN_OR_RETURN(std::string name, StringField(item.as_object(), "name"));
-    ASSIGN_OR_RETURN(std::string value, StringField(item.as_object(), "value"));
-    name = SanitizeEnvName(name);
-    if (name.empty()) continue;  // eks_adapter.go envOverrides drops empty names
-    env[name] = std::move(value);
-  }
-  return Out(std::move(env));
-}
-
-json::array EnvList(const std::map<std::string, std::string>& env) {
-  json::array out;
-  for (const auto& [k, v] : env) out.push_back(json::object{{"name", k}, {"value", v}});
-  return out;
-}
-
-int64_t Megabytes(int64_t bytes) { return (bytes + kMegabyte - 1) / kMegabyte; }
-
-Status CheckMemory(int64_t mb, std::string_view field) {
-  if (mb < 0 || mb > std::numeric_limits<int64_t>::max() / kMegabyte) {
-    return InvalidArgument(
-        fmt::format("{} {} is out of range; give megabytes, e.g. {}: 512", field, mb, field));
-  }
-  return OkStatus();
-}
-
-Status NoGpu(const json::object& o) {
-  ASSIGN_OR_RETURN(std::optional<int64_t> gpu, IntField(o, "gpu"));
-  if (gpu && *gpu > 0) {
-    return InvalidArgument(
-        "gpu has no equivalent in Tugboat: its engines schedule memory and CPU only; leave gpu "
-        "out (or 0) or run GPU jobs elsewhere");
-  }
-  return OkStatus();
-}
 
 Status NoPorts(const json::object& o) {
   const json::value* ports = Field(o, "ports");
@@ -158,38 +25,6 @@ Status NoPorts(const json::object& o) {
         "ports have no equivalent in Tugboat: jobs publish no ports; leave ports out");
   }
   return OkStatus();
-}
-
-// tags → the definition's flotilla/tags label (Flotilla's own placeholder tag "" dropped).
-Status ApplyTags(const json::object& o, Definition& def) {
-  const json::value* v = Field(o, "tags");
-  if (v == nullptr) return OkStatus();
-  if (!v->is_array()) {
-    return InvalidArgument(R"(json: cannot unmarshal tags: send a list of strings, e.g. ["etl"])");
-  }
-  json::array tags;
-  for (const auto& t : v->as_array()) {
-    if (!t.is_string()) {
-      return InvalidArgument(
-          R"(json: cannot unmarshal tags: send a list of strings, e.g. ["etl"])");
-    }
-    if (!t.as_string().empty()) tags.push_back(t);
-  }
-  if (tags.empty()) {
-    def.labels.erase(kTagsLabel);
-  } else {
-    def.labels[kTagsLabel] = json::serialize(tags);
-  }
-  return OkStatus();
-}
-
-json::array TagsOf(const Definition& d) {
-  auto it = d.labels.find(kTagsLabel);
-  if (it == d.labels.end()) return {};
-  boost::system::error_code ec;
-  json::value v = json::parse(it->second, ec);
-  if (ec || !v.is_array()) return {};
-  return v.as_array();
 }
 
 std::string CommandOf(const Definition& d) {
@@ -270,6 +105,7 @@ json::object DefinitionJson(const Definition& d) {
   if (std::string command = CommandOf(d); !command.empty()) o["command"] = command;
   o["image"] = d.image;
   if (d.resources.memory_bytes > 0) o["memory"] = Megabytes(d.resources.memory_bytes);
+  if (d.resources.gpu > 0) o["gpu"] = d.resources.gpu;  // ExecutableResources: memory, gpu, cpu
   if (d.resources.cpu_millis > 0) o["cpu"] = d.resources.cpu_millis;
   if (d.adapt.rightsizing == "apply") o["adaptive_resource_allocation"] = true;
   if (d.adapt.rightsizing == "off") o["adaptive_resource_allocation"] = false;
@@ -282,8 +118,8 @@ namespace {
 
 // The fields Definition.UpdateWith copies when they are set; `create` reads them for a new one.
 Status ApplyDefinitionFields(const json::object& o, Definition& def, bool create) {
-  RETURN_IF_ERROR(NoGpu(o));
   RETURN_IF_ERROR(NoPorts(o));
+  ASSIGN_OR_RETURN(std::optional<int64_t> gpu, GpuField(o));
   ASSIGN_OR_RETURN(std::string image, StringField(o, "image"));
   ASSIGN_OR_RETURN(std::string group, StringField(o, "group_name"));
   ASSIGN_OR_RETURN(std::string command, StringField(o, "command"));
@@ -304,6 +140,7 @@ Status ApplyDefinitionFields(const json::object& o, Definition& def, bool create
     def.resources.memory_bytes = *memory * kMegabyte;
   }
   if (cpu) def.resources.cpu_millis = *cpu;
+  if (gpu) def.resources.gpu = *gpu;  // resources.gpu: nvidia.com/gpu per container
   if (ara) def.adapt.rightsizing = *ara ? "apply" : "off";
   if (env) {
     for (const auto& [name, value] : *env) def.secret_env.erase(name);
@@ -403,7 +240,11 @@ json::object RunJson(const Run& run, const EngineContext& engines) {
   o["group_name"] = run.group;
   if (!run.owner.empty()) o["user"] = run.owner;
   o["task_type"] = "task";
-  o["env"] = EnvList(run.overrides.env);
+  std::map<std::string, std::string> env = run.overrides.env;
+  // Flotilla's only parent link is this variable (services/execution.go terminateWorker); a run
+  // submitted with API v1's parent_run_id shows it too.
+  if (!run.parent_run_id.empty()) env.emplace(kParentEnv, run.parent_run_id);
+  o["env"] = EnvList(env);
   if (std::string command = CommandOf(spec); !command.empty()) o["command"] = command;
   if (std::string hash = Label(spec, kCommandHashLabel); !hash.empty()) o["command_hash"] = hash;
   const Resources& res = last != nullptr ? last->resources : spec.resources;
@@ -415,6 +256,7 @@ json::object RunJson(const Run& run, const EngineContext& engines) {
     o["cpu"] = res.cpu_millis;
     o["cpu_limit"] = res.cpu_millis;
   }
+  if (const int64_t gpu = res.gpu > 0 ? res.gpu : spec.resources.gpu; gpu > 0) o["gpu"] = gpu;
   if (ended && run.outcome) {
     const Outcome& out = *run.outcome;
     o["exit_reason"] =
@@ -430,7 +272,20 @@ json::object RunJson(const Run& run, const EngineContext& engines) {
     o["max_memory_used"] = Megabytes(last->peak_memory_bytes);
   }
   o["executable_id"] = run.definition;
-  o["executable_type"] = "task_definition";
+  if (spec.parameters.empty()) {
+    o["executable_type"] = "task_definition";
+  } else {
+    // A template run (services/execution.go constructRunFromTemplate): its payload, defaults
+    // filled in, as execution_request_custom.template_payload.
+    o["executable_type"] = "template";
+    json::value payload = json::object();
+    if (!run.overrides.parameters.empty()) {
+      boost::system::error_code ec;
+      json::value v = json::parse(run.overrides.parameters, ec);
+      if (!ec && v.is_object()) payload = std::move(v);
+    }
+    o["execution_request_custom"] = json::object{{"template_payload", std::move(payload)}};
+  }
   const int attempts = last != nullptr ? static_cast<int>(run.attempts.size()) : run.attempt_count;
   if (attempts > 0) o["attempt_count"] = attempts;
   if (spec.timeout_seconds > 0) o["active_deadline_seconds"] = spec.timeout_seconds;
@@ -477,6 +332,11 @@ Result<ExecuteRequest> ParseExecute(const json::value& body) {
     return InvalidArgument(
         fmt::format("engine '{}' is not one Flotilla runs tasks on; use eks", engine));
   }
+  RETURN_IF_ERROR(ParseLaunchFields(o, r));
+  return r;
+}
+
+Status ParseLaunchFields(const json::object& o, ExecuteRequest& r) {
   ASSIGN_OR_RETURN(std::string lifecycle, StringField(o, "node_lifecycle"));
   if (lifecycle == "spot") {
     r.capacity = std::string(kSpot);
@@ -485,7 +345,10 @@ Result<ExecuteRequest> ParseExecute(const json::value& body) {
   } else if (!lifecycle.empty() || Field(o, "node_lifecycle") != nullptr) {
     return InvalidArgument("Nodelifecyle must be [normal, spot]");  // sic, endpoints.go
   }
-  RETURN_IF_ERROR(NoGpu(o));
+  ASSIGN_OR_RETURN(std::optional<int64_t> gpu, GpuField(o));
+  // services/execution.go sends gpu > 0 to its GPU cluster; Tugboat asks for nvidia.com/gpu
+  // (resources.gpu), and the planner and engine place it.
+  if (gpu && *gpu > 0) r.overrides.resources.gpu = *gpu;
   ASSIGN_OR_RETURN(r.command, StringField(o, "command"));
   ASSIGN_OR_RETURN(std::optional<int64_t> memory, IntField(o, "memory"));
   ASSIGN_OR_RETURN(std::optional<int64_t> cpu, IntField(o, "cpu"));
@@ -540,7 +403,7 @@ Result<ExecuteRequest> ParseExecute(const json::value& body) {
     r.node_selector["kubernetes.io/arch"] = arch == "arm64" ? "arm64" : "amd64";
   }
   r.labels[kOwnerIdLabel] = r.owner_id;
-  return r;
+  return OkStatus();
 }
 
 }  // namespace tug::flotilla

@@ -33,6 +33,10 @@ inline constexpr const char* kIdempotenceLabel = "flotilla/idempotence_key";
 inline constexpr const char* kCommandHashLabel = "flotilla/command_hash";
 inline constexpr const char* kArchLabel = "flotilla/arch";
 inline constexpr const char* kOwnerIdLabel = "flotilla/owner_id";
+inline constexpr const char* kAvatarLabel = "flotilla/avatar_uri";  // a template's avatar_uri
+/// Flotilla's parent link: a child run's env names its parent (services/execution.go
+/// terminateWorker stops the runs whose env holds the stopped run's id).
+inline constexpr const char* kParentEnv = "PARENT_FLOTILLA_RUN_ID";
 
 /// Flotilla's run statuses (state/models.go).
 inline constexpr std::string_view kQueued = "QUEUED";
@@ -98,5 +102,9 @@ struct ExecuteRequest {
   std::string idempotence_key;
 };
 [[nodiscard]] Result<ExecuteRequest> ParseExecute(const boost::json::value& body);
+/// The launch fields v6 and v7 share (state/models.go ExecutionRequestCommon): node_lifecycle,
+/// gpu, command, memory, cpu, active_deadline_seconds, env, description, command_hash,
+/// idempotence_key, arch, labels; `r.owner_id` must be set (it becomes a label).
+[[nodiscard]] Status ParseLaunchFields(const boost::json::object& o, ExecuteRequest& r);
 
 }  // namespace tug::flotilla

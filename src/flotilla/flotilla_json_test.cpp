@@ -92,7 +92,7 @@ TEST(FlotillaJsonTest, CreateBodiesAsFlotillaChecksThem) {
            Case{R"({"alias":"a"})", "string [image] must be specified"},
            Case{R"({"image":"i"})", "string [alias] must be specified"},
            Case{R"({"alias":"a","image":"i","memory":"lots"})", "of type int64"},
-           Case{R"({"alias":"a","image":"i","gpu":1})", "gpu has no equivalent"},
+           Case{R"({"alias":"a","image":"i","gpu":-1})", "gpu -1 is negative"},
            Case{R"({"alias":"a","image":"i","ports":[8080]})", "ports have no equivalent"},
            Case{R"({"alias":"Hello World","image":"i"})", "also the task's name in Tugboat"},
            Case{R"([1,2])", "send a JSON object"},
@@ -308,6 +308,13 @@ TEST(FlotillaJsonTest, ExecuteRequestsAsCreateRunV4ChecksThem) {
   EXPECT_EQ(r->idempotence_key, "k1");
   EXPECT_EQ(r->node_selector.at("kubernetes.io/arch"), "arm64");
   EXPECT_EQ(r->labels.at("flotilla/description"), "nightly");
+  EXPECT_EQ(r->overrides.resources.gpu, 0);
+
+  // LaunchRequestV2's Gpu (*int64): services/execution.go sends gpu > 0 to its GPU cluster;
+  // Tugboat asks for that many nvidia.com/gpu.
+  r = ParseExecute(Parse(R"({"run_tags":{"owner_id":"a"},"gpu":2})"));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->overrides.resources.gpu, 2);
 
   struct Case {
     const char* body;
@@ -327,8 +334,8 @@ TEST(FlotillaJsonTest, ExecuteRequestsAsCreateRunV4ChecksThem) {
                 "spark_extension can't be nil, when using eks-spark engine type"},
            Case{R"({"run_tags":{"owner_id":"a"},"spark_extension":{}})", Code::kInvalidArgument,
                 "spark_extension (Spark on EMR) has no equivalent"},
-           Case{R"({"run_tags":{"owner_id":"a"},"gpu":2})", Code::kInvalidArgument,
-                "gpu has no equivalent"},
+           Case{R"({"run_tags":{"owner_id":"a"},"gpu":-2})", Code::kInvalidArgument,
+                "gpu -2 is negative"},
            Case{R"({"run_tags":{"owner_id":"a"},"labels":{"flotilla/x":"y"}})",
                 Code::kInvalidArgument, "hold Flotilla's own fields"},
        }) {

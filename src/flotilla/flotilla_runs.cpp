@@ -18,7 +18,6 @@ namespace tug::flotilla {
 namespace {
 
 constexpr int kPageSize = 500;  // the store's largest ListRuns page
-constexpr const char* kParentEnv = "PARENT_FLOTILLA_RUN_ID";
 
 EngineContext EnginesOf(const server::Api& api) {
   return EngineContext{api.options().default_engine, api.options().clusters};
@@ -30,16 +29,34 @@ Error RunNotFound(const Error& e, const std::string& id) {
   return NotFound(fmt::format("Run with id {} not found", id));
 }
 
-// Tugboat's answer to a submission (201 with the body, or v1's error shape) as Flotilla's.
-net::Response FlotillaReply(net::Response r) {
+// How the store keys of Flotilla's idempotence keys are spelled: apart from API v1's keys of the
+// same owner, and a generation after each failed run the key named (see ClaimIdempotenceKey).
+constexpr std::string_view kKeyPrefix = "flotilla:";
+constexpr size_t kMaxKeyLength = 240;  // the store's 255 less the prefix and a generation
+constexpr int kMaxKeyGenerations = 100;
+// Flotilla returns the earlier run whatever the repeated request says, so every Flotilla request
+// with a key has the same "hash": a concurrent repeat gets the winner's run, never v1's 409.
+constexpr const char* kAnyRequest = "flotilla-idempotence-key";
+
+// Tugboat's answer to a submission as Flotilla's: 201 with the run (already Flotilla's JSON), 200
+// with v1's run when a concurrent request held the idempotency key (that run, in Flotilla's
+// JSON), or v1's error shape.
+net::Response FlotillaReply(server::Api& api, net::Response r) {
   if (r.status == 201) {
     r.status = 200;
     r.content_type = "application/json; charset=utf-8";
     return r;
   }
-  std::string message = fmt::format("HTTP {}", r.status);
   boost::system::error_code ec;
   json::value v = json::parse(r.body, ec);
+  if (r.status == 200 && !ec && v.is_object()) {
+    if (const json::value* id = v.as_object().if_contains("id"); id && id->is_string()) {
+      auto run = api.store().GetRun(std::string(id->as_string()));
+      if (!run.ok()) return ErrorAnswer(run.error());
+      return JsonAnswer(200, RunJson(*run, EnginesOf(api)));
+    }
+  }
+  std::string message = fmt::format("HTTP {}", r.status);
   if (!ec && v.is_object()) {
     if (const json::value* e = v.as_object().if_contains("error"); e && e->is_object()) {
       if (const json::value* m = e->as_object().if_contains("message"); m && m->is_string()) {
@@ -47,12 +64,11 @@ net::Response FlotillaReply(net::Response r) {
       }
     }
   }
-  net::Response out = JsonAnswer(
+  return JsonAnswer(
       r.status == 400 || r.status == 404 || r.status == 409 || r.status == 503 || r.status == 413
           ? r.status
           : 500,
       json::object{{"error", message}});
-  return out;
 }
 
 }  // namespace
@@ -75,24 +91,25 @@ net::Response FlotillaApi::ExecuteDefinition(net::Request& req, Who who, const s
   if (!launch.ok()) return ErrorAnswer(launch.error());
   auto def = FindDefinition(who, key, by_alias);
   if (!def.ok()) return ErrorAnswer(def.error());
+  return Launch(req, who, *def, std::move(*launch), nullptr, /*dry_run=*/false);
+}
+
+net::Response FlotillaApi::Launch(net::Request& req, Who who, const Definition& def,
+                                  ExecuteRequest launch, const json::object* payload,
+                                  bool dry_run) {
   const EngineContext engines = EnginesOf(api_);
-  if (!launch->idempotence_key.empty()) {
-    // services/execution.go createAndEnqueueRun: the earlier run with this key, if it has not
-    // failed, instead of a new one.
-    auto prior = PriorRun(who, def->name, launch->idempotence_key);
-    if (!prior.ok()) return ErrorAnswer(prior.error());
-    if (prior->has_value()) return JsonAnswer(200, RunJson(**prior, engines));
-  }
   server::RunRequest request;
-  request.definition = def->name;
+  request.definition = def.name;
   // With authentication the caller owns the run (owner_id is kept as a label); without, the
   // owner_id Flotilla clients send names the owner, as v1's `owner` does.
-  if (!who.authenticated()) request.owner = launch->owner_id;
-  request.overrides = std::move(launch->overrides);
-  request.command = std::move(launch->command);
-  request.capacity = std::move(launch->capacity);
-  request.labels = std::move(launch->labels);
-  request.node_selector = std::move(launch->node_selector);
+  if (!who.authenticated()) request.owner = launch.owner_id;
+  request.overrides = std::move(launch.overrides);
+  if (payload != nullptr) request.overrides.parameters = json::serialize(*payload);
+  request.command = std::move(launch.command);
+  request.capacity = std::move(launch.capacity);
+  request.labels = std::move(launch.labels);
+  request.node_selector = std::move(launch.node_selector);
+  request.dry_run = dry_run;
   // Flotilla's parent is an env variable it never checks; when it names a run the caller can
   // read, it is also the run's parent_run_id (API v1 lineage: ?parent=, cascading stops).
   if (auto parent = request.overrides.env.find(kParentEnv);
@@ -102,8 +119,7 @@ net::Response FlotillaApi::ExecuteDefinition(net::Request& req, Who who, const s
   auto prepared = api_.PrepareRun(who, std::move(request));
   if (!prepared.ok()) {
     if (prepared.error().code() == Code::kNotFound) {
-      return ErrorAnswer(
-          NotFound(fmt::format("Definition with {} {} not found", by_alias ? "alias" : "ID", key)));
+      return ErrorAnswer(NotFound(fmt::format("Definition with ID {} not found", def.name)));
     }
     return ErrorAnswer(prepared.error());
   }
@@ -112,7 +128,7 @@ net::Response FlotillaApi::ExecuteDefinition(net::Request& req, Who who, const s
   tug::Run& run = prepared->run;
   for (const auto& [name, value] :
        {std::pair<std::string, std::string>{"FLOTILLA_RUN_ID", run.id},
-        std::pair<std::string, std::string>{"FLOTILLA_RUN_OWNER_ID", launch->owner_id}}) {
+        std::pair<std::string, std::string>{"FLOTILLA_RUN_OWNER_ID", launch.owner_id}}) {
     if (run.overrides.env.count(name) > 0) continue;
     run.overrides.env[name] = value;
     run.spec.env[name] = value;
@@ -120,40 +136,63 @@ net::Response FlotillaApi::ExecuteDefinition(net::Request& req, Who who, const s
   }
   tug::Run reply = run;
   reply.attempts = {prepared->first};
+  // A template's dry run (services/execution.go createFromTemplate): the run, not enqueued.
+  if (dry_run) return JsonAnswer(200, RunJson(reply, engines));
+  std::optional<store::IdempotencyKey> idempotency;
+  if (!launch.idempotence_key.empty()) {
+    auto claim = ClaimIdempotenceKey(who, run, launch.idempotence_key);
+    if (!claim.ok()) return ErrorAnswer(claim.error());
+    if (claim->prior) return JsonAnswer(200, RunJson(*claim->prior, engines));
+    idempotency = std::move(claim->key);
+  }
   std::string created = json::serialize(RunJson(reply, engines)) + "\n";
-  net::Response submitted = api_.SubmitRun(who, req, std::move(*prepared), std::move(created));
-  if (!submitted.deferred) return FlotillaReply(std::move(submitted));
+  net::Response submitted =
+      api_.SubmitRun(who, req, std::move(*prepared), std::move(created), std::move(idempotency));
+  if (!submitted.deferred) return FlotillaReply(api_, std::move(submitted));
   // The submitter answers later, from its writer thread, in v1's words: translate on the way.
   auto outer = std::make_shared<net::Deferred>();
   submitted.deferred->OnReply(
-      [outer](net::Response r) { outer->Reply(FlotillaReply(std::move(r))); });
+      [outer, &api = api_](net::Response r) { outer->Reply(FlotillaReply(api, std::move(r))); });
   net::Response resp;
   resp.deferred = std::move(outer);
   return resp;
 }
 
-Result<std::optional<tug::Run>> FlotillaApi::PriorRun(Who who, const std::string& definition,
-                                                      const std::string& key) {
-  store::RunFilter filter;
-  filter.definition = definition;
-  filter.visible = api_.VisibleTo(who);
-  filter.created_after =
-      api_.clock().Now() - options_.idempotence_window_seconds * kMicrosPerSecond;
-  filter.limit = kPageSize;
-  for (int scanned = 0; scanned < options_.max_scan; scanned += kPageSize) {
-    ASSIGN_OR_RETURN(store::RunPage page, api_.store().ListRuns(filter));
-    for (const auto& r : page.runs) {
-      auto it = r.spec.labels.find(kIdempotenceLabel);
-      if (it == r.spec.labels.end() || it->second != key) continue;
-      // "exit_code = 0 or exit_code is null": succeeded, or not ended yet
-      if (IsTerminal(r.status) && r.status != RunStatus::kSucceeded) continue;
-      ASSIGN_OR_RETURN(tug::Run full, api_.store().GetRun(r.id));
-      return std::optional<tug::Run>(std::move(full));
-    }
-    if (page.next_cursor.empty()) break;
-    filter.cursor = page.next_cursor;
+// services/execution.go createAndEnqueueRun answers a repeated idempotence_key with the earlier
+// run when state/pg_queries.go TaskIdempotenceKeyCheckSQL finds one queued in the last 7 days
+// that has not failed ("exit_code = 0 or exit_code is null"), whatever the new request says.
+// Here the key is claimed in the store with the run (API v1's idempotency keys: per owner, for
+// idempotency_retention_seconds, race-free across replicas). A key whose run failed is free
+// again in Flotilla; the store keeps it, so the next generation of the key ("flotilla:KEY#1",
+// "#2", ...) is claimed instead.
+Result<FlotillaApi::KeyClaim> FlotillaApi::ClaimIdempotenceKey(Who who, const tug::Run& run,
+                                                               const std::string& key) {
+  RETURN_IF_ERROR(server::ValidateIdempotencyKey(key));
+  if (key.size() > kMaxKeyLength) {
+    return InvalidArgument(
+        fmt::format("idempotence_key is {} characters; use at most {}", key.size(), kMaxKeyLength));
   }
-  return std::optional<tug::Run>();
+  const Micros now = api_.clock().Now();
+  for (int generation = 0; generation < kMaxKeyGenerations; ++generation) {
+    std::string stored = std::string(kKeyPrefix) + key;
+    if (generation > 0) stored += fmt::format("#{}", generation);
+    ASSIGN_OR_RETURN(std::optional<store::IdempotencyRecord> found,
+                     api_.store().FindIdempotencyKey(run.owner, stored, now));
+    if (!found) {
+      const int64_t retention = api_.options().idempotency_retention_seconds;
+      return KeyClaim{std::nullopt,
+                      store::IdempotencyKey{std::move(stored), kAnyRequest,
+                                            run.created_at + retention * kMicrosPerSecond}};
+    }
+    auto prior = api_.ReadableRun(who, found->run_id);
+    if (!prior.ok() && prior.error().code() != Code::kNotFound) return prior.error();
+    if (prior.ok() && (!IsTerminal(prior->status) || prior->status == RunStatus::kSucceeded)) {
+      return KeyClaim{std::move(*prior), {}};
+    }
+  }
+  return FailedPrecondition(fmt::format(
+      "idempotence_key '{}' has named {} runs that failed within the retention; use a new key", key,
+      kMaxKeyGenerations));
 }
 
 // --- history ---
@@ -164,15 +203,24 @@ net::Response FlotillaApi::ListDefinitionRuns(net::Request& req, Who who) {
   return History(req, who, req.params["definition_id"]);
 }
 
-net::Response FlotillaApi::History(net::Request& req, Who who, const std::string& definition) {
+net::Response FlotillaApi::History(net::Request& req, Who who, const std::string& definition,
+                                   bool template_runs) {
   auto parsed = ParseListRequest(req.target);
   if (!parsed.ok()) return ErrorAnswer(parsed.error());
   ListRequest& request = *parsed;
-  // endpoints.go ListDefinitionRuns adds the path's definition as a filter (and echoes it).
-  if (!definition.empty()) request.filters["definition_id"] = {definition};
   store::RunFilter filter;
   filter.visible = api_.VisibleTo(who);
   filter.limit = kPageSize;
+  if (template_runs) {
+    // endpoints.go ListTemplateRuns: the path's template as the executable_id filter.
+    auto tpl = FindTemplate(who, definition);
+    if (!tpl.ok()) return ErrorAnswer(tpl.error());
+    request.filters["executable_id"] = {definition};
+    filter.definition = tpl->name;
+  } else if (!definition.empty()) {
+    // endpoints.go ListDefinitionRuns adds the path's definition as a filter (and echoes it).
+    request.filters["definition_id"] = {definition};
+  }
   // services/execution.go List: the definition must exist, the statuses be Flotilla's.
   if (auto it = request.filters.find("definition_id"); it != request.filters.end()) {
     auto def = FindDefinition(who, it->second.front(), /*by_alias=*/false);
@@ -228,6 +276,18 @@ net::Response FlotillaApi::GetRun(net::Request& req, Who who) {
   return JsonAnswer(200, RunJson(*run, EnginesOf(api_)));
 }
 
+// endpoints.go GetPayload: a template run's execution_request_custom, {} for any other run.
+net::Response FlotillaApi::GetPayload(net::Request& req, Who who) {
+  const std::string& id = req.params["run_id"];
+  auto run = api_.ReadableRun(who, id);
+  if (!run.ok()) return ErrorAnswer(RunNotFound(run.error(), id));
+  json::object o = RunJson(*run, EnginesOf(api_));
+  if (const json::value* custom = o.if_contains("execution_request_custom")) {
+    return JsonAnswer(200, *custom);
+  }
+  return JsonAnswer(200, json::object());
+}
+
 net::Response FlotillaApi::StopRun(net::Request& req, Who who) {
   const std::string& id = req.params["run_id"];
   auto st = api_.StopRunFor(who, req, id);
@@ -267,6 +327,9 @@ net::Response FlotillaApi::StopRun(net::Request& req, Who who) {
       parents.push_back(r.id);
     }
   }
+  // And the children by API v1's parent_run_id (runs submitted with it, not Flotilla's env).
+  int skipped = 0;
+  (void)api_.StopDescendants(who, req, id, &skipped);
   return JsonAnswer(200, json::object{{"terminated", true}});
 }
 

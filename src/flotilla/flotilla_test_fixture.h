@@ -68,7 +68,9 @@ class FlotillaTest : public ::testing::Test {
     server::ApiHarness::Extras extras;
     extras.auth = auth;
     extras.audit_log = dir_ + "/audit.log";
-    auto api = server::ApiHarness::Open(dir_, server::ApiOptions{}, std::move(extras));
+    server::ApiOptions options;
+    options.host_has_gpu = [this] { return host_gpu_; };  // hermetic: not this machine's
+    auto api = server::ApiHarness::Open(dir_, std::move(options), std::move(extras));
     ASSERT_TRUE(api.ok()) << api.error().ToString();
     api_ = std::move(*api);
     flotilla_ = std::make_unique<FlotillaApi>(api_->api());
@@ -181,6 +183,7 @@ class FlotillaTest : public ::testing::Test {
   std::unique_ptr<FlotillaApi> flotilla_;
   net::Router router_;
   std::string admin_, ada_, bob_, vic_;
+  bool host_gpu_ = false;  // what the local engine's GPU check answers
 };
 
 }  // namespace tug::flotilla::testing
