@@ -103,8 +103,7 @@ double SequenceProbability(const std::bitset<256>* sets, size_t n) {
   std::array<double, kClasses> p{};
   for (size_t k = 0; k < n; ++k) {
     std::array<double, kClasses> in{};  // per class: accepted share of its bytes (or P at k=0)
-    for (size_t b = 0; b < 256; ++b) {
-      if (!sets[k].test(b)) continue;
+    for (size_t b = sets[k]._Find_first(); b < 256; b = sets[k]._Find_next(b)) {
       auto byte = static_cast<uint8_t>(b);
       in[ClassOf(byte)] +=
           k == 0 ? ByteProbability(byte) : ByteProbability(byte) / totals.total[ClassOf(byte)];

@@ -1,7 +1,13 @@
 // `tug diagnose` on gzip'd logs: the same diagnosis as on the plain file, streamed in chunks,
-// concatenated members, and errors for truncated or corrupt data.
+// concatenated members, and errors for truncated or corrupt data. Plain files through memory
+// maps (mapped_file.h): across windows, truncated while they are read (between slices and
+// under a slice, where a page access would raise SIGBUS), and FIFOs through read().
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "diagnose/log_file.h"
+#include "diagnose/mapped_file.h"
 #include "diagnose/offline.h"
 
 namespace tug::diagnose {
@@ -131,6 +138,95 @@ TEST(OfflineGzipTest, TruncatedOrCorruptGzipIsAnError) {
   Status missing = ReadLogFile((dir / "missing.gz").string(), [](std::string_view) {});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+// Bytes that differ from position to position, so a slice out of place would show.
+std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i % 251 == 0 ? '\n' : 'a' + i % 23);
+  return s;
+}
+
+TEST(MappedLogTest, PlainFileIsReadAcrossWindowsInBoundedSlices) {
+  auto dir = TempDir();
+  std::string data = Pattern(kMapWindow + kMapWindow / 2 + 12345);  // two windows, odd tail
+  Write(dir / "big.log", data);
+  std::string got;
+  size_t largest = 0;
+  Status st = ReadLogFile((dir / "big.log").string(),
+                          [&](std::string_view c) {
+                            got.append(c);
+                            largest = std::max(largest, c.size());
+                          },
+                          size_t{1} << 20);
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+  EXPECT_LE(largest, size_t{1} << 20);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MappedLogTest, FileTruncatedBetweenSlicesEndsTheReadThere) {
+  auto dir = TempDir();
+  std::string data = Pattern(300000);
+  std::string path = (dir / "rotated.log").string();
+  Write(path, data);
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string got;
+  auto read = MapFile(fd, 65536, [&](std::string_view c) {
+    if (got.empty()) {
+      EXPECT_EQ(::truncate(path.c_str(), 65536 + 1000), 0);  // copytruncate
+    }
+    got.append(c);
+  });
+  ::close(fd);
+  ASSERT_TRUE(read.ok()) << read.error().ToString();
+  EXPECT_TRUE(read->truncated);
+  EXPECT_TRUE(read->complete);
+  EXPECT_EQ(read->bytes, 65536u + 1000u);
+  EXPECT_TRUE(got == data.substr(0, 65536 + 1000));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MappedLogTest, PagesCutAwayUnderASliceReadAsZerosNotSigbus) {
+  auto dir = TempDir();
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::string data = Pattern(8 * page);
+  std::string path = (dir / "cut.log").string();
+  Write(path, data);
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  size_t slices = 0, nonzero_past_cut = 0;
+  auto read = MapFile(fd, 4 * page, [&](std::string_view c) {
+    if (++slices > 1) return;
+    // Cut the file under the slice being read: its pages past the first one are gone, and
+    // touching them would raise SIGBUS without the guard.
+    ASSERT_EQ(::truncate(path.c_str(), 100), 0);
+    for (size_t i = 100; i < c.size(); ++i) nonzero_past_cut += c[i] != '\0';
+  });
+  ::close(fd);
+  ASSERT_TRUE(read.ok()) << read.error().ToString();
+  EXPECT_EQ(slices, 1u);  // the read ends after the slice that saw the cut
+  EXPECT_TRUE(read->truncated);
+  EXPECT_EQ(nonzero_past_cut, 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MappedLogTest, FifoIsReadThroughRead) {
+  auto dir = TempDir();
+  std::string path = (dir / "pipe").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  std::string data = Pattern(200000);
+  std::thread writer([&] {
+    std::ofstream f(path, std::ios::binary);  // blocks until the reader opens
+    f << data;
+  });
+  std::string got;
+  Status st = ReadLogFile(path, [&](std::string_view c) { got.append(c); });
+  writer.join();
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  EXPECT_TRUE(got == data) << got.size();
   std::filesystem::remove_all(dir);
 }
 

@@ -37,12 +37,17 @@ double FalseRate(const Nibbles& lo, const Nibbles& hi) {
     }
   }
   double p = SequenceProbability(sets, TeddyMatcher::kWindow);
-  for (const std::string& piece : CommonWordPieces()) {
-    bool passes = true;
-    for (size_t k = 0; k < TeddyMatcher::kWindow && passes; ++k) {
-      passes = sets[k].test(static_cast<unsigned char>(piece[k]));
+  // The pieces are sorted: those starting with an accepted first byte are one range each.
+  const std::vector<std::string>& pieces = CommonWordPieces();
+  for (size_t b = sets[0]._Find_first(); b < 256; b = sets[0]._Find_next(b)) {
+    auto it = std::lower_bound(pieces.begin(), pieces.end(), std::string(1, static_cast<char>(b)));
+    for (; it != pieces.end() && static_cast<unsigned char>((*it)[0]) == b; ++it) {
+      bool passes = true;
+      for (size_t k = 1; k < TeddyMatcher::kWindow && passes; ++k) {
+        passes = sets[k].test(static_cast<unsigned char>((*it)[k]));
+      }
+      if (passes) p += kCommonPieceRate;
     }
-    if (passes) p += kCommonPieceRate;
   }
   return p;
 }
@@ -133,6 +138,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
   std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
     return literals[x].text.size() < literals[y].text.size();
   });
+  std::vector<double> rate(buckets, 0.0);  // FalseRate of each bucket as filled so far
   for (uint32_t li : order) {
     const TeddyMatcher::Literal& lit = literals[li];
     size_t windows =
@@ -148,8 +154,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
       for (size_t b = 0; b < buckets; ++b) {
         Nibbles l = a.lo[b], h = a.hi[b];
         AddWindow(lit, w, &l, &h);
-        double before = a.members[b].empty() ? 0.0 : FalseRate(a.lo[b], a.hi[b]);
-        double delta = FalseRate(l, h) - before + occurs;
+        double delta = FalseRate(l, h) - rate[b] + occurs;
         if (delta < best) {
           best = delta;
           best_bucket = b;
@@ -159,6 +164,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
     }
     AddWindow(lit, best_window, &a.lo[best_bucket], &a.hi[best_bucket]);
     a.members[best_bucket].emplace_back(li, static_cast<uint32_t>(best_window));
+    rate[best_bucket] = FalseRate(a.lo[best_bucket], a.hi[best_bucket]);
     a.occurrence += WindowOccurrence(lit, best_window);
   }
   for (size_t b = 0; b < buckets; ++b) {
