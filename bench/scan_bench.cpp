@@ -2,10 +2,10 @@
 // with JVM/Python/OOM failure excerpts every few thousand lines), `scan_bench patterns FILE`
 // writes the built-in catalog's regexes in grep -E syntax, `scan_bench scan FILE
 // [literal|stream|reference] [file|read|memory]` feeds FILE to one LogScan on this thread,
-// read as `tug diagnose` reads it (ReadLogFile: memory-mapped, 1 MiB slices), with fread in
-// 64 KiB chunks (`read`), or from a copy in memory, and prints GB/s (wall and CPU), peak RSS and
-// the count of lines that matched a catalog pattern; `anchors` lists the prefilter's anchors and
-// `prefilter FILE` times the prefilter alone. Run by hand through bench/scan_bench.sh.
+// read as `tug diagnose` reads it (ReadLogFile, 256 KiB chunks), with fread in 64 KiB chunks
+// (`read`, what scan_bench did before), or from a copy in memory, and prints GB/s (wall and CPU),
+// peak RSS and the count of lines that matched a catalog pattern; `anchors` lists the prefilter's
+// anchors and `prefilter FILE` times the prefilter alone. Run by hand through bench/scan_bench.sh.
 #include <sys/resource.h>
 #include <time.h>
 
@@ -198,8 +198,8 @@ double CpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// How Scan reads the file: as `tug diagnose` does (ReadLogFile, in SLICE_KB (1024) KiB
-// slices), with fread in CHUNK_KB (64) KiB chunks, or whole before the clock starts and then fed in
+// How Scan reads the file: as `tug diagnose` does (ReadLogFile, in SLICE_KB (256) KiB
+// chunks), with fread in CHUNK_KB (64) KiB chunks, or whole before the clock starts and then fed in
 // CHUNK_KB slices of that buffer (the scanner without reading).
 enum class Source { kFile, kRead, kMemory };
 
@@ -234,7 +234,7 @@ int Scan(const Diagnoser& d, const char* path, tug::diagnose::ScanMode mode, Sou
           total += chunk.size();
           scan->Feed(chunk);
         },
-        static_cast<size_t>(slice_env != nullptr ? std::atol(slice_env) : 1024) * 1024);
+        static_cast<size_t>(slice_env != nullptr ? std::atol(slice_env) : 256) * 1024);
     if (!st.ok()) {
       std::cerr << st.error().ToString() << "\n";
       return 1;

@@ -4,8 +4,8 @@
 #   bench/scan_bench.sh [SIZE_MB]      (default 1100; files go to /tmp)
 # Env: ROUNDS (default 5) rounds of scanner + grep -E (+ ripgrep if installed) in turn, on the
 # same warm file; medians are reported. The scanner reads the file as `tug diagnose` does
-# (ReadLogFile: memory-mapped, 1 MiB slices). READ=1 adds the scanner fed by fread in 64 KiB
-# chunks (the pre-mmap way), STREAM=1 the issue-3 stream-prefilter path, REFERENCE=1 the
+# (ReadLogFile, 256 KiB chunks). READ=1 adds the scanner fed by fread in 64 KiB chunks (how
+# this benchmark read before), STREAM=1 the issue-3 stream-prefilter path, REFERENCE=1 the
 # per-line reference path (slow), MEMORY=1 the scanner fed from a copy of the file in memory
 # (the scanner without reading; its RSS holds the whole file). Each round is timed twice: wall
 # clock and CPU time (user + sys); on a shared machine the CPU figures are the steadier ones,
@@ -91,7 +91,7 @@ printf '          (whole process, with compiling the catalog: wall %.3f s, cpu %
   "$(col scanner 1)" "$(col scanner 2)"
 if [[ -f $OUT/read_self ]]; then
   dw=$(col read_self 1); dc=$(col read_self 2)
-  printf 'fread     wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   (64 KiB fread chunks instead of mmap)\n' \
+  printf 'fread     wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   (64 KiB fread chunks)\n' \
     "$dw" "$(gbps "$dw")" "$dc" "$(gbps "$dc")"
 fi
 if [[ -f $OUT/memory_self ]]; then

@@ -17,7 +17,6 @@
 #include <gtest/gtest.h>
 
 #include "diagnose/log_file.h"
-#include "diagnose/mapped_file.h"
 #include "diagnose/offline.h"
 
 namespace tug::diagnose {
@@ -148,72 +147,7 @@ std::string Pattern(size_t n) {
   return s;
 }
 
-TEST(MappedLogTest, PlainFileIsReadAcrossWindowsInBoundedSlices) {
-  auto dir = TempDir();
-  std::string data = Pattern(kMapWindow + kMapWindow / 2 + 12345);  // two windows, odd tail
-  Write(dir / "big.log", data);
-  std::string got;
-  size_t largest = 0;
-  Status st = ReadLogFile((dir / "big.log").string(),
-                          [&](std::string_view c) {
-                            got.append(c);
-                            largest = std::max(largest, c.size());
-                          },
-                          size_t{1} << 20);
-  ASSERT_TRUE(st.ok()) << st.error().ToString();
-  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
-  EXPECT_LE(largest, size_t{1} << 20);
-  std::filesystem::remove_all(dir);
-}
-
-TEST(MappedLogTest, FileTruncatedBetweenSlicesEndsTheReadThere) {
-  auto dir = TempDir();
-  std::string data = Pattern(300000);
-  std::string path = (dir / "rotated.log").string();
-  Write(path, data);
-  int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  std::string got;
-  auto read = MapFile(fd, 65536, [&](std::string_view c) {
-    if (got.empty()) {
-      EXPECT_EQ(::truncate(path.c_str(), 65536 + 1000), 0);  // copytruncate
-    }
-    got.append(c);
-  });
-  ::close(fd);
-  ASSERT_TRUE(read.ok()) << read.error().ToString();
-  EXPECT_TRUE(read->truncated);
-  EXPECT_TRUE(read->complete);
-  EXPECT_EQ(read->bytes, 65536u + 1000u);
-  EXPECT_TRUE(got == data.substr(0, 65536 + 1000));
-  std::filesystem::remove_all(dir);
-}
-
-TEST(MappedLogTest, PagesCutAwayUnderASliceReadAsZerosNotSigbus) {
-  auto dir = TempDir();
-  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::string data = Pattern(8 * page);
-  std::string path = (dir / "cut.log").string();
-  Write(path, data);
-  int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  size_t slices = 0, nonzero_past_cut = 0;
-  auto read = MapFile(fd, 4 * page, [&](std::string_view c) {
-    if (++slices > 1) return;
-    // Cut the file under the slice being read: its pages past the first one are gone, and
-    // touching them would raise SIGBUS without the guard.
-    ASSERT_EQ(::truncate(path.c_str(), 100), 0);
-    for (size_t i = 100; i < c.size(); ++i) nonzero_past_cut += c[i] != '\0';
-  });
-  ::close(fd);
-  ASSERT_TRUE(read.ok()) << read.error().ToString();
-  EXPECT_EQ(slices, 1u);  // the read ends after the slice that saw the cut
-  EXPECT_TRUE(read->truncated);
-  EXPECT_EQ(nonzero_past_cut, 0u);
-  std::filesystem::remove_all(dir);
-}
-
-TEST(MappedLogTest, FifoIsReadThroughRead) {
+TEST(LogFileTest, FifoIsReadToItsEnd) {
   auto dir = TempDir();
   std::string path = (dir / "pipe").string();
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
