@@ -108,7 +108,11 @@ bool WordLike(std::string_view w) {
 double WindowOccurrence(const TeddyMatcher::Literal& lit, size_t w) {
   std::string_view text(lit.text);
   text = text.substr(w, TeddyMatcher::kWindow);
-  if (text.size() >= 3 && InCommonWord(text)) return 1e-2;
+  // A piece of a common word, also with the space before or after it (" Cod" of " Code").
+  std::string_view core = text;
+  while (!core.empty() && core.front() == ' ') core.remove_prefix(1);
+  while (!core.empty() && core.back() == ' ') core.remove_suffix(1);
+  if (core.size() >= 3 && InCommonWord(core)) return 1e-2;
   double p = TextProbability(text);
   if (lit.caseless) {
     std::string lower(text);
