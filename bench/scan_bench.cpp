@@ -1,10 +1,11 @@
 // Log scanner throughput: `scan_bench gen FILE MB` writes a synthetic log (ordinary INFO lines
 // with JVM/Python/OOM failure excerpts every few thousand lines), `scan_bench patterns FILE`
 // writes the built-in catalog's regexes in grep -E syntax, `scan_bench scan FILE
-// [literal|stream|reference] [memory]` feeds FILE to one LogScan in 64 KiB chunks on this
-// thread (read with fread, or from memory) and prints GB/s (wall and CPU), peak RSS and the
-// count of lines that matched a catalog pattern; `anchors` lists the prefilter's anchors and
-// `prefilter FILE` times the prefilter alone. Run by hand through bench/scan_bench.sh.
+// [literal|stream|reference] [file|read|memory]` feeds FILE to one LogScan on this thread,
+// read as `tug diagnose` reads it (ReadLogFile, 256 KiB chunks), with fread in 64 KiB chunks
+// (`read`, what scan_bench did before), or from a copy in memory, and prints GB/s (wall and CPU),
+// peak RSS and the count of lines that matched a catalog pattern; `anchors` lists the prefilter's
+// anchors and `prefilter FILE` times the prefilter alone. Run by hand through bench/scan_bench.sh.
 #include <sys/resource.h>
 #include <time.h>
 
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "diagnose/diagnoser.h"
+#include "diagnose/log_file.h"
 #include "diagnose/scanner.h"
 
 namespace {
@@ -171,10 +173,15 @@ int Anchors(const Diagnoser& d) {
   std::printf("short (Teddy):");
   for (const auto& a : c.prefilter(true).short_anchors()) std::printf(" [%s]", a.c_str());
   std::printf(
-      "\n%zu short anchors, %d set(s) of 8 buckets, estimated false candidates per KB "
-      "%.3f\nlong (sampled 8-grams): %zu\n",
-      pf.teddy().literals().size(), pf.teddy().sets(), pf.teddy().estimated_false_rate() * 1000,
-      pf.long_anchors().size());
+      "\n%zu short anchors, %d set(s) of 8 buckets, estimated false candidates per KB %.3f\n",
+      pf.teddy().literals().size(), pf.teddy().sets(), pf.teddy().estimated_false_rate() * 1000);
+  int bucket = 0;
+  for (const auto& windows : pf.teddy().bucket_windows()) {
+    std::printf("  bucket %d:", bucket++);
+    for (const auto& w : windows) std::printf(" [%s]", w.c_str());
+    std::printf("\n");
+  }
+  std::printf("long (sampled 8-grams): %zu\n", pf.long_anchors().size());
   for (const auto& a : pf.long_anchors()) std::printf("  [%s]\n", a.c_str());
   std::printf("patterns without a required literal (full path): %zu\n",
               c.fallback_patterns().size());
@@ -191,9 +198,13 @@ double CpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// `in_memory`: the file is read whole before the clock starts and fed in 64 KiB slices of
-// that buffer, to time the scanner without the copies out of the page cache.
-int Scan(const Diagnoser& d, const char* path, tug::diagnose::ScanMode mode, bool in_memory) {
+// How Scan reads the file: as `tug diagnose` does (ReadLogFile, in SLICE_KB (256) KiB
+// chunks), with fread in CHUNK_KB (64) KiB chunks, or whole before the clock starts and then fed in
+// CHUNK_KB slices of that buffer (the scanner without reading).
+enum class Source { kFile, kRead, kMemory };
+
+int Scan(const Diagnoser& d, const char* path, tug::diagnose::ScanMode mode, Source source) {
+  const bool in_memory = source == Source::kMemory;
   std::FILE* f = std::fopen(path, "rb");
   if (f == nullptr) return 1;
   const char* chunk_env = std::getenv("CHUNK_KB");
@@ -215,7 +226,21 @@ int Scan(const Diagnoser& d, const char* path, tug::diagnose::ScanMode mode, boo
       scan->Feed(chunk);
     }
   }
-  for (; !in_memory;) {
+  if (source == Source::kFile) {
+    const char* slice_env = std::getenv("SLICE_KB");
+    tug::Status st = tug::diagnose::ReadLogFile(
+        path,
+        [&](std::string_view chunk) {
+          total += chunk.size();
+          scan->Feed(chunk);
+        },
+        static_cast<size_t>(slice_env != nullptr ? std::atol(slice_env) : 256) * 1024);
+    if (!st.ok()) {
+      std::cerr << st.error().ToString() << "\n";
+      return 1;
+    }
+  }
+  for (; source == Source::kRead;) {
     size_t n = std::fread(buf.data(), 1, buf.size(), f);
     if (n == 0) break;
     total += n;
@@ -266,13 +291,20 @@ int main(int argc, char** argv) {
       std::cerr << "unknown mode '" << mode << "'; use literal, stream or reference\n";
       return 2;
     }
+    std::string source = argc >= 5 ? argv[4] : "file";
+    if (source != "file" && source != "read" && source != "memory") {
+      std::cerr << "unknown source '" << source << "'; use file, read or memory\n";
+      return 2;
+    }
     return Scan(d.value(), argv[2],
                 mode == "literal"  ? ScanMode::kLiteral
                 : mode == "stream" ? ScanMode::kStreamPrefilter
                                    : ScanMode::kReference,
-                argc >= 5 && std::strcmp(argv[4], "memory") == 0);
+                source == "file"   ? Source::kFile
+                : source == "read" ? Source::kRead
+                                   : Source::kMemory);
   }
-  std::cerr << "usage: scan_bench gen FILE MB | patterns FILE | anchors | "
-               "scan FILE [literal|stream|reference] [memory]\n";
+  std::cerr << "usage: scan_bench gen FILE MB | patterns FILE | anchors | prefilter FILE | "
+               "scan FILE [literal|stream|reference] [file|read|memory]\n";
   return 2;
 }

@@ -3,11 +3,13 @@
 #   cmake --preset release -DTUG_BUILD_UI=OFF && cmake --build --preset release --target scan_bench
 #   bench/scan_bench.sh [SIZE_MB]      (default 1100; files go to /tmp)
 # Env: ROUNDS (default 5) rounds of scanner + grep -E (+ ripgrep if installed) in turn, on the
-# same warm file; medians are reported. STREAM=1 adds the issue-3 stream-prefilter path,
-# REFERENCE=1 the per-line reference path (slow), MEMORY=1 the scanner fed from a copy of the
-# file in memory (the scanner without read()'s copies; its RSS holds the whole file). Each round is timed twice: wall clock and
-# CPU time (user + sys); on a shared machine the CPU figures are the steadier ones, and the
-# ratio to grep is given for both.
+# same warm file; medians are reported. The scanner reads the file as `tug diagnose` does
+# (ReadLogFile, 256 KiB chunks). READ=1 adds the scanner fed by fread in 64 KiB chunks (how
+# this benchmark read before), STREAM=1 the issue-3 stream-prefilter path, REFERENCE=1 the
+# per-line reference path (slow), MEMORY=1 the scanner fed from a copy of the file in memory
+# (the scanner without reading; its RSS holds the whole file). Each round is timed twice: wall
+# clock and CPU time (user + sys); on a shared machine the CPU figures are the steadier ones,
+# and the ratio to grep is given for both.
 # Counts can differ: the scanner matches each line after relay prefixes are stripped and keeps
 # at most kMaxHits (4096) matching lines; grep matches raw lines (\d written as [0-9]).
 set -euo pipefail
@@ -49,6 +51,11 @@ for r in $(seq "$ROUNDS"); do
   # /usr/bin/time's includes compiling the catalog (~0.2 s of CPU), like grep's includes its own.
   sed -n 's/.*seconds=\([0-9.]*\) GBps.*cpu_seconds=\([0-9.]*\) .*/\1 \2/p' <<<"$scan_line" >> "$OUT/scan_self"
   sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<<"$scan_line" >> "$OUT/rss"
+  if [[ ${READ:-0} == 1 ]]; then
+    run readpath "$BIN" scan "$LOG" literal read
+    sed -n 's/.*seconds=\([0-9.]*\) GBps.*cpu_seconds=\([0-9.]*\) .*/\1 \2/p' "$OUT/readpath.out" >> "$OUT/read_self"
+    echo "round $r scanner fed by fread: $(cat "$OUT/readpath.out")"
+  fi
   if [[ ${MEMORY:-0} == 1 ]]; then
     run memory "$BIN" scan "$LOG" literal memory
     sed -n 's/.*seconds=\([0-9.]*\) GBps.*cpu_seconds=\([0-9.]*\) .*/\1 \2/p' "$OUT/memory.out" >> "$OUT/memory_self"
@@ -82,6 +89,11 @@ printf 'scanner   wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   peak RSS %s KB 
   "$sw" "$(gbps "$sw")" "$sc" "$(gbps "$sc")" "$(sort -n "$OUT/rss" | tail -1)"
 printf '          (whole process, with compiling the catalog: wall %.3f s, cpu %.3f s)\n' \
   "$(col scanner 1)" "$(col scanner 2)"
+if [[ -f $OUT/read_self ]]; then
+  dw=$(col read_self 1); dc=$(col read_self 2)
+  printf 'fread     wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   (64 KiB fread chunks)\n' \
+    "$dw" "$(gbps "$dw")" "$dc" "$(gbps "$dc")"
+fi
 if [[ -f $OUT/memory_self ]]; then
   mw=$(col memory_self 1); mc=$(col memory_self 2)
   printf 'in memory wall %.3f s = %s GB/s   cpu %.3f s = %s GB/s   (no page-cache copies)\n' \
@@ -110,3 +122,4 @@ awk -v w="$(gbps "$sw")" -v c="$(gbps "$sc")" -v rw="$(ratio "$gw" "$sw")" -v rc
   printf "targets: >= 3 GB/s on one core: wall %s, cpu %s; >= 5x grep -E: wall %s, cpu %s\n",
     (w >= 3 ? "met" : "NOT met"), (c >= 3 ? "met" : "NOT met"),
     (rw >= 5 ? "met" : "NOT met"), (rc >= 5 ? "met" : "NOT met") }'
+echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

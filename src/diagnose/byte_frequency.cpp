@@ -37,7 +37,11 @@ struct ClassTotals {
   }
 };
 
-// Lower-case and capitalised forms are both listed; matching is case-sensitive. CodeGenerator:
+// Lower-case and capitalised forms are both listed; matching is case-sensitive. `task`,
+// `stage` and `block` are on most lines of a Spark driver ("Starting task 3.0 in stage 2.0",
+// "Getting 12 non-empty blocks"); sizes and times are logged in most messages; the short words
+// of English prose ("was", "the", "not") are
+// in every message. CodeGenerator:
 // Spark's whole-stage codegen logs "CodeGenerator: Code generated in 12 ms" for every generated
 // class, tens of thousands of lines a day in a busy driver.
 constexpr std::string_view kCommonWords[] = {
@@ -60,7 +64,10 @@ constexpr std::string_view kCommonWords[] = {
     "process",       "Process",      "output",      "Output",      "number",     "Number",
     "because",       "between",      "current",     "Current",     "timeout",    "Timeout",
     "failed",        "Failed",       "cannot",      "should",      "instance",   "Instance",
-    "CodeGenerator",
+    "CodeGenerator", "task",         "Task",        "stage",       "Stage",      "block",
+    "Block",         "was",          "has",         "the",         "for",        "and",
+    "not",           "with",         "from",        "are",         "been",       "this",
+    "that",          "bytes",        "Bytes",       "size",        "time",
 };
 
 }  // namespace
@@ -92,6 +99,46 @@ double TextProbability(std::string_view s) {
     p *= i == 0 ? ByteProbability(b) : kNext[ClassOf(static_cast<uint8_t>(s[i - 1]))][c] * within;
   }
   return p;
+}
+
+double SequenceProbability(const std::bitset<256>* sets, size_t n) {
+  static const ClassTotals totals;
+  // p[c]: probability that the positions so far pass and the last byte is of class c.
+  std::array<double, kClasses> p{};
+  for (size_t k = 0; k < n; ++k) {
+    std::array<double, kClasses> in{};  // per class: accepted share of its bytes (or P at k=0)
+    for (size_t b = sets[k]._Find_first(); b < 256; b = sets[k]._Find_next(b)) {
+      auto byte = static_cast<uint8_t>(b);
+      in[ClassOf(byte)] +=
+          k == 0 ? ByteProbability(byte) : ByteProbability(byte) / totals.total[ClassOf(byte)];
+    }
+    if (k == 0) {
+      p = in;
+      continue;
+    }
+    std::array<double, kClasses> next{};
+    for (int c = 0; c < kClasses; ++c) {
+      for (int d = 0; d < kClasses; ++d) next[d] += p[c] * kNext[c][d] * std::min(in[d], 1.0);
+    }
+    p = next;
+  }
+  double sum = 0;
+  for (double x : p) sum += x;
+  return sum;
+}
+
+const std::vector<std::string>& CommonWordPieces() {
+  static const std::vector<std::string> pieces = [] {
+    std::vector<std::string> out;
+    for (std::string_view w : kCommonWords) {
+      std::string spaced = " " + std::string(w) + " ";
+      for (size_t i = 0; i + 4 <= spaced.size(); ++i) out.push_back(spaced.substr(i, 4));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }();
+  return pieces;
 }
 
 bool InCommonWord(std::string_view s) {

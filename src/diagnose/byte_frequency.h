@@ -5,8 +5,11 @@
 /// 48 KB of real Spark, Kubernetes, YARN and Python logs); every byte counts at least 1 so no
 /// fingerprint looks free. Not the benchmark's log.
 #include <array>
+#include <bitset>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tug::diagnose {
 
@@ -30,10 +33,20 @@ inline double ByteProbability(uint8_t b) { return (b < 128 ? kAsciiFrequency[b] 
 /// crosses words or mixes cases ("OOMKille", "t be ins") is not.
 double TextProbability(std::string_view s);
 
+/// Probability that the bytes at consecutive positions of log text fall in `sets[0]`,
+/// `sets[1]`, ... (a fingerprint test), under the same first-order class model as
+/// TextProbability: runs of digits or of lower-case letters pass sets that accept them far
+/// more often than a product of single-byte frequencies says.
+double SequenceProbability(const std::bitset<256>* sets, size_t n);
+
 /// True if `s` shares 6 or more consecutive bytes with a word that ordinary lines of Spark,
 /// Kubernetes and YARN logs use all the time (`memory`, `Executor`, `broadcast`, `resource`,
 /// ...). The byte model above cannot know vocabulary; this list is what it misses.
 bool SharesCommonWord(std::string_view s);
+
+/// Every 4-byte piece of those common words written between spaces (" memory ", " Executor "),
+/// sorted: what a fingerprint must not accept.
+const std::vector<std::string>& CommonWordPieces();
 
 /// True if `s` occurs inside one of those common words (for short fingerprints: "Code" in
 /// "CodeGenerator: Code generated", "ting" in "starting").

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "diagnose/byte_frequency.h"
 #include "diagnose/literal_prefilter.h"
 #include "diagnose/sampled_grams.h"
 #include "diagnose/teddy.h"
@@ -219,6 +220,52 @@ TEST(LiteralPrefilterTest, ReductionDropsLiteralsHoldingOthersAndMergesShortOnes
   // A common word is not a merge: " task " would flag most Spark lines.
   EXPECT_EQ(ReduceAnchors({"Lost task ", "Finished task "}, 15, 1),
             (std::vector<std::string>{"Finished task ", "Lost task "}));
+}
+
+// Fingerprint choice (teddy.cpp): of a literal's 4-byte windows, one made of word pieces
+// ("ded " of "exceeded quota", " Cod" of "Exit Code:", "task" of "Finished task ") passes on
+// ordinary lines ("Added broadcast", "CodeGenerator: Code generated", "Starting task") and is
+// avoided when the literal has a window of rarer shape.
+TEST(TeddyTest, FingerprintsAvoidWordPieces) {
+  std::vector<TeddyMatcher::Literal> lits;
+  for (const char* t : {"exceeded quota", "Exit Code:", "Finished task ", "was preempted"}) {
+    lits.push_back(TeddyMatcher::Literal{t, false, {}});
+  }
+  TeddyMatcher t(std::move(lits));
+  std::set<std::string> windows;
+  for (const auto& bucket : t.bucket_windows()) windows.insert(bucket.begin(), bucket.end());
+  EXPECT_EQ(windows.size(), 4u);
+  for (const char* common : {"ded ", "eded", " Cod", "Code", "task", " tas", "was ", "Fini"}) {
+    EXPECT_EQ(windows.count(common), 0u) << common;
+  }
+  // What the matcher reports is unchanged by the choice.
+  std::string text = "Added broadcast\nCode generated\nquota exceeded quota!\nExit Code: 137\n";
+  std::vector<uint32_t> hits;
+  t.Find(text.data(), text.size(), &hits);
+  std::vector<uint32_t> want = {static_cast<uint32_t>(text.find("exceeded quota")),
+                                static_cast<uint32_t>(text.find("Exit Code:"))};
+  EXPECT_EQ(hits, want);
+}
+
+// The class-aware model prices what a fingerprint accepts by runs, not single bytes: a
+// bucket taking any 4-digit number passes far more often than the byte product says, and
+// the common-word pieces hold the words between spaces.
+TEST(ByteModelTest, SequencesOfLikelyRunsCostMoreThanTheirBytes) {
+  std::bitset<256> digits, rare;
+  for (char c = '0'; c <= '9'; ++c) digits.set(static_cast<unsigned char>(c));
+  rare.set(static_cast<unsigned char>('Q'));
+  std::bitset<256> four_digits[4] = {digits, digits, digits, digits};
+  double byte_product = 1;
+  double digit_p = 0;
+  for (char c = '0'; c <= '9'; ++c) digit_p += ByteProbability(static_cast<uint8_t>(c));
+  for (int k = 0; k < 4; ++k) byte_product *= digit_p;
+  EXPECT_GT(SequenceProbability(four_digits, 4), 5 * byte_product);
+  std::bitset<256> mixed[4] = {rare, digits, rare, digits};
+  EXPECT_LT(SequenceProbability(mixed, 4), SequenceProbability(four_digits, 4) / 1000);
+  const auto& pieces = CommonWordPieces();
+  EXPECT_TRUE(std::is_sorted(pieces.begin(), pieces.end()));
+  EXPECT_TRUE(std::binary_search(pieces.begin(), pieces.end(), std::string(" res")));
+  EXPECT_TRUE(std::binary_search(pieces.begin(), pieces.end(), std::string("ask ")));
 }
 
 }  // namespace

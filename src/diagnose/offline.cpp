@@ -19,7 +19,10 @@ int DiagnoseFiles(const OfflineOptions& options, std::ostream& out, std::ostream
   std::vector<std::unique_ptr<LogScan>> scans;
   for (const std::string& path : options.files) {
     auto scan = diagnoser->Start(options.component);
-    Status read = ReadLogFile(path, [&](std::string_view chunk) { scan->Feed(chunk); });
+    // 256 KiB: fewer read() calls than 64 KiB, and a chunk still fits the core's L2 cache
+    // for the scanner's passes over it (docs/benchmarks.md, issue 24).
+    Status read = ReadLogFile(
+        path, [&](std::string_view chunk) { scan->Feed(chunk); }, size_t{256} << 10);
     if (!read.ok()) {
       err << "error: " << read.error().message();
       if (!read.error().detail().empty()) err << ": " << read.error().detail();

@@ -1,5 +1,5 @@
 #pragma once
-/// Offline diagnosis of log files for `tug diagnose`: reads each file in 64 KiB chunks (never
+/// Offline diagnosis of log files for `tug diagnose`: reads each file in 256 KiB chunks (never
 /// whole; gzip data is gunzipped on the fly, log_file.h), one LogScan per file in the order
 /// given, and prints the Diagnosis.
 #include <optional>

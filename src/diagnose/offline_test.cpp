@@ -1,7 +1,13 @@
 // `tug diagnose` on gzip'd logs: the same diagnosis as on the plain file, streamed in chunks,
-// concatenated members, and errors for truncated or corrupt data.
+// concatenated members, and errors for truncated or corrupt data. Plain files through memory
+// maps (mapped_file.h): across windows, truncated while they are read (between slices and
+// under a slice, where a page access would raise SIGBUS), and FIFOs through read().
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -131,6 +137,30 @@ TEST(OfflineGzipTest, TruncatedOrCorruptGzipIsAnError) {
   Status missing = ReadLogFile((dir / "missing.gz").string(), [](std::string_view) {});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+// Bytes that differ from position to position, so a slice out of place would show.
+std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i % 251 == 0 ? '\n' : 'a' + i % 23);
+  return s;
+}
+
+TEST(LogFileTest, FifoIsReadToItsEnd) {
+  auto dir = TempDir();
+  std::string path = (dir / "pipe").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  std::string data = Pattern(200000);
+  std::thread writer([&] {
+    std::ofstream f(path, std::ios::binary);  // blocks until the reader opens
+    f << data;
+  });
+  std::string got;
+  Status st = ReadLogFile(path, [&](std::string_view c) { got.append(c); });
+  writer.join();
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  EXPECT_TRUE(got == data) << got.size();
   std::filesystem::remove_all(dir);
 }
 

@@ -4,6 +4,10 @@
 // texts are compared whole), whatever the chunking.
 #include <hs/hs.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "diagnose/diagnoser.h"
+#include "diagnose/log_file.h"
 #include "diagnose/regex_literals.h"
 #include "diagnose/regex_sample_testing.h"
 #include "diagnose/scan_testing.h"
@@ -137,6 +142,31 @@ TEST(FastPathTest, MixedLogsMatchReferenceInRandomChunks) {
           << "seed " << seed << " max_chunk " << max_chunk;
     }
   }
+}
+
+// `tug diagnose`'s way in: the file read by ReadLogFile (log_file.h), in small chunks so that
+// lines and literals cross many chunk boundaries, and in the size offline.cpp uses.
+TEST(FastPathTest, LogFileReadMatchesReference) {
+  Diagnoser d = Builtin();
+  std::vector<std::string> corpus = CorpusLogs();
+  auto dir =
+      std::filesystem::temp_directory_path() / ("tug-fastpath-file-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    std::string log = MixedLog(seed * 101, 800, corpus);
+    std::string path = (dir / ("log" + std::to_string(seed))).string();
+    std::ofstream(path, std::ios::binary) << log;
+    std::string want = Describe(*ScanReference(d, log));
+    for (size_t slice : {size_t{4093}, size_t{256} << 10}) {
+      auto scan = d.Start("driver");
+      Status st = ReadLogFile(
+          path, [&](std::string_view c) { scan->Feed(c); }, slice);
+      ASSERT_TRUE(st.ok()) << st.error().ToString();
+      scan->Finish();
+      ASSERT_EQ(Describe(*scan), want) << "seed " << seed << " slice " << slice;
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(FastPathTest, ManyHitsAndBlocksPastTheCapsMatchReference) {

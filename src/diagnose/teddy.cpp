@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <cstring>
 #include <limits>
 
@@ -20,27 +21,34 @@ unsigned char Upper(unsigned char c) { return c >= 'a' && c <= 'z' ? c - 32 : c;
 
 using Nibbles = std::array<uint16_t, TeddyMatcher::kWindow>;  // a 16-bit set per position
 
-// Probability that a byte of log text passes a (low nibble set, high nibble set) test.
-double PassProbability(uint16_t lo, uint16_t hi) {
-  // Per high nibble, the probability of each low-nibble subset would be 2^16 entries; the
-  // 16 x 16 byte table and a walk over the set bits is fast enough for a few dozen literals.
-  static const std::array<std::array<double, 16>, 16> prob = [] {
-    std::array<std::array<double, 16>, 16> t{};
-    for (int b = 0; b < 256; ++b) t[b >> 4][b & 15] = ByteProbability(static_cast<uint8_t>(b));
-    return t;
-  }();
-  double p = 0;
-  for (uint32_t h = hi; h != 0; h &= h - 1) {
-    const auto& row = prob[static_cast<size_t>(__builtin_ctz(h))];
-    for (uint32_t l = lo; l != 0; l &= l - 1) p += row[static_cast<size_t>(__builtin_ctz(l))];
-  }
-  return p;
-}
+// A fingerprint that accepts a piece of a common log word passes on ordinary lines all the
+// time, whatever the byte model says of its nibble sets (" res" of "resource" through
+// "Pres" and " quo" sharing a bucket).
+constexpr double kCommonPieceRate = 1e-3;
 
-// Expected fraction of positions where a bucket with these nibble sets reports a candidate.
+// Expected fraction of positions where a bucket with these nibble sets reports a candidate:
+// the class-aware byte model (runs of digits and letters are likely, byte_frequency.h) plus
+// the common-word pieces it accepts.
 double FalseRate(const Nibbles& lo, const Nibbles& hi) {
-  double p = 1;
-  for (size_t k = 0; k < TeddyMatcher::kWindow; ++k) p *= PassProbability(lo[k], hi[k]);
+  std::bitset<256> sets[TeddyMatcher::kWindow];
+  for (size_t k = 0; k < TeddyMatcher::kWindow; ++k) {
+    for (size_t b = 0; b < 256; ++b) {
+      if ((lo[k] >> (b & 15) & 1) != 0 && (hi[k] >> (b >> 4) & 1) != 0) sets[k].set(b);
+    }
+  }
+  double p = SequenceProbability(sets, TeddyMatcher::kWindow);
+  // The pieces are sorted: those starting with an accepted first byte are one range each.
+  const std::vector<std::string>& pieces = CommonWordPieces();
+  for (size_t b = sets[0]._Find_first(); b < 256; b = sets[0]._Find_next(b)) {
+    auto it = std::lower_bound(pieces.begin(), pieces.end(), std::string(1, static_cast<char>(b)));
+    for (; it != pieces.end() && static_cast<unsigned char>((*it)[0]) == b; ++it) {
+      bool passes = true;
+      for (size_t k = 1; k < TeddyMatcher::kWindow && passes; ++k) {
+        passes = sets[k].test(static_cast<unsigned char>((*it)[k]));
+      }
+      if (passes) p += kCommonPieceRate;
+    }
+  }
   return p;
 }
 
@@ -71,18 +79,47 @@ bool Equal(const char* a, const std::string& lit, bool caseless) {
   return true;
 }
 
+// A window made of word pieces: letters and spaces, capitals only where a word starts, and
+// the punctuation of prose next to a space ("ded ", " Cod", "was ", "or: ", ") no"). The byte
+// model takes letters for independent, so it prices such a window at a few per million
+// positions; in log text the common suffixes, prefixes and short words behind them ("Added ",
+// "Code generated", "Executor: ", "has no") come hundreds of times more often. Windows with
+// digits, a capital inside a word, runs of capitals or other punctuation ("owDo" of SlowDown,
+// "(143", "SEGV", "de:4", "\", l") are what log prose does not produce.
+constexpr double kWordLikeFactor = 300;
+
+bool WordLike(std::string_view w) {
+  for (size_t i = 0; i < w.size(); ++i) {
+    auto c = static_cast<unsigned char>(w[i]);
+    bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
+    bool space_before = i == 0 || w[i - 1] == ' ';
+    bool space_after = i + 1 == w.size() || w[i + 1] == ' ';
+    if (c == ' ' || lower) continue;
+    if (upper && space_before) continue;
+    if (std::strchr(":,.;)", c) != nullptr && space_after) continue;
+    if (c == '(' && space_before) continue;
+    return false;
+  }
+  return true;
+}
+
 // How often the window of `lit` at offset `w` occurs in log text (word-aware byte model;
 // caseless literals as written, lower case being the common spelling).
 double WindowOccurrence(const TeddyMatcher::Literal& lit, size_t w) {
   std::string_view text(lit.text);
   text = text.substr(w, TeddyMatcher::kWindow);
-  if (text.size() >= 3 && InCommonWord(text)) return 1e-2;
+  // A piece of a common word, also with the space before or after it (" Cod" of " Code").
+  std::string_view core = text;
+  while (!core.empty() && core.front() == ' ') core.remove_prefix(1);
+  while (!core.empty() && core.back() == ' ') core.remove_suffix(1);
+  if (core.size() >= 3 && InCommonWord(core)) return 1e-2;
   double p = TextProbability(text);
   if (lit.caseless) {
     std::string lower(text);
     for (char& c : lower) c = static_cast<char>(Lower(static_cast<unsigned char>(c)));
     p = std::max(p, TextProbability(lower));
   }
+  if (WordLike(text)) p *= kWordLikeFactor;
   return p;
 }
 
@@ -105,6 +142,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
   std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
     return literals[x].text.size() < literals[y].text.size();
   });
+  std::vector<double> rate(buckets, 0.0);  // FalseRate of each bucket as filled so far
   for (uint32_t li : order) {
     const TeddyMatcher::Literal& lit = literals[li];
     size_t windows =
@@ -120,8 +158,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
       for (size_t b = 0; b < buckets; ++b) {
         Nibbles l = a.lo[b], h = a.hi[b];
         AddWindow(lit, w, &l, &h);
-        double before = a.members[b].empty() ? 0.0 : FalseRate(a.lo[b], a.hi[b]);
-        double delta = FalseRate(l, h) - before + occurs;
+        double delta = FalseRate(l, h) - rate[b] + occurs;
         if (delta < best) {
           best = delta;
           best_bucket = b;
@@ -131,6 +168,7 @@ Assignment Assign(const std::vector<TeddyMatcher::Literal>& literals, size_t buc
     }
     AddWindow(lit, best_window, &a.lo[best_bucket], &a.hi[best_bucket]);
     a.members[best_bucket].emplace_back(li, static_cast<uint32_t>(best_window));
+    rate[best_bucket] = FalseRate(a.lo[best_bucket], a.hi[best_bucket]);
     a.occurrence += WindowOccurrence(lit, best_window);
   }
   for (size_t b = 0; b < buckets; ++b) {
@@ -165,6 +203,19 @@ TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(
       }
     }
   }
+}
+
+std::vector<std::vector<std::string>> TeddyMatcher::bucket_windows() const {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& bucket : buckets_) {
+    if (bucket.empty()) continue;
+    out.emplace_back();
+    for (const Entry& e : bucket) {
+      const Literal& lit = literals_[e.literal];
+      out.back().push_back((lit.caseless ? "(?i)" : "") + lit.text.substr(e.window, kWindow));
+    }
+  }
+  return out;
 }
 
 size_t TeddyMatcher::Verify(const char* data, size_t n, size_t pos, uint32_t mask) const {

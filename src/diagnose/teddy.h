@@ -43,6 +43,8 @@ class TeddyMatcher {
   int sets() const { return sets_; }
   /// Expected windows passing the fingerprint test per position of log text (byte model).
   double estimated_false_rate() const { return false_rate_; }
+  /// Per bucket in use, its literals' fingerprint windows (for reports: `scan_bench anchors`).
+  std::vector<std::vector<std::string>> bucket_windows() const;
 
   /// Appends to `hits` the start offset of one occurrence per line of data[0, n) that holds a
   /// literal (lines end at '\n'); offsets ascend. `candidates`, if given, is increased by the
