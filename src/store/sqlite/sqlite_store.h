@@ -110,6 +110,8 @@ class SqliteStore final : public Store {
   Result<int64_t> QueueDepth(Micros now) override;
 
   Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) override;
+  Result<std::vector<QueueEntry>> ListQueueEntriesOfRuns(
+      const std::vector<std::string>& run_ids) override;
   Result<std::vector<Attempt>> ClaimQueuedAttempts(const std::vector<std::string>& ids,
                                                    const std::string& owner, Micros now,
                                                    Micros lease,
