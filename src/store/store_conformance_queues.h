@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "store/rules.h"
 #include "store/store_conformance.h"
 
 namespace tug::store::conformance {
