@@ -88,7 +88,10 @@ Result<queue::Scheduler> BuildScheduler(const std::vector<queue::QueueSpec>& que
   return sched;
 }
 
-void Admission::Release() { (void)store_.ReleaseLease(std::string(kAdmissionLease), owner_); }
+void Admission::Release() {
+  Invalidate();  // another replica may admit before this one holds the lease again
+  (void)store_.ReleaseLease(std::string(kAdmissionLease), owner_);
+}
 
 std::vector<queue::QueueStatus> Admission::Snapshot() {
   return sched_ ? sched_->Snapshot() : std::vector<queue::QueueStatus>{};
@@ -137,13 +140,13 @@ Status Admission::CatchUp(Micros now) {
     int64_t after = holes_.begin()->first - 1;
     while (after < cursor_) {
       ASSIGN_OR_RETURN(std::vector<store::Change> page,
-                       store_.ListChanges("", after, kMaxEventsPerPage));
+                       store_.ListChanges("", after, store::kMaxEventsPerPage));
       for (const store::Change& c : page) {
         if (c.event.seq > cursor_) break;
         if (holes_.erase(c.event.seq) > 0) runs.insert(c.event.run_id);
         after = c.event.seq;
       }
-      if (static_cast<int>(page.size()) < kMaxEventsPerPage || page.back().event.seq > cursor_) {
+      if (static_cast<int>(page.size()) < store::kMaxEventsPerPage || page.back().event.seq > cursor_) {
         break;
       }
     }
@@ -153,7 +156,7 @@ Status Admission::CatchUp(Micros now) {
   }
   while (true) {
     ASSIGN_OR_RETURN(std::vector<store::Change> page,
-                     store_.ListChanges("", cursor_, kMaxEventsPerPage));
+                     store_.ListChanges("", cursor_, store::kMaxEventsPerPage));
     for (const store::Change& c : page) {
       if (c.event.seq - cursor_ > 1) {
         // Too many to watch one by one (a rolled-back bulk write): start over from the store.
@@ -163,7 +166,7 @@ Status Admission::CatchUp(Micros now) {
       cursor_ = c.event.seq;
       runs.insert(c.event.run_id);
     }
-    if (static_cast<int>(page.size()) < kMaxEventsPerPage) break;
+    if (static_cast<int>(page.size()) < store::kMaxEventsPerPage) break;
   }
   if (runs.empty()) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<store::QueueEntry> entries,
