@@ -225,13 +225,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double first_s = std::chrono::duration<double>(times[0] - start).count();
-  const double window_s =
-      std::chrono::duration<double>(times[launches - 1] - times[skip]).count();
+  const double window_s = std::chrono::duration<double>(times[launches - 1] - times[skip]).count();
   const double rate = (launches - 1 - skip) / window_s;
   std::printf(
       "queues=%s store=%s queued=%d queue_count=%d engine_us=%d hold_ms=%d workers=%d "
       "load_s=%.1f first_launch_s=%.3f launches=%d rate=%.1f/s\n",
-      queues_on ? "on" : "off", pg.empty() ? "sqlite" : "postgres", queued, queue_count,
-      engine_us, hold_ms, workers, load_s, first_s, launches - 1 - skip, rate);
+      queues_on ? "on" : "off", pg.empty() ? "sqlite" : "postgres", queued, queue_count, engine_us,
+      hold_ms, workers, load_s, first_s, launches - 1 - skip, rate);
   return 0;
 }

@@ -146,7 +146,8 @@ Status Admission::CatchUp(Micros now) {
         if (holes_.erase(c.event.seq) > 0) runs.insert(c.event.run_id);
         after = c.event.seq;
       }
-      if (static_cast<int>(page.size()) < store::kMaxEventsPerPage || page.back().event.seq > cursor_) {
+      if (static_cast<int>(page.size()) < store::kMaxEventsPerPage ||
+          page.back().event.seq > cursor_) {
         break;
       }
     }
@@ -219,7 +220,8 @@ void Admission::Apply(const store::QueueEntry& e, Micros now) {
   }
   reasons_dirty_ = true;
   if (!st.ok()) {
-    log::Warn("queues: entry skipped", {{"attempt", e.attempt_id}, {"error", st.error().ToString()}});
+    log::Warn("queues: entry skipped",
+              {{"attempt", e.attempt_id}, {"error", st.error().ToString()}});
   }
 }
 
@@ -281,12 +283,21 @@ std::vector<std::pair<std::string, std::string>> Admission::ChangedReasons(Micro
 
 Result<std::vector<Attempt>> Admission::Round(int max) {
   const Micros now = clock_.Now();
-  // Claims of dead servers were admitted already: any replica takes them over.
-  ASSIGN_OR_RETURN(std::vector<Attempt> claimed,
-                   store_.ClaimExpiredAttempts(owner_, now, lease_, max));
-  if (static_cast<int>(claimed.size()) >= max) return claimed;
-  ASSIGN_OR_RETURN(bool held,
-                   store_.AcquireLease(std::string(kAdmissionLease), owner_, now, lease_));
+  // Claims of dead servers were admitted already: any replica takes them over (their leases
+  // ran out long ago, so looking now and then is enough).
+  std::vector<Attempt> claimed;
+  if (expired_at_ == 0 || now - expired_at_ >= tuning_.expired_every || now < expired_at_) {
+    ASSIGN_OR_RETURN(claimed, store_.ClaimExpiredAttempts(owner_, now, lease_, max));
+    expired_at_ = now;
+    if (static_cast<int>(claimed.size()) >= max) return claimed;
+  }
+  // The lease is renewed once a third of it has passed: until it runs out no other replica can
+  // take it, and every claim checks it in its own transaction anyway.
+  bool held = sched_.has_value() && now >= renewed_at_ && now - renewed_at_ < lease_ / 3;
+  if (!held) {
+    ASSIGN_OR_RETURN(held, store_.AcquireLease(std::string(kAdmissionLease), owner_, now, lease_));
+    if (held) renewed_at_ = now;
+  }
   if (!held) {  // another replica admits (and reports the queues)
     Invalidate();
     std::lock_guard lock(snapshot_mu_);

@@ -13,6 +13,8 @@
 ///    started ones count as running, ended or stopped ones free their usage. A seq that is
 ///    missing (PostgreSQL takes sequence values before commit) is re-checked for `gap_grace`
 ///    before it is taken as a rolled-back write.
+/// The lease is renewed once a third of it has passed and dead servers' expired claims are
+/// looked for every `expired_every`, so a busy round costs two reads and one claim.
 /// It then takes the next admissible attempts in fair-share order and claims exactly those ids
 /// with a compare-and-swap that commits only while it still holds the lease — so two replicas
 /// never both admit, and a queue's limits hold across replicas. The store stays the truth: what
@@ -57,6 +59,8 @@ struct AdmissionTuning {
   Micros gap_grace = 3 * kMicrosPerSecond;
   /// Waiting runs' reasons are recomputed at most this often (0: every round that needs it).
   Micros reasons_interval = kMicrosPerSecond;
+  /// Expired claims of dead servers are looked for at most this often.
+  Micros expired_every = kMicrosPerSecond;
 };
 
 class Admission {
@@ -112,10 +116,12 @@ class Admission {
   std::optional<queue::Scheduler> sched_;
   std::unordered_map<std::string, Tracked> tracked_;
   std::set<std::pair<Micros, std::string>> pending_;  // QUEUED, not yet due: (due_at, id)
-  int64_t cursor_ = 0;                                 // events applied up to this seq
-  std::map<int64_t, Micros> holes_;                    // missing seqs below cursor_: first seen
+  int64_t cursor_ = 0;                                // events applied up to this seq
+  std::map<int64_t, Micros> holes_;                   // missing seqs below cursor_: first seen
   Micros rebuilt_at_ = 0;
-  Micros held_at_ = 0;  // the last round that held the lease
+  Micros held_at_ = 0;     // the last round that held the lease
+  Micros renewed_at_ = 0;  // when this replica last acquired or renewed it
+  Micros expired_at_ = 0;  // when expired claims were last looked for
   bool reasons_dirty_ = true;
   Micros reasons_at_ = 0;
   int64_t rebuilds_ = 0;

@@ -82,9 +82,9 @@ TEST_P(StoreConformanceTest, AttemptChangesNameTheirRunAndEntriesOfRunsComeBack)
   EXPECT_TRUE(changed_since(seq).contains(r.id)) << "submitted";
   seq = *store_->LatestEventSeq();
   ASSERT_TRUE(*store_->AcquireLease("admission", "server-a", kT0, 10 * kSec));
-  ASSERT_EQ(store_->ClaimQueuedAttempts({r.attempts[0].id}, "server-a", kT0, kLease, "admission")
-                ->size(),
-            1u);
+  ASSERT_EQ(
+      store_->ClaimQueuedAttempts({r.attempts[0].id}, "server-a", kT0, kLease, "admission")->size(),
+      1u);
   EXPECT_TRUE(changed_since(seq).contains(r.id)) << "claimed";
   seq = *store_->LatestEventSeq();
   ASSERT_TRUE(Ok(store_->MarkRunning(r.attempts[0].id, kT0 + kSec)));
@@ -130,12 +130,26 @@ TEST_P(StoreConformanceTest, AttemptChangesNameTheirRunAndEntriesOfRunsComeBack)
   auto none = store_->ListQueueEntriesOfRuns({});
   ASSERT_TRUE(Ok(none));
   EXPECT_TRUE(none->empty());
-  // ListQueueEntries carries due_at too.
+  // GPUs count against quotas: both reads carry them.
+  NewRun g = MakeRun("hello");
+  g.run.queue = "team-a";
+  g.first.resources.gpu = 2;
+  ASSERT_TRUE(Ok(store_->CreateRun(g.run, g.first)));
+  auto gpu = store_->ListQueueEntriesOfRuns({g.run.id});
+  ASSERT_TRUE(Ok(gpu));
+  ASSERT_EQ(gpu->size(), 1u);
+  EXPECT_EQ((*gpu)[0].resources.gpu, 2);
+  // ListQueueEntries carries due_at and GPUs too.
   auto due = store_->ListQueueEntries(kT0 + 60 * kSec);
   ASSERT_TRUE(Ok(due));
   bool saw_retry = false;
-  for (const QueueEntry& e : *due) saw_retry |= e.attempt_id == next.id && e.due_at == next.due_at;
+  bool saw_gpu = false;
+  for (const QueueEntry& e : *due) {
+    saw_retry |= e.attempt_id == next.id && e.due_at == next.due_at;
+    saw_gpu |= e.attempt_id == g.first.id && e.resources.gpu == 2;
+  }
   EXPECT_TRUE(saw_retry);
+  EXPECT_TRUE(saw_gpu);
 }
 
 TEST_P(StoreConformanceTest, QueuedClaimsNeedTheLeaseAndSkipWhatMoved) {

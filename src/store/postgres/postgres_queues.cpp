@@ -27,8 +27,8 @@ namespace {
 
 #define TUG_PG_QUEUE_ENTRY_SELECT                                                               \
   "SELECT a.id, a.run_id, a.status, a.memory_bytes, a.cpu_millis, a.spark_resources, r.queue, " \
-  "r.priority, r.owner, r.created_at, r.queue_reason, a.due_at FROM attempts AS a JOIN runs "   \
-  "AS r ON r.id = a.run_id "
+  "r.priority, r.owner, r.created_at, r.queue_reason, a.due_at, a.gpu FROM attempts AS a "      \
+  "JOIN runs AS r ON r.id = a.run_id "
 
 constexpr const char* kQueueEntriesSql = TUG_PG_QUEUE_ENTRY_SELECT
     "WHERE a.status = 'QUEUED' AND a.due_at <= $1 UNION ALL " TUG_PG_QUEUE_ENTRY_SELECT
@@ -71,6 +71,7 @@ Status ReadQueueEntries(const Rows& rows, std::vector<QueueEntry>& out) {
     e.run_created_at = rows.Int(i, 9);
     e.queue_reason = rows.Text(i, 10);
     e.due_at = rows.Int(i, 11);
+    e.resources.gpu = rows.Int(i, 12);
     out.push_back(std::move(e));
   }
   return OkStatus();
@@ -96,10 +97,9 @@ Result<std::vector<QueueEntry>> PostgresStore::ListQueueEntriesOfRuns(
                      if (run_ids.empty()) return OkStatus();
                      Params p;
                      p.AddArray(run_ids);
-                     ASSIGN_OR_RETURN(Rows rows,
-                                      tx.Exec(TUG_PG_QUEUE_ENTRY_SELECT
-                                              "WHERE a.run_id = ANY($1::text[])",
-                                              p));
+                     ASSIGN_OR_RETURN(
+                         Rows rows,
+                         tx.Exec(TUG_PG_QUEUE_ENTRY_SELECT "WHERE a.run_id = ANY($1::text[])", p));
                      return ReadQueueEntries(rows, out);
                    }),
                    out);

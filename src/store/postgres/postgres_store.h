@@ -124,8 +124,7 @@ class PostgresStore final : public Store {
                                                    const std::string& lease_name) override;
   Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner, Micros now,
                                                     Micros lease, int max) override;
-  Status SetQueueReasons(
-      const std::vector<std::pair<std::string, std::string>>& reasons) override;
+  Status SetQueueReasons(const std::vector<std::pair<std::string, std::string>>& reasons) override;
   Result<std::vector<QueueCount>> CountRunsByQueue() override;
 
  private:

@@ -21,8 +21,8 @@ namespace {
 // Two index range scans on attempts_status_due (an OR would scan the table), runs by key.
 #define TUG_QUEUE_ENTRY_SELECT                                                                  \
   "SELECT a.id, a.run_id, a.status, a.memory_bytes, a.cpu_millis, a.spark_resources, r.queue, " \
-  "r.priority, r.owner, r.created_at, r.queue_reason, a.due_at FROM attempts AS a JOIN runs "   \
-  "AS r ON r.id = a.run_id "
+  "r.priority, r.owner, r.created_at, r.queue_reason, a.due_at, a.gpu FROM attempts AS a "      \
+  "JOIN runs AS r ON r.id = a.run_id "
 
 constexpr const char* kQueueEntriesSql = TUG_QUEUE_ENTRY_SELECT
     "WHERE a.status = 'QUEUED' AND a.due_at <= ?1 UNION ALL " TUG_QUEUE_ENTRY_SELECT
@@ -42,6 +42,7 @@ Result<QueueEntry> ReadQueueEntry(const Stmt& s) {
   e.run_created_at = s.Int(9);
   e.queue_reason = s.Text(10);
   e.due_at = s.Int(11);
+  e.resources.gpu = s.Int(12);
   return e;
 }
 
