@@ -31,7 +31,7 @@ for i in $(seq "$REPS"); do
       read -r url <&"${PG[0]}"
       pg=(--pg "$url")
     fi
-    line=$("$B/bench/dispatch_bench" --queues "$mode" "${args[@]}" "${pg[@]}")
+    line=$("$B/bench/dispatch_bench" --queues "$mode" "${args[@]}" "${pg[@]}" 2>/dev/null)
     echo "$line" | tee -a "$out"
     echo "   load: $(cut -d' ' -f1-3 /proc/loadavg)"
     if [[ ${#pg[@]} -gt 0 ]]; then

@@ -53,8 +53,9 @@ inline constexpr std::string_view kAdmissionLease = "admission";
     const std::vector<store::QueueEntry>& entries);
 
 struct AdmissionTuning {
-  /// The scheduler is rebuilt from the store at least this often (the safety net).
-  Micros rebuild_interval = 60 * kMicrosPerSecond;
+  /// The scheduler is rebuilt from the store at least this often (the safety net; a rebuild
+  /// at 100,000 queued attempts takes seconds on a loaded 2-core machine, docs/benchmarks.md).
+  Micros rebuild_interval = 600 * kMicrosPerSecond;
   /// How long a missing event seq is waited for before it is taken as a rolled-back write.
   Micros gap_grace = 3 * kMicrosPerSecond;
   /// Waiting runs' reasons are recomputed at most this often (0: every round that needs it).
