@@ -1,5 +1,7 @@
 // Admission through team queues against a real (SQLite) store: limits, reasons written when they
-// change, a restart that rebuilds from the store, and two admitters that never exceed a quota.
+// change, a restart that rebuilds from the store, two admitters that never exceed a quota, and
+// the scheduler kept between rounds following the store's changes (equal to a rebuild) through
+// lease hand-overs. tests/queues_replicas_test.cpp runs the replica part on PostgreSQL.
 #include "control/admission.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "control/admission_testing.h"
 #include "core/ids.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -33,7 +36,7 @@ class AdmissionTest : public ::testing::Test {
   }
 
   std::string Submit(const std::string& queue, const std::string& owner = "ada",
-                     int64_t cpu_millis = 1000) {
+                     int64_t cpu_millis = 1000, Micros delay = 0) {
     store::NewRun n;
     n.run.id = NewId(clock_);
     n.run.owner = owner;
@@ -50,14 +53,14 @@ class AdmissionTest : public ::testing::Test {
     n.first.resources.memory_bytes = int64_t{64} << 20;
     n.first.engine = "local";
     n.first.created_at = clock_.Now();
-    n.first.due_at = clock_.Now();
+    n.first.due_at = clock_.Now() + delay;
     EXPECT_TRUE(store_->CreateRun(n.run, n.first).ok());
     clock_.Advance(1000);  // FIFO by creation time
     return n.run.id;
   }
 
-  Admission Make(const std::string& owner) {
-    return Admission(queues_, {}, *store_, owner, kLease, clock_);
+  Admission Make(const std::string& owner, AdmissionTuning tuning = {}) {
+    return Admission(queues_, {}, *store_, owner, kLease, clock_, nullptr, tuning);
   }
 
   std::vector<std::string> Claim(Admission& a, int max = 8) {
@@ -76,6 +79,26 @@ class AdmissionTest : public ::testing::Test {
     end.outcome = Outcome{0, std::string(reason::kCompleted), ""};
     end.ended_at = clock_.Now();
     ASSERT_TRUE(store_->EndAttempt(AttemptId(run_id, 1), end).ok());
+  }
+
+  // Ends an active attempt; with `retry_in` > 0 its run retries (attempt number + 1, due then).
+  void End(const Attempt& a, Micros retry_in = 0) {
+    store::AttemptEnd end;
+    end.status = retry_in > 0 ? AttemptStatus::kFailed : AttemptStatus::kSucceeded;
+    end.outcome = Outcome{retry_in > 0 ? 1 : 0, std::string(reason::kCompleted), ""};
+    end.ended_at = clock_.Now();
+    if (retry_in > 0) {
+      Attempt next = a;
+      next.id = AttemptId(a.run_id, a.number + 1);
+      next.number = a.number + 1;
+      next.status = AttemptStatus::kQueued;
+      next.claimed_by.clear();
+      next.lease_expires_at = 0;
+      next.created_at = clock_.Now();
+      next.due_at = clock_.Now() + retry_in;
+      end.next = next;
+    }
+    ASSERT_TRUE(store_->EndAttempt(a.id, end).ok());
   }
 
   std::string Reason(const std::string& run_id) { return store_->GetRun(run_id)->queue_reason; }
@@ -161,6 +184,87 @@ TEST_F(AdmissionTest, TwoAdmittersNeverExceedTheQuota) {
   t2.join();
   EXPECT_FALSE(exceeded.load()) << "more than the quota ran at once";
   EXPECT_EQ(ended.load(), kRuns);
+}
+
+TEST_F(AdmissionTest, KeptSchedulerFollowsTheStoreWithoutRebuilding) {
+  queue::QueueSpec b;
+  b.name = "team-b";
+  b.limits.max_running = 3;
+  b.weight = 2;
+  queues_.push_back(b);
+  Admission a = Make("server-a", {.rebuild_interval = 3600 * kMicrosPerSecond,
+                                  .gap_grace = kMicrosPerSecond,
+                                  .reasons_interval = 0});
+  const std::vector<std::string> queues = {"team-a", "team-b", "per-user", "gone"};
+  const std::vector<std::string> users = {"alice", "bob", "carol"};
+  uint32_t seed = 7;
+  auto rnd = [&](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  for (int step = 0; step < 60; ++step) {
+    const int adds = static_cast<int>(rnd(4));
+    for (int i = 0; i < adds; ++i) {
+      const Micros delay = rnd(4) == 0 ? static_cast<Micros>(rnd(5)) * kMicrosPerSecond : 0;
+      (void)Submit(queues[rnd(4)], users[rnd(3)], 250 * (1 + rnd(4)), delay);
+    }
+    auto live = store_->ListActiveAttempts();
+    ASSERT_TRUE(live.ok());
+    for (const Attempt& at : *live) {
+      switch (rnd(4)) {
+        case 0:
+          End(at);
+          break;
+        case 1:
+          End(at, static_cast<Micros>(1 + rnd(3)) * kMicrosPerSecond);  // a retry, due later
+          break;
+        default:
+          break;  // still running
+      }
+    }
+    if (rnd(5) == 0) {  // a waiting run is stopped
+      auto waiting = store_->ListQueueEntries(clock_.Now());
+      ASSERT_TRUE(waiting.ok());
+      for (const store::QueueEntry& e : *waiting) {
+        if (e.status == AttemptStatus::kQueued) {
+          ASSERT_TRUE(store_->RequestStop(e.run_id, clock_.Now()).ok());
+          break;
+        }
+      }
+    }
+    clock_.Advance(kMicrosPerSecond / 2);  // retries and delayed runs fall due
+    (void)Claim(a, 1 + static_cast<int>(rnd(4)));
+    testing::ExpectKeptEqualsRebuilt(a, *store_, queues_, clock_.Now(),
+                                     "step " + std::to_string(step));
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_EQ(a.rebuilds(), 1) << "incremental rounds rebuilt the scheduler";
+}
+
+TEST_F(AdmissionTest, AReplicaTakingTheLeaseOverSeesTheOthersAdmissions) {
+  std::vector<std::string> runs;
+  for (int i = 0; i < 4; ++i) runs.push_back(Submit("team-a"));
+  Admission first = Make("server-a");
+  EXPECT_EQ(Claim(first), (std::vector<std::string>{runs[0], runs[1]}));
+  ASSERT_TRUE(store_->MarkRunning(AttemptId(runs[0], 1), clock_.Now()).ok());
+  // server-a goes quiet past its lease: server-b takes the admission lease and server-a's
+  // launching claim, and admits nothing over the quota.
+  clock_.Advance(kLease + kMicrosPerSecond);
+  Admission second = Make("server-b");
+  EXPECT_EQ(Claim(second), (std::vector<std::string>{runs[1]}));
+  testing::ExpectKeptEqualsRebuilt(second, *store_, queues_, clock_.Now(), "take-over");
+  Succeed(runs[0]);
+  EXPECT_EQ(Claim(second), (std::vector<std::string>{runs[2]}));
+  testing::ExpectKeptEqualsRebuilt(second, *store_, queues_, clock_.Now(), "after a run ended");
+  EXPECT_EQ(second.rebuilds(), 1);
+  // server-a comes back once server-b is gone: its old scheduler is dropped, not trusted.
+  second.Release();
+  EXPECT_TRUE(Claim(first).empty()) << "server-a admitted over the quota with a stale scheduler";
+  testing::ExpectKeptEqualsRebuilt(first, *store_, queues_, clock_.Now(), "server-a back");
+  EXPECT_EQ(first.rebuilds(), 2);
+  Succeed(runs[2]);
+  EXPECT_EQ(Claim(first), (std::vector<std::string>{runs[3]}));
+  EXPECT_EQ(first.rebuilds(), 2);
 }
 
 }  // namespace

@@ -194,6 +194,7 @@ struct QueueEntry {
   std::string owner;
   Micros run_created_at = 0;
   std::string queue_reason;  // as last recorded
+  Micros due_at = 0;         // the attempt's (a QUEUED retry waits until then)
   bool operator==(const QueueEntry&) const = default;
 };
 
@@ -382,6 +383,11 @@ class Store {
   /// QUEUED attempts due at `now` and LAUNCHING/RUNNING attempts, with their runs' queue
   /// fields: what the dispatcher rebuilds its scheduler from (the store is the truth).
   [[nodiscard]] virtual Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) = 0;
+  /// Every attempt of the runs `run_ids` in any state (ended ones too), with its run's queue
+  /// fields: how the dispatcher applies the runs named by new events (ListChanges) to the
+  /// scheduler it keeps between rounds. Unknown (purged) runs are left out; any number of ids.
+  [[nodiscard]] virtual Result<std::vector<QueueEntry>> ListQueueEntriesOfRuns(
+      const std::vector<std::string>& run_ids) = 0;
   /// Claims exactly the attempts `ids` that are still QUEUED and due at `now` (a compare-and-
   /// swap: the others are skipped — stopped, or claimed meanwhile), for `owner` with a lease
   /// until now + lease, with the "claimed" events ClaimAttempts writes; in one transaction and

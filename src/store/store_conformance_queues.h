@@ -4,7 +4,11 @@
 /// per-queue counts. Include it after store_conformance.h in a backend's test.
 #include <atomic>
 #include <mutex>
+#include <set>
 
+#include <fmt/format.h>
+
+#include "store/rules.h"
 #include "store/store_conformance.h"
 
 namespace tug::store::conformance {
@@ -58,6 +62,94 @@ TEST_P(StoreConformanceTest, QueueEntriesAreDueQueuedAndActiveAttempts) {
   ASSERT_TRUE(by_run.contains(running.id));
   EXPECT_EQ(by_run[running.id].status, AttemptStatus::kRunning);
   EXPECT_EQ(by_run[running.id].queue, "default");
+}
+
+// The dispatcher keeps its scheduler between rounds and applies the runs named by new events:
+// every change of an attempt's state must write an event of its run, and the runs' entries
+// come back in any state.
+TEST_P(StoreConformanceTest, AttemptChangesNameTheirRunAndEntriesOfRunsComeBack) {
+  auto changed_since = [&](int64_t after) {
+    std::set<std::string> runs;
+    auto page = store_->ListChanges("", after, kMaxEventsPerPage);
+    EXPECT_TRUE(Ok(page));
+    if (page.ok()) {
+      for (const Change& c : *page) runs.insert(c.event.run_id);
+    }
+    return runs;
+  };
+  int64_t seq = *store_->LatestEventSeq();
+  Run r = SubmitTo(*store_, "team-a", 1);
+  EXPECT_TRUE(changed_since(seq).contains(r.id)) << "submitted";
+  seq = *store_->LatestEventSeq();
+  ASSERT_TRUE(*store_->AcquireLease("admission", "server-a", kT0, 10 * kSec));
+  ASSERT_EQ(
+      store_->ClaimQueuedAttempts({r.attempts[0].id}, "server-a", kT0, kLease, "admission")->size(),
+      1u);
+  EXPECT_TRUE(changed_since(seq).contains(r.id)) << "claimed";
+  seq = *store_->LatestEventSeq();
+  ASSERT_TRUE(Ok(store_->MarkRunning(r.attempts[0].id, kT0 + kSec)));
+  EXPECT_TRUE(changed_since(seq).contains(r.id)) << "running";
+  seq = *store_->LatestEventSeq();
+  AttemptEnd end;
+  end.status = AttemptStatus::kFailed;
+  end.ended_at = kT0 + 2 * kSec;
+  Attempt next = r.attempts[0];
+  next.id = r.attempts[0].id + "-2";
+  next.number = 2;
+  next.status = AttemptStatus::kQueued;
+  next.created_at = kT0 + 2 * kSec;
+  next.due_at = kT0 + 60 * kSec;
+  end.next = next;
+  ASSERT_TRUE(Ok(store_->EndAttempt(r.attempts[0].id, end)));
+  EXPECT_TRUE(changed_since(seq).contains(r.id)) << "ended with a retry";
+  seq = *store_->LatestEventSeq();
+  Run stopped = SubmitTo(*store_, "team-b", 0);
+  const int64_t before_stop = *store_->LatestEventSeq();
+  ASSERT_TRUE(Ok(store_->RequestStop(stopped.id, kT0)));
+  EXPECT_TRUE(changed_since(before_stop).contains(stopped.id)) << "stopped while queued";
+  Run other = SubmitTo(*store_, "team-a", 0);
+
+  // More ids than one statement binds, unknown ones among them.
+  std::vector<std::string> ids = {r.id, stopped.id};
+  for (int i = 0; i < 700; ++i) ids.push_back(fmt::format("no-such-run-{}", i));
+  auto entries = store_->ListQueueEntriesOfRuns(ids);
+  ASSERT_TRUE(Ok(entries));
+  std::map<std::string, QueueEntry> by_attempt;
+  for (const QueueEntry& e : *entries) by_attempt[e.attempt_id] = e;
+  ASSERT_EQ(by_attempt.size(), 3u);
+  EXPECT_EQ(by_attempt[r.attempts[0].id].status, AttemptStatus::kFailed);
+  const QueueEntry& retry = by_attempt[next.id];
+  EXPECT_EQ(retry.status, AttemptStatus::kQueued);
+  EXPECT_EQ(retry.due_at, kT0 + 60 * kSec);
+  EXPECT_EQ(retry.run_id, r.id);
+  EXPECT_EQ(retry.queue, "team-a");
+  EXPECT_EQ(retry.priority, 1);
+  EXPECT_EQ(retry.owner, "ada");
+  EXPECT_EQ(by_attempt[stopped.attempts[0].id].status, AttemptStatus::kStopped);
+  EXPECT_FALSE(by_attempt.contains(other.attempts[0].id));
+  auto none = store_->ListQueueEntriesOfRuns({});
+  ASSERT_TRUE(Ok(none));
+  EXPECT_TRUE(none->empty());
+  // GPUs count against quotas: both reads carry them.
+  NewRun g = MakeRun("hello");
+  g.run.queue = "team-a";
+  g.first.resources.gpu = 2;
+  ASSERT_TRUE(Ok(store_->CreateRun(g.run, g.first)));
+  auto gpu = store_->ListQueueEntriesOfRuns({g.run.id});
+  ASSERT_TRUE(Ok(gpu));
+  ASSERT_EQ(gpu->size(), 1u);
+  EXPECT_EQ((*gpu)[0].resources.gpu, 2);
+  // ListQueueEntries carries due_at and GPUs too.
+  auto due = store_->ListQueueEntries(kT0 + 60 * kSec);
+  ASSERT_TRUE(Ok(due));
+  bool saw_retry = false;
+  bool saw_gpu = false;
+  for (const QueueEntry& e : *due) {
+    saw_retry |= e.attempt_id == next.id && e.due_at == next.due_at;
+    saw_gpu |= e.attempt_id == g.first.id && e.resources.gpu == 2;
+  }
+  EXPECT_TRUE(saw_retry);
+  EXPECT_TRUE(saw_gpu);
 }
 
 TEST_P(StoreConformanceTest, QueuedClaimsNeedTheLeaseAndSkipWhatMoved) {

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import * as scenes from './browser.mjs';
 import { Checks, CheckFailure } from './checks.mjs';
+import { fillQueue, queuesScene, writeQueuesConfig } from './queues.mjs';
 import { api as apiClient, startServer } from './server.mjs';
 import { PARAMS, SUCCESS, USER_ERROR, oomJob } from './workloads.mjs';
 
@@ -36,6 +37,7 @@ mkdirSync(shots, { recursive: true });
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 let server = null;
+let configDir = null;
 let browser = null;
 const check = new Checks();
 const pageErrors = [];
@@ -66,7 +68,9 @@ async function main() {
   }
   console.log(`e2e: tug ${binary}, sources ${sourceDir}, screenshots ${shots}`);
   const uiDir = process.env.TUG_E2E_UI_DIR ? resolve(process.env.TUG_E2E_UI_DIR) : undefined;
-  server = await startServer(binary, { uiDir });
+  // With team queues (one small queue; everything else runs in the unlimited default queue).
+  configDir = mkdtempSync(join(tmpdir(), 'tug-e2e-config-'));
+  server = await startServer(binary, { uiDir, args: ['--config', writeQueuesConfig(configDir)] });
   console.log(`e2e: server ${server.url} (pid ${server.pid}, data ${server.dataDir})`);
   const api = apiClient(server.url);
 
@@ -116,6 +120,9 @@ async function main() {
   await scenes.submitForm(ctx);
   await scenes.parametersForm(ctx);
   await scenes.definitions(ctx);
+  console.log('e2e: team queues');
+  const queued = await fillQueue(api, check);
+  await queuesScene({ ...ctx, queued });
   await wide.context.close();
 
   console.log('e2e: 800 px');
@@ -136,6 +143,7 @@ main()
     clearTimeout(watchdog);
     await cleanup();
     rmSync(server.dataDir, { recursive: true, force: true }); // kept after a failure, for a look
+    rmSync(configDir, { recursive: true, force: true });
     console.log(`\ne2e: all checks passed; screenshots in ${shots}`);
     console.log(`${check.passed} passed, 0 failed`);
     process.exit(0);

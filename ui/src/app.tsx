@@ -13,10 +13,11 @@ import {
 import { ApiError, authConfig, whoami } from './api/client';
 import { readStored, writeStored } from './api/hooks';
 import { Loading } from './components/common';
-import { type Route, definitionsHref, parseRoute, runsHref, submitHref } from './lib/route';
+import { type Route, definitionsHref, parseRoute, queuesHref, runsHref, submitHref } from './lib/route';
 import { type ThemeChoice, applyTheme, nextTheme, resolveTheme, storedTheme } from './lib/theme';
 import { DefinitionPage } from './pages/DefinitionPage';
 import { DefinitionsPage } from './pages/DefinitionsPage';
+import { QueuesPage } from './pages/QueuesPage';
 import { RunPage } from './pages/RunPage';
 import { RunsPage } from './pages/RunsPage';
 import { SignInPage } from './pages/SignInPage';
@@ -172,6 +173,8 @@ function title(r: Route): string {
       return `${r.name} · Tugboat`;
     case 'submit':
       return 'Submit · Tugboat';
+    case 'queues':
+      return 'Queues · Tugboat';
     default:
       return 'Not found · Tugboat';
   }
@@ -189,6 +192,8 @@ function Page({ route }: { route: Route }) {
       return <DefinitionPage key={route.name} name={route.name} />;
     case 'submit':
       return <SubmitPage key={route.params.toString()} params={route.params} />;
+    case 'queues':
+      return <QueuesPage />;
     default:
       return (
         <section>
@@ -208,6 +213,7 @@ function Header({ route, ready, authEnabled }: { route: Route; ready: boolean; a
     ? [
         { id: 'runs', label: 'Runs', href: runsHref() },
         { id: 'definitions', label: 'Definitions', href: definitionsHref() },
+        { id: 'queues', label: 'Queues', href: queuesHref() },
         ...(can(identity, 'submit') ? [{ id: 'submit', label: 'Submit', href: submitHref() }] : []),
       ]
     : [];

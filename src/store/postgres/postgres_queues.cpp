@@ -27,8 +27,8 @@ namespace {
 
 #define TUG_PG_QUEUE_ENTRY_SELECT                                                               \
   "SELECT a.id, a.run_id, a.status, a.memory_bytes, a.cpu_millis, a.spark_resources, r.queue, " \
-  "r.priority, r.owner, r.created_at, r.queue_reason FROM attempts AS a JOIN runs AS r ON "     \
-  "r.id = a.run_id "
+  "r.priority, r.owner, r.created_at, r.queue_reason, a.due_at, a.gpu FROM attempts AS a "      \
+  "JOIN runs AS r ON r.id = a.run_id "
 
 constexpr const char* kQueueEntriesSql = TUG_PG_QUEUE_ENTRY_SELECT
     "WHERE a.status = 'QUEUED' AND a.due_at <= $1 UNION ALL " TUG_PG_QUEUE_ENTRY_SELECT
@@ -56,6 +56,27 @@ constexpr const char* kClaimExpiredSql =
     "SELECT run_id, id, $1, 'claimed', $4 || prev || '''' FROM u ORDER BY due_at, id) "
     "SELECT " TUG_ATTEMPT_COLUMNS " FROM u";
 
+Status ReadQueueEntries(const Rows& rows, std::vector<QueueEntry>& out) {
+  for (int i = 0; i < rows.size(); ++i) {
+    QueueEntry e;
+    e.attempt_id = rows.Text(i, 0);
+    e.run_id = rows.Text(i, 1);
+    ASSIGN_OR_RETURN(e.status, ParseAttemptStatus(rows.TextView(i, 2)));
+    e.resources.memory_bytes = rows.Int(i, 3);
+    e.resources.cpu_millis = rows.Int(i, 4);
+    ASSIGN_OR_RETURN(e.resources.spark, DecodeSparkResources(rows.TextView(i, 5)));
+    e.queue = rows.Text(i, 6);
+    e.priority = static_cast<int>(rows.Int(i, 7));
+    e.owner = rows.Text(i, 8);
+    e.run_created_at = rows.Int(i, 9);
+    e.queue_reason = rows.Text(i, 10);
+    e.due_at = rows.Int(i, 11);
+    e.resources.gpu = rows.Int(i, 12);
+    out.push_back(std::move(e));
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<std::vector<QueueEntry>> PostgresStore::ListQueueEntries(Micros now) {
@@ -63,23 +84,23 @@ Result<std::vector<QueueEntry>> PostgresStore::ListQueueEntries(Micros now) {
   return ValueIfOk(Read([&](Tx& tx) -> Status {
                      out.clear();
                      ASSIGN_OR_RETURN(Rows rows, tx.Exec(kQueueEntriesSql, P(now)));
-                     for (int i = 0; i < rows.size(); ++i) {
-                       QueueEntry e;
-                       e.attempt_id = rows.Text(i, 0);
-                       e.run_id = rows.Text(i, 1);
-                       ASSIGN_OR_RETURN(e.status, ParseAttemptStatus(rows.TextView(i, 2)));
-                       e.resources.memory_bytes = rows.Int(i, 3);
-                       e.resources.cpu_millis = rows.Int(i, 4);
-                       ASSIGN_OR_RETURN(e.resources.spark,
-                                        DecodeSparkResources(rows.TextView(i, 5)));
-                       e.queue = rows.Text(i, 6);
-                       e.priority = static_cast<int>(rows.Int(i, 7));
-                       e.owner = rows.Text(i, 8);
-                       e.run_created_at = rows.Int(i, 9);
-                       e.queue_reason = rows.Text(i, 10);
-                       out.push_back(std::move(e));
-                     }
-                     return OkStatus();
+                     return ReadQueueEntries(rows, out);
+                   }),
+                   out);
+}
+
+Result<std::vector<QueueEntry>> PostgresStore::ListQueueEntriesOfRuns(
+    const std::vector<std::string>& run_ids) {
+  std::vector<QueueEntry> out;
+  return ValueIfOk(Read([&](Tx& tx) -> Status {
+                     out.clear();
+                     if (run_ids.empty()) return OkStatus();
+                     Params p;
+                     p.AddArray(run_ids);
+                     ASSIGN_OR_RETURN(
+                         Rows rows,
+                         tx.Exec(TUG_PG_QUEUE_ENTRY_SELECT "WHERE a.run_id = ANY($1::text[])", p));
+                     return ReadQueueEntries(rows, out);
                    }),
                    out);
 }

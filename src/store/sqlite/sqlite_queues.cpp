@@ -1,4 +1,6 @@
 // SqliteStore: what the queue dispatcher reads and writes (src/queue; Store's team queues part).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "store/rules.h"
@@ -19,8 +21,8 @@ namespace {
 // Two index range scans on attempts_status_due (an OR would scan the table), runs by key.
 #define TUG_QUEUE_ENTRY_SELECT                                                                  \
   "SELECT a.id, a.run_id, a.status, a.memory_bytes, a.cpu_millis, a.spark_resources, r.queue, " \
-  "r.priority, r.owner, r.created_at, r.queue_reason FROM attempts AS a JOIN runs AS r ON "     \
-  "r.id = a.run_id "
+  "r.priority, r.owner, r.created_at, r.queue_reason, a.due_at, a.gpu FROM attempts AS a "      \
+  "JOIN runs AS r ON r.id = a.run_id "
 
 constexpr const char* kQueueEntriesSql = TUG_QUEUE_ENTRY_SELECT
     "WHERE a.status = 'QUEUED' AND a.due_at <= ?1 UNION ALL " TUG_QUEUE_ENTRY_SELECT
@@ -39,6 +41,8 @@ Result<QueueEntry> ReadQueueEntry(const Stmt& s) {
   e.owner = s.Text(8);
   e.run_created_at = s.Int(9);
   e.queue_reason = s.Text(10);
+  e.due_at = s.Int(11);
+  e.resources.gpu = s.Int(12);
   return e;
 }
 
@@ -68,6 +72,33 @@ Result<std::vector<QueueEntry>> SqliteStore::ListQueueEntries(Micros now) {
                              }
                            }),
                            out);
+}
+
+Result<std::vector<QueueEntry>> SqliteStore::ListQueueEntriesOfRuns(
+    const std::vector<std::string>& run_ids) {
+  constexpr size_t kChunk = 500;  // bound parameters per statement
+  std::vector<QueueEntry> out;
+  return sqlite::ValueIfOk(
+      Read([&](Connection& db) -> Status {
+        out.clear();
+        for (size_t begin = 0; begin < run_ids.size(); begin += kChunk) {
+          const size_t n = std::min(kChunk, run_ids.size() - begin);
+          std::string marks = "?";
+          for (size_t i = 1; i < n; ++i) marks += ",?";
+          // The runs' attempts through UNIQUE (run_id, number).
+          ASSIGN_OR_RETURN(Stmt s, db.Prepare(fmt::format(
+                                       TUG_QUEUE_ENTRY_SELECT "WHERE a.run_id IN ({})", marks)));
+          for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), run_ids[begin + i]);
+          while (true) {
+            ASSIGN_OR_RETURN(bool row, s.Step());
+            if (!row) break;
+            ASSIGN_OR_RETURN(QueueEntry e, ReadQueueEntry(s));
+            out.push_back(std::move(e));
+          }
+        }
+        return OkStatus();
+      }),
+      out);
 }
 
 Result<std::vector<Attempt>> SqliteStore::ClaimQueuedAttempts(const std::vector<std::string>& ids,

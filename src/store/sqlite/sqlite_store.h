@@ -110,14 +110,15 @@ class SqliteStore final : public Store {
   Result<int64_t> QueueDepth(Micros now) override;
 
   Result<std::vector<QueueEntry>> ListQueueEntries(Micros now) override;
+  Result<std::vector<QueueEntry>> ListQueueEntriesOfRuns(
+      const std::vector<std::string>& run_ids) override;
   Result<std::vector<Attempt>> ClaimQueuedAttempts(const std::vector<std::string>& ids,
                                                    const std::string& owner, Micros now,
                                                    Micros lease,
                                                    const std::string& lease_name) override;
   Result<std::vector<Attempt>> ClaimExpiredAttempts(const std::string& owner, Micros now,
                                                     Micros lease, int max) override;
-  Status SetQueueReasons(
-      const std::vector<std::pair<std::string, std::string>>& reasons) override;
+  Status SetQueueReasons(const std::vector<std::pair<std::string, std::string>>& reasons) override;
   Result<std::vector<QueueCount>> CountRunsByQueue() override;
 
   /// Write bodies run and the transactions that committed them (their ratio is the mean group

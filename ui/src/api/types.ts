@@ -216,9 +216,15 @@ export interface RunSummary {
   parent_run_id?: string;
   /** Newer servers: what it cost (null: pricing off and nothing stored). */
   cost?: RunCost | null;
+  /** Team queues: the run's queue and priority; while it waits, why (e.g. "team-a: 40 of 40 CPUs in use"). */
+  queue?: string;
+  priority?: number;
+  queue_reason?: string;
 }
 
 export interface Run extends RunSummary {
+  /** While it waits for its queue: 1 = next. */
+  queue_position?: number;
   spec?: Definition;
   plan?: Decision | null;
   attempts: Attempt[];
@@ -277,4 +283,36 @@ export function isActiveRun(status: string): boolean {
 
 export function isActiveAttempt(status: string): boolean {
   return !TERMINAL_ATTEMPT.has(status);
+}
+
+/** A queue limit: null is none. */
+export interface QueueLimits {
+  max_running: number | null;
+  cpu_millis: number | null;
+  memory_bytes: number | null;
+  gpu: number | null;
+}
+
+/** One queue of GET /api/v1/queues. */
+export interface QueueInfo {
+  name: string;
+  weight: number;
+  priority: number;
+  cohort: string | null;
+  limits: QueueLimits;
+  per_user: QueueLimits;
+  usage: { cpu_millis: number; memory_bytes: number; gpu: number; cpu?: string; memory?: string };
+  /** Runs QUEUED or RETRYING / RUNNING. */
+  queued: number;
+  running: number;
+  /** Attempts holding quota (launching or running) / due and waiting for admission. */
+  admitted: number;
+  due: number;
+  share: number;
+  blocked: string | null;
+}
+
+export interface QueuesResponse {
+  enabled: boolean;
+  queues: QueueInfo[];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { definitionHref, parseRoute, runHref, runsHref, submitHref } from './route';
+import { definitionHref, parseRoute, queuesHref, runHref, runsHref, submitHref } from './route';
 
 describe('parseRoute', () => {
   it('defaults to the runs list', () => {
@@ -28,6 +28,10 @@ describe('parseRoute', () => {
     const s = parseRoute('#/submit?definition=hello');
     expect(s.page).toBe('submit');
     expect(s.params.get('definition')).toBe('hello');
+  });
+  it('reads the queues page', () => {
+    expect(parseRoute(queuesHref())).toMatchObject({ page: 'queues' });
+    expect(parseRoute('#/queues/team-a').page).toBe('notfound');
   });
   it('survives bad escapes', () => {
     expect(parseRoute('#/runs/%E0%A4%A').page).toBe('notfound');

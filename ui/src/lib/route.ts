@@ -3,6 +3,7 @@
 //   #/runs?status=&definition=&owner=&range=&from=&to=
 //   #/runs/<id>[/attempts|/logs|/events|/usage|/definition][?attempt=&component=&line=]
 //   #/definitions        #/definitions/<name>        #/submit?definition=<name>[&from=<run>]
+//   #/queues
 // Pure.
 
 export type RunTab = 'attempts' | 'logs' | 'events' | 'usage' | 'definition';
@@ -14,6 +15,7 @@ export type Route =
   | { page: 'definitions'; params: URLSearchParams }
   | { page: 'definition'; name: string; params: URLSearchParams }
   | { page: 'submit'; params: URLSearchParams }
+  | { page: 'queues'; params: URLSearchParams }
   | { page: 'notfound'; path: string; params: URLSearchParams };
 
 function decode(s: string): string | null {
@@ -50,6 +52,7 @@ export function parseRoute(hash: string): Route {
     return { page: 'definition', name, params };
   }
   if (head === 'submit' && second === undefined) return { page: 'submit', params };
+  if (head === 'queues' && second === undefined) return { page: 'queues', params };
   return { page: 'notfound', path, params };
 }
 
@@ -86,6 +89,10 @@ export function definitionsHref(): string {
 
 export function definitionHref(name: string): string {
   return `#/definitions/${encodeURIComponent(name)}`;
+}
+
+export function queuesHref(): string {
+  return '#/queues';
 }
 
 export function submitHref(definition?: string, fromRun?: string): string {

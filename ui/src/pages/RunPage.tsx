@@ -9,6 +9,7 @@ import type { Run } from '../api/types';
 import { isActiveRun } from '../api/types';
 import { At, ClassChip, ErrorNotice, Loading, StatusChip } from '../components/common';
 import { Lineage } from '../components/Lineage';
+import { QueueWaitNotice } from '../components/QueueWait';
 import { LinkTabs } from '../components/Tabs';
 import { costSummary } from '../lib/cost';
 import { formatDuration } from '../lib/format';
@@ -60,6 +61,7 @@ export function RunPage({ id, tab, params }: { id: string; tab: RunTab; params: 
         <a href={runsHref()}>Runs</a> / <span class="mono">{run.id}</span>
       </p>
       <RunHeader run={run} now={now} onChanged={polled.refresh} full={tab === 'attempts'} />
+      <QueueWaitNotice run={run} />
       <Lineage run={run} />
       {polled.error ? <ErrorNotice error={polled.error} what="Live updates paused" /> : null}
       <LinkTabs tabs={tabs} current={tab} label="Run sections" />
