@@ -342,7 +342,10 @@ TEST(SimGpu, QueuesCountGpusOfContainersAndSparkExecutors) {
   cfg.queues = {*q};
   int64_t most_admitted = 0, most_bound = 0;
   cfg.on_queue = [&](const QueueBooks& b) {
-    const QueueBooks::Usage& u = b.usage->front();
+    size_t ml = 0;
+    while (ml < b.specs->size() && (*b.specs)[ml].name != "ml") ++ml;
+    ASSERT_LT(ml, b.specs->size());
+    const QueueBooks::Usage& u = (*b.usage)[ml];
     most_admitted = std::max(most_admitted, u.admitted.gpu);
     most_bound = std::max(most_bound, u.bound.gpu);
     EXPECT_LE(u.admitted.gpu, 2);
