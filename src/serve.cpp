@@ -355,6 +355,13 @@ int Serve(const cli::ServerFlags& flags) {
   co.queues = config->queues;
   co.queue_capacity = config->queue_capacity;
   co.climate = &climate;
+  // Attempts are priced as they end (config cost:, on by default with built-in prices).
+  std::optional<control::CostRecorder> cost_recorder;
+  if (config->cost.enabled) {
+    cost_recorder.emplace(config->cost.book, config->cost.basis, *store, registry,
+                          config->cost.metrics_series);
+    co.cost = &*cost_recorder;
+  }
   control::Controller controller(co, *store, engines, registry, clock);
   // Reconcile (in Start) adopts pods by reading them; the informers start after it, and their
   // first list catches whatever changed in between.
@@ -373,6 +380,7 @@ int Serve(const cli::ServerFlags& flags) {
   ao.platform = co.platform;
   ao.climate = &climate;
   ao.history = &history;
+  ao.cost = server::CostView{co.cost, config->cost.currency};
   ao.default_engine = config->engine;
   ao.spark_engine = config->spark_engine;
   ao.emr_configured = emr_engine != nullptr;

@@ -122,6 +122,7 @@ struct GetArgs {
   std::string parent;
   std::string since;
   std::string cursor;
+  std::string sort;
   int limit = 0;
   bool watch = false;
 };
@@ -142,6 +143,7 @@ int GetCmd(const Globals& g, const GetArgs& a) {
       q += "&created_after=" + UrlEncode(FormatTimestamp(now - *d * kMicrosPerSecond));
     }
     if (!a.cursor.empty()) q += "&cursor=" + UrlEncode(a.cursor);
+    if (!a.sort.empty()) q += "&sort=" + UrlEncode(a.sort);
     if (a.limit > 0) q += "&limit=" + std::to_string(a.limit);
     if (!q.empty()) q[0] = '?';
     if (a.watch) return WatchRunsCmd(g, {a.definition, a.owner, q});
@@ -313,6 +315,9 @@ int Main(int argc, char** argv, const ServeFn& serve) {
   get->add_option("--since", ga.since, "Only runs created in the last DURATION, e.g. 1h, 7d");
   get->add_option("--cursor", ga.cursor, "Page cursor from a previous listing");
   get->add_option("--limit", ga.limit, "Runs per page (1-500)");
+  get->add_option("--sort", ga.sort,
+                  "Order runs: newest (the default) or cost (most expensive first; pages keep "
+                  "the order, pass --sort with --cursor)");
   get->add_flag("-w,--watch", ga.watch,
                 "With runs: after the listing, print a run's row again each time it changes");
 

@@ -4,11 +4,13 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 #include <boost/json.hpp>
 
 #include "core/clock.h"
 #include "core/quantity.h"
+#include "cost/pricing.h"
 
 namespace json = boost::json;
 
@@ -200,15 +202,32 @@ std::string Duration(const json::value& from, const json::value& to) {
   return HumanSpan(*b - *a);
 }
 
+std::string Money(const json::value* amount, const json::value* currency) {
+  if (amount == nullptr || !amount->is_number()) return "";
+  std::string text = cost::FormatUsd(amount->to_number<double>());
+  const std::string cur = Str(currency);
+  if (cur.empty() || cur == "USD") return text;
+  text.erase(text.find('$'), 1);
+  return text + " " + cur;
+}
+
 std::string RunsTable(const json::value& runs, int64_t now) {
   std::vector<std::vector<std::string>> rows{
-      {"ID", "DEFINITION", "OWNER", "STATUS", "ATTEMPTS", "REASON", "EXIT", "AGE"}};
+      {"ID", "DEFINITION", "OWNER", "STATUS", "ATTEMPTS", "REASON", "EXIT", "COST", "AGE"}};
   if (runs.is_array()) {
     for (const auto& r : runs.get_array()) {
       const json::value* created = At(r, {"created_at"});
-      rows.push_back({Str(At(r, {"id"})), Str(At(r, {"definition"})), Str(At(r, {"owner"})),
-                      Str(At(r, {"status"})), Str(At(r, {"attempt_count"})),
-                      Str(At(r, {"outcome", "reason"})), Str(At(r, {"outcome", "exit_code"})),
+      // A listing shows stored costs (priced as attempts end): none yet for an active run.
+      const std::string status = Str(At(r, {"status"}));
+      const json::value* total = At(r, {"cost", "total"});
+      const bool active = status == "QUEUED" || status == "RUNNING" || status == "RETRYING";
+      std::string cost = Money(total, At(r, {"cost", "currency"}));
+      if (active && (total == nullptr || !total->is_number() || total->to_number<double>() == 0)) {
+        cost = "-";
+      }
+      rows.push_back({Str(At(r, {"id"})), Str(At(r, {"definition"})), Str(At(r, {"owner"})), status,
+                      Str(At(r, {"attempt_count"})), Str(At(r, {"outcome", "reason"})),
+                      Str(At(r, {"outcome", "exit_code"})), cost,
                       created != nullptr ? Age(*created, now) : ""});
     }
   }
@@ -253,6 +272,21 @@ std::string RunDetail(const json::value& run, int64_t now) {
   line("Owner:", Str(At(run, {"owner"})));
   line("Parent:", Str(At(run, {"parent_run_id"})));
   line("Status:", Str(At(run, {"status"})));
+  if (const json::value* c = At(run, {"cost"}); c != nullptr && c->is_object()) {
+    const json::value* currency = At(*c, {"currency"});
+    const json::value* retries = At(*c, {"retries"});
+    const bool estimated = At(*c, {"estimated"}) != nullptr && At(*c, {"estimated"})->is_bool() &&
+                           At(*c, {"estimated"})->get_bool();
+    std::string text = Money(At(*c, {"total"}), currency);
+    if (retries != nullptr && retries->is_number() && retries->to_number<double>() > 0) {
+      text += ", retries cost " + Money(retries, currency);
+    }
+    std::vector<std::string> notes;
+    if (std::string basis = Str(At(*c, {"basis"})); !basis.empty()) notes.push_back(basis);
+    if (estimated) notes.push_back("running attempts estimated to now");
+    if (!notes.empty()) text += " (" + fmt::format("{}", fmt::join(notes, "; ")) + ")";
+    line("Cost:", text);
+  }
   // Team queues: where it waits, its place and what holds it.
   if (std::string queue = Str(At(run, {"queue"})); !queue.empty()) {
     std::string position = Str(At(run, {"queue_position"}));
@@ -304,7 +338,8 @@ std::string RunDetail(const json::value& run, int64_t now) {
     }
     out += "\nAttempts:\n";
     std::vector<std::vector<std::string>> rows{{"#", "STATUS", "MEMORY", "PEAK", "PLACEMENT", "CPU",
-                                                "EXIT", "REASON", "CLASS", "DURATION"}};
+                                                "EXIT", "REASON", "CLASS", "DURATION", "COST"}};
+    const json::value* currency = At(run, {"cost", "currency"});
     std::vector<std::string> decisions;
     for (const auto& a : attempts->get_array()) {
       const json::value* started = At(a, {"started_at"});
@@ -320,13 +355,18 @@ std::string RunDetail(const json::value& run, int64_t now) {
       if (std::string ex = Str(At(a, {"placement", "executor_capacity"})); !ex.empty()) {
         placement = "driver " + placement + ", executors " + ex;
       }
-      rows.push_back({Str(At(a, {"number"})), Str(At(a, {"status"})), memory,
-                      Memory(At(a, {"peak_memory"})), placement,
-                      cpu != nullptr && cpu->is_number()
-                          ? fmt::format("{:.2f}s", cpu->to_number<double>())
-                          : "",
-                      Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})),
-                      Str(At(a, {"diagnosis", "class"})), dur});
+      rows.push_back(
+          {Str(At(a, {"number"})), Str(At(a, {"status"})), memory, Memory(At(a, {"peak_memory"})),
+           placement,
+           cpu != nullptr && cpu->is_number() ? fmt::format("{:.2f}s", cpu->to_number<double>())
+                                              : "",
+           Str(At(a, {"outcome", "exit_code"})), Str(At(a, {"outcome", "reason"})),
+           Str(At(a, {"diagnosis", "class"})), dur,
+           (At(a, {"cost", "estimated"}) != nullptr && At(a, {"cost", "estimated"})->is_bool() &&
+                    At(a, {"cost", "estimated"})->get_bool()
+                ? "~"
+                : "") +
+               Money(At(a, {"cost", "usd"}), currency)});
       if (std::string sentence = Str(At(a, {"decision", "sentence"})); !sentence.empty()) {
         decisions.push_back(fmt::format("  after {}: {}", Str(At(a, {"number"})), sentence));
       }

@@ -18,6 +18,8 @@ std::string Duration(const boost::json::value& from, const boost::json::value& t
 /// "42s" until an RFC 3339 time, or "now" when it passed.
 std::string Until(const boost::json::value& rfc3339, int64_t now_micros);
 
+/// An amount in a currency: "$0.42" for USD, "0.42 EUR" otherwise; "" without a number.
+std::string Money(const boost::json::value* amount, const boost::json::value* currency);
 std::string RunsTable(const boost::json::value& runs, int64_t now);
 std::string RunDetail(const boost::json::value& run, int64_t now);
 std::string DefinitionsTable(const boost::json::value& defs);

@@ -44,6 +44,32 @@ TEST(OutputTest, RunDetailShowsAttempts) {
   EXPECT_NE(out.find("2.0s"), std::string::npos) << out;
 }
 
+TEST(OutputTest, RunDetailShowsCostAndRetriesApart) {
+  auto v = boost::json::parse(R"({"id":"r1","definition":"flaky","definition_version":1,
+    "status":"SUCCEEDED","cost":{"currency":"USD","total":0.42,"retries":0.1,"succeeded":0.32,
+      "basis":"requested","estimated":false},
+    "attempts":[{"number":1,"status":"FAILED","cost":{"usd":0.1,"retry":true}},
+      {"number":2,"status":"SUCCEEDED","cost":{"usd":0.32,"retry":false}}]})");
+  std::string out = RunDetail(v, 0);
+  EXPECT_NE(out.find("Cost:       $0.42, retries cost $0.10 (requested)"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("COST"), std::string::npos) << out;
+  EXPECT_NE(out.find("$0.32"), std::string::npos) << out;
+}
+
+TEST(OutputTest, RunsTableHasACostColumn) {
+  auto v = boost::json::parse(R"([
+    {"id":"r2","status":"SUCCEEDED","cost":{"currency":"EUR","total":1.5,"retries":0}},
+    {"id":"r1","status":"RUNNING","cost":{"currency":"EUR","total":0,"retries":0}}])");
+  std::string out = RunsTable(v, 0);
+  EXPECT_NE(out.find("COST"), std::string::npos) << out;
+  EXPECT_NE(out.find("1.50 EUR"), std::string::npos) << out;
+  // An active run has no stored cost yet: "-", not "0 EUR".
+  const std::string running = out.substr(out.find("r1 "));
+  EXPECT_EQ(running.find("EUR"), std::string::npos) << out;
+  EXPECT_NE(running.find(" -"), std::string::npos) << out;
+}
+
 TEST(OutputTest, QueuesTableAndAWaitingRun) {
   boost::json::value body = boost::json::parse(R"({"enabled": true, "queues": [
     {"name": "team-a", "weight": 2, "running": 2, "queued": 8, "share": 0.5,

@@ -38,6 +38,7 @@
 
 #include "adapt/adapt.h"
 #include "control/admission.h"
+#include "control/cost_recorder.h"
 #include "control/planning.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -75,6 +76,9 @@ struct ControlOptions {
   adapt::Platform platform;
   /// Spot climate for placement decisions; nullptr: no spot losses known.
   ClimateSource* climate = nullptr;
+  /// Prices each attempt as it ends (stored with the end) and counts run costs; nullptr:
+  /// attempts are not priced.
+  CostRecorder* cost = nullptr;
   /// How often the housekeeper looks for orphaned attempts.
   Micros sweep_every = 5 * kMicrosPerSecond;
   /// Ended runs older than this are deleted with their logs; 0 keeps them forever.

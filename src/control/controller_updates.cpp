@@ -241,18 +241,33 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
     end.diagnosis = options_.diagnose(ending, end.status, end.outcome);
   }
   bool planned = false;
-  if (end.status == AttemptStatus::kFailed || end.status == AttemptStatus::kLost) {
-    auto run = store_.GetRun(attempt.run_id);
-    if (run.ok()) {
-      Micros now = clock_.Now();
-      adapt::Climate climate = options_.climate ? options_.climate->Get(now) : adapt::Climate{};
-      PlanRetryInto(*run, attempt, end, climate, options_.platform, attempt.engine, now);
-      planned = end.next.has_value();
-    } else {
+  const bool failed = end.status == AttemptStatus::kFailed || end.status == AttemptStatus::kLost;
+  // The run is read for the planner and, with pricing on, for the cost counters' labels.
+  std::optional<Run> run;
+  if (failed || options_.cost != nullptr) {
+    if (auto r = store_.GetRun(attempt.run_id); r.ok()) {
+      run = std::move(*r);
+    } else if (failed) {
       // Without the run the planner cannot decide; the run ends with this attempt.
       log::Warn("planning a retry: run unreadable",
-                {{"attempt", attempt.id}, {"error", run.error().ToString()}});
+                {{"attempt", attempt.id}, {"error", r.error().ToString()}});
     }
+  }
+  if (failed && run) {
+    Micros now = clock_.Now();
+    adapt::Climate climate = options_.climate ? options_.climate->Get(now) : adapt::Climate{};
+    PlanRetryInto(*run, attempt, end, climate, options_.platform, attempt.engine, now);
+    planned = end.next.has_value();
+  }
+  if (options_.cost != nullptr && !end.cost_usd) {
+    // The attempt as stored may predate its start (a deferred end): the run's copy is newer.
+    const Attempt* stored = &attempt;
+    if (run) {
+      for (const Attempt& a : run->attempts) {
+        if (a.id == attempt.id) stored = &a;
+      }
+    }
+    options_.cost->Price(*stored, end, clock_.Now());
   }
   Status st = store_.EndAttempt(attempt.id, end);
   for (int i = 0; i < 2 && !st.ok() &&
@@ -265,6 +280,7 @@ Status Controller::EndAttempt(const Attempt& attempt, store::AttemptEnd end) {
     // Its queue has room again: admit the next run now rather than at the next poll.
     if (admission_) Wake();
     ended_.With({{"reason", end.outcome.reason}}).Inc();
+    if (options_.cost != nullptr && run) options_.cost->Count(*run, end);
     if (!end.failure_class.empty()) failed_.With({{"class", end.failure_class}}).Inc();
     if (!end.decision.empty()) {
       // The decision is stored as JSON (adapt::ToJson); its rule is a small closed set of ids.

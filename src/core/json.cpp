@@ -117,6 +117,8 @@ json::value ToJson(const Attempt& a) {
   o["decision"] = ParsedOrNull(a.decision);
   if (!a.components.empty()) o["components"] = ParsedOrNull(a.components);
   if (!a.app_id.empty()) o["app_id"] = a.app_id;
+  // Priced when it ended (src/cost); the API adds estimates for running attempts.
+  if (a.cost_usd) o["cost"] = json::object{{"usd", *a.cost_usd}, {"basis", a.cost_basis}};
   return o;
 }
 
@@ -210,6 +212,14 @@ Result<Attempt> AttemptFromJson(const json::value& v) {
     a.components = json::serialize(*c);
   }
   RETURN_IF_ERROR(r.String("app_id", a.app_id));
+  if (const json::value* c = r.Get("cost"); c != nullptr && !c->is_null()) {
+    Reader cr(*c, "attempt: cost");
+    if (!cr.is_object()) return cr.NotObject().take_error();
+    if (const json::value* usd = cr.Get("usd"); usd != nullptr && usd->is_number()) {
+      a.cost_usd = usd->to_number<double>();
+    }
+    RETURN_IF_ERROR(cr.String("basis", a.cost_basis));
+  }
   if (const json::value* p = r.Get("placement")) {
     Reader pr(*p, "attempt: placement");
     RETURN_IF_ERROR(pr.String("capacity", a.placement.capacity));
@@ -240,6 +250,9 @@ json::object ToJsonSummary(const Run& r) {
   o["queue"] = r.queue;
   o["priority"] = r.priority;
   if (!r.queue_reason.empty()) o["queue_reason"] = r.queue_reason;
+  // What its ended attempts cost, as stored; the API adds the currency (and for one run the
+  // basis and running attempts' estimates).
+  o["cost"] = json::object{{"total", r.cost_usd}, {"retries", r.retries_cost_usd}};
   return o;
 }
 
@@ -280,6 +293,15 @@ Result<Run> RunFromJson(const json::value& v) {
   RETURN_IF_ERROR(r.Int("attempt_count", attempt_count));
   run.attempt_count = static_cast<int>(attempt_count);
   RETURN_IF_ERROR(r.String("failure_class", run.last_failure_class));
+  if (const json::value* c = r.Get("cost"); c != nullptr && c->is_object()) {
+    const json::object& co = c->as_object();
+    if (const json::value* t = co.if_contains("total"); t != nullptr && t->is_number()) {
+      run.cost_usd = t->to_number<double>();
+    }
+    if (const json::value* t = co.if_contains("retries"); t != nullptr && t->is_number()) {
+      run.retries_cost_usd = t->to_number<double>();
+    }
+  }
   if (const json::value* oc = r.Get("outcome")) {
     ASSIGN_OR_RETURN(run.outcome, OutcomeFromJson(*oc));
   }

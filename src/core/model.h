@@ -297,6 +297,11 @@ struct Attempt {
   std::string components;
   /// Spark: the application id (spark-app-selector), for the history server; "" otherwise.
   std::string app_id;
+  /// What it cost (src/cost), priced by the controller when it ended and kept, so a later price
+  /// change does not rewrite history: $ and how it was priced, one line. Unset while it runs,
+  /// when pricing is off, and for attempts that ended before costs were recorded.
+  std::optional<double> cost_usd;
+  std::string cost_basis;
   bool operator==(const Attempt&) const = default;
 };
 
@@ -337,6 +342,10 @@ struct Run {
   std::string queue = "default";
   int priority = 0;
   std::string queue_reason;
+  /// The stored costs of its ended attempts (Attempt::cost_usd) summed, and of those that failed
+  /// or were lost ("retries cost $X"); kept on the run by the store (GetRun and ListRuns).
+  double cost_usd = 0;
+  double retries_cost_usd = 0;
   bool operator==(const Run&) const = default;
 };
 

@@ -17,9 +17,16 @@ constexpr int64_t kMiB = int64_t{1} << 20;
 
 bool IsSpot(const std::string& capacity) { return capacity == kSpot; }
 
+// The local engine records the planner's placement but runs on the server's host, which has no
+// capacity types: its attempts are never spot.
+bool IsSpot(const Attempt& a, const std::string& capacity) {
+  return a.engine != "local" && IsSpot(capacity);
+}
+
 std::string Hourly(double usd) { return fmt::format("${:.4g}/h", usd); }
 
 std::string Hours(double seconds) {
+  if (seconds < 10) return fmt::format("{:.1f} s", seconds);
   if (seconds < 120) return fmt::format("{:.0f} s", seconds);
   if (seconds < 7200) return fmt::format("{:.1f} min", seconds / 60);
   return fmt::format("{:.2f} h", seconds / 3600);
@@ -66,6 +73,41 @@ PriceBook DefaultPriceBook(double spot_fraction) {
   return b;
 }
 
+std::string_view ToString(ShareBasis basis) {
+  return basis == ShareBasis::kUsed ? "used" : "requested";
+}
+
+Result<ShareBasis> ParseShareBasis(std::string_view text) {
+  if (text == "requested") return ShareBasis::kRequested;
+  if (text == "used") return ShareBasis::kUsed;
+  return InvalidArgument(fmt::format("cost.basis '{}' is not known; use requested or used", text));
+}
+
+PriceBook ServerDefaultPriceBook() {
+  PriceBook b = DefaultPriceBook();
+  b.engines["local"] = EnginePrice{"", kLocalCpuHourly, kLocalGibHourly};
+  return b;
+}
+
+PriceBook ForEngine(const PriceBook& book, const std::string& engine) {
+  // Attempts name their engine instance ("kubernetes:prod", "spark:prod"): an entry for the
+  // instance wins over one for the kind.
+  auto it = book.engines.find(engine);
+  if (it == book.engines.end()) it = book.engines.find(engine.substr(0, engine.find(':')));
+  if (it == book.engines.end()) return book;
+  PriceBook b = book;
+  b.engines.clear();
+  if (!it->second.node_type.empty()) {
+    b.default_type = it->second.node_type;
+  } else {
+    b.types.clear();
+    b.default_type.clear();
+    b.cpu_hourly = it->second.cpu_hourly;
+    b.gib_hourly = it->second.gib_hourly;
+  }
+  return b;
+}
+
 Status Validate(const PriceBook& book) {
   std::set<std::string> names;
   for (size_t i = 0; i < book.types.size(); ++i) {
@@ -93,6 +135,30 @@ Status Validate(const PriceBook& book) {
   if (!(book.cpu_hourly >= 0) || !(book.gib_hourly >= 0) || !std::isfinite(book.cpu_hourly) ||
       !std::isfinite(book.gib_hourly)) {
     return InvalidArgument("cost.cpu_hourly and cost.gib_hourly must be finite numbers >= 0");
+  }
+  for (const auto& [engine, e] : book.engines) {
+    std::string where = fmt::format("cost.engines.{}", engine);
+    if (!e.node_type.empty()) {
+      if (names.count(e.node_type) == 0) {
+        return InvalidArgument(fmt::format(
+            "{}.node_type '{}' is not one of cost.node_types; add it or pick a listed type", where,
+            e.node_type));
+      }
+      if (e.cpu_hourly != 0 || e.gib_hourly != 0) {
+        return InvalidArgument(
+            fmt::format("{} sets both node_type and flat rates; keep one of them", where));
+      }
+      continue;
+    }
+    if (!(e.cpu_hourly >= 0) || !(e.gib_hourly >= 0) || !std::isfinite(e.cpu_hourly) ||
+        !std::isfinite(e.gib_hourly)) {
+      return InvalidArgument(
+          fmt::format("{}.cpu_hourly and gib_hourly must be finite numbers >= 0", where));
+    }
+    if (e.cpu_hourly == 0 && e.gib_hourly == 0) {
+      return InvalidArgument(
+          fmt::format("{} has no prices; set node_type, or cpu_hourly and/or gib_hourly", where));
+    }
   }
   if (!(book.spot_fraction > 0 && book.spot_fraction <= 1)) {
     return InvalidArgument(fmt::format(
@@ -162,8 +228,9 @@ double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, 
   return hourly * (spot ? book.spot_fraction : 1.0) * seconds / 3600.0;
 }
 
-AttemptCost PriceAttempt(const PriceBook& book, const Attempt& a, const std::string& kind,
+AttemptCost PriceAttempt(const PriceBook& engine_book, const Attempt& a, const std::string& kind,
                          Micros now) {
+  const PriceBook book = ForEngine(engine_book, a.engine);
   AttemptCost c;
   c.attempt_id = a.id;
   c.number = a.number;
@@ -181,19 +248,19 @@ AttemptCost PriceAttempt(const PriceBook& book, const Attempt& a, const std::str
   if (kind == "spark" && !s.empty()) {
     auto pod_memory = [](const SparkRole& r) { return r.memory_bytes + EffectiveOverhead(r); };
     parts.push_back(
-        {"driver", s.driver.cpu_millis, pod_memory(s.driver), 1, IsSpot(a.placement.capacity)});
+        {"driver", s.driver.cpu_millis, pod_memory(s.driver), 1, IsSpot(a, a.placement.capacity)});
     int executors = s.instances > 0 ? s.instances : s.min_executors;
     if (executors > 0) {
       parts.push_back({fmt::format("{} executor{} ×", executors, executors == 1 ? "" : "s"),
                        s.executor.cpu_millis, pod_memory(s.executor), executors,
-                       IsSpot(a.placement.executor_capacity)});
+                       IsSpot(a, a.placement.executor_capacity)});
     }
   } else {
     // A container without a cpu request still holds a slice of a node: price 0.1 cpu, as
     // the Kubernetes engine's default request; memory likewise at least 64Mi.
     parts.push_back({"", std::max<int64_t>(a.resources.cpu_millis, 100),
                      std::max<int64_t>(a.resources.memory_bytes, 64 * kMiB), 1,
-                     IsSpot(a.placement.capacity)});
+                     IsSpot(a, a.placement.capacity)});
   }
   std::string basis;
   for (const Part& p : parts) {
@@ -202,6 +269,55 @@ AttemptCost PriceAttempt(const PriceBook& book, const Attempt& a, const std::str
   }
   c.basis = fmt::format("{}; {}{}", basis, Hours(c.seconds), c.running ? " so far" : "");
   return c;
+}
+
+AttemptCost PriceAttemptUsed(const PriceBook& engine_book, const Attempt& a,
+                             const std::string& kind, const std::vector<UsageSlice>& usage,
+                             Micros now) {
+  AttemptCost c = PriceAttempt(engine_book, a, kind, now);
+  if (a.started_at <= 0) return c;
+  const PriceBook book = ForEngine(engine_book, a.engine);
+  const Micros end = a.ended_at > 0 ? a.ended_at : now;
+  double usd = 0;
+  double covered = 0;  // component-seconds with samples
+  std::set<std::string> components;
+  for (const UsageSlice& u : usage) {
+    // A bucket is aligned to the attempt's start but may reach past its end.
+    const Micros lo = std::max(u.at, a.started_at);
+    const Micros hi = std::min(u.at + u.width, end);
+    if (hi <= lo) continue;
+    const double seconds = static_cast<double>(hi - lo) / static_cast<double>(kMicrosPerSecond);
+    const bool spot = IsSpot(a, u.component.starts_with("executor") ? a.placement.executor_capacity
+                                                                    : a.placement.capacity);
+    usd += PodCost(book, u.cpu_millis, u.memory_bytes, spot, seconds);
+    covered += seconds;
+    components.insert(u.component);
+  }
+  if (components.empty()) {
+    c.basis = "no usage samples, priced as requested: " + c.basis;
+    return c;
+  }
+  const NodePrice* n = DefaultType(book);
+  c.usd = usd;
+  c.basis = fmt::format(
+      "used cpu (mean) / memory (peak) of {} component{} over {} sampled{}, {}; "
+      "{}{}",
+      components.size(), components.size() == 1 ? "" : "s", Hours(covered),
+      n != nullptr ? " on " + n->type : std::string(),
+      n != nullptr ? "dominant share of the node" : "at flat rates", Hours(c.seconds),
+      c.running ? " so far" : "");
+  return c;
+}
+
+std::string KindOf(const Attempt& a) { return a.resources.spark.empty() ? "container" : "spark"; }
+
+std::string FormatUsd(double usd) {
+  if (usd == 0) return "$0";
+  if (usd < 0) return "-" + FormatUsd(-usd);
+  if (usd >= 0.01) return fmt::format("${:.2f}", usd);
+  // Two significant digits of a fraction of a cent, written out (no exponent).
+  const int decimals = 1 - static_cast<int>(std::floor(std::log10(usd)));
+  return fmt::format("${:.{}f}", usd, std::min(decimals, 12));
 }
 
 RunCost PriceRun(const PriceBook& book, const Run& run, Micros now) {

@@ -5,19 +5,23 @@
 ///
 /// The share of a node is the dominant one of what the pod requests: max(cpu / allocatable cpu,
 /// memory / allocatable memory), as a bin-packed node is full when either runs out (the same
-/// share the simulator's cost accounting always used). The basis is the request, never the
-/// measured use: a pod holds what it requests whether it uses it or not.
+/// share the simulator's cost accounting always used). The default basis is the request: a pod
+/// holds what it requests whether it uses it or not. PriceAttemptUsed prices the measured use
+/// instead (the "used" basis: showback of what a job actually consumed).
 ///
 /// Prices come from a PriceBook: node types with allocatable cpu/memory and on-demand and spot
-/// hourly prices, pods priced on the book's default type (Tugboat does not record which
-/// instance type a pod landed on); or flat rates per cpu-hour and GiB-hour, spot at a fraction.
+/// hourly prices, pods priced on the book's default type or their engine's (Tugboat does not
+/// record which instance type a pod landed on); or flat rates per cpu-hour and GiB-hour, spot at
+/// a fraction.
 ///
 /// A Spark attempt is its driver plus `instances` executors for the attempt's running time
 /// (with dynamic allocation: the initial executors; Tugboat does not record when each executor
 /// came and went). An attempt that never started costs nothing; one still running is priced up
 /// to `now`.
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -36,6 +40,14 @@ struct NodePrice {
   bool operator==(const NodePrice&) const = default;
 };
 
+/// How one engine's pods are priced: on a node type of the book, or at flat rates.
+struct EnginePrice {
+  std::string node_type;  // one of PriceBook::types; "": the flat rates below
+  double cpu_hourly = 0;
+  double gib_hourly = 0;
+  bool operator==(const EnginePrice&) const = default;
+};
+
 struct PriceBook {
   /// Node types; pods are priced on `default_type` (the first type when empty).
   std::vector<NodePrice> types;
@@ -45,11 +57,30 @@ struct PriceBook {
   double cpu_hourly = 0;
   double gib_hourly = 0;
   double spot_fraction = 0.35;
+  /// Per engine (Attempt::engine's kind — "local", "kubernetes", "spark", "emr-on-eks" — or an
+  /// instance, "kubernetes:prod"): its node type or flat rates, overriding the defaults above.
+  std::map<std::string, EnginePrice> engines;
   bool operator==(const PriceBook&) const = default;
 
   /// No prices at all: nothing is priced (the API then says cost is not configured).
-  bool empty() const { return types.empty() && cpu_hourly == 0 && gib_hourly == 0; }
+  bool empty() const {
+    return types.empty() && cpu_hourly == 0 && gib_hourly == 0 && engines.empty();
+  }
 };
+
+/// What an attempt's share of a node is measured from.
+enum class ShareBasis {
+  kRequested,  // the pod's requests (the default: a pod holds what it requests)
+  kUsed,       // its measured use (usage samples), the request where there are none
+};
+std::string_view ToString(ShareBasis basis);
+/// "requested" or "used"; kInvalidArgument otherwise.
+[[nodiscard]] Result<ShareBasis> ParseShareBasis(std::string_view text);
+
+/// AWS Fargate's us-east-1 on-demand rates ($0.04048 per vCPU-hour, $0.004445 per GB-hour),
+/// the built-in flat rates of the local engine (a process on the server's host has no node type).
+inline constexpr double kLocalCpuHourly = 0.04048;
+inline constexpr double kLocalGibHourly = 0.004445;
 
 /// AWS us-east-1 on-demand list prices of m5.4xlarge (the default type), r5.4xlarge and
 /// r5.8xlarge, allocatable after kubelet and system reservations, spot at `spot_fraction`: the
@@ -62,6 +93,16 @@ PriceBook DefaultPriceBook(double spot_fraction = 0.35);
 
 /// The node type pods are priced on, or nullptr for a flat-rate book.
 const NodePrice* DefaultType(const PriceBook& book);
+
+/// The book `engine`'s attempts are priced with: `book` with its default type (or its flat rates,
+/// types dropped) replaced by the engine's entry — the instance's ("kubernetes:prod"), else the
+/// kind's ("kubernetes"); `book` unchanged when the engine has none.
+PriceBook ForEngine(const PriceBook& book, const std::string& engine);
+
+/// The server's default book: DefaultPriceBook's node types for the cluster engines
+/// (kubernetes, spark, emr-on-eks on m5.4xlarge) and the Fargate-like flat rates for "local", so
+/// costs show out of the box.
+PriceBook ServerDefaultPriceBook();
 
 /// The dominant share of `node` a pod requesting cpu/memory holds, in [0, ∞) (over 1 when the
 /// pod is bigger than the node).
@@ -109,9 +150,32 @@ struct RunCost {
   std::vector<AttemptCost> attempts;
 };
 
-/// Prices one attempt of a run of kind `kind` ("spark" or anything else).
+/// Prices one attempt of a run of kind `kind` ("spark" or anything else) on its requests, with
+/// the book of its engine (ForEngine).
 AttemptCost PriceAttempt(const PriceBook& book, const Attempt& attempt, const std::string& kind,
                          Micros now);
+
+/// A stretch of one component's measured use (a stored usage bucket): mean cpu, peak memory.
+struct UsageSlice {
+  std::string component;  // "main", "driver", "executor-3", ...
+  Micros at = 0;
+  Micros width = 0;
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+};
+
+/// Prices an attempt on its measured use: each slice (clipped to the attempt's running time)
+/// as a pod of its cpu and memory, on the attempt's capacity (Spark executors' components,
+/// "executor-*", on the executor capacity). Time without samples is not priced. With no slice
+/// inside the running time it is PriceAttempt (requested), and the basis line says so.
+AttemptCost PriceAttemptUsed(const PriceBook& book, const Attempt& attempt, const std::string& kind,
+                             const std::vector<UsageSlice>& usage, Micros now);
+
+/// The kind an attempt's pricing needs, from the attempt alone: "spark" when it has Spark sizes.
+std::string KindOf(const Attempt& attempt);
+
+/// Money for people: "$1.23", "$0.042", "$0.0000012" (two significant digits below a cent).
+std::string FormatUsd(double usd);
 
 /// Prices every attempt of `run`.
 RunCost PriceRun(const PriceBook& book, const Run& run, Micros now);

@@ -24,6 +24,7 @@ Attempt Container(int64_t cpu_millis, int64_t mem, Micros started, Micros ended,
   a.id = "r-1";
   a.number = 1;
   a.status = status;
+  a.engine = "kubernetes";  // a pod on a cluster node (the local engine is never spot)
   a.resources.cpu_millis = cpu_millis;
   a.resources.memory_bytes = mem;
   a.started_at = started;
@@ -177,6 +178,94 @@ TEST(Pricing, ValidateNamesTheBadField) {
   b = Book();
   b.spot_fraction = 0;
   EXPECT_NE(Validate(b).error().message().find("cost.spot_fraction"), std::string::npos);
+}
+
+TEST(Pricing, EachEngineOnItsNodeTypeOrFlatRates) {
+  PriceBook b = Book();
+  b.engines["spark"] = {"big", 0, 0};
+  b.engines["local"] = {"", 0.04, 0.005};
+  ASSERT_TRUE(Validate(b).ok());
+  Attempt a = Container(2000, 4 * kGiB, kHour, 2 * kHour);
+  a.engine = "kubernetes";  // no entry: the default type, half a small node
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 0.5);
+  a.engine = "spark:prod";  // the kind's entry: 1/8 of a big node at $4
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 0.5);
+  b.engines["spark:prod"] = {"", 1.0, 0};  // the instance's entry wins: 2 cpu at $1
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2.0);
+  b.engines.erase("spark:prod");
+  a.engine = "spark";
+  EXPECT_NE(PriceAttempt(b, a, "container", kHour).basis.find("on big"), std::string::npos);
+  a.engine = "local";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2 * 0.04 + 4 * 0.005);
+  // The local engine records the planner's placement, but the server's host has no spot.
+  a.placement.capacity = "spot";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, 2 * 0.04 + 4 * 0.005);
+  b.engines["kubernetes"] = {"", 0.04, 0.005};  // flat rates elsewhere: spot at the fraction
+  a.engine = "kubernetes:prod";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd,
+                   (2 * 0.04 + 4 * 0.005) * b.spot_fraction);
+}
+
+TEST(Pricing, ServerDefaultPricesTheLocalEngineAtFlatRates) {
+  PriceBook b = ServerDefaultPriceBook();
+  ASSERT_TRUE(Validate(b).ok());
+  Attempt a = Container(1000, kGiB, kHour, 2 * kHour);
+  a.engine = "local";
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", kHour).usd, kLocalCpuHourly + kLocalGibHourly);
+  a.engine = "kubernetes";  // m5.4xlarge: cpu dominates, 1 of 15.75 allocatable cores
+  EXPECT_NEAR(PriceAttempt(b, a, "container", kHour).usd, 0.768 / 15.75, 1e-12);
+}
+
+TEST(Pricing, EngineEntriesAreValidated) {
+  PriceBook b = Book();
+  b.engines["spark"] = {"huge", 0, 0};
+  EXPECT_NE(Validate(b).error().message().find("cost.engines.spark.node_type 'huge'"),
+            std::string::npos);
+  b.engines["spark"] = {"big", 0.1, 0};
+  EXPECT_NE(Validate(b).error().message().find("keep one of them"), std::string::npos);
+  b.engines["spark"] = {"", 0, 0};
+  EXPECT_NE(Validate(b).error().message().find("cost.engines.spark has no prices"),
+            std::string::npos);
+  b.engines["spark"] = {"", -1, 1};
+  EXPECT_NE(Validate(b).error().message().find("must be finite numbers >= 0"), std::string::npos);
+}
+
+TEST(Pricing, UsedBasisPricesTheSamplesInsideTheRunningTime) {
+  PriceBook b = Book();  // small: 4 cpu / 16Gi at $1/h on-demand, $0.25 spot
+  Attempt a = Container(4000, 16 * kGiB, kHour, 2 * kHour);  // requests a whole node
+  a.resources.spark.driver = {1000, kGiB, 0};
+  a.placement.capacity = "on-demand";
+  a.placement.executor_capacity = "spot";
+  const Micros half = 30 * 60 * kMicrosPerSecond;
+  std::vector<UsageSlice> usage = {
+      {"driver", kHour, half, 1000, kGiB},              // 1/4 node × $1 × 0.5 h
+      {"executor-1", kHour + half, 2 * half, 2000, 0},  // 1/2 × $0.25, clipped to 0.5 h
+      {"driver", 0, kHour, 4000, kGiB},                 // before the start: not priced
+  };
+  AttemptCost c = PriceAttemptUsed(b, a, "spark", usage, 3 * kHour);
+  EXPECT_DOUBLE_EQ(c.usd, 0.25 * 0.5 + 0.5 * 0.25 * 0.5);
+  EXPECT_NE(c.basis.find("used cpu (mean) / memory (peak) of 2 components"), std::string::npos)
+      << c.basis;
+  // Without samples it is the request, and says so.
+  AttemptCost r = PriceAttemptUsed(b, a, "container", {}, 3 * kHour);
+  EXPECT_DOUBLE_EQ(r.usd, PriceAttempt(b, a, "container", 3 * kHour).usd);
+  EXPECT_TRUE(r.basis.starts_with("no usage samples, priced as requested")) << r.basis;
+}
+
+TEST(Pricing, BasisNamesAndMoneyForPeople) {
+  EXPECT_EQ(*ParseShareBasis("used"), ShareBasis::kUsed);
+  EXPECT_EQ(*ParseShareBasis("requested"), ShareBasis::kRequested);
+  EXPECT_NE(ParseShareBasis("peak").error().message().find("use requested or used"),
+            std::string::npos);
+  EXPECT_EQ(ToString(ShareBasis::kUsed), "used");
+  EXPECT_EQ(FormatUsd(0), "$0");
+  EXPECT_EQ(FormatUsd(12.345), "$12.35");
+  EXPECT_EQ(FormatUsd(0.0042), "$0.0042");
+  EXPECT_EQ(FormatUsd(0.0000012345), "$0.0000012");
+  Attempt a;
+  EXPECT_EQ(KindOf(a), "container");
+  a.resources.spark.instances = 2;
+  EXPECT_EQ(KindOf(a), "spark");
 }
 
 }  // namespace

@@ -205,6 +205,12 @@ net::Response Api::ListRuns(net::Request& req, Who who) {
   filter.owner = req.Query("owner");
   filter.parent = req.Query("parent");
   filter.cursor = req.Query("cursor");
+  if (std::string sort = req.Query("sort", "newest"); sort == "cost") {
+    filter.sort = store::RunFilter::Sort::kCost;
+  } else if (sort != "newest") {
+    return Err(InvalidArgument(
+        fmt::format("sort '{}' is not known; use newest (the default) or cost", sort)));
+  }
   auto after = ParseTimeParam(req, "created_after");
   if (!after.ok()) return Err(after.error());
   auto before = ParseTimeParam(req, "created_before");
@@ -222,7 +228,11 @@ net::Response Api::ListRuns(net::Request& req, Who who) {
   auto page = store_.ListRuns(filter);
   if (!page.ok()) return Err(page.error());
   json::array runs;
-  for (const auto& r : page->runs) runs.push_back(ToJsonSummary(r));
+  for (const auto& r : page->runs) {
+    json::object summary = ToJsonSummary(r);
+    AddSummaryCost(summary, r, options_.cost);
+    runs.push_back(std::move(summary));
+  }
   json::object out{{"runs", std::move(runs)}};
   out["next_cursor"] =
       page->next_cursor.empty() ? json::value(nullptr) : json::value(page->next_cursor);
@@ -232,6 +242,7 @@ net::Response Api::ListRuns(net::Request& req, Who who) {
 json::value Api::RunJson(const tug::Run& run) const {
   json::value v = ToJson(run);
   json::object& o = v.as_object();
+  AddRunCost(o, run, options_.cost, clock_.Now());
   if (run.spec.kind == "spark") {
     // The proxy serves the live UI, then redirects to the history server.
     o["spark_ui"] = "/runs/" + run.id + "/spark-ui/";

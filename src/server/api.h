@@ -4,10 +4,11 @@
 /// nothing is written before the whole request has been validated.
 ///
 /// Authentication and authorization (src/auth): every route but /healthz, /readyz,
-/// /api/v1/auth/config and /api/v1/openapi.json first establishes who calls (401 without valid credentials, with
-/// WWW-Authenticate), then each handler asks the policy about what it touches (403 naming what is
-/// missing). With authentication off (loopback only) every caller is an admin without a name.
-/// Changes, and changes refused with 401/403, are written to the audit log (audit_log.h).
+/// /api/v1/auth/config and /api/v1/openapi.json first establishes who calls (401 without valid
+/// credentials, with WWW-Authenticate), then each handler asks the policy about what it touches
+/// (403 naming what is missing). With authentication off (loopback only) every caller is an admin
+/// without a name. Changes, and changes refused with 401/403, are written to the audit log
+/// (audit_log.h).
 ///
 /// Threading: handlers run on the HTTP server's threads and only call thread-safe collaborators.
 #include <functional>
@@ -34,6 +35,7 @@
 #include "metrics/registry.h"
 #include "net/http.h"
 #include "server/audit_log.h"
+#include "server/cost_json.h"
 #include "server/event_hub.h"
 #include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
@@ -92,6 +94,8 @@ struct ApiOptions {
   /// Whether this host has a GPU (the local engine refuses GPU runs without one, at
   /// submission); unset: /dev/nvidia0 or nvidia-smi on PATH (HostHasGpu).
   std::function<bool()> host_has_gpu;
+  /// Cost per run in run JSON (server/cost_json.h); a null recorder: pricing off.
+  CostView cost;
 };
 
 /// The local engine's GPU check: /dev/nvidia0 exists, or nvidia-smi is on PATH.

@@ -46,6 +46,10 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       RETURN_IF_ERROR(ApplyAuthYaml(config.auth, kv.value(), source));
       continue;
     }
+    if (path == "cost") {
+      RETURN_IF_ERROR(ApplyCostYaml(config.cost, kv.value(), source));
+      continue;
+    }
     if (path == "emr.release_labels") {
       // Spark version → EMR release label; a file's map replaces what came before.
       if (!kv.value().is_object()) {
@@ -162,6 +166,7 @@ Status ApplyEnv(Config& config, const std::map<std::string, std::string>& env) {
     config.clusters.front().namespace_ = it->second;
   }
   RETURN_IF_ERROR(ApplyAuthEnv(config.auth, env));
+  RETURN_IF_ERROR(ApplyCostEnv(config.cost, env));
   // The EMR region: the SDKs' variables when the config names none.
   for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
     if (auto it = env.find(name); config.emr.region.empty() && it != env.end()) {
@@ -298,6 +303,7 @@ Status ValidateConfig(Config& config) {
   }
   std::string host = config.host();
   RETURN_IF_ERROR(ValidateAuth(config.auth, host));
+  RETURN_IF_ERROR(ValidateCost(config.cost));
   if (host == "localhost") config.listen = "127.0.0.1:" + config.listen.substr(colon + 1);
   if (config.data_dir.empty()) return InvalidArgument("data_dir must not be empty");
   for (size_t i = 0; i < config.clusters.size(); ++i) {

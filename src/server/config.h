@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/model.h"
+#include "cost/pricing.h"
 #include "queue/queue.h"
 
 namespace tug::server {
@@ -158,8 +159,21 @@ struct EmrConfig {
   std::string log_uri() const { return "s3://" + log_bucket + "/" + log_prefix; }
 };
 
+/// Cost per run (src/cost; docs/configuration.md#cost): how ended attempts are priced.
+struct CostConfig {
+  bool enabled = true;
+  /// What the prices are in; shown beside every figure (the API's cost.currency).
+  std::string currency = "USD";
+  cost::ShareBasis basis = cost::ShareBasis::kRequested;
+  /// Node types (m5.4xlarge for the cluster engines) and flat rates for the local engine.
+  cost::PriceBook book = cost::ServerDefaultPriceBook();
+  /// The cost counters' (definition, owner) label sets; further pairs count as "_other".
+  int metrics_series = 1000;
+};
+
 struct Config {
   LogsConfig logs;
+  CostConfig cost;
   EmrConfig emr;
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".tug";
@@ -251,6 +265,13 @@ Config DefaultConfig();
 /// The `auth:` section of a config file (config_auth.cpp); `source` names the file in errors.
 [[nodiscard]] Status ApplyAuthYaml(AuthConfig& auth, const boost::json::value& section,
                                    const std::string& source);
+/// The `cost:` section of a config file (config_cost.cpp); `source` names the file in errors.
+[[nodiscard]] Status ApplyCostYaml(CostConfig& cost, const boost::json::value& section,
+                                   const std::string& source);
+/// TUG_COST_ENABLED, TUG_COST_BASIS and TUG_COST_CURRENCY.
+[[nodiscard]] Status ApplyCostEnv(CostConfig& cost, const std::map<std::string, std::string>& env);
+/// The cost section's checks: a valid price book (cost::Validate), series limit >= 1.
+[[nodiscard]] Status ValidateCost(const CostConfig& cost);
 /// The `clusters:` list of a config file (config_clusters.cpp); replaces config.clusters.
 [[nodiscard]] Status ApplyClustersYaml(Config& config, const boost::json::value& section,
                                        const std::string& source);

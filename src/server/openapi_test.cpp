@@ -19,6 +19,7 @@
 
 #include "core/json.h"
 #include "server/api_harness.h"
+#include "server/cost_json.h"
 #include "server/openapi.h"
 #include "templates/parameters.h"
 
@@ -280,6 +281,8 @@ TEST_F(OpenApiTest, EncodersWithEveryFieldSetMatchTheSchemas) {
   run.plan = R"({"rule":"first","sentence":"s"})";
   run.attempt_count = 1;
   run.last_failure_class = "oom";
+  run.cost_usd = 0.5;
+  run.retries_cost_usd = 0.5;
   Attempt a;
   a.id = "r1-1";
   a.run_id = "r1";
@@ -296,9 +299,20 @@ TEST_F(OpenApiTest, EncodersWithEveryFieldSetMatchTheSchemas) {
   ComponentStatus c{"driver", "pod-1", "node-1", "spot", "failed", 1, "Error", "m", 1, 2, true};
   a.components = ComponentsJson({c});
   a.app_id = "spark-1";
+  a.cost_usd = 0.5;
+  a.cost_basis = "requested 1 cpu / 1Gi on-demand";
   run.attempts.push_back(a);
   EXPECT_EQ(CheckComponent("Run", ToJson(run)), "");
   EXPECT_EQ(CheckComponent("RunSummary", ToJsonSummary(run)), "");
+  // The API's cost (server/cost_json.h) on a run and on a listed run.
+  json::value priced = ToJson(run);
+  AddRunCost(priced.as_object(), run, CostView{}, run.ended_at);
+  ASSERT_TRUE(priced.at("cost").is_object());
+  EXPECT_TRUE(priced.at("attempts").at(0).at("cost").at("retry").as_bool());
+  EXPECT_EQ(CheckComponent("Run", priced), "");
+  json::object listed = ToJsonSummary(run);
+  AddSummaryCost(listed, run, CostView{});
+  EXPECT_EQ(CheckComponent("RunSummary", listed), "");
 
   Event e{9, "r1", "r1-1", run.created_at, "ended", "exit 1"};
   EXPECT_EQ(CheckComponent("Event", ToJson(e)), "");

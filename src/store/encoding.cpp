@@ -2,6 +2,7 @@
 #include "store/encoding.h"
 
 #include <charconv>
+#include <cmath>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -10,6 +11,10 @@
 #include "core/json.h"
 
 namespace tug::store {
+
+int64_t UsdToNanos(double usd) { return std::llround(usd * 1e9); }
+double NanosToUsd(int64_t nanos) { return static_cast<double>(nanos) / 1e9; }
+
 namespace json = boost::json;
 Error Corrupt(std::string_view what, std::string_view why) {
   return Internal(

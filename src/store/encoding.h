@@ -27,13 +27,13 @@ namespace tug::store {
 #define TUG_RUN_COLUMNS                                                                         \
   "id, definition, definition_version, status, spec, overrides, created_at, updated_at, "       \
   "started_at, ended_at, stop_requested, exit_code, reason, message, plan, owner, group_name, " \
-  "queue, priority, queue_reason, parent_run_id"
+  "queue, priority, queue_reason, parent_run_id, cost_nanos, retries_cost_nanos"
 /// Columns of an attempt row, in order.
 #define TUG_ATTEMPT_COLUMNS                                                                      \
   "id, run_id, number, status, memory_bytes, cpu_millis, engine, engine_ref, claimed_by, "       \
   "lease_expires_at, created_at, due_at, launched_at, started_at, ended_at, exit_code, reason, " \
   "message, peak_memory_bytes, cpu_micros, diagnosis, capacity, executor_capacity, "             \
-  "spark_resources, decision, components, app_id, gpu"
+  "spark_resources, decision, components, app_id, gpu, cost_nanos, cost_basis"
 /// Columns of a usage bucket row, in order (cpu_millis_sum / samples is the mean).
 #define TUG_USAGE_COLUMNS                                                            \
   "attempt_id, component, bucket_at, width, memory_bytes, cpu_millis_sum, samples, " \
@@ -44,6 +44,11 @@ namespace tug::store {
   "last_used_at"
 /// Columns of an event row, in order.
 #define TUG_EVENT_COLUMNS "seq, run_id, attempt_id, at, type, message"
+
+/// Costs are stored as whole nano-dollars (1e-9 $, exact integer sums and cursor comparisons;
+/// int64 holds 9.2e9 $): cost_nanos of an attempt (NULL: not priced) and of a run.
+int64_t UsdToNanos(double usd);
+double NanosToUsd(int64_t nanos);
 
 /// kInternal for a stored value that cannot be read back (`what`: "run status"; `why`: detail).
 Error Corrupt(std::string_view what, std::string_view why);

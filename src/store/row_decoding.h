@@ -55,6 +55,8 @@ Result<Run> DecodeRunRow(const Row& row) {
   r.priority = static_cast<int>(row.Int(18));
   r.queue_reason = row.Text(19);
   r.parent_run_id = row.Text(20);
+  r.cost_usd = NanosToUsd(row.Int(21));
+  r.retries_cost_usd = NanosToUsd(row.Int(22));
   return r;
 }
 
@@ -95,6 +97,8 @@ Result<Attempt> DecodeAttemptRow(const Row& row) {
   a.components = row.Text(25);
   a.app_id = row.Text(26);
   a.resources.gpu = row.Int(27);
+  if (!row.IsNull(28)) a.cost_usd = NanosToUsd(row.Int(28));
+  a.cost_basis = row.Text(29);
   return a;
 }
 

@@ -1,14 +1,18 @@
 // The rules every Store backend applies the same way (see rules.h).
 #include "store/rules.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "core/ids.h"
+#include "store/encoding.h"
 
 namespace tug::store {
 namespace {
 
 constexpr std::string_view kCursorPrefix = "v1.";
+constexpr std::string_view kCostCursorPrefix = "c1.";
 constexpr size_t kMaxCursorIdBytes = 128;
 
 }  // namespace
@@ -185,13 +189,55 @@ Status CheckOwnerLease(const std::string& owner, Micros lease, std::string_view 
   return OkStatus();
 }
 
-Result<std::string> CheckPage(const RunFilter& filter) {
+std::string EncodeCursor(RunFilter::Sort sort, const Run& last) {
+  if (sort == RunFilter::Sort::kNewest) return EncodeCursor(last.id);
+  return fmt::format("{}{}.{}", kCostCursorPrefix, UsdToNanos(last.cost_usd),
+                     EncodeCursor(last.id).substr(kCursorPrefix.size()));
+}
+
+CostAdded CostOfEnd(const AttemptEnd& end) {
+  CostAdded c;
+  if (!end.cost_usd) return c;
+  c.nanos = UsdToNanos(*end.cost_usd);
+  if (end.status == AttemptStatus::kFailed || end.status == AttemptStatus::kLost) {
+    c.retries_nanos = c.nanos;
+  }
+  return c;
+}
+
+Result<PageAfter> CheckPage(const RunFilter& filter) {
   if (filter.limit < 1 || filter.limit > kMaxRunsPerPage) {
     return InvalidArgument(fmt::format("limit {} is out of range; ask for 1 to {} runs per page",
                                        filter.limit, kMaxRunsPerPage));
   }
-  if (filter.cursor.empty()) return std::string();
-  return DecodeCursor(filter.cursor);
+  PageAfter after;
+  if (filter.cursor.empty()) return after;
+  const bool by_cost = filter.sort == RunFilter::Sort::kCost;
+  const std::string_view cursor = filter.cursor;
+  if (cursor.starts_with(by_cost ? kCursorPrefix : kCostCursorPrefix)) {
+    return InvalidArgument(fmt::format(
+        "this cursor is from a listing sorted {}; keep the sort of the listing it came from, or "
+        "leave the cursor empty for the first page",
+        by_cost ? "newest first" : "by cost"));
+  }
+  if (!by_cost) {
+    ASSIGN_OR_RETURN(after.id, DecodeCursor(cursor));
+    return after;
+  }
+  // c1.<nanos>.<hex id>: the id part decodes as a v1 cursor.
+  const size_t dot = cursor.find('.', kCostCursorPrefix.size());
+  std::string_view nanos = cursor.substr(kCostCursorPrefix.size(), dot - kCostCursorPrefix.size());
+  auto [end, ec] = std::from_chars(nanos.data(), nanos.data() + nanos.size(), after.cost_nanos);
+  if (!cursor.starts_with(kCostCursorPrefix) || dot == std::string_view::npos || nanos.empty() ||
+      ec != std::errc() || end != nanos.data() + nanos.size()) {
+    return InvalidArgument(fmt::format(
+        "cursor '{}' is not valid; pass next_cursor from the previous page unchanged, or leave "
+        "it empty for the first page",
+        cursor.substr(0, 48)));
+  }
+  ASSIGN_OR_RETURN(after.id,
+                   DecodeCursor(std::string(kCursorPrefix) + std::string(cursor.substr(dot + 1))));
+  return after;
 }
 
 Status CheckLease(const std::string& name, const std::string& owner, Micros ttl) {
@@ -247,7 +293,7 @@ std::string VisibilityCondition(const Visibility& visible, std::vector<std::stri
   return " AND (" + terms + ")";
 }
 
-RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
+RunsQuery ListRunsQuery(const RunFilter& filter, const PageAfter& after, const char* columns,
                         bool dollar) {
   RunsQuery q;
   // The summary columns read the attempts' (run_id, number) unique index, one probe per row.
@@ -279,10 +325,25 @@ RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const
   // index scan that stops after one page.
   if (filter.created_after > 0) bind("id >=", IdFloor(filter.created_after));
   std::string upper = filter.created_before > 0 ? IdFloor(filter.created_before) : "";
-  if (!after.empty() && (upper.empty() || after < upper)) upper = after;
+  const bool by_cost = filter.sort == RunFilter::Sort::kCost;
+  if (!by_cost && !after.id.empty() && (upper.empty() || after.id < upper)) upper = after.id;
   if (!upper.empty()) bind("id <", upper);
+  if (by_cost && !after.id.empty()) {
+    auto placeholder = [&](std::string value) {
+      q.params.push_back(std::move(value));
+      return fmt::format("{}{}", dollar ? '$' : '?', q.params.size());
+    };
+    const std::string cost = placeholder(std::to_string(after.cost_nanos));
+    const std::string id = placeholder(after.id);
+    // Parameters are bound as text: the casts make both backends compare numbers.
+    q.sql += fmt::format(
+        " AND (cost_nanos < CAST({0} AS BIGINT) OR (cost_nanos = CAST({0} AS BIGINT) AND id < "
+        "{1}))",
+        cost, id);
+  }
   q.limit = filter.limit + 1;  // one more than asked tells whether another page exists
-  q.sql += fmt::format(" ORDER BY id DESC LIMIT {}{}", dollar ? '$' : '?', q.params.size() + 1);
+  q.sql += fmt::format(" ORDER BY {}id DESC LIMIT {}{}", by_cost ? "cost_nanos DESC, " : "",
+                       dollar ? '$' : '?', q.params.size() + 1);
   return q;
 }
 

@@ -17,10 +17,27 @@ inline constexpr int kMaxHistoryRows = 500;
 inline constexpr int kMaxEventsPerPage = 10'000;
 inline constexpr int kMaxPurgeRuns = 10'000;
 
-/// ListRuns cursors: "v1." + lower-case hex of the last id of the page. Decoding anything else
-/// is kInvalidArgument (the message asks for next_cursor unchanged).
+/// ListRuns cursors: "v1." + lower-case hex of the last id of the page (newest first), or
+/// "c1.<cost in nano-dollars>.<hex id>" (by cost). Decoding anything else is kInvalidArgument
+/// (the message asks for next_cursor unchanged).
 std::string EncodeCursor(std::string_view id);
+std::string EncodeCursor(RunFilter::Sort sort, const Run& last);
 [[nodiscard]] Result<std::string> DecodeCursor(std::string_view cursor);
+
+/// Where a page starts: after the run `id` (empty: the first page) and, sorted by cost, after
+/// cost `cost_nanos` (runs of equal cost by id, descending).
+struct PageAfter {
+  std::string id;
+  int64_t cost_nanos = 0;
+};
+
+/// What an end adds to its run's stored costs (nano-dollars): all of the attempt's cost, and to
+/// the retries' cost when it FAILED or was LOST. Zero when the end carries no cost.
+struct CostAdded {
+  int64_t nanos = 0;
+  int64_t retries_nanos = 0;
+};
+CostAdded CostOfEnd(const AttemptEnd& end);
 
 /// kFailedPrecondition for an illegal state move.
 Error TransitionError(const std::string& attempt_id, AttemptStatus from, AttemptStatus to);
@@ -61,9 +78,9 @@ std::string StopRequestedMessage(const std::string& by);
 /// `doing` names the call in the message: "renewing leases", "taking over an attempt".
 [[nodiscard]] Status CheckOwnerLease(const std::string& owner, Micros lease,
                                      std::string_view doing);
-/// A ListRuns filter's limit (1..kMaxRunsPerPage); returns the id its cursor points after ("" for
-/// the first page).
-[[nodiscard]] Result<std::string> CheckPage(const RunFilter& filter);
+/// A ListRuns filter's limit (1..kMaxRunsPerPage); returns where its cursor points after (an empty
+/// id for the first page). kInvalidArgument for a cursor of the other sort.
+[[nodiscard]] Result<PageAfter> CheckPage(const RunFilter& filter);
 [[nodiscard]] Status CheckLease(const std::string& name, const std::string& owner, Micros ttl);
 [[nodiscard]] Status CheckPurgeLimit(int limit);
 /// The take-over rules on the attempt as locked in the caller's transaction: it must be
@@ -82,13 +99,16 @@ std::string VisibilityCondition(const Visibility& visible, std::vector<std::stri
 /// latest failed attempt> FROM runs WHERE ..." (the two extra columns follow `columns`) with one
 /// bound parameter per filter that is set (status, each of statuses, definition, owner, the
 /// visibility, the creation range as an id range, the cursor) and the page size last; `dollar`
-/// numbers them $1.. (PostgreSQL), else ?1.. (SQLite). `after` is CheckPage's cursor id.
+/// numbers them $1.. (PostgreSQL), else ?1.. (SQLite). `after` is CheckPage's. Sorted by cost the
+/// order is (cost_nanos, id) descending: a keyset over the runs_cost index, so pages neither
+/// repeat nor skip a run whose cost is unchanged (only an attempt ending between two pages moves
+/// its run, as a newer run appears on no later newest-first page).
 struct RunsQuery {
   std::string sql;
   std::vector<std::string> params;  // in placeholder order, then the limit (filter.limit + 1)
   int64_t limit = 0;
 };
-RunsQuery ListRunsQuery(const RunFilter& filter, const std::string& after, const char* columns,
+RunsQuery ListRunsQuery(const RunFilter& filter, const PageAfter& after, const char* columns,
                         bool dollar);
 
 /// Usage downsampling: 1 s buckets for an attempt's first 2 minutes, 5 s up to 10 minutes, 1 min

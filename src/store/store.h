@@ -39,14 +39,18 @@ struct RunFilter {
   /// (ids are time-ordered); 0: unbounded.
   Micros created_after = 0;
   Micros created_before = 0;
-  /// Opaque cursor from a previous page's next_cursor; empty: first page (newest first).
+  /// The order: kNewest (id descending), or kCost (Run::cost_usd descending, then id descending:
+  /// the most expensive first; runs without a stored cost, active ones included, come last).
+  enum class Sort { kNewest, kCost };
+  Sort sort = Sort::kNewest;
+  /// Opaque cursor from a previous page's next_cursor (of the same sort); empty: first page.
   std::string cursor;
   int limit = 50;  // 1..500
   Visibility visible;
 };
 
 struct RunPage {
-  std::vector<Run> runs;    // newest first; attempts not filled
+  std::vector<Run> runs;    // in the filter's order; attempts not filled
   std::string next_cursor;  // empty when there is no further page
 };
 
@@ -66,6 +70,10 @@ struct AttemptEnd {
   /// The attempt's components (Attempt::components) and Spark application id, when known.
   std::string components;
   std::string app_id;
+  /// What the attempt cost (Attempt::cost_usd, cost_basis); unset: not priced. The store adds it
+  /// to the run's cost_usd, and to retries_cost_usd when the attempt FAILED or was LOST.
+  std::optional<double> cost_usd;
+  std::string cost_basis;
   /// A planned retry: created QUEUED (due at next->due_at) in the same transaction, and the
   /// run becomes RETRYING instead of ending. Ignored (the run ends) if a stop was requested.
   std::optional<Attempt> next;

@@ -176,6 +176,15 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
 CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
 )sql"},
+    // Cost per run, as SQLite's migration 10: attempts' prices (nano-dollars, NULL: not priced)
+    // and their runs' sums.
+    Migration{6, R"sql(
+ALTER TABLE attempts ADD COLUMN cost_nanos BIGINT;
+ALTER TABLE attempts ADD COLUMN cost_basis TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cost_nanos BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN retries_cost_nanos BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX runs_cost ON runs (cost_nanos, id);
+)sql"},
 };
 
 // Held for the length of each migration's transaction ("tug_migr" as an int64); advisory locks

@@ -22,17 +22,17 @@ using pg::Tx;
 namespace {
 
 // A run, its first attempt and its "submitted" event in one statement (one round trip, atomic
-// on its own). $1..$21 the run, $22 its signature, $23..$50 the attempt, $51 the event text. The
+// on its own). $1..$23 the run, $24 its signature, $25..$54 the attempt, $55 the event text. The
 // attempt's foreign key is checked at the end of the statement, when the run is in.
 constexpr const char* kCreateRunSql =
     "WITH r AS (INSERT INTO runs (" TUG_RUN_COLUMNS
     ", signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-    "$16, $17, $18, $19, $20, $21, $22)), "
+    "$16, $17, $18, $19, $20, $21, $22, $23, $24)), "
     "a AS (INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
-    ") VALUES ($23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, "
-    "$39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50)) "
+    ") VALUES ($25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, "
+    "$41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)) "
     "INSERT INTO events (run_id, attempt_id, at, type, message) "
-    "VALUES ($1, $23, $7, 'submitted', $51)";
+    "VALUES ($1, $25, $7, 'submitted', $55)";
 
 // Claims an idempotency key: inserts it, or takes over an expired one; no row back means a live
 // key holds it. A concurrent claim of the same key waits on the primary key until the first
@@ -117,13 +117,25 @@ constexpr const char* kEndFastSql =
     "FOR NO KEY UPDATE), "
     "ua AS (UPDATE attempts AS t SET status = $4, ended_at = $5, exit_code = $6, reason = $7, "
     "message = $8, peak_memory_bytes = $9, cpu_micros = $10, diagnosis = $11, "
-    "failure_class = $12, decision = $13, components = $14, app_id = $15, lease_expires_at = 0 "
+    "failure_class = $12, decision = $13, components = $14, app_id = $15, lease_expires_at = 0, "
+    "cost_nanos = $18::bigint, cost_basis = $19 "
     "FROM lk WHERE t.id = lk.id RETURNING t.run_id), "
     "ur AS (UPDATE runs AS t SET status = $16, ended_at = $5, updated_at = $5, exit_code = $6, "
-    "reason = $7, message = $8 FROM ua WHERE t.id = ua.run_id), "
+    "reason = $7, message = $8, cost_nanos = t.cost_nanos + $20::bigint, "
+    "retries_cost_nanos = t.retries_cost_nanos + $21::bigint FROM ua WHERE t.id = ua.run_id), "
     "ev AS (INSERT INTO events (run_id, attempt_id, at, type, message) "
     "SELECT run_id, $1, $5, 'ended', $17 FROM ua) "
     "SELECT COUNT(*) FROM ua";
+
+// The attempt's cost (NULL: not priced) and basis.
+void AddAttemptCost(Params& p, const AttemptEnd& end) {
+  if (end.cost_usd) {
+    p.Add(UsdToNanos(*end.cost_usd));
+  } else {
+    p.AddNull();
+  }
+  p.Add(end.cost_basis);
+}
 
 constexpr std::array kAttemptStatuses = {AttemptStatus::kQueued,  AttemptStatus::kLaunching,
                                          AttemptStatus::kRunning, AttemptStatus::kSucceeded,
@@ -220,7 +232,7 @@ Result<Run> PostgresStore::GetRun(const std::string& id) {
 }
 
 Result<RunPage> PostgresStore::ListRuns(const RunFilter& filter) {
-  ASSIGN_OR_RETURN(std::string after, CheckPage(filter));
+  ASSIGN_OR_RETURN(PageAfter after, CheckPage(filter));
   RunPage page;
   return ValueIfOk(Read([&](Tx& tx) -> Status {
                      RunsQuery q = ListRunsQuery(filter, after, TUG_RUN_COLUMNS, /*dollar=*/true);
@@ -231,7 +243,7 @@ Result<RunPage> PostgresStore::ListRuns(const RunFilter& filter) {
                      page = RunPage();
                      for (int i = 0; i < rows.size(); ++i) {
                        if (static_cast<int>(page.runs.size()) == filter.limit) {
-                         page.next_cursor = EncodeCursor(page.runs.back().id);
+                         page.next_cursor = EncodeCursor(filter.sort, page.runs.back());
                          break;
                        }
                        ASSIGN_OR_RETURN(Run r, pg::ReadRun(Row(rows, i)));
@@ -290,6 +302,9 @@ Status PostgresStore::EndAttempt(const std::string& attempt_id, const AttemptEnd
           .Add(end.app_id)
           .Add(ToString(run_to))
           .Add(DescribeEnd(end.status, end.outcome));
+      AddAttemptCost(p, end);
+      const CostAdded add = CostOfEnd(end);
+      p.Add(add.nanos).Add(add.retries_nanos);
       ASSIGN_OR_RETURN(Rows rows, tx.Exec(kEndFastSql, p));
       ended = rows.Int(0, 0) == 1;
       return OkStatus();
@@ -329,12 +344,20 @@ Status PostgresStore::EndAttempt(const std::string& attempt_id, const AttemptEnd
           .Add(end.components)
           .Add(end.app_id)
           .Add(a.id);
+      AddAttemptCost(p, end);
       tx.Queue(
           "UPDATE attempts SET status = $1, ended_at = $2, exit_code = $3, reason = $4, "
           "message = $5, peak_memory_bytes = $6, cpu_micros = $7, diagnosis = $8, "
           "failure_class = $9, decision = $10, components = $11, app_id = $12, "
-          "lease_expires_at = 0 WHERE id = $13",
+          "lease_expires_at = 0, cost_nanos = $14::bigint, cost_basis = $15 WHERE id = $13",
           std::move(p));
+      tx.Queue(
+          "UPDATE runs SET cost_nanos = cost_nanos + $2::bigint, "
+          "retries_cost_nanos = retries_cost_nanos + $3::bigint WHERE id = $1",
+          [&] {
+            const CostAdded add = CostOfEnd(end);
+            return P(a.run_id, add.nanos, add.retries_nanos);
+          }());
     }
     if (retry) {
       // Only what the planner decides is taken from `next`; claim, lease, times and outcome

@@ -56,6 +56,7 @@ void AddRun(Params& p, const Run& run) {
   p.Add(run.plan).Add(run.owner).Add(run.group);
   p.Add(run.queue).Add(static_cast<int64_t>(run.priority)).Add(run.queue_reason);
   p.Add(run.parent_run_id);
+  p.Add(UsdToNanos(run.cost_usd)).Add(UsdToNanos(run.retries_cost_usd));
 }
 
 void AddAttempt(Params& p, const Attempt& a) {
@@ -85,6 +86,12 @@ void AddAttempt(Params& p, const Attempt& a) {
       .Add(a.components)
       .Add(a.app_id)
       .Add(a.resources.gpu);
+  if (a.cost_usd) {
+    p.Add(UsdToNanos(*a.cost_usd));
+  } else {
+    p.AddNull();
+  }
+  p.Add(a.cost_basis);
 }
 
 Params EventParams(const Event& e) {

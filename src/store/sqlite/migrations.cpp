@@ -193,6 +193,15 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
 CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
 )sql"},
+    // Cost per run (src/cost): each attempt's price when it ended, in nano-dollars (NULL: not
+    // priced), and its run's sums, kept as attempts end so a listing sorts by cost on an index.
+    Migration{10, R"sql(
+ALTER TABLE attempts ADD COLUMN cost_nanos INTEGER;
+ALTER TABLE attempts ADD COLUMN cost_basis TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cost_nanos INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN retries_cost_nanos INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_cost ON runs (cost_nanos, id);
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

@@ -27,7 +27,7 @@ void BindOutcome(Stmt& stmt, int first_index, const std::optional<Outcome>& outc
 Status InsertAttempt(Connection& db, const Attempt& a) {
   ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO attempts (" TUG_ATTEMPT_COLUMNS
                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   s.Bind(1, a.id)
       .Bind(2, a.run_id)
       .Bind(3, a.number)
@@ -44,7 +44,7 @@ Status InsertAttempt(Connection& db, const Attempt& a) {
       .Bind(14, a.started_at)
       .Bind(15, a.ended_at);
   BindOutcome(s, 16, a.outcome);
-  return s.Bind(19, a.peak_memory_bytes)
+  s.Bind(19, a.peak_memory_bytes)
       .Bind(20, a.cpu_micros)
       .Bind(21, a.diagnosis)
       .Bind(22, a.placement.capacity)
@@ -53,8 +53,13 @@ Status InsertAttempt(Connection& db, const Attempt& a) {
       .Bind(25, a.decision)
       .Bind(26, a.components)
       .Bind(27, a.app_id)
-      .Bind(28, a.resources.gpu)
-      .Run();
+      .Bind(28, a.resources.gpu);
+  if (a.cost_usd) {
+    s.Bind(29, UsdToNanos(*a.cost_usd));
+  } else {
+    s.BindNull(29);
+  }
+  return s.Bind(30, a.cost_basis).Run();
 }
 
 Status InsertEvent(Connection& db, const Event& e) {

@@ -115,9 +115,9 @@ std::vector<Status> SqliteStore::CreateRuns(const std::vector<NewRun>& runs) {
 
 Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& first) {
   // The signature is computed here, not taken from the caller, so history lookups can trust it.
-  ASSIGN_OR_RETURN(Stmt r,
-                   db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(Stmt r, db.Prepare("INSERT INTO runs (" TUG_RUN_COLUMNS ", signature) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                      "?, ?, ?, ?, ?, ?, ?, ?)"));
   r.Bind(1, run.id)
       .Bind(2, run.definition)
       .Bind(3, run.definition_version)
@@ -133,7 +133,8 @@ Status SqliteStore::InsertRun(Connection& db, const Run& run, const Attempt& fir
   r.Bind(15, run.plan).Bind(16, run.owner).Bind(17, run.group);
   r.Bind(18, run.queue).Bind(19, run.priority).Bind(20, run.queue_reason);
   r.Bind(21, run.parent_run_id);
-  r.Bind(22, CommandSignature(run.spec));
+  r.Bind(22, UsdToNanos(run.cost_usd)).Bind(23, UsdToNanos(run.retries_cost_usd));
+  r.Bind(24, CommandSignature(run.spec));
   if (auto st = r.Run(); !st.ok()) {
     if (st.error().code() != Code::kAlreadyExists) return st;
     return AlreadyExists(
@@ -171,7 +172,7 @@ Result<Run> SqliteStore::GetRun(const std::string& id) {
 }
 
 Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
-  ASSIGN_OR_RETURN(std::string after, CheckPage(filter));
+  ASSIGN_OR_RETURN(PageAfter after, CheckPage(filter));
   RunPage page;
   return sqlite::ValueIfOk(
       Read([&](Connection& db) -> Status {
@@ -184,12 +185,12 @@ Result<RunPage> SqliteStore::ListRuns(const RunFilter& filter) {
           ASSIGN_OR_RETURN(bool row, s.Step());
           if (!row) return OkStatus();
           if (static_cast<int>(page.runs.size()) == filter.limit) {
-            page.next_cursor = EncodeCursor(page.runs.back().id);
+            page.next_cursor = EncodeCursor(filter.sort, page.runs.back());
             return OkStatus();
           }
           ASSIGN_OR_RETURN(Run r, sqlite::ReadRun(s));
-          r.attempt_count = static_cast<int>(s.Int(21));  // after the 21 run columns
-          r.last_failure_class = s.Text(22);
+          r.attempt_count = static_cast<int>(s.Int(23));  // after the 23 run columns
+          r.last_failure_class = s.Text(24);
           page.runs.push_back(std::move(r));
         }
       }),
@@ -263,19 +264,30 @@ Status SqliteStore::EndAttempt(const std::string& attempt_id, const AttemptEnd& 
                        db.Prepare("UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, "
                                   "reason = ?, message = ?, peak_memory_bytes = ?, cpu_micros = ?, "
                                   "diagnosis = ?, failure_class = ?, decision = ?, "
-                                  "components = ?, app_id = ?, "
+                                  "components = ?, app_id = ?, cost_nanos = ?, cost_basis = ?, "
                                   "lease_expires_at = 0 WHERE id = ?"));
       s.Bind(1, ToString(end.status)).Bind(2, ended_at);
       sqlite::BindOutcome(s, 3, end.outcome);
-      RETURN_IF_ERROR(s.Bind(6, end.peak_memory_bytes)
-                          .Bind(7, end.cpu_micros)
-                          .Bind(8, end.diagnosis)
-                          .Bind(9, end.failure_class)
-                          .Bind(10, end.decision)
-                          .Bind(11, end.components)
-                          .Bind(12, end.app_id)
-                          .Bind(13, a.id)
-                          .Run());
+      s.Bind(6, end.peak_memory_bytes)
+          .Bind(7, end.cpu_micros)
+          .Bind(8, end.diagnosis)
+          .Bind(9, end.failure_class)
+          .Bind(10, end.decision)
+          .Bind(11, end.components)
+          .Bind(12, end.app_id);
+      if (end.cost_usd) {
+        s.Bind(13, UsdToNanos(*end.cost_usd));
+      } else {
+        s.BindNull(13);
+      }
+      RETURN_IF_ERROR(s.Bind(14, end.cost_basis).Bind(15, a.id).Run());
+    }
+    if (end.cost_usd) {
+      const CostAdded add = CostOfEnd(end);
+      ASSIGN_OR_RETURN(Stmt c, db.Prepare("UPDATE runs SET cost_nanos = cost_nanos + ?, "
+                                          "retries_cost_nanos = retries_cost_nanos + ? "
+                                          "WHERE id = ?"));
+      RETURN_IF_ERROR(c.Bind(1, add.nanos).Bind(2, add.retries_nanos).Bind(3, a.run_id).Run());
     }
     if (retry) {
       // Only what the planner decides is taken from `next`; claim, lease, times and outcome

@@ -18,6 +18,7 @@
 #include "store/store_conformance_auth.h"
 #include "store/store_conformance_changes.h"
 #include "store/store_conformance_claims.h"
+#include "store/store_conformance_cost.h"
 #include "store/store_conformance_leases.h"
 #include "store/store_conformance_queues.h"
 #include "store/store_conformance_queries.h"

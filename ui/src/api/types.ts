@@ -148,6 +148,27 @@ export interface ComponentStatus {
   ended_at?: string;
 }
 
+/** An attempt's price (src/cost): stored when it ended, estimated to now while it runs. */
+export interface AttemptCost {
+  usd: number;
+  basis?: string;
+  /** It failed or was lost: part of the run's retries' cost. */
+  retry?: boolean;
+  estimated?: boolean;
+}
+
+/** A run's cost (docs/api.md#cost); a listed run has only currency, total and retries. */
+export interface RunCost {
+  currency?: string;
+  total: number;
+  retries: number;
+  succeeded?: number;
+  /** "requested" or "used": what an attempt's share of a node is measured from. */
+  basis?: string;
+  /** A running attempt is priced to now at today's prices. */
+  estimated?: boolean;
+}
+
 export interface Attempt {
   id: string;
   run_id: string;
@@ -171,6 +192,8 @@ export interface Attempt {
   app_id?: string;
   /** Components that have a log (newer servers). */
   logs?: string[];
+  /** Newer servers: what it cost. */
+  cost?: AttemptCost | null;
 }
 
 export interface RunSummary {
@@ -191,6 +214,8 @@ export interface RunSummary {
   failure_class?: string | null;
   /** The run that submitted this one (lineage); absent for a top-level run. */
   parent_run_id?: string;
+  /** Newer servers: what it cost (null: pricing off and nothing stored). */
+  cost?: RunCost | null;
 }
 
 export interface Run extends RunSummary {

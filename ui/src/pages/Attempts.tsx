@@ -3,6 +3,7 @@
 import type { Attempt, Decision, Run } from '../api/types';
 import { isActiveAttempt } from '../api/types';
 import { ClassChip, StatusChip } from '../components/common';
+import { formatMoney } from '../lib/cost';
 import { formatBytes, formatDuration, parseBytes, parseTime } from '../lib/format';
 import { runHref } from '../lib/route';
 import { attemptDuration, attemptWait, describeResources, logComponents, memoryUse, rootCauseComponent } from '../lib/runinfo';
@@ -140,6 +141,16 @@ function AttemptCard({ run, attempt: a, now, span }: { run: Run; attempt: Attemp
           <dt>CPU time</dt>
           <dd>{a.cpu_seconds ? `${a.cpu_seconds.toFixed(2)} s` : '—'}</dd>
         </div>
+        {a.cost ? (
+          <div>
+            <dt>Cost</dt>
+            <dd data-testid="attempt-cost" title={a.cost.basis}>
+              {a.cost.estimated ? '~' : ''}
+              {formatMoney(a.cost.usd, run.cost?.currency)}
+              {a.cost.retry ? <span class="muted"> (retry)</span> : null}
+            </dd>
+          </div>
+        ) : null}
       </dl>
       {a.outcome?.message ? <p class="attempt-message">{a.outcome.message}</p> : null}
       {a.components && a.components.length > 0 ? <Components attempt={a} /> : null}

@@ -10,6 +10,7 @@ import { isActiveRun } from '../api/types';
 import { At, ClassChip, ErrorNotice, Loading, StatusChip } from '../components/common';
 import { Lineage } from '../components/Lineage';
 import { LinkTabs } from '../components/Tabs';
+import { costSummary } from '../lib/cost';
 import { formatDuration } from '../lib/format';
 import { type RunTab, definitionHref, navigate, runHref, runsHref, submitHref } from '../lib/route';
 import { lastDiagnosed, rootCauseComponent, runDuration } from '../lib/runinfo';
@@ -87,6 +88,7 @@ function RunHeader({ run, now, onChanged, full }: { run: Run; now: number; onCha
   const rc = diagnosed?.diagnosis?.root_cause;
   const rcComponent = rootCauseComponent(diagnosed?.diagnosis);
   const overrides = describeOverrides(run.overrides);
+  const cost = costSummary(run);
 
   const stop = async () => {
     setBusy('stop');
@@ -199,6 +201,20 @@ function RunHeader({ run, now, onChanged, full }: { run: Run; now: number; onCha
           <dt>Duration</dt>
           <dd class={active ? 'live' : ''}>{formatDuration(runDuration(run, now))}</dd>
         </div>
+        {cost ? (
+          <div>
+            <dt>Cost</dt>
+            <dd data-testid="run-cost" title={cost.note}>
+              {cost.total}
+              {cost.retries ? (
+                <span class="muted small" data-testid="run-retries-cost">
+                  {' '}
+                  ({cost.retries})
+                </span>
+              ) : null}
+            </dd>
+          </div>
+        ) : null}
         {overrides ? (
           <div>
             <dt>Overrides</dt>
