@@ -33,6 +33,7 @@ engine::spark::SparkSettings SparkSettingsFor(const server::Config& config) {
   s.controller_cpu_millis = config.spark.controller_cpu_millis;
   s.ui_port = static_cast<int>(config.spark.ui_port);
   s.decommission_on_spot = config.spark.decommission_on_spot;
+  s.gpu_discovery_script = config.spark.gpu_discovery_script;
   return s;
 }
 

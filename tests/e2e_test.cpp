@@ -347,6 +347,48 @@ TEST_F(E2eTest, SparkDryRunNeedsNoCluster) {
   EXPECT_NE(real.err.find("no Kubernetes cluster"), std::string::npos) << real.err;
 }
 
+// A parameterised Spark definition (issue 26 item 6): its args and conf values are rendered from
+// the run's parameters, each value one spark-submit argument; with resources.gpu the executors
+// get Spark's GPU scheduling confs (item 5).
+TEST_F(E2eTest, SparkTemplatesRenderArgsAndConfAndGpusReachTheSubmission) {
+  Apply(R"(name: etl
+kind: spark
+spark:
+  version: "3.5"
+  main: local:///opt/app/etl.py
+  args: ["--day", "{{ day }}"]
+  conf: {spark.sql.shuffle.partitions: "{{ parts }}"}
+  executor: {cores: 2, memory: 4Gi, instances: 3}
+resources: {gpu: 1}
+parameters:
+  type: object
+  properties:
+    day: {type: string, pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    parts: {type: integer, minimum: 1, default: 64}
+  required: [day]
+)");
+  auto r = server_->Tug({"run", "etl", "-p", "day=2026-12-07", "--dry-run", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json::object launch = json::parse(r.out).at("launch").as_object();
+  const json::object& conf = launch.at("conf").as_object();
+  EXPECT_EQ(conf.at("spark.sql.shuffle.partitions"), "64");
+  EXPECT_EQ(conf.at("spark.executor.resource.gpu.amount"), "1");
+  EXPECT_EQ(conf.at("spark.executor.resource.gpu.vendor"), "nvidia.com");
+  EXPECT_EQ(conf.at("spark.task.resource.gpu.amount"), "0.5");
+  // GPU executors go on-demand by default.
+  EXPECT_EQ(conf.at("spark.kubernetes.executor.node.selector.karpenter.sh/capacity-type"),
+            "on-demand");
+  const json::array& argv = launch.at("argv").as_array();
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_EQ(argv[argv.size() - 2], "--day");
+  EXPECT_EQ(argv.back(), "2026-12-07");
+  EXPECT_EQ(launch.at("executors").at("gpu").as_int64(), 1);
+  // A value the schema refuses is 422 naming the parameter.
+  auto bad = server_->Tug({"run", "etl", "-p", "day=x; rm -rf /", "--dry-run"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("parameter 'day'"), std::string::npos) << bad.err;
+}
+
 // Bad Spark input is refused with what to fix, and nothing is written.
 TEST_F(E2eTest, SparkDefinitionsAreValidated) {
   std::string file = dir_.Write("bad.yaml", R"(name: bad

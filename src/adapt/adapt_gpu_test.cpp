@@ -1,6 +1,10 @@
 // Issue 26: the planner counts GPUs — GPU runs go on-demand unless the definition asks for spot,
 // keep their GPUs across retries, and the never-fits check (Validate against the limits) refuses
-// more GPUs than a container may have.
+// more GPUs than a container (or a Spark executor) may have.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "adapt/adapt.h"
@@ -56,12 +60,46 @@ TEST(AdaptGpuTest, NeverFitsCountsGpus) {
       << too_many.error().message();
   d.resources.gpu = -1;
   EXPECT_EQ(Validate(d, limits).error().code(), Code::kInvalidArgument);
+}
+
+// Spark: resources.gpu is GPUs per executor. Executors go on-demand by default like any GPU
+// run (the driver always is), keep their GPUs on retries, and the GPU confs that Tugboat sets
+// are refused in a definition's spark.conf with what to set instead.
+TEST(AdaptGpuTest, SparkExecutorsGetGpusOnDemand) {
+  Limits limits;
+  limits.max_gpu = 4;
   Definition spark = Spark();
   spark.resources.gpu = 1;
-  Status no_spark = Validate(spark, limits);
-  ASSERT_FALSE(no_spark.ok());
-  EXPECT_NE(no_spark.error().message().find("resources.gpu is for container jobs"),
-            std::string::npos);
+  ASSERT_TRUE(Validate(spark, limits).ok());
+  const Decision d = PlanFirst(spark, {}, {}, {}, Platform{}, kNow);
+  EXPECT_EQ(d.resources.gpu, 1);
+  EXPECT_EQ(d.placement.capacity, "on-demand");
+  EXPECT_EQ(d.placement.executor_capacity, "on-demand");
+  const Decision cpu = PlanFirst(Spark(), {}, {}, {}, Platform{}, kNow);
+  EXPECT_EQ(cpu.placement.executor_capacity, "spot");
+
+  spark.resources.gpu = 5;
+  EXPECT_EQ(Validate(spark, limits).error().code(), Code::kFailedPrecondition);
+  spark.resources.gpu = 1;
+  for (const auto& [key, hint] : std::vector<std::pair<std::string, std::string>>{
+           {"spark.executor.resource.gpu.amount", "set resources.gpu"},
+           {"spark.driver.resource.gpu.amount", "drivers get no GPUs"},
+           {"spark.kubernetes.executor.podTemplateFile", "cannot be used with resources.gpu"}}) {
+    Definition bad = spark;
+    bad.spark.conf[key] = "1";
+    Status st = Validate(bad, limits);
+    ASSERT_FALSE(st.ok()) << key;
+    EXPECT_NE(st.error().message().find(hint), std::string::npos) << st.error().message();
+  }
+  // A definition may pick its own discovery script and task share.
+  Definition own = spark;
+  own.spark.conf["spark.task.resource.gpu.amount"] = "0.5";
+  own.spark.conf["spark.executor.resource.gpu.discoveryScript"] = "/opt/gpus.sh";
+  EXPECT_TRUE(Validate(own, limits).ok());
+  // Without GPUs a definition's own executor pod template stays allowed.
+  Definition tpl = Spark();
+  tpl.spark.conf["spark.kubernetes.executor.podTemplateFile"] = "/opt/t.yaml";
+  EXPECT_TRUE(Validate(tpl, limits).ok());
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ struct Resources {
   int64_t memory_bytes = 0;  // 0: unset (container jobs)
   int64_t cpu_millis = 0;    // 0: unset
   SparkResources spark;      // kind spark only
-  int64_t gpu = 0;           // GPUs (nvidia.com/gpu) per container; 0: none (container jobs)
+  int64_t gpu = 0;           // GPUs (nvidia.com/gpu) per container, per executor for spark; 0: none
   bool operator==(const Resources&) const = default;
 };
 

@@ -257,6 +257,10 @@ std::string SparkConfManaged(const std::string& key) {
       {"spark.dynamicAllocation.initialExecutors", "set spark.executor.instances"},
       {"spark.ui.proxyBase", "Tugboat serves the UI under /runs/<id>/spark-ui"},
       {"spark.kubernetes.submission.waitAppCompletion", "the controller waits for the app"},
+      {"spark.executor.resource.gpu.amount", "set resources.gpu (GPUs per executor)"},
+      {"spark.executor.resource.gpu.vendor", "Tugboat asks for nvidia.com GPUs"},
+      {"spark.driver.resource.gpu.amount",
+       "drivers get no GPUs here; resources.gpu gives each executor its GPUs"},
   };
   if (auto it = kHints.find(key); it != kHints.end()) return it->second;
   for (const char* prefix :
@@ -303,9 +307,9 @@ Status ValidateSecretRef(const std::string& def, const std::string& env, const S
 
 namespace {
 
-// GPUs are whole devices, for container jobs: Spark's GPU scheduling (resource profiles and a
-// discovery script per executor) is not wired up, so a Spark definition asking for one is
-// refused rather than silently run without.
+// GPUs are whole devices: per container, or per executor for kind spark (Spark's custom
+// resource scheduling; drivers get none). The executor pod template that carries the GPU node
+// group's tolerations is Tugboat's, so a Spark GPU definition may not bring its own.
 Status ValidateGpu(const Definition& def, const Limits& limits) {
   const int64_t gpu = def.resources.gpu;
   if (gpu < 0) {
@@ -313,10 +317,12 @@ Status ValidateGpu(const Definition& def, const Limits& limits) {
         fmt::format("definition '{}': resources.gpu is {}; use a whole number of GPUs, 0 or more",
                     def.name, gpu));
   }
-  if (gpu > 0 && def.kind == "spark") {
-    return InvalidArgument(fmt::format(
-        "definition '{}': resources.gpu is for container jobs; Spark GPU scheduling is not "
-        "supported, remove resources.gpu or use kind: container",
+  if (gpu > 0 && def.kind == "spark" &&
+      def.spark.conf.count("spark.kubernetes.executor.podTemplateFile") > 0) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}': spark.conf 'spark.kubernetes.executor.podTemplateFile' cannot be used "
+        "with resources.gpu (Tugboat's executor template carries the GPU node group's "
+        "tolerations); remove one of them",
         def.name));
   }
   if (gpu > limits.max_gpu) {

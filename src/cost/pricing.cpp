@@ -191,6 +191,31 @@ double PodCost(int64_t cpu_millis, int64_t memory_bytes, const NodePrice& node, 
   return ShareOfNode(cpu_millis, memory_bytes, node) * hourly * seconds / 3600.0;
 }
 
+std::vector<NodePrice> DefaultGpuPrices(double spot_fraction) {
+  auto t = [spot_fraction](const char* name, int64_t cpu, int64_t mem_gib, int64_t gpus,
+                           double on_demand) {
+    return NodePrice{name,      cpu * 1000 - 250,          mem_gib * kGiB * 9 / 10,
+                     on_demand, on_demand * spot_fraction, gpus};
+  };
+  return {t("g5.xlarge", 4, 16, 1, 1.006), t("g5.2xlarge", 8, 32, 1, 1.212),
+          t("g5.12xlarge", 48, 192, 4, 5.672), t("p3.8xlarge", 32, 244, 4, 12.24)};
+}
+
+double ShareOfNode(int64_t cpu_millis, int64_t memory_bytes, int64_t gpu, const NodePrice& node) {
+  double share = ShareOfNode(cpu_millis, memory_bytes, node);
+  if (node.gpus > 0 && gpu > 0) {
+    share = std::max(share, static_cast<double>(gpu) / static_cast<double>(node.gpus));
+  }
+  return share;
+}
+
+double PodCost(int64_t cpu_millis, int64_t memory_bytes, int64_t gpu, const NodePrice& node,
+               bool spot, double seconds) {
+  if (seconds <= 0) return 0;
+  double hourly = spot ? node.spot_hourly : node.on_demand_hourly;
+  return ShareOfNode(cpu_millis, memory_bytes, gpu, node) * hourly * seconds / 3600.0;
+}
+
 double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, bool spot,
                double seconds) {
   if (const NodePrice* n = DefaultType(book)) {

@@ -36,6 +36,7 @@ struct NodePrice {
   int64_t memory_bytes = 0;  // allocatable
   double on_demand_hourly = 0;
   double spot_hourly = 0;
+  int64_t gpus = 0;  // GPUs (nvidia.com/gpu) per node; 0: none
   bool operator==(const NodePrice&) const = default;
 };
 
@@ -111,6 +112,19 @@ double ShareOfNode(int64_t cpu_millis, int64_t memory_bytes, const NodePrice& no
 /// on-demand) for `seconds`.
 double PodCost(int64_t cpu_millis, int64_t memory_bytes, const NodePrice& node, bool spot,
                double seconds);
+
+/// GPU node types: AWS us-east-1 on-demand list prices of g5.xlarge (1 A10G), g5.2xlarge (1),
+/// g5.12xlarge (4) and p3.8xlarge (4 V100), allocatable as in DefaultPriceBook, spot at
+/// `spot_fraction` (the fleet simulator's GPU node types).
+std::vector<NodePrice> DefaultGpuPrices(double spot_fraction = 0.35);
+
+/// ShareOfNode counting GPUs too: the dominant share of cpu, memory and, on a node with GPUs,
+/// `gpu` / its GPUs (a GPU node is full when its GPUs are taken, whatever cpu is left).
+double ShareOfNode(int64_t cpu_millis, int64_t memory_bytes, int64_t gpu, const NodePrice& node);
+
+/// PodCost with the GPU-counting share.
+double PodCost(int64_t cpu_millis, int64_t memory_bytes, int64_t gpu, const NodePrice& node,
+               bool spot, double seconds);
 
 /// $ for a pod under `book` (its default type, or the flat rates).
 double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, bool spot,

@@ -1,6 +1,8 @@
 // Pricing: dominant share × hourly price × time, for containers, Spark and flat rates.
 #include "cost/pricing.h"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace tug::cost {
@@ -39,6 +41,36 @@ TEST(Pricing, ShareIsTheDominantOfCpuAndMemory) {
   EXPECT_DOUBLE_EQ(PodCost(1000, 8 * kGiB, n, false, 3600), 0.5);
   EXPECT_DOUBLE_EQ(PodCost(1000, 8 * kGiB, n, true, 3600), 0.125);
   EXPECT_DOUBLE_EQ(PodCost(1000, 8 * kGiB, n, true, 0), 0.0);
+}
+
+// On a GPU node the GPUs are a third dimension of the share: a 1-GPU pod on a 4-GPU node holds
+// a quarter of it however little cpu and memory it asks for.
+TEST(Pricing, GpuShareCountsOnGpuNodesOnly) {
+  NodePrice gpu{"g", 48000, 192 * kGiB, 8.0, 2.0, 4};
+  struct Case {
+    int64_t cpu, mem, gpus;
+    double share;
+  };
+  for (const Case& c : std::vector<Case>{{1000, 1 * kGiB, 1, 0.25},
+                                         {1000, 1 * kGiB, 4, 1.0},
+                                         {24000, 1 * kGiB, 1, 0.5},  // cpu dominates
+                                         {1000, 1 * kGiB, 0, 1000.0 / 48000}}) {
+    EXPECT_DOUBLE_EQ(ShareOfNode(c.cpu, c.mem, c.gpus, gpu), c.share) << c.gpus;
+  }
+  EXPECT_DOUBLE_EQ(PodCost(1000, kGiB, 2, gpu, false, 3600), 4.0);
+  EXPECT_DOUBLE_EQ(PodCost(1000, kGiB, 2, gpu, true, 1800), 0.5);
+  // A node without GPUs: the GPU term does not apply (the two-resource share).
+  NodePrice cpu_node{"small", 4000, 16 * kGiB, 1.0, 0.25};
+  EXPECT_DOUBLE_EQ(ShareOfNode(1000, kGiB, 1, cpu_node), ShareOfNode(1000, kGiB, cpu_node));
+  // The default GPU types: whole GPUs, allocatable below capacity, prices ordered with size.
+  std::vector<NodePrice> types = DefaultGpuPrices(0.5);
+  ASSERT_EQ(types.size(), 4u);
+  for (const NodePrice& t : types) {
+    EXPECT_GT(t.gpus, 0) << t.type;
+    EXPECT_DOUBLE_EQ(t.spot_hourly, t.on_demand_hourly * 0.5) << t.type;
+  }
+  EXPECT_EQ(types[0].type, "g5.xlarge");
+  EXPECT_EQ(types[0].cpu_millis, 3750);
 }
 
 TEST(Pricing, ContainerOnTheDefaultTypeOnDemandAndSpot) {

@@ -49,7 +49,7 @@ Vec Footprint(const Resources& r) {
   Vec driver = SparkContainer(s.driver);
   Vec executor = SparkContainer(s.executor);
   return Vec{driver.cpu_millis + executors * executor.cpu_millis,
-             driver.memory_bytes + executors * executor.memory_bytes, r.gpu};
+             driver.memory_bytes + executors * executor.memory_bytes, executors * r.gpu};
 }
 
 std::string FormatCores(int64_t millis) {

@@ -50,7 +50,8 @@ Vec operator-(Vec a, const Vec& b);
 /// What an attempt occupies while it runs: a container's request, or for Spark the driver plus
 /// every executor (executor × instances; with dynamic allocation × max(instances,
 /// max_executors)), each with its memory overhead (Spark's defaults where unset: 1 core, 1Gi
-/// heap, EffectiveOverhead). `gpu` counts once per run.
+/// heap, EffectiveOverhead). `gpu` is the container's GPUs, or for Spark resources.gpu per
+/// executor × those executors (drivers get none).
 Vec Footprint(const Resources& r);
 
 /// Ceilings; kUnlimited where there is none.

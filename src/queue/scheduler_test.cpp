@@ -68,6 +68,11 @@ TEST(Footprint, ContainerAndSparkDriverPlusExecutors) {
   s.spark.dynamic_allocation = true;
   s.spark.max_executors = 10;
   EXPECT_EQ(Footprint(s).cpu_millis, 1000 + 10 * 2000);
+  // GPUs are per executor: every executor the run may hold counts, the driver none.
+  s.gpu = 2;
+  EXPECT_EQ(Footprint(s).gpu, 10 * 2);
+  s.spark.dynamic_allocation = false;
+  EXPECT_EQ(Footprint(s).gpu, 3 * 2);
 
   Resources defaults;  // Spark's defaults: 1 core, 1Gi heap + 384Mi overhead
   defaults.spark.instances = 2;

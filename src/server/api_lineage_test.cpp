@@ -216,6 +216,21 @@ TEST_F(ApiLineageTest, LocalGpuRunsNeedAGpuOnTheHost) {
   EXPECT_EQ(ok.body.at("spec").at("resources").at("gpu").as_int64(), 1);
   EXPECT_EQ(ok.body.at("attempts").at(0).at("resources").at("gpu").as_int64(), 1);
   EXPECT_EQ(ok.body.at("attempts").at(0).at("placement").at("capacity").as_string(), "on-demand");
+
+  // Spark GPUs are per executor, on the spark engine: emr-on-eks refuses them with 422 (a dry
+  // run too), and nothing is written.
+  auto spark = Call("PUT", "/api/v1/definitions/sgpu",
+                    R"({"name":"sgpu","kind":"spark","engine":"emr-on-eks","owner":"ada",)"
+                    R"("group":"science","spark":{"version":"3.5","main":"s3://b/app.py"},)"
+                    R"("resources":{"gpu":1}})",
+                    admin_);
+  ASSERT_EQ(spark.status, 201) << spark.raw;
+  const int64_t rows = RunRows();
+  auto emr = Call("POST", "/api/v1/runs?dry_run=true", R"({"definition":"sgpu"})", ada_);
+  EXPECT_EQ(emr.status, 422) << emr.raw;
+  EXPECT_NE(emr.Message().find("does not schedule GPUs on emr-on-eks"), std::string::npos)
+      << emr.Message();
+  EXPECT_EQ(RunRows(), rows);
 }
 
 // The environment every engine's launch spec carries (control::LaunchSpecFor is where it is

@@ -226,6 +226,13 @@ Result<PreparedRun> Api::PrepareRun(Who who, RunRequest request) {
         "resources.gpu",
         spec.name, spec.resources.gpu));
   }
+  if (engine_name->rfind("emr-on-eks", 0) == 0 && spec.resources.gpu > 0) {
+    return FailedPrecondition(fmt::format(
+        "definition '{}' asks for {} GPU(s) per executor, but Tugboat does not schedule GPUs on "
+        "emr-on-eks (its executors would need a pod template in S3); run it on the spark engine "
+        "(engine: spark) or remove resources.gpu",
+        spec.name, spec.resources.gpu));
+  }
 
   const Micros now = clock_.Now();
   PreparedRun p;

@@ -60,6 +60,9 @@ struct SparkConfig {
   /// apiserver (the API server's pod proxy; Tugboat runs outside), auto (direct with in_cluster).
   std::string ui_access = "auto";
   bool decommission_on_spot = true;
+  /// GPU executors: the script Spark runs in each executor to find its GPUs' addresses
+  /// (spark.executor.resource.gpu.discoveryScript; the one Spark's images ship by default).
+  std::string gpu_discovery_script = "/opt/spark/examples/src/main/scripts/getGpusResources.sh";
   int64_t component_log_cap_bytes = int64_t{256} << 20;
   int64_t attempt_log_cap_bytes = int64_t{2} << 30;
 };

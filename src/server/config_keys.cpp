@@ -478,6 +478,14 @@ const ConfigKey kKeys[] = {
        c.spark.decommission_on_spot = v == "true";
        return OkStatus();
      }},
+    {"spark.gpu_discovery_script", "",
+     [](Config& c, const std::string& v) -> Status {
+       if (v.empty() || v.front() != '/') {
+         return InvalidArgument("must be an absolute path in the Spark image");
+       }
+       c.spark.gpu_discovery_script = v;
+       return OkStatus();
+     }},
     {"spark.component_log_cap", "",
      [](Config& c, const std::string& v) -> Status {
        ASSIGN_OR_RETURN(c.spark.component_log_cap_bytes, ParseMemory(v));

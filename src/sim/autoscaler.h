@@ -12,7 +12,12 @@
 ///    empty for `unneeded_time` is removed at that scan.
 ///  - spare (off by default): keep at least this many empty nodes (ready or on their way) per
 ///    capacity type, as the cluster-overprovisioner's low-priority pause pods do; the oldest
-///    empty nodes are the ones kept, new spare nodes are of the first allowed type.
+///    empty nodes are the ones kept, new spare nodes are of the first allowed type without GPUs.
+///  - GPUs: a pod that asks for GPUs scales up only types with at least that many GPUs, and a
+///    pod that asks for none only types without GPUs (the GPU node group is for GPU pods). GPU
+///    pods are packed after the others, and the cheapest packing wins (CA's price expander, as
+///    GPU node groups are usually set up: least waste alone picks a p3.8xlarge's spare memory
+///    over a g5.12xlarge at twice the price), then the least waste, which counts GPUs too.
 ///
 /// Lifecycle: stateless apart from Node::unneeded_since, which Scan updates on the cluster.
 /// Threading: not thread-safe (the simulation's thread). No errors.
@@ -39,6 +44,7 @@ struct PendingPod {
   int64_t cpu = 0;
   int64_t mem = 0;
   Affinity affinity = Affinity::kAny;
+  int64_t gpu = 0;
 };
 
 struct ScaleUp {
@@ -57,8 +63,15 @@ struct ScanPlan {
 ScanPlan Scan(Cluster& cluster, const std::vector<PendingPod>& pending,
               const AutoscalerConfig& config, Capacity any_capacity, Micros now);
 
-/// The first allowed type an empty node of which holds the pod, or -1.
+/// The first allowed type an empty node of which holds the pod, or -1 (for a pod without GPUs,
+/// a type without GPUs).
 int FirstTypeThatFits(const Cluster& cluster, const AutoscalerConfig& config, int64_t cpu,
-                      int64_t mem);
+                      int64_t mem, int64_t gpu = 0);
+
+/// Whether a new node of type `t` is for the pod: GPU types for GPU pods with enough GPUs,
+/// the others for pods without GPUs.
+inline bool TypeServes(const NodeType& t, int64_t gpu) {
+  return gpu > 0 ? t.gpus >= gpu : t.gpus == 0;
+}
 
 }  // namespace tug::sim

@@ -34,9 +34,11 @@ Result<Scoring> ParseScoring(std::string_view s) {
 
 std::vector<NodeType> DefaultNodeTypes(double spot_fraction) {
   std::vector<NodeType> out;
-  for (const cost::NodePrice& p : cost::DefaultPriceBook(spot_fraction).types) {
+  std::vector<cost::NodePrice> prices = cost::DefaultPriceBook(spot_fraction).types;
+  for (cost::NodePrice& p : cost::DefaultGpuPrices(spot_fraction)) prices.push_back(std::move(p));
+  for (const cost::NodePrice& p : prices) {
     out.push_back(
-        NodeType{p.type, p.cpu_millis, p.memory_bytes, p.on_demand_hourly, p.spot_hourly});
+        NodeType{p.type, p.cpu_millis, p.memory_bytes, p.on_demand_hourly, p.spot_hourly, p.gpus});
   }
   return out;
 }
@@ -59,6 +61,7 @@ void Cluster::MarkReady(int id, Micros now) {
   n.ready = true;
   n.ready_at = now;
   ready_.push_back(id);
+  if (types_[n.type].gpus > 0) gpu_ready_.push_back(id);
   index_.Add(id, n.type, n.capacity, n.used_cpu, n.used_mem);
 }
 
@@ -71,6 +74,9 @@ void Cluster::Remove(int id, Micros now) {
   if (n.ready) {
     auto it = std::find(ready_.begin(), ready_.end(), id);
     if (it != ready_.end()) ready_.erase(it);
+    if (auto g = std::find(gpu_ready_.begin(), gpu_ready_.end(), id); g != gpu_ready_.end()) {
+      gpu_ready_.erase(g);
+    }
     index_.Remove(id);
   }
 }
@@ -82,6 +88,23 @@ int64_t Cluster::Score(const Node& n, int64_t cpu, int64_t mem, Scoring scoring)
          2;
 }
 
+int Cluster::PickGpu(int64_t cpu, int64_t mem, int64_t gpu, Affinity affinity,
+                     Scoring scoring) const {
+  // GPU nodes are few (a GPU fleet is tens of nodes where the cpu fleet is thousands): a scan.
+  int best = -1;
+  int64_t best_score = -1;
+  for (int id : gpu_ready_) {
+    const Node& n = nodes_[id];
+    if (!Accepts(affinity, n.capacity) || !Fits(n, cpu, mem, gpu)) continue;
+    int64_t s = Score(n, cpu, mem, scoring);
+    if (s > best_score || (s == best_score && id < best)) {
+      best = id;
+      best_score = s;
+    }
+  }
+  return best;
+}
+
 Micros Cluster::Overlap(Micros from, Micros to) const {
   return std::max<Micros>(0, std::min(to, window_to_) - std::max(from, window_from_));
 }
@@ -91,28 +114,33 @@ void Cluster::Accrue(Micros now) {
     double dt = Seconds(Overlap(accrued_at_, now));
     used_cpu_seconds_ += static_cast<double>(total_used_cpu_) / 1000.0 * dt;
     used_mem_seconds_ += static_cast<double>(total_used_mem_) / kGiB * dt;
+    used_gpu_seconds_ += static_cast<double>(total_used_gpu_) * dt;
     accrued_at_ = now;
   }
 }
 
-void Cluster::Bind(int node, int pod, int64_t cpu, int64_t mem, Micros now) {
+void Cluster::Bind(int node, int pod, int64_t cpu, int64_t mem, Micros now, int64_t gpu) {
   Node& n = nodes_[node];
-  assert(n.ready && !n.removed && Fits(n, cpu, mem));
+  assert(n.ready && !n.removed && Fits(n, cpu, mem, gpu));
   Accrue(now);
   n.used_cpu += cpu;
   n.used_mem += mem;
+  n.used_gpu += gpu;
+  total_used_gpu_ += gpu;
   n.pods.push_back(pod);
   index_.Update(node, n.used_cpu, n.used_mem);
   total_used_cpu_ += cpu;
   total_used_mem_ += mem;
 }
 
-void Cluster::Release(int node, int pod, int64_t cpu, int64_t mem, Micros now) {
+void Cluster::Release(int node, int pod, int64_t cpu, int64_t mem, Micros now, int64_t gpu) {
   Node& n = nodes_[node];
   assert(!n.removed);
   Accrue(now);
   n.used_cpu -= cpu;
   n.used_mem -= mem;
+  n.used_gpu -= gpu;
+  total_used_gpu_ -= gpu;
   auto it = std::find(n.pods.begin(), n.pods.end(), pod);
   assert(it != n.pods.end());
   *it = n.pods.back();
@@ -135,18 +163,25 @@ Cluster::Books Cluster::Close(Micros now) const {
       b.node_hours_on_demand += h;
       b.cost_on_demand += h * t.on_demand_price;
     }
+    if (t.gpus > 0) {
+      b.node_hours_gpu += h;
+      b.cost_gpu += h * t.Price(n.capacity);
+    }
     if (n.ready) {
       double s = Seconds(Overlap(n.ready_at, end));
       b.alloc_cpu_seconds += static_cast<double>(t.cpu_millis) / 1000.0 * s;
       b.alloc_mem_seconds += static_cast<double>(t.memory_bytes) / kGiB * s;
+      b.alloc_gpu_seconds += static_cast<double>(t.gpus) * s;
     }
   }
   b.used_cpu_seconds = used_cpu_seconds_;
   b.used_mem_seconds = used_mem_seconds_;
+  b.used_gpu_seconds = used_gpu_seconds_;
   if (now > accrued_at_) {
     double dt = Seconds(Overlap(accrued_at_, now));
     b.used_cpu_seconds += static_cast<double>(total_used_cpu_) / 1000.0 * dt;
     b.used_mem_seconds += static_cast<double>(total_used_mem_) / kGiB * dt;
+    b.used_gpu_seconds += static_cast<double>(total_used_gpu_) * dt;
   }
   return b;
 }

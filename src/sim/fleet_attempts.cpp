@@ -121,6 +121,9 @@ void FleetSim::Due(int id) {
   a.main_peak = spark ? RolePeak(r.spark.driver, tj.driver_peak)
                       : std::min(tj.container_peak_bytes, a.main_mem);
   a.main_aff = AffinityFor(a.plan.placement.capacity);
+  // GPUs: the container's, or each executor's (a Spark driver gets none).
+  a.main_gpu = spark ? 0 : r.gpu;
+  a.exec_gpu = spark ? r.gpu : 0;
   if (spark) {
     a.exec_cpu = PodCpu(r, true, false);
     a.exec_mem = PodMemory(r, true, false);
@@ -130,7 +133,8 @@ void FleetSim::Due(int id) {
   }
   a.fail = FailurePoint(tj, r, a.number);
   // Fail fast when a pod can never be placed (no node type holds it), as the planner would.
-  if (!Fits(a.main_cpu, a.main_mem) || (spark && !Fits(a.exec_cpu, a.exec_mem))) {
+  if (!Fits(a.main_cpu, a.main_mem, a.main_gpu) ||
+      (spark && !Fits(a.exec_cpu, a.exec_mem, a.exec_gpu))) {
     ++running_attempts_;
     EndAttempt(id, FailureKind::kUnschedulable, 0);
     return;
@@ -146,7 +150,7 @@ void FleetSim::Due(int id) {
 void FleetSim::StartPods(int id) {
   AttemptState& a = attempts_[id];
   ++running_attempts_;
-  a.main_pod = NewPod(id, a.main_cpu, a.main_mem, a.main_peak, a.main_aff, true, 0);
+  a.main_pod = NewPod(id, a.main_cpu, a.main_mem, a.main_peak, a.main_aff, true, 0, a.main_gpu);
 }
 
 void FleetSim::OnBound(int pod) {
@@ -157,8 +161,8 @@ void FleetSim::OnBound(int pod) {
     a.main_running = true;
     // A running driver asks for its executors.
     for (int i = 0; i < a.target; ++i) {
-      a.executors.push_back(
-          NewPod(a.id, a.exec_cpu, a.exec_mem, a.exec_peak, a.exec_aff, false, a.next_executor++));
+      a.executors.push_back(NewPod(a.id, a.exec_cpu, a.exec_mem, a.exec_peak, a.exec_aff, false,
+                                   a.next_executor++, a.exec_gpu));
     }
   } else {
     ++a.running;
@@ -199,8 +203,8 @@ void FleetSim::PodLost(int pod) {
     EndAttempt(a.id, FailureKind::kNodeLoss, executor);
     return;
   }
-  a.executors.push_back(
-      NewPod(a.id, a.exec_cpu, a.exec_mem, a.exec_peak, a.exec_aff, false, a.next_executor++));
+  a.executors.push_back(NewPod(a.id, a.exec_cpu, a.exec_mem, a.exec_peak, a.exec_aff, false,
+                               a.next_executor++, a.exec_gpu));
   UpdateRate(a);
 }
 
@@ -252,6 +256,7 @@ void FleetSim::EndAttempt(int id, FailureKind failure, int executor) {
     if (ok) {
       ++result_.succeeded;
       ++result_.ok_by_kind[tj.kind];
+      if (tj.gpu > 0) ++result_.gpu_succeeded;
       ++result_.ok_by_class[tj.klass.empty() ? "unclassified" : tj.klass];
     } else {
       ++result_.failed;

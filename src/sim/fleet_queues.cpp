@@ -138,7 +138,7 @@ void FleetSim::FinishInQueue(AttemptState& a) {
 void FleetSim::CountBound(const Pod& p, int sign) {
   const AttemptState& a = attempts_[p.attempt];
   if (!scheduler_ || a.queue < 0) return;
-  Add(queue_usage_[a.queue].bound, queue::Vec{p.cpu, p.mem, 0}, sign);
+  Add(queue_usage_[a.queue].bound, queue::Vec{p.cpu, p.mem, p.gpu}, sign);
 }
 
 void FleetSim::NotifyQueues() {

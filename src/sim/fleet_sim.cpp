@@ -55,75 +55,6 @@ int64_t PodCpu(const Resources& r, bool spark, bool driver) {
   return c > 0 ? c : kDefaultCpu;
 }
 
-Result<StaticSize> SizeStaticCluster(const Trace& trace, const Policy& policy,
-                                     const std::vector<NodeType>& types) {
-  // The nominal schedule: every job at its requested size from submit for its duration.
-  struct Step {
-    Micros t;
-    int64_t cpu;
-    int64_t mem;
-  };
-  std::vector<Step> steps;
-  int64_t big_cpu = 0;
-  int64_t big_mem = 0;
-  for (const TraceJob& j : trace.jobs) {
-    Resources r = Planner::Requested(j);
-    int64_t cpu = PodCpu(r, j.spark(), true);
-    int64_t mem = PodMemory(r, j.spark(), true);
-    big_cpu = std::max(big_cpu, cpu);
-    big_mem = std::max(big_mem, mem);
-    if (j.spark()) {
-      int64_t ec = PodCpu(r, true, false);
-      int64_t em = PodMemory(r, true, false);
-      big_cpu = std::max(big_cpu, ec);
-      big_mem = std::max(big_mem, em);
-      cpu += ec * j.instances;
-      mem += em * j.instances;
-    }
-    Micros end = j.submit + static_cast<Micros>(j.duration_s * kMicrosPerSecond);
-    steps.push_back({j.submit, cpu, mem});
-    steps.push_back({end, -cpu, -mem});
-  }
-  std::stable_sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) {
-    return a.t != b.t ? a.t < b.t : a.cpu < b.cpu;  // ends before starts at the same time
-  });
-  int64_t cpu = 0, mem = 0, peak_cpu = 0, peak_mem = 0;
-  for (const Step& s : steps) {
-    cpu += s.cpu;
-    mem += s.mem;
-    peak_cpu = std::max(peak_cpu, cpu);
-    peak_mem = std::max(peak_mem, mem);
-  }
-  StaticSize best;
-  best.type = -1;
-  best.peak_cpu = static_cast<double>(peak_cpu) / 1000.0;
-  best.peak_mem_gib = static_cast<double>(peak_mem) / kGiB;
-  double best_cost = 0;
-  for (size_t i = 0; i < types.size(); ++i) {
-    const NodeType& t = types[i];
-    if (!policy.static_type.empty() && t.name != policy.static_type) continue;
-    if (big_cpu > t.cpu_millis || big_mem > t.memory_bytes) continue;
-    double need = std::max(static_cast<double>(peak_cpu) / static_cast<double>(t.cpu_millis),
-                           static_cast<double>(peak_mem) / static_cast<double>(t.memory_bytes));
-    int n = std::max(1, static_cast<int>(std::ceil(need * policy.static_headroom)));
-    if (policy.static_nodes > 0) n = policy.static_nodes;
-    double cost = n * t.on_demand_price;
-    if (best.type < 0 || cost < best_cost) {
-      best.type = static_cast<int>(i);
-      best.nodes = n;
-      best_cost = cost;
-    }
-  }
-  if (best.type < 0) {
-    return InvalidArgument(
-        policy.static_type.empty()
-            ? "no node type holds the trace's largest pod; add a bigger node type"
-            : fmt::format("node type '{}' is not known or cannot hold the trace's largest pod",
-                          policy.static_type));
-  }
-  return best;
-}
-
 Result<PolicyResult> Simulate(const Trace& trace, const Policy& policy, const SimConfig& config) {
   size_t n = trace.jobs.size();
   if (!config.steady_state || n == 0) {
@@ -172,6 +103,7 @@ FleetSim::FleetSim(const Trace& trace, const Policy& policy, const SimConfig& co
   result_.policy = policy;
   jobs_.resize(trace.jobs.size());
   cluster_.SetWindow(window_from, window_to);
+  cluster_.SetGpuNodesShared(policy.gpu_nodes_shared);
 }
 
 Result<PolicyResult> FleetSim::Run() {
@@ -183,6 +115,12 @@ Result<PolicyResult> FleetSim::Run() {
     }
     result_.static_nodes = static_.nodes;
     result_.static_type = config_.node_types[static_.type].name;
+    for (int i = 0; i < static_.gpu_nodes; ++i) {
+      int id = cluster_.Launch(static_.gpu_type, Capacity::kOnDemand, 0, 0);
+      cluster_.MarkReady(id, 0);
+    }
+    result_.static_gpu_nodes = static_.gpu_nodes;
+    if (static_.gpu_type >= 0) result_.static_gpu_type = config_.node_types[static_.gpu_type].name;
   }
   RETURN_IF_ERROR(InitQueues());
   // Submits are read in (time, job) order beside the queue instead of sitting in it: the heap
@@ -257,6 +195,10 @@ Result<PolicyResult> FleetSim::Run() {
     result_.peak_nodes = std::max(result_.peak_nodes, x.on_demand + x.spot + x.provisioning);
   }
   result_.attempt_delay = Distribution::Of(std::move(attempt_delays_));
+  result_.gpu_attempt_delay = Distribution::Of(std::move(gpu_attempt_delays_));
+  for (size_t i = measured_begin_; i < measured_end_; ++i) {
+    if (trace_.jobs[i].gpu > 0) ++result_.gpu_jobs;
+  }
   result_.pod_delay = Distribution::Of(std::move(pod_delays_));
   CloseTeams();
   if (!queue_error_.ok()) return std::move(queue_error_).take_error();
@@ -291,6 +233,7 @@ void FleetSim::SchedulePass() {
     int64_t cpu;
     int64_t mem;
     Affinity affinity;
+    int64_t gpu;
   };
   std::vector<Shape> failed;
   bool again = true;
@@ -301,18 +244,20 @@ void FleetSim::SchedulePass() {
       Pod& p = pods_[id];
       if (p.state != PodState::kPending) continue;
       bool hopeless = std::any_of(failed.begin(), failed.end(), [&p](const Shape& s) {
-        return s.affinity == p.affinity && p.cpu >= s.cpu && p.mem >= s.mem;
+        // GPU and other pods go to different nodes: a shape says nothing across the two.
+        return s.affinity == p.affinity && p.cpu >= s.cpu && p.mem >= s.mem &&
+               (p.gpu > 0) == (s.gpu > 0) && p.gpu >= s.gpu;
       });
-      int node = hopeless ? -1 : cluster_.Pick(p.cpu, p.mem, p.affinity, policy_.scoring);
-      if (!hopeless && config_.on_pick) {
+      int node = hopeless ? -1 : cluster_.Pick(p.cpu, p.mem, p.affinity, policy_.scoring, p.gpu);
+      if (!hopeless && p.gpu == 0 && config_.on_pick) {
         config_.on_pick(cluster_, p.cpu, p.mem, p.affinity, policy_.scoring, node);
       }
       if (node < 0) {
-        if (!hopeless && failed.size() < 64) failed.push_back({p.cpu, p.mem, p.affinity});
+        if (!hopeless && failed.size() < 64) failed.push_back({p.cpu, p.mem, p.affinity, p.gpu});
         pending_[keep++] = id;
         continue;
       }
-      cluster_.Bind(node, id, p.cpu, p.mem, now_);
+      cluster_.Bind(node, id, p.cpu, p.mem, now_, p.gpu);
       CountBound(p, 1);
       p.state = PodState::kBound;
       p.node = node;
@@ -333,11 +278,12 @@ void FleetSim::SchedulePass() {
 }
 
 int FleetSim::NewPod(int attempt, int64_t cpu, int64_t mem, int64_t peak, Affinity a, bool main,
-                     int ex) {
+                     int ex, int64_t gpu) {
   Pod p;
   p.attempt = attempt;
   p.cpu = cpu;
   p.mem = mem;
+  p.gpu = gpu;
   p.peak_mem = std::min(peak, mem);
   p.affinity = a;
   p.main = main;
@@ -364,15 +310,15 @@ void FleetSim::ReleasePod(int id) {
     const NodeType& t = cluster_.type(n);
     double secs = Secs(now_ - p.bound);
     // The server's pricing (src/cost): the pod's dominant share of its node × price × time.
-    const cost::NodePrice price{t.name, t.cpu_millis, t.memory_bytes, t.on_demand_price,
-                                t.spot_price};
+    const cost::NodePrice price{t.name,       t.cpu_millis, t.memory_bytes, t.on_demand_price,
+                                t.spot_price, t.gpus};
     AttemptState& a = attempts_[p.attempt];
-    a.share_node_seconds += cost::ShareOfNode(p.cpu, p.mem, price) * secs;
-    a.share_cost += cost::PodCost(p.cpu, p.mem, price, n.capacity == Capacity::kSpot, secs);
+    a.share_node_seconds += cost::ShareOfNode(p.cpu, p.mem, p.gpu, price) * secs;
+    a.share_cost += cost::PodCost(p.cpu, p.mem, p.gpu, price, n.capacity == Capacity::kSpot, secs);
     Micros in_window =
         std::max<Micros>(0, std::min(now_, window_to_) - std::max(p.bound, window_from_));
     result_.mem_peak_gib_seconds += static_cast<double>(p.peak_mem) / kGiB * Secs(in_window);
-    cluster_.Release(p.node, id, p.cpu, p.mem, now_);
+    cluster_.Release(p.node, id, p.cpu, p.mem, now_, p.gpu);
     CountBound(p, -1);
   }
   p.state = PodState::kGone;
@@ -380,12 +326,14 @@ void FleetSim::ReleasePod(int id) {
 
 // ---------------------------------------------------------------- nodes and scans
 
-bool FleetSim::Fits(int64_t cpu, int64_t mem) const {
+bool FleetSim::Fits(int64_t cpu, int64_t mem, int64_t gpu) const {
   if (!policy_.autoscale) {
-    const NodeType& t = config_.node_types[static_.type];
-    return cpu <= t.cpu_millis && mem <= t.memory_bytes;
+    const int type = gpu > 0 ? static_.gpu_type : static_.type;
+    if (type < 0) return false;
+    const NodeType& t = config_.node_types[type];
+    return cpu <= t.cpu_millis && mem <= t.memory_bytes && gpu <= t.gpus;
   }
-  return FirstTypeThatFits(cluster_, autoscaler_, cpu, mem) >= 0;
+  return FirstTypeThatFits(cluster_, autoscaler_, cpu, mem, gpu) >= 0;
 }
 
 Affinity FleetSim::AffinityFor(const std::string& capacity) const {
@@ -429,11 +377,13 @@ void FleetSim::Tick() {
     for (int id : pending_) {
       const Pod& p = pods_[id];
       if (p.state != PodState::kPending) continue;
-      pending.push_back({p.cpu, p.mem, p.affinity});
+      pending.push_back({p.cpu, p.mem, p.affinity, p.gpu});
       // A pending driver's executors, which it asks for once it runs (Policy).
       const AttemptState& a = attempts_[p.attempt];
       if (policy_.anticipate_executors && p.main && a.executors.empty()) {
-        for (int i = 0; i < a.target; ++i) pending.push_back({a.exec_cpu, a.exec_mem, a.exec_aff});
+        for (int i = 0; i < a.target; ++i) {
+          pending.push_back({a.exec_cpu, a.exec_mem, a.exec_aff, a.exec_gpu});
+        }
       }
     }
     Capacity any = policy_.capacity == "spot" ? Capacity::kSpot : Capacity::kOnDemand;
@@ -503,7 +453,10 @@ void FleetSim::UpdateRate(AttemptState& a) {
   a.rate = rate;
   if (rate > 0 && a.started < 0) {
     a.started = now_;
-    if (Measured(a.job)) attempt_delays_.push_back(Secs(now_ - a.due));
+    if (Measured(a.job)) {
+      attempt_delays_.push_back(Secs(now_ - a.due));
+      if (a.main_gpu > 0 || a.exec_gpu > 0) gpu_attempt_delays_.push_back(Secs(now_ - a.due));
+    }
     RecordWait(a);
   }
   ++a.version;

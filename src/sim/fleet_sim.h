@@ -42,6 +42,7 @@ struct Pod {
   int64_t cpu = 0;
   int64_t mem = 0;
   int64_t peak_mem = 0;  // what it really uses at its peak, capped at its limit
+  int64_t gpu = 0;
   Affinity affinity = Affinity::kAny;
   PodState state = PodState::kPending;
   bool main = false;  // the driver or the container
@@ -87,8 +88,8 @@ struct AttemptState {
   double share_node_seconds = 0;
   double share_cost = 0;
   // Pod shapes.
-  int64_t main_cpu = 0, main_mem = 0, main_peak = 0;
-  int64_t exec_cpu = 0, exec_mem = 0, exec_peak = 0;
+  int64_t main_cpu = 0, main_mem = 0, main_peak = 0, main_gpu = 0;
+  int64_t exec_cpu = 0, exec_mem = 0, exec_peak = 0, exec_gpu = 0;
   Affinity main_aff = Affinity::kAny, exec_aff = Affinity::kAny;
 };
 
@@ -138,11 +139,12 @@ class FleetSim {
   void Interrupt(int node);
   void Sample();
   adapt::Climate CurrentClimate();
-  int NewPod(int attempt, int64_t cpu, int64_t mem, int64_t peak, Affinity a, bool main, int ex);
+  int NewPod(int attempt, int64_t cpu, int64_t mem, int64_t peak, Affinity a, bool main, int ex,
+             int64_t gpu = 0);
   void ReleasePod(int pod);
   void UpdateRate(AttemptState& a);
   void Advance(AttemptState& a);
-  bool Fits(int64_t cpu, int64_t mem) const;
+  bool Fits(int64_t cpu, int64_t mem, int64_t gpu) const;
   Affinity AffinityFor(const std::string& capacity) const;
   bool Finished() const;
   bool Measured(int job) const {
@@ -191,6 +193,7 @@ class FleetSim {
   std::map<std::string, std::vector<double>> team_queued_;
   std::vector<double> attempt_delays_;
   std::vector<double> pod_delays_;
+  std::vector<double> gpu_attempt_delays_;  // of measured attempts that ask for GPUs
   PolicyResult result_;
 };
 

@@ -111,6 +111,11 @@ const std::vector<ParamEntry>& Params() {
             "dependency no resize fixes)"),
       Entry("critical_share", &P::critical_share, 0, 1,
             "pipelines marked critical (adapt keeps them on on-demand)"),
+      Entry("gpu_share", &P::gpu_share, 0, 1,
+            "share of container pipelines that ask for GPUs (1, 2 or 4; at least 2 cpu and 8Gi "
+            "per GPU)"),
+      Entry("spark_gpu_share", &P::spark_gpu_share, 0, 1,
+            "share of Spark pipelines whose executors ask for a GPU each"),
       Entry("teams", &P::teams, 0, 1000,
             "teams (queues a, b, c, ...); users join them round-robin; 0: no queue in the trace"),
       Entry("flood_teams", &P::flood_teams, 0, 1000, "the first this many teams flood"),
@@ -150,6 +155,7 @@ struct Template {
   double duration_s = 0;
   double peak_at = 0.6;
   bool critical = false;
+  int64_t gpu = 0;  // per container, per executor for Spark
 };
 
 struct Run {
@@ -160,7 +166,7 @@ struct Run {
 
 class Gen {
  public:
-  Gen(const GeneratorParams& p, Rng rng) : p_(p), rng_(rng) {
+  Gen(const GeneratorParams& p, Rng rng) : p_(p), rng_(rng), gpu_rng_(rng.Fork(0x6b0)) {
     for (int i = 0; i < p.users; ++i) {
       users_.push_back(fmt::format("u{:03d}", i));
       if (p.teams > 0) team_of_[users_.back()] = TeamName(i % p.teams, p.teams);
@@ -197,8 +203,13 @@ class Gen {
   TraceJob Materialize(const Run& r);
   Peak JitterPeak(int64_t heap_limit, double heap_ratio, int64_t offheap_limit, double off_ratio);
 
+  /// Makes a pipeline a GPU one (gpu_share, spark_gpu_share) from its own stream, so a day
+  /// with GPU jobs is the day without them with some pipelines asking for GPUs.
+  void MaybeGpu(Template& t);
+
   const GeneratorParams& p_;
   Rng rng_;
+  Rng gpu_rng_;
   std::vector<std::string> users_;
   std::map<std::string, std::string> team_of_;
   std::vector<double> activity_;
@@ -248,8 +259,25 @@ Template& Gen::NewTemplate(const std::string& user, bool spark, const std::strin
   }
   t->peak_at = rng_.Uniform(0.3, 0.9);
   t->critical = rng_.Bernoulli(p_.critical_share);
+  MaybeGpu(*t);
   templates_.push_back(std::move(t));
   return *templates_.back();
+}
+
+void Gen::MaybeGpu(Template& t) {
+  const bool spark = t.kind == "spark";
+  const double share = spark ? p_.spark_gpu_share : p_.gpu_share;
+  if (share <= 0 || !gpu_rng_.Bernoulli(share)) return;
+  if (spark) {
+    // Spark on GPUs (RAPIDS): one GPU per executor.
+    t.gpu = 1;
+    return;
+  }
+  // Training and inference jobs: 1, 2 or 4 GPUs, with at least 2 cpu and 8Gi per GPU to feed
+  // them (data loaders, pinned host memory).
+  t.gpu = Pick<int64_t>(gpu_rng_, {1, 2, 4}, {0.6, 0.25, 0.15});
+  t.container.cpu_millis = std::max<int64_t>(t.container.cpu_millis, 2000 * t.gpu);
+  t.container.memory_bytes = std::max<int64_t>(t.container.memory_bytes, 8 * kGiB * t.gpu);
 }
 
 std::vector<double> Gen::Schedule() {
@@ -331,6 +359,7 @@ TraceJob Gen::Materialize(const Run& r) {
       std::clamp(t.duration_s * std::exp(p_.run_jitter * rng_.Normal()), 30.0, p_.max_duration_s));
   j.peak_at = std::round(t.peak_at * 1000) / 1000;
   j.critical = t.critical;
+  j.gpu = t.gpu;
   if (j.spark()) {
     j.driver = t.driver;
     j.executor = t.executor;

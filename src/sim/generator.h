@@ -62,6 +62,10 @@ struct GeneratorParams {
   double timeout_share = 0.015;        // Spark runs that hit a timeout
   double timeout_curable_share = 0.5;  // of those, the ones 1.2-2x the executors cure
   double critical_share = 0.05;
+  // GPUs (0: a day without GPU jobs). Drawn from a stream of their own: the rest of the day is
+  // the same with or without them.
+  double gpu_share = 0;        // of container pipelines (1, 2 or 4 GPUs)
+  double spark_gpu_share = 0;  // of Spark pipelines (a GPU per executor)
   // Teams and floods (team queues, docs/fleet.md "Two teams flood the cluster").
   int teams = 0;         // users split round-robin into teams a, b, c, ... (0: none)
   int flood_teams = 0;   // the first this many teams also flood the cluster

@@ -136,6 +136,7 @@ NodeIndex::NodeIndex(const std::vector<NodeType>& types) {
       g.cpu.allocatable = types[t].cpu_millis;
       g.mem.allocatable = types[t].memory_bytes;
       g.exact_maths = g.cpu.allocatable > 0 && g.mem.allocatable > 0;
+      g.gpu = types[t].gpus > 0;
       g.cells.resize(static_cast<size_t>(kSteps) * kSteps);
     }
   }
@@ -318,13 +319,15 @@ void NodeIndex::PickIn(const Group& g, int64_t cpu, int64_t mem, Best& best) con
   }
 }
 
-int NodeIndex::Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const {
+int NodeIndex::Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring,
+                    bool gpu_nodes) const {
   // Requests are never negative (pods ask for something); the bounds rely on it.
   assert(cpu >= 0 && mem >= 0);
   Best best;
   for (size_t i = 0; i < groups_.size(); ++i) {
     if (!Accepts(affinity, static_cast<Capacity>(i % capacities_))) continue;
     const Group& g = groups_[i];
+    if (g.gpu && !gpu_nodes) continue;
     if (!g.any_row.w[0] && !g.any_row.w[1]) continue;
     if (scoring == Scoring::kMostAllocated) {
       PickIn<Scoring::kMostAllocated>(g, cpu, mem, best);

@@ -53,8 +53,11 @@ class NodeIndex {
   bool Contains(int id) const {
     return static_cast<size_t>(id) < where_.size() && where_[id].group >= 0;
   }
-  /// The node the scheduler picks for the request, or -1 when no indexed node holds it.
-  int Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring) const;
+  /// The node the scheduler picks for the request, or -1 when no indexed node holds it. Nodes of
+  /// types with GPUs are candidates only with `gpu_nodes` (they are tainted for pods that ask
+  /// for no GPU; Cluster::Pick places GPU pods itself).
+  int Pick(int64_t cpu, int64_t mem, Affinity affinity, Scoring scoring,
+           bool gpu_nodes = false) const;
 
  private:
   static constexpr int kSteps = 101;  // 0..100 %
@@ -101,6 +104,7 @@ class NodeIndex {
     Axis cpu;
     Axis mem;
     bool exact_maths = true;           // both allocatables > 0
+    bool gpu = false;                  // its type has GPUs
     std::vector<Cell> cells;           // kSteps × kSteps, cpu step major
     std::array<Bits128, kSteps> rows;  // non-empty memory steps per cpu step
     Bits128 any_row;                   // cpu steps with a non-empty cell

@@ -40,6 +40,8 @@ int ReferencePick(const Cluster& c, int64_t cpu, int64_t mem, Affinity affinity,
   for (int id : c.ready_ids()) {
     const Node& n = c.node(id);
     if (!Accepts(affinity, n.capacity) || !c.Fits(n, cpu, mem)) continue;
+    // GPU nodes are tainted for pods without GPUs unless shared.
+    if (c.type(n).gpus > 0 && !c.gpu_nodes_shared()) continue;
     int64_t s = ReferenceScore(c, n, cpu, mem, scoring);
     if (s > best_score || (s == best_score && id < best)) {
       best = id;
@@ -57,6 +59,15 @@ struct Bound {
   int64_t mem;
 };
 
+/// The default node types without GPUs (m5.4xlarge, r5.4xlarge, r5.8xlarge).
+std::vector<NodeType> CpuTypes() {
+  std::vector<NodeType> out;
+  for (const NodeType& t : DefaultNodeTypes()) {
+    if (t.gpus == 0) out.push_back(t);
+  }
+  return out;
+}
+
 struct Compared {
   int64_t picks = 0;  // requests picked both ways, with the same answer
   int64_t found = 0;  // of them, those that found a node
@@ -67,9 +78,10 @@ struct Compared {
 /// are varied), releases and removals; after every step, random requests are picked both ways.
 /// Stops at the first difference.
 Compared CompareOnRandomCluster(const std::vector<NodeType>& types, uint64_t seed, int steps,
-                                const std::vector<int64_t>& cpus,
-                                const std::vector<int64_t>& mems) {
+                                const std::vector<int64_t>& cpus, const std::vector<int64_t>& mems,
+                                bool gpu_nodes_shared = false) {
   Cluster c(types);
+  c.SetGpuNodesShared(gpu_nodes_shared);
   Rng rng(seed);
   std::vector<Bound> bound;
   Compared compared;
@@ -147,10 +159,25 @@ TEST(NodeIndex, SamePickAsTheScanOnRoundSizes) {
   for (int64_t g : {1, 2, 3, 4, 6, 8, 16, 32, 57}) mems.push_back(g * kGiB);
   for (uint64_t seed = 1; seed <= 4; ++seed) {
     SCOPED_TRACE(seed);
-    Compared c = CompareOnRandomCluster(DefaultNodeTypes(), seed, 3000, cpus, mems);
+    Compared c = CompareOnRandomCluster(CpuTypes(), seed, 3000, cpus, mems);
     EXPECT_EQ(c.picks, 3000 * 4 * 2);
     EXPECT_GT(c.found, c.picks / 2);
     EXPECT_GT(c.nodes, 50);
+  }
+}
+
+TEST(NodeIndex, SamePickAsTheScanWithGpuNodesTaintedOrShared) {
+  // Every default type, GPU types included: pods without GPUs skip tainted GPU nodes, and may
+  // use them when they are shared.
+  std::vector<int64_t> cpus{500, 1000, 2000, 4000, 8000};
+  std::vector<int64_t> mems{1 * kGiB, 4 * kGiB, 8 * kGiB, 16 * kGiB};
+  for (bool shared : {false, true}) {
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      SCOPED_TRACE(::testing::Message() << "seed " << seed << (shared ? " shared" : " tainted"));
+      Compared c = CompareOnRandomCluster(DefaultNodeTypes(), seed, 1500, cpus, mems, shared);
+      EXPECT_EQ(c.picks, 1500 * 4 * 2);
+      EXPECT_GT(c.found, 0);
+    }
   }
 }
 

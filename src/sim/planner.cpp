@@ -185,6 +185,7 @@ Resources Planner::Requested(const TraceJob& job) {
     r.cpu_millis = job.container.cpu_millis;
     r.memory_bytes = job.container.memory_bytes;
   }
+  r.gpu = job.gpu;  // per container, per executor for Spark
   return r;
 }
 

@@ -95,6 +95,11 @@ Status Modify(Policy& p, std::string_view key, std::string_view value, std::stri
     } else {
       return InvalidArgument(what + " takes on, fifo or off");
     }
+  } else if (key == "gpu_nodes") {
+    if (value != "tainted" && value != "shared") {
+      return InvalidArgument(what + " takes tainted or shared");
+    }
+    p.gpu_nodes_shared = value == "shared";
   } else if (key == "retries" || key == "max_attempts") {
     ASSIGN_OR_RETURN(double n, ToDouble(value, what));
     if (n < 1 || n > 100 || n != std::floor(n)) return InvalidArgument(what + " must be 1..100");
@@ -103,7 +108,7 @@ Status Modify(Policy& p, std::string_view key, std::string_view value, std::stri
     return InvalidArgument(
         fmt::format("policy '{}': unknown setting '{}'; use scoring, unneeded, adapt, rightsizing, "
                     "autoscale, capacity, nodes, type, headroom, retries, spare, spare_spot, "
-                    "anticipate or queues",
+                    "anticipate, queues or gpu_nodes",
                     spec, key));
   }
   return OkStatus();

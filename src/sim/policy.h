@@ -65,6 +65,11 @@ struct Policy {
   /// without fairness, to tell the two apart).
   enum class Queues : uint8_t { kOff, kTeams, kFifo };
   Queues queues = Queues::kOff;
+  /// GPU nodes (node types with GPUs) are tainted for pods that ask for no GPU (`gpu_nodes=
+  /// tainted`, the default, as GPU node groups usually are), or open to every pod (`shared`: cpu
+  /// jobs may then fill a GPU node's cpu and memory and keep a GPU job waiting). Either way the
+  /// autoscaler launches GPU nodes only for GPU pods.
+  bool gpu_nodes_shared = false;
 };
 
 std::string_view ToString(Policy::Queues q);
@@ -101,7 +106,7 @@ struct QueueBooks {
   struct Usage {
     queue::Vec admitted;  // footprints of the admitted attempts that have not ended
     int64_t running = 0;  // those attempts
-    queue::Vec bound;     // cpu and memory of their pods bound to nodes
+    queue::Vec bound;     // cpu, memory and GPUs of their pods bound to nodes
     int64_t queued = 0;   // attempts waiting for admission
   };
   Micros now = 0;

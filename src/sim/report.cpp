@@ -69,6 +69,11 @@ json::object PolicyJson(const Policy& p) {
                       {"queues", ToString(p.queues)}};
 }
 
+json::object WithGpuNodes(json::object o, const Policy& p) {
+  if (p.gpu_nodes_shared) o["gpu_nodes"] = "shared";
+  return o;
+}
+
 double CpuUtil(const PolicyResult& r) {
   return Ratio(r.books.used_cpu_seconds, r.books.alloc_cpu_seconds);
 }
@@ -199,8 +204,41 @@ std::vector<Row> TeamRows(const Comparison& c) {
   return rows;
 }
 
+/// Rows about GPUs, when some policy ran GPU jobs.
+std::vector<Row> GpuRows(const Comparison& c) {
+  bool any = false;
+  for (const PolicyResult& r : c.results) any = any || r.gpu_jobs > 0;
+  if (!any) return {};
+  return {
+      {"GPU runs succeeded / total",
+       [](P r) {
+         return fmt::format("{} / {}", Thousands(static_cast<double>(r.gpu_succeeded)),
+                            Thousands(static_cast<double>(r.gpu_jobs)));
+       },
+       nullptr},
+      {"GPU nodes (static size) / GPU node-hours",
+       [](P r) {
+         std::string size = r.static_gpu_nodes > 0
+                                ? fmt::format("{} × {}", r.static_gpu_nodes, r.static_gpu_type)
+                                : "—";
+         return fmt::format("{} / {}", size, Thousands(r.books.node_hours_gpu));
+       },
+       [](P r) { return r.books.node_hours_gpu; }},
+      {"GPU node cost", [](P r) { return "$" + Thousands(r.books.cost_gpu); },
+       [](P r) { return r.books.cost_gpu; }},
+      {"GPUs allocated / allocatable", [](P r) { return Pct(r.gpu_utilisation()); }, nullptr},
+      {"GPU runs' scheduling delay p50 / p99",
+       [](P r) {
+         return fmt::format("{} / {}", Secs(r.gpu_attempt_delay.p50),
+                            Secs(r.gpu_attempt_delay.p99));
+       },
+       [](P r) { return r.gpu_attempt_delay.p99; }},
+  };
+}
+
 std::vector<Row> AllRows(const Comparison& c) {
   std::vector<Row> rows = Rows();
+  for (Row& r : GpuRows(c)) rows.push_back(std::move(r));
   for (Row& r : TeamRows(c)) rows.push_back(std::move(r));
   return rows;
 }
@@ -231,7 +269,7 @@ json::value ToJson(const Comparison& c, bool with_series) {
     json::object o;
     o["name"] = r.policy.name;
     o["label"] = r.policy.label;
-    o["policy"] = PolicyJson(r.policy);
+    o["policy"] = WithGpuNodes(PolicyJson(r.policy), r.policy);
     o["runs"] = json::object{{"total", r.jobs},
                              {"succeeded", r.succeeded},
                              {"failed", r.failed},
@@ -257,6 +295,16 @@ json::value ToJson(const Comparison& c, bool with_series) {
                                     {"memory_used_at_peak", R(PeakUtil(r), 4)}};
     o["scheduling_delay_seconds"] = Dist(r.attempt_delay);
     o["pod_pending_seconds"] = Dist(r.pod_delay);
+    if (r.gpu_jobs > 0) {
+      o["gpu"] = json::object{{"runs", r.gpu_jobs},
+                              {"succeeded", r.gpu_succeeded},
+                              {"static_nodes", r.static_gpu_nodes},
+                              {"static_type", r.static_gpu_type},
+                              {"node_hours", R(r.books.node_hours_gpu, 2)},
+                              {"cost", R(r.books.cost_gpu, 2)},
+                              {"gpus_allocated", R(r.gpu_utilisation(), 4)},
+                              {"scheduling_delay_seconds", Dist(r.gpu_attempt_delay)}};
+    }
     if (!r.teams.empty()) {
       json::object teams;
       for (const auto& [team, t] : r.teams) {
@@ -300,6 +348,7 @@ json::value ToJson(const Comparison& c, bool with_series) {
                                  {"memory", FormatMemory(t.memory_bytes)},
                                  {"on_demand_price", t.on_demand_price},
                                  {"spot_price", R(t.spot_price, 4)}});
+    if (t.gpus > 0) types.back().as_object()["gpus"] = t.gpus;
   }
   cfg["node_types"] = std::move(types);
   if (!c.config.queues.empty()) {

@@ -97,11 +97,22 @@ struct PolicyResult {
   Distribution pod_delay;      // seconds
   /// By team, when the trace names queues; empty otherwise.
   std::map<std::string, TeamResult> teams;
+  // GPUs: runs that ask for them (containers with gpu, Spark runs with GPU executors); the
+  // books hold GPU node time, cost and GPU-seconds. All zero on a day without GPUs.
+  int64_t gpu_jobs = 0;
+  int64_t gpu_succeeded = 0;
+  Distribution gpu_attempt_delay;  // attempt delay of their attempts, seconds
+  int static_gpu_nodes = 0;
+  std::string static_gpu_type;
   Micros end = 0;  // when the simulation stopped
   std::vector<Sample> series;
 
   double cost() const { return books.cost_on_demand + books.cost_spot; }
   double node_hours() const { return books.node_hours_on_demand + books.node_hours_spot; }
+  /// Requested GPU-seconds / allocatable GPU-seconds of ready GPU nodes (0 without any).
+  double gpu_utilisation() const {
+    return books.alloc_gpu_seconds > 0 ? books.used_gpu_seconds / books.alloc_gpu_seconds : 0;
+  }
   int64_t terminal_oom() const {
     auto it = failed_by.find("oom");
     return it == failed_by.end() ? 0 : it->second;
@@ -111,12 +122,19 @@ struct PolicyResult {
 [[nodiscard]] Result<PolicyResult> Simulate(const Trace& trace, const Policy& policy,
                                             const SimConfig& config);
 
-/// The static cluster a policy gets for a trace: node type index and count.
+/// The static cluster a policy gets for a trace: node type index and count (a type without
+/// GPUs, for the pods without GPUs), and a GPU node pool for the GPU pods (a container with
+/// GPUs, a Spark run's executors) when the trace has any: the cheapest GPU type that holds the
+/// largest GPU pod, enough nodes for the nominal schedule's GPU, cpu and memory peaks of those
+/// pods × the headroom (`gpu_type` -1 and no GPU nodes without GPU pods).
 struct StaticSize {
   int type = 0;
   int nodes = 0;
   double peak_cpu = 0;  // cores requested at the busiest moment of the nominal schedule
   double peak_mem_gib = 0;
+  int gpu_type = -1;
+  int gpu_nodes = 0;
+  int64_t peak_gpu = 0;  // GPUs requested at the busiest moment
 };
 [[nodiscard]] Result<StaticSize> SizeStaticCluster(const Trace& trace, const Policy& policy,
                                                    const std::vector<NodeType>& types);

@@ -170,7 +170,7 @@ Result<TraceJob> ParseJob(const json::object& o, const Ctx& c) {
   RETURN_IF_ERROR(CheckKeys(
       o,
       {"id", "submit", "user", "name", "kind", "class", "queue", "driver", "executor", "instances",
-       "cpu", "memory", "peak", "duration", "peak_at", "critical", "failures"},
+       "cpu", "memory", "gpu", "peak", "duration", "peak_at", "critical", "failures"},
       c, ""));
   TraceJob j;
   ASSIGN_OR_RETURN(j.id, Str(o, "id", c, true));
@@ -223,6 +223,11 @@ Result<TraceJob> ParseJob(const json::object& o, const Ctx& c) {
     ASSIGN_OR_RETURN(j.duration_s, Num(o, "duration", c, 0, true));
   }
   ASSIGN_OR_RETURN(j.peak_at, Num(o, "peak_at", c, 0.6, false));
+  ASSIGN_OR_RETURN(double gpu, Num(o, "gpu", c, 0, false));
+  if (gpu < 0 || gpu > 64 || gpu != std::floor(gpu)) {
+    return c.Bad("gpu", "must be a whole number of GPUs, 0-64 (per container, per executor)");
+  }
+  j.gpu = static_cast<int64_t>(gpu);
   if (const json::value* cr = o.if_contains("critical"); cr != nullptr && !cr->is_null()) {
     if (!cr->is_bool()) return c.Bad("critical", "must be true or false");
     j.critical = cr->get_bool();
@@ -318,6 +323,7 @@ Status ValidateJob(const TraceJob& j, std::string_view where) {
     return c.Bad("duration", "must be a positive number of seconds (at most 30 days)");
   }
   if (!(j.peak_at > 0 && j.peak_at <= 1)) return c.Bad("peak_at", "must be in (0, 1]");
+  if (j.gpu < 0 || j.gpu > 64) return c.Bad("gpu", "must be a whole number of GPUs, 0-64");
   if (j.spark()) {
     if (j.driver.cpu_millis <= 0 || j.executor.cpu_millis <= 0) {
       return c.Bad("cpu", "of driver and executor must be > 0");
@@ -415,6 +421,7 @@ std::string ToJsonLine(const TraceJob& j) {
     o["duration"] = d;
   }
   o["peak_at"] = std::round(j.peak_at * 1000.0) / 1000.0;
+  if (j.gpu > 0) o["gpu"] = j.gpu;
   if (j.critical) o["critical"] = true;
   if (!j.failures.empty()) {
     json::array fs;

@@ -73,6 +73,8 @@ struct TraceJob {
   /// Where the memory peak is reached, as a fraction of the work (an OOM fires there).
   double peak_at = 0.6;
   bool critical = false;  // adapt: always on-demand
+  /// GPUs (nvidia.com/gpu) per container, or per executor for Spark (the driver gets none).
+  int64_t gpu = 0;
   std::vector<Injection> failures;
   bool operator==(const TraceJob&) const = default;
 

@@ -197,6 +197,31 @@ bool RunsShellScript(const std::vector<std::string>& args) {
   return false;
 }
 
+// Spark conf keys whose values Spark turns into code or a command line: JVM options (split into
+// arguments; -XX:OnOutOfMemoryError runs a shell command), class and library paths, jars, files
+// and packages fetched and loaded, plugins, and the Python interpreter (also through the
+// environment). A parameter there could run code the definition did not name, so placeholders
+// are refused in them.
+bool SparkConfRunsCode(std::string_view key) {
+  auto ends_with = [&](std::string_view suffix) {
+    return key.size() >= suffix.size() && key.substr(key.size() - suffix.size()) == suffix;
+  };
+  for (std::string_view suffix : {"JavaOptions", "ClassPath", "LibraryPath", "PYSPARK_PYTHON",
+                                  "PYSPARK_DRIVER_PYTHON", "LD_PRELOAD", "LD_LIBRARY_PATH"}) {
+    if (ends_with(suffix)) return true;
+  }
+  static constexpr std::string_view kCode[] = {
+      "spark.jars",          "spark.jars.packages",        "spark.jars.repositories",
+      "spark.jars.ivy",      "spark.jars.ivySettings",     "spark.jars.excludes",
+      "spark.files",         "spark.submit.pyFiles",       "spark.archives",
+      "spark.plugins",       "spark.pyspark.python",       "spark.pyspark.driver.python",
+      "spark.extraListeners"};
+  for (std::string_view k : kCode) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> Placeholders(std::string_view text) {
@@ -310,10 +335,28 @@ Status CheckDefinition(const Definition& def) {
   for (auto& n : Placeholders(def.command)) used.push_back(std::move(n));
   if (def.parameters.empty()) return OkStatus();
   if (def.kind == "spark") {
-    return InvalidArgument(fmt::format(
-        "{}: Spark definitions cannot declare parameters yet (only a container command is a "
-        "template); pass values with env instead",
-        what));
+    // Spark: spark.args elements and spark.conf values are templates (both reach spark-submit
+    // as single argv elements, or EMR's JSON, never a shell).
+    for (const auto& a : def.spark.args) {
+      for (auto& n : Placeholders(a)) used.push_back(std::move(n));
+    }
+    for (const auto& [key, value] : def.spark.conf) {
+      if (!Placeholders(key).empty()) {
+        return InvalidArgument(fmt::format(
+            "definition '{}': spark.conf key '{}' holds a placeholder; placeholders go in values, "
+            "keys are fixed",
+            def.name, key));
+      }
+      std::vector<std::string> names = Placeholders(value);
+      if (!names.empty() && SparkConfRunsCode(key)) {
+        return InvalidArgument(fmt::format(
+            "definition '{}': spark.conf '{}' cannot hold a placeholder: Spark turns its value "
+            "into code or a command line, so a parameter could run what the definition does not "
+            "name; fix its value in the definition",
+            def.name, key));
+      }
+      for (auto& n : names) used.push_back(std::move(n));
+    }
   }
   boost::system::error_code ec;
   json::value schema = json::parse(def.parameters, ec);
@@ -434,6 +477,13 @@ Definition Render(const Definition& def, const json::object& values) {
     const json::value* v = values.if_contains(name);
     return v == nullptr ? std::string() : ValueText(*v);
   };
+  if (out.kind == "spark") {
+    // Each argument stays one argument of the application (after the main resource
+    // spark-submit parses nothing); conf values stay the value of their key.
+    for (auto& a : out.spark.args) a = Substitute(a, text);
+    for (auto& [key, value] : out.spark.conf) value = Substitute(value, text);
+    return out;
+  }
   if (!out.args.empty()) {
     for (auto& a : out.args) a = Substitute(a, text);
   } else {

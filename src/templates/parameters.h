@@ -9,6 +9,10 @@
 ///   - a list command (exec'd without a shell): each placeholder is replaced by the value's text
 ///     inside its element; a list that starts a shell with -c may not hold placeholders (the shell
 ///     would parse the value), so it is refused when the definition is applied.
+///   - a Spark definition: placeholders in spark.args elements and spark.conf values, replaced by
+///     the value's text inside them (each stays one spark-submit argument, or one entry of EMR's
+///     JSON; no shell). Keys are fixed, and conf whose values Spark turns into code or a command
+///     line (JVM options, class paths, jars, files, the Python interpreter) may hold none.
 /// Values render as their text: strings as they are, numbers and booleans as JSON writes them,
 /// null (or an optional parameter left out) as the empty string, arrays and objects as JSON.
 ///
@@ -48,7 +52,8 @@ inline constexpr size_t kMaxValueLength = 4096;
 
 /// Checks a definition's `parameters` and command template: the schema (CheckSchema), every
 /// placeholder names a declared parameter, no placeholder in a list command that runs a shell
-/// with -c, and not a Spark definition (its args are not templated). OK without `parameters`.
+/// with -c; for Spark, no placeholder in a spark.conf key or in a value Spark runs as code
+/// (SparkConfRunsCode in parameters.cpp). OK without `parameters`.
 [[nodiscard]] Status CheckDefinition(const Definition& def);
 
 /// The placeholders' names in a command string, in order of appearance (repeats kept).

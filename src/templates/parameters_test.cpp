@@ -213,12 +213,71 @@ TEST(CheckDefinition, RefusesPlaceholdersInAShellScriptArgument) {
   EXPECT_TRUE(CheckDefinition(d).ok());
 }
 
-TEST(CheckDefinition, SparkDefinitionsCannotDeclareParameters) {
-  Definition d = Templated("", R"({"type":"object","properties":{"x":{}}})");
+Definition SparkTemplated() {
+  Definition d = Templated("", R"({"type":"object","properties":{"day":{"type":"string"},)"
+                               R"("parts":{"type":"integer","default":64},"note":{}}})");
   d.kind = "spark";
-  auto st = CheckDefinition(d);
-  ASSERT_FALSE(st.ok());
-  EXPECT_THAT(st.error().message(), HasSubstr("Spark"));
+  d.spark.version = "3.5";
+  d.spark.main = "local:///opt/app/etl.py";
+  d.spark.args = {"--day", "{{ day }}", "--note={{ note }}"};
+  d.spark.conf = {{"spark.sql.shuffle.partitions", "{{ parts }}"},
+                  {"spark.app.name", "etl-{{ day }}"},
+                  {"spark.executor.extraJavaOptions", "-Dx=1"}};
+  return d;
+}
+
+TEST(CheckDefinition, SparkArgsAndConfValuesAreTemplates) {
+  EXPECT_TRUE(CheckDefinition(SparkTemplated()).ok());
+  struct Case {
+    std::string key;
+    std::string value;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"spark.{{ day }}.x", "1", "spark.conf key 'spark.{{ day }}.x' holds a placeholder"},
+      {"spark.driver.extraJavaOptions", "-Dday={{ day }}", "cannot hold a placeholder"},
+      {"spark.executor.defaultJavaOptions", "{{ note }}", "cannot hold a placeholder"},
+      {"spark.jars", "s3://b/{{ day }}.jar", "cannot hold a placeholder"},
+      {"spark.driver.extraClassPath", "/x/{{ day }}", "cannot hold a placeholder"},
+      {"spark.pyspark.python", "{{ note }}", "cannot hold a placeholder"},
+      {"spark.executorEnv.PYSPARK_PYTHON", "{{ note }}", "cannot hold a placeholder"},
+      {"spark.kubernetes.driverEnv.LD_PRELOAD", "{{ note }}", "cannot hold a placeholder"},
+      {"spark.sql.x", "{{ nope }}", "uses {{ nope }}, but parameters declares no 'nope'"},
+  };
+  for (const auto& c : cases) {
+    Definition d = SparkTemplated();
+    d.spark.conf[c.key] = c.value;
+    auto st = CheckDefinition(d);
+    ASSERT_FALSE(st.ok()) << c.key;
+    EXPECT_EQ(st.error().code(), Code::kInvalidArgument);
+    EXPECT_THAT(st.error().message(), HasSubstr(c.message)) << c.key;
+  }
+  Definition bad_arg = SparkTemplated();
+  bad_arg.spark.args.push_back("{{ missing }}");
+  EXPECT_THAT(CheckDefinition(bad_arg).error().message(), HasSubstr("no 'missing'"));
+  // Without parameters the braces are plain text, wherever they are.
+  Definition plain = SparkTemplated();
+  plain.parameters.clear();
+  plain.spark.conf["spark.driver.extraJavaOptions"] = "-Dt={{ x }}";
+  EXPECT_TRUE(CheckDefinition(plain).ok());
+}
+
+TEST(Render, SparkValuesStayOneArgumentOrOneConfValue) {
+  Definition d = SparkTemplated();
+  auto values = Resolve(d, json::object{{"day", "2026-12-07 --conf spark.jars=s3://evil.jar"},
+                                        {"note", "$(id); `id`"}});
+  ASSERT_TRUE(values.ok()) << values.error().message();
+  Definition r = Render(d, *values);
+  EXPECT_THAT(r.spark.args,
+              ::testing::ElementsAre("--day", "2026-12-07 --conf spark.jars=s3://evil.jar",
+                                     "--note=$(id); `id`"));
+  EXPECT_EQ(r.spark.conf.at("spark.sql.shuffle.partitions"), "64");  // the default
+  EXPECT_EQ(r.spark.conf.at("spark.app.name"), "etl-2026-12-07 --conf spark.jars=s3://evil.jar");
+  EXPECT_EQ(r.spark.conf.at("spark.executor.extraJavaOptions"), "-Dx=1");
+  EXPECT_EQ(r.spark.conf.count("spark.jars"), 0u);
+  EXPECT_EQ(r.spark.main, "local:///opt/app/etl.py");
+  EXPECT_TRUE(r.command.empty());
+  EXPECT_TRUE(r.args.empty());
 }
 
 }  // namespace

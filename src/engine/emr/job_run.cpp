@@ -92,6 +92,10 @@ Result<boost::json::object> StartJobRunBody(const LaunchSpec& spec, const EmrSet
   if (spec.spark.main.empty()) {
     return InvalidArgument("a Spark application needs spark.main (an s3:// or local:// file)");
   }
+  if (spec.resources.gpu > 0) {
+    return FailedPrecondition(
+        "emr-on-eks does not schedule GPUs here; run GPU Spark definitions on the spark engine");
+  }
   if (settings.virtual_cluster_id.empty() || settings.execution_role_arn.empty()) {
     return FailedPrecondition(
         "emr-on-eks needs emr.virtual_cluster_id and emr.execution_role_arn in the server config");

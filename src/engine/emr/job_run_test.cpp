@@ -94,6 +94,12 @@ TEST(EmrJobRun, StartJobRunBodyRefusesWhatCannotRun) {
   EmrSettings no_role = Settings();
   no_role.execution_role_arn.clear();
   EXPECT_EQ(StartJobRunBody(Spark(), no_role).error().code(), Code::kFailedPrecondition);
+  LaunchSpec gpu = Spark();
+  gpu.resources.gpu = 1;  // GPUs are scheduled on the spark engine only
+  auto no_gpu = StartJobRunBody(gpu, Settings());
+  ASSERT_FALSE(no_gpu.ok());
+  EXPECT_EQ(no_gpu.error().code(), Code::kFailedPrecondition);
+  EXPECT_NE(no_gpu.error().message().find("spark engine"), std::string::npos);
 }
 
 struct PhaseCase {

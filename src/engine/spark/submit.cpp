@@ -43,6 +43,13 @@ int64_t DefaultOverhead(int64_t heap) { return std::max<int64_t>(384, heap / kMi
 
 std::string SparkMemory(int64_t bytes) { return std::to_string((bytes + kMi - 1) / kMi) + "m"; }
 
+std::string TaskGpuAmount(int64_t gpu, int64_t cpu_millis) {
+  const int64_t cores = std::max<int64_t>(1, (cpu_millis + 999) / 1000);
+  if (gpu >= cores) return std::to_string(gpu / cores);
+  const int64_t n = (cores + gpu - 1) / gpu;
+  return fmt::format("{}", 1.0 / static_cast<double>(n));
+}
+
 std::string UiProxyBase(const std::string& run_id) { return "/runs/" + run_id + "/spark-ui"; }
 
 Result<std::string> ImageFor(const std::string& version, const SparkSettings& settings) {
@@ -183,6 +190,43 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
   if (r.executor.memory_overhead_bytes > 0) {
     c["spark.executor.memoryOverhead"] = SparkMemory(r.executor.memory_overhead_bytes);
   }
+  // GPUs per executor, by Spark's custom resource scheduling: Spark puts the vendor's resource
+  // (nvidia.com/gpu) in every executor pod's limits and runs the discovery script in it to
+  // learn the GPUs' addresses. A definition may choose its own script and task share.
+  const int64_t gpu = spec.resources.gpu;
+  json::object executor_template;
+  if (gpu > 0) {
+    c["spark.executor.resource.gpu.amount"] = std::to_string(gpu);
+    c["spark.executor.resource.gpu.vendor"] = "nvidia.com";
+    c.emplace("spark.executor.resource.gpu.discoveryScript", settings.gpu_discovery_script);
+    c.emplace("spark.task.resource.gpu.amount", TaskGpuAmount(gpu, r.executor.cpu_millis));
+    // The GPU node group: its node selector and tolerations through a pod template (Spark
+    // merges the confs' node selectors into it and keeps its tolerations).
+    json::object pod_spec;
+    if (!pods.gpu_node_selector.empty()) {
+      json::object sel;
+      for (const auto& [k, v] : pods.gpu_node_selector) sel[k] = v;
+      pod_spec["nodeSelector"] = std::move(sel);
+    }
+    if (!pods.gpu_tolerations.empty()) {
+      json::array tols;
+      for (const Toleration& t : pods.gpu_tolerations) {
+        json::object o{{"operator", t.op}};
+        if (!t.key.empty()) o["key"] = t.key;
+        if (!t.value.empty()) o["value"] = t.value;
+        if (!t.effect.empty()) o["effect"] = t.effect;
+        tols.emplace_back(std::move(o));
+      }
+      pod_spec["tolerations"] = std::move(tols);
+    }
+    if (!pod_spec.empty()) {
+      executor_template = json::object{{"apiVersion", "v1"},
+                                       {"kind", "Pod"},
+                                       {"metadata", json::object{}},
+                                       {"spec", std::move(pod_spec)}};
+      c["spark.kubernetes.executor.podTemplateFile"] = kExecutorTemplatePath;
+    }
+  }
   const bool dynamic = r.dynamic_allocation || r.max_executors > std::max(r.instances, 0);
   if (dynamic) {
     // Shuffle tracking instead of an external shuffle service (there is none on Kubernetes).
@@ -242,6 +286,16 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
   // The controller: one small on-demand pod running spark-submit, which waits for the app.
   LaunchSpec ctl = spec;
   ctl.argv = a;
+  if (!executor_template.empty()) {
+    // Write the template from the environment, then become spark-submit: the script is fixed
+    // text and every argument is passed through "$@", so nothing is interpreted by the shell.
+    ctl.argv = {"/bin/sh", "-c",
+                fmt::format("printf '%s' \"${}\" > {} && exec \"$@\"", kExecutorTemplateEnv,
+                            kExecutorTemplatePath),
+                "spark-submit"};
+    ctl.argv.insert(ctl.argv.end(), a.begin(), a.end());
+    ctl.env[kExecutorTemplateEnv] = json::serialize(executor_template);
+  }
   ctl.image = sub.image;
   ctl.resources = Resources{};
   ctl.resources.memory_bytes = settings.controller_memory_bytes;
@@ -291,6 +345,20 @@ Result<Submission> BuildSubmission(const LaunchSpec& spec, const kubernetes::Pod
       preview("executor", r.executor.memory_bytes, r.executor.memory_overhead_bytes,
               r.executor.cpu_millis, shown_cap, r.instances);
   sub.executor_preview.as_object()["pod_prefix"] = sub.executor_prefix + "-exec-";
+  if (gpu > 0) {
+    json::object& ex = sub.executor_preview.as_object();
+    ex["gpu"] = gpu;
+    if (const json::value* tpl_spec = executor_template.if_contains("spec")) {
+      if (const json::value* sel = tpl_spec->as_object().if_contains("nodeSelector")) {
+        for (const auto& kv : sel->as_object()) {
+          ex["node_selector"].as_object().emplace(kv.key(), kv.value());
+        }
+      }
+      if (const json::value* tols = tpl_spec->as_object().if_contains("tolerations")) {
+        ex["tolerations"] = *tols;
+      }
+    }
+  }
   if (dynamic && r.max_executors > 0) sub.executor_preview.as_object()["max"] = r.max_executors;
   return sub;
 }

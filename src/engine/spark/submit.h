@@ -36,6 +36,8 @@ struct SparkSettings {
   /// Graceful decommissioning (shuffle and RDD blocks migrate off an executor whose spot node is
   /// being reclaimed) for executors on spot.
   bool decommission_on_spot = true;
+  /// GPU executors: the script Spark runs in each executor to find its GPUs' addresses.
+  std::string gpu_discovery_script = "/opt/spark/examples/src/main/scripts/getGpusResources.sh";
   /// Confs every application gets (a definition's own conf wins over these).
   std::map<std::string, std::string> default_conf;
 };
@@ -59,9 +61,19 @@ struct Submission {
   boost::json::value executor_preview;
 };
 
+/// Where the controller writes the executor pod template of a GPU attempt
+/// (spark.kubernetes.executor.podTemplateFile; spark-submit hands it to the driver).
+inline constexpr char kExecutorTemplatePath[] = "/tmp/tug-executor-pod.json";
+/// The controller's environment variable holding that template (the JSON of a Pod).
+inline constexpr char kExecutorTemplateEnv[] = "TUG_EXECUTOR_POD_TEMPLATE";
+
 /// The submission of one attempt. `spec.kind` must be "spark". Driver always on on-demand;
-/// executors on spec.placement.executor_capacity. kFailedPrecondition: no image for the
-/// version, a Spark version older than 3.0.
+/// executors on spec.placement.executor_capacity. With resources.gpu (GPUs per executor):
+/// Spark's custom resource scheduling confs (amount, vendor nvidia.com, discovery script, a
+/// task's share of an executor's GPUs), and an executor pod template with the pods' GPU node
+/// selector and tolerations, which the controller writes from its environment before it
+/// execs spark-submit (Spark has no conf for tolerations). kFailedPrecondition: no image for
+/// the version, a Spark version older than 3.0.
 [[nodiscard]] Result<Submission> BuildSubmission(const LaunchSpec& spec,
                                                  const kubernetes::PodSettings& pods,
                                                  const SparkSettings& settings);
@@ -76,6 +88,12 @@ std::string UiProxyBase(const std::string& run_id);
 /// The component a pod of a Spark attempt is: "controller", "driver" or "executor-<id>" (from
 /// Spark's spark-role / spark-exec-id labels and ours); "" when it is none of them.
 std::string ComponentOf(const boost::json::value& pod);
+
+/// spark.task.resource.gpu.amount for executors of `gpu` GPUs and `cpu_millis` (cores rounded
+/// up; 0: Spark's default, 1 core): every task slot gets an equal share, a whole number of GPUs
+/// when there are at least as many GPUs as cores, else 1/n with n = ceil(cores / gpus) (Spark
+/// accepts fractions only of that form).
+std::string TaskGpuAmount(int64_t gpu, int64_t cpu_millis);
 
 /// "2048m": Spark's memory notation (MiB, rounded up).
 std::string SparkMemory(int64_t bytes);

@@ -148,6 +148,92 @@ TEST(SparkSubmit, ControllerPodRunsSparkSubmitOnDemand) {
   EXPECT_EQ(sub->executor_preview.at("memory_limit").as_string(), "4505Mi");  // +10 %, rounded
 }
 
+// GPUs per executor: Spark's resource-scheduling confs, the GPU node group through an executor
+// pod template that the controller writes from its environment (no shell interpolation of
+// anything but that variable), previews that show it, and a driver without GPUs.
+TEST(SparkSubmit, GpuExecutorsGetResourceConfsAndTheGpuNodeGroup) {
+  LaunchSpec spec = Pi("3.5");
+  spec.resources.gpu = 2;
+  spec.resources.spark.executor.cpu_millis = 4000;
+  spec.placement = {"on-demand", "on-demand"};
+  kubernetes::PodSettings pods = Pods();
+  pods.gpu_node_selector = {{"nvidia.com/gpu.present", "true"}};
+  pods.gpu_tolerations = {Toleration{"nvidia.com/gpu", "Exists", "", "NoSchedule"}};
+  auto sub = BuildSubmission(spec, pods, Settings());
+  ASSERT_TRUE(sub.ok()) << sub.error().message();
+  const auto& c = sub->conf;
+  EXPECT_EQ(c.at("spark.executor.resource.gpu.amount"), "2");
+  EXPECT_EQ(c.at("spark.executor.resource.gpu.vendor"), "nvidia.com");
+  EXPECT_EQ(c.at("spark.executor.resource.gpu.discoveryScript"),
+            "/opt/spark/examples/src/main/scripts/getGpusResources.sh");
+  EXPECT_EQ(c.at("spark.task.resource.gpu.amount"), "0.5");  // 4 task slots share 2 GPUs
+  EXPECT_EQ(c.count("spark.driver.resource.gpu.amount"), 0u);
+  EXPECT_EQ(c.at("spark.kubernetes.executor.podTemplateFile"), kExecutorTemplatePath);
+  EXPECT_EQ(c.at("spark.kubernetes.executor.node.selector.karpenter.sh/capacity-type"),
+            "on-demand");
+  // The controller writes the template, then execs the unchanged spark-submit argv.
+  const auto& ctl = sub->controller_pod.at("spec").at("containers").as_array()[0].as_object();
+  const auto& cmd = ctl.at("command").as_array();
+  ASSERT_EQ(cmd.size(), sub->argv.size() + 4);
+  EXPECT_EQ(cmd[0].as_string(), "/bin/sh");
+  EXPECT_EQ(cmd[1].as_string(), "-c");
+  EXPECT_EQ(cmd[2].as_string(),
+            "printf '%s' \"$TUG_EXECUTOR_POD_TEMPLATE\" > /tmp/tug-executor-pod.json && exec "
+            "\"$@\"");
+  for (size_t i = 0; i < sub->argv.size(); ++i) EXPECT_EQ(cmd[i + 4].as_string(), sub->argv[i]);
+  std::string tpl;
+  for (const auto& e : ctl.at("env").as_array()) {
+    if (e.at("name").as_string() == kExecutorTemplateEnv) tpl = e.at("value").as_string().c_str();
+  }
+  boost::json::value t = boost::json::parse(tpl);
+  EXPECT_EQ(t.at("kind").as_string(), "Pod");
+  EXPECT_EQ(t.at("spec").at("nodeSelector").at("nvidia.com/gpu.present").as_string(), "true");
+  EXPECT_EQ(t.at("spec").at("tolerations").as_array()[0].at("key").as_string(), "nvidia.com/gpu");
+  EXPECT_EQ(t.at("spec").at("tolerations").as_array()[0].at("effect").as_string(), "NoSchedule");
+  // The controller itself is no GPU pod.
+  EXPECT_EQ(ctl.at("resources").at("limits").as_object().count("nvidia.com/gpu"), 0u);
+  EXPECT_EQ(sub->executor_preview.at("gpu").as_int64(), 2);
+  EXPECT_EQ(sub->executor_preview.at("node_selector").at("nvidia.com/gpu.present").as_string(),
+            "true");
+  EXPECT_EQ(sub->executor_preview.at("tolerations").as_array().size(), 1u);
+  EXPECT_EQ(sub->driver_preview.as_object().count("gpu"), 0u);
+
+  // A definition's own discovery script and task share win; no GPU node group: no template.
+  spec.spark.conf["spark.task.resource.gpu.amount"] = "1";
+  spec.spark.conf["spark.executor.resource.gpu.discoveryScript"] = "/opt/gpus.sh";
+  auto own = BuildSubmission(spec, Pods(), Settings());
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->conf.at("spark.task.resource.gpu.amount"), "1");
+  EXPECT_EQ(own->conf.at("spark.executor.resource.gpu.discoveryScript"), "/opt/gpus.sh");
+  EXPECT_EQ(own->conf.count("spark.kubernetes.executor.podTemplateFile"), 0u);
+  EXPECT_EQ(own->controller_pod.at("spec").at("containers").as_array()[0].at("command").as_array()
+                .size(),
+            own->argv.size());
+
+  // Without GPUs nothing of this is there.
+  auto none = BuildSubmission(Pi("3.5"), pods, Settings());
+  ASSERT_TRUE(none.ok());
+  for (const auto& [k, v] : none->conf) EXPECT_EQ(k.find("resource.gpu"), std::string::npos) << k;
+  EXPECT_EQ(none->conf.count("spark.kubernetes.executor.podTemplateFile"), 0u);
+}
+
+TEST(SparkSubmit, TaskGpuAmountSharesAnExecutorsGpusAmongItsCores) {
+  struct Case {
+    int64_t gpu, millis;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{{1, 0, "1"},
+                                         {1, 1000, "1"},
+                                         {1, 4000, "0.25"},
+                                         {1, 2500, "0.3333333333333333"},  // 3 cores
+                                         {2, 4000, "0.5"},
+                                         {3, 4000, "0.5"},
+                                         {4, 2000, "2"},
+                                         {8, 3000, "2"}}) {
+    EXPECT_EQ(TaskGpuAmount(c.gpu, c.millis), c.want) << c.gpu << " GPUs, " << c.millis << "m";
+  }
+}
+
 TEST(SparkSubmit, EksCapacityLabelValues) {
   kubernetes::PodSettings pods = Pods();
   pods.capacity_label = "eks.amazonaws.com/capacityType";
