@@ -37,6 +37,7 @@ struct Part {
   std::string what;  // "driver", "3 executors", ""
   int64_t cpu_millis = 0;
   int64_t memory_bytes = 0;
+  int64_t gpu = 0;  // per pod
   int count = 1;
   bool spot = false;
 };
@@ -44,16 +45,22 @@ struct Part {
 std::string Describe(const PriceBook& book, const Part& p) {
   std::string req =
       fmt::format("{} cpu / {}", FormatCpu(p.cpu_millis), FormatMemory(p.memory_bytes));
+  if (p.gpu > 0) req += fmt::format(" / {} GPU{}", p.gpu, p.gpu == 1 ? "" : "s");
   std::string who = p.what.empty() ? "requested " + req : p.what + " " + req;
   const char* cap = p.spot ? "spot" : "on-demand";
-  if (const NodePrice* n = DefaultType(book)) {
+  if (std::optional<NodePrice> n = NodeFor(book, p.gpu)) {
     double hourly = p.spot ? n->spot_hourly : n->on_demand_hourly;
     return fmt::format("{} on {} {} ({}, share {:.3g})", who, n->type, cap, Hourly(hourly),
-                       ShareOfNode(p.cpu_millis, p.memory_bytes, *n));
+                       ShareOfNode(p.cpu_millis, p.memory_bytes, p.gpu, *n));
   }
-  return fmt::format("{} {} at {}/cpu + {}/GiB", who, cap,
-                     Hourly(book.cpu_hourly * (p.spot ? book.spot_fraction : 1.0)),
-                     Hourly(book.gib_hourly * (p.spot ? book.spot_fraction : 1.0)));
+  const double f = p.spot ? book.spot_fraction : 1.0;
+  std::string gpus;
+  if (p.gpu > 0) {
+    gpus = book.gpu_hourly > 0 ? fmt::format(" + {}/GPU", Hourly(book.gpu_hourly * f))
+                               : " (GPUs not priced: no gpu_hourly)";
+  }
+  return fmt::format("{} {} at {}/cpu + {}/GiB{}", who, cap, Hourly(book.cpu_hourly * f),
+                     Hourly(book.gib_hourly * f), gpus);
 }
 
 }  // namespace
@@ -104,6 +111,7 @@ PriceBook ForEngine(const PriceBook& book, const std::string& engine) {
     b.default_type.clear();
     b.cpu_hourly = it->second.cpu_hourly;
     b.gib_hourly = it->second.gib_hourly;
+    b.gpu_hourly = it->second.gpu_hourly;
   }
   return b;
 }
@@ -228,6 +236,39 @@ double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, 
   return hourly * (spot ? book.spot_fraction : 1.0) * seconds / 3600.0;
 }
 
+std::optional<NodePrice> NodeFor(const PriceBook& book, int64_t gpu) {
+  const NodePrice* def = DefaultType(book);
+  if (def == nullptr) return std::nullopt;
+  if (gpu <= 0) return *def;
+  auto cheapest = [gpu](const std::vector<NodePrice>& types) -> const NodePrice* {
+    const NodePrice* best = nullptr;
+    for (const NodePrice& t : types) {
+      if (t.gpus >= gpu && (best == nullptr || t.on_demand_hourly < best->on_demand_hourly)) {
+        best = &t;
+      }
+    }
+    return best;
+  };
+  if (const NodePrice* n = cheapest(book.types)) return *n;
+  const std::vector<NodePrice> builtin = DefaultGpuPrices(book.spot_fraction);
+  if (const NodePrice* n = cheapest(builtin)) return *n;
+  // More GPUs than any node has: the engines refuse such a pod; price it on the largest.
+  return *std::max_element(builtin.begin(), builtin.end(),
+                           [](const NodePrice& a, const NodePrice& b) { return a.gpus < b.gpus; });
+}
+
+double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, int64_t gpu,
+               bool spot, double seconds) {
+  if (gpu <= 0) return PodCost(book, cpu_millis, memory_bytes, spot, seconds);
+  if (std::optional<NodePrice> n = NodeFor(book, gpu)) {
+    return PodCost(cpu_millis, memory_bytes, gpu, *n, spot, seconds);
+  }
+  if (seconds <= 0) return 0;
+  return PodCost(book, cpu_millis, memory_bytes, spot, seconds) +
+         static_cast<double>(gpu) * book.gpu_hourly * (spot ? book.spot_fraction : 1.0) * seconds /
+             3600.0;
+}
+
 AttemptCost PriceAttempt(const PriceBook& engine_book, const Attempt& a, const std::string& kind,
                          Micros now) {
   const PriceBook book = ForEngine(engine_book, a.engine);
@@ -247,24 +288,24 @@ AttemptCost PriceAttempt(const PriceBook& engine_book, const Attempt& a, const s
   const SparkResources& s = a.resources.spark;
   if (kind == "spark" && !s.empty()) {
     auto pod_memory = [](const SparkRole& r) { return r.memory_bytes + EffectiveOverhead(r); };
-    parts.push_back(
-        {"driver", s.driver.cpu_millis, pod_memory(s.driver), 1, IsSpot(a, a.placement.capacity)});
+    parts.push_back({"driver", s.driver.cpu_millis, pod_memory(s.driver), 0, 1,
+                     IsSpot(a, a.placement.capacity)});
     int executors = s.instances > 0 ? s.instances : s.min_executors;
     if (executors > 0) {
       parts.push_back({fmt::format("{} executor{} ×", executors, executors == 1 ? "" : "s"),
-                       s.executor.cpu_millis, pod_memory(s.executor), executors,
+                       s.executor.cpu_millis, pod_memory(s.executor), a.resources.gpu, executors,
                        IsSpot(a, a.placement.executor_capacity)});
     }
   } else {
     // A container without a cpu request still holds a slice of a node: price 0.1 cpu, as
     // the Kubernetes engine's default request; memory likewise at least 64Mi.
     parts.push_back({"", std::max<int64_t>(a.resources.cpu_millis, 100),
-                     std::max<int64_t>(a.resources.memory_bytes, 64 * kMiB), 1,
+                     std::max<int64_t>(a.resources.memory_bytes, 64 * kMiB), a.resources.gpu, 1,
                      IsSpot(a, a.placement.capacity)});
   }
   std::string basis;
   for (const Part& p : parts) {
-    c.usd += p.count * PodCost(book, p.cpu_millis, p.memory_bytes, p.spot, c.seconds);
+    c.usd += p.count * PodCost(book, p.cpu_millis, p.memory_bytes, p.gpu, p.spot, c.seconds);
     basis += (basis.empty() ? "" : "; ") + Describe(book, p);
   }
   c.basis = fmt::format("{}; {}{}", basis, Hours(c.seconds), c.running ? " so far" : "");
@@ -287,9 +328,13 @@ AttemptCost PriceAttemptUsed(const PriceBook& engine_book, const Attempt& a,
     const Micros hi = std::min(u.at + u.width, end);
     if (hi <= lo) continue;
     const double seconds = static_cast<double>(hi - lo) / static_cast<double>(kMicrosPerSecond);
-    const bool spot = IsSpot(a, u.component.starts_with("executor") ? a.placement.executor_capacity
-                                                                    : a.placement.capacity);
-    usd += PodCost(book, u.cpu_millis, u.memory_bytes, spot, seconds);
+    const bool executor = u.component.starts_with("executor");
+    const bool spot = IsSpot(a, executor ? a.placement.executor_capacity : a.placement.capacity);
+    // A pod holds its GPUs whatever it uses: Spark executors and plain containers have them,
+    // a Spark driver none.
+    const bool spark = kind == "spark" && !a.resources.spark.empty();
+    const int64_t gpu = !spark || executor ? a.resources.gpu : 0;
+    usd += PodCost(book, u.cpu_millis, u.memory_bytes, gpu, spot, seconds);
     covered += seconds;
     components.insert(u.component);
   }

@@ -45,6 +45,7 @@ struct EnginePrice {
   std::string node_type;  // one of PriceBook::types; "": the flat rates below
   double cpu_hourly = 0;
   double gib_hourly = 0;
+  double gpu_hourly = 0;  // $ per GPU-hour at flat rates; 0: GPUs are not priced
   bool operator==(const EnginePrice&) const = default;
 };
 
@@ -56,6 +57,9 @@ struct PriceBook {
   /// GiB-hour of memory requested, on-demand; spot at `spot_fraction` of that.
   double cpu_hourly = 0;
   double gib_hourly = 0;
+  /// $ per GPU-hour at flat rates (0: GPUs are not priced there). With node types, a GPU pod
+  /// is priced on the cheapest type with enough GPUs (`DefaultGpuPrices` when none has).
+  double gpu_hourly = 0;
   double spot_fraction = 0.35;
   /// Per engine (Attempt::engine's kind — "local", "kubernetes", "spark", "emr-on-eks" — or an
   /// instance, "kubernetes:prod"): its node type or flat rates, overriding the defaults above.
@@ -129,6 +133,13 @@ double PodCost(int64_t cpu_millis, int64_t memory_bytes, int64_t gpu, const Node
 /// $ for a pod under `book` (its default type, or the flat rates).
 double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, bool spot,
                double seconds);
+/// The node a pod asking for `gpu` GPUs is priced on: the default type without GPUs; else the
+/// cheapest of the book's types with enough GPUs, or of `DefaultGpuPrices` when none has.
+/// nullopt: flat rates.
+std::optional<NodePrice> NodeFor(const PriceBook& book, int64_t gpu);
+/// PodCost with GPUs: on `NodeFor(book, gpu)`, or at the flat rates plus `gpu_hourly` per GPU.
+double PodCost(const PriceBook& book, int64_t cpu_millis, int64_t memory_bytes, int64_t gpu,
+               bool spot, double seconds);
 
 struct AttemptCost {
   std::string attempt_id;

@@ -73,6 +73,43 @@ TEST(Pricing, GpuShareCountsOnGpuNodesOnly) {
   EXPECT_EQ(types[0].cpu_millis, 3750);
 }
 
+TEST(Pricing, GpuAttemptsArePricedOnAGpuNodeOrAtTheGpuRate) {
+  PriceBook b = Book();  // no GPU types: the built-in GPU list applies
+  Attempt a = Container(1000, 4 * kGiB, kHour, 3 * kHour);
+  a.resources.gpu = 1;
+  AttemptCost c = PriceAttempt(b, a, "container", 10 * kHour);
+  // The whole of a g5.xlarge (its one GPU) for 2 h at $1.006/h.
+  EXPECT_DOUBLE_EQ(c.usd, 2 * 1.006);
+  EXPECT_EQ(c.basis,
+            "requested 1 cpu / 4Gi / 1 GPU on g5.xlarge on-demand ($1.006/h, share 1); 2.00 h");
+  a.resources.gpu = 2;  // the cheapest built-in type with 2 or more: half a g5.12xlarge (4 GPUs)
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", 10 * kHour).usd, 0.5 * 5.672 * 2);
+  // A configured type with enough GPUs wins over the built-in list when it is cheaper.
+  b.types.push_back({"gpu8", 96000, 768 * kGiB, 16.0, 4.0, 8});
+  EXPECT_DOUBLE_EQ(PriceAttempt(b, a, "container", 10 * kHour).usd, 0.25 * 16.0 * 2);
+  // Spark: GPUs per executor, none for the driver.
+  Attempt sp = Container(0, 0, kHour, 2 * kHour);
+  sp.resources.gpu = 1;
+  sp.resources.spark.driver = {1000, 3 * kGiB, kGiB};        // 4Gi on small: share 0.25
+  sp.resources.spark.executor = {2000, 6 * kGiB, 2 * kGiB};  // 1 of gpu8's 8 GPUs: 0.125
+  sp.resources.spark.instances = 2;
+  AttemptCost s = PriceAttempt(b, sp, "spark", 3 * kHour);
+  EXPECT_DOUBLE_EQ(s.usd, 0.25 * 1.0 + 2 * 0.125 * 16.0);
+  EXPECT_NE(s.basis.find("2 executors × 2 cpu / 8Gi / 1 GPU on gpu8"), std::string::npos)
+      << s.basis;
+  // Flat rates: gpu_hourly per GPU, and a basis that says when GPUs are not priced.
+  PriceBook flat;
+  flat.cpu_hourly = 0.04;
+  flat.gib_hourly = 0.005;
+  Attempt f = Container(1000, 2 * kGiB, kHour, 2 * kHour);
+  f.resources.gpu = 2;
+  AttemptCost unpriced = PriceAttempt(flat, f, "container", 3 * kHour);
+  EXPECT_DOUBLE_EQ(unpriced.usd, 0.04 + 2 * 0.005);
+  EXPECT_NE(unpriced.basis.find("GPUs not priced"), std::string::npos) << unpriced.basis;
+  flat.gpu_hourly = 0.5;
+  EXPECT_DOUBLE_EQ(PriceAttempt(flat, f, "container", 3 * kHour).usd, 0.04 + 2 * 0.005 + 2 * 0.5);
+}
+
 TEST(Pricing, ContainerOnTheDefaultTypeOnDemandAndSpot) {
   PriceBook b = Book();
   Attempt a = Container(2000, 4 * kGiB, kHour, 3 * kHour);  // half a small node, 2 h

@@ -70,9 +70,18 @@ Status ParseNodeType(const json::value& v, const std::string& what, double spot_
     } else if (key == "spot") {
       ASSIGN_OR_RETURN(out.spot_hourly, Money(kv.value(), where));
       spot_set = true;
+    } else if (key == "gpus") {
+      const std::string text = Text(kv.value());
+      char* end = nullptr;
+      const long n = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || end != text.c_str() + text.size() || n < 0 || n > 64) {
+        return InvalidArgument(
+            fmt::format("{} '{}' must be the node's GPU count, 0 to 64", where, text));
+      }
+      out.gpus = n;
     } else {
       return InvalidArgument(fmt::format(
-          "{} is not a node type key; use type, cpu, memory, on_demand and spot", where));
+          "{} is not a node type key; use type, cpu, memory, gpus, on_demand and spot", where));
     }
   }
   // Without a spot price, spot is the book's fraction of on-demand.
@@ -95,9 +104,12 @@ Status ParseEngine(const json::value& v, const std::string& what, cost::EnginePr
       ASSIGN_OR_RETURN(out.cpu_hourly, Money(kv.value(), where));
     } else if (key == "gib_hourly") {
       ASSIGN_OR_RETURN(out.gib_hourly, Money(kv.value(), where));
+    } else if (key == "gpu_hourly") {
+      ASSIGN_OR_RETURN(out.gpu_hourly, Money(kv.value(), where));
     } else {
       return InvalidArgument(fmt::format(
-          "{} is not an engine price key; use node_type, or cpu_hourly and gib_hourly", where));
+          "{} is not an engine price key; use node_type, or cpu_hourly, gib_hourly and gpu_hourly",
+          where));
     }
   }
   return OkStatus();
@@ -169,6 +181,10 @@ Status ApplyCostYaml(CostConfig& c, const json::value& section, const std::strin
       auto v = Money(kv.value(), what);
       if (v.ok()) c.book.gib_hourly = *v;
       st = v.ok() ? OkStatus() : Status(v.error());
+    } else if (key == "gpu_hourly") {
+      auto v = Money(kv.value(), what);
+      if (v.ok()) c.book.gpu_hourly = *v;
+      st = v.ok() ? OkStatus() : Status(v.error());
     } else if (key == "engines") {
       if (!kv.value().is_object()) {
         return bad(
@@ -196,7 +212,7 @@ Status ApplyCostYaml(CostConfig& c, const json::value& section, const std::strin
     } else {
       return bad(fmt::format(
           "cost.{} is not a cost key; use enabled, currency, basis, node_types, default_type, "
-          "spot_fraction, cpu_hourly, gib_hourly, engines or metrics_series",
+          "spot_fraction, cpu_hourly, gib_hourly, gpu_hourly, engines or metrics_series",
           key));
     }
     if (!st.ok()) return bad(st.error().message());

@@ -89,6 +89,35 @@ TEST(ConfigCostTest, FlatRatesForEveryEngineReplaceTheNodeTypes) {
       cost::PriceAttempt(c.cost.book, OneHour("kubernetes", 2000, kGiB), "container", 0).usd, 0.11);
 }
 
+TEST(ConfigCostTest, GpuNodeTypesAndTheFlatGpuRate) {
+  Config c = DefaultConfig();
+  auto st = ApplyYaml(c, R"(
+cost:
+  node_types:
+    - {type: m, cpu: 16, memory: 64Gi, on_demand: 1.0}
+    - {type: g, cpu: 8, memory: 32Gi, gpus: 2, on_demand: 3.0}
+  engines:
+    local: {cpu_hourly: 0.1, gib_hourly: 0.01, gpu_hourly: 0.9}
+)",
+                      "tug.yaml");
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  ASSERT_TRUE(ValidateConfig(c).ok());
+  ASSERT_EQ(c.cost.book.types.size(), 2u);
+  EXPECT_EQ(c.cost.book.types[1].gpus, 2);
+  // One GPU of g's two for an hour; the cpu-only default type m does not count.
+  Attempt k = OneHour("kubernetes", 1000, kGiB);
+  k.resources.gpu = 1;
+  EXPECT_DOUBLE_EQ(cost::PriceAttempt(c.cost.book, k, "container", 0).usd, 0.5 * 3.0);
+  Attempt l = OneHour("local", 1000, kGiB);
+  l.resources.gpu = 1;
+  EXPECT_DOUBLE_EQ(cost::PriceAttempt(c.cost.book, l, "container", 0).usd, 0.11 + 0.9);
+  Config bad = DefaultConfig();
+  Status b = ApplyYaml(bad, "cost: {node_types: [{type: g, cpu: 8, memory: 32Gi, gpus: many}]}\n",
+                       "tug.yaml");
+  ASSERT_FALSE(b.ok());
+  EXPECT_TRUE(Has(b.error().message(), "must be the node's GPU count")) << b.error().message();
+}
+
 TEST(ConfigCostTest, BadSectionsSayWhatToFix) {
   auto error = [](const std::string& yaml) {
     Config c = DefaultConfig();
