@@ -57,6 +57,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import string
 import subprocess
@@ -504,12 +505,14 @@ class Service:
         out_path, err_path = os.path.join(work, "stdout"), os.path.join(work, "stderr")
         with self.lock:
             if job.cancel:
+                shutil.rmtree(work, ignore_errors=True)
                 return self.end(job, "CANCELLED", None, "fake: cancelled by CancelJobRun before it ran")
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 try:
                     job.proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=work,
                                                 start_new_session=True)
                 except OSError as e:
+                    shutil.rmtree(work, ignore_errors=True)
                     return self.end(job, "FAILED", "USER_ERROR", "fake: the driver could not start: %s" % e)
             job.state = "RUNNING"
         rc = job.proc.wait()
@@ -520,6 +523,8 @@ class Service:
             self.upload_logs(job, out_path, err_path, exit_code, cancelled)
         except Exception as e:  # the run still ends; the engine reports the missing logs
             print("fake emr: log upload failed: %s" % e, file=sys.stderr, flush=True)
+        # The driver's output lives on in S3 (as EMR's does); its scratch folder goes.
+        shutil.rmtree(work, ignore_errors=True)
         with self.lock:
             if forced:
                 self.end(job, "FAILED", forced[0], forced[1])
