@@ -203,7 +203,8 @@ struct PrefilterKernels {
         }
       }
       // The four grams are the four 64-bit lanes of one load; SampledGramMatcher::Hash,
-      // Word and Bits in vector form, the filter words gathered.
+      // Word and Bits in vector form. The filter words are read with four scalar loads: with
+      // an AVX2 gather the loop waited on the gather's latency (12 % slower on Zen 3 here).
       const size_t g0 = i & ~(kStride - 1);
       alignas(32) uint64_t h[4];
       unsigned gmask = 0;
@@ -217,9 +218,16 @@ struct PrefilterKernels {
         __m256i want = _mm256_or_si256(
             _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(hv, 15), low6)),
             _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(hv, 9), low6)));
-        __m256i words = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(filter), word, 8);
-        __m256i pass = _mm256_cmpeq_epi64(_mm256_and_si256(words, want), want);
-        gmask = static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(pass)));
+        __m128i wlo = _mm256_castsi256_si128(word), whi = _mm256_extracti128_si256(word, 1);
+        __m128i tlo = _mm256_castsi256_si128(want), thi = _mm256_extracti128_si256(want, 1);
+        uint64_t t0 = static_cast<uint64_t>(_mm_cvtsi128_si64(tlo));
+        uint64_t t1 = static_cast<uint64_t>(_mm_extract_epi64(tlo, 1));
+        uint64_t t2 = static_cast<uint64_t>(_mm_cvtsi128_si64(thi));
+        uint64_t t3 = static_cast<uint64_t>(_mm_extract_epi64(thi, 1));
+        gmask = static_cast<unsigned>((filter[_mm_cvtsi128_si64(wlo)] & t0) == t0) |
+                static_cast<unsigned>((filter[_mm_extract_epi64(wlo, 1)] & t1) == t1) << 1 |
+                static_cast<unsigned>((filter[_mm_cvtsi128_si64(whi)] & t2) == t2) << 2 |
+                static_cast<unsigned>((filter[_mm_extract_epi64(whi, 1)] & t3) == t3) << 3;
         if (gmask != 0) _mm256_store_si256(reinterpret_cast<__m256i*>(h), hv);
       }
       size_t next = i + 32;
