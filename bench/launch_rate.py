@@ -7,7 +7,7 @@ times the store recorded:
   submit->start p50/p99 over all runs (a queue forms when submits outrun launches)
 and checks that every run SUCCEEDED with exactly one attempt.
 
-  bench/launch_rate.py URL [N] [--clients C] [--command CMD] [--definition NAME]
+  bench/launch_rate.py URL [N] [--clients C] [--command CMD] [--no-shell] [--definition NAME]
 """
 import argparse
 import http.client
@@ -47,13 +47,16 @@ def main():
     ap.add_argument("n", type=int, nargs="?", default=1000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--command", default="true")
+    ap.add_argument("--no-shell", action="store_true",
+                    help="define the job with command: [COMMAND] (a list: exec'd directly) instead of "
+                         "command: COMMAND (run by /bin/sh -c)")
     ap.add_argument("--definition", default="launch-rate")
     ap.add_argument("--timeout", type=float, default=600)
     a = ap.parse_args()
 
+    job = {"command": a.command.split() if a.no_shell else a.command}
     Client(a.url).call("PUT", f"/api/v1/definitions/{a.definition}",
-                       {"name": a.definition, "command": a.command,
-                        "resources": {"memory": "32Mi"}})
+                       {"name": a.definition, **job, "resources": {"memory": "32Mi"}})
     ids = [None] * a.n
     nxt = iter(range(a.n))
     lock = threading.Lock()
@@ -109,7 +112,8 @@ def main():
         return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
 
     first = min(created)
-    print(f"{a.n} runs of '{a.command}' from {a.clients} clients: submitted in {submitted:.2f} s "
+    how = f"[{a.command}] (no shell)" if a.no_shell else f"'{a.command}'"
+    print(f"{a.n} runs of {how} from {a.clients} clients: submitted in {submitted:.2f} s "
           f"({a.n / submitted:.0f}/s); launch rate {a.n / (max(started) - first):.0f}/s; "
           f"end rate {a.n / (max(ended) - first):.0f}/s; submit->start p50 {pct(50):.1f} ms, "
           f"p99 {pct(99):.1f} ms; not SUCCEEDED in one attempt: {len(bad)}")
