@@ -77,7 +77,8 @@ Api::Api(ApiOptions options, store::Store& store, logs::LogStore& logs,
       request_seconds_(
           registry.AddHistogram("tug_http_request_seconds", "HTTP request latency by route",
                                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
-      runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")) {
+      runs_submitted_(registry.AddCounter("tug_runs_submitted_total", "Runs submitted")),
+      queue_view_([this] { return BuildQueueView(); }) {
   submitter_.Start();
   if (auto st = hub_.Start(); !st.ok()) {
     log::Error("event hub did not start", {{"error", st.error().ToString()}});

@@ -37,6 +37,7 @@
 #include "server/audit_log.h"
 #include "server/cost_json.h"
 #include "server/event_hub.h"
+#include "server/queue_view.h"
 #include "server/spark_ui_proxy.h"
 #include "server/submitter.h"
 #include "store/store.h"
@@ -260,6 +261,8 @@ class Api {
   net::Response ListQueues(net::Request& req, Who who);
   /// A waiting run's place in its queue (1: next), 0 when it is not waiting or queues are off.
   int64_t QueuePosition(const tug::Run& run);
+  /// The queues' scheduler built from the store's queue entries (what queue_view_ keeps).
+  Result<queue::Scheduler> BuildQueueView();
   net::Response WhoAmI(net::Request& req, Who who);
   net::Response CreateToken(net::Request& req, Who who);
   net::Response ListTokens(net::Request& req, Who who);
@@ -304,6 +307,8 @@ class Api {
     metrics::Counter* requests;
     metrics::Histogram* seconds;
   };
+  // The team queues as GET /api/v1/queues and a waiting run's place show them (queue_view.h).
+  QueueView queue_view_;
   mutable std::mutex server_url_mu_;
   std::string server_url_;  // guarded by server_url_mu_
   std::shared_mutex series_mu_;

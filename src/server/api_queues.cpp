@@ -34,15 +34,18 @@ json::object LimitsJson(const queue::Limits& l) {
 
 }  // namespace
 
+Result<queue::Scheduler> Api::BuildQueueView() {
+  ASSIGN_OR_RETURN(auto entries, store_.ListQueueEntries(clock_.Now()));
+  return control::BuildScheduler(options_.queues, options_.queue_capacity, entries);
+}
+
 int64_t Api::QueuePosition(const tug::Run& run) {
   if (options_.queues.empty() || run.attempts.empty()) return 0;
   const Attempt& last = run.attempts.back();
   if (last.status != AttemptStatus::kQueued || last.due_at > clock_.Now()) return 0;
-  auto entries = store_.ListQueueEntries(clock_.Now());
-  if (!entries.ok()) return 0;
-  auto sched = control::BuildScheduler(options_.queues, options_.queue_capacity, *entries);
+  auto sched = queue_view_.Get();
   if (!sched.ok()) return 0;
-  auto e = sched->Explain(last.id);
+  auto e = (*sched)->Explain(last.id);
   return e.ok() && !e->running ? e->position : 0;
 }
 
@@ -52,10 +55,9 @@ net::Response Api::ListQueues(net::Request&, Who) {
   if (options_.queues.empty()) {
     return Json(200, json::object{{"enabled", false}, {"queues", std::move(out)}});
   }
-  auto entries = store_.ListQueueEntries(clock_.Now());
-  if (!entries.ok()) return Err(entries.error());
-  auto sched = control::BuildScheduler(options_.queues, options_.queue_capacity, *entries);
-  if (!sched.ok()) return Err(sched.error());
+  auto view = queue_view_.Get();
+  if (!view.ok()) return Err(view.error());
+  const queue::Scheduler* sched = view->get();
   auto counts = store_.CountRunsByQueue();
   if (!counts.ok()) return Err(counts.error());
   for (const queue::QueueStatus& s : sched->Snapshot()) {
