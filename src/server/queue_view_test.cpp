@@ -25,7 +25,9 @@ class QueueViewTest : public ::testing::Test {
     ++calls_;
     now_ms_ += build_ms_;
     if (fail_next_.exchange(false)) return Unavailable("store unavailable");
-    auto s = queue::Scheduler::Create({queue::QueueSpec{.name = "team-a"}});
+    queue::QueueSpec spec;
+    spec.name = "team-a";
+    auto s = queue::Scheduler::Create({spec});
     if (!s.ok()) return s;
     for (int i = 0; i < waiting_; ++i) {
       queue::Item item;
