@@ -12,19 +12,15 @@
 #include <boost/json.hpp>
 
 #include "core/json.h"
+#include "flotilla/flotilla_json_testing.h"
 
 namespace json = boost::json;
 
 namespace tug::flotilla {
 namespace {
 
-json::value Parse(const std::string& s) { return *ParseJson(s); }
-
-std::vector<std::string> Keys(const json::object& o) {
-  std::vector<std::string> keys;
-  for (const auto& kv : o) keys.emplace_back(kv.key());
-  return keys;
-}
+using json_testing::Keys;
+using json_testing::Parse;
 
 constexpr Micros kT = Micros{1'700'000'000} * kMicrosPerSecond;
 

@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "flotilla/flotilla_json.h"
+#include "flotilla/flotilla_json_testing.h"
 #include "flotilla/flotilla_templates_json.h"
 
 namespace json = boost::json;
@@ -18,13 +19,8 @@ namespace json = boost::json;
 namespace tug::flotilla {
 namespace {
 
-json::value Parse(const std::string& s) { return *ParseJson(s); }
-
-std::vector<std::string> Keys(const json::object& o) {
-  std::vector<std::string> keys;
-  for (const auto& kv : o) keys.emplace_back(kv.key());
-  return keys;
-}
+using json_testing::Keys;
+using json_testing::Parse;
 
 // A CreateTemplateRequest as Flotilla's clients post it: its fields, ExecutableResources
 // embedded (image, memory, gpu, cpu, env, adaptive_resource_allocation, tags).
