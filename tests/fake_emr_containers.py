@@ -502,39 +502,40 @@ class Service:
                     if k.startswith("spark.kubernetes.driverEnv."):
                         env[k[len("spark.kubernetes.driverEnv."):]] = v
         work = tempfile.mkdtemp(prefix="fake-emr-%s-" % job.id)
-        out_path, err_path = os.path.join(work, "stdout"), os.path.join(work, "stderr")
-        with self.lock:
-            if job.cancel:
-                shutil.rmtree(work, ignore_errors=True)
-                return self.end(job, "CANCELLED", None, "fake: cancelled by CancelJobRun before it ran")
-            with open(out_path, "wb") as out, open(err_path, "wb") as err:
-                try:
-                    job.proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=work,
-                                                start_new_session=True)
-                except OSError as e:
-                    shutil.rmtree(work, ignore_errors=True)
-                    return self.end(job, "FAILED", "USER_ERROR", "fake: the driver could not start: %s" % e)
-            job.state = "RUNNING"
-        rc = job.proc.wait()
-        exit_code = rc if rc >= 0 else 128 - rc
-        with self.lock:
-            forced, cancelled = job.forced, job.cancel
+        # The driver's output lives on in S3 (as EMR's does); its scratch folder goes, however
+        # the job ends.
         try:
-            self.upload_logs(job, out_path, err_path, exit_code, cancelled)
-        except Exception as e:  # the run still ends; the engine reports the missing logs
-            print("fake emr: log upload failed: %s" % e, file=sys.stderr, flush=True)
-        # The driver's output lives on in S3 (as EMR's does); its scratch folder goes.
-        shutil.rmtree(work, ignore_errors=True)
-        with self.lock:
-            if forced:
-                self.end(job, "FAILED", forced[0], forced[1])
-            elif cancelled:
-                self.end(job, "CANCELLED", None, "fake: cancelled by CancelJobRun")
-            elif exit_code == 0:
-                self.end(job, "COMPLETED", None, None)
-            else:
-                self.end(job, "FAILED", "USER_ERROR",
-                         "fake: the driver exited with code %d; see the logs in S3" % exit_code)
+            out_path, err_path = os.path.join(work, "stdout"), os.path.join(work, "stderr")
+            with self.lock:
+                if job.cancel:
+                    return self.end(job, "CANCELLED", None, "fake: cancelled by CancelJobRun before it ran")
+                with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                    try:
+                        job.proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=work,
+                                                    start_new_session=True)
+                    except OSError as e:
+                        return self.end(job, "FAILED", "USER_ERROR", "fake: the driver could not start: %s" % e)
+                job.state = "RUNNING"
+            rc = job.proc.wait()
+            exit_code = rc if rc >= 0 else 128 - rc
+            with self.lock:
+                forced, cancelled = job.forced, job.cancel
+            try:
+                self.upload_logs(job, out_path, err_path, exit_code, cancelled)
+            except Exception as e:  # the run still ends; the engine reports the missing logs
+                print("fake emr: log upload failed: %s" % e, file=sys.stderr, flush=True)
+            with self.lock:
+                if forced:
+                    self.end(job, "FAILED", forced[0], forced[1])
+                elif cancelled:
+                    self.end(job, "CANCELLED", None, "fake: cancelled by CancelJobRun")
+                elif exit_code == 0:
+                    self.end(job, "COMPLETED", None, None)
+                else:
+                    self.end(job, "FAILED", "USER_ERROR",
+                             "fake: the driver exited with code %d; see the logs in S3" % exit_code)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def upload_logs(self, job, out_path, err_path, exit_code, cancelled):
         mon = (job.overrides or {}).get("monitoringConfiguration", {})
