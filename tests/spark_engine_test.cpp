@@ -130,9 +130,15 @@ retry: {max_attempts: 3}
   std::string id = Submit("spark-spot");
   const std::string attempt1 = FirstAttempt(id);
   const std::string exec1 = "tug-" + attempt1 + "-exec-1";
-  ASSERT_TRUE(
-      WaitFor([&] { return world_->sim_->NodeOf(exec1) == "spot-1"; }, std::chrono::seconds(60)))
-      << world_->sim_->NodeOf(exec1);
+  const std::string exec2 = "tug-" + attempt1 + "-exec-2";
+  // Both executors placed before the node goes (with only the first placed, the second could
+  // still land elsewhere and the job finish without a retry).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return world_->sim_->NodeOf(exec1) == "spot-1" && world_->sim_->NodeOf(exec2) == "spot-1";
+      },
+      std::chrono::seconds(60)))
+      << world_->sim_->NodeOf(exec1) << " / " << world_->sim_->NodeOf(exec2);
   // The spot node goes away with both executors on it.
   ASSERT_TRUE(world_->sim_->RemoveNode("spot-1").ok());
   ASSERT_TRUE(WaitFor([&] { return GetRun(id).at("attempts").as_array().size() >= 2; },
@@ -143,11 +149,11 @@ retry: {max_attempts: 3}
   EXPECT_EQ(Text(attempts[0], {"diagnosis", "class"}), "node_loss") << json::serialize(attempts[0]);
   EXPECT_EQ(Text(attempts[1], {"placement", "executor_capacity"}), "on-demand");
   const std::string attempt2(attempts[1].at("id").as_string());
-  const std::string exec2 = "tug-" + attempt2 + "-exec-1";
+  const std::string next_exec1 = "tug-" + attempt2 + "-exec-1";
   ASSERT_TRUE(
-      WaitFor([&] { return !world_->sim_->NodeOf(exec2).empty(); }, std::chrono::seconds(60)));
-  EXPECT_EQ(world_->sim_->NodeOf(exec2), "ondemand-1");
-  auto pod = world_->client_->Get(PodPath(exec2));
+      WaitFor([&] { return !world_->sim_->NodeOf(next_exec1).empty(); }, std::chrono::seconds(60)));
+  EXPECT_EQ(world_->sim_->NodeOf(next_exec1), "ondemand-1");
+  auto pod = world_->client_->Get(PodPath(next_exec1));
   ASSERT_TRUE(pod.ok());
   EXPECT_EQ(Text(*pod, {"spec", "nodeSelector", "karpenter.sh/capacity-type"}), "on-demand");
   ASSERT_TRUE(WaitStatus(id, "SUCCEEDED", std::chrono::seconds(90))) << Status(id);
