@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   std::string state_dir;  // default: <tmp root>/state
   int n = 2000;
   int threads = 8;
+  bool launcher = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view k = argv[i];
     if (k == "--shim") shim = argv[i + 1];
@@ -39,9 +40,12 @@ int main(int argc, char** argv) {
     if (k == "--state") state_dir = argv[i + 1];
     if (k == "--n") n = std::atoi(argv[i + 1]);
     if (k == "--threads") threads = std::atoi(argv[i + 1]);
+    if (k == "--launcher") launcher = std::string_view(argv[i + 1]) != "off";
   }
   if (shim.empty()) {
-    std::fprintf(stderr, "usage: local_launch --shim PATH [--n N] [--threads T] [--cgroup M]\n");
+    std::fprintf(stderr,
+                 "usage: local_launch --shim PATH [--n N] [--threads T] [--cgroup M] [--state DIR] "
+                 "[--launcher on|off]\n");
     return 2;
   }
   std::string root = (std::filesystem::temp_directory_path() / "tug-local-launch-XXXXXX").string();
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   o.shim_command = {shim};
   o.cgroup_mode = cgroup;
   o.usage_interval_ms = 0;
+  o.use_launcher = launcher;
   auto made = engine::local::LocalEngine::Create(o, logs, SystemClock::Instance());
   if (!made.ok()) {
     std::fprintf(stderr, "%s\n", made.error().ToString().c_str());
@@ -95,8 +100,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "%s\n", ref.error().ToString().c_str());
         }
         call_ms[static_cast<size_t>(i)] =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s)
-                .count();
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count();
       }
     });
   }
@@ -109,12 +113,12 @@ int main(int argc, char** argv) {
   double end_secs = std::chrono::duration<double>(last_end - t0).count();
   std::sort(call_ms.begin(), call_ms.end());
   std::printf(
-      "local engine (%s, cgroup %s): %d launches of '%s' on %d threads: %.0f launches/s; "
+      "local engine (%s%s, cgroup %s): %d launches of '%s' on %d threads: %.0f launches/s; "
       "Launch p50 %.2f ms, p99 %.2f ms; all ended at %.0f/s; failed %d, launch errors %d\n",
-      shim.c_str(), ToString(engine.cgroup_layout().version).data(), n, command.c_str(), threads,
-      n / launch_secs, call_ms[call_ms.size() / 2],
-      call_ms[std::min(call_ms.size() - 1, call_ms.size() * 99 / 100)], n / end_secs, failed,
-      launch_errors.load());
+      shim.c_str(), launcher ? " via its launcher" : " exec'd per launch",
+      ToString(engine.cgroup_layout().version).data(), n, command.c_str(), threads, n / launch_secs,
+      call_ms[call_ms.size() / 2], call_ms[std::min(call_ms.size() - 1, call_ms.size() * 99 / 100)],
+      n / end_secs, failed, launch_errors.load());
   engine.Shutdown();
   std::error_code ec;
   std::filesystem::remove_all(root, ec);

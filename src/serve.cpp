@@ -188,6 +188,7 @@ int Serve(const cli::ServerFlags& flags) {
   // Power-loss durability is one setting: the store's synchronous=full also fsyncs the local
   // engine's launch records.
   eo.sync_files = config->sqlite_synchronous_full;
+  eo.use_launcher = config->shim_launcher;
   eo.stop_grace_ms = config->stop_grace_seconds * 1000;
   eo.usage_interval_ms = config->usage_interval_seconds * 1000;
   auto engine = engine::local::LocalEngine::Create(eo, log_store, clock);

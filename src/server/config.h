@@ -206,6 +206,9 @@ struct Config {
   std::string cgroup_mode = "auto";  // auto | v2 | v1 | none
   /// The local engine's per-attempt supervisor; empty: `tug-shim` beside the `tug` binary.
   std::string shim_path;
+  /// Shims are forked by one long-lived launcher process (`<shim> --launcher`) rather than
+  /// exec'd per launch.
+  bool shim_launcher = true;
   /// The local engine's attempt state (one small directory per running attempt); empty:
   /// <data_dir>/engine.
   std::string state_dir;

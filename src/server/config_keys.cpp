@@ -281,6 +281,15 @@ const ConfigKey kKeys[] = {
        c.shim_path = v;
        return OkStatus();
      }},
+    {"engine.shim_launcher", "TUG_SHIM_LAUNCHER",
+     [](Config& c, const std::string& v) -> Status {
+       if (v != "true" && v != "false") {
+         return Status(
+             InvalidArgument(fmt::format("engine.shim_launcher '{}' must be true or false", v)));
+       }
+       c.shim_launcher = v == "true";
+       return OkStatus();
+     }},
     {"engine.state_dir", "TUG_STATE_DIR",
      [](Config& c, const std::string& v) -> Status {
        if (v.empty() || v.front() != '/') {

@@ -30,6 +30,7 @@
 #include "engine/local/proc.h"
 #include "engine/local/state_files.h"
 #include "engine/local/watchdog.h"
+#include "shim/launcher.h"
 #include "shim/spawn_job.h"
 
 namespace tug::engine::local {
@@ -109,15 +110,6 @@ class Shim {
   bool watchdog_killed_ = false;
   int64_t next_sample_mono_ = 0;
 };
-
-// The fd number in environment variable `name` (removed, so the job never sees it); -1 if unset.
-int TakeFdFromEnv(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr) return -1;
-  int fd = std::atoi(text);
-  ::unsetenv(name);
-  return fd > 2 ? fd : -1;
-}
 
 int Shim::Main() {
   handshake_fd_ = TakeFdFromEnv(kHandshakeFdEnv);
@@ -551,7 +543,16 @@ int Shim::Finish() {
 
 }  // namespace
 
+int TakeFdFromEnv(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return -1;
+  int fd = std::atoi(text);
+  ::unsetenv(name);
+  return fd > 2 ? fd : -1;
+}
+
 int RunShim(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[argc - 1], kLauncherArg) == 0) return RunLauncher(argc, argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s ATTEMPT_DIR (started by the local engine of tug server)\n",
                  argc > 0 ? argv[0] : "tug-shim");

@@ -21,6 +21,11 @@ namespace tug::engine::local {
 /// Runs the shim; argv[argc - 1] is the attempt directory (so both `tug __shim DIR` and a test
 /// binary's `test __shim DIR` can pass their argv through). Returns the process exit code:
 /// 0 once status.json is written, 1 if even that failed, 2 on a usage error.
+/// With argv[argc - 1] == "--launcher" it runs the launcher instead (launcher.h).
 int RunShim(int argc, char** argv);
+
+/// The fd number in environment variable `name`, which is removed (so the job never sees it);
+/// -1 if unset or not above stderr.
+int TakeFdFromEnv(const char* name);
 
 }  // namespace tug::engine::local

@@ -338,6 +338,11 @@ void LocalEngine::Shutdown() {
       monitor_.join();
     }
   }
+  {
+    // The launcher exits once the last in-flight launch has let go of it; its shims run on.
+    std::lock_guard lock(launcher_mu_);
+    launcher_.reset();
+  }
   std::lock_guard lock(mu_);
   watches_.clear();  // closes the pidfds; the shims and jobs run on
   pending_.clear();

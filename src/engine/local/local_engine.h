@@ -27,6 +27,7 @@
 #include "engine/engine.h"
 #include "engine/local/cgroup.h"
 #include "engine/local/proc.h"
+#include "engine/local/shim_spawn.h"
 #include "engine/local/state_files.h"
 #include "logs/log_store.h"
 
@@ -52,6 +53,10 @@ struct LocalEngineOptions {
   /// When this machine booted (seconds since the epoch); 0: read /proc/stat. Attempt state from
   /// before it was left by a machine crash.
   int64_t boot_time = 0;
+  /// Start shims through a long-lived launcher process that forks them (`<shim_command>
+  /// --launcher`, shim/launcher.h) instead of exec'ing shim_command per launch; if the launcher
+  /// cannot be started or dies, launches spawn shims directly.
+  bool use_launcher = true;
   /// How long Launch waits for the shim to report the job started.
   int64_t handshake_timeout_ms = 10000;
   /// How often each running attempt's usage is sampled and sent as kUsage (usage_sampler.h);
@@ -101,6 +106,9 @@ class LocalEngine final : public Engine {
   /// Starts the attempt's shim in `dir`, whose flock `lock` holds (handed to the shim).
   [[nodiscard]] Result<std::string> LaunchFresh(const LaunchSpec& spec, const std::string& dir,
                                                 UniqueFd lock);
+  /// Starts the shim for `dir`: through the launcher (started on first use, restarted after
+  /// it died) or, without one, by spawning shim_command.
+  [[nodiscard]] Result<SpawnedShim> SpawnAttemptShim(const std::string& dir, int lock_fd);
   [[nodiscard]] Result<std::string> LaunchExisting(const std::string& attempt_id,
                                                    const std::string& dir);
   [[nodiscard]] Status CheckRunnable(const LaunchSpec& spec, const std::string& working_dir) const;
@@ -124,6 +132,9 @@ class LocalEngine final : public Engine {
   UniqueFd wake_fd_;         // eventfd: wakes the monitor when watches or updates are added
 
   std::mutex shutdown_mu_;  // serialises Shutdown (joins monitor_)
+
+  std::mutex launcher_mu_;
+  std::shared_ptr<ShimLauncher> launcher_;  // guarded by launcher_mu_; null until first used
 
   mutable std::mutex mu_;
   UpdateSink sink_;                       // guarded by mu_

@@ -48,14 +48,16 @@ using std::chrono::milliseconds;
 // ---- Conformance -------------------------------------------------------------------------
 
 // `checked`: this test binary's own `__shim` mode, built with the sanitizers, instead of tug-shim.
+// `launcher`: shims forked by the launcher (the default) or exec'd per launch.
 Result<std::unique_ptr<Engine>> MakeLocal(const conformance::Env& env, const std::string& mode,
-                                          bool checked = false) {
+                                          bool checked = false, bool launcher = true) {
   LocalEngineOptions o;
   o.state_dir = env.root + "/state";
   o.shim_command =
       checked ? std::vector<std::string>{"/proc/self/exe", "__shim"} : TestShimCommand();
   o.cgroup_mode = mode;
   o.stop_grace_ms = 2000;
+  o.use_launcher = launcher;
   ASSIGN_OR_RETURN(std::unique_ptr<LocalEngine> engine,
                    LocalEngine::Create(o, *env.logs, *env.clock));
   return std::unique_ptr<Engine>(std::move(engine));
@@ -480,8 +482,13 @@ INSTANTIATE_TEST_SUITE_P(
               local::WaitEndedUnwatched, nullptr, "main", ""},
         Param{"Watchdog", [](const Env& env) { return local::MakeLocal(env, "none"); },
               local::WaitEndedUnwatched, nullptr, "main", ""},
-        // The shim's own code under ASan/UBSan (tug-shim is built without them).
+        // The shim's own code under ASan/UBSan (tug-shim is built without them), launcher too.
         Param{"CheckedShim", [](const Env& env) { return local::MakeLocal(env, "auto", true); },
+              local::WaitEndedUnwatched, nullptr, "main", ""},
+        // Shims exec'd per launch (engine.shim_launcher: false, and the fallback when the
+        // launcher is gone).
+        Param{"ExecPerLaunch",
+              [](const Env& env) { return local::MakeLocal(env, "auto", false, false); },
               local::WaitEndedUnwatched, nullptr, "main", ""}),
     ParamName);
 

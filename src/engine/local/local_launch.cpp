@@ -202,7 +202,7 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
     return fail(std::move(st).take_error());
   }
 
-  auto spawned = SpawnShim(options_.shim_command, dir, lock.get(), options_.handshake_timeout_ms);
+  auto spawned = SpawnAttemptShim(dir, lock.get());
   if (!spawned.ok()) return fail(std::move(spawned).take_error());
 
   // The shim wrote shim.pid (with the job) before answering the handshake.
@@ -229,6 +229,27 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
     }
   }
   return ref_text;
+}
+
+Result<SpawnedShim> LocalEngine::SpawnAttemptShim(const std::string& dir, int lock_fd) {
+  std::shared_ptr<ShimLauncher> launcher;
+  if (options_.use_launcher) {
+    std::lock_guard lock(launcher_mu_);
+    if (launcher_ == nullptr || !launcher_->alive()) {
+      launcher_.reset();
+      auto started = ShimLauncher::Start(options_.shim_command, options_.state_dir);
+      // Without one (it could not be started), this launch spawns its shim directly and the
+      // next one tries again.
+      if (started.ok()) launcher_ = std::move(*started);
+    }
+    launcher = launcher_;
+  }
+  if (launcher != nullptr) {
+    auto spawned = launcher->Spawn(dir, lock_fd, options_.handshake_timeout_ms);
+    if (spawned.ok() || spawned.error().code() != Code::kAborted) return spawned;
+    // The launcher died before a shim started for this attempt: spawn it the direct way.
+  }
+  return SpawnShim(options_.shim_command, dir, lock_fd, options_.handshake_timeout_ms);
 }
 
 Result<std::string> LocalEngine::LaunchExisting(const std::string& attempt_id,

@@ -2,9 +2,13 @@
 // started once however many callers (threads, engines over one state directory, a launcher that
 // died mid-launch) try. Every job appends its attempt id to a file, so a second start shows up
 // whatever the engine reports.
+#include <signal.h>
 #include <sys/file.h>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -23,6 +27,21 @@ class LocalLaunchTest : public LocalEngineTest {
     std::string cmd = "echo \"$TUG_ATTEMPT_ID\" >> '" + root_ + "/starts.log'";
     if (!go.empty()) cmd += "; " + WaitLoop(go);
     return Shell(cmd);
+  }
+  // The process that forked the running shim of `ref` (its launcher), from /proc.
+  int ShimParent(const std::string& ref) {
+    auto parsed = ParseRef(ref);
+    EXPECT_TRUE(parsed.ok());
+    if (!parsed.ok()) return 0;
+    auto stat = ReadProcStat(parsed->shim_pid);
+    EXPECT_TRUE(stat.ok()) << "shim " << parsed->shim_pid << " is not running";
+    return stat.ok() ? stat->ppid : 0;
+  }
+  static std::string Cmdline(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
   }
   std::map<std::string, int> Starts() {
     std::map<std::string, int> out;
@@ -197,6 +216,79 @@ TEST_F(LocalLaunchTest, AnUnfinishedLaunchFromBeforeABootIsLostNotStartedAgain) 
   ASSERT_TRUE(ended.has_value());
   EXPECT_EQ(ended->status, AttemptStatus::kLost) << ended->message;
   EXPECT_TRUE(Starts().empty());
+}
+
+TEST_F(LocalLaunchTest, ShimsAreForkedByTheLauncherAndOutliveIt) {
+  size_t e = Make("none");
+  std::string go = Go("go-outlive");
+  LaunchSpec spec = Recorded(go);
+  auto ref = engine(e).Launch(spec);
+  ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+  int launcher = ShimParent(*ref);
+  ASSERT_GT(launcher, 0);
+  EXPECT_NE(launcher, ::getpid());
+  EXPECT_NE(Cmdline(launcher).find("--launcher"), std::string::npos) << Cmdline(launcher);
+  // A second launch goes through the same launcher.
+  LaunchSpec other = Recorded(go);
+  auto other_ref = engine(e).Launch(other);
+  ASSERT_TRUE(other_ref.ok()) << other_ref.error().ToString();
+  EXPECT_EQ(ShimParent(*other_ref), launcher);
+
+  // The engine shuts down: the launcher exits, its shims and their jobs go on, and the next
+  // engine learns how they ended.
+  engine(e).Shutdown();
+  bool launcher_gone = false;
+  for (int i = 0; i < 1000 && !launcher_gone; ++i) {
+    launcher_gone = ::kill(launcher, 0) != 0;
+    if (!launcher_gone) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(launcher_gone);
+  auto shim = ParseRef(*ref);
+  ASSERT_TRUE(shim.ok());
+  EXPECT_EQ(::kill(shim->shim_pid, 0), 0) << "the shim died with its launcher";
+  size_t next = Make("none");
+  ASSERT_TRUE(engine(next).Adopt(spec.attempt_id, *ref).ok());
+  ASSERT_TRUE(engine(next).Adopt(other.attempt_id, *other_ref).ok());
+  Touch(go);
+  for (const LaunchSpec* s : {&spec, &other}) {
+    auto ended = rec(next).WaitFor(s->attempt_id, Update::Kind::kEnded, kWait);
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+  }
+  EXPECT_EQ(Starts()[spec.attempt_id], 1);
+  EXPECT_EQ(Starts()[other.attempt_id], 1);
+}
+
+TEST_F(LocalLaunchTest, AKilledLauncherIsReplacedAndNoLaunchIsLost) {
+  size_t e = Make("none");
+  std::string go = Go("go-killed");
+  LaunchSpec first = Recorded(go);
+  auto first_ref = engine(e).Launch(first);
+  ASSERT_TRUE(first_ref.ok()) << first_ref.error().ToString();
+  int launcher = ShimParent(*first_ref);
+  ASSERT_GT(launcher, 0);
+  ASSERT_EQ(::kill(launcher, SIGKILL), 0);
+  // The next launches find the launcher gone: each starts its job once, whether the engine
+  // spawned that shim itself or through a new launcher.
+  std::vector<LaunchSpec> later;
+  for (int i = 0; i < 3; ++i) {
+    later.push_back(Recorded(go));
+    auto ref = engine(e).Launch(later.back());
+    ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+    if (i == 2) {
+      int parent = ShimParent(*ref);
+      EXPECT_NE(parent, launcher);
+      EXPECT_NE(Cmdline(parent).find("--launcher"), std::string::npos) << Cmdline(parent);
+    }
+  }
+  Touch(go);
+  later.push_back(first);
+  for (const LaunchSpec& spec : later) {
+    auto ended = rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+    EXPECT_EQ(Starts()[spec.attempt_id], 1);
+  }
 }
 
 TEST_F(LocalLaunchTest, SyncFilesStillLaunches) {

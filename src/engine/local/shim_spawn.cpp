@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -24,7 +26,6 @@ namespace tug::engine::local {
 namespace {
 
 constexpr int kHandshakeFd = 3;
-constexpr int kLockFd = 4;
 // Above stdio and the handshake slot, so dup2 in the child never overwrites a source fd.
 constexpr int kHighFd = 10;
 
@@ -70,6 +71,79 @@ std::string ShimLogTail(const std::string& dir) {
   return "it wrote: " + tail;
 }
 
+// Reads the shim's handshake from `hs_read` until "ok <job pid>" or "error <code> <message>".
+// `pid` is the shim (0: not known yet: a launcher's child announces itself with "pid <pid>"
+// first); `child`: it is this process's child, to be reaped when it failed.
+Result<SpawnedShim> AwaitShim(int pid, bool child, int hs_read, const std::string& dir,
+                              int64_t deadline, int64_t timeout_ms) {
+  auto reap = [&] {
+    if (child && pid > 0) Reap(pid);
+  };
+  std::string buffer;
+  std::string line;
+  for (;;) {
+    size_t nl = buffer.find('\n');
+    if (nl != std::string::npos) {
+      line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      if (pid == 0 && line.rfind("pid ", 0) == 0) {
+        std::string_view num(line);
+        num.remove_prefix(4);
+        auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), pid);
+        if (ec != std::errc() || pid <= 0) {
+          return Internal(fmt::format("the shim launcher for '{}' answered '{}'", dir, line));
+        }
+        continue;
+      }
+      break;
+    }
+    int64_t left = deadline - MonotonicMs();
+    if (left <= 0) {
+      if (pid > 0) ::kill(pid, SIGKILL);
+      reap();
+      return Unavailable(fmt::format("the shim for '{}' did not start the job within {} ms; {}",
+                                     dir, timeout_ms, ShimLogTail(dir)));
+    }
+    pollfd p{hs_read, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno != EINTR) return ErrnoError("waiting for the shim", errno);
+    if (ready <= 0) continue;
+    char buf[512];
+    ssize_t n = ::read(hs_read, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      reap();
+      if (pid == 0) {
+        return Aborted(
+            fmt::format("the shim launcher closed the handshake of '{}' unanswered", dir));
+      }
+      return Internal(fmt::format("the shim for '{}' exited before starting the job; {}", dir,
+                                  ShimLogTail(dir)));
+    }
+    buffer.append(buf, static_cast<size_t>(n));
+  }
+
+  if (line.rfind("ok ", 0) == 0) {
+    int job_pid = 0;
+    std::string_view num(line);
+    num.remove_prefix(3);
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), job_pid);
+    if (ec == std::errc() && job_pid > 0 && pid > 0) return SpawnedShim{pid, job_pid};
+  }
+  // "error <code> <message>": the shim exits right after writing it.
+  if (line.rfind("error ", 0) != 0 && pid > 0) ::kill(pid, SIGKILL);
+  reap();
+  if (line.rfind("error ", 0) == 0) {
+    std::string rest = line.substr(6);
+    size_t sp = rest.find(' ');
+    std::string code = rest.substr(0, sp);
+    std::string message = sp == std::string::npos ? rest : rest.substr(sp + 1);
+    if (code == "invalid_argument") return InvalidArgument(message);
+    return Internal(message);
+  }
+  return Internal(fmt::format("the shim for '{}' answered '{}' instead of 'ok <pid>'", dir, line));
+}
+
 // RAII for the spawn attribute objects.
 struct SpawnSetup {
   posix_spawn_file_actions_t actions{};
@@ -86,56 +160,54 @@ struct SpawnSetup {
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
-}  // namespace
-
-Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std::string& dir,
-                              int lock_fd, int64_t timeout_ms) {
-  if (command.empty()) return InvalidArgument("the shim command is empty; set shim_command");
-  int hs[2];
-  if (::pipe2(hs, O_CLOEXEC) != 0) return ErrnoError("creating the shim handshake pipe", errno);
-  UniqueFd hs_read(hs[0]);
-  UniqueFd hs_write = HighFd(hs[1]);
-  // One shim.log for every shim (its lines name their attempt): no file per attempt.
-  std::string log_path = StateDir(dir) + "/" + kShimLogFile;
+// Spawns `args` in a new session with stdin /dev/null, stdout/stderr on `log_path` and
+// `handoff` (fd, name of the environment variable that tells the child its number): each fd
+// lands on its own number from 3 on, and the variable says which.
+Result<pid_t> SpawnInSession(const std::vector<std::string>& args, const std::string& log_path,
+                             const std::vector<std::pair<int, const char*>>& handoff) {
   UniqueFd log_fd =
       HighFd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  UniqueFd lock_copy =
-      lock_fd >= 0 ? UniqueFd(::fcntl(lock_fd, F_DUPFD_CLOEXEC, kHighFd)) : UniqueFd();
-  if (!hs_write.valid() || !log_fd.valid() || (lock_fd >= 0 && !lock_copy.valid())) {
-    return ErrnoError(fmt::format("preparing the shim's files in '{}'", dir), errno);
+  if (!log_fd.valid()) return ErrnoError(fmt::format("opening '{}'", log_path), errno);
+  std::vector<UniqueFd> copies;
+  for (const auto& [fd, name] : handoff) {
+    copies.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, kHighFd));
+    if (!copies.back().valid()) return ErrnoError("preparing the shim's files", errno);
   }
-
-  std::vector<std::string> args = command;
-  args.push_back(dir);
+  std::vector<std::string> args_copy = args;
   std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (auto& a : args) argv.push_back(a.data());
+  argv.reserve(args_copy.size() + 1);
+  for (auto& a : args_copy) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::string hs_env = fmt::format("{}={}", kHandshakeFdEnv, kHandshakeFd);
-  std::string lock_env = fmt::format("{}={}", kLockFdEnv, kLockFd);
-  std::string hs_prefix = std::string(kHandshakeFdEnv) + "=";
-  std::string lock_prefix = std::string(kLockFdEnv) + "=";
+  std::vector<std::string> settings;
+  std::vector<std::string> prefixes;
+  for (const char* name : {kHandshakeFdEnv, kLockFdEnv, kLauncherFdEnv}) {
+    prefixes.push_back(std::string(name) + "=");
+  }
+  for (size_t i = 0; i < handoff.size(); ++i) {
+    settings.push_back(fmt::format("{}={}", handoff[i].second, kHandshakeFd + static_cast<int>(i)));
+  }
   std::vector<char*> envp;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (std::strncmp(*e, hs_prefix.c_str(), hs_prefix.size()) != 0 &&
-        std::strncmp(*e, lock_prefix.c_str(), lock_prefix.size()) != 0) {
-      envp.push_back(*e);
-    }
+    bool ours = std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
+      return std::strncmp(*e, p.c_str(), p.size()) == 0;
+    });
+    if (!ours) envp.push_back(*e);
   }
-  envp.push_back(hs_env.data());
-  if (lock_copy.valid()) envp.push_back(lock_env.data());
+  for (auto& setting : settings) envp.push_back(setting.data());
   envp.push_back(nullptr);
 
   SpawnSetup setup;
   posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&setup.actions, log_fd.get(), 1);
   posix_spawn_file_actions_adddup2(&setup.actions, log_fd.get(), 2);
-  posix_spawn_file_actions_adddup2(&setup.actions, hs_write.get(), kHandshakeFd);
-  // The same open file description as the caller's: the flock passes to the shim.
-  if (lock_copy.valid()) posix_spawn_file_actions_adddup2(&setup.actions, lock_copy.get(), kLockFd);
-  // A new session: the shim leaves the server's process group and terminal, so signals aimed at
-  // the server (Ctrl-C, kill of its group) do not reach jobs. Signal state is reset because the
-  // server's threads may block or ignore signals the shim relies on.
+  // The same open file descriptions as the caller's: a lock's flock passes to the child.
+  for (size_t i = 0; i < copies.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&setup.actions, copies[i].get(),
+                                     kHandshakeFd + static_cast<int>(i));
+  }
+  // A new session: the child leaves the server's process group and terminal, so signals aimed
+  // at the server (Ctrl-C, kill of its group) do not reach jobs. Signal state is reset because
+  // the server's threads may block or ignore signals the shim relies on.
   sigset_t none;
   sigemptyset(&none);
   sigset_t all;
@@ -152,59 +224,82 @@ Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std
     return Internal(fmt::format("starting the shim '{}' failed; check shim_command", args[0]),
                     std::strerror(rc));
   }
+  return pid;
+}
+
+}  // namespace
+
+Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command, const std::string& dir,
+                              int lock_fd, int64_t timeout_ms) {
+  if (command.empty()) return InvalidArgument("the shim command is empty; set shim_command");
+  int hs[2];
+  if (::pipe2(hs, O_CLOEXEC) != 0) return ErrnoError("creating the shim handshake pipe", errno);
+  UniqueFd hs_read(hs[0]);
+  UniqueFd hs_write(hs[1]);
+  std::vector<std::string> args = command;
+  args.push_back(dir);
+  std::vector<std::pair<int, const char*>> handoff = {{hs_write.get(), kHandshakeFdEnv}};
+  if (lock_fd >= 0) handoff.emplace_back(lock_fd, kLockFdEnv);
+  // One shim.log for every shim (its lines name their attempt): no file per attempt.
+  ASSIGN_OR_RETURN(pid_t pid, SpawnInSession(args, StateDir(dir) + "/" + kShimLogFile, handoff));
   hs_write.Reset();
-  log_fd.Reset();
-  lock_copy.Reset();
+  return AwaitShim(pid, /*child=*/true, hs_read.get(), dir, MonotonicMs() + timeout_ms, timeout_ms);
+}
 
-  std::string line;
-  int64_t deadline = MonotonicMs() + timeout_ms;
-  for (;;) {
-    size_t nl = line.find('\n');
-    if (nl != std::string::npos) {
-      line.resize(nl);
-      break;
-    }
-    int64_t left = deadline - MonotonicMs();
-    if (left <= 0) {
-      ::kill(pid, SIGKILL);
-      Reap(pid);
-      return Unavailable(fmt::format("the shim for '{}' did not start the job within {} ms; {}",
-                                     dir, timeout_ms, ShimLogTail(dir)));
-    }
-    pollfd p{hs_read.get(), POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left));
-    if (ready < 0 && errno != EINTR) return ErrnoError("waiting for the shim", errno);
-    if (ready <= 0) continue;
-    char buf[512];
-    ssize_t n = ::read(hs_read.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Reap(pid);
-      return Internal(fmt::format("the shim for '{}' exited before starting the job; {}", dir,
-                                  ShimLogTail(dir)));
-    }
-    line.append(buf, static_cast<size_t>(n));
+Result<std::unique_ptr<ShimLauncher>> ShimLauncher::Start(const std::vector<std::string>& command,
+                                                          const std::string& state_dir) {
+  if (command.empty()) return InvalidArgument("the shim command is empty; set shim_command");
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return ErrnoError("creating the shim launcher's socket", errno);
   }
+  UniqueFd mine(sv[0]);
+  UniqueFd theirs(sv[1]);
+  std::vector<std::string> args = command;
+  args.emplace_back(kLauncherArg);
+  ASSIGN_OR_RETURN(pid_t pid, SpawnInSession(args, state_dir + "/" + kShimLogFile,
+                                             {{theirs.get(), kLauncherFdEnv}}));
+  return std::unique_ptr<ShimLauncher>(new ShimLauncher(pid, std::move(mine)));
+}
 
-  if (line.rfind("ok ", 0) == 0) {
-    int job_pid = 0;
-    std::string_view num(line);
-    num.remove_prefix(3);
-    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), job_pid);
-    if (ec == std::errc() && job_pid > 0) return SpawnedShim{pid, job_pid};
+ShimLauncher::~ShimLauncher() {
+  // The launcher exits when its socket closes; its running shims go on.
+  socket_.Reset();
+  Reap(pid_);
+}
+
+Result<SpawnedShim> ShimLauncher::Spawn(const std::string& dir, int lock_fd, int64_t timeout_ms) {
+  int hs[2];
+  if (::pipe2(hs, O_CLOEXEC) != 0) return ErrnoError("creating the shim handshake pipe", errno);
+  UniqueFd hs_read(hs[0]);
+  UniqueFd hs_write(hs[1]);
+  int fds[2] = {hs_write.get(), lock_fd};
+  const size_t nfds = lock_fd >= 0 ? 2 : 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
+  iovec iov{const_cast<char*>(dir.data()), dir.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+  std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  ssize_t sent = -1;
+  do {
+    sent = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    alive_.store(false);
+    return Aborted(fmt::format("the shim launcher is gone ({})", std::strerror(errno)));
   }
-  // "error <code> <message>": the shim exits right after writing it.
-  if (line.rfind("error ", 0) != 0) ::kill(pid, SIGKILL);
-  Reap(pid);
-  if (line.rfind("error ", 0) == 0) {
-    std::string rest = line.substr(6);
-    size_t sp = rest.find(' ');
-    std::string code = rest.substr(0, sp);
-    std::string message = sp == std::string::npos ? rest : rest.substr(sp + 1);
-    if (code == "invalid_argument") return InvalidArgument(message);
-    return Internal(message);
-  }
-  return Internal(fmt::format("the shim for '{}' answered '{}' instead of 'ok <pid>'", dir, line));
+  hs_write.Reset();
+  auto spawned =
+      AwaitShim(0, /*child=*/false, hs_read.get(), dir, MonotonicMs() + timeout_ms, timeout_ms);
+  if (!spawned.ok() && spawned.error().code() == Code::kAborted) alive_.store(false);
+  return spawned;
 }
 
 }  // namespace tug::engine::local

@@ -5,11 +5,14 @@
 /// pipe on fd 3 named by $TUG_SHIM_HANDSHAKE_FD and the attempt's locked directory on fd 4 named by
 /// $TUG_SHIM_LOCK_FD. Thread-safe (no shared state): launches of different attempts run in
 /// parallel.
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "engine/local/proc.h"
 
 namespace tug::engine::local {
 
@@ -26,5 +29,31 @@ struct SpawnedShim {
 [[nodiscard]] Result<SpawnedShim> SpawnShim(const std::vector<std::string>& command,
                                             const std::string& dir, int lock_fd,
                                             int64_t timeout_ms);
+
+/// The engine's end of a shim launcher (shim/launcher.h): a long-lived `<command> --launcher`
+/// process, started in its own session like a shim, that forks a shim per Spawn instead of the
+/// server exec'ing one. Thread-safe: launches run in parallel (each request is one datagram on
+/// a SOCK_SEQPACKET socket, each answer comes on the request's own handshake pipe).
+class ShimLauncher {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<ShimLauncher>> Start(
+      const std::vector<std::string>& command, const std::string& state_dir);
+  /// Closes the socket (the launcher exits; running shims go on) and reaps the launcher.
+  ~ShimLauncher();
+  ShimLauncher(const ShimLauncher&) = delete;
+  ShimLauncher& operator=(const ShimLauncher&) = delete;
+
+  /// As SpawnShim, through the launcher. kAborted: the launcher is gone and no shim was
+  /// started (the caller may spawn one itself); alive() is false from then on.
+  [[nodiscard]] Result<SpawnedShim> Spawn(const std::string& dir, int lock_fd, int64_t timeout_ms);
+  bool alive() const { return alive_.load(); }
+  int pid() const { return pid_; }
+
+ private:
+  ShimLauncher(int pid, UniqueFd socket) : pid_(pid), socket_(std::move(socket)) {}
+  const int pid_;
+  UniqueFd socket_;
+  std::atomic<bool> alive_{true};
+};
 
 }  // namespace tug::engine::local

@@ -39,6 +39,10 @@ inline constexpr const char* kWorkDir = "work";
 /// handshake pipe ("ok <job pid>" / "error <code> <message>") and the attempt's launch lock.
 inline constexpr const char* kHandshakeFdEnv = "TUG_SHIM_HANDSHAKE_FD";
 inline constexpr const char* kLockFdEnv = "TUG_SHIM_LOCK_FD";
+/// The launcher (`<shim command> --launcher`, shim/launcher.h) takes requests on the socket
+/// named by this variable.
+inline constexpr const char* kLauncherFdEnv = "TUG_SHIM_LAUNCHER_FD";
+inline constexpr const char* kLauncherArg = "--launcher";
 
 struct ShimSpec {
   std::string attempt_id;
