@@ -291,6 +291,43 @@ TEST_F(LocalLaunchTest, AKilledLauncherIsReplacedAndNoLaunchIsLost) {
   }
 }
 
+TEST_F(LocalLaunchTest, AStuckLauncherIsKilledAndItsLaunchNeverStarts) {
+  LocalEngineOptions o;
+  o.state_dir = root_ + "/state";
+  o.shim_command = TestShimCommand();
+  o.cgroup_mode = "none";
+  o.handshake_timeout_ms = 300;
+  auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  Recorder recorder;
+  (*made)->SetSink(recorder.Sink());
+  std::string go = Go("go-stuck");
+  LaunchSpec first = Recorded(go);
+  auto first_ref = (*made)->Launch(first);
+  ASSERT_TRUE(first_ref.ok()) << first_ref.error().ToString();
+  int launcher = ShimParent(*first_ref);
+  ASSERT_GT(launcher, 0);
+  ASSERT_EQ(::kill(launcher, SIGSTOP), 0);
+  // The launcher takes the request but never forks for it: the launch times out, and the
+  // launcher is killed with the request, so that job can never start later.
+  LaunchSpec stuck = Recorded();
+  auto stuck_ref = (*made)->Launch(stuck);
+  ASSERT_FALSE(stuck_ref.ok());
+  EXPECT_EQ(stuck_ref.error().code(), Code::kUnavailable) << stuck_ref.error().ToString();
+  LaunchSpec next = Recorded(go);
+  auto next_ref = (*made)->Launch(next);
+  ASSERT_TRUE(next_ref.ok()) << next_ref.error().ToString();
+  EXPECT_NE(ShimParent(*next_ref), launcher);
+  Touch(go);
+  for (const LaunchSpec* spec : {&first, &next}) {
+    auto ended = recorder.WaitFor(spec->attempt_id, Update::Kind::kEnded, kWait);
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(ended->status, AttemptStatus::kSucceeded) << ended->message;
+    EXPECT_EQ(Starts()[spec->attempt_id], 1);
+  }
+  EXPECT_EQ(Starts().count(stuck.attempt_id), 0u);
+}
+
 TEST_F(LocalLaunchTest, SyncFilesStillLaunches) {
   LocalEngineOptions o;
   o.state_dir = root_ + "/state";

@@ -73,9 +73,10 @@ std::string ShimLogTail(const std::string& dir) {
 
 // Reads the shim's handshake from `hs_read` until "ok <job pid>" or "error <code> <message>".
 // `pid` is the shim (0: not known yet: a launcher's child announces itself with "pid <pid>"
-// first); `child`: it is this process's child, to be reaped when it failed.
+// first; `announced`, if given, is set to it); `child`: it is this process's child, to be
+// reaped when it failed.
 Result<SpawnedShim> AwaitShim(int pid, bool child, int hs_read, const std::string& dir,
-                              int64_t deadline, int64_t timeout_ms) {
+                              int64_t deadline, int64_t timeout_ms, int* announced = nullptr) {
   auto reap = [&] {
     if (child && pid > 0) Reap(pid);
   };
@@ -93,6 +94,7 @@ Result<SpawnedShim> AwaitShim(int pid, bool child, int hs_read, const std::strin
         if (ec != std::errc() || pid <= 0) {
           return Internal(fmt::format("the shim launcher for '{}' answered '{}'", dir, line));
         }
+        if (announced != nullptr) *announced = pid;
         continue;
       }
       break;
@@ -296,9 +298,17 @@ Result<SpawnedShim> ShimLauncher::Spawn(const std::string& dir, int lock_fd, int
     return Aborted(fmt::format("the shim launcher is gone ({})", std::strerror(errno)));
   }
   hs_write.Reset();
-  auto spawned =
-      AwaitShim(0, /*child=*/false, hs_read.get(), dir, MonotonicMs() + timeout_ms, timeout_ms);
+  int announced = 0;
+  auto spawned = AwaitShim(0, /*child=*/false, hs_read.get(), dir, MonotonicMs() + timeout_ms,
+                           timeout_ms, &announced);
   if (!spawned.ok() && spawned.error().code() == Code::kAborted) alive_.store(false);
+  if (!spawned.ok() && spawned.error().code() == Code::kUnavailable && announced == 0) {
+    // The launcher did not fork for this request in time: it is stuck. Killed, it drops the
+    // request (and the attempt's lock with it), so no shim can start after this launch has
+    // been reported failed; the next launch starts a new launcher.
+    ::kill(pid_, SIGKILL);
+    alive_.store(false);
+  }
   return spawned;
 }
 
