@@ -8,6 +8,7 @@
 
 #include "core/quantity.h"
 #include "server/config.h"
+#include "server/config_keys.h"
 
 namespace json = boost::json;
 
@@ -54,14 +55,6 @@ Result<std::vector<std::string>> Names(const json::value& v, const std::string& 
     start = comma + 1;
   }
   return out;
-}
-
-Status Bool(const std::string& text, bool& out, const std::string& what) {
-  if (text != "true" && text != "false") {
-    return InvalidArgument(fmt::format("{} '{}' must be true or false", what, text));
-  }
-  out = text == "true";
-  return OkStatus();
 }
 
 Status ApplyOidc(AuthConfig& a, const json::value& section, const std::string& source) {
@@ -163,7 +156,7 @@ Status ApplyAuthYaml(AuthConfig& a, const json::value& section, const std::strin
     const std::string text = Text(kv.value());
     Status st = OkStatus();
     if (key == "enabled") {
-      st = Bool(text, a.enabled, "auth.enabled");
+      st = SetBool(a.enabled, text, "auth.enabled");
     } else if (key == "visibility") {
       a.visibility = text;
     } else if (key == "bootstrap_token_file") {
@@ -196,7 +189,7 @@ Status ApplyAuthEnv(AuthConfig& a, const std::map<std::string, std::string>& env
     auto it = env.find(name);
     return it == env.end() || it->second.empty() ? nullptr : &it->second;
   };
-  if (const std::string* v = get("TUG_AUTH")) RETURN_IF_ERROR(Bool(*v, a.enabled, "TUG_AUTH"));
+  if (const std::string* v = get("TUG_AUTH")) RETURN_IF_ERROR(SetBool(a.enabled, *v, "TUG_AUTH"));
   if (const std::string* v = get("TUG_AUTH_VISIBILITY")) a.visibility = *v;
   if (const std::string* v = get("TUG_AUTH_BOOTSTRAP_TOKEN_FILE")) a.bootstrap_token_file = *v;
   if (const std::string* v = get("TUG_AUDIT_LOG")) a.audit_log = *v;

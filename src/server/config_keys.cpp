@@ -283,12 +283,7 @@ const ConfigKey kKeys[] = {
      }},
     {"engine.shim_launcher", "TUG_SHIM_LAUNCHER",
      [](Config& c, const std::string& v) -> Status {
-       if (v != "true" && v != "false") {
-         return Status(
-             InvalidArgument(fmt::format("engine.shim_launcher '{}' must be true or false", v)));
-       }
-       c.shim_launcher = v == "true";
-       return OkStatus();
+       return SetBool(c.shim_launcher, v, "engine.shim_launcher");
      }},
     {"engine.state_dir", "TUG_STATE_DIR",
      [](Config& c, const std::string& v) -> Status {
@@ -375,12 +370,7 @@ const ConfigKey kKeys[] = {
      }},
     {"dispatcher.enabled", "TUG_DISPATCH",
      [](Config& c, const std::string& v) -> Status {
-       if (v != "true" && v != "false") {
-         return Status(
-             InvalidArgument(fmt::format("dispatcher.enabled '{}' must be true or false", v)));
-       }
-       c.dispatch = v == "true";
-       return OkStatus();
+       return SetBool(c.dispatch, v, "dispatcher.enabled");
      }},
     {"usage.source", "TUG_USAGE_SOURCE",
      [](Config& c, const std::string& v) -> Status {
@@ -507,11 +497,7 @@ const ConfigKey kKeys[] = {
      }},
     {"flotilla_v6", "TUG_FLOTILLA_V6",
      [](Config& c, const std::string& v) -> Status {
-       if (v != "true" && v != "false") {
-         return InvalidArgument(fmt::format("flotilla_v6 '{}' must be true or false", v));
-       }
-       c.flotilla_v6 = v == "true";
-       return OkStatus();
+       return SetBool(c.flotilla_v6, v, "flotilla_v6");
      }},
     {"dispatcher.lease", "TUG_LEASE",
      [](Config& c, const std::string& v) -> Status {
@@ -530,5 +516,13 @@ const ConfigKey kKeys[] = {
 }  // namespace
 
 std::span<const ConfigKey> ConfigKeys() { return kKeys; }
+
+Status SetBool(bool& out, const std::string& v, const std::string& what) {
+  if (v != "true" && v != "false") {
+    return InvalidArgument(fmt::format("{} '{}' must be true or false", what, v));
+  }
+  out = v == "true";
+  return OkStatus();
+}
 
 }  // namespace tug::server

@@ -17,4 +17,8 @@ struct ConfigKey {
 
 std::span<const ConfigKey> ConfigKeys();
 
+/// Sets `out` from "true" or "false"; anything else is kInvalidArgument naming `what` and the
+/// value. Shared by the config code's boolean keys.
+Status SetBool(bool& out, const std::string& v, const std::string& what);
+
 }  // namespace tug::server

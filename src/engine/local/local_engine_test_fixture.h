@@ -102,13 +102,19 @@ class LocalEngineTest : public ::testing::Test {
     std::filesystem::remove_all(root_, ec);
   }
 
-  // A new engine over root_/state; index into engines_ and recorders_.
-  size_t Make(const std::string& mode = "auto", int64_t grace_ms = 2000) {
+  // The options of an engine over root_/state with the test shim.
+  LocalEngineOptions Options(const std::string& mode = "auto", int64_t grace_ms = 2000) const {
     LocalEngineOptions o;
     o.state_dir = root_ + "/state";
     o.shim_command = TestShimCommand();
     o.cgroup_mode = mode;
     o.stop_grace_ms = grace_ms;
+    return o;
+  }
+
+  // A new engine over root_/state; index into engines_ and recorders_.
+  size_t Make(const std::string& mode = "auto", int64_t grace_ms = 2000) {
+    LocalEngineOptions o = Options(mode, grace_ms);
     auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
     EXPECT_TRUE(made.ok()) << made.error().ToString();
     recorders_.push_back(std::make_unique<Recorder>());

@@ -174,10 +174,7 @@ TEST_F(LocalLaunchTest, AShimWhoseLauncherDiedIsReportedNotStartedAgain) {
 }
 
 TEST_F(LocalLaunchTest, ALockedDirectoryWithoutAShimTimesOutAsUnavailable) {
-  LocalEngineOptions o;
-  o.state_dir = root_ + "/state";
-  o.shim_command = TestShimCommand();
-  o.cgroup_mode = "none";
+  LocalEngineOptions o = Options("none");
   o.handshake_timeout_ms = 200;
   auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
   ASSERT_TRUE(made.ok());
@@ -201,10 +198,7 @@ TEST_F(LocalLaunchTest, AnUnfinishedLaunchFromBeforeABootIsLostNotStartedAgain) 
   std::string dir = engine(e).AttemptDir(spec.attempt_id);
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
   // A directory's ctime cannot be set back, so the machine "boots" after it was made instead.
-  LocalEngineOptions o;
-  o.state_dir = root_ + "/state";
-  o.shim_command = TestShimCommand();
-  o.cgroup_mode = "none";
+  LocalEngineOptions o = Options("none");
   o.boot_time = ::time(nullptr) + 5;
   auto later = LocalEngine::Create(o, *logs_, SystemClock::Instance());
   ASSERT_TRUE(later.ok()) << later.error().ToString();
@@ -292,10 +286,7 @@ TEST_F(LocalLaunchTest, AKilledLauncherIsReplacedAndNoLaunchIsLost) {
 }
 
 TEST_F(LocalLaunchTest, AStuckLauncherIsKilledAndItsLaunchNeverStarts) {
-  LocalEngineOptions o;
-  o.state_dir = root_ + "/state";
-  o.shim_command = TestShimCommand();
-  o.cgroup_mode = "none";
+  LocalEngineOptions o = Options("none");
   o.handshake_timeout_ms = 300;
   auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
   ASSERT_TRUE(made.ok()) << made.error().ToString();
@@ -329,10 +320,7 @@ TEST_F(LocalLaunchTest, AStuckLauncherIsKilledAndItsLaunchNeverStarts) {
 }
 
 TEST_F(LocalLaunchTest, SyncFilesStillLaunches) {
-  LocalEngineOptions o;
-  o.state_dir = root_ + "/state";
-  o.shim_command = TestShimCommand();
-  o.cgroup_mode = "auto";
+  LocalEngineOptions o = Options("auto");
   o.sync_files = true;
   auto made = LocalEngine::Create(o, *logs_, SystemClock::Instance());
   ASSERT_TRUE(made.ok());

@@ -47,7 +47,6 @@ class ShimLauncher {
   /// started (the caller may spawn one itself); alive() is false from then on.
   [[nodiscard]] Result<SpawnedShim> Spawn(const std::string& dir, int lock_fd, int64_t timeout_ms);
   bool alive() const { return alive_.load(); }
-  int pid() const { return pid_; }
 
  private:
   ShimLauncher(int pid, UniqueFd socket) : pid_(pid), socket_(std::move(socket)) {}
