@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
-#include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "aws/s3_client.h"
 #include "control/attempt_diagnosis.h"
 #include "control/controller.h"
+#include "control/deferred_diagnoser.h"
 #include "core/log.h"
 #include "core/thread_name.h"
 #include "engine/emr/emr_on_eks_engine.h"
@@ -328,24 +328,16 @@ int Serve(const cli::ServerFlags& flags) {
   co.retention = config->retention_seconds * kMicrosPerSecond;
   co.server_url = ServerUrl(*config, co.host, config->port());
   co.logs = &log_store;
-  // Compiling the catalog into one vectorscan database takes a while (most of a start, and
-  // seconds under ASan), and nothing needs it before the first failed attempt: it compiles on
-  // its own thread while the server starts, and the first diagnosis waits for it. The builtin
-  // catalog is tested to compile; should it not, failures go undiagnosed and the log says so.
-  std::shared_future<std::shared_ptr<diagnose::Diagnoser>> diagnoser =
-      std::async(std::launch::async, [] {
-        SetThreadName("tug-catalog");
-        auto made = diagnose::Diagnoser::CreateBuiltin();
-        if (!made.ok()) {
-          log::Error("loading the diagnosis catalog failed; failures will not be diagnosed",
-                     {{"error", made.error().ToString()}});
-          return std::shared_ptr<diagnose::Diagnoser>();
-        }
-        return std::make_shared<diagnose::Diagnoser>(std::move(*made));
-      }).share();
+  // Compiling the catalog takes a while (seconds under ASan) and nothing needs it before the
+  // first failed attempt: it compiles then, or earlier once the server is quiet
+  // (control/deferred_diagnoser.h). The builtin catalog is tested to compile; should it not,
+  // failures go undiagnosed and the log says so.
+  control::DeferredDiagnoserOptions catalog;
+  catalog.make = [] { return diagnose::Diagnoser::CreateBuiltin(); };
+  auto diagnoser = std::make_shared<control::DeferredDiagnoser>(std::move(catalog));
   co.diagnose = [diagnoser, &log_store](const Attempt& a, AttemptStatus s, const Outcome& o) {
     if (s != AttemptStatus::kFailed) return std::string();  // only failures are diagnosed
-    const std::shared_ptr<diagnose::Diagnoser>& d = diagnoser.get();
+    std::shared_ptr<diagnose::Diagnoser> d = diagnoser->Get();
     if (!d) return std::string();
     return control::DiagnoseAttempt(*d, log_store, a, s, o);
   };

@@ -139,6 +139,7 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(LocalEngineOptions opti
     SetThreadName("tug-local-mon");
     e->MonitorLoop();
   });
+  (void)engine->Launcher();  // a failure here is retried by the first launch
   return engine;
 }
 

@@ -106,8 +106,11 @@ class LocalEngine final : public Engine {
   /// Starts the attempt's shim in `dir`, whose flock `lock` holds (handed to the shim).
   [[nodiscard]] Result<std::string> LaunchFresh(const LaunchSpec& spec, const std::string& dir,
                                                 UniqueFd lock);
-  /// Starts the shim for `dir`: through the launcher (started on first use, restarted after
-  /// it died) or, without one, by spawning shim_command.
+  /// The shim launcher, started if there is none or it died (at Create, so the first launch
+  /// does not pay its exec); null when use_launcher is off or it could not be started.
+  std::shared_ptr<ShimLauncher> Launcher();
+  /// Starts the shim for `dir`: through the launcher or, without one, by spawning
+  /// shim_command.
   [[nodiscard]] Result<SpawnedShim> SpawnAttemptShim(const std::string& dir, int lock_fd);
   [[nodiscard]] Result<std::string> LaunchExisting(const std::string& attempt_id,
                                                    const std::string& dir);
@@ -134,7 +137,7 @@ class LocalEngine final : public Engine {
   std::mutex shutdown_mu_;  // serialises Shutdown (joins monitor_)
 
   std::mutex launcher_mu_;
-  std::shared_ptr<ShimLauncher> launcher_;  // guarded by launcher_mu_; null until first used
+  std::shared_ptr<ShimLauncher> launcher_;  // guarded by launcher_mu_
 
   mutable std::mutex mu_;
   UpdateSink sink_;                       // guarded by mu_

@@ -231,20 +231,21 @@ Result<std::string> LocalEngine::LaunchFresh(const LaunchSpec& spec, const std::
   return ref_text;
 }
 
-Result<SpawnedShim> LocalEngine::SpawnAttemptShim(const std::string& dir, int lock_fd) {
-  std::shared_ptr<ShimLauncher> launcher;
-  if (options_.use_launcher) {
-    std::lock_guard lock(launcher_mu_);
-    if (launcher_ == nullptr || !launcher_->alive()) {
-      launcher_.reset();
-      auto started = ShimLauncher::Start(options_.shim_command, options_.state_dir);
-      // Without one (it could not be started), this launch spawns its shim directly and the
-      // next one tries again.
-      if (started.ok()) launcher_ = std::move(*started);
-    }
-    launcher = launcher_;
+std::shared_ptr<ShimLauncher> LocalEngine::Launcher() {
+  if (!options_.use_launcher) return nullptr;
+  std::lock_guard lock(launcher_mu_);
+  if (launcher_ == nullptr || !launcher_->alive()) {
+    launcher_.reset();
+    auto started = ShimLauncher::Start(options_.shim_command, options_.state_dir);
+    // Without one (it could not be started), this launch spawns its shim directly and the
+    // next one tries again.
+    if (started.ok()) launcher_ = std::move(*started);
   }
-  if (launcher != nullptr) {
+  return launcher_;
+}
+
+Result<SpawnedShim> LocalEngine::SpawnAttemptShim(const std::string& dir, int lock_fd) {
+  if (std::shared_ptr<ShimLauncher> launcher = Launcher(); launcher != nullptr) {
     auto spawned = launcher->Spawn(dir, lock_fd, options_.handshake_timeout_ms);
     if (spawned.ok() || spawned.error().code() != Code::kAborted) return spawned;
     // The launcher died before a shim started for this attempt: spawn it the direct way.

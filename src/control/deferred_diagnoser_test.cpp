@@ -1,0 +1,79 @@
+#include "control/deferred_diagnoser.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace tug::control {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A make that counts its calls and fails (a real catalog costs seconds under ASan; what is
+// tested here is when and how often it is called).
+struct CountingMake {
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+  Result<diagnose::Diagnoser> operator()() const {
+    ++*calls;
+    return InvalidArgument("test catalog");
+  }
+};
+
+// A process that is always busy: a second of CPU more at every look.
+std::function<std::chrono::microseconds()> Busy() {
+  auto t = std::make_shared<std::atomic<int64_t>>(0);
+  return [t] { return std::chrono::microseconds(t->fetch_add(1'000'000) + 1'000'000); };
+}
+
+DeferredDiagnoserOptions Options(const CountingMake& make,
+                                 std::function<std::chrono::microseconds()> cpu) {
+  DeferredDiagnoserOptions o;
+  o.make = make;
+  o.process_cpu = std::move(cpu);
+  o.quiet_window = milliseconds(20);
+  o.poll = milliseconds(5);
+  return o;
+}
+
+TEST(DeferredDiagnoser, ABusyProcessCompilesOnlyWhenFirstNeeded) {
+  CountingMake make;
+  DeferredDiagnoser d(Options(make, Busy()));
+  // Many quiet windows go by; the process is never quiet, so nothing is compiled.
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(*make.calls, 0);
+  EXPECT_FALSE(d.ready());
+  EXPECT_EQ(d.Get(), nullptr);  // the make failed: no diagnoser, failures go undiagnosed
+  EXPECT_TRUE(d.ready());
+  EXPECT_EQ(d.Get(), nullptr);
+  EXPECT_EQ(*make.calls, 1);
+}
+
+TEST(DeferredDiagnoser, AQuietProcessCompilesWithoutBeingAsked) {
+  CountingMake make;
+  DeferredDiagnoser d(Options(make, [] { return std::chrono::microseconds(42); }));
+  while (!d.ready()) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ(*make.calls, 1);
+  EXPECT_EQ(d.Get(), nullptr);
+  EXPECT_EQ(*make.calls, 1);
+}
+
+TEST(DeferredDiagnoser, NeverNeededNeverCompiled) {
+  CountingMake make;
+  { DeferredDiagnoser d(Options(make, Busy())); }
+  EXPECT_EQ(*make.calls, 0);
+}
+
+TEST(DeferredDiagnoser, ConcurrentFirstCallsCompileOnce) {
+  CountingMake make;
+  DeferredDiagnoser d(Options(make, Busy()));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) threads.emplace_back([&] { EXPECT_EQ(d.Get(), nullptr); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(*make.calls, 1);
+}
+
+}  // namespace
+}  // namespace tug::control
