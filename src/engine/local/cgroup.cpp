@@ -346,10 +346,13 @@ Result<AttemptCgroups> CreateAttemptCgroups(const CgroupLayout& layout,
     // cannot escape its limit into swap.
     (void)WriteControlFile(g.memory + "/memory.memsw.limit_in_bytes", bytes);
   }
-  if (!layout.cpu_base.empty()) {
+  // A group in the cpu hierarchy only serves a quota, or the CPU accounting when cpuacct is
+  // mounted with cpu: without either it would be one more mkdir, join and rmdir per launch.
+  const bool cpu_quota = resources.cpu_millis > 0 && layout.cpu_limits;
+  if (!layout.cpu_base.empty() && (cpu_quota || layout.cpuacct_base.empty())) {
     g.cpu = layout.cpu_base + "/" + attempt_id;
     if (Status st = MakeDir(g.cpu); !st.ok()) return fail(std::move(st).take_error());
-    if (resources.cpu_millis > 0 && layout.cpu_limits) {
+    if (cpu_quota) {
       int64_t quota = std::max<int64_t>(1000, resources.cpu_millis * 100);
       Status st =
           WriteControlFile(g.cpu + "/cpu.cfs_period_us", fmt::format("{}", kCpuPeriodMicros));

@@ -281,12 +281,14 @@ Status LocalEngine::Cleanup(const std::string& attempt_id) {
   if (auto text = ReadFile(dir + "/" + kSpecFile); text.ok()) {
     if (auto spec = ParseSpec(*text); spec.ok()) groups = spec->cgroups;
   }
-  // The attempt has ended, so anything still in its groups is a leftover: kill it and give the
-  // kernel a moment to let the processes go before the groups can be removed.
-  SignalCgroup(groups, SIGKILL);
+  // The attempt has ended, so anything still in its groups is a leftover. The groups are
+  // nearly always empty (the shim killed what was left), so they are removed first; only a
+  // group still busy is read, its processes killed, and the kernel given a moment to let them
+  // go.
   Status removed = RemoveAttemptCgroups(groups);
   for (int i = 0; i < 200 && !removed.ok() && removed.error().code() == Code::kFailedPrecondition;
        ++i) {
+    SignalCgroup(groups, SIGKILL);
     ::usleep(10'000);
     removed = RemoveAttemptCgroups(groups);
   }

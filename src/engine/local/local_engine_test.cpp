@@ -133,6 +133,38 @@ TEST_F(LocalEngineTest, LimitsAreWrittenToTheAttemptCgroups) {
   EXPECT_EQ(ended->status, AttemptStatus::kSucceeded);
 }
 
+TEST_F(LocalEngineTest, AV1CpuGroupIsMadeOnlyForALimitOrForAccounting) {
+  size_t e = Make();
+  SKIP_WITHOUT_CGROUP(e);
+  const CgroupLayout& layout = engine(e).cgroup_layout();
+  if (layout.version != CgroupVersion::kV1 || layout.cpu_base.empty()) {
+    GTEST_SKIP() << "needs the v1 cpu hierarchy";
+  }
+  // Each attempt waits for its own file, so its spec.json is there to read.
+  auto groups = [&](int64_t cpu_millis, const std::string& go) {
+    LaunchSpec spec = Shell(WaitLoop(Go(go)));
+    spec.resources.memory_bytes = 64 * kMi;
+    spec.resources.cpu_millis = cpu_millis;
+    EXPECT_TRUE(engine(e).Launch(spec).ok());
+    AttemptCgroups g = GroupsOf(e, spec.attempt_id);
+    Touch(root_ + "/" + go);
+    auto ended = rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait);
+    EXPECT_TRUE(ended.has_value() && ended->status == AttemptStatus::kSucceeded);
+    return g;
+  };
+  AttemptCgroups g = groups(0, "go-memory-only");  // no CPU limit
+  EXPECT_FALSE(g.memory.empty());
+  if (layout.cpuacct_base.empty()) {
+    EXPECT_FALSE(g.cpu.empty()) << "cpu,cpuacct mounted together: the cpu group counts CPU";
+  } else {
+    EXPECT_TRUE(g.cpu.empty()) << g.cpu;
+    EXPECT_FALSE(g.cpuacct.empty());
+  }
+  if (layout.cpu_limits) {
+    EXPECT_FALSE(groups(500, "go-cpu-limit").cpu.empty());
+  }
+}
+
 TEST_F(LocalEngineTest, WatchdogKillsAtTheLimitWithoutCgroups) {
   size_t e = Make("none");
   Health h = engine(e).GetHealth();
@@ -372,6 +404,26 @@ TEST_F(LocalEngineTest, KilledShimIsReportedLostAndCannotBeAdopted) {
   ASSERT_FALSE(adopted.ok());
   EXPECT_EQ(adopted.error().code(), Code::kNotFound);
   EXPECT_NE(adopted.error().message().find("gone and left no exit status"), std::string::npos);
+}
+
+TEST_F(LocalEngineTest, CleanupKillsWhatADeadShimLeftInTheGroups) {
+  size_t e = Make();
+  SKIP_WITHOUT_CGROUP(e);
+  LaunchSpec spec = Shell(WaitLoop(Go("go")));
+  auto ref_text = engine(e).Launch(spec);
+  ASSERT_TRUE(ref_text.ok());
+  auto ref = ParseRef(*ref_text);
+  ASSERT_TRUE(ref.ok());
+  AttemptCgroups groups = GroupsOf(e, spec.attempt_id);
+  ASSERT_EQ(::kill(ref->shim_pid, SIGKILL), 0);
+  ASSERT_TRUE(rec(e).WaitFor(spec.attempt_id, Update::Kind::kEnded, kWait).has_value());
+  // The orphaned job is still in the attempt's groups: Cleanup finds the groups busy, kills it
+  // and removes them.
+  Status cleaned = engine(e).Cleanup(spec.attempt_id);
+  ASSERT_TRUE(cleaned.ok()) << cleaned.error().ToString();
+  for (const std::string& dir : groups.Dirs()) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+  auto st = ReadProcStat(ref->job_pid);
+  EXPECT_TRUE(!st.ok() || st->state == 'Z') << "job " << ref->job_pid << " survived Cleanup";
 }
 
 TEST_F(LocalEngineTest, SinkMayCallBackIntoTheEngine) {
