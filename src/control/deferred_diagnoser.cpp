@@ -21,7 +21,11 @@ std::chrono::microseconds SelfCpu() {
 }  // namespace
 
 DeferredDiagnoser::DeferredDiagnoser(DeferredDiagnoserOptions options)
-    : options_(std::move(options)), result_(promise_.get_future().share()) {
+    : options_(std::move(options)),
+      set_idle_(options_.set_sched_idle
+                    ? options_.set_sched_idle
+                    : [](bool idle, pid_t tid) { return SetSchedIdle(idle, tid); }),
+      result_(promise_.get_future().share()) {
   thread_ = std::thread([this] {
     SetThreadName("tug-catalog");
     Loop();
@@ -42,14 +46,49 @@ bool DeferredDiagnoser::ready() const {
 }
 
 std::shared_ptr<diagnose::Diagnoser> DeferredDiagnoser::Get() {
+  bool compile_here = false;
   if (!ready()) {
     std::lock_guard lock(mu_);
     needed_ = true;
-    // A background compile already under way: let it have a whole CPU from now on.
-    if (compiling_tid_ != 0) (void)SetSchedIdle(false, compiling_tid_);
+    // A background compile already under way: let it have a whole CPU from now on. Without
+    // CAP_SYS_NICE (or RLIMIT_NICE >= 20) the kernel refuses to take a thread out of
+    // SCHED_IDLE; a busy machine could then starve it, so the first caller compiles too, at
+    // its own priority, and whichever finishes first is kept.
+    if (background_tid_ != 0 && !lifted_) {
+      if (set_idle_(false, background_tid_)) {
+        lifted_ = true;
+      } else if (!caller_compiling_) {
+        caller_compiling_ = true;
+        compile_here = true;
+      }
+    }
   }
   cv_.notify_all();
+  if (compile_here) Publish(Make("first needed"));
   return result_.get();
+}
+
+std::shared_ptr<diagnose::Diagnoser> DeferredDiagnoser::Make(const char* when) const {
+  const auto start = std::chrono::steady_clock::now();
+  auto made = options_.make();
+  if (!made.ok()) {
+    log::Error("loading the diagnosis catalog failed; failures will not be diagnosed",
+               {{"error", made.error().ToString()}});
+    return nullptr;
+  }
+  log::Info("diagnosis catalog compiled",
+            {{"when", when},
+             {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count())}});
+  return std::make_shared<diagnose::Diagnoser>(std::move(*made));
+}
+
+void DeferredDiagnoser::Publish(std::shared_ptr<diagnose::Diagnoser> d) {
+  std::lock_guard lock(mu_);
+  if (published_) return;
+  published_ = true;
+  promise_.set_value(std::move(d));
 }
 
 void DeferredDiagnoser::Loop() {
@@ -72,39 +111,20 @@ void DeferredDiagnoser::Loop() {
           std::chrono::duration<double>(used) / std::chrono::duration<double>(elapsed);
       if (share < options_.quiet_cpu_share) {
         background = true;
-        compiling_tid_ = ::gettid();
         // Under the lock, so a Get() from now on finds the thread to lift.
-        (void)SetSchedIdle(true);
+        if (set_idle_(true, 0)) background_tid_ = ::gettid();
         break;
       }
       window_start = now;
       window_cpu = cpu();
     }
     if (stop_ && !needed_ && !background) {
+      published_ = true;
       promise_.set_value(nullptr);  // never needed: nothing to compile
       return;
     }
   }
-  const auto compile_start = Clock::now();
-  auto made = options_.make();
-  std::shared_ptr<diagnose::Diagnoser> d;
-  if (made.ok()) {
-    d = std::make_shared<diagnose::Diagnoser>(std::move(*made));
-    log::Info("diagnosis catalog compiled",
-              {{"when", background ? "server quiet" : "first needed"},
-               {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         Clock::now() - compile_start)
-                                         .count())}});
-  } else {
-    log::Error("loading the diagnosis catalog failed; failures will not be diagnosed",
-               {{"error", made.error().ToString()}});
-  }
-  {
-    std::lock_guard lock(mu_);
-    compiling_tid_ = 0;
-  }
-  if (background) (void)SetSchedIdle(false);
-  promise_.set_value(std::move(d));
+  Publish(Make(background ? "server quiet" : "first needed"));
 }
 
 }  // namespace tug::control

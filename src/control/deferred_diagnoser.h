@@ -11,9 +11,12 @@
 /// - the process has been quiet (it used less than `quiet_cpu_share` of one CPU over the last
 ///   `quiet_window`), so an idle server still has it ready before its first failure. That
 ///   compile runs under SCHED_IDLE; a Get() that arrives during it lifts it to the normal
-///   policy.
+///   policy, or, where the kernel refuses that (no CAP_SYS_NICE), compiles too and takes
+///   whichever result comes first.
 ///
 /// Thread-safe. The destructor stops a compile that has not started and waits for one that has.
+#include <sys/types.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -36,6 +39,9 @@ struct DeferredDiagnoserOptions {
   double quiet_cpu_share = 0.05;
   /// How often the quiet test is made.
   std::chrono::milliseconds poll{250};
+  /// Puts a thread (0: the caller) under SCHED_IDLE or back (default: core SetSchedIdle);
+  /// false when the kernel refuses. For tests.
+  std::function<bool(bool idle, pid_t tid)> set_sched_idle;
 };
 
 class DeferredDiagnoser {
@@ -53,15 +59,23 @@ class DeferredDiagnoser {
 
  private:
   void Loop();
+  /// options_.make, logged; null when it failed.
+  std::shared_ptr<diagnose::Diagnoser> Make(const char* when) const;
+  /// Sets the result unless a compile already did.
+  void Publish(std::shared_ptr<diagnose::Diagnoser> d);
 
   const DeferredDiagnoserOptions options_;
+  const std::function<bool(bool, pid_t)> set_idle_;
   std::promise<std::shared_ptr<diagnose::Diagnoser>> promise_;
   std::shared_future<std::shared_ptr<diagnose::Diagnoser>> result_;  // promise_'s
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool needed_ = false;      // guarded by mu_
-  bool stop_ = false;        // guarded by mu_
-  pid_t compiling_tid_ = 0;  // guarded by mu_; the thread while it compiles in the background
+  bool needed_ = false;            // guarded by mu_
+  bool stop_ = false;              // guarded by mu_
+  bool published_ = false;         // guarded by mu_; promise_ set
+  pid_t background_tid_ = 0;       // guarded by mu_; the compiling thread, under SCHED_IDLE
+  bool lifted_ = false;            // guarded by mu_; background_tid_ taken out of SCHED_IDLE
+  bool caller_compiling_ = false;  // guarded by mu_; a Get() compiles itself (lift refused)
   std::thread thread_;
 };
 

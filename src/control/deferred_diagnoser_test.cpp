@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -73,6 +75,50 @@ TEST(DeferredDiagnoser, ConcurrentFirstCallsCompileOnce) {
   for (int i = 0; i < 8; ++i) threads.emplace_back([&] { EXPECT_EQ(d.Get(), nullptr); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(*make.calls, 1);
+}
+
+// Without CAP_SYS_NICE the kernel will not take a thread out of SCHED_IDLE: the caller then
+// compiles itself instead of waiting on a compile a busy machine may starve.
+TEST(DeferredDiagnoser, WhenTheLiftIsRefusedTheCallerCompilesItself) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool background_started = false;
+  bool release_background = false;
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  DeferredDiagnoserOptions o;
+  o.process_cpu = [] { return std::chrono::microseconds(42); };  // quiet at once
+  o.quiet_window = milliseconds(1);
+  o.poll = milliseconds(1);
+  std::atomic<int> lifts{0};
+  o.set_sched_idle = [&](bool idle, pid_t) {
+    if (!idle) ++lifts;
+    return idle;  // going idle works, coming back is refused
+  };
+  o.make = [&, calls]() -> Result<diagnose::Diagnoser> {
+    if (++*calls == 1) {  // the background compile: held until the test lets it go
+      std::unique_lock lock(mu);
+      background_started = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release_background; });
+    }
+    return InvalidArgument("test catalog");
+  };
+  {
+    DeferredDiagnoser d(std::move(o));
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return background_started; });
+    }
+    EXPECT_EQ(d.Get(), nullptr);  // returns while the background compile is still held
+    EXPECT_EQ(*calls, 2);
+    EXPECT_EQ(lifts, 1);
+    {
+      std::lock_guard lock(mu);
+      release_background = true;
+    }
+    cv.notify_all();
+  }  // the destructor waits for the background compile, whose result is dropped
+  EXPECT_EQ(*calls, 2);
 }
 
 }  // namespace
