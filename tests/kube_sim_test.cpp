@@ -839,12 +839,13 @@ TEST_F(SparkSimTest, SubmitCreatesTheDriverAndExecutorsAndCleansUp) {
     int deleted_at = recorder.IndexOf(name, [](const kube::WatchEvent& e) {
       return Find(e.object, {"metadata", "deletionTimestamp"}) != nullptr;
     });
-    int driver_done_at = recorder.IndexOf("pi-ok-driver", [](const kube::WatchEvent& e) {
+    auto succeeded = [](const kube::WatchEvent& e) {
       return Text(e.object, {"status", "phase"}) == "Succeeded";
-    });
-    int submit_done_at = recorder.IndexOf("pi-ok-submit", [](const kube::WatchEvent& e) {
-      return Text(e.object, {"status", "phase"}) == "Succeeded";
-    });
+    };
+    // The pods were read Succeeded above; the recorder's watch may lag behind those reads.
+    ASSERT_TRUE(WaitFor([&] { return recorder.IndexOf("pi-ok-submit", succeeded) >= 0; }));
+    int driver_done_at = recorder.IndexOf("pi-ok-driver", succeeded);
+    int submit_done_at = recorder.IndexOf("pi-ok-submit", succeeded);
     EXPECT_GE(deleted_at, 0);
     EXPECT_LT(deleted_at, driver_done_at);
     EXPECT_LT(driver_done_at, submit_done_at);
