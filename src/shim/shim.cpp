@@ -475,6 +475,9 @@ void Shim::Loop() {
 // as subreaper, we inherit the orphans, so "no children left" means nothing of the job runs.
 void Shim::ReapAll() {
   int64_t until = MonotonicMs() + kDrainMs;
+  // No child left: nothing of the job runs (the leftovers were killed when the job exited), so
+  // the groups need not be read again.
+  if (!Reap()) return;
   KillLeftovers();
   while (Reap()) {
     int64_t left = until - MonotonicMs();
