@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   std::string program = argc > 3 ? argv[3] : "/bin/true";
+  if (n <= 0 || threads <= 0) {
+    std::fprintf(stderr, "usage: spawn_floor [N > 0] [THREADS > 0] [PROGRAM]\n");
+    return 2;
+  }
   std::vector<double> lat(static_cast<size_t>(n));
   std::atomic<int> next{0};
   auto t0 = std::chrono::steady_clock::now();
