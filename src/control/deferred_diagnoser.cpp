@@ -1,6 +1,8 @@
 #include "control/deferred_diagnoser.h"
 
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -18,6 +20,19 @@ std::chrono::microseconds SelfCpu() {
   return us(u.ru_utime) + us(u.ru_stime);
 }
 
+// Whether this process may take a thread out of SCHED_IDLE again: CAP_SYS_NICE, or an
+// RLIMIT_NICE that allows nice 0 (20 - 0). Without it a SCHED_IDLE thread stays there.
+bool CanLeaveSchedIdle() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NICE, &r) == 0 && (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 20)) {
+    return true;
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[CAP_SYS_NICE / 32].effective & (1U << (CAP_SYS_NICE % 32))) != 0;
+}
+
 }  // namespace
 
 DeferredDiagnoser::DeferredDiagnoser(DeferredDiagnoserOptions options)
@@ -25,6 +40,8 @@ DeferredDiagnoser::DeferredDiagnoser(DeferredDiagnoserOptions options)
       set_idle_(options_.set_sched_idle
                     ? options_.set_sched_idle
                     : [](bool idle, pid_t tid) { return SetSchedIdle(idle, tid); }),
+      can_leave_idle_(options_.can_leave_sched_idle ? options_.can_leave_sched_idle
+                                                    : CanLeaveSchedIdle),
       result_(promise_.get_future().share()) {
   thread_ = std::thread([this] {
     SetThreadName("tug-catalog");
@@ -36,6 +53,9 @@ DeferredDiagnoser::~DeferredDiagnoser() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    // A background compile still running is waited for: at full speed, so a busy machine does
+    // not hold the server's shutdown.
+    if (background_tid_ != 0 && !lifted_) lifted_ = set_idle_(false, background_tid_);
   }
   cv_.notify_all();
   thread_.join();
@@ -111,8 +131,10 @@ void DeferredDiagnoser::Loop() {
           std::chrono::duration<double>(used) / std::chrono::duration<double>(elapsed);
       if (share < options_.quiet_cpu_share) {
         background = true;
-        // Under the lock, so a Get() from now on finds the thread to lift.
-        if (set_idle_(true, 0)) background_tid_ = ::gettid();
+        // Idle only where the thread can be lifted again (else a busy machine could starve
+        // a compile that a diagnosis or the shutdown then waits for). Under the lock, so a
+        // Get() from now on finds the thread to lift.
+        if (can_leave_idle_() && set_idle_(true, 0)) background_tid_ = ::gettid();
         break;
       }
       window_start = now;

@@ -11,8 +11,9 @@
 /// - the process has been quiet (it used less than `quiet_cpu_share` of one CPU over the last
 ///   `quiet_window`), so an idle server still has it ready before its first failure. That
 ///   compile runs under SCHED_IDLE; a Get() that arrives during it lifts it to the normal
-///   policy, or, where the kernel refuses that (no CAP_SYS_NICE), compiles too and takes
-///   whichever result comes first.
+///   policy, or, where the kernel refuses that, compiles too and takes whichever result comes
+///   first. Where the process cannot leave SCHED_IDLE at all (no CAP_SYS_NICE, RLIMIT_NICE
+///   < 20) the quiet-time compile runs at normal priority instead.
 ///
 /// Thread-safe. The destructor stops a compile that has not started and waits for one that has.
 #include <sys/types.h>
@@ -42,6 +43,9 @@ struct DeferredDiagnoserOptions {
   /// Puts a thread (0: the caller) under SCHED_IDLE or back (default: core SetSchedIdle);
   /// false when the kernel refuses. For tests.
   std::function<bool(bool idle, pid_t tid)> set_sched_idle;
+  /// Whether a thread can be taken out of SCHED_IDLE here (default: CAP_SYS_NICE or
+  /// RLIMIT_NICE >= 20); where it cannot, the background compile runs at normal priority.
+  std::function<bool()> can_leave_sched_idle;
 };
 
 class DeferredDiagnoser {
@@ -66,6 +70,7 @@ class DeferredDiagnoser {
 
   const DeferredDiagnoserOptions options_;
   const std::function<bool(bool, pid_t)> set_idle_;
+  const std::function<bool()> can_leave_idle_;
   std::promise<std::shared_ptr<diagnose::Diagnoser>> promise_;
   std::shared_future<std::shared_ptr<diagnose::Diagnoser>> result_;  // promise_'s
   mutable std::mutex mu_;

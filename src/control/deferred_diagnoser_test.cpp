@@ -90,6 +90,7 @@ TEST(DeferredDiagnoser, WhenTheLiftIsRefusedTheCallerCompilesItself) {
   o.quiet_window = milliseconds(1);
   o.poll = milliseconds(1);
   std::atomic<int> lifts{0};
+  o.can_leave_sched_idle = [] { return true; };  // said so, yet the kernel refuses below
   o.set_sched_idle = [&](bool idle, pid_t) {
     if (!idle) ++lifts;
     return idle;  // going idle works, coming back is refused
@@ -119,6 +120,61 @@ TEST(DeferredDiagnoser, WhenTheLiftIsRefusedTheCallerCompilesItself) {
     cv.notify_all();
   }  // the destructor waits for the background compile, whose result is dropped
   EXPECT_EQ(*calls, 2);
+}
+
+// Where the process could not leave SCHED_IDLE, the quiet-time compile never enters it.
+TEST(DeferredDiagnoser, WithoutTheRightToLeaveIdleTheBackgroundCompileStaysNormal) {
+  CountingMake make;
+  DeferredDiagnoserOptions o = Options(make, [] { return std::chrono::microseconds(42); });
+  std::atomic<int> idles{0};
+  o.can_leave_sched_idle = [] { return false; };
+  o.set_sched_idle = [&](bool idle, pid_t) {
+    if (idle) ++idles;
+    return true;
+  };
+  DeferredDiagnoser d(std::move(o));
+  while (!d.ready()) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ(*make.calls, 1);
+  EXPECT_EQ(idles, 0);
+}
+
+// The shutdown waits for a background compile at full speed, not at SCHED_IDLE's.
+TEST(DeferredDiagnoser, ShutdownLiftsABackgroundCompileBeforeWaitingForIt) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false;
+  bool release = false;
+  std::atomic<int> lifts{0};
+  DeferredDiagnoserOptions o;
+  o.process_cpu = [] { return std::chrono::microseconds(42); };
+  o.quiet_window = milliseconds(1);
+  o.poll = milliseconds(1);
+  o.can_leave_sched_idle = [] { return true; };
+  o.set_sched_idle = [&](bool idle, pid_t) {
+    if (!idle) ++lifts;
+    return true;
+  };
+  o.make = [&]() -> Result<diagnose::Diagnoser> {
+    std::unique_lock lock(mu);
+    started = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return InvalidArgument("test catalog");
+  };
+  auto d = std::make_unique<DeferredDiagnoser>(std::move(o));
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return started; });
+  }
+  std::thread stopper([&] { d.reset(); });
+  while (lifts == 0) std::this_thread::sleep_for(milliseconds(1));
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  stopper.join();
+  EXPECT_EQ(lifts, 1);
 }
 
 }  // namespace
