@@ -72,6 +72,7 @@ TEST(DeferredDiagnoser, ConcurrentFirstCallsCompileOnce) {
   CountingMake make;
   DeferredDiagnoser d(Options(make, Busy()));
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) threads.emplace_back([&] { EXPECT_EQ(d.Get(), nullptr); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(*make.calls, 1);

@@ -1,9 +1,9 @@
 #include "core/crash_report.h"
 
 #include <execinfo.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <atomic>
 #include <cstdint>
