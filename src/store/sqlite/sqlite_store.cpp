@@ -214,7 +214,10 @@ Status SqliteStore::Write(Body body) {
   if (gathering_ && write_queue_.size() >= last_batch_size_) gather_cv_.notify_one();
   while (true) {
     if (me.state.load(std::memory_order_acquire) == kDone) break;
-    if (batch_in_progress_) {
+    // Taken into another leader's batch (possibly after being handed the lead, which that
+    // leader overtook): wait for its kDone. Leading or returning before it would let its late
+    // store land in a stack frame that is gone (it wrote 2 into live data of a later call).
+    if (batch_in_progress_ || !me.queued) {
       // Sleep without the queue lock until our batch committed (kDone) or we are first in line
       // for the next one (kLead); many writers wake at once, and none of them needs the lock
       // just to return.
@@ -238,6 +241,7 @@ Status SqliteStore::Write(Body body) {
     const size_t n = std::min(write_queue_.size(), kMaxWriteBatch);
     batch.assign(write_queue_.begin(), write_queue_.begin() + static_cast<std::ptrdiff_t>(n));
     write_queue_.erase(write_queue_.begin(), write_queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    for (PendingWrite* w : batch) w->queued = false;
     last_batch_size_ = n;
     lock.unlock();
     RunBatch(batch);

@@ -159,6 +159,9 @@ class SqliteStore final : public Store {
     Body* body;
     Status result;
     std::atomic<int> state;
+    // In write_queue_ (guarded by queue_mu_). Once a leader took it into a batch, only that
+    // leader's kDone may let it return: that leader stores to `state` after its batch.
+    bool queued = true;
   };
   static constexpr size_t kMaxWriteBatch = 256;
   void RunBatch(const std::vector<PendingWrite*>& batch);
