@@ -78,47 +78,69 @@ TEST(DeferredDiagnoser, ConcurrentFirstCallsCompileOnce) {
   EXPECT_EQ(*make.calls, 1);
 }
 
+// A compile the test holds: Enter() (from the make) blocks until Release(); WaitEntered() waits
+// until a compile is inside.
+class HeldCompile {
+ public:
+  void Enter() {
+    std::unique_lock lock(mu_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+// Quiet at once, may leave SCHED_IDLE; `lift_ok` says whether the kernel lets it, and `lifts`
+// counts the attempts.
+DeferredDiagnoserOptions QuietIdleOptions(bool lift_ok, std::atomic<int>& lifts) {
+  DeferredDiagnoserOptions o;
+  o.process_cpu = [] { return std::chrono::microseconds(42); };
+  o.quiet_window = milliseconds(1);
+  o.poll = milliseconds(1);
+  o.can_leave_sched_idle = [] { return true; };
+  o.set_sched_idle = [&lifts, lift_ok](bool idle, pid_t) {
+    if (!idle) ++lifts;
+    return idle || lift_ok;
+  };
+  return o;
+}
+
 // Without CAP_SYS_NICE the kernel will not take a thread out of SCHED_IDLE: the caller then
 // compiles itself instead of waiting on a compile a busy machine may starve.
 TEST(DeferredDiagnoser, WhenTheLiftIsRefusedTheCallerCompilesItself) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool background_started = false;
-  bool release_background = false;
+  HeldCompile held;
   auto calls = std::make_shared<std::atomic<int>>(0);
-  DeferredDiagnoserOptions o;
-  o.process_cpu = [] { return std::chrono::microseconds(42); };  // quiet at once
-  o.quiet_window = milliseconds(1);
-  o.poll = milliseconds(1);
   std::atomic<int> lifts{0};
-  o.can_leave_sched_idle = [] { return true; };  // said so, yet the kernel refuses below
-  o.set_sched_idle = [&](bool idle, pid_t) {
-    if (!idle) ++lifts;
-    return idle;  // going idle works, coming back is refused
-  };
-  o.make = [&, calls]() -> Result<diagnose::Diagnoser> {
-    if (++*calls == 1) {  // the background compile: held until the test lets it go
-      std::unique_lock lock(mu);
-      background_started = true;
-      cv.notify_all();
-      cv.wait(lock, [&] { return release_background; });
-    }
+  // The process may leave SCHED_IDLE, yet the kernel refuses the lift.
+  DeferredDiagnoserOptions o = QuietIdleOptions(/*lift_ok=*/false, lifts);
+  o.make = [&held, calls]() -> Result<diagnose::Diagnoser> {
+    if (++*calls == 1) held.Enter();  // the background compile: held until the test lets go
     return InvalidArgument("test catalog");
   };
   {
     DeferredDiagnoser d(std::move(o));
-    {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return background_started; });
-    }
+    held.WaitEntered();
     EXPECT_EQ(d.Get(), nullptr);  // returns while the background compile is still held
     EXPECT_EQ(*calls, 2);
     EXPECT_EQ(lifts, 1);
-    {
-      std::lock_guard lock(mu);
-      release_background = true;
-    }
-    cv.notify_all();
+    held.Release();
   }  // the destructor waits for the background compile, whose result is dropped
   EXPECT_EQ(*calls, 2);
 }
@@ -141,39 +163,18 @@ TEST(DeferredDiagnoser, WithoutTheRightToLeaveIdleTheBackgroundCompileStaysNorma
 
 // The shutdown waits for a background compile at full speed, not at SCHED_IDLE's.
 TEST(DeferredDiagnoser, ShutdownLiftsABackgroundCompileBeforeWaitingForIt) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool started = false;
-  bool release = false;
+  HeldCompile held;
   std::atomic<int> lifts{0};
-  DeferredDiagnoserOptions o;
-  o.process_cpu = [] { return std::chrono::microseconds(42); };
-  o.quiet_window = milliseconds(1);
-  o.poll = milliseconds(1);
-  o.can_leave_sched_idle = [] { return true; };
-  o.set_sched_idle = [&](bool idle, pid_t) {
-    if (!idle) ++lifts;
-    return true;
-  };
-  o.make = [&]() -> Result<diagnose::Diagnoser> {
-    std::unique_lock lock(mu);
-    started = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
+  DeferredDiagnoserOptions o = QuietIdleOptions(/*lift_ok=*/true, lifts);
+  o.make = [&held]() -> Result<diagnose::Diagnoser> {
+    held.Enter();
     return InvalidArgument("test catalog");
   };
   auto d = std::make_unique<DeferredDiagnoser>(std::move(o));
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return started; });
-  }
+  held.WaitEntered();
   std::thread stopper([&] { d.reset(); });
   while (lifts == 0) std::this_thread::sleep_for(milliseconds(1));
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held.Release();
   stopper.join();
   EXPECT_EQ(lifts, 1);
 }
