@@ -33,16 +33,19 @@ bool CanLeaveSchedIdle() {
   return (data[CAP_SYS_NICE / 32].effective & (1U << (CAP_SYS_NICE % 32))) != 0;
 }
 
+// The options with the real process, scheduler and capabilities where a test left them unset.
+DeferredDiagnoserOptions WithDefaults(DeferredDiagnoserOptions o) {
+  if (!o.process_cpu) o.process_cpu = SelfCpu;
+  if (!o.set_sched_idle)
+    o.set_sched_idle = [](bool idle, pid_t tid) { return SetSchedIdle(idle, tid); };
+  if (!o.can_leave_sched_idle) o.can_leave_sched_idle = CanLeaveSchedIdle;
+  return o;
+}
+
 }  // namespace
 
 DeferredDiagnoser::DeferredDiagnoser(DeferredDiagnoserOptions options)
-    : options_(std::move(options)),
-      set_idle_(options_.set_sched_idle
-                    ? options_.set_sched_idle
-                    : [](bool idle, pid_t tid) { return SetSchedIdle(idle, tid); }),
-      can_leave_idle_(options_.can_leave_sched_idle ? options_.can_leave_sched_idle
-                                                    : CanLeaveSchedIdle),
-      result_(promise_.get_future().share()) {
+    : options_(WithDefaults(std::move(options))), result_(promise_.get_future().share()) {
   thread_ = std::thread([this] {
     SetThreadName("tug-catalog");
     Loop();
@@ -55,7 +58,7 @@ DeferredDiagnoser::~DeferredDiagnoser() {
     stop_ = true;
     // A background compile still running is waited for: at full speed, so a busy machine does
     // not hold the server's shutdown.
-    if (background_tid_ != 0 && !lifted_) lifted_ = set_idle_(false, background_tid_);
+    if (background_tid_ != 0 && !lifted_) lifted_ = options_.set_sched_idle(false, background_tid_);
   }
   cv_.notify_all();
   thread_.join();
@@ -75,7 +78,7 @@ std::shared_ptr<diagnose::Diagnoser> DeferredDiagnoser::Get() {
     // SCHED_IDLE; a busy machine could then starve it, so the first caller compiles too, at
     // its own priority, and whichever finishes first is kept.
     if (background_tid_ != 0 && !lifted_) {
-      if (set_idle_(false, background_tid_)) {
+      if (options_.set_sched_idle(false, background_tid_)) {
         lifted_ = true;
       } else if (!caller_compiling_) {
         caller_compiling_ = true;
@@ -112,7 +115,7 @@ void DeferredDiagnoser::Publish(std::shared_ptr<diagnose::Diagnoser> d) {
 }
 
 void DeferredDiagnoser::Loop() {
-  auto cpu = options_.process_cpu ? options_.process_cpu : SelfCpu;
+  const auto& cpu = options_.process_cpu;
   using Clock = std::chrono::steady_clock;
   // The process's CPU time at the start of the current quiet window.
   auto window_start = Clock::now();
@@ -134,7 +137,8 @@ void DeferredDiagnoser::Loop() {
         // Idle only where the thread can be lifted again (else a busy machine could starve
         // a compile that a diagnosis or the shutdown then waits for). Under the lock, so a
         // Get() from now on finds the thread to lift.
-        if (can_leave_idle_() && set_idle_(true, 0)) background_tid_ = ::gettid();
+        if (options_.can_leave_sched_idle() && options_.set_sched_idle(true, 0))
+          background_tid_ = ::gettid();
         break;
       }
       window_start = now;

@@ -68,9 +68,7 @@ class DeferredDiagnoser {
   /// Sets the result unless a compile already did.
   void Publish(std::shared_ptr<diagnose::Diagnoser> d);
 
-  const DeferredDiagnoserOptions options_;
-  const std::function<bool(bool, pid_t)> set_idle_;
-  const std::function<bool()> can_leave_idle_;
+  const DeferredDiagnoserOptions options_;  // every hook set (defaults filled in)
   std::promise<std::shared_ptr<diagnose::Diagnoser>> promise_;
   std::shared_future<std::shared_ptr<diagnose::Diagnoser>> result_;  // promise_'s
   mutable std::mutex mu_;
