@@ -60,12 +60,16 @@ function AttemptLogs({ run, attemptNo, params }: { run: Run; attemptNo: number; 
     lines: [],
   });
   const [pos, setPos] = useState(-1);
+  // The typing pause's timer; Enter cancels it (it searched already, and the timer's setPos(-1)
+  // would undo the match Enter moved to).
+  const typingPause = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => {
     if (text === q) return undefined;
     const t = setTimeout(() => {
       setQ(text);
       setPos(-1);
     }, 150);
+    typingPause.current = t;
     return () => clearTimeout(t);
   }, [text]);
   useEffect(() => {
@@ -96,6 +100,7 @@ function AttemptLogs({ run, attemptNo, params }: { run: Run; attemptNo: number; 
       go(dir);
       return;
     }
+    clearTimeout(typingPause.current);
     const lines = findMatches(line, count, text);
     setQ(text);
     setMatches({ buf: stream.buffer, q: text, upTo: count, lines });
