@@ -30,7 +30,7 @@ bytes=$(stat -c %s "$LOG")
 cat "$LOG" > /dev/null  # warm the page cache for every contender
 echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== log: $LOG, $bytes bytes; $(wc -l < "$PAT") patterns"
-"$BIN" anchors | grep -E '^[0-9]+ short anchors|^long|^patterns without|^AVX2' | sed 's/^/   /'
+"$BIN" anchors | grep -E '^[0-9]+ short anchors|^long|^patterns without|^prefilter kernel' | sed 's/^/   /'
 
 # run NAME CMD...: one timed run; appends "wall cpu" to $OUT/NAME and keeps its stdout.
 run() {

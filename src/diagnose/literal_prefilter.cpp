@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -130,6 +131,13 @@ LiteralPrefilter::LiteralPrefilter(const std::vector<std::vector<RequiredLiteral
   grams_ = SampledGramMatcher(std::move(long_literals), std::move(long_conditions));
 }
 
+// The vector kernels prefetch this far ahead. A log read through a memory map
+// (mapped_file.h) comes from DRAM, and the hardware prefetchers of the Intel VM measured
+// here did not keep up with the kernels: 2.7 GB/s over 40 MB in memory without, 4.7 GB/s
+// with (AVX-512 kernel, docs/benchmarks.md); 2, 4 and 8 KiB ahead measured alike. On a chunk
+// that read() has just left in L2 it costs nothing measurable.
+constexpr size_t kPrefetchAhead = 4096;
+
 struct PrefilterKernels {
   // Teddy, then the sampled grams, each over the whole range; merged.
   static void Sequential(const LiteralPrefilter& f, const char* data, size_t n,
@@ -140,6 +148,24 @@ struct PrefilterKernels {
     f.grams_.Find(data, n, hits, candidates);
     std::inplace_merge(hits->begin() + static_cast<std::ptrdiff_t>(first),
                        hits->begin() + static_cast<std::ptrdiff_t>(mid), hits->end());
+  }
+
+  // After a vector loop stopped at `i`: both matchers on what is left (Teddy windows from i,
+  // gram samples from i & ~7), keeping only lines not reported yet.
+  static void Tail(const LiteralPrefilter& f, const char* data, size_t n, size_t i,
+                   size_t reported_end, std::vector<uint32_t>* hits, uint64_t* candidates) {
+    std::vector<uint32_t> tail;
+    f.teddy_.FindPortable(data, n, &tail, candidates, i);
+    size_t mid = tail.size();
+    f.grams_.FindFrom(data, n, i & ~(SampledGramMatcher::kStride - 1), &tail, candidates);
+    std::inplace_merge(tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(mid), tail.end());
+    for (uint32_t at : tail) {
+      if (at < reported_end) continue;
+      hits->push_back(at);
+      const void* nl = std::memchr(data + at, '\n', n - at);
+      if (nl == nullptr) return;
+      reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+    }
   }
 
 #if defined(TUG_PREFILTER_AVX2)
@@ -177,6 +203,7 @@ struct PrefilterKernels {
     while (i + 32 + kWin - 1 <= n) {
       uint32_t tmask = 0;
       alignas(32) uint8_t bits[kSets][32];
+      if ((i & 63) < 32) _mm_prefetch(data + i + kPrefetchAhead, _MM_HINT_T0);
       if (use_teddy) {
         __m256i acc[kSets];
         for (int s = 0; s < kSets; ++s) acc[s] = _mm256_set1_epi8(-1);
@@ -258,37 +285,192 @@ struct PrefilterKernels {
       }
       i = next;
     }
-    // The tail: both matchers on what is left (Teddy windows from i, gram samples from
-    // i & ~7), keeping only lines not reported yet.
-    std::vector<uint32_t> tail;
-    t.FindPortable(data, n, &tail, candidates, i);
-    size_t mid = tail.size();
-    g.FindFrom(data, n, i & ~(kStride - 1), &tail, candidates);
-    std::inplace_merge(tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(mid), tail.end());
-    for (uint32_t at : tail) {
-      if (at < reported_end) continue;
-      hits->push_back(at);
-      const void* nl = std::memchr(data + at, '\n', n - at);
-      if (nl == nullptr) return;
-      reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
-    }
+    Tail(f, data, n, i, reported_end, hits, candidates);
   }
+
+// GCC 12's AVX-512 intrinsics start some results from a deliberately undefined register
+// (_mm512_undefined_epi32), which -Wuninitialized reports in every caller.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+  // The same loop on 64-byte blocks with AVX-512 (F, BW, DQ, VL and VBMI's byte permutes):
+  // the block at `i` tests Teddy windows i..i+63 and the grams at the eight multiples of 8
+  // from i & ~7. The filter words are gathered here: on the Intel cores that have AVX-512 a
+  // gather of eight words costs less than extracting eight lanes and loading them one by one.
+  template <int kSets>
+  __attribute__((
+      target("avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,bmi,bmi2,popcnt"))) static void
+  Fused512(const LiteralPrefilter& f, const char* data, size_t n, std::vector<uint32_t>* hits,
+           uint64_t* candidates) {
+    const TeddyMatcher& t = f.teddy_;
+    const SampledGramMatcher& g = f.grams_;
+    constexpr size_t kWin = TeddyMatcher::kWindow;
+    constexpr size_t kStride = SampledGramMatcher::kStride;
+    const bool use_teddy = !t.empty();
+    const bool use_grams = !g.empty();
+    const auto* filter = reinterpret_cast<const long long*>(g.filter_.data());
+    const __m512i mul = _mm512_set1_epi64(static_cast<long long>(
+        uint64_t{SampledGramMatcher::kMulHigh} << 32 | SampledGramMatcher::kMulLow));
+    const __m512i low32 = _mm512_set1_epi64(0xffffffffLL);
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i low6 = _mm512_set1_epi64(63);
+    // Teddy's nibble tables as one 128-entry table per set and window position: entry b is
+    // what they accept for byte b (lo[b & 15] & hi[b >> 4]), so a window costs one vpermi2b
+    // instead of two shuffles and the nibble split. vpermi2b reads the low 7 bits of each
+    // byte, so an entry also accepts b | 0x80: only extra candidates, which Verify rejects.
+    __m512i t0[kSets][kWin], t1[kSets][kWin];
+    for (int s = 0; s < kSets; ++s) {
+      for (size_t k = 0; k < kWin; ++k) {
+        alignas(64) uint8_t table[128];
+        for (int b = 0; b < 128; ++b) {
+          const int high = b | 0x80;
+          table[b] = static_cast<uint8_t>((t.lo_[s][k][b & 15] & t.hi_[s][k][b >> 4]) |
+                                          (t.lo_[s][k][high & 15] & t.hi_[s][k][high >> 4]));
+        }
+        t0[s][k] = _mm512_load_si512(table);
+        t1[s][k] = _mm512_load_si512(table + 64);
+      }
+    }
+    size_t i = 0;
+    size_t reported_end = 0;  // the line after the last one reported starts here
+    while (i + 128 <= n) {
+      uint64_t tmask = 0;
+      alignas(64) uint8_t bits[kSets][64];
+      if (use_teddy) {
+        __m512i acc[kSets];
+        for (int s = 0; s < kSets; ++s) acc[s] = _mm512_set1_epi8(-1);
+        // The 64 bytes from i + k for k = 0..3 from two loads (64-byte loads at i + 1..3
+        // would each cross a cache line): `ahead` is the block 16 bytes on, and vpalignr
+        // takes each 16-byte lane of the block k bytes on from a lane of each.
+        _mm_prefetch(data + i + kPrefetchAhead, _MM_HINT_T0);
+        const __m512i cur = _mm512_loadu_si512(data + i);
+        const __m512i ahead = _mm512_alignr_epi64(_mm512_loadu_si512(data + i + 64), cur, 2);
+        const __m512i at[kWin] = {cur, _mm512_alignr_epi8(ahead, cur, 1),
+                                  _mm512_alignr_epi8(ahead, cur, 2),
+                                  _mm512_alignr_epi8(ahead, cur, 3)};
+        static_assert(kWin == 4);
+#pragma GCC unroll 4
+        for (size_t k = 0; k < kWin; ++k) {
+          const __m512i v = at[k];
+#pragma GCC unroll 2
+          for (int s = 0; s < kSets; ++s) {
+            acc[s] = _mm512_and_si512(acc[s], _mm512_permutex2var_epi8(t0[s][k], v, t1[s][k]));
+          }
+        }
+        __m512i any = acc[0];
+        if constexpr (kSets == 2) any = _mm512_or_si512(acc[0], acc[1]);
+        tmask = _mm512_test_epi8_mask(any, any);
+        if (tmask != 0) {
+          for (int s = 0; s < kSets; ++s) _mm512_store_si512(bits[s], acc[s]);
+        }
+      }
+      const size_t g0 = i & ~(kStride - 1);
+      alignas(64) uint64_t h[8];
+      unsigned gmask = 0;
+      if (use_grams) {
+        __m512i v = _mm512_loadu_si512(data + g0);
+        __m512i prod = _mm512_mullo_epi32(v, mul);
+        // Low 32 bits of each lane: low half product xor high half product.
+        __m512i hv = _mm512_and_si512(_mm512_xor_si512(prod, _mm512_srli_epi64(prod, 32)), low32);
+        hv = _mm512_xor_si512(hv, _mm512_srli_epi64(hv, SampledGramMatcher::kMixShift));
+        __m512i word = _mm512_srli_epi64(hv, 32 - SampledGramMatcher::kWordBits);
+        __m512i want = _mm512_or_si512(
+            _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(hv, 15), low6)),
+            _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(hv, 9), low6)));
+        __m512i words = _mm512_i64gather_epi64(word, filter, 8);
+        gmask = _mm512_cmpeq_epi64_mask(_mm512_and_si512(words, want), want);
+        if (gmask != 0) _mm512_store_si512(h, hv);
+      }
+      size_t next = i + 64;
+      while ((tmask | gmask) != 0) {
+        // The earlier of the next Teddy window and the next gram sample.
+        size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctzll(tmask)) : SIZE_MAX;
+        unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
+        size_t gpos = gmask != 0 ? g0 + gs * kStride : SIZE_MAX;
+        size_t start;
+        if (tpos <= gpos) {
+          tmask &= tmask - 1;
+          uint32_t buckets = bits[0][tpos - i];
+          if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][tpos - i]) << 8;
+          start = t.Verify(data, n, tpos, buckets);
+        } else {
+          gmask &= gmask - 1;
+          start = g.Verify(data, n, gpos, static_cast<uint32_t>(h[gs]));
+        }
+        if (candidates != nullptr) ++*candidates;
+        // A gram sampled just before `i` may sit in the line reported last.
+        if (start == TeddyMatcher::kNotFound || start < reported_end) continue;
+        hits->push_back(static_cast<uint32_t>(start));
+        const void* nl = std::memchr(data + start, '\n', n - start);
+        if (nl == nullptr) return;
+        reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+        next = reported_end;
+        break;
+      }
+      i = next;
+    }
+    Tail(f, data, n, i, reported_end, hits, candidates);
+  }
+#pragma GCC diagnostic pop
 #endif
 };
 
-bool LiteralPrefilter::Vectorized() {
+bool LiteralPrefilter::Supported(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::kPortable:
+      return true;
 #if defined(TUG_PREFILTER_AVX2)
-  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
-  return avx2;
-#else
-  return false;
+    case Kernel::kAvx2:
+      return __builtin_cpu_supports("avx2") != 0;
+    case Kernel::kAvx512:
+      return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
+             __builtin_cpu_supports("avx512dq") != 0 && __builtin_cpu_supports("avx512vl") != 0 &&
+             __builtin_cpu_supports("avx512vbmi") != 0;
 #endif
+    default:
+      return false;
+  }
 }
 
-void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* hits,
-                            uint64_t* candidates) const {
+LiteralPrefilter::Kernel LiteralPrefilter::Best() {
+  static const Kernel best = [] {
+    Kernel cap = Kernel::kAvx512;
+    if (const char* v = std::getenv("TUG_SCAN_KERNEL"); v != nullptr) {
+      const std::string_view want(v);
+      if (want == "portable") cap = Kernel::kPortable;
+      if (want == "avx2") cap = Kernel::kAvx2;
+    }
+    for (Kernel k : {Kernel::kAvx512, Kernel::kAvx2}) {
+      if (k <= cap && Supported(k)) return k;
+    }
+    return Kernel::kPortable;
+  }();
+  return best;
+}
+
+const char* LiteralPrefilter::KernelName(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::kAvx2:
+      return "avx2";
+    case Kernel::kAvx512:
+      return "avx512";
+    default:
+      return "portable";
+  }
+}
+
+void LiteralPrefilter::FindWith(Kernel kernel, const char* data, size_t n,
+                                std::vector<uint32_t>* hits, uint64_t* candidates) const {
 #if defined(TUG_PREFILTER_AVX2)
-  if (Vectorized()) {
+  if (kernel == Kernel::kAvx512 && Supported(kernel)) {
+    if (teddy_.sets() == 2) {
+      PrefilterKernels::Fused512<2>(*this, data, n, hits, candidates);
+    } else {
+      PrefilterKernels::Fused512<1>(*this, data, n, hits, candidates);
+    }
+    return;
+  }
+  if (kernel == Kernel::kAvx2 && Supported(kernel)) {
     if (teddy_.sets() == 2) {
       PrefilterKernels::Fused<2>(*this, data, n, hits, candidates);
     } else {
@@ -297,11 +479,6 @@ void LiteralPrefilter::Find(const char* data, size_t n, std::vector<uint32_t>* h
     return;
   }
 #endif
-  PrefilterKernels::Sequential(*this, data, n, hits, candidates);
-}
-
-void LiteralPrefilter::FindPortable(const char* data, size_t n, std::vector<uint32_t>* hits,
-                                    uint64_t* candidates) const {
   PrefilterKernels::Sequential(*this, data, n, hits, candidates);
 }
 

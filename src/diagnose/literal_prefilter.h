@@ -8,10 +8,10 @@
 /// another one is dropped (the shorter one finds its lines too), short literals are merged
 /// into a shared substring while there are more than Teddy handles well, then literals of at
 /// least SampledGramMatcher::kMinLength bytes go to the sampled 8-gram matcher and the rest
-/// (plus the case-insensitive markers) to the Teddy matcher. With AVX2 one fused loop runs
-/// both on each 32-byte block: Teddy's shuffles use the vector units, the 8-gram hashing the
-/// integer units, so the two overlap instead of adding up. Without it they run one after the
-/// other. Either way at most one offset per line is reported, in ascending order.
+/// (plus the case-insensitive markers) to the Teddy matcher. With AVX2 (AVX-512) one fused
+/// loop runs both on each 32-byte (64-byte) block, so a block is loaded once and its
+/// candidates are verified in position order; without them the two run one after the other.
+/// Either way at most one offset per line is reported, in ascending order.
 ///
 /// Immutable after construction; Find is thread-safe.
 #include <cstddef>
@@ -40,17 +40,33 @@ class LiteralPrefilter {
                    const std::vector<std::string>& markers,
                    const std::vector<std::string>& caseless_markers);
 
-  /// Whether Find runs the AVX2 kernel on this CPU (otherwise the portable one, a byte at a
-  /// time: LogScan then prefers the stream prefilter).
-  static bool Vectorized();
+  /// The kernels Find can run: the portable one (a byte at a time), AVX2 (32-byte blocks) and
+  /// AVX-512 (64-byte blocks, F+BW+DQ+VL); all report the same lines.
+  enum class Kernel { kPortable, kAvx2, kAvx512 };
+  /// Whether this CPU runs `kernel`.
+  static bool Supported(Kernel kernel);
+  /// What Find runs: the widest supported kernel, capped by the environment variable
+  /// TUG_SCAN_KERNEL (`portable` or `avx2`; for benchmarks and for ruling a kernel out).
+  static Kernel Best();
+  static const char* KernelName(Kernel kernel);
+  /// Whether Find runs a vector kernel (otherwise the portable one, a byte at a time:
+  /// LogScan then prefers the stream prefilter).
+  static bool Vectorized() { return Best() != Kernel::kPortable; }
 
   /// Appends to `hits` ascending offsets in data[0, n), at least one inside every line that
   /// holds an anchor (and none elsewhere). `candidates`, if given, counts fingerprint hits.
   void Find(const char* data, size_t n, std::vector<uint32_t>* hits,
-            uint64_t* candidates = nullptr) const;
+            uint64_t* candidates = nullptr) const {
+    FindWith(Best(), data, n, hits, candidates);
+  }
+  /// The same with a given kernel (the portable one if this CPU lacks it).
+  void FindWith(Kernel kernel, const char* data, size_t n, std::vector<uint32_t>* hits,
+                uint64_t* candidates = nullptr) const;
   /// The portable kernels (what Find runs without AVX2); the same lines.
   void FindPortable(const char* data, size_t n, std::vector<uint32_t>* hits,
-                    uint64_t* candidates = nullptr) const;
+                    uint64_t* candidates = nullptr) const {
+    FindWith(Kernel::kPortable, data, n, hits, candidates);
+  }
 
   /// The anchors, for reports: Teddy's (short, and the caseless markers) and the sampled
   /// matcher's (long). Conditional anchors are followed by " if ..." in short_anchors().

@@ -62,6 +62,18 @@ std::set<size_t> LinesOf(const std::string& hay, const std::vector<uint32_t>& hi
   return lines;
 }
 
+using Kernel = LiteralPrefilter::Kernel;
+
+// The prefilter kernels this CPU runs (the portable one always; AVX2 and AVX-512 where the
+// CPU has them: a machine without AVX-512 VBMI cannot test that kernel).
+std::vector<Kernel> SupportedKernels() {
+  std::vector<Kernel> out;
+  for (Kernel k : {Kernel::kPortable, Kernel::kAvx2, Kernel::kAvx512}) {
+    if (LiteralPrefilter::Supported(k)) out.push_back(k);
+  }
+  return out;
+}
+
 // Random text over a small alphabet (so near-misses of the needles are frequent), with
 // needles and their prefixes planted at random offsets and short and long lines.
 std::string RandomText(std::mt19937_64& rng, const std::vector<Needle>& needles, size_t size) {
@@ -80,6 +92,15 @@ std::string RandomText(std::mt19937_64& rng, const std::vector<Needle>& needles,
       s += r < 6 ? t : t.substr(0, rng() % (t.size() + 1));  // prefixes are near misses
     } else if (r < 9) {
       s += std::string(rng() % 300, 'q');
+    } else if (r < 10 && !needles.empty()) {
+      // A needle with bytes moved above 0x7f: the AVX-512 kernel's tables see only a byte's
+      // low 7 bits, so these pass its fingerprint test and must fail verification.
+      std::string t = needles[rng() % needles.size()].text;
+      t[rng() % t.size()] |= static_cast<char>(0x80);
+      for (char& c : t) {
+        if (rng() % 3 == 0) c = static_cast<char>(c | 0x80);
+      }
+      s += t;
     } else {
       s += kAlphabet[rng() % kAlphabet.size()];
     }
@@ -155,33 +176,49 @@ TEST(LiteralPrefilterTest, FindsExactlyTheLinesHoldingAnAnchor) {
   std::mt19937_64 rng(13);
   std::vector<std::vector<RequiredLiteral>> required(1);
   for (const std::string& l : LongNeedles()) required[0].push_back(RequiredLiteral{l, {}});
-  std::vector<std::string> markers;
-  for (const Needle& n : ShortNeedles()) {
-    if (!n.caseless) markers.push_back(n.text);
+  std::set<int> sets_seen;
+  // Short literals of common letters: 8 buckets would pass too much ordinary text.
+  std::vector<std::string> diverse;
+  for (int i = 0; i < 40; ++i) {
+    static const std::string kBytes = "etaoinsrlhdcu";
+    std::string l;
+    for (size_t j = 0, n = 5 + rng() % 4; j < n; ++j) l += kBytes[rng() % kBytes.size()];
+    diverse.push_back(l);
   }
-  LiteralPrefilter pf(required, markers, {"spark"});
-  // The anchors after reduction are what the prefilter promises to find.
-  std::vector<Needle> anchors;
-  for (const std::string& a : pf.short_anchors()) {
-    anchors.push_back(a.starts_with("(?i)") ? Needle{a.substr(4), true} : Needle{a, false});
-  }
-  for (const std::string& a : pf.long_anchors()) anchors.push_back({a, false});
-  std::vector<Needle> planted = anchors;
-  for (const std::string& s : LongNeedles()) planted.push_back({s, false});
-  for (int round = 0; round < 25; ++round) {
-    std::string text = RandomText(rng, planted, rng() % 20000);
-    for (size_t shift : {0, 1, 5, 7}) {
-      std::string t = text.substr(std::min(shift, text.size()));
-      std::vector<uint32_t> hits, portable;
-      pf.Find(t.data(), t.size(), &hits);
-      pf.FindPortable(t.data(), t.size(), &portable);
-      EXPECT_TRUE(std::is_sorted(hits.begin(), hits.end()));
-      EXPECT_EQ(LinesOf(t, portable), LinesOf(t, hits));
-      EXPECT_EQ(LinesOf(t, hits), NaiveLines(t, anchors))
-          << "round " << round << " shift " << shift << " size " << t.size() << " ["
-          << (t.size() < 400 ? t : std::string()) << "]";
+  // Few short anchors (one Teddy set) and many (two sets): each kernel has both forms.
+  for (size_t shorts : {4, 100}) {
+    std::vector<std::string> markers;
+    for (const Needle& n : ShortNeedles()) {
+      if (!n.caseless && markers.size() < shorts) markers.push_back(n.text);
+    }
+    if (shorts > 4) markers.insert(markers.end(), diverse.begin(), diverse.end());
+    LiteralPrefilter pf(required, markers, {"spark"});
+    sets_seen.insert(pf.teddy().sets());
+    // The anchors after reduction are what the prefilter promises to find.
+    std::vector<Needle> anchors;
+    for (const std::string& a : pf.short_anchors()) {
+      anchors.push_back(a.starts_with("(?i)") ? Needle{a.substr(4), true} : Needle{a, false});
+    }
+    for (const std::string& a : pf.long_anchors()) anchors.push_back({a, false});
+    std::vector<Needle> planted = anchors;
+    for (const std::string& s : LongNeedles()) planted.push_back({s, false});
+    for (int round = 0; round < 25; ++round) {
+      std::string text = RandomText(rng, planted, rng() % 20000);
+      for (size_t shift : {0, 1, 5, 7}) {
+        std::string t = text.substr(std::min(shift, text.size()));
+        const std::set<size_t> want = NaiveLines(t, anchors);
+        for (Kernel kernel : SupportedKernels()) {
+          std::vector<uint32_t> hits;
+          pf.FindWith(kernel, t.data(), t.size(), &hits);
+          EXPECT_TRUE(std::is_sorted(hits.begin(), hits.end()));
+          EXPECT_EQ(LinesOf(t, hits), want)
+              << LiteralPrefilter::KernelName(kernel) << " round " << round << " shift " << shift
+              << " size " << t.size() << " [" << (t.size() < 400 ? t : std::string()) << "]";
+        }
+      }
     }
   }
+  EXPECT_EQ(sets_seen, (std::set<int>{1, 2}));
 }
 
 TEST(LiteralPrefilterTest, ConditionalAnchorsCountOnlyWhereTheirCoRequirementsHold) {
@@ -200,11 +237,12 @@ TEST(LiteralPrefilterTest, ConditionalAnchorsCountOnlyWhereTheirCoRequirementsHo
       "broadcast_1429_piece0 in memory\n";  // 6
   for (size_t shift = 0; shift < 40; ++shift) {
     std::string t = std::string(shift, 'z') + "\n" + text;
-    std::vector<uint32_t> hits, portable;
-    pf.Find(t.data(), t.size(), &hits);
-    pf.FindPortable(t.data(), t.size(), &portable);
-    EXPECT_EQ(LinesOf(t, hits), (std::set<size_t>{2, 3, 4, 5})) << "shift " << shift;
-    EXPECT_EQ(LinesOf(t, portable), (std::set<size_t>{2, 3, 4, 5})) << "shift " << shift;
+    for (Kernel kernel : SupportedKernels()) {
+      std::vector<uint32_t> hits;
+      pf.FindWith(kernel, t.data(), t.size(), &hits);
+      EXPECT_EQ(LinesOf(t, hits), (std::set<size_t>{2, 3, 4, 5}))
+          << LiteralPrefilter::KernelName(kernel) << " shift " << shift;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 #include "diagnose/log_file.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -7,6 +9,8 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include "diagnose/mapped_file.h"
 
 namespace tug::diagnose {
 namespace {
@@ -85,6 +89,21 @@ Status ReadLogFile(const std::string& path, const std::function<void(std::string
       return NotFound("cannot open '" + path + "': " + std::strerror(err));
     }
     return ErrnoError("cannot open '" + path + "'", err);
+  }
+  // A plain regular file is read through memory maps (no copy out of the page cache);
+  // gzip data, pipes, FIFOs and character devices through read().
+  const int fd = fileno(f.get());
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    unsigned char magic[2] = {0, 0};
+    ssize_t got = pread(fd, magic, sizeof magic, 0);
+    if (got >= 0 && !(got == 2 && magic[0] == 0x1f && magic[1] == 0x8b)) {
+      ASSIGN_OR_RETURN(MappedRead mapped, MapFile(fd, chunk_bytes, consume));
+      if (mapped.complete) return OkStatus();
+      if (std::fseek(f.get(), static_cast<long>(mapped.bytes), SEEK_SET) != 0) {
+        return ErrnoError("reading '" + path + "' failed", errno);
+      }
+    }
   }
   std::vector<unsigned char> buf(chunk_bytes);
   size_t n = std::fread(buf.data(), 1, buf.size(), f.get());

@@ -3,10 +3,12 @@
 // maps (mapped_file.h): across windows, truncated while they are read (between slices and
 // under a slice, where a page access would raise SIGBUS), and FIFOs through read().
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <csignal>
 #include <thread>
 
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "diagnose/log_file.h"
+#include "diagnose/mapped_file.h"
 #include "diagnose/offline.h"
 
 namespace tug::diagnose {
@@ -145,6 +148,124 @@ std::string Pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i % 251 == 0 ? '\n' : 'a' + i % 23);
   return s;
+}
+
+TEST(MappedLogTest, PlainFileIsReadAcrossWindowsInBoundedSlices) {
+  auto dir = TempDir();
+  std::string data = Pattern(kMapWindow + kMapWindow / 2 + 12345);  // two windows, odd tail
+  Write(dir / "big.log", data);
+  std::string got;
+  size_t largest = 0;
+  Status st = ReadLogFile((dir / "big.log").string(),
+                          [&](std::string_view c) {
+                            got.append(c);
+                            largest = std::max(largest, c.size());
+                          },
+                          size_t{1} << 20);
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+  EXPECT_LE(largest, size_t{1} << 20);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MappedLogTest, FileGrowingWhileItIsReadIsReadToItsNewEnd) {
+  auto dir = TempDir();
+  std::string data = Pattern(300000);  // not a whole number of pages
+  std::string more = Pattern(kMapWindow + 777).substr(5);
+  std::string path = (dir / "live.log").string();
+  Write(path, data);
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string got;
+  auto read = MapFile(fd, 65536, [&](std::string_view c) {
+    if (got.empty()) {
+      std::ofstream f(path, std::ios::binary | std::ios::app);  // the job logs on
+      f << more;
+    }
+    got.append(c);
+  });
+  ::close(fd);
+  ASSERT_TRUE(read.ok()) << read.error().ToString();
+  EXPECT_TRUE(read->complete);  // mapped to the end: the next window starts inside a page
+  EXPECT_FALSE(read->truncated);
+  EXPECT_EQ(read->bytes, data.size() + more.size());
+  EXPECT_TRUE(got == data + more) << got.size() << " of " << data.size() + more.size();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MappedLogTest, FileTruncatedBetweenSlicesEndsTheReadThere) {
+  auto dir = TempDir();
+  std::string data = Pattern(300000);
+  std::string path = (dir / "rotated.log").string();
+  Write(path, data);
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string got;
+  auto read = MapFile(fd, 65536, [&](std::string_view c) {
+    if (got.empty()) {
+      EXPECT_EQ(::truncate(path.c_str(), 65536 + 1000), 0);  // copytruncate
+    }
+    got.append(c);
+  });
+  ::close(fd);
+  ASSERT_TRUE(read.ok()) << read.error().ToString();
+  EXPECT_TRUE(read->truncated);
+  EXPECT_TRUE(read->complete);
+  EXPECT_EQ(read->bytes, 65536u + 1000u);
+  EXPECT_TRUE(got == data.substr(0, 65536 + 1000));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MappedLogTest, PagesCutAwayUnderASliceReadAsZerosNotSigbus) {
+  auto dir = TempDir();
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::string data = Pattern(8 * page);
+  std::string path = (dir / "cut.log").string();
+  Write(path, data);
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  size_t slices = 0, nonzero_past_cut = 0;
+  auto read = MapFile(fd, 4 * page, [&](std::string_view c) {
+    if (++slices > 1) return;
+    // Cut the file under the slice being read: its pages past the first one are gone, and
+    // touching them would raise SIGBUS without the guard.
+    ASSERT_EQ(::truncate(path.c_str(), 100), 0);
+    for (size_t i = 100; i < c.size(); ++i) nonzero_past_cut += c[i] != '\0';
+  });
+  ::close(fd);
+  ASSERT_TRUE(read.ok()) << read.error().ToString();
+  EXPECT_EQ(slices, 1u);  // the read ends after the slice that saw the cut
+  EXPECT_TRUE(read->truncated);
+  EXPECT_EQ(nonzero_past_cut, 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// The guard takes only faults inside a window being read: any other SIGBUS still ends the
+// process (a bug elsewhere must not be swallowed), a fault and a signal sent alike.
+TEST(MappedLogDeathTest, SigbusOutsideAWindowStillEndsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto dir = TempDir();
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::string path = (dir / "other.log").string();
+  Write(path, Pattern(4 * page));
+  auto touch_cut_page = [&] {
+    std::string got;
+    ASSERT_TRUE(ReadLogFile(path, [&](std::string_view c) { got.append(c); }).ok());  // guard on
+    int fd = ::open(path.c_str(), O_RDONLY);
+    void* p = ::mmap(nullptr, 4 * page, PROT_READ, MAP_PRIVATE, fd, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    ASSERT_EQ(::ftruncate(::open(path.c_str(), O_WRONLY), 10), 0);
+    volatile char c = static_cast<const char*>(p)[3 * page];  // past the end: SIGBUS
+    (void)c;
+  };
+  EXPECT_DEATH(touch_cut_page(), "");
+  auto sent = [&] {
+    std::string got;
+    ASSERT_TRUE(ReadLogFile(path, [&](std::string_view c) { got.append(c); }).ok());
+    ::raise(SIGBUS);
+  };
+  EXPECT_DEATH(sent(), "");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(LogFileTest, FifoIsReadToItsEnd) {
