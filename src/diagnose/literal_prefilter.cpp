@@ -168,6 +168,43 @@ struct PrefilterKernels {
     }
   }
 
+  // Verifies a vector block's candidates in position order: Teddy windows at i + each bit of
+  // `tmask` (their buckets in `bits`), gram samples at g0 + 8 * each bit of `gmask` (their
+  // hashes in `h`). The first one verified reports its line, and the loop goes on at the
+  // next line (it may start inside this block); with none verified, at the next block.
+  // SIZE_MAX: the reported line is the data's last, nothing is left to find.
+  template <int kSets, size_t kBlock>
+  static size_t VerifyBlock(const LiteralPrefilter& f, const char* data, size_t n, size_t i,
+                            uint64_t tmask, const uint8_t (*bits)[kBlock], size_t g0,
+                            unsigned gmask, const uint64_t* h, size_t* reported_end,
+                            std::vector<uint32_t>* hits, uint64_t* candidates) {
+    while ((tmask | gmask) != 0) {
+      // The earlier of the next Teddy window and the next gram sample.
+      size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctzll(tmask)) : SIZE_MAX;
+      unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
+      size_t gpos = gmask != 0 ? g0 + gs * SampledGramMatcher::kStride : SIZE_MAX;
+      size_t start;
+      if (tpos <= gpos) {
+        tmask &= tmask - 1;
+        uint32_t buckets = bits[0][tpos - i];
+        if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][tpos - i]) << 8;
+        start = f.teddy_.Verify(data, n, tpos, buckets);
+      } else {
+        gmask &= gmask - 1;
+        start = f.grams_.Verify(data, n, gpos, static_cast<uint32_t>(h[gs]));
+      }
+      if (candidates != nullptr) ++*candidates;
+      // A gram sampled just before `i` may sit in the line reported last.
+      if (start == TeddyMatcher::kNotFound || start < *reported_end) continue;
+      hits->push_back(static_cast<uint32_t>(start));
+      const void* nl = std::memchr(data + start, '\n', n - start);
+      if (nl == nullptr) return SIZE_MAX;
+      *reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+      return *reported_end;
+    }
+    return i + kBlock;
+  }
+
 #if defined(TUG_PREFILTER_AVX2)
   // Teddy (TeddyKernels::Avx2) and the sampled grams (SampledGramMatcher::Find) on the same
   // 32-byte blocks. The block at `i` tests Teddy windows i..i+31 and the grams at the four
@@ -257,33 +294,13 @@ struct PrefilterKernels {
                 static_cast<unsigned>((filter[_mm_extract_epi64(whi, 1)] & t3) == t3) << 3;
         if (gmask != 0) _mm256_store_si256(reinterpret_cast<__m256i*>(h), hv);
       }
-      size_t next = i + 32;
-      while ((tmask | gmask) != 0) {
-        // The earlier of the next Teddy window and the next gram sample.
-        size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctz(tmask)) : SIZE_MAX;
-        unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
-        size_t gpos = gmask != 0 ? g0 + gs * kStride : SIZE_MAX;
-        size_t start;
-        if (tpos <= gpos) {
-          tmask &= tmask - 1;
-          uint32_t buckets = bits[0][tpos - i];
-          if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][tpos - i]) << 8;
-          start = t.Verify(data, n, tpos, buckets);
-        } else {
-          gmask &= gmask - 1;
-          start = g.Verify(data, n, gpos, static_cast<uint32_t>(h[gs]));
-        }
-        if (candidates != nullptr) ++*candidates;
-        // A gram sampled just before `i` may sit in the line reported last.
-        if (start == TeddyMatcher::kNotFound || start < reported_end) continue;
-        hits->push_back(static_cast<uint32_t>(start));
-        const void* nl = std::memchr(data + start, '\n', n - start);
-        if (nl == nullptr) return;
-        reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
-        next = reported_end;
-        break;
+      if ((tmask | gmask) == 0) {
+        i += 32;
+        continue;
       }
-      i = next;
+      i = VerifyBlock<kSets, 32>(f, data, n, i, tmask, bits, g0, gmask, h, &reported_end, hits,
+                                 candidates);
+      if (i == SIZE_MAX) return;
     }
     Tail(f, data, n, i, reported_end, hits, candidates);
   }
@@ -381,33 +398,13 @@ struct PrefilterKernels {
         gmask = _mm512_cmpeq_epi64_mask(_mm512_and_si512(words, want), want);
         if (gmask != 0) _mm512_store_si512(h, hv);
       }
-      size_t next = i + 64;
-      while ((tmask | gmask) != 0) {
-        // The earlier of the next Teddy window and the next gram sample.
-        size_t tpos = tmask != 0 ? i + static_cast<size_t>(__builtin_ctzll(tmask)) : SIZE_MAX;
-        unsigned gs = gmask != 0 ? static_cast<unsigned>(__builtin_ctz(gmask)) : 0;
-        size_t gpos = gmask != 0 ? g0 + gs * kStride : SIZE_MAX;
-        size_t start;
-        if (tpos <= gpos) {
-          tmask &= tmask - 1;
-          uint32_t buckets = bits[0][tpos - i];
-          if constexpr (kSets == 2) buckets |= static_cast<uint32_t>(bits[1][tpos - i]) << 8;
-          start = t.Verify(data, n, tpos, buckets);
-        } else {
-          gmask &= gmask - 1;
-          start = g.Verify(data, n, gpos, static_cast<uint32_t>(h[gs]));
-        }
-        if (candidates != nullptr) ++*candidates;
-        // A gram sampled just before `i` may sit in the line reported last.
-        if (start == TeddyMatcher::kNotFound || start < reported_end) continue;
-        hits->push_back(static_cast<uint32_t>(start));
-        const void* nl = std::memchr(data + start, '\n', n - start);
-        if (nl == nullptr) return;
-        reported_end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
-        next = reported_end;
-        break;
+      if ((tmask | gmask) == 0) {
+        i += 64;
+        continue;
       }
-      i = next;
+      i = VerifyBlock<kSets, 64>(f, data, n, i, tmask, bits, g0, gmask, h, &reported_end, hits,
+                                 candidates);
+      if (i == SIZE_MAX) return;
     }
     Tail(f, data, n, i, reported_end, hits, candidates);
   }

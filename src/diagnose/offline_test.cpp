@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -150,6 +151,21 @@ std::string Pattern(size_t n) {
   return s;
 }
 
+// MapFile over `path` in 64 KiB slices, with `change` run on the file as the first slice
+// arrives: what it returned and the bytes it handed on.
+std::pair<Result<MappedRead>, std::string> MapChanging(const std::string& path,
+                                                       const std::function<void()>& change) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0);
+  std::string got;
+  auto read = MapFile(fd, 65536, [&](std::string_view c) {
+    if (got.empty()) change();
+    got.append(c);
+  });
+  ::close(fd);
+  return {std::move(read), std::move(got)};
+}
+
 TEST(MappedLogTest, PlainFileIsReadAcrossWindowsInBoundedSlices) {
   auto dir = TempDir();
   std::string data = Pattern(kMapWindow + kMapWindow / 2 + 12345);  // two windows, odd tail
@@ -174,17 +190,10 @@ TEST(MappedLogTest, FileGrowingWhileItIsReadIsReadToItsNewEnd) {
   std::string more = Pattern(kMapWindow + 777).substr(5);
   std::string path = (dir / "live.log").string();
   Write(path, data);
-  int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  std::string got;
-  auto read = MapFile(fd, 65536, [&](std::string_view c) {
-    if (got.empty()) {
-      std::ofstream f(path, std::ios::binary | std::ios::app);  // the job logs on
-      f << more;
-    }
-    got.append(c);
+  auto [read, got] = MapChanging(path, [&] {
+    std::ofstream f(path, std::ios::binary | std::ios::app);  // the job logs on
+    f << more;
   });
-  ::close(fd);
   ASSERT_TRUE(read.ok()) << read.error().ToString();
   EXPECT_TRUE(read->complete);  // mapped to the end: the next window starts inside a page
   EXPECT_FALSE(read->truncated);
@@ -198,16 +207,9 @@ TEST(MappedLogTest, FileTruncatedBetweenSlicesEndsTheReadThere) {
   std::string data = Pattern(300000);
   std::string path = (dir / "rotated.log").string();
   Write(path, data);
-  int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  std::string got;
-  auto read = MapFile(fd, 65536, [&](std::string_view c) {
-    if (got.empty()) {
-      EXPECT_EQ(::truncate(path.c_str(), 65536 + 1000), 0);  // copytruncate
-    }
-    got.append(c);
+  auto [read, got] = MapChanging(path, [&] {
+    EXPECT_EQ(::truncate(path.c_str(), 65536 + 1000), 0);  // copytruncate
   });
-  ::close(fd);
   ASSERT_TRUE(read.ok()) << read.error().ToString();
   EXPECT_TRUE(read->truncated);
   EXPECT_TRUE(read->complete);
