@@ -3,8 +3,9 @@
 #   cmake --preset release -DTUG_BUILD_UI=OFF && cmake --build --preset release --target scan_bench
 #   bench/scan_bench.sh [SIZE_MB]      (default 1100; files go to /tmp)
 # Env: ROUNDS (default 5) rounds of scanner + grep -E (+ ripgrep if installed) in turn, on the
-# same warm file; medians are reported. The scanner reads the file as `tug diagnose` does
-# (ReadLogFile, 256 KiB chunks). READ=1 adds the scanner fed by fread in 64 KiB chunks (how
+# same warm file (how it sits in the page cache: CACHE, below); medians are reported. The
+# scanner reads the file as `tug diagnose` does (ReadLogFile: memory-mapped, 256 KiB slices).
+# READ=1 adds the scanner fed by fread in 64 KiB chunks (how
 # this benchmark read before), STREAM=1 the issue-3 stream-prefilter path, REFERENCE=1 the
 # per-line reference path (slow), MEMORY=1 the scanner fed from a copy of the file in memory
 # (the scanner without reading; its RSS holds the whole file). Each round is timed twice: wall
@@ -27,9 +28,29 @@ if [[ ! -f $LOG || $(stat -c %s "$LOG") -lt $((MB * 1024 * 1024)) ]]; then
 fi
 "$BIN" patterns "$PAT" 2>/dev/null
 bytes=$(stat -c %s "$LOG")
-cat "$LOG" > /dev/null  # warm the page cache for every contender
+# The page cache, for every contender: by default as a log read back from disk has it (the
+# file written back, dropped, and read again: readahead fills the cache with large folios, up
+# to 2 MiB on ext4 and XFS in Linux 6.x); CACHE=written as a logging process leaves it (the file
+# rewritten with 4 KiB writes: 4 KiB folios). Mapping a file costs several times more over small
+# folios (per-page work in the kernel), which the scanner's memory-mapped read feels.
+python3 - "$LOG" "${CACHE:-readback}" <<'PY'
+import os, sys
+path, how = sys.argv[1], sys.argv[2]
+if how == "written":
+    tmp = path + ".tmp"
+    with open(path, "rb") as src, open(tmp, "wb", buffering=0) as dst:
+        while chunk := src.read(4096):
+            dst.write(chunk)
+    os.replace(tmp, path)
+else:
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+PY
+cat "$LOG" > /dev/null
 echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== log: $LOG, $bytes bytes; $(wc -l < "$PAT") patterns"
+echo "== log: $LOG, $bytes bytes; $(wc -l < "$PAT") patterns; page cache: ${CACHE:-readback} ($(awk '/^FileHugePages/ { print $2, $3 }' /proc/meminfo) in huge folios machine-wide)"
 "$BIN" anchors | grep -E '^[0-9]+ short anchors|^long|^patterns without|^prefilter kernel' | sed 's/^/   /'
 
 # run NAME CMD...: one timed run; appends "wall cpu" to $OUT/NAME and keeps its stdout.
