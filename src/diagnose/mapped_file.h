@@ -1,9 +1,11 @@
 #pragma once
 /// Reading a regular file through memory maps, for `tug diagnose` (log_file.h): the scanner
 /// reads the page cache in place instead of having read() copy it into a buffer. That copy
-/// took ~0.15-0.2 s of CPU per GB here, mapping 16 MiB windows ~0.05 s; the scan then reads
-/// DRAM instead of a buffer in L2, which its kernels prefetch for (literal_prefilter.cpp):
-/// 2.4-2.5 GB/s end to end with read(), 2.8-3.2 GB/s mapped (docs/benchmarks.md).
+/// took 0.15-0.2 s of CPU per GB here; mapping 16 MiB windows 0.004-0.02 s over the large
+/// folios of a file read from disk, 0.1 s over the 4 KiB folios a small-write logger leaves.
+/// The scan then reads DRAM instead of a buffer in L2, which its kernels prefetch for
+/// (literal_prefilter.cpp): 2.6 GB/s end to end with read(), 2.9-4.0 GB/s mapped
+/// (docs/benchmarks.md).
 ///
 /// The file is mapped in windows (kMapWindow bytes, MAP_POPULATE) and handed on in slices; the
 /// file's size is taken again (fstat) before every slice and nothing past it is mapped or
