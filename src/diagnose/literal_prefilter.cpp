@@ -331,21 +331,15 @@ struct PrefilterKernels {
     const __m512i low32 = _mm512_set1_epi64(0xffffffffLL);
     const __m512i one = _mm512_set1_epi64(1);
     const __m512i low6 = _mm512_set1_epi64(63);
-    // Teddy's nibble tables as one 128-entry table per set and window position: entry b is
-    // what they accept for byte b (lo[b & 15] & hi[b >> 4]), so a window costs one vpermi2b
-    // instead of two shuffles and the nibble split. vpermi2b reads the low 7 bits of each
-    // byte, so an entry also accepts b | 0x80: only extra candidates, which Verify rejects.
+    // Teddy's nibble tables as one 128-entry table per set and window position
+    // (TeddyMatcher::bytes_), so a window costs one vpermi2b instead of two shuffles and the
+    // nibble split. vpermi2b reads the low 7 bits of each byte, so an entry also accepts
+    // b | 0x80: only extra candidates, which Verify rejects.
     __m512i t0[kSets][kWin], t1[kSets][kWin];
     for (int s = 0; s < kSets; ++s) {
       for (size_t k = 0; k < kWin; ++k) {
-        alignas(64) uint8_t table[128];
-        for (int b = 0; b < 128; ++b) {
-          const int high = b | 0x80;
-          table[b] = static_cast<uint8_t>((t.lo_[s][k][b & 15] & t.hi_[s][k][b >> 4]) |
-                                          (t.lo_[s][k][high & 15] & t.hi_[s][k][high >> 4]));
-        }
-        t0[s][k] = _mm512_load_si512(table);
-        t1[s][k] = _mm512_load_si512(table + 64);
+        t0[s][k] = _mm512_load_si512(t.bytes_[s][k]);
+        t1[s][k] = _mm512_load_si512(t.bytes_[s][k] + 64);
       }
     }
     size_t i = 0;
@@ -353,13 +347,13 @@ struct PrefilterKernels {
     while (i + 128 <= n) {
       uint64_t tmask = 0;
       alignas(64) uint8_t bits[kSets][64];
+      _mm_prefetch(data + i + kPrefetchAhead, _MM_HINT_T0);
       if (use_teddy) {
         __m512i acc[kSets];
         for (int s = 0; s < kSets; ++s) acc[s] = _mm512_set1_epi8(-1);
         // The 64 bytes from i + k for k = 0..3 from two loads (64-byte loads at i + 1..3
         // would each cross a cache line): `ahead` is the block 16 bytes on, and vpalignr
         // takes each 16-byte lane of the block k bytes on from a lane of each.
-        _mm_prefetch(data + i + kPrefetchAhead, _MM_HINT_T0);
         const __m512i cur = _mm512_loadu_si512(data + i);
         const __m512i ahead = _mm512_alignr_epi64(_mm512_loadu_si512(data + i + 64), cur, 2);
         const __m512i at[kWin] = {cur, _mm512_alignr_epi8(ahead, cur, 1),

@@ -203,6 +203,15 @@ TeddyMatcher::TeddyMatcher(std::vector<Literal> literals) : literals_(std::move(
       }
     }
   }
+  for (int set = 0; set < 2; ++set) {
+    for (size_t k = 0; k < kWindow; ++k) {
+      for (int b = 0; b < 128; ++b) {
+        const int high = b | 0x80;
+        bytes_[set][k][b] = static_cast<uint8_t>((lo_[set][k][b & 15] & hi_[set][k][b >> 4]) |
+                                                 (lo_[set][k][high & 15] & hi_[set][k][high >> 4]));
+      }
+    }
+  }
 }
 
 std::vector<std::vector<std::string>> TeddyMatcher::bucket_windows() const {

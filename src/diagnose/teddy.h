@@ -75,6 +75,9 @@ class TeddyMatcher {
   // [set][window position][nibble], each 16-byte table repeated for both AVX2 lanes.
   alignas(32) uint8_t lo_[2][kWindow][32] = {};
   alignas(32) uint8_t hi_[2][kWindow][32] = {};
+  // [set][window position][byte & 0x7f]: what the nibble tables accept for the byte (and for
+  // byte | 0x80), for the AVX-512 kernel's 128-entry vpermi2b lookups.
+  alignas(64) uint8_t bytes_[2][kWindow][128] = {};
 };
 
 }  // namespace tug::diagnose
