@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "diagnose/diagnoser.h"
@@ -33,8 +34,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   scan->Finish();
   reference->Finish();
-  if (tug::diagnose::testing::Describe(*scan) != tug::diagnose::testing::Describe(*reference)) {
-    std::fprintf(stderr, "fast path and reference differ\n");
+  const std::string fast = tug::diagnose::testing::Describe(*scan);
+  const std::string slow = tug::diagnose::testing::Describe(*reference);
+  if (fast != slow) {
+    std::fprintf(stderr, "fast path and reference differ\n--- fast path:\n%s\n--- reference:\n%s\n",
+                 fast.c_str(), slow.c_str());
     std::abort();
   }
   tug::diagnose::Facts facts;

@@ -267,6 +267,25 @@ std::string CatalogLog(std::mt19937_64& rng, size_t lines, const std::vector<Reg
   return log;
 }
 
+// Found by fuzz_scanner: lines of carriage returns, NULs and bytes above 0x7f, the last one
+// flagged ("Error: "), read in chunks of 66 bytes. The fast path and the reference must name
+// the same last non-empty line.
+TEST(FastPathTest, CarriageReturnsAndNulsKeepTheLastLineOfTheReference) {
+  const Diagnoser d = Builtin();
+  static constexpr char kLog[] =
+      "TA*\xa8\r\r\n\xa8\r\r\n\r\r\0\xa8\r\r\n\xa8\r\r\n\r\r\0\xa8\r\r\n\xa8\r\rT\n\r\r\0\xa8\r\r\n"
+      "Error: \xa8\r\r\n";
+  const std::string log(kLog, sizeof kLog - 1);
+  auto reference = ScanReference(d, log);
+  for (size_t chunk : {1, 7, 51, 52}) {
+    auto scan = d.Start("driver");
+    for (size_t i = 0; i < log.size(); i += chunk)
+      scan->Feed(std::string_view(log).substr(i, chunk));
+    scan->Finish();
+    EXPECT_EQ(Describe(*scan), Describe(*reference)) << "chunks of " << chunk;
+  }
+}
+
 TEST(FastPathTest, RandomCatalogLogsMatchReferenceInEveryMode) {
   Diagnoser d = Builtin();
   std::vector<RegexNode> patterns;

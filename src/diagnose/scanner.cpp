@@ -278,6 +278,26 @@ void LogScan::WalkFlagged(std::string_view chunk) {
     last_processed = line_no_;
     return start + len + 1;
   };
+  // last_text for the lines skipped since the last processed one, the last of them ending at
+  // the '\n' at `line_end`: the last whose stripped text is non-empty. Looked for before each
+  // processed line too, not only at the chunk's end, since a processed line may have no text
+  // of its own and then the skipped line before it is the last one with text.
+  auto note_last_skipped = [&](size_t line_end) {
+    for (int64_t no = line_no_; no > last_processed; --no) {
+      const void* prev = line_end == 0 ? nullptr : memrchr(data, '\n', line_end);
+      size_t start =
+          prev == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
+      std::string_view raw(data + start, std::min(line_end - start, kMaxLineBytes));
+      if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+      if (!IsPlatformLine(raw) && !StripRelayPrefix(raw).empty()) {
+        last_text_.assign(raw.data(), raw.size());
+        last_text_line_ = no;
+        return;
+      }
+      if (prev == nullptr) return;
+      line_end = start - 1;
+    }
+  };
   while (cur < end) {
     if (cur_block_ >= 0 || in_traceback_ || pending_noise_) {
       // Block/traceback continuity and noise inheritance look at every line.
@@ -299,28 +319,10 @@ void LogScan::WalkFlagged(std::string_view chunk) {
         line_start = static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
     }
     line_no_ += static_cast<int64_t>(CountNewlines(data + cur, line_start - cur));
+    if (line_start > cur) note_last_skipped(line_start - 1);
     cur = process_at(line_start);
   }
-  if (line_no_ > last_processed) {
-    // last_text: the last skipped complete line whose stripped text is non-empty.
-    size_t line_end = end - 1;  // index of the '\n' ending the last complete line
-    int64_t no = line_no_;
-    while (no > last_processed) {
-      const void* prev = line_end == 0 ? nullptr : memrchr(data, '\n', line_end);
-      size_t start =
-          prev == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(prev) - data) + 1;
-      std::string_view raw(data + start, std::min(line_end - start, kMaxLineBytes));
-      if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-      if (!IsPlatformLine(raw) && !StripRelayPrefix(raw).empty()) {
-        last_text_.assign(raw.data(), raw.size());
-        last_text_line_ = no;
-        break;
-      }
-      if (prev == nullptr) break;
-      line_end = start - 1;
-      --no;
-    }
-  }
+  if (line_no_ > last_processed) note_last_skipped(end - 1);
   if (end < size) partial_.append(data + end, std::min(size - end, kMaxLineBytes));
 }
 
